@@ -1,0 +1,18 @@
+//! Database migrations for civic-panel, portable between SQLite and PostgreSQL.
+//!
+//! Each migration is one file, named by date and sequence, and never edited once released:
+//! change the schema with a new migration.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_accounts_and_sessions;
+
+/// Runs every migration in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_accounts_and_sessions::Migration)]
+    }
+}

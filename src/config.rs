@@ -1,0 +1,168 @@
+//! One `Config` for the whole service, read from environment variables (and the flags
+//! that mirror them). Every variable is listed in the README; defaults make
+//! `civic-panel serve` work on a fresh machine with nothing set.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Where the service keeps its data.
+#[derive(Clone, Debug, Args)]
+pub struct DatabaseConfig {
+    /// Database URL: `sqlite://path?mode=rwc` (the default, a file beside the working
+    /// directory) or `postgres://user:password@host/database`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://civic-panel.db?mode=rwc"
+    )]
+    pub database_url: String,
+
+    /// Largest number of pooled connections (PostgreSQL; SQLite always uses one writer).
+    #[arg(long, env = "CIVIC_PANEL_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+/// Cost parameters for argon2id password hashing.
+#[derive(Clone, Copy, Debug, Args)]
+pub struct PasswordHashConfig {
+    /// argon2id memory cost in KiB (OWASP's recommended minimum is 19456).
+    #[arg(long, env = "CIVIC_PANEL_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations.
+    #[arg(long, env = "CIVIC_PANEL_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+    /// argon2id parallelism (lanes).
+    #[arg(long, env = "CIVIC_PANEL_ARGON2_PARALLELISM", default_value_t = 1)]
+    pub argon2_parallelism: u32,
+}
+
+/// Everything `civic-panel serve` needs.
+#[derive(Clone, Debug, Args)]
+pub struct Config {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    #[command(flatten)]
+    pub password_hash: PasswordHashConfig,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "CIVIC_PANEL_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Serve the GraphiQL explorer when a browser asks `GET /graphql` for HTML.
+    #[arg(long, env = "CIVIC_PANEL_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphiql: bool,
+
+    /// Largest accepted request body for `/graphql`, in bytes.
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_BODY_LIMIT_BYTES",
+        default_value_t = 1_048_576
+    )]
+    pub body_limit_bytes: usize,
+
+    /// Deepest selection set a query may nest.
+    #[arg(long, env = "CIVIC_PANEL_QUERY_DEPTH_LIMIT", default_value_t = 12)]
+    pub query_depth_limit: usize,
+
+    /// Largest complexity (fields counted, lists multiplied by page size) a query may have.
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_QUERY_COMPLEXITY_LIMIT",
+        default_value_t = 2_000
+    )]
+    pub query_complexity_limit: usize,
+
+    /// Seconds a request may run before it is abandoned (its transaction rolls back).
+    #[arg(long, env = "CIVIC_PANEL_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Hours a login session stays valid.
+    #[arg(long, env = "CIVIC_PANEL_SESSION_TTL_HOURS", default_value_t = 12)]
+    pub session_ttl_hours: u32,
+
+    /// Failed logins allowed per account within the window before RATE_LIMITED.
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        default_value_t = 5
+    )]
+    pub login_max_failures_per_account: u32,
+
+    /// Failed logins allowed per client address within the window before RATE_LIMITED.
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_LOGIN_MAX_FAILURES_PER_CLIENT",
+        default_value_t = 20
+    )]
+    pub login_max_failures_per_client: u32,
+
+    /// Length of the failed-login window, in seconds.
+    #[arg(long, env = "CIVIC_PANEL_LOGIN_WINDOW_SECS", default_value_t = 900)]
+    pub login_window_secs: u64,
+
+    /// Take the client address from the first `X-Forwarded-For` entry (only behind a
+    /// trusted reverse proxy that sets it).
+    #[arg(long, env = "CIVIC_PANEL_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_forwarded_for: bool,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "CIVIC_PANEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// How long a request may run.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// How long a session lives.
+    pub fn session_ttl(&self) -> chrono::Duration {
+        chrono::Duration::hours(i64::from(self.session_ttl_hours))
+    }
+
+    /// The failed-login window.
+    pub fn login_window(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.login_window_secs).unwrap_or(i64::MAX / 1000))
+    }
+
+    /// A configuration for tests: an in-memory database and cheap password hashing.
+    pub fn for_tests(database_url: &str) -> Self {
+        Self {
+            database: DatabaseConfig {
+                database_url: database_url.to_owned(),
+                db_max_connections: 5,
+            },
+            password_hash: PasswordHashConfig {
+                argon2_memory_kib: 64,
+                argon2_iterations: 1,
+                argon2_parallelism: 1,
+            },
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            graphiql: true,
+            body_limit_bytes: 64 * 1024,
+            query_depth_limit: 12,
+            query_complexity_limit: 2_000,
+            request_timeout_secs: 30,
+            session_ttl_hours: 12,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_client: 20,
+            login_window_secs: 900,
+            trust_forwarded_for: false,
+            log_format: LogFormat::Text,
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! Role guards for fields. Every field that is not public names the roles that may use it
+//! (ADMIN may use everything); the check itself lives in [`Caller::require`].
+//!
+//! [`Caller::require`]: crate::service::auth::Caller::require
+
+use async_graphql::{Context, Guard, Result};
+
+use crate::domain::role::Role;
+use crate::graphql::context;
+
+/// Allows callers whose role is one of `roles` (and ADMIN).
+pub struct RoleGuard {
+    roles: &'static [Role],
+}
+
+impl RoleGuard {
+    /// Only ADMIN.
+    pub const ADMIN: RoleGuard = RoleGuard {
+        roles: &[Role::Admin],
+    };
+    /// Any logged-in caller.
+    pub const ANY_ACCOUNT: RoleGuard = RoleGuard { roles: &Role::ALL };
+}
+
+impl Guard for RoleGuard {
+    async fn check(&self, ctx: &Context<'_>) -> Result<()> {
+        context::request(ctx).caller.require(self.roles)?;
+        Ok(())
+    }
+}

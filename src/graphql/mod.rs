@@ -1,0 +1,66 @@
+//! The GraphQL API: one schema, merged from one module per area.
+//!
+//! Resolvers adapt: they parse arguments into domain types, check the caller's role
+//! through [`guard`], call a use case in `service`, and wrap the result. They never build
+//! SQL.
+
+pub mod accounts;
+pub mod context;
+pub mod error;
+pub mod guard;
+pub mod id;
+pub mod pagination;
+pub mod sessions;
+
+use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
+
+use crate::config::Config;
+use crate::state::AppState;
+
+/// Every query field.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(accounts::AccountQuery);
+
+/// Every mutation field.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(accounts::AccountMutation, sessions::SessionMutation);
+
+/// The schema type.
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Builds the schema with the configured limits and the shared state.
+pub fn build_schema(state: AppState) -> AppSchema {
+    let config = state.config.clone();
+    builder(&config).data(state).finish()
+}
+
+fn builder(
+    config: &Config,
+) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(config.query_depth_limit)
+    .limit_complexity(config.query_complexity_limit)
+    .extension(error::RequestErrorCodes)
+}
+
+/// The schema in SDL, with types, fields, arguments and enum values sorted, as committed
+/// in `schema.graphql`.
+pub fn sdl() -> String {
+    let schema = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .finish();
+    let options = SDLExportOptions::new()
+        .sorted_fields()
+        .sorted_arguments()
+        .sorted_enum_items();
+    schema.sdl_with_options(options)
+}

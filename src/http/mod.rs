@@ -1,0 +1,81 @@
+//! The HTTP surface: `/graphql`, `/healthz`, `/readyz`, request ids, graceful shutdown.
+
+pub mod graphiql;
+pub mod graphql;
+pub mod health;
+pub mod negotiate;
+pub mod request_id;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::graphql::{AppSchema, build_schema};
+use crate::state::AppState;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    /// Database, config and services.
+    pub app: AppState,
+    /// The executable schema.
+    pub schema: AppSchema,
+}
+
+/// The router with every route and layer.
+pub fn router(app: AppState) -> Router {
+    let schema = build_schema(app.clone());
+    let state = HttpState { app, schema };
+    Router::new()
+        .route("/graphql", get(graphql::handler).post(graphql::handler))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state)
+        .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+/// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
+pub async fn serve(app: AppState, listener: TcpListener) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "civic-panel listening; GraphQL at http://{address}/graphql");
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("civic-panel stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}

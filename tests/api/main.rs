@@ -1,0 +1,18 @@
+//! The one integration-test binary. Each test gets a database of its own: in-memory
+//! SQLite by default, a fresh PostgreSQL schema when `TEST_DATABASE_URL` is set.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test should stop loudly at the first unexpected error"
+)]
+
+mod accounts;
+mod cli;
+mod helpers;
+mod http_spec;
+mod layers;
+mod limits;
+mod roles;
+mod schema_file;
+mod sessions;
