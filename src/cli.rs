@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, DatabaseConfig, LogFormat};
 use crate::domain::role::Role;
 use crate::service::accounts::{self, NewAccount};
+use crate::service::addresses::{self, ImportOptions};
 use crate::service::clock::Clock;
+use crate::service::recruitment::{self, Verification};
+use crate::service::{benchmarks, demo as demo_data, letters};
 use crate::state::AppState;
 use crate::{db, graphql, http, telemetry};
 
@@ -40,11 +43,76 @@ enum Command {
         #[command(flatten)]
         config: Box<Config>,
     },
+    /// Import a CSV file: the address register or census benchmarks.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// Recruitment lottery tools: verify a draw, export a round's letters.
+    Lottery {
+        #[command(subcommand)]
+        what: LotteryCommand,
+    },
+    /// Load the demo: a synthetic Tewkesbury register (real postcodes and wards, made-up
+    /// households) and the real Census 2021 benchmarks.
+    Demo {
+        /// Households per postcode (the UK average is about 15).
+        #[arg(long, default_value_t = 15.0)]
+        households_per_postcode: f64,
+        /// Only write the synthetic register CSV here; import nothing.
+        #[arg(long)]
+        write_register: Option<PathBuf>,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
     /// Print the GraphQL schema (SDL, sorted), or write it to a file.
     ExportSchema {
         /// Write here instead of standard output (e.g. `schema.graphql`).
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// The address register (CSV with UPRN, line1, postcode, ward code, …), with progress.
+    Addresses {
+        /// The CSV file.
+        file: PathBuf,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
+    /// Census benchmarks (`area_code,area_name,dimension,category,count,universe`).
+    Benchmarks {
+        /// The CSV file.
+        file: PathBuf,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LotteryCommand {
+    /// Re-run a round's draw from its stored seed and parameters and compare it with the
+    /// letters written at the time. Exits 0 when identical.
+    Verify {
+        /// The round's number (or its GraphQL ID).
+        round: String,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
+    /// Mint codes and write the printer's files: letters.csv, addresses.csv, qr/*.png|svg.
+    Export {
+        /// The round's number (or its GraphQL ID).
+        round: String,
+        /// Folder to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace the codes of every unredeemed letter (the old ones stop working).
+        #[arg(long)]
+        reissue: bool,
+        #[command(flatten)]
+        config: Box<Config>,
     },
 }
 
@@ -65,6 +133,37 @@ pub async fn run() -> anyhow::Result<()> {
             name,
             config,
         } => create_admin(*config, &email, &name).await,
+        Command::Import { what } => match what {
+            ImportCommand::Addresses { file, config } => import_addresses(*config, &file).await,
+            ImportCommand::Benchmarks { file, config } => {
+                telemetry::init(config.log_format);
+                let state = open(*config).await?;
+                let summary = benchmarks::import(&state, std::fs::File::open(&file)?).await?;
+                println!(
+                    "{} benchmark counts written, {} rows rejected.",
+                    summary.written,
+                    summary.rejected.len()
+                );
+                for r in &summary.rejected {
+                    println!("  line {}: {}", r.line, r.reason);
+                }
+                Ok(())
+            }
+        },
+        Command::Lottery { what } => match what {
+            LotteryCommand::Verify { round, config } => verify_round(*config, &round).await,
+            LotteryCommand::Export {
+                round,
+                out,
+                reissue,
+                config,
+            } => export_round(*config, &round, &out, reissue).await,
+        },
+        Command::Demo {
+            households_per_postcode,
+            write_register,
+            config,
+        } => demo(*config, households_per_postcode, write_register).await,
         Command::ExportSchema { output } => {
             let sdl = graphql::sdl();
             match output {
@@ -108,5 +207,152 @@ async fn create_admin(config: Config, email: &str, name: &str) -> anyhow::Result
         "Created ADMIN account {} ({}).",
         account.email, account.display_name
     );
+    Ok(())
+}
+
+/// A round given as a number or as its GraphQL ID.
+fn round_id(raw: &str) -> anyhow::Result<i64> {
+    if let Ok(n) = raw.parse::<i64>() {
+        return Ok(n);
+    }
+    Ok(graphql::id::decode(
+        graphql::recruitment::ROUND,
+        raw,
+        "round",
+    )?)
+}
+
+async fn import_addresses(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
+    telemetry::init(config.log_format);
+    let max_rows = config.import_max_rows;
+    let state = open(config).await?;
+    let reader = std::fs::File::open(file)?;
+    let size = reader.metadata()?.len();
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {msg} ({eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress_bar = bar.clone();
+    let progress: addresses::Progress = Box::new(move |bytes, rows| {
+        progress_bar.set_position(bytes);
+        progress_bar.set_message(format!("{rows} rows"));
+    });
+    let options = ImportOptions {
+        max_rows,
+        ..ImportOptions::default()
+    };
+    let summary = addresses::import(&state.db, &state.clock, reader, options, Some(progress)).await;
+    bar.finish_and_clear();
+    let summary = summary?;
+    println!(
+        "{} rows read: {} inserted, {} updated, {} unchanged, {} rejected.",
+        summary.rows_read,
+        summary.inserted,
+        summary.updated,
+        summary.unchanged,
+        summary.rejected_count
+    );
+    for r in &summary.rejected {
+        println!("  line {}: {}", r.line, r.reason);
+    }
+    Ok(())
+}
+
+async fn verify_round(config: Config, round: &str) -> anyhow::Result<()> {
+    telemetry::init(config.log_format);
+    let id = round_id(round)?;
+    let state = open(config).await?;
+    match recruitment::verify(&state.db, id).await? {
+        Verification::Identical { letters } => {
+            println!("Round {id}: re-drawn from its seed, the {letters} addresses are identical.");
+            Ok(())
+        }
+        Verification::Different { stored, redrawn } => {
+            anyhow::bail!(
+                "round {id}: the re-drawn list differs ({redrawn} re-drawn, {stored} stored)"
+            )
+        }
+        Verification::RegisterChanged { stored, now } => anyhow::bail!(
+            "round {id}: the register changed since the draw (fingerprint {stored} then, {now} now); \
+             verify against a copy of the database taken at the draw"
+        ),
+    }
+}
+
+async fn export_round(
+    config: Config,
+    round: &str,
+    out: &std::path::Path,
+    reissue: bool,
+) -> anyhow::Result<()> {
+    telemetry::init(config.log_format);
+    let id = round_id(round)?;
+    let state = open(config).await?;
+    let printed = letters::issue_codes(&state, id, reissue).await?;
+    std::fs::create_dir_all(out.join("qr"))?;
+    std::fs::write(out.join("letters.csv"), letters::mail_merge_csv(&printed)?)?;
+    std::fs::write(
+        out.join("addresses.csv"),
+        letters::audit_list_csv(&state.db, id).await?,
+    )?;
+    for letter in &printed {
+        let (png, svg) = letters::qr_images(letter)?;
+        std::fs::write(
+            out.join("qr").join(format!("{}.png", letter.reference)),
+            png,
+        )?;
+        std::fs::write(
+            out.join("qr").join(format!("{}.svg", letter.reference)),
+            svg,
+        )?;
+    }
+    println!(
+        "Round {id}: {} letters written to {} (letters.csv, addresses.csv, qr/). Codes exist only in these files.",
+        printed.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+async fn demo(
+    config: Config,
+    households_per_postcode: f64,
+    write_register: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    telemetry::init(config.log_format);
+    let register = demo_data::tewkesbury_register(households_per_postcode)?;
+    let csv = demo_data::register_csv(&register)?;
+    if let Some(path) = write_register {
+        std::fs::write(&path, &csv)?;
+        println!(
+            "Wrote {} synthetic Tewkesbury addresses to {}.",
+            register.len(),
+            path.display()
+        );
+        println!("{}", crate::domain::demo_register::SYNTHETIC_NOTE);
+        return Ok(());
+    }
+    let state = open(config).await?;
+    let summary = addresses::import(
+        &state.db,
+        &state.clock,
+        std::io::Cursor::new(csv),
+        ImportOptions::default(),
+        None,
+    )
+    .await?;
+    let benchmark_summary = benchmarks::import(
+        &state,
+        std::io::Cursor::new(demo_data::CENSUS_BENCHMARKS.as_bytes()),
+    )
+    .await?;
+    println!(
+        "Demo loaded: {} synthetic Tewkesbury addresses ({} new) and {} census benchmark counts.",
+        summary.rows_read, summary.inserted, benchmark_summary.written
+    );
+    println!("{}", crate::domain::demo_register::SYNTHETIC_NOTE);
     Ok(())
 }

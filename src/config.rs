@@ -113,6 +113,42 @@ pub struct Config {
     #[arg(long, env = "CIVIC_PANEL_LOGIN_WINDOW_SECS", default_value_t = 900)]
     pub login_window_secs: u64,
 
+    /// Failed code redemptions allowed per client address per hour.
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_REDEEM_MAX_FAILURES_PER_CLIENT",
+        default_value_t = 10
+    )]
+    pub redeem_max_failures_per_client: u32,
+
+    /// Failed code redemptions allowed per hour across all clients (stops distributed guessing).
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_REDEEM_MAX_FAILURES_GLOBAL",
+        default_value_t = 500
+    )]
+    pub redeem_max_failures_global: u32,
+
+    /// Public address of the resident web client, used in letters' personal URLs and QR codes.
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+
+    /// Largest accepted upload (address registers, benchmarks), in bytes.
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_UPLOAD_LIMIT_BYTES",
+        default_value_t = 268_435_456
+    )]
+    pub upload_limit_bytes: usize,
+
+    /// Most data rows an address register import may have.
+    #[arg(long, env = "CIVIC_PANEL_IMPORT_MAX_ROWS", default_value_t = 2_000_000)]
+    pub import_max_rows: u64,
+
     /// Take the client address from the first `X-Forwarded-For` entry (only behind a
     /// trusted reverse proxy that sets it).
     #[arg(long, env = "CIVIC_PANEL_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
@@ -161,6 +197,11 @@ impl Config {
             login_max_failures_per_account: 5,
             login_max_failures_per_client: 20,
             login_window_secs: 900,
+            redeem_max_failures_per_client: 10,
+            redeem_max_failures_global: 500,
+            public_url: "https://panel.example.gov.uk".to_owned(),
+            upload_limit_bytes: 8 * 1024 * 1024,
+            import_max_rows: 2_000_000,
             trust_forwarded_for: false,
             log_format: LogFormat::Text,
         }

@@ -6,6 +6,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_accounts_and_sessions;
+mod m20261123_000002_recruitment;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -13,6 +14,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_accounts_and_sessions::Migration)]
+        vec![
+            Box::new(m20261123_000001_accounts_and_sessions::Migration),
+            Box::new(m20261123_000002_recruitment::Migration),
+        ]
     }
 }

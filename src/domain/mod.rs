@@ -4,10 +4,17 @@
 //! `tests/api/layers.rs` keeps it that way.
 
 pub mod account;
+pub mod address_csv;
+pub mod benchmark_csv;
+pub mod composition;
+pub mod demo_register;
+pub mod demographics;
 pub mod email;
 pub mod invitation_code;
 pub mod password;
 pub mod postcode;
+pub mod qr;
 pub mod role;
 pub mod sampling;
 pub mod session_token;
+pub mod zip_store;

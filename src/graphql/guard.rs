@@ -18,6 +18,14 @@ impl RoleGuard {
     pub const ADMIN: RoleGuard = RoleGuard {
         roles: &[Role::Admin],
     };
+    /// Engagement officers (and ADMIN).
+    pub const OFFICER: RoleGuard = RoleGuard {
+        roles: &[Role::Officer],
+    };
+    /// Officers and scrutiny members: aggregate, non-personal data.
+    pub const OFFICER_OR_SCRUTINY: RoleGuard = RoleGuard {
+        roles: &[Role::Officer, Role::Scrutiny],
+    };
     /// Any logged-in caller.
     pub const ANY_ACCOUNT: RoleGuard = RoleGuard { roles: &Role::ALL };
 }

@@ -10,6 +10,9 @@ pub mod error;
 pub mod guard;
 pub mod id;
 pub mod pagination;
+pub mod recruitment;
+pub mod register;
+pub mod registration;
 pub mod sessions;
 
 use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
@@ -20,12 +23,23 @@ use crate::state::AppState;
 /// Every query field.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(accounts::AccountQuery);
+pub struct QueryRoot(
+    accounts::AccountQuery,
+    register::RegisterQuery,
+    recruitment::RecruitmentQuery,
+    registration::RegistrationQuery,
+);
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(accounts::AccountMutation, sessions::SessionMutation);
+pub struct MutationRoot(
+    accounts::AccountMutation,
+    sessions::SessionMutation,
+    register::RegisterMutation,
+    recruitment::RecruitmentMutation,
+    registration::RegistrationMutation,
+);
 
 /// The schema type.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -33,7 +33,7 @@ use crate::service::sessions;
 
 /// A failure before execution: its HTTP status, code and message. The status is the same
 /// under both response types (malformed JSON and parameters are 400 for everyone).
-struct Refusal {
+pub(super) struct Refusal {
     status: StatusCode,
     code: ErrorCode,
     message: String,
@@ -44,7 +44,11 @@ impl Refusal {
         Self::transport(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 
-    fn transport(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(super) fn transport(
+        status: StatusCode,
+        code: ErrorCode,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             code,
@@ -52,7 +56,7 @@ impl Refusal {
         }
     }
 
-    fn into_response(self, response_type: ResponseType) -> Response {
+    pub(super) fn into_response(self, response_type: ResponseType) -> Response {
         let status = self.status;
         let body = json!({
             "errors": [{ "message": self.message, "extensions": { "code": self.code.as_str() } }]
@@ -201,7 +205,10 @@ fn refuse_mutation_on_get(params: &Params) -> Result<(), Refusal> {
     Ok(())
 }
 
-async fn params_from_post(state: &HttpState, request: Request) -> Result<Params, Refusal> {
+async fn request_from_post(
+    state: &HttpState,
+    request: Request,
+) -> Result<async_graphql::Request, Refusal> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -214,7 +221,14 @@ async fn params_from_post(state: &HttpState, request: Request) -> Result<Params,
             "A POST needs `Content-Type: application/json`.",
         ));
     };
-    let is_utf8_json = content_type.parse::<mime::Mime>().is_ok_and(|m| {
+    let mime = content_type.parse::<mime::Mime>().ok();
+    if mime
+        .as_ref()
+        .is_some_and(|m| m.essence_str() == "multipart/form-data")
+    {
+        return request_from_multipart(state, &content_type, request.into_body()).await;
+    }
+    let is_utf8_json = mime.is_some_and(|m| {
         m.essence_str() == "application/json"
             && m.get_param(mime::CHARSET)
                 .is_none_or(|charset| charset.as_str().eq_ignore_ascii_case("utf-8"))
@@ -223,10 +237,17 @@ async fn params_from_post(state: &HttpState, request: Request) -> Result<Params,
         return Err(Refusal::transport(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::BadRequest,
-            format!("Unsupported Content-Type `{content_type}`: send UTF-8 `application/json`."),
+            format!(
+                "Unsupported Content-Type `{content_type}`: send UTF-8 `application/json` \
+                 (or `multipart/form-data` for file uploads)."
+            ),
         ));
     }
-    let bytes = read_body(request.into_body(), state.app.config.body_limit_bytes).await?;
+    let limit = state.app.config.body_limit_bytes;
+    if content_length_over(request.headers(), limit) {
+        return Err(too_large(limit));
+    }
+    let bytes = read_body(request.into_body(), limit).await?;
     if bytes.is_empty() {
         return Err(Refusal::bad_request(
             "A POST needs a JSON body with a `query`.",
@@ -234,17 +255,78 @@ async fn params_from_post(state: &HttpState, request: Request) -> Result<Params,
     }
     let body: Value = serde_json::from_slice(&bytes)
         .map_err(|e| Refusal::bad_request(format!("The body is not valid JSON: {e}.")))?;
-    params_from_json(&body)
+    params_from_json(&body).map(request_from_params)
 }
 
+fn too_large(limit: usize) -> Refusal {
+    Refusal::transport(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::PayloadTooLarge,
+        format!("The request body is larger than {limit} bytes."),
+    )
+}
+
+/// A GraphQL multipart request (file uploads), within the upload size limit.
+async fn request_from_multipart(
+    state: &HttpState,
+    content_type: &str,
+    body: Body,
+) -> Result<async_graphql::Request, Refusal> {
+    use futures_util::TryStreamExt;
+
+    let limit = state.app.config.upload_limit_bytes;
+    let overflowed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = overflowed.clone();
+    let mut seen = 0usize;
+    let stream = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .and_then(move |chunk| {
+            seen += chunk.len();
+            let over = seen > limit;
+            if over {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            async move {
+                if over {
+                    Err(std::io::Error::other(UploadTooLarge))
+                } else {
+                    Ok(chunk)
+                }
+            }
+        });
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(limit)
+        .max_num_files(4);
+    async_graphql::http::receive_body(Some(content_type), stream.into_async_read(), options)
+        .await
+        .map_err(|err| {
+            let too_big = matches!(&err, async_graphql::ParseRequestError::PayloadTooLarge)
+                || overflowed.load(std::sync::atomic::Ordering::Relaxed);
+            if too_big {
+                too_large(limit)
+            } else {
+                Refusal::bad_request(format!("The multipart request is malformed: {err}."))
+            }
+        })
+}
+
+/// Marks the stream error raised when an upload passes its limit.
+#[derive(Debug)]
+struct UploadTooLarge;
+
+impl std::fmt::Display for UploadTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("upload too large")
+    }
+}
+
+impl std::error::Error for UploadTooLarge {}
+
 async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Refusal> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        Refusal::transport(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::PayloadTooLarge,
-            format!("The request body is larger than {limit} bytes."),
-        )
-    })
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large(limit))
 }
 
 fn content_length_over(headers: &HeaderMap, limit: usize) -> bool {
@@ -275,7 +357,7 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, Refusal> {
     Ok(Some(token.to_owned()))
 }
 
-async fn caller(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Refusal> {
+pub(super) async fn caller(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Refusal> {
     let Some(token) = bearer_token(headers)? else {
         return Ok(Caller::Anonymous);
     };
@@ -341,13 +423,8 @@ fn code_uncoded(error: ServerError, request_error: bool) -> ServerError {
     }
 }
 
-async fn execute(
-    state: &HttpState,
-    params: Params,
-    context: RequestContext,
-    response_type: ResponseType,
-) -> Response {
-    let mut request = async_graphql::Request::new(params.query).data(context);
+fn request_from_params(params: Params) -> async_graphql::Request {
+    let mut request = async_graphql::Request::new(params.query);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
@@ -361,19 +438,16 @@ async fn execute(
             }
         }
     }
-    let timeout = state.app.config.request_timeout();
-    let Ok(mut response) = tokio::time::timeout(timeout, state.schema.execute(request)).await
-    else {
-        return Refusal::transport(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::Timeout,
-            format!(
-                "The request took longer than {} seconds and was abandoned.",
-                timeout.as_secs()
-            ),
-        )
-        .into_response(response_type);
-    };
+    request
+}
+
+async fn execute(
+    state: &HttpState,
+    request: async_graphql::Request,
+    context: RequestContext,
+    response_type: ResponseType,
+) -> Response {
+    let mut response = state.schema.execute(request.data(context)).await;
     // Errors before execution (parse, validation, operation selection) leave no data and
     // no field path.
     let request_error = response.data == async_graphql::Value::Null
@@ -442,32 +516,23 @@ async fn handle(state: &HttpState, request: Request) -> Response {
         )
             .into_response();
     };
-    if content_length_over(request.headers(), state.app.config.body_limit_bytes) {
-        return Refusal::transport(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::PayloadTooLarge,
-            format!(
-                "The request body is larger than {} bytes.",
-                state.app.config.body_limit_bytes
-            ),
-        )
-        .into_response(response_type);
-    }
     let caller = match caller(state, request.headers()).await {
         Ok(caller) => caller,
         Err(refusal) => return refusal.into_response(response_type),
     };
     let client = client_address(state, &request);
-    let params = if is_get {
-        params_from_get(&request).and_then(|p| refuse_mutation_on_get(&p).map(|()| p))
+    let graphql_request = if is_get {
+        params_from_get(&request)
+            .and_then(|p| refuse_mutation_on_get(&p).map(|()| p))
+            .map(request_from_params)
     } else {
-        params_from_post(state, request).await
+        request_from_post(state, request).await
     };
-    match params {
-        Ok(params) => {
+    match graphql_request {
+        Ok(graphql_request) => {
             execute(
                 state,
-                params,
+                graphql_request,
                 RequestContext { caller, client },
                 response_type,
             )

@@ -1,5 +1,6 @@
 //! The HTTP surface: `/graphql`, `/healthz`, `/readyz`, request ids, graceful shutdown.
 
+pub mod exports;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
@@ -9,7 +10,7 @@ pub mod request_id;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -31,6 +32,18 @@ pub fn router(app: AppState) -> Router {
     let state = HttpState { app, schema };
     Router::new()
         .route("/graphql", get(graphql::handler).post(graphql::handler))
+        .route(
+            "/exports/rounds/{round}/letters.zip",
+            post(exports::letters_zip),
+        )
+        .route(
+            "/exports/rounds/{round}/addresses.csv",
+            get(exports::addresses_csv),
+        )
+        .route(
+            "/exports/rounds/{round}/incentives.csv",
+            get(exports::incentives_csv),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

@@ -4,8 +4,16 @@
 //! [`AppError`]: crate::error::AppError
 
 pub mod accounts;
+pub mod addresses;
 pub mod auth;
+pub mod benchmarks;
 pub mod clock;
+pub mod demo;
+pub mod incentives;
+pub mod letters;
 pub mod passwords;
 pub mod rate_limit;
+pub mod recruitment;
+pub mod registration;
+pub mod round_status;
 pub mod sessions;

@@ -80,10 +80,24 @@ pub async fn log_in(
     };
 
     rate_limit::clear(&state.db, &per_account.bucket).await?;
+    let (token, expires_at) = open(state, account.id).await?;
+    Ok(IssuedSession {
+        token,
+        expires_at,
+        account,
+    })
+}
+
+/// Opens a session for an account already identified: its token (shown once) and expiry.
+pub async fn open(
+    state: &AppState,
+    account_id: AccountId,
+) -> AppResult<(SessionToken, DateTime<Utc>)> {
+    let now = state.clock.now();
     let token = SessionToken::generate();
     let expires_at = now + state.config.session_ttl();
     session::ActiveModel {
-        account_id: Set(account.id.0),
+        account_id: Set(account_id.0),
         token_hash: Set(token.hash().as_str().to_owned()),
         created_at: Set(now),
         expires_at: Set(expires_at),
@@ -92,12 +106,8 @@ pub async fn log_in(
     }
     .insert(&state.db)
     .await?;
-    tracing::info!(account_id = account.id.0, "session opened");
-    Ok(IssuedSession {
-        token,
-        expires_at,
-        account,
-    })
+    tracing::info!(account_id = account_id.0, "session opened");
+    Ok((token, expires_at))
 }
 
 /// Resolves a presented bearer token to its session. Wrong, expired and revoked tokens,

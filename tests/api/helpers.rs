@@ -28,6 +28,7 @@ pub struct TestResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub text: String,
+    pub bytes: Vec<u8>,
 }
 
 impl TestResponse {
@@ -64,9 +65,14 @@ pub async fn fresh_database() -> DatabaseConfig {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => {
             let schema = unique_name("t");
-            let admin = sea_orm::Database::connect(url.as_str())
+            let mut options = sea_orm::ConnectOptions::new(url.clone());
+            options
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .acquire_timeout(std::time::Duration::from_secs(5))
+                .sqlx_logging(false);
+            let admin = sea_orm::Database::connect(options)
                 .await
-                .expect("connect to PostgreSQL");
+                .expect("connect to PostgreSQL at TEST_DATABASE_URL");
             admin
                 .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
                 .await
@@ -176,7 +182,8 @@ impl TestApp {
         TestResponse {
             status,
             headers,
-            text: String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes: bytes.to_vec(),
         }
     }
 
@@ -250,4 +257,152 @@ pub const LOG_IN: &str = "mutation($email: String!, $password: String!) {
     sessionCreate(input: { email: $email, password: $password }) {
         token expiresAt account { id email role }
     }
+}";
+
+/// A GraphQL multipart request uploading `bytes` as the variable at `path`
+/// (e.g. `variables.input.file`).
+pub fn upload_request(
+    query: &str,
+    variables: &Value,
+    path: &str,
+    bytes: &[u8],
+    token: Option<&str>,
+) -> Request<Body> {
+    let boundary = "civicpanelboundary7MA4YWxkTrZu0gW";
+    let operations = json!({ "query": query, "variables": variables });
+    let mut body = Vec::new();
+    let mut part = |name: &str, extra: &str, content: &[u8]| {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"{extra}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    };
+    part("operations", "", operations.to_string().as_bytes());
+    part("map", "", json!({ "0": [path] }).to_string().as_bytes());
+    part(
+        "0",
+        "; filename=\"upload.csv\"\r\nContent-Type: text/csv",
+        bytes,
+    );
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut builder = Request::builder()
+        .method(Method::POST)
+        .uri("/graphql")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        );
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    builder.body(Body::from(body)).expect("request")
+}
+
+/// The files of a stored (uncompressed) ZIP, as civic-panel writes them.
+pub fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut at = 0;
+    while bytes.len() >= at + 30 && bytes[at..at + 4] == [0x50, 0x4b, 0x03, 0x04] {
+        let u16_at = |i: usize| u16::from_le_bytes([bytes[at + i], bytes[at + i + 1]]) as usize;
+        let size = u32::from_le_bytes(bytes[at + 18..at + 22].try_into().unwrap()) as usize;
+        let (name_len, extra_len) = (u16_at(26), u16_at(28));
+        let name_start = at + 30;
+        let data_start = name_start + name_len + extra_len;
+        let name = String::from_utf8(bytes[name_start..name_start + name_len].to_vec()).unwrap();
+        files.push((name, bytes[data_start..data_start + size].to_vec()));
+        at = data_start + size;
+    }
+    files
+}
+
+/// Parses CSV bytes into rows of strings (header first).
+pub fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(bytes)
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect()
+}
+
+impl TestApp {
+    /// Imports the synthetic Tewkesbury register (with `per_postcode` households per
+    /// postcode) through the service; returns how many addresses it holds.
+    pub async fn load_demo_register(&self, per_postcode: f64) -> u64 {
+        let register = civic_panel::service::demo::tewkesbury_register(per_postcode).unwrap();
+        let csv = civic_panel::service::demo::register_csv(&register).unwrap();
+        self.import_register(csv).await
+    }
+
+    /// Imports register CSV bytes through the service; returns rows inserted.
+    pub async fn import_register(&self, csv: Vec<u8>) -> u64 {
+        let summary = civic_panel::service::addresses::import(
+            self.db(),
+            &self.clock,
+            std::io::Cursor::new(csv),
+            civic_panel::service::addresses::ImportOptions::default(),
+            None,
+        )
+        .await
+        .unwrap();
+        summary.inserted
+    }
+
+    /// Imports the bundled Census 2021 benchmarks through the service.
+    pub async fn load_benchmarks(&self) {
+        let data = civic_panel::service::demo::CENSUS_BENCHMARKS.as_bytes();
+        civic_panel::service::benchmarks::import(&self.state, std::io::Cursor::new(data))
+            .await
+            .unwrap();
+    }
+
+    /// Draws a round through the API as `token`; returns the response body.
+    pub async fn create_round(&self, token: &str, input: Value) -> Value {
+        self.graphql(
+            "mutation($input: RecruitmentRoundCreateInput!) {
+                recruitmentRoundCreate(input: $input) { round { id seed drawnCount eligibleCount registerFingerprint algorithm } }
+            }",
+            json!({ "input": input }),
+            Some(token),
+        )
+        .await
+    }
+
+    /// Draws a round and returns its ID (panics on error).
+    pub async fn round_id(&self, token: &str, input: Value) -> String {
+        let body = self.create_round(token, input).await;
+        body["data"]["recruitmentRoundCreate"]["round"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("round not created: {body}"))
+            .to_owned()
+    }
+
+    /// Mints codes for a round's letters through the service.
+    pub async fn issue_codes(
+        &self,
+        round_id: &str,
+    ) -> Vec<civic_panel::service::letters::PrintedLetter> {
+        let id = civic_panel::graphql::id::decode("RecruitmentRound", round_id, "id").unwrap();
+        civic_panel::service::letters::issue_codes(&self.state, id, false)
+            .await
+            .unwrap()
+    }
+}
+
+/// A registration input for `code` with a valid adult profile.
+pub fn registration(code: &str, email: &str) -> Value {
+    json!({
+        "code": code, "fullName": "Alex Resident", "email": email,
+        "dateOfBirth": "1990-05-17", "sex": "FEMALE", "ethnicGroup": "WHITE_BRITISH",
+        "disability": "NOT_DISABLED", "consent": true, "password": "a long enough password"
+    })
+}
+
+/// The registration mutation.
+pub const REGISTER: &str = "mutation($input: RegistrationCreateInput!) {
+    registrationCreate(input: $input) { residentId token incentiveOwed account { email role } }
 }";

@@ -8,11 +8,16 @@
 )]
 
 mod accounts;
+mod addresses;
+mod benchmarks;
 mod cli;
 mod helpers;
 mod http_spec;
 mod layers;
+mod letters;
 mod limits;
+mod recruitment;
+mod registration;
 mod roles;
 mod schema_file;
 mod sessions;

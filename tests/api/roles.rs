@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use civic_panel::domain::role::Role;
 
-use crate::helpers::{TestApp, error_code};
+use crate::helpers::{TestApp, error_code, upload_request};
 
 /// Who may call a root field.
 enum Access {
@@ -21,7 +21,8 @@ enum Access {
     Roles(&'static [Role]),
 }
 
-/// (root field, access, a document that calls it).
+/// (root field, access, a document that calls it). Documents with a `$file` variable are
+/// sent as multipart uploads.
 const ACCESS: &[(&str, Access, &str)] = &[
     ("Query.me", Access::AnyAccount, "{ me { id } }"),
     (
@@ -35,9 +36,69 @@ const ACCESS: &[(&str, Access, &str)] = &[
         "{ accounts { edges { cursor } } }",
     ),
     (
+        "Query.addressCount",
+        Access::Roles(&[Role::Officer]),
+        "{ addressCount }",
+    ),
+    (
+        "Query.benchmarkAreas",
+        Access::Roles(&[Role::Officer, Role::Scrutiny]),
+        "{ benchmarkAreas { code } }",
+    ),
+    (
+        "Query.populationBenchmarks",
+        Access::Roles(&[Role::Officer, Role::Scrutiny]),
+        r#"{ populationBenchmarks(areaCode: "E07000083") { total } }"#,
+    ),
+    (
+        "Query.recruitmentRound",
+        Access::Roles(&[Role::Officer]),
+        r#"{ recruitmentRound(id: "UmVjcnVpdG1lbnRSb3VuZDox") { id } }"#,
+    ),
+    (
+        "Query.recruitmentRounds",
+        Access::Roles(&[Role::Officer]),
+        "{ recruitmentRounds { id } }",
+    ),
+    (
+        "Query.recruitmentPlan",
+        Access::Roles(&[Role::Officer]),
+        "{ recruitmentPlan(targetRegistrations: 10) { lettersNeeded } }",
+    ),
+    (
+        "Query.registrationConsentWording",
+        Access::Public,
+        "{ registrationConsentWording }",
+    ),
+    (
         "Mutation.accountCreate",
         Access::Roles(&[Role::Admin]),
         r#"mutation { accountCreate(input: { email: "n@example.org", displayName: "N", role: OFFICER, password: "long enough password" }) { account { id } } }"#,
+    ),
+    (
+        "Mutation.addressRegisterImport",
+        Access::Roles(&[Role::Officer]),
+        "mutation($file: Upload!) { addressRegisterImport(input: { file: $file }) { inserted } }",
+    ),
+    (
+        "Mutation.incentiveFulfil",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { incentiveFulfil(input: { residentIds: ["UmVzaWRlbnQ6MQ"] }) { fulfilledCount } }"#,
+    ),
+    (
+        "Mutation.populationBenchmarksImport",
+        Access::Roles(&[Role::Officer]),
+        "mutation($file: Upload!) { populationBenchmarksImport(input: { file: $file }) { written } }",
+    ),
+    (
+        "Mutation.recruitmentRoundCreate",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { recruitmentRoundCreate(input: { name: "R", letters: 1 }) { round { id } } }"#,
+    ),
+    (
+        "Mutation.registrationCreate",
+        Access::Public,
+        r#"mutation { registrationCreate(input: { code: "x", fullName: "A", email: "a@example.org", dateOfBirth: "1990-01-01", sex: FEMALE, ethnicGroup: WHITE_IRISH, disability: DISABLED, consent: true }) { residentId } }"#,
     ),
     (
         "Mutation.sessionCreate",
@@ -50,6 +111,22 @@ const ACCESS: &[(&str, Access, &str)] = &[
         "mutation { sessionRevoke { revokedCount } }",
     ),
 ];
+
+/// Runs a document from `ACCESS` as `token`.
+async fn call(app: &TestApp, document: &str, token: Option<&str>) -> Value {
+    if document.contains("$file") {
+        let request = upload_request(
+            document,
+            &json!({ "file": null }),
+            "variables.file",
+            b"a,b\n",
+            token,
+        );
+        app.send(request).await.json()
+    } else {
+        app.graphql(document, json!({}), token).await
+    }
+}
 
 async fn root_fields(app: &TestApp) -> BTreeSet<String> {
     let body = app
@@ -94,7 +171,7 @@ async fn anonymous_callers_are_refused_every_non_public_field() {
         if matches!(access, Access::Public) {
             continue;
         }
-        let body = app.graphql(document, json!({}), None).await;
+        let body = call(&app, document, None).await;
         assert_eq!(error_code(&body), "UNAUTHENTICATED", "{name}");
     }
 }
@@ -112,7 +189,7 @@ async fn each_role_is_refused_every_field_it_is_not_granted() {
             if role.is_any_of(allowed) {
                 continue;
             }
-            let body = app.graphql(document, json!({}), Some(&token)).await;
+            let body = call(&app, document, Some(&token)).await;
             assert_eq!(
                 error_code(&body),
                 "FORBIDDEN",
@@ -121,25 +198,34 @@ async fn each_role_is_refused_every_field_it_is_not_granted() {
             refusals += 1;
         }
     }
-    // Three ADMIN-only fields, refused to three roles.
-    assert_eq!(refusals, 9);
+    // Three ADMIN-only fields refused to three roles, eight OFFICER fields to two, and two
+    // OFFICER-or-SCRUTINY fields to residents.
+    assert_eq!(refusals, 3 * 3 + 8 * 2 + 2);
 }
 
 #[tokio::test]
-async fn the_admin_may_call_every_field() {
+async fn each_role_may_call_every_field_it_is_granted() {
     let app = TestApp::spawn().await;
-    let token = app.token_for(Role::Admin).await;
-    for (name, _, document) in ACCESS {
-        if name.ends_with("sessionRevoke") || name.ends_with("sessionCreate") {
-            continue;
+    for role in Role::ALL {
+        let token = app.token_for(role).await;
+        for (name, access, document) in ACCESS {
+            let granted = match access {
+                Access::Public => false,
+                // Revoking would end the session the rest of the loop uses.
+                Access::AnyAccount => !name.ends_with("sessionRevoke"),
+                Access::Roles(allowed) => role.is_any_of(allowed),
+            };
+            if !granted {
+                continue;
+            }
+            let body = call(&app, document, Some(&token)).await;
+            let code = body["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("none");
+            assert!(
+                code != "FORBIDDEN" && code != "UNAUTHENTICATED",
+                "{role} calling {name}: {body}"
+            );
         }
-        let body = app.graphql(document, json!({}), Some(&token)).await;
-        let code = body["errors"][0]["extensions"]["code"]
-            .as_str()
-            .unwrap_or("none");
-        assert!(
-            code != "FORBIDDEN" && code != "UNAUTHENTICATED",
-            "{name}: {body}"
-        );
     }
 }

@@ -2,5 +2,11 @@
 //! exposes them directly.
 
 pub mod account;
+pub mod address;
+pub mod benchmark;
+pub mod consent;
+pub mod letter;
 pub mod rate_limit_event;
+pub mod recruitment_round;
+pub mod resident;
 pub mod session;

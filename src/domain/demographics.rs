@@ -1,0 +1,247 @@
+//! A registrant's demographic profile, in the categories of the 2021 Census so that pools
+//! and respondents can be compared with the population benchmarks, and age arithmetic.
+
+use chrono::{Datelike, NaiveDate};
+
+/// Sex, as asked in the 2021 Census (TS008).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Sex {
+    /// Female.
+    Female,
+    /// Male.
+    Male,
+}
+
+impl Sex {
+    /// Every value.
+    pub const ALL: [Sex; 2] = [Sex::Female, Sex::Male];
+
+    /// The benchmark category (`sex` dimension).
+    pub fn category(self) -> &'static str {
+        match self {
+            Sex::Female => "female",
+            Sex::Male => "male",
+        }
+    }
+}
+
+/// Disability under the Equality Act, as in the 2021 Census (TS038).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Disability {
+    /// Disabled under the Equality Act.
+    Disabled,
+    /// Not disabled under the Equality Act.
+    NotDisabled,
+}
+
+impl Disability {
+    /// Every value.
+    pub const ALL: [Disability; 2] = [Disability::Disabled, Disability::NotDisabled];
+
+    /// The benchmark category (`disability` dimension).
+    pub fn category(self) -> &'static str {
+        match self {
+            Disability::Disabled => "Disabled under the Equality Act",
+            Disability::NotDisabled => "Not disabled under the Equality Act",
+        }
+    }
+}
+
+/// The 19 ethnic groups of the 2021 Census in England and Wales (TS021).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EthnicGroup {
+    AsianBangladeshi,
+    AsianChinese,
+    AsianIndian,
+    AsianPakistani,
+    AsianOther,
+    BlackAfrican,
+    BlackCaribbean,
+    BlackOther,
+    MixedWhiteAndAsian,
+    MixedWhiteAndBlackAfrican,
+    MixedWhiteAndBlackCaribbean,
+    MixedOther,
+    WhiteBritish,
+    WhiteIrish,
+    WhiteGypsyOrIrishTraveller,
+    WhiteRoma,
+    WhiteOther,
+    OtherArab,
+    OtherAny,
+}
+
+impl EthnicGroup {
+    /// Every value, in census order.
+    pub const ALL: [EthnicGroup; 19] = [
+        Self::AsianBangladeshi,
+        Self::AsianChinese,
+        Self::AsianIndian,
+        Self::AsianPakistani,
+        Self::AsianOther,
+        Self::BlackAfrican,
+        Self::BlackCaribbean,
+        Self::BlackOther,
+        Self::MixedWhiteAndAsian,
+        Self::MixedWhiteAndBlackAfrican,
+        Self::MixedWhiteAndBlackCaribbean,
+        Self::MixedOther,
+        Self::WhiteBritish,
+        Self::WhiteIrish,
+        Self::WhiteGypsyOrIrishTraveller,
+        Self::WhiteRoma,
+        Self::WhiteOther,
+        Self::OtherArab,
+        Self::OtherAny,
+    ];
+
+    /// The census label, `Broad group: detail`, exactly as in the benchmark files.
+    pub fn category(self) -> &'static str {
+        match self {
+            Self::AsianBangladeshi => "Asian, Asian British or Asian Welsh: Bangladeshi",
+            Self::AsianChinese => "Asian, Asian British or Asian Welsh: Chinese",
+            Self::AsianIndian => "Asian, Asian British or Asian Welsh: Indian",
+            Self::AsianPakistani => "Asian, Asian British or Asian Welsh: Pakistani",
+            Self::AsianOther => "Asian, Asian British or Asian Welsh: Other Asian",
+            Self::BlackAfrican => {
+                "Black, Black British, Black Welsh, Caribbean or African: African"
+            }
+            Self::BlackCaribbean => {
+                "Black, Black British, Black Welsh, Caribbean or African: Caribbean"
+            }
+            Self::BlackOther => {
+                "Black, Black British, Black Welsh, Caribbean or African: Other Black"
+            }
+            Self::MixedWhiteAndAsian => "Mixed or Multiple ethnic groups: White and Asian",
+            Self::MixedWhiteAndBlackAfrican => {
+                "Mixed or Multiple ethnic groups: White and Black African"
+            }
+            Self::MixedWhiteAndBlackCaribbean => {
+                "Mixed or Multiple ethnic groups: White and Black Caribbean"
+            }
+            Self::MixedOther => {
+                "Mixed or Multiple ethnic groups: Other Mixed or Multiple ethnic groups"
+            }
+            Self::WhiteBritish => "White: English, Welsh, Scottish, Northern Irish or British",
+            Self::WhiteIrish => "White: Irish",
+            Self::WhiteGypsyOrIrishTraveller => "White: Gypsy or Irish Traveller",
+            Self::WhiteRoma => "White: Roma",
+            Self::WhiteOther => "White: Other White",
+            Self::OtherArab => "Other ethnic group: Arab",
+            Self::OtherAny => "Other ethnic group: Any other ethnic group",
+        }
+    }
+
+    /// The value whose census label is `category`.
+    pub fn from_category(category: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|group| group.category() == category)
+    }
+}
+
+/// Oldest age accepted for a date of birth (guards against typos such as 1066).
+pub const MAX_AGE: u32 = 120;
+
+/// Why a date of birth was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BirthDateError {
+    /// After today.
+    #[error("The date of birth is in the future.")]
+    InFuture,
+    /// Younger than the panel allows.
+    #[error("Registrants must be at least {min_age} years old.")]
+    TooYoung { min_age: u32 },
+    /// Implausibly old.
+    #[error("The date of birth is more than {MAX_AGE} years ago.")]
+    TooOld,
+}
+
+/// Whole years between `birth` and `on` (negative dates give `None`).
+pub fn age_on(birth: NaiveDate, on: NaiveDate) -> Option<u32> {
+    if birth > on {
+        return None;
+    }
+    let mut years = on.year() - birth.year();
+    if (on.month(), on.day()) < (birth.month(), birth.day()) {
+        years -= 1;
+    }
+    u32::try_from(years).ok()
+}
+
+/// Checks a date of birth against today and a minimum age.
+pub fn check_birth_date(
+    birth: NaiveDate,
+    today: NaiveDate,
+    min_age: u32,
+) -> Result<u32, BirthDateError> {
+    let age = age_on(birth, today).ok_or(BirthDateError::InFuture)?;
+    if age < min_age {
+        Err(BirthDateError::TooYoung { min_age })
+    } else if age > MAX_AGE {
+        Err(BirthDateError::TooOld)
+    } else {
+        Ok(age)
+    }
+}
+
+/// The census five-year age band (`age_band` dimension) for an age: `0-4` … `80-84`, `85+`.
+pub fn age_band(age: u32) -> String {
+    if age >= 85 {
+        "85+".to_owned()
+    } else {
+        let low = age / 5 * 5;
+        format!("{low}-{}", low + 4)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn age_turns_over_on_the_birthday_not_before() {
+        assert_eq!(age_on(date(2010, 11, 23), date(2026, 11, 22)), Some(15));
+        assert_eq!(age_on(date(2010, 11, 23), date(2026, 11, 23)), Some(16));
+        assert_eq!(age_on(date(2008, 2, 29), date(2026, 2, 28)), Some(17));
+    }
+
+    #[test]
+    fn a_future_or_too_young_or_implausible_birth_date_is_refused() {
+        let today = date(2026, 11, 23);
+        assert_eq!(
+            check_birth_date(date(2027, 1, 1), today, 16),
+            Err(BirthDateError::InFuture)
+        );
+        assert_eq!(
+            check_birth_date(date(2011, 1, 1), today, 16),
+            Err(BirthDateError::TooYoung { min_age: 16 })
+        );
+        assert_eq!(
+            check_birth_date(date(1900, 1, 1), today, 16),
+            Err(BirthDateError::TooOld)
+        );
+        assert_eq!(check_birth_date(date(1990, 6, 1), today, 16), Ok(36));
+    }
+
+    #[test]
+    fn age_bands_match_the_census_labels() {
+        assert_eq!(age_band(16), "15-19");
+        assert_eq!(age_band(20), "20-24");
+        assert_eq!(age_band(84), "80-84");
+        assert_eq!(age_band(85), "85+");
+        assert_eq!(age_band(101), "85+");
+    }
+
+    #[test]
+    fn every_ethnic_group_round_trips_through_its_census_label() {
+        for group in EthnicGroup::ALL {
+            assert_eq!(EthnicGroup::from_category(group.category()), Some(group));
+        }
+        assert_eq!(EthnicGroup::from_category("White"), None);
+    }
+}

@@ -1,0 +1,224 @@
+//! The address register and the population benchmarks: imports and summaries.
+
+use async_graphql::{Context, InputObject, Object, SimpleObject, Upload};
+
+use crate::domain::address_csv::RowRejection;
+use crate::domain::benchmark_csv::DimensionShares;
+use crate::error::AppError;
+use crate::graphql::context;
+use crate::graphql::guard::RoleGuard;
+use crate::service::addresses::{self, ImportOptions};
+use crate::service::benchmarks;
+
+/// A CSV row that was not imported.
+#[derive(SimpleObject)]
+pub struct RejectedRow {
+    /// Line number in the file (the header is line 1).
+    pub line: u64,
+    /// Why, naming the column and value.
+    pub reason: String,
+}
+
+impl From<RowRejection> for RejectedRow {
+    fn from(r: RowRejection) -> Self {
+        Self {
+            line: r.line,
+            reason: r.reason,
+        }
+    }
+}
+
+/// An address register file.
+#[derive(InputObject)]
+pub struct AddressRegisterImportInput {
+    /// CSV with a header row naming: UPRN (or address key), line1, postcode, ward code;
+    /// optionally line2, line3, town, deprivation decile, household key. Sent as a
+    /// GraphQL multipart request.
+    pub file: Upload,
+}
+
+/// What an address import did. Re-importing the same file changes nothing.
+#[derive(SimpleObject)]
+pub struct AddressRegisterImportPayload {
+    /// Data rows read.
+    pub rows_read: u64,
+    /// New addresses.
+    pub inserted: u64,
+    /// Addresses whose fields changed.
+    pub updated: u64,
+    /// Addresses re-imported unchanged.
+    pub unchanged: u64,
+    /// Rows refused.
+    pub rejected_count: u64,
+    /// The first 1,000 refused rows.
+    pub rejected_rows: Vec<RejectedRow>,
+}
+
+/// A census benchmark file.
+#[derive(InputObject)]
+pub struct PopulationBenchmarksImportInput {
+    /// CSV `area_code,area_name,dimension,category,count,universe`.
+    pub file: Upload,
+}
+
+/// What a benchmark import did.
+#[derive(SimpleObject)]
+pub struct PopulationBenchmarksImportPayload {
+    /// Counts written (new or replaced).
+    pub written: u64,
+    /// Rows refused.
+    pub rejected_rows: Vec<RejectedRow>,
+}
+
+/// One category's share of the population.
+#[derive(SimpleObject)]
+pub struct BenchmarkCategory {
+    /// Census category label.
+    pub category: String,
+    /// People (or households) counted.
+    pub count: i64,
+    /// Share of the dimension's total, 0 to 1.
+    pub share: f64,
+}
+
+/// One census dimension of an area.
+#[derive(SimpleObject)]
+pub struct BenchmarkDimension {
+    /// e.g. `age_band`, `sex`, `ethnic_group`, `disability`, `tenure`.
+    pub dimension: String,
+    /// What is counted: `persons` or `households`.
+    pub universe: String,
+    /// The dimension's total.
+    pub total: i64,
+    /// Its categories.
+    pub categories: Vec<BenchmarkCategory>,
+}
+
+impl From<DimensionShares> for BenchmarkDimension {
+    fn from(d: DimensionShares) -> Self {
+        Self {
+            dimension: d.dimension,
+            universe: d.universe,
+            total: d.total,
+            categories: d
+                .categories
+                .into_iter()
+                .map(|c| BenchmarkCategory {
+                    category: c.category,
+                    count: c.count,
+                    share: c.share,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An area with benchmarks.
+#[derive(SimpleObject)]
+pub struct BenchmarkArea {
+    /// GSS code, e.g. `E07000083`.
+    pub code: String,
+    /// Name, e.g. `Tewkesbury`.
+    pub name: String,
+}
+
+/// Register and benchmark queries.
+#[derive(Default)]
+pub struct RegisterQuery;
+
+#[Object]
+impl RegisterQuery {
+    /// How many addresses the register holds.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn address_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        Ok(addresses::count(&context::state(ctx)?.db).await?)
+    }
+
+    /// Areas with population benchmarks.
+    #[graphql(guard = "RoleGuard::OFFICER_OR_SCRUTINY")]
+    async fn benchmark_areas(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<BenchmarkArea>> {
+        let areas = benchmarks::areas(&context::state(ctx)?.db).await?;
+        Ok(areas
+            .into_iter()
+            .map(|(code, name)| BenchmarkArea { code, name })
+            .collect())
+    }
+
+    /// An area's census benchmarks as shares per dimension.
+    #[graphql(guard = "RoleGuard::OFFICER_OR_SCRUTINY")]
+    async fn population_benchmarks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "GSS code of the area, e.g. E07000083.")] area_code: String,
+    ) -> async_graphql::Result<Vec<BenchmarkDimension>> {
+        let shares = benchmarks::area_shares(&context::state(ctx)?.db, area_code.trim()).await?;
+        Ok(shares.into_iter().map(BenchmarkDimension::from).collect())
+    }
+}
+
+/// Register and benchmark imports.
+#[derive(Default)]
+pub struct RegisterMutation;
+
+fn upload_reader(ctx: &Context<'_>, file: &Upload) -> async_graphql::Result<std::fs::File> {
+    let value = file
+        .value(ctx)
+        .map_err(|_| AppError::bad_input("input.file", "The upload is missing."))?;
+    Ok(value.content)
+}
+
+#[Object]
+impl RegisterMutation {
+    /// Imports (or re-imports) the council's address register. Rows are matched by
+    /// address key: new ones are inserted, changed ones updated; bad rows are skipped and
+    /// listed. A file refused as a whole (missing columns, too many rows) writes nothing.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn address_register_import(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The CSV file.")] input: AddressRegisterImportInput,
+    ) -> async_graphql::Result<AddressRegisterImportPayload> {
+        let state = context::state(ctx)?;
+        let file = upload_reader(ctx, &input.file)?;
+        let options = ImportOptions {
+            max_rows: state.config.import_max_rows,
+            ..ImportOptions::default()
+        };
+        let summary = addresses::import(&state.db, &state.clock, file, options, None).await?;
+        Ok(AddressRegisterImportPayload {
+            rows_read: summary.rows_read,
+            inserted: summary.inserted,
+            updated: summary.updated,
+            unchanged: summary.unchanged,
+            rejected_count: summary.rejected_count,
+            rejected_rows: summary
+                .rejected
+                .into_iter()
+                .map(RejectedRow::from)
+                .collect(),
+        })
+    }
+
+    /// Imports census counts; an existing (area, dimension, category) count is replaced.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn population_benchmarks_import(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The CSV file.")] input: PopulationBenchmarksImportInput,
+    ) -> async_graphql::Result<PopulationBenchmarksImportPayload> {
+        let state = context::state(ctx)?;
+        let file = upload_reader(ctx, &input.file)?;
+        let summary = benchmarks::import(state, file).await?;
+        Ok(PopulationBenchmarksImportPayload {
+            written: summary.written,
+            rejected_rows: summary
+                .rejected
+                .into_iter()
+                .map(RejectedRow::from)
+                .collect(),
+        })
+    }
+}

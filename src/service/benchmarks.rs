@@ -1,0 +1,121 @@
+//! Population benchmarks: census counts per area, dimension and category, imported from
+//! the tidy CSV format and read back as shares. They are the yardstick for quotas and for
+//! the composition of recruitment pools and respondents.
+
+use std::io::Read;
+
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+
+use crate::db::entities::benchmark::{self, Column};
+use crate::domain::address_csv::RowRejection;
+use crate::domain::benchmark_csv::{DimensionShares, parse_benchmarks, shares};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Benchmark files are small (a few thousand rows per council); this bounds a mistake.
+pub const MAX_BENCHMARK_ROWS: u64 = 200_000;
+
+/// What a benchmark import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BenchmarkImportSummary {
+    /// Rows written (new or changed counts).
+    pub written: u64,
+    /// Rows refused, with line numbers and reasons.
+    pub rejected: Vec<RowRejection>,
+}
+
+/// Imports (or re-imports) census counts; a row for an existing (area, dimension,
+/// category) replaces its count. One transaction.
+pub async fn import(
+    state: &AppState,
+    reader: impl Read + Send + 'static,
+) -> AppResult<BenchmarkImportSummary> {
+    let (rows, rejected) =
+        tokio::task::spawn_blocking(move || parse_benchmarks(reader, MAX_BENCHMARK_ROWS))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(|e| AppError::bad_input("file", e.to_string()))?;
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    for chunk in rows.chunks(500) {
+        let mut insert = Query::insert();
+        insert.into_table(benchmark::Entity).columns([
+            Column::AreaCode,
+            Column::AreaName,
+            Column::Dimension,
+            Column::Category,
+            Column::Count,
+            Column::Universe,
+            Column::ImportedAt,
+        ]);
+        for row in chunk {
+            insert
+                .values([
+                    row.area_code.clone().into(),
+                    row.area_name.clone().into(),
+                    row.dimension.clone().into(),
+                    row.category.clone().into(),
+                    row.count.into(),
+                    row.universe.clone().into(),
+                    now.into(),
+                ])
+                .map_err(AppError::internal)?;
+        }
+        insert.on_conflict(
+            OnConflict::columns([Column::AreaCode, Column::Dimension, Column::Category])
+                .update_columns([
+                    Column::AreaName,
+                    Column::Count,
+                    Column::Universe,
+                    Column::ImportedAt,
+                ])
+                .to_owned(),
+        );
+        txn.execute(&insert).await?;
+    }
+    txn.commit().await?;
+    Ok(BenchmarkImportSummary {
+        written: rows.len() as u64,
+        rejected,
+    })
+}
+
+/// The benchmark shares of one area, per dimension.
+pub async fn area_shares(
+    db: &impl ConnectionTrait,
+    area_code: &str,
+) -> AppResult<Vec<DimensionShares>> {
+    let rows = benchmark::Entity::find()
+        .filter(Column::AreaCode.eq(area_code))
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?;
+    if rows.is_empty() {
+        return Err(AppError::NotFound {
+            what: "benchmark area",
+        });
+    }
+    let tuples: Vec<(String, String, i64, String)> = rows
+        .into_iter()
+        .map(|row| (row.dimension, row.category, row.count, row.universe))
+        .collect();
+    Ok(shares(&tuples))
+}
+
+/// Areas with benchmarks: (code, name), sorted by code.
+pub async fn areas(db: &impl ConnectionTrait) -> AppResult<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = benchmark::Entity::find()
+        .select_only()
+        .column(Column::AreaCode)
+        .column(Column::AreaName)
+        .distinct()
+        .order_by_asc(Column::AreaCode)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows)
+}

@@ -1,0 +1,328 @@
+//! Registration: a resident redeems the code from their letter and joins the round's pool.
+//!
+//! Ward, deprivation decile and household come from the drawn address, never from the
+//! resident. One registration per code is enforced by the database (the letter is marked
+//! redeemed with a conditional update, and `residents.letter_id` is unique), also under
+//! concurrent attempts; in one-person-per-household rounds a unique index on the
+//! household does the same. Failed attempts are rate-limited per client address and
+//! globally, so codes cannot be guessed.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+
+use crate::db::entities::{account, address, consent, letter, recruitment_round, resident};
+use crate::domain::account::Account;
+use crate::domain::demographics::{Disability, EthnicGroup, Sex, check_birth_date};
+use crate::domain::email::EmailAddress;
+use crate::domain::invitation_code::InvitationCode;
+use crate::domain::password::NewPassword;
+use crate::domain::role::Role;
+use crate::domain::session_token::SessionToken;
+use crate::error::{AppError, AppResult};
+use crate::service::accounts;
+use crate::service::auth::ClientAddress;
+use crate::service::rate_limit::{self, Limit};
+use crate::state::AppState;
+
+/// Consent wording shown at registration, stored with each consent record.
+pub const PANEL_CONSENT_WORDING: &str = "I agree to join the residents' panel. The council \
+    may contact me about consultations and keep my answers and the profile I gave, to check \
+    that the panel reflects the people who live here. I can withdraw at any time.";
+/// Version of [`PANEL_CONSENT_WORDING`].
+pub const PANEL_CONSENT_VERSION: &str = "2026-11";
+
+/// What a registrant gives.
+#[derive(Clone, Debug)]
+pub struct RegistrationInput {
+    /// The code from the letter, as typed.
+    pub code: String,
+    /// Full name.
+    pub full_name: String,
+    /// Email address (email and/or phone is required).
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Date of birth.
+    pub date_of_birth: NaiveDate,
+    /// Sex.
+    pub sex: Sex,
+    /// Ethnic group.
+    pub ethnic_group: EthnicGroup,
+    /// Disability.
+    pub disability: Disability,
+    /// Explicit consent to join (must be true).
+    pub consent: bool,
+    /// A password for the RESIDENT account (needs an email).
+    pub password: Option<String>,
+}
+
+/// A completed registration.
+#[derive(Debug)]
+pub struct Registered {
+    /// The resident's row id.
+    pub resident_id: i64,
+    /// The resident's account, when an email was given.
+    pub account: Option<Account>,
+    /// A session for that account, so the client is logged in straight away.
+    pub session: Option<(SessionToken, DateTime<Utc>)>,
+    /// Whether the round's incentive is owed.
+    pub incentive_owed: bool,
+}
+
+fn client_limit(state: &AppState, client: ClientAddress) -> Limit {
+    Limit {
+        bucket: format!("redeem:client:{}", client.key()),
+        max: state.config.redeem_max_failures_per_client,
+        window: chrono::Duration::hours(1),
+    }
+}
+
+fn global_limit(state: &AppState) -> Limit {
+    Limit {
+        bucket: "redeem:global".to_owned(),
+        max: state.config.redeem_max_failures_global,
+        window: chrono::Duration::hours(1),
+    }
+}
+
+fn parse_phone(raw: &str) -> AppResult<String> {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let allowed = raw
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    if !allowed || !(10..=15).contains(&digits.len()) {
+        return Err(AppError::bad_input(
+            "input.phone",
+            "Give a phone number of 10 to 15 digits.",
+        ));
+    }
+    Ok(if raw.trim_start().starts_with('+') {
+        format!("+{digits}")
+    } else {
+        digits
+    })
+}
+
+struct Checked {
+    code: InvitationCode,
+    full_name: String,
+    email: Option<EmailAddress>,
+    phone: Option<String>,
+    password: Option<NewPassword>,
+}
+
+/// Everything that can be checked without the database.
+fn check_input(input: &RegistrationInput) -> AppResult<Checked> {
+    let code = InvitationCode::parse(&input.code)
+        .map_err(|e| AppError::bad_input("input.code", e.to_string()))?;
+    let full_name = crate::domain::account::parse_display_name(&input.full_name)
+        .map_err(|m| AppError::bad_input("input.fullName", m.replace("Display name", "Name")))?;
+    let email = input
+        .email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(EmailAddress::parse)
+        .transpose()
+        .map_err(|e| AppError::bad_input("input.email", e.to_string()))?;
+    let phone = input
+        .phone
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+        .map(parse_phone)
+        .transpose()?;
+    if email.is_none() && phone.is_none() {
+        return Err(AppError::bad_input(
+            "input.email",
+            "Give an email address or a phone number so we can reach you.",
+        ));
+    }
+    let password = input
+        .password
+        .as_deref()
+        .map(NewPassword::parse)
+        .transpose()
+        .map_err(|e| AppError::bad_input("input.password", e.to_string()))?;
+    if password.is_some() && email.is_none() {
+        return Err(AppError::bad_input(
+            "input.password",
+            "A password needs an email address to log in with.",
+        ));
+    }
+    if !input.consent {
+        return Err(AppError::bad_input(
+            "input.consent",
+            "Joining the panel needs your consent.",
+        ));
+    }
+    Ok(Checked {
+        code,
+        full_name,
+        email,
+        phone,
+        password,
+    })
+}
+
+/// Registers a resident with an invitation code. See the module documentation.
+pub async fn register(
+    state: &AppState,
+    input: RegistrationInput,
+    client: ClientAddress,
+) -> AppResult<Registered> {
+    let now = state.clock.now();
+    let per_client = client_limit(state, client);
+    let global = global_limit(state);
+    rate_limit::check(&state.db, &per_client, now).await?;
+    rate_limit::check(&state.db, &global, now).await?;
+
+    let checked = match check_input(&input) {
+        Ok(checked) => checked,
+        Err(err) => {
+            if matches!(&err, AppError::BadUserInput { field, .. } if field == "input.code") {
+                rate_limit::record(&state.db, &per_client, now).await?;
+            }
+            return Err(err);
+        }
+    };
+    let found = letter::Entity::find()
+        .filter(letter::Column::CodeHash.eq(checked.code.hash_hex()))
+        .one(&state.db)
+        .await?;
+    let Some(letter) = found else {
+        rate_limit::record(&state.db, &per_client, now).await?;
+        rate_limit::record(&state.db, &global, now).await?;
+        return Err(AppError::NotFound {
+            what: "invitation with this code",
+        });
+    };
+    let round = recruitment_round::Entity::find_by_id(letter.round_id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound {
+            what: "recruitment round",
+        })?;
+    if letter.redeemed_at.is_some() {
+        return Err(AppError::conflict(
+            "This code has already been used to register.",
+        ));
+    }
+    if now > round.code_expires_at {
+        return Err(AppError::bad_input(
+            "input.code",
+            "This invitation code has expired.",
+        ));
+    }
+    let min_age = u32::try_from(round.min_age).unwrap_or(16);
+    check_birth_date(input.date_of_birth, now.date_naive(), min_age)
+        .map_err(|e| AppError::bad_input("input.dateOfBirth", e.to_string()))?;
+    let address = address::Entity::find_by_id(letter.address_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!("letter {} has no address", letter.id))
+        })?;
+    let password_hash = match &checked.password {
+        Some(password) => Some(state.passwords.hash(password).await?),
+        None => None,
+    };
+
+    let txn = state.db.begin().await?;
+    let claimed = letter::Entity::update_many()
+        .col_expr(letter::Column::RedeemedAt, Expr::value(now))
+        .filter(letter::Column::Id.eq(letter.id))
+        .filter(letter::Column::RedeemedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        txn.rollback().await?;
+        return Err(AppError::conflict(
+            "This code has already been used to register.",
+        ));
+    }
+    let account = match &checked.email {
+        Some(email) => {
+            let inserted = account::ActiveModel {
+                email: Set(email.as_str().to_owned()),
+                display_name: Set(checked.full_name.clone()),
+                role: Set(Role::Resident.as_str().to_owned()),
+                password_hash: Set(password_hash),
+                created_at: Set(now),
+                updated_at: Set(now),
+                disabled_at: Set(None),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await
+            .map_err(|err| match AppError::from(err) {
+                AppError::Conflict { .. } => AppError::conflict(format!(
+                    "An account with the email {email} already exists: log in, or use another address."
+                )),
+                other => other,
+            })?;
+            Some(accounts::to_domain(inserted)?)
+        }
+        None => None,
+    };
+    let incentive_owed = round.incentive_description.is_some();
+    let resident = resident::ActiveModel {
+        account_id: Set(account.as_ref().map(|a| a.id.0)),
+        letter_id: Set(letter.id),
+        round_id: Set(round.id),
+        address_id: Set(address.id),
+        household_key: Set(address.household_key.clone()),
+        household_lock: Set(round
+            .one_per_household
+            .then(|| address.household_key.clone())),
+        ward_code: Set(address.ward_code.clone()),
+        deprivation_decile: Set(address.deprivation_decile),
+        full_name: Set(checked.full_name),
+        email: Set(checked.email.as_ref().map(|e| e.as_str().to_owned())),
+        phone: Set(checked.phone),
+        date_of_birth: Set(input.date_of_birth),
+        sex: Set(input.sex.category().to_owned()),
+        ethnic_group: Set(input.ethnic_group.category().to_owned()),
+        disability: Set(input.disability.category().to_owned()),
+        registered_at: Set(now),
+        incentive_owed: Set(incentive_owed),
+        incentive_fulfilled_at: Set(None),
+        withdrawn_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(|err| match AppError::from(err) {
+        AppError::Conflict { .. } => {
+            AppError::conflict("Someone from this household has already joined the panel.")
+        }
+        other => other,
+    })?;
+    consent::ActiveModel {
+        resident_id: Set(resident.id),
+        purpose: Set("panel_membership".to_owned()),
+        wording: Set(PANEL_CONSENT_WORDING.to_owned()),
+        version: Set(PANEL_CONSENT_VERSION.to_owned()),
+        given_at: Set(now),
+        withdrawn_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+
+    let session = match (&account, &checked.password) {
+        (Some(account), Some(_)) => Some(crate::service::sessions::open(state, account.id).await?),
+        _ => None,
+    };
+    tracing::info!(
+        resident_id = resident.id,
+        round_id = round.id,
+        "resident registered"
+    );
+    Ok(Registered {
+        resident_id: resident.id,
+        account,
+        session,
+        incentive_owed,
+    })
+}

@@ -1,0 +1,209 @@
+//! Importing the address register: idempotent, updates in place, bad rows reported.
+
+use axum::http::StatusCode;
+use sea_orm::{EntityTrait, QueryOrder};
+use serde_json::{Value, json};
+
+use civic_panel::db::entities::address;
+use civic_panel::domain::role::Role;
+
+use crate::helpers::{TestApp, upload_request};
+
+const IMPORT: &str = "mutation($input: AddressRegisterImportInput!) {
+    addressRegisterImport(input: $input) {
+        rowsRead inserted updated unchanged rejectedCount rejectedRows { line reason }
+    }
+}";
+
+async fn import(app: &TestApp, token: &str, csv: &[u8]) -> Value {
+    let request = upload_request(
+        IMPORT,
+        &json!({ "input": { "file": null } }),
+        "variables.input.file",
+        csv,
+        Some(token),
+    );
+    app.send(request).await.json()
+}
+
+const HEADER: &str = "UPRN,Address Line 1,Town,Postcode,Ward Code,IMD Decile\n";
+
+#[tokio::test]
+async fn the_tewkesbury_register_imports_through_the_api_and_a_reimport_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let register = civic_panel::service::demo::tewkesbury_register(2.0).unwrap();
+    let csv = civic_panel::service::demo::register_csv(&register).unwrap();
+    let rows = register.len() as u64;
+    assert!(
+        rows > 4_000,
+        "about two households for each of 2,662 postcodes: {rows}"
+    );
+
+    let first = import(&app, &officer, &csv).await;
+    let summary = &first["data"]["addressRegisterImport"];
+    assert_eq!(summary["rowsRead"], rows, "{first}");
+    assert_eq!(summary["inserted"], rows);
+    assert_eq!(summary["rejectedCount"], 0);
+    assert_eq!(app.count(address::Entity).await, rows);
+
+    let again = import(&app, &officer, &csv).await;
+    let summary = &again["data"]["addressRegisterImport"];
+    assert_eq!(
+        (summary["inserted"].as_u64(), summary["updated"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(summary["unchanged"], rows);
+    assert_eq!(app.count(address::Entity).await, rows);
+    let count = app
+        .graphql("{ addressCount }", json!({}), Some(&officer))
+        .await;
+    assert_eq!(count["data"]["addressCount"], rows);
+}
+
+#[tokio::test]
+async fn a_changed_row_is_updated_in_place_and_postcodes_are_normalised() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let v1 = format!(
+        "{HEADER}100,1 Mill Lane,Tewkesbury,gl193bb,E05004418,3\n101,2 Mill Lane,Tewkesbury,GL19 3BB,E05004418,\n"
+    );
+    import(&app, &officer, v1.as_bytes()).await;
+    let v2 = format!(
+        "{HEADER}100,1 Mill Lane,Tewkesbury, GL193BB ,E05004418,3\n101,2a Mill Lane,Tewkesbury,GL19 3BB,E05004418,\n"
+    );
+    let body = import(&app, &officer, v2.as_bytes()).await;
+    let summary = &body["data"]["addressRegisterImport"];
+    assert_eq!(
+        (
+            summary["inserted"].as_u64(),
+            summary["updated"].as_u64(),
+            summary["unchanged"].as_u64()
+        ),
+        (Some(0), Some(1), Some(1))
+    );
+    let rows = address::Entity::find()
+        .order_by_asc(address::Column::AddressKey)
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].postcode, "GL19 3BB");
+    assert_eq!(rows[0].deprivation_decile, Some(3));
+    assert_eq!(rows[1].line1, "2a Mill Lane");
+    assert_eq!(rows[1].postcode, "GL19 3BB");
+    assert_eq!(rows[1].household_key, "101");
+}
+
+#[tokio::test]
+async fn bad_rows_are_rejected_with_their_line_and_reason_and_the_rest_imported() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let mut csv = HEADER.as_bytes().to_vec();
+    csv.extend_from_slice(b"1,1 Good Street,Tewkesbury,GL19 3BB,E05004418,1\n");
+    csv.extend_from_slice(b"2,2 Bad Postcode,Tewkesbury,NOTAPOSTCODE,E05004418,1\n");
+    csv.extend_from_slice(b"3,3 Bad Ward,Tewkesbury,GL19 3BB,WARD9,1\n");
+    csv.extend_from_slice(b"1,Duplicate Key,Tewkesbury,GL19 3BB,E05004418,1\n");
+    csv.extend_from_slice(b"4,4 Bad Decile,Tewkesbury,GL19 3BB,E05004418,11\n");
+    csv.extend_from_slice(b"5,5 Bad \xff Bytes,Tewkesbury,GL19 3BB,E05004418,1\n");
+    csv.extend_from_slice(b"6,,Tewkesbury,GL19 3BB,E05004418,1\n");
+    csv.extend_from_slice(b"7,7 Good Street,Tewkesbury,GL19 3BB,E05004418,\n");
+    let body = import(&app, &officer, &csv).await;
+    let summary = &body["data"]["addressRegisterImport"];
+    assert_eq!(summary["inserted"], 2, "{body}");
+    assert_eq!(summary["rejectedCount"], 6);
+    let rejected: Vec<(u64, String)> = summary["rejectedRows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap(),
+                r["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rejected.iter().map(|(line, _)| *line).collect::<Vec<_>>(),
+        vec![3, 4, 5, 6, 7, 8]
+    );
+    assert!(rejected[0].1.contains("NOTAPOSTCODE"), "{rejected:?}");
+    assert!(rejected[1].1.contains("WARD9"), "{rejected:?}");
+    assert!(
+        rejected[2].1.contains("line 2"),
+        "duplicate names the first line: {rejected:?}"
+    );
+    assert!(rejected[4].1.contains("UTF-8"), "{rejected:?}");
+    assert_eq!(app.count(address::Entity).await, 2);
+}
+
+#[tokio::test]
+async fn a_file_missing_required_columns_is_refused_and_nothing_is_written() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let body = import(&app, &officer, b"UPRN,Town\n1,Tewkesbury\n").await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "file");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("postcode") && message.contains("ward"),
+        "{message}"
+    );
+    assert_eq!(app.count(address::Entity).await, 0);
+}
+
+#[tokio::test]
+async fn a_file_past_the_row_limit_is_refused_whole_and_nothing_is_written() {
+    let app = TestApp::spawn_with(|config| config.import_max_rows = 5).await;
+    let officer = app.token_for(Role::Officer).await;
+    let mut csv = HEADER.to_owned();
+    for n in 0..6 {
+        csv.push_str(&format!(
+            "{n},{n} Long Lane,Tewkesbury,GL19 3BB,E05004418,\n"
+        ));
+    }
+    let body = import(&app, &officer, csv.as_bytes()).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 5 rows")
+    );
+    assert_eq!(app.count(address::Entity).await, 0);
+}
+
+#[tokio::test]
+async fn an_upload_over_the_limit_is_413() {
+    let app = TestApp::spawn_with(|config| config.upload_limit_bytes = 1_000).await;
+    let officer = app.token_for(Role::Officer).await;
+    let csv = format!(
+        "{HEADER}{}",
+        "1,1 Lane,Tewkesbury,GL19 3BB,E05004418,\n".repeat(100)
+    );
+    let request = upload_request(
+        IMPORT,
+        &json!({ "input": { "file": null } }),
+        "variables.input.file",
+        csv.as_bytes(),
+        Some(&officer),
+    );
+    let response = app.send(request).await;
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(response.first_error_code(), "PAYLOAD_TOO_LARGE");
+    assert_eq!(app.count(address::Entity).await, 0);
+}
+
+#[tokio::test]
+async fn scrutiny_members_cannot_import_the_register() {
+    let app = TestApp::spawn().await;
+    let scrutiny = app.token_for(Role::Scrutiny).await;
+    let body = import(
+        &app,
+        &scrutiny,
+        format!("{HEADER}1,1 Lane,T,GL19 3BB,E05004418,\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    assert_eq!(app.count(address::Entity).await, 0);
+}

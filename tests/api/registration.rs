@@ -1,0 +1,339 @@
+//! Residents registering with their invitation code.
+
+use chrono::Duration;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use civic_panel::db::entities::{consent, letter, resident};
+use civic_panel::domain::role::Role;
+
+use crate::helpers::{REGISTER, TestApp, registration};
+
+async fn round_with_codes(
+    app: &TestApp,
+    input: Value,
+) -> (String, Vec<civic_panel::service::letters::PrintedLetter>) {
+    let officer = app.token_for(Role::Officer).await;
+    let round = app.round_id(&officer, input).await;
+    let codes = app.issue_codes(&round).await;
+    (round, codes)
+}
+
+async fn register(app: &TestApp, input: Value) -> Value {
+    app.graphql(REGISTER, json!({ "input": input }), None).await
+}
+
+fn code_of(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("none")
+}
+
+#[tokio::test]
+async fn a_resident_registers_with_a_code_and_joins_the_pool_with_the_address_ward() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.2).await;
+    let (_, codes) =
+        round_with_codes(&app, json!({ "name": "R", "letters": 5, "seed": "1" })).await;
+    let printed = &codes[0];
+    // Typed as a person might: lower case, spaces instead of the hyphen.
+    let typed = printed.code.to_lowercase().replace('-', " ");
+    let body = register(&app, registration(&typed, "Alex@Example.org")).await;
+    let created = &body["data"]["registrationCreate"];
+    assert_eq!(created["account"]["email"], "alex@example.org", "{body}");
+    assert_eq!(created["account"]["role"], "RESIDENT");
+    let token = created["token"].as_str().unwrap();
+    let me = app.graphql("{ me { role } }", json!({}), Some(token)).await;
+    assert_eq!(me["data"]["me"]["role"], "RESIDENT");
+
+    let resident = resident::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(resident.ward_code, printed.address.ward_code);
+    assert_eq!(
+        resident.deprivation_decile,
+        printed.address.deprivation_decile
+    );
+    assert_eq!(resident.household_key, printed.address.household_key);
+    assert_eq!(
+        resident.ethnic_group,
+        "White: English, Welsh, Scottish, Northern Irish or British"
+    );
+    let consent = consent::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(consent.resident_id, resident.id);
+    assert_eq!(consent.given_at, app.clock.now());
+    assert!(consent.wording.contains("residents' panel"));
+    let redeemed = letter::Entity::find()
+        .filter(letter::Column::RedeemedAt.is_not_null())
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(redeemed.len(), 1);
+}
+
+#[tokio::test]
+async fn an_invitation_code_cannot_be_redeemed_twice() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.2).await;
+    let (_, codes) =
+        round_with_codes(&app, json!({ "name": "R", "letters": 2, "seed": "1" })).await;
+    register(&app, registration(&codes[0].code, "first@example.org")).await;
+    let again = register(&app, registration(&codes[0].code, "second@example.org")).await;
+    assert_eq!(code_of(&again), "CONFLICT");
+    assert_eq!(app.count(resident::Entity).await, 1);
+}
+
+#[tokio::test]
+async fn concurrent_redemptions_of_one_code_register_exactly_once() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.2).await;
+    let (_, codes) =
+        round_with_codes(&app, json!({ "name": "R", "letters": 2, "seed": "1" })).await;
+    let attempts = (0..8).map(|n| {
+        let app = &app;
+        let code = codes[0].code.clone();
+        async move { register(app, registration(&code, &format!("racer{n}@example.org"))).await }
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let successes = results
+        .iter()
+        .filter(|b| b["data"]["registrationCreate"]["residentId"].is_string())
+        .count();
+    assert_eq!(successes, 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter(|b| b.get("errors").is_some())
+            .all(|b| code_of(b) == "CONFLICT")
+    );
+    assert_eq!(app.count(resident::Entity).await, 1);
+}
+
+#[tokio::test]
+async fn a_mistyped_code_is_caught_by_its_check_character() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.2).await;
+    let (_, codes) =
+        round_with_codes(&app, json!({ "name": "R", "letters": 1, "seed": "1" })).await;
+    let mut typo: Vec<char> = codes[0].code.chars().collect();
+    typo[0] = if typo[0] == 'A' { 'B' } else { 'A' };
+    let body = register(
+        &app,
+        registration(&typo.into_iter().collect::<String>(), "t@example.org"),
+    )
+    .await;
+    assert_eq!(code_of(&body), "BAD_USER_INPUT");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "input.code");
+}
+
+#[tokio::test]
+async fn guessing_codes_is_rate_limited_per_client() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.2).await;
+    round_with_codes(&app, json!({ "name": "R", "letters": 1, "seed": "1" })).await;
+    let mut rng = rand::rng();
+    for _ in 0..10 {
+        let guess =
+            civic_panel::domain::invitation_code::InvitationCode::generate(&mut rng).display();
+        let body = register(&app, registration(&guess, "g@example.org")).await;
+        assert_eq!(code_of(&body), "NOT_FOUND");
+    }
+    let guess = civic_panel::domain::invitation_code::InvitationCode::generate(&mut rng).display();
+    let body = register(&app, registration(&guess, "g@example.org")).await;
+    assert_eq!(code_of(&body), "RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.2).await;
+    let (_, codes) = round_with_codes(
+        &app,
+        json!({ "name": "R", "letters": 1, "seed": "1", "codeValidDays": 30 }),
+    )
+    .await;
+    app.clock.advance(Duration::days(31));
+    let body = register(&app, registration(&codes[0].code, "late@example.org")).await;
+    assert_eq!(code_of(&body), "BAD_USER_INPUT");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+}
+
+#[tokio::test]
+async fn bad_profiles_are_refused_and_leave_the_code_unused() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.2).await;
+    let (_, codes) = round_with_codes(
+        &app,
+        json!({ "name": "R", "letters": 1, "seed": "1", "minAge": 18 }),
+    )
+    .await;
+    let code = &codes[0].code;
+    let cases: [(&str, Value, &str); 5] = [
+        ("dateOfBirth", json!("2030-01-01"), "input.dateOfBirth"),
+        ("dateOfBirth", json!("2010-01-01"), "input.dateOfBirth"),
+        ("consent", json!(false), "input.consent"),
+        ("email", json!("not-an-email"), "input.email"),
+        ("password", json!("short"), "input.password"),
+    ];
+    for (key, value, field) in cases {
+        let mut input = registration(code, "p@example.org");
+        input[key] = value;
+        let body = register(&app, input).await;
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
+    let mut no_contact = registration(code, "p@example.org");
+    no_contact["email"] = Value::Null;
+    no_contact["password"] = Value::Null;
+    assert_eq!(
+        register(&app, no_contact).await["errors"][0]["extensions"]["field"],
+        "input.email"
+    );
+    assert_eq!(app.count(resident::Entity).await, 0);
+    let ok = register(&app, registration(code, "p@example.org")).await;
+    assert!(
+        ok["data"]["registrationCreate"]["residentId"].is_string(),
+        "{ok}"
+    );
+}
+
+#[tokio::test]
+async fn one_person_per_household_is_enforced_when_the_round_asks() {
+    let app = TestApp::spawn().await;
+    let csv = "uprn,line1,postcode,ward_code,household_key\n1,Flat 1 Mill House,GL20 5AA,E05004418,H1\n2,Flat 2 Mill House,GL20 5AA,E05004418,H1\n";
+    app.import_register(csv.as_bytes().to_vec()).await;
+    let (_, codes) = round_with_codes(
+        &app,
+        json!({ "name": "R", "letters": 2, "seed": "1", "onePerHousehold": true }),
+    )
+    .await;
+    let first = register(&app, registration(&codes[0].code, "one@example.org")).await;
+    assert!(first["data"]["registrationCreate"]["residentId"].is_string());
+    let second = register(&app, registration(&codes[1].code, "two@example.org")).await;
+    assert_eq!(code_of(&second), "CONFLICT");
+    assert!(
+        second["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("household")
+    );
+    assert_eq!(app.count(resident::Entity).await, 1);
+    let letters = letter::Entity::find()
+        .filter(letter::Column::RedeemedAt.is_not_null())
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(
+        letters.len(),
+        1,
+        "the refused registration leaves its code unused"
+    );
+}
+
+#[tokio::test]
+async fn incentives_are_owed_to_registrants_and_marked_when_given() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.2).await;
+    let officer = app.token_for(Role::Officer).await;
+    let round = app
+        .round_id(&officer, json!({ "name": "R", "letters": 3, "seed": "1", "incentive": { "description": "£10 voucher", "amountPence": 1000 } }))
+        .await;
+    let codes = app.issue_codes(&round).await;
+    let body = register(&app, registration(&codes[0].code, "paid@example.org")).await;
+    assert_eq!(body["data"]["registrationCreate"]["incentiveOwed"], true);
+    let claims_query = "query($id: ID!) { recruitmentRound(id: $id) { incentive { description amountPence } incentiveClaims { residentId fullName fulfilledAt } } }";
+    let claims = app
+        .graphql(claims_query, json!({ "id": round }), Some(&officer))
+        .await;
+    let list = claims["data"]["recruitmentRound"]["incentiveClaims"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(list.len(), 1);
+    assert!(list[0]["fulfilledAt"].is_null());
+    let fulfil = app
+        .graphql("mutation($ids: [ID!]!) { incentiveFulfil(input: { residentIds: $ids }) { fulfilledCount } }", json!({ "ids": [list[0]["residentId"]] }), Some(&officer))
+        .await;
+    assert_eq!(fulfil["data"]["incentiveFulfil"]["fulfilledCount"], 1);
+    let claims = app
+        .graphql(claims_query, json!({ "id": round }), Some(&officer))
+        .await;
+    assert_eq!(
+        claims["data"]["recruitmentRound"]["incentiveClaims"][0]["fulfilledAt"],
+        json!(app.clock.now().to_rfc3339())
+    );
+
+    let csv = app
+        .send(
+            axum::http::Request::builder()
+                .uri(format!("/exports/rounds/{round}/incentives.csv"))
+                .header("authorization", format!("Bearer {officer}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        csv.text.contains("Alex Resident")
+            && csv.text.contains("£10 voucher")
+            && csv.text.contains("1000")
+    );
+}
+
+#[tokio::test]
+async fn round_status_and_pool_composition_count_registrants_against_the_census() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.5).await;
+    app.load_benchmarks().await;
+    let officer = app.token_for(Role::Officer).await;
+    let round = app
+        .round_id(&officer, json!({ "name": "R", "letters": 20, "seed": "2" }))
+        .await;
+    let codes = app.issue_codes(&round).await;
+    for (n, letter) in codes.iter().take(4).enumerate() {
+        let mut input = registration(&letter.code, &format!("r{n}@example.org"));
+        input["sex"] = json!(if n == 0 { "MALE" } else { "FEMALE" });
+        register(&app, input).await;
+    }
+    let query = "query($id: ID!) { recruitmentRound(id: $id) {
+        status { total { drawn exported redeemed registrations registrationRate } }
+        poolComposition(areaCode: \"E07000083\") { dimension categories { category count share populationShare representationRatio } } } }";
+    let body = app
+        .graphql(query, json!({ "id": round }), Some(&officer))
+        .await;
+    let total = &body["data"]["recruitmentRound"]["status"]["total"];
+    assert_eq!(
+        total,
+        &json!({ "drawn": 20, "exported": 20, "redeemed": 4, "registrations": 4, "registrationRate": 0.2 })
+    );
+    let dims = body["data"]["recruitmentRound"]["poolComposition"]
+        .as_array()
+        .unwrap();
+    let sex = dims.iter().find(|d| d["dimension"] == "sex").unwrap();
+    let female = &sex["categories"][0];
+    assert_eq!(
+        (female["category"].as_str(), female["count"].as_u64()),
+        (Some("female"), Some(3))
+    );
+    let population = 48_792.0 / 94_877.0;
+    assert!((female["populationShare"].as_f64().unwrap() - population).abs() < 1e-12);
+    assert!((female["representationRatio"].as_f64().unwrap() - 0.75 / population).abs() < 1e-12);
+    let ages = dims.iter().find(|d| d["dimension"] == "age_band").unwrap();
+    assert!(
+        ages["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["category"] != "0-4"),
+        "children are not in the comparison"
+    );
+}
