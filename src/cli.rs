@@ -291,24 +291,36 @@ async fn export_round(
     telemetry::init(config.log_format);
     let id = round_id(round)?;
     let state = open(config).await?;
-    let printed = letters::issue_codes(&state, id, reissue).await?;
-    std::fs::create_dir_all(out.join("qr"))?;
-    std::fs::write(out.join("letters.csv"), letters::mail_merge_csv(&printed)?)?;
-    std::fs::write(
-        out.join("addresses.csv"),
-        letters::audit_list_csv(&state.db, id).await?,
-    )?;
-    for letter in &printed {
-        let (png, svg) = letters::qr_images(letter)?;
-        std::fs::write(
-            out.join("qr").join(format!("{}.png", letter.reference)),
-            png,
-        )?;
-        std::fs::write(
-            out.join("qr").join(format!("{}.svg", letter.reference)),
-            svg,
-        )?;
-    }
+    let audit = letters::audit_list_csv(&state.db, id).await?;
+    let out_dir = out.to_path_buf();
+    // The files are written before the codes are stored, so a failed write loses nothing.
+    let printed = letters::issue_codes_then(&state, id, reissue, None, |printed| async move {
+        let written =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<letters::PrintedLetter>> {
+                std::fs::create_dir_all(out_dir.join("qr"))?;
+                std::fs::write(
+                    out_dir.join("letters.csv"),
+                    letters::mail_merge_csv(&printed)?,
+                )?;
+                std::fs::write(out_dir.join("addresses.csv"), audit)?;
+                for letter in &printed {
+                    let (png, svg) = letters::qr_images(letter)?;
+                    std::fs::write(
+                        out_dir.join("qr").join(format!("{}.png", letter.reference)),
+                        png,
+                    )?;
+                    std::fs::write(
+                        out_dir.join("qr").join(format!("{}.svg", letter.reference)),
+                        svg,
+                    )?;
+                }
+                Ok(printed)
+            })
+            .await
+            .map_err(crate::error::AppError::internal)?;
+        written.map_err(crate::error::AppError::Internal)
+    })
+    .await?;
     println!(
         "Round {id}: {} letters written to {} (letters.csv, addresses.csv, qr/). Codes exist only in these files.",
         printed.len(),

@@ -149,8 +149,8 @@ pub struct Config {
     #[arg(long, env = "CIVIC_PANEL_IMPORT_MAX_ROWS", default_value_t = 2_000_000)]
     pub import_max_rows: u64,
 
-    /// Take the client address from the first `X-Forwarded-For` entry (only behind a
-    /// trusted reverse proxy that sets it).
+    /// Take the client address from the last `X-Forwarded-For` entry, the one the reverse
+    /// proxy appended (only behind one trusted proxy).
     #[arg(long, env = "CIVIC_PANEL_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
 
@@ -198,7 +198,7 @@ impl Config {
             login_max_failures_per_client: 20,
             login_window_secs: 900,
             redeem_max_failures_per_client: 10,
-            redeem_max_failures_global: 500,
+            redeem_max_failures_global: 5_000,
             public_url: "https://panel.example.gov.uk".to_owned(),
             upload_limit_bytes: 8 * 1024 * 1024,
             import_max_rows: 2_000_000,

@@ -106,6 +106,16 @@ impl MigrationTrait for Migration {
                     .col(RateLimitEvents::OccurredAt)
                     .to_owned(),
             )
+            .await?;
+        // For the purge of events older than any window.
+        manager
+            .create_index(
+                Index::create()
+                    .name("rate_limit_events_time")
+                    .table(RateLimitEvents::Table)
+                    .col(RateLimitEvents::OccurredAt)
+                    .to_owned(),
+            )
             .await
     }
 

@@ -76,6 +76,8 @@ pub struct LettersQuery {
 
 /// `POST /exports/rounds/{round}/letters.zip`: mints codes for letters not yet exported
 /// (or all unredeemed ones with `?reissue=true`) and returns `letters.csv` with QR images.
+/// One bundle holds at most 20,000 letters; export again for the next ones. The codes are
+/// stored only once the bundle is built.
 pub async fn letters_zip(
     State(state): State<HttpState>,
     Path(round): Path<String>,
@@ -86,18 +88,25 @@ pub async fn letters_zip(
         Ok(id) => id,
         Err(response) => return response,
     };
-    let printed = match letters::issue_codes(&state.app, round_id, options.reissue).await {
-        Ok(printed) => printed,
-        Err(err) => return refuse(err),
-    };
-    match tokio::task::spawn_blocking(move || letters::bundle(&printed)).await {
-        Ok(Ok(zip)) => file(
+    let bundle = letters::issue_codes_then(
+        &state.app,
+        round_id,
+        options.reissue,
+        Some(letters::MAX_LETTERS_PER_BUNDLE),
+        |printed| async move {
+            tokio::task::spawn_blocking(move || letters::bundle(&printed))
+                .await
+                .map_err(AppError::internal)?
+        },
+    )
+    .await;
+    match bundle {
+        Ok(zip) => file(
             "application/zip",
             format!("round-{round_id}-letters.zip"),
             zip,
         ),
-        Ok(Err(err)) => refuse(err),
-        Err(join) => refuse(AppError::internal(join)),
+        Err(err) => refuse(err),
     }
 }
 

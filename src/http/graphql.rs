@@ -389,8 +389,10 @@ fn client_address(state: &HttpState, request: &Request) -> ClientAddress {
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|first| first.trim().parse().ok());
+            // The proxy appends the address it saw; entries before it are the client's own
+            // claims and could be anything.
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|last| last.trim().parse().ok());
         if forwarded.is_some() {
             return ClientAddress(forwarded);
         }

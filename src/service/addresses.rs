@@ -68,6 +68,8 @@ enum Message {
         rejections: Vec<RowRejection>,
     },
     Failed(AppError),
+    /// The whole file was read; without it the parser stopped early (it panicked).
+    Done,
 }
 
 fn file_error(message: impl Into<String>) -> AppError {
@@ -131,6 +133,7 @@ fn parse_in_background<R: Read + Send + 'static>(
             records,
             rejections,
         });
+        let _ = sender.blocking_send(Message::Done);
     });
     receiver
 }
@@ -146,8 +149,10 @@ pub async fn import(
     let mut receiver = parse_in_background(reader, options, progress);
     let txn = db.begin().await?;
     let mut summary = ImportSummary::default();
+    let mut finished = false;
     while let Some(message) = receiver.recv().await {
         match message {
+            Message::Done => finished = true,
             Message::Failed(err) => {
                 txn.rollback().await?;
                 return Err(err);
@@ -163,6 +168,12 @@ pub async fn import(
                 write_batch(&txn, clock, records, &mut summary).await?;
             }
         }
+    }
+    if !finished {
+        txn.rollback().await?;
+        return Err(AppError::internal(anyhow::anyhow!(
+            "the CSV parser stopped before the end of the file"
+        )));
     }
     summary.rows_read += summary.rejected_count;
     txn.commit().await?;

@@ -52,9 +52,36 @@ impl Caller {
 pub struct ClientAddress(pub Option<IpAddr>);
 
 impl ClientAddress {
-    /// A stable bucket key ("unknown" when the address could not be determined).
+    /// A stable bucket key ("unknown" when the address could not be determined). IPv6
+    /// addresses are keyed by their /64 network: one subscriber usually holds a whole /64,
+    /// so keying the full address would give them unlimited buckets.
     pub fn key(&self) -> String {
-        self.0
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+        match self.0 {
+            None => "unknown".to_owned(),
+            Some(IpAddr::V4(ip)) => ip.to_string(),
+            Some(IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let s = ip.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_bit_network() {
+        let a = ClientAddress(Some("2001:db8:1:2:aaaa::1".parse().unwrap()));
+        let b = ClientAddress(Some("2001:db8:1:2:bbbb::9".parse().unwrap()));
+        assert_eq!(a.key(), b.key());
+        assert_eq!(a.key(), "2001:db8:1:2::/64");
+        let mapped = ClientAddress(Some("::ffff:192.0.2.7".parse().unwrap()));
+        assert_eq!(mapped.key(), "192.0.2.7");
+        assert_eq!(ClientAddress(None).key(), "unknown");
     }
 }

@@ -7,8 +7,8 @@
 //! (the old ones stop working), for a lost print file.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
-    TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, TransactionTrait, Value,
 };
 
 use crate::db::entities::{address, letter};
@@ -41,12 +41,36 @@ pub fn personal_url(public_url: &str, code: &InvitationCode) -> String {
     )
 }
 
+/// Most letters one ZIP bundle holds (each letter is three entries at most, and a ZIP
+/// without its 64-bit extension holds 65,535).
+pub const MAX_LETTERS_PER_BUNDLE: usize = 20_000;
+
 /// Mints codes for a round's letters (see the module documentation) and returns them.
 pub async fn issue_codes(
     state: &AppState,
     round_id: i64,
     reissue: bool,
 ) -> AppResult<Vec<PrintedLetter>> {
+    issue_codes_then(state, round_id, reissue, None, |printed| async move {
+        Ok(printed)
+    })
+    .await
+}
+
+/// Mints codes for up to `limit` of a round's letters, hands them to `produce` (which
+/// writes the printer's files) and only then stores the codes' hashes: if producing the
+/// files fails, no code changes and nothing is lost.
+pub async fn issue_codes_then<T, F, Fut>(
+    state: &AppState,
+    round_id: i64,
+    reissue: bool,
+    limit: Option<usize>,
+    produce: F,
+) -> AppResult<T>
+where
+    F: FnOnce(Vec<PrintedLetter>) -> Fut,
+    Fut: std::future::Future<Output = AppResult<T>>,
+{
     let round = recruitment::find_round(&state.db, round_id).await?;
     let now = state.clock.now();
     if now > round.code_expires_at {
@@ -63,14 +87,17 @@ pub async fn issue_codes(
     if !reissue {
         query = query.filter(letter::Column::ExportedAt.is_null());
     }
+    if let Some(limit) = limit {
+        query = query.limit(u64::try_from(limit).unwrap_or(u64::MAX));
+    }
     let rows = query.all(&txn).await?;
-    // The thread-local CSPRNG (never the seeded lottery RNG); not held across an await.
     let mut printed = Vec::with_capacity(rows.len());
     let mut hashes = Vec::with_capacity(rows.len());
     for (letter, address) in rows {
         let address = address.ok_or_else(|| {
             AppError::internal(anyhow::anyhow!("letter {} lost its address", letter.id))
         })?;
+        // The thread-local CSPRNG, never the seeded lottery RNG (and not held across an await).
         let code = InvitationCode::generate(&mut rand::rng());
         hashes.push((letter.id, code.hash_hex()));
         printed.push(PrintedLetter {
@@ -82,17 +109,29 @@ pub async fn issue_codes(
     }
     let backend = txn.get_database_backend();
     for chunk in hashes.chunks(500) {
-        txn.execute_raw(set_codes_statement(backend, chunk, now))
+        let result = txn
+            .execute_raw(set_codes_statement(backend, chunk, now, reissue))
             .await?;
+        // Another export or a registration got there first: print nothing rather than
+        // letters whose codes were overwritten.
+        if result.rows_affected() != chunk.len() as u64 {
+            txn.rollback().await?;
+            return Err(AppError::conflict(
+                "The round's letters changed during the export (another export or a \
+                 registration); export again.",
+            ));
+        }
     }
+    let count = printed.len();
+    let output = produce(printed).await?;
     txn.commit().await?;
     tracing::info!(
         round_id,
-        letters = printed.len(),
+        letters = count,
         reissue,
         "invitation codes issued"
     );
-    Ok(printed)
+    Ok(output)
 }
 
 /// One statement that sets many letters' code hashes (portable to SQLite and PostgreSQL).
@@ -100,6 +139,7 @@ fn set_codes_statement(
     backend: DbBackend,
     rows: &[(i64, String)],
     now: chrono::DateTime<chrono::Utc>,
+    reissue: bool,
 ) -> Statement {
     let mut values: Vec<Value> = Vec::with_capacity(rows.len() * 2 + 1);
     let mut placeholder = {
@@ -128,8 +168,13 @@ fn set_codes_statement(
     let sql = format!(
         "WITH v(id, code_hash) AS (VALUES {}) \
          UPDATE letters SET code_hash = (SELECT v.code_hash FROM v WHERE v.id = letters.id), exported_at = {at} \
-         WHERE id IN (SELECT id FROM v)",
-        tuples.join(", ")
+         WHERE id IN (SELECT id FROM v) AND redeemed_at IS NULL{}",
+        tuples.join(", "),
+        if reissue {
+            ""
+        } else {
+            " AND exported_at IS NULL"
+        }
     );
     Statement::from_sql_and_values(backend, sql, values)
 }

@@ -1,6 +1,6 @@
 //! Sliding-window rate limits kept in the database, so that several API instances share
 //! one count. A limit is a bucket name, a maximum and a window; each counted attempt is a
-//! row in `rate_limit_events`.
+//! row in `rate_limit_events`. Windows are at most a day long.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -22,43 +22,65 @@ pub struct Limit {
     pub window: Duration,
 }
 
-/// Refuses with `RATE_LIMITED` when the bucket is full, saying when a slot frees up.
-pub async fn check(db: &impl ConnectionTrait, limit: &Limit, now: DateTime<Utc>) -> AppResult<()> {
-    let since = now - limit.window;
-    let in_window = rate_limit_event::Entity::find()
-        .filter(Column::Bucket.eq(&limit.bucket))
-        .filter(Column::OccurredAt.gt(since));
-    let count = in_window.clone().count(db).await?;
-    if count < u64::from(limit.max) {
-        return Ok(());
-    }
-    // The oldest event still in the window is the next to leave it.
-    let oldest = in_window
-        .order_by_asc(Column::OccurredAt)
-        .limit(1)
-        .one(db)
-        .await?
-        .map_or(now, |event| event.occurred_at);
-    let retry_after = (oldest + limit.window - now).num_seconds().max(1);
-    Err(AppError::RateLimited {
-        retry_after_secs: u64::try_from(retry_after).unwrap_or(1),
-    })
-}
-
-/// Counts one event in `limit`'s bucket, forgetting events that have left the window.
-pub async fn record(db: &impl ConnectionTrait, limit: &Limit, now: DateTime<Utc>) -> AppResult<()> {
-    rate_limit_event::Entity::delete_many()
-        .filter(Column::Bucket.eq(&limit.bucket))
-        .filter(Column::OccurredAt.lte(now - limit.window))
-        .exec(db)
-        .await?;
-    rate_limit_event::ActiveModel {
+/// Counts one attempt in `limit`'s bucket and refuses with `RATE_LIMITED` when that makes
+/// it more than the limit allows.
+///
+/// The attempt is written first and counted after, so concurrent attempts see each other:
+/// checking first and recording after the (slow) work would let a burst of parallel
+/// requests all pass the check. A refused attempt is removed again; the caller keeps the
+/// returned event id and calls [`release`] when the attempt turns out not to count (a
+/// successful login, a valid code).
+pub async fn reserve(
+    db: &impl ConnectionTrait,
+    limit: &Limit,
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    purge_now_and_then(db, now).await?;
+    let event = rate_limit_event::ActiveModel {
         bucket: Set(limit.bucket.clone()),
         occurred_at: Set(now),
         ..Default::default()
     }
     .insert(db)
     .await?;
+    let in_window = rate_limit_event::Entity::find()
+        .filter(Column::Bucket.eq(&limit.bucket))
+        .filter(Column::OccurredAt.gt(now - limit.window));
+    let count = in_window.clone().count(db).await?;
+    if count <= u64::from(limit.max) {
+        return Ok(event.id);
+    }
+    release(db, event.id).await?;
+    // The oldest event still in the window is the next to leave it.
+    let oldest = in_window
+        .order_by_asc(Column::OccurredAt)
+        .limit(1)
+        .one(db)
+        .await?
+        .map_or(now, |e| e.occurred_at);
+    let retry_after = (oldest + limit.window - now).num_seconds().max(1);
+    Err(AppError::RateLimited {
+        retry_after_secs: u64::try_from(retry_after).unwrap_or(1),
+    })
+}
+
+/// Takes back an attempt counted by [`reserve`].
+pub async fn release(db: &impl ConnectionTrait, event_id: i64) -> AppResult<()> {
+    rate_limit_event::Entity::delete_by_id(event_id)
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Events older than any window are deleted now and then (about one call in a hundred),
+/// so buckets used once do not accumulate for ever.
+async fn purge_now_and_then(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<()> {
+    if rand::random_range(0..100) == 0 {
+        rate_limit_event::Entity::delete_many()
+            .filter(Column::OccurredAt.lt(now - Duration::days(1)))
+            .exec(db)
+            .await?;
+    }
     Ok(())
 }
 

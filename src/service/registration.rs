@@ -164,37 +164,78 @@ fn check_input(input: &RegistrationInput) -> AppResult<Checked> {
     })
 }
 
+/// A registration that failed, and whether the attempt counts towards the rate limits
+/// (a mistyped or unknown code, or probing which emails have accounts).
+struct Failure {
+    error: AppError,
+    counts: bool,
+}
+
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Self {
+        Self {
+            error,
+            counts: false,
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for Failure {
+    fn from(err: sea_orm::DbErr) -> Self {
+        AppError::from(err).into()
+    }
+}
+
+fn counted(error: AppError) -> Failure {
+    Failure {
+        error,
+        counts: true,
+    }
+}
+
 /// Registers a resident with an invitation code. See the module documentation.
+///
+/// Each attempt is counted per client address and globally before anything else, and
+/// taken back unless it failed in a way that suggests guessing.
 pub async fn register(
     state: &AppState,
     input: RegistrationInput,
     client: ClientAddress,
 ) -> AppResult<Registered> {
     let now = state.clock.now();
-    let per_client = client_limit(state, client);
-    let global = global_limit(state);
-    rate_limit::check(&state.db, &per_client, now).await?;
-    rate_limit::check(&state.db, &global, now).await?;
-
-    let checked = match check_input(&input) {
-        Ok(checked) => checked,
+    let client_attempt = rate_limit::reserve(&state.db, &client_limit(state, client), now).await?;
+    let global_attempt = match rate_limit::reserve(&state.db, &global_limit(state), now).await {
+        Ok(id) => id,
         Err(err) => {
-            if matches!(&err, AppError::BadUserInput { field, .. } if field == "input.code") {
-                rate_limit::record(&state.db, &per_client, now).await?;
-            }
+            rate_limit::release(&state.db, client_attempt).await?;
             return Err(err);
         }
     };
+    let outcome = register_once(state, input, now).await;
+    if !matches!(&outcome, Err(Failure { counts: true, .. })) {
+        rate_limit::release(&state.db, client_attempt).await?;
+        rate_limit::release(&state.db, global_attempt).await?;
+    }
+    outcome.map_err(|failure| failure.error)
+}
+
+async fn register_once(
+    state: &AppState,
+    input: RegistrationInput,
+    now: DateTime<Utc>,
+) -> Result<Registered, Failure> {
+    let checked = check_input(&input).map_err(|err| match err {
+        AppError::BadUserInput { ref field, .. } if field == "input.code" => counted(err),
+        other => other.into(),
+    })?;
     let found = letter::Entity::find()
         .filter(letter::Column::CodeHash.eq(checked.code.hash_hex()))
         .one(&state.db)
         .await?;
     let Some(letter) = found else {
-        rate_limit::record(&state.db, &per_client, now).await?;
-        rate_limit::record(&state.db, &global, now).await?;
-        return Err(AppError::NotFound {
+        return Err(counted(AppError::NotFound {
             what: "invitation with this code",
-        });
+        }));
     };
     let round = recruitment_round::Entity::find_by_id(letter.round_id)
         .one(&state.db)
@@ -203,22 +244,18 @@ pub async fn register(
             what: "recruitment round",
         })?;
     if letter.redeemed_at.is_some() {
-        return Err(AppError::conflict(
-            "This code has already been used to register.",
-        ));
+        return Err(AppError::conflict("This code has already been used to register.").into());
     }
     if now > round.code_expires_at {
-        return Err(AppError::bad_input(
-            "input.code",
-            "This invitation code has expired.",
-        ));
+        return Err(AppError::bad_input("input.code", "This invitation code has expired.").into());
     }
     let min_age = u32::try_from(round.min_age).unwrap_or(16);
     check_birth_date(input.date_of_birth, now.date_naive(), min_age)
         .map_err(|e| AppError::bad_input("input.dateOfBirth", e.to_string()))?;
     let address = address::Entity::find_by_id(letter.address_id)
         .one(&state.db)
-        .await?
+        .await
+        .map_err(AppError::from)?
         .ok_or_else(|| {
             AppError::internal(anyhow::anyhow!("letter {} has no address", letter.id))
         })?;
@@ -227,7 +264,7 @@ pub async fn register(
         None => None,
     };
 
-    let txn = state.db.begin().await?;
+    let txn = state.db.begin().await.map_err(AppError::from)?;
     let claimed = letter::Entity::update_many()
         .col_expr(letter::Column::RedeemedAt, Expr::value(now))
         .filter(letter::Column::Id.eq(letter.id))
@@ -236,9 +273,7 @@ pub async fn register(
         .await?;
     if claimed.rows_affected != 1 {
         txn.rollback().await?;
-        return Err(AppError::conflict(
-            "This code has already been used to register.",
-        ));
+        return Err(AppError::conflict("This code has already been used to register.").into());
     }
     let account = match &checked.email {
         Some(email) => {
@@ -255,10 +290,10 @@ pub async fn register(
             .insert(&txn)
             .await
             .map_err(|err| match AppError::from(err) {
-                AppError::Conflict { .. } => AppError::conflict(format!(
+                AppError::Conflict { .. } => counted(AppError::conflict(format!(
                     "An account with the email {email} already exists: log in, or use another address."
-                )),
-                other => other,
+                ))),
+                other => other.into(),
             })?;
             Some(accounts::to_domain(inserted)?)
         }
@@ -307,13 +342,15 @@ pub async fn register(
         ..Default::default()
     }
     .insert(&txn)
-    .await?;
-    txn.commit().await?;
-
+    .await
+    .map_err(AppError::from)?;
     let session = match (&account, &checked.password) {
-        (Some(account), Some(_)) => Some(crate::service::sessions::open(state, account.id).await?),
+        (Some(account), Some(_)) => {
+            Some(crate::service::sessions::open_in(&txn, state, account.id).await?)
+        }
         _ => None,
     };
+    txn.commit().await.map_err(AppError::from)?;
     tracing::info!(
         resident_id = resident.id,
         round_id = round.id,

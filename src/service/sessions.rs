@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::db::entities::{account, session};
 use crate::domain::account::{Account, AccountId};
@@ -45,7 +45,8 @@ fn client_limit(state: &AppState, client: ClientAddress) -> Limit {
 /// Checks an email and password and opens a session.
 ///
 /// Failures are counted per account and per client address; past either limit the login
-/// is refused with `RATE_LIMITED` before any password is checked. Unknown emails, disabled
+/// is refused with `RATE_LIMITED` before any password is checked. Each attempt is counted
+/// before the password is checked and taken back when it succeeds. Unknown emails, disabled
 /// accounts and accounts without a password cost the same argon2 work as a real check.
 pub async fn log_in(
     state: &AppState,
@@ -58,8 +59,14 @@ pub async fn log_in(
     let now = state.clock.now();
     let per_account = account_limit(state, &email);
     let per_client = client_limit(state, client);
-    rate_limit::check(&state.db, &per_client, now).await?;
-    rate_limit::check(&state.db, &per_account, now).await?;
+    let client_attempt = rate_limit::reserve(&state.db, &per_client, now).await?;
+    let account_attempt = match rate_limit::reserve(&state.db, &per_account, now).await {
+        Ok(id) => id,
+        Err(err) => {
+            rate_limit::release(&state.db, client_attempt).await?;
+            return Err(err);
+        }
+    };
 
     let found = accounts::find_for_login(&state.db, &email).await?;
     let (account, stored_hash) = match found {
@@ -72,13 +79,12 @@ pub async fn log_in(
         .await?;
     let account = match account {
         Some(account) if verified => account,
-        _ => {
-            rate_limit::record(&state.db, &per_client, now).await?;
-            rate_limit::record(&state.db, &per_account, now).await?;
-            return Err(AppError::InvalidCredentials);
-        }
+        // The reserved attempts stay counted as failures.
+        _ => return Err(AppError::InvalidCredentials),
     };
 
+    rate_limit::release(&state.db, client_attempt).await?;
+    rate_limit::release(&state.db, account_attempt).await?;
     rate_limit::clear(&state.db, &per_account.bucket).await?;
     let (token, expires_at) = open(state, account.id).await?;
     Ok(IssuedSession {
@@ -93,6 +99,15 @@ pub async fn open(
     state: &AppState,
     account_id: AccountId,
 ) -> AppResult<(SessionToken, DateTime<Utc>)> {
+    open_in(&state.db, state, account_id).await
+}
+
+/// Like [`open`], inside the caller's transaction `db`.
+pub async fn open_in(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    account_id: AccountId,
+) -> AppResult<(SessionToken, DateTime<Utc>)> {
     let now = state.clock.now();
     let token = SessionToken::generate();
     let expires_at = now + state.config.session_ttl();
@@ -104,7 +119,7 @@ pub async fn open(
         revoked_at: Set(None),
         ..Default::default()
     }
-    .insert(&state.db)
+    .insert(db)
     .await?;
     tracing::info!(account_id = account_id.0, "session opened");
     Ok((token, expires_at))

@@ -137,3 +137,90 @@ fn export_schema_prints_the_committed_contract() {
         civic_panel::graphql::sdl()
     );
 }
+
+#[tokio::test]
+async fn demo_import_draw_verify_and_export_work_from_the_command_line() {
+    let (database, _dir) = database().await;
+    let run = |args: &[&str]| {
+        binary()
+            .args(args)
+            .env("DATABASE_URL", &database.database_url)
+            .env("CIVIC_PANEL_PUBLIC_URL", "https://panel.example.gov.uk")
+            .output()
+            .unwrap()
+    };
+    let demo = run(&["demo", "--households-per-postcode", "1"]);
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let said = String::from_utf8_lossy(&demo.stdout).into_owned();
+    assert!(
+        said.contains("synthetic") && said.contains("216 census benchmark counts"),
+        "{said}"
+    );
+
+    let register = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(register.path(), "uprn,line1,postcode,ward_code\nX1,1 New Road,gl205aa,E05004418\nX2,2 New Road,BAD,E05004418\n").unwrap();
+    let import = run(&["import", "addresses", register.path().to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&import.stdout).into_owned();
+    assert!(
+        said.contains("2 rows read: 1 inserted, 0 updated, 0 unchanged, 1 rejected."),
+        "{said}"
+    );
+    assert!(said.contains("line 3:"), "{said}");
+
+    let connection = db::connect(&database).await.unwrap();
+    let config = civic_panel::Config::for_tests(&database.database_url);
+    let state = civic_panel::AppState::new(
+        connection,
+        config,
+        civic_panel::service::clock::Clock::system(),
+    )
+    .unwrap();
+    let input = civic_panel::service::recruitment::RoundInput {
+        name: "CLI".to_owned(),
+        letters: 25,
+        seed: Some(99),
+        decile_weights: Default::default(),
+        exclude_invited_within_months: None,
+        exclude_member_households: true,
+        code_valid_days: 90,
+        min_age: 16,
+        one_per_household: false,
+        incentive_description: None,
+        incentive_amount_pence: None,
+    };
+    let (round, _) = civic_panel::service::recruitment::create_round(&state, input, None)
+        .await
+        .unwrap();
+    let round = round.id.to_string();
+
+    let verify = run(&["lottery", "verify", &round]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("the 25 addresses are identical"));
+
+    let out = tempfile::tempdir().unwrap();
+    let export = run(&[
+        "lottery",
+        "export",
+        &round,
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let letters = std::fs::read_to_string(out.path().join("letters.csv")).unwrap();
+    assert_eq!(letters.lines().count(), 26);
+    assert!(letters.contains("https://panel.example.gov.uk/join?code="));
+    let pngs = std::fs::read_dir(out.path().join("qr")).unwrap().count();
+    assert_eq!(pngs, 50, "a PNG and an SVG per letter");
+}

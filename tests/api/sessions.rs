@@ -190,3 +190,56 @@ async fn one_client_address_guessing_many_accounts_is_limited_but_others_are_not
         .await;
     assert!(elsewhere.json()["data"]["sessionCreate"]["token"].is_string());
 }
+
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_gets_no_more_tries_than_the_limit() {
+    let app = TestApp::spawn().await;
+    app.create_account(Role::Officer, "o@example.org").await;
+    let guesses = (0..10).map(|n| {
+        let app = &app;
+        async move {
+            let wrong =
+                json!({ "email": "o@example.org", "password": format!("guess number {n}") });
+            app.graphql(LOG_IN, wrong, None).await
+        }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let codes: Vec<String> = answers.iter().map(error_code).collect();
+    let checked = codes.iter().filter(|c| *c == "UNAUTHENTICATED").count();
+    let limited = codes.iter().filter(|c| *c == "RATE_LIMITED").count();
+    assert!(
+        checked <= 5,
+        "at most five passwords were checked: {codes:?}"
+    );
+    assert_eq!(checked + limited, 10, "{codes:?}");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_address_it_appended_is_the_client() {
+    let app = TestApp::spawn_with(|config| {
+        config.trust_forwarded_for = true;
+        config.login_max_failures_per_client = 2;
+    })
+    .await;
+    for n in 0..2 {
+        let body = json!({ "query": LOG_IN, "variables": { "email": format!("g{n}@example.org"), "password": "x" } });
+        let mut request = post_request(&body, None);
+        // A client inventing a new first entry each time does not get a new bucket.
+        request.headers_mut().insert(
+            "x-forwarded-for",
+            format!("198.51.100.{n}, 203.0.113.5").parse().unwrap(),
+        );
+        assert_eq!(
+            app.send(request).await.first_error_code(),
+            "UNAUTHENTICATED"
+        );
+    }
+    let body =
+        json!({ "query": LOG_IN, "variables": { "email": "g9@example.org", "password": "x" } });
+    let mut request = post_request(&body, None);
+    request.headers_mut().insert(
+        "x-forwarded-for",
+        "192.0.2.200, 203.0.113.5".parse().unwrap(),
+    );
+    assert_eq!(app.send(request).await.first_error_code(), "RATE_LIMITED");
+}

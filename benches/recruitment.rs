@@ -1,0 +1,239 @@
+//! Recruitment benchmarks (run with `cargo bench --bench recruitment`):
+//!
+//! 1. importing a 1,000,000-row address register, beside the database's own bulk loader
+//!    (`sqlite3 .import`, PostgreSQL `\copy`) loading the same file into a table with the
+//!    same unique key, in the same run;
+//! 2. drawing 30,000 letters from the 1,000,000 addresses, then minting and writing their
+//!    codes (the printer's export, without QR images).
+//!
+//! SQLite always runs (a file in a temporary folder). PostgreSQL runs when
+//! `BENCH_DATABASE_URL` points at a database whose user may create schemas; the bulk
+//! loader baselines need the `sqlite3` and `psql` command-line tools on PATH.
+//! Results are printed as a table; BENCHMARKS.md records them.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sea_orm::ConnectionTrait;
+
+use civic_panel::config::{Config, DatabaseConfig};
+use civic_panel::domain::demo_register::read_postcode_frame;
+use civic_panel::service::addresses::{self, ImportOptions};
+use civic_panel::service::clock::Clock;
+use civic_panel::service::recruitment::{self, RoundInput};
+use civic_panel::service::{demo, letters};
+use civic_panel::{AppState, db};
+
+const ROWS: usize = 1_000_000;
+const LETTERS: u64 = 30_000;
+
+/// A deterministic 1,000,000-row register over the real Tewkesbury postcodes and wards.
+fn write_register(path: &Path) -> std::io::Result<()> {
+    let frame = read_postcode_frame(demo::TEWKESBURY_POSTCODES.as_bytes())
+        .map_err(std::io::Error::other)?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "uprn,line1,town,postcode,ward_code,deprivation_decile")?;
+    for n in 0..ROWS {
+        let unit = &frame[n % frame.len()];
+        let decile = (n / frame.len()) % 10 + 1;
+        writeln!(
+            out,
+            "{:012},{} Bench Street,Tewkesbury,{},{},{decile}",
+            990_000_000_000u64 + n as u64,
+            n / frame.len() + 1,
+            unit.postcode,
+            unit.ward_code
+        )?;
+    }
+    out.flush()
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+async fn state_for(url: &str, schema: Option<&str>) -> anyhow::Result<AppState> {
+    let database = DatabaseConfig {
+        database_url: url.to_owned(),
+        db_max_connections: 4,
+    };
+    let connection = db::connect_with(&database, schema).await?;
+    db::migrate(&connection).await?;
+    let mut config = Config::for_tests(url);
+    config.database = database;
+    AppState::new(connection, config, Clock::system())
+}
+
+/// Our import, the draw and the code minting, on one database.
+async fn run_ours(
+    label: &str,
+    state: &AppState,
+    register: &Path,
+) -> anyhow::Result<Vec<(String, Duration)>> {
+    let mut results = Vec::new();
+    let started = Instant::now();
+    let summary = addresses::import(
+        &state.db,
+        &state.clock,
+        std::fs::File::open(register)?,
+        ImportOptions::default(),
+        None,
+    )
+    .await?;
+    results.push((
+        format!("{label}: import 1,000,000 addresses"),
+        started.elapsed(),
+    ));
+    assert_eq!(summary.inserted, ROWS as u64, "every row inserted");
+
+    let started = Instant::now();
+    let summary = addresses::import(
+        &state.db,
+        &state.clock,
+        std::fs::File::open(register)?,
+        ImportOptions::default(),
+        None,
+    )
+    .await?;
+    results.push((
+        format!("{label}: re-import, nothing changed"),
+        started.elapsed(),
+    ));
+    assert_eq!(summary.unchanged, ROWS as u64);
+
+    let input = RoundInput {
+        name: "Benchmark".to_owned(),
+        letters: LETTERS,
+        seed: Some(20_261_123),
+        decile_weights: [(1, 1.5), (2, 1.5), (3, 1.5)].into_iter().collect(),
+        exclude_invited_within_months: Some(12),
+        exclude_member_households: true,
+        code_valid_days: 90,
+        min_age: 16,
+        one_per_household: false,
+        incentive_description: None,
+        incentive_amount_pence: None,
+    };
+    let started = Instant::now();
+    let (round, _) = recruitment::create_round(state, input, None).await?;
+    let drawn = started.elapsed();
+    results.push((
+        format!("{label}: draw 30,000 of 1,000,000 (letters written)"),
+        drawn,
+    ));
+    let started = Instant::now();
+    let printed = letters::issue_codes(state, round.id, false).await?;
+    let minted = started.elapsed();
+    assert_eq!(printed.len(), LETTERS as usize);
+    results.push((format!("{label}: mint and store 30,000 codes"), minted));
+    results.push((
+        format!("{label}: draw + codes + invitations, total"),
+        drawn + minted,
+    ));
+    Ok(results)
+}
+
+fn sqlite_bulk_loader(register: &Path, dir: &Path) -> anyhow::Result<Duration> {
+    let db = dir.join("bulk.db");
+    let script = format!(
+        "PRAGMA journal_mode=WAL;\nCREATE TABLE staging(uprn TEXT NOT NULL UNIQUE, line1 TEXT, town TEXT, postcode TEXT, ward_code TEXT, deprivation_decile INTEGER);\n.mode csv\n.import --skip 1 {} staging\n",
+        register.display()
+    );
+    let started = Instant::now();
+    let mut child = Command::new("sqlite3")
+        .arg(&db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("sqlite3 has no standard input"))?
+        .write_all(script.as_bytes())?;
+    let status = child.wait()?;
+    anyhow::ensure!(status.success(), "sqlite3 .import failed");
+    Ok(started.elapsed())
+}
+
+fn postgres_bulk_loader(url: &str, schema: &str, register: &Path) -> anyhow::Result<Duration> {
+    let sql = format!(
+        "CREATE TABLE \"{schema}\".staging(uprn TEXT NOT NULL UNIQUE, line1 TEXT, town TEXT, postcode TEXT, ward_code TEXT, deprivation_decile SMALLINT);\n\\copy \"{schema}\".staging FROM '{}' CSV HEADER\n",
+        register.display()
+    );
+    let started = Instant::now();
+    let mut child = Command::new("psql")
+        .arg(url)
+        .args(["-q", "-v", "ON_ERROR_STOP=1"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("psql has no standard input"))?
+        .write_all(sql.as_bytes())?;
+    let status = child.wait()?;
+    anyhow::ensure!(status.success(), "psql \\copy failed");
+    Ok(started.elapsed())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let register = dir.path().join("register.csv");
+    write_register(&register)?;
+    let size = std::fs::metadata(&register)?.len();
+    println!(
+        "register: {ROWS} rows, {:.1} MB, at {}",
+        size as f64 / 1e6,
+        Utc::now().to_rfc3339()
+    );
+    let mut rows: Vec<(String, Duration)> = Vec::new();
+
+    match sqlite_bulk_loader(&register, dir.path()) {
+        Ok(d) => rows.push(("SQLite: sqlite3 .import (baseline)".to_owned(), d)),
+        Err(e) => println!("SQLite baseline skipped: {e}"),
+    }
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    let state = state_for(&url, None).await?;
+    rows.extend(run_ours("SQLite", &state, &register).await?);
+
+    if let Ok(pg) = std::env::var("BENCH_DATABASE_URL") {
+        let schema = format!("bench_{}", std::process::id());
+        let admin = sea_orm::Database::connect(pg.as_str()).await?;
+        admin
+            .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
+            .await?;
+        match postgres_bulk_loader(&pg, &schema, &register) {
+            Ok(d) => rows.push(("PostgreSQL: psql \\copy (baseline)".to_owned(), d)),
+            Err(e) => println!("PostgreSQL baseline skipped: {e}"),
+        }
+        let url = if pg.contains('?') {
+            format!("{pg}&")
+        } else {
+            format!("{pg}?")
+        };
+        let state = state_for(
+            &format!("{url}options=-c%20search_path%3D{schema}"),
+            Some(&schema),
+        )
+        .await?;
+        rows.extend(run_ours("PostgreSQL", &state, &register).await?);
+        admin
+            .execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .await?;
+    } else {
+        println!("PostgreSQL skipped: set BENCH_DATABASE_URL");
+    }
+
+    println!("\n| measurement | time |\n|---|---|");
+    for (label, time) in &rows {
+        println!("| {label} | {} |", seconds(*time));
+    }
+    Ok(())
+}
