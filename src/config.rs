@@ -93,6 +93,10 @@ pub struct Config {
     #[arg(long, env = "CIVIC_PANEL_SESSION_TTL_HOURS", default_value_t = 12)]
     pub session_ttl_hours: u32,
 
+    /// Minutes a one-time login link stays valid.
+    #[arg(long, env = "CIVIC_PANEL_LOGIN_LINK_TTL_MINUTES", default_value_t = 60)]
+    pub login_link_ttl_minutes: u32,
+
     /// Failed logins allowed per account within the window before RATE_LIMITED.
     #[arg(
         long,
@@ -194,6 +198,7 @@ impl Config {
             query_complexity_limit: 2_000,
             request_timeout_secs: 30,
             session_ttl_hours: 12,
+            login_link_ttl_minutes: 60,
             login_max_failures_per_account: 5,
             login_max_failures_per_client: 20,
             login_window_secs: 900,

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_accounts_and_sessions;
 mod m20261123_000002_recruitment;
+mod m20261123_000003_login_links_and_outbox;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_accounts_and_sessions::Migration),
             Box::new(m20261123_000002_recruitment::Migration),
+            Box::new(m20261123_000003_login_links_and_outbox::Migration),
         ]
     }
 }

@@ -9,8 +9,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-/// Prefix that makes a leaked token recognisable to secret scanners.
+/// Prefix that makes a leaked session token recognisable to secret scanners.
 pub const TOKEN_PREFIX: &str = "cps_";
+/// Prefix of one-time login-link tokens.
+pub const LOGIN_LINK_PREFIX: &str = "cpl_";
 /// Random bytes in a token.
 pub const TOKEN_BYTES: usize = 32;
 
@@ -19,11 +21,20 @@ pub const TOKEN_BYTES: usize = 32;
 pub struct SessionToken(String);
 
 impl SessionToken {
-    /// Draws a new token from the thread-local CSPRNG (seeded from the OS).
+    /// Draws a new session token from the thread-local CSPRNG (seeded from the OS).
     pub fn generate() -> Self {
+        Self::generate_with_prefix(TOKEN_PREFIX)
+    }
+
+    /// Draws a new one-time login-link token (same strength, another prefix).
+    pub fn generate_login_link() -> Self {
+        Self::generate_with_prefix(LOGIN_LINK_PREFIX)
+    }
+
+    fn generate_with_prefix(prefix: &str) -> Self {
         let mut bytes = [0u8; TOKEN_BYTES];
         rand::rng().fill_bytes(&mut bytes);
-        Self(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+        Self(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
     }
 
     /// The secret, for the response that issues it.

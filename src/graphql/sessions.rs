@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::graphql::accounts::AccountNode;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
-use crate::service::sessions;
+use crate::service::{login_links, sessions};
 
 /// Credentials.
 #[derive(InputObject)]
@@ -43,6 +43,27 @@ pub struct SessionRevokePayload {
     pub revoked_count: u64,
 }
 
+/// A resident asking for a one-time login link.
+#[derive(InputObject)]
+pub struct LoginLinkRequestInput {
+    /// The email address the resident registered with.
+    pub email: String,
+}
+
+/// The request was taken (whether or not the email has an account).
+#[derive(SimpleObject)]
+pub struct LoginLinkRequestPayload {
+    /// Always true: the answer never says whether the email belongs to an account.
+    pub accepted: bool,
+}
+
+/// A one-time login link's token.
+#[derive(InputObject)]
+pub struct SessionCreateFromLinkInput {
+    /// The `token` parameter of the emailed link.
+    pub token: String,
+}
+
 /// Session mutations.
 #[derive(Default)]
 pub struct SessionMutation;
@@ -59,6 +80,34 @@ impl SessionMutation {
         let state = context::state(ctx)?;
         let client = context::request(ctx).client;
         let issued = sessions::log_in(state, &input.email, &input.password, client).await?;
+        Ok(SessionCreatePayload {
+            token: issued.token.expose().to_owned(),
+            expires_at: issued.expires_at,
+            account: AccountNode(issued.account),
+        })
+    }
+
+    /// Emails a resident a one-time login link (public). Rate-limited per client address
+    /// and per email.
+    async fn login_link_request(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Where to send the link.")] input: LoginLinkRequestInput,
+    ) -> async_graphql::Result<LoginLinkRequestPayload> {
+        let state = context::state(ctx)?;
+        let client = context::request(ctx).client;
+        login_links::request(state, &input.email, client).await?;
+        Ok(LoginLinkRequestPayload { accepted: true })
+    }
+
+    /// Logs in with a one-time login link (public). A link works once, before it expires.
+    async fn session_create_from_link(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The link's token.")] input: SessionCreateFromLinkInput,
+    ) -> async_graphql::Result<SessionCreatePayload> {
+        let state = context::state(ctx)?;
+        let issued = login_links::redeem(state, &input.token).await?;
         Ok(SessionCreatePayload {
             token: issued.token.expose().to_owned(),
             expires_at: issued.expires_at,

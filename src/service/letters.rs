@@ -134,7 +134,8 @@ where
     Ok(output)
 }
 
-/// One statement that sets many letters' code hashes (portable to SQLite and PostgreSQL).
+/// One statement that sets many letters' code hashes: `UPDATE … FROM` a `VALUES` list,
+/// which PostgreSQL and SQLite (3.33 and later) both understand.
 fn set_codes_statement(
     backend: DbBackend,
     rows: &[(i64, String)],
@@ -167,13 +168,13 @@ fn set_codes_statement(
     values.push(now.into());
     let sql = format!(
         "WITH v(id, code_hash) AS (VALUES {}) \
-         UPDATE letters SET code_hash = (SELECT v.code_hash FROM v WHERE v.id = letters.id), exported_at = {at} \
-         WHERE id IN (SELECT id FROM v) AND redeemed_at IS NULL{}",
+         UPDATE letters SET code_hash = v.code_hash, exported_at = {at} FROM v \
+         WHERE letters.id = v.id AND letters.redeemed_at IS NULL{}",
         tuples.join(", "),
         if reissue {
             ""
         } else {
-            " AND exported_at IS NULL"
+            " AND letters.exported_at IS NULL"
         }
     );
     Statement::from_sql_and_values(backend, sql, values)

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod demo;
 pub mod incentives;
 pub mod letters;
+pub mod login_links;
 pub mod passwords;
 pub mod rate_limit;
 pub mod recruitment;

@@ -344,9 +344,15 @@ async fn register_once(
     .insert(&txn)
     .await
     .map_err(AppError::from)?;
+    // With a password the resident is logged in now; without one, a one-time login link
+    // is queued to their email.
     let session = match (&account, &checked.password) {
         (Some(account), Some(_)) => {
             Some(crate::service::sessions::open_in(&txn, state, account.id).await?)
+        }
+        (Some(account), None) => {
+            crate::service::login_links::issue_in(&txn, state, account).await?;
+            None
         }
         _ => None,
     };

@@ -207,3 +207,32 @@ async fn scrutiny_members_cannot_import_the_register() {
     assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
     assert_eq!(app.count(address::Entity).await, 0);
 }
+
+#[tokio::test]
+async fn a_file_that_fills_its_last_batch_exactly_imports_whole() {
+    let app = TestApp::spawn().await;
+    let mut csv = HEADER.to_owned();
+    for n in 0..4 {
+        csv.push_str(&format!(
+            "{n},{n} Even Street,Tewkesbury,GL19 3BB,E05004418,\n"
+        ));
+    }
+    let options = civic_panel::service::addresses::ImportOptions {
+        max_rows: 10,
+        batch_size: 2,
+    };
+    for expected_inserted in [4, 0] {
+        let summary = civic_panel::service::addresses::import(
+            app.db(),
+            &app.clock,
+            std::io::Cursor::new(csv.clone().into_bytes()),
+            options,
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(summary.inserted, expected_inserted);
+        assert_eq!(summary.rows_read, 4);
+    }
+    assert_eq!(app.count(address::Entity).await, 4);
+}

@@ -224,3 +224,52 @@ async fn demo_import_draw_verify_and_export_work_from_the_command_line() {
     let pngs = std::fs::read_dir(out.path().join("qr")).unwrap().count();
     assert_eq!(pngs, 50, "a PNG and an SVG per letter");
 }
+
+#[tokio::test]
+async fn the_server_logs_json_lines_with_request_ids_and_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    let (database, _dir) = database().await;
+    let mut child = binary()
+        .args(["serve", "--log-format", "json", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &database.database_url)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut address = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let event: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        if let Some(found) = event["address"].as_str() {
+            address = Some(found.to_owned());
+            break;
+        }
+    }
+    let address = address.expect("the server says where it listens");
+
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nx-request-id: trace-me-42\r\nConnection: close\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("x-request-id: trace-me-42"), "{reply}");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<serde_json::Value> = lines
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert!(child.wait().unwrap().success(), "exit 0 after SIGTERM");
+    let finished = rest
+        .iter()
+        .find(|e| e["message"] == "request finished")
+        .expect("the request was logged");
+    assert_eq!(finished["span"]["request_id"], "trace-me-42", "{finished}");
+    assert!(rest.iter().any(|e| e["message"] == "civic-panel stopped"));
+}

@@ -337,3 +337,110 @@ async fn round_status_and_pool_composition_count_registrants_against_the_census(
         "children are not in the comparison"
     );
 }
+
+/// The token in the newest queued login-link email to `email`.
+async fn queued_link_token(app: &TestApp, email: &str) -> String {
+    use sea_orm::QueryOrder;
+    let message = civic_panel::db::entities::outbox::Entity::find()
+        .filter(civic_panel::db::entities::outbox::Column::Recipient.eq(email))
+        .order_by_desc(civic_panel::db::entities::outbox::Column::Id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("a queued email");
+    let start = message.body.find("/login?token=").expect("a login link") + "/login?token=".len();
+    message.body[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+const FROM_LINK: &str = "mutation($token: String!) { sessionCreateFromLink(input: { token: $token }) { token account { email role } } }";
+
+#[tokio::test]
+async fn a_resident_without_a_password_logs_in_once_with_an_emailed_link() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.2).await;
+    let (_, codes) =
+        round_with_codes(&app, json!({ "name": "R", "letters": 1, "seed": "1" })).await;
+    let mut input = registration(&codes[0].code, "linked@example.org");
+    input["password"] = Value::Null;
+    let body = register(&app, input).await;
+    assert!(
+        body["data"]["registrationCreate"]["token"].is_null(),
+        "{body}"
+    );
+    let token = queued_link_token(&app, "linked@example.org").await;
+    assert!(token.starts_with("cpl_"));
+
+    let session = app
+        .graphql(FROM_LINK, json!({ "token": token }), None)
+        .await;
+    let bearer = session["data"]["sessionCreateFromLink"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = app
+        .graphql("{ me { email role } }", json!({}), Some(&bearer))
+        .await;
+    assert_eq!(
+        me["data"]["me"],
+        json!({ "email": "linked@example.org", "role": "RESIDENT" })
+    );
+    let again = app
+        .graphql(FROM_LINK, json!({ "token": token }), None)
+        .await;
+    assert_eq!(code_of(&again), "UNAUTHENTICATED", "a link works once");
+
+    // A new link on request; it expires.
+    let asked = app
+        .graphql(
+            "mutation { loginLinkRequest(input: { email: \"LINKED@example.org\" }) { accepted } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(asked["data"]["loginLinkRequest"]["accepted"], true);
+    let fresh = queued_link_token(&app, "linked@example.org").await;
+    assert_ne!(fresh, token);
+    app.clock.advance(chrono::Duration::minutes(61));
+    let late = app
+        .graphql(FROM_LINK, json!({ "token": fresh }), None)
+        .await;
+    assert_eq!(code_of(&late), "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn asking_for_a_link_says_nothing_about_whether_the_email_has_an_account() {
+    let app = TestApp::spawn().await;
+    app.create_account(Role::Officer, "officer@example.org")
+        .await;
+    for email in ["nobody@example.org", "officer@example.org"] {
+        let body = app
+            .graphql(
+                "mutation($e: String!) { loginLinkRequest(input: { email: $e }) { accepted } }",
+                json!({ "e": email }),
+                None,
+            )
+            .await;
+        assert_eq!(body["data"]["loginLinkRequest"]["accepted"], true);
+    }
+    // Links are for residents: staff log in with passwords, and nothing was queued.
+    assert_eq!(
+        app.count(civic_panel::db::entities::outbox::Entity).await,
+        0
+    );
+    let limited = (0..4).map(|_| {
+        app.graphql(
+            "mutation { loginLinkRequest(input: { email: \"nobody@example.org\" }) { accepted } }",
+            json!({}),
+            None,
+        )
+    });
+    let answers = futures_util::future::join_all(limited).await;
+    assert!(
+        answers.iter().any(|b| code_of(b) == "RATE_LIMITED"),
+        "three requests per email an hour"
+    );
+}

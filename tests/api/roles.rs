@@ -86,6 +86,11 @@ const ACCESS: &[(&str, Access, &str)] = &[
         r#"mutation { incentiveFulfil(input: { residentIds: ["UmVzaWRlbnQ6MQ"] }) { fulfilledCount } }"#,
     ),
     (
+        "Mutation.loginLinkRequest",
+        Access::Public,
+        r#"mutation { loginLinkRequest(input: { email: "x@example.org" }) { accepted } }"#,
+    ),
+    (
         "Mutation.populationBenchmarksImport",
         Access::Roles(&[Role::Officer]),
         "mutation($file: Upload!) { populationBenchmarksImport(input: { file: $file }) { written } }",
@@ -99,6 +104,11 @@ const ACCESS: &[(&str, Access, &str)] = &[
         "Mutation.registrationCreate",
         Access::Public,
         r#"mutation { registrationCreate(input: { code: "x", fullName: "A", email: "a@example.org", dateOfBirth: "1990-01-01", sex: FEMALE, ethnicGroup: WHITE_IRISH, disability: DISABLED, consent: true }) { residentId } }"#,
+    ),
+    (
+        "Mutation.sessionCreateFromLink",
+        Access::Public,
+        r#"mutation { sessionCreateFromLink(input: { token: "cpl_x" }) { token } }"#,
     ),
     (
         "Mutation.sessionCreate",

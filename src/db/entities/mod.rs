@@ -6,6 +6,8 @@ pub mod address;
 pub mod benchmark;
 pub mod consent;
 pub mod letter;
+pub mod login_link;
+pub mod outbox;
 pub mod rate_limit_event;
 pub mod recruitment_round;
 pub mod resident;
