@@ -181,6 +181,7 @@ fn postgres_bulk_loader(url: &str, schema: &str, register: &Path) -> anyhow::Res
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    civic_panel::telemetry::init(civic_panel::config::LogFormat::Text);
     let dir = tempfile::tempdir()?;
     let register = dir.path().join("register.csv");
     write_register(&register)?;

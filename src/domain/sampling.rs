@@ -186,7 +186,7 @@ pub fn draw(frame: &[FrameUnit], requested: u64, seed: Seed) -> Result<Draw, Sam
     }
 
     let mut units: Vec<&FrameUnit> = frame.iter().collect();
-    units.sort_by(|a, b| (&a.stratum, &a.key, a.id).cmp(&(&b.stratum, &b.key, b.id)));
+    units.sort_unstable_by(|a, b| (&a.stratum, &a.key, a.id).cmp(&(&b.stratum, &b.key, b.id)));
     let strata: Vec<&[&FrameUnit]> = units.chunk_by(|a, b| a.stratum == b.stratum).collect();
     let plan: Vec<(String, f64, u64)> = strata
         .iter()

@@ -12,7 +12,7 @@ use rand::RngCore;
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, QueryTrait, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -163,9 +163,10 @@ pub async fn eligible_frame(
         }
         excluded_addresses.extend(query.into_tuple::<i64>().all(db).await?);
     }
-    let mut excluded_households: HashSet<String> = HashSet::new();
     if parameters.exclude_member_households {
-        let households: Vec<String> = resident::Entity::find()
+        // Addresses of households with a registrant still in the pool at `as_of`; the
+        // sub-query keeps the household keys of a million addresses out of memory.
+        let members = resident::Entity::find()
             .select_only()
             .column(resident::Column::HouseholdKey)
             .filter(resident::Column::RegisteredAt.lte(as_of))
@@ -174,31 +175,33 @@ pub async fn eligible_frame(
                     .add(resident::Column::WithdrawnAt.is_null())
                     .add(resident::Column::WithdrawnAt.gt(as_of)),
             )
+            .into_query();
+        let in_member_households: Vec<i64> = address::Entity::find()
+            .select_only()
+            .column(address::Column::Id)
+            .filter(address::Column::HouseholdKey.in_subquery(members))
             .into_tuple()
             .all(db)
             .await?;
-        excluded_households.extend(households);
+        excluded_addresses.extend(in_member_households);
     }
-    let rows: Vec<(i64, String, String, Option<i16>, String)> = address::Entity::find()
+    // Order does not matter: the draw sorts the frame itself.
+    let rows: Vec<(i64, String, String, Option<i16>)> = address::Entity::find()
         .select_only()
         .columns([
             address::Column::Id,
             address::Column::AddressKey,
             address::Column::WardCode,
             address::Column::DeprivationDecile,
-            address::Column::HouseholdKey,
         ])
         .filter(address::Column::CreatedAt.lte(as_of))
-        .order_by_asc(address::Column::Id)
         .into_tuple()
         .all(db)
         .await?;
     Ok(rows
         .into_iter()
-        .filter(|(id, _, _, _, household)| {
-            !excluded_addresses.contains(id) && !excluded_households.contains(household)
-        })
-        .map(|(id, key, ward, decile, _)| FrameUnit {
+        .filter(|(id, _, _, _)| !excluded_addresses.contains(id))
+        .map(|(id, key, ward, decile)| FrameUnit {
             weight: decile
                 .and_then(|d| parameters.decile_weights.get(&d).copied())
                 .unwrap_or(sampling::DEFAULT_WEIGHT),
@@ -212,7 +215,8 @@ pub async fn eligible_frame(
 /// SHA-256 over the frame in draw order: what a verifier compares before re-drawing.
 pub fn fingerprint(frame: &[FrameUnit]) -> String {
     let mut sorted: Vec<&FrameUnit> = frame.iter().collect();
-    sorted.sort_by(|a, b| (&a.stratum, &a.key).cmp(&(&b.stratum, &b.key)));
+    // Keys are unique, so an unstable sort gives one order (and is faster).
+    sorted.sort_unstable_by(|a, b| (&a.stratum, &a.key).cmp(&(&b.stratum, &b.key)));
     let mut text = String::with_capacity(sorted.len() * 32);
     for unit in sorted {
         text.push_str(&unit.key);
@@ -241,15 +245,19 @@ pub async fn create_round(
         exclude_member_households: input.exclude_member_households,
         as_of: now,
     };
+    let started = std::time::Instant::now();
     let txn = state.db.begin().await?;
     let frame = eligible_frame(&txn, &parameters, None).await?;
-    let fingerprint = fingerprint(&frame);
+    let loaded = started.elapsed();
     let eligible = frame.len();
-    let draw =
-        tokio::task::spawn_blocking(move || sampling::draw(&frame, parameters.letters, seed))
-            .await
-            .map_err(AppError::internal)?
-            .map_err(sampling_error)?;
+    let (fingerprint, draw) = tokio::task::spawn_blocking(move || {
+        let fingerprint = fingerprint(&frame);
+        sampling::draw(&frame, parameters.letters, seed).map(|draw| (fingerprint, draw))
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(sampling_error)?;
+    let drawn = started.elapsed();
     let round = recruitment_round::ActiveModel {
         name: Set(input.name.trim().to_owned()),
         seed: Set(seed.to_string()),
@@ -291,6 +299,9 @@ pub async fn create_round(
     }
     txn.commit().await?;
     tracing::info!(
+        load_ms = loaded.as_millis(),
+        draw_ms = (drawn - loaded).as_millis(),
+        write_ms = (started.elapsed() - drawn).as_millis(),
         round_id = round.id,
         letters = draw.selected.len(),
         eligible,
