@@ -77,6 +77,35 @@ pub struct Draw {
     pub allocations: Vec<StratumAllocation>,
     /// The selected units, sorted by (stratum, key, id).
     pub selected: Vec<FrameUnit>,
+    /// [`fingerprint`] of the frame drawn from (computed from the draw's own sort).
+    pub frame_fingerprint: String,
+}
+
+/// Lower-case hex SHA-256 of a frame, independent of the order it was given in: one line
+/// `key TAB stratum TAB weight` per unit, in (stratum, key) order. A verifier compares it
+/// before re-running a draw, to know the register snapshot is the same.
+pub fn fingerprint(frame: &[FrameUnit]) -> String {
+    let mut units: Vec<&FrameUnit> = frame.iter().collect();
+    // Keys are unique, so an unstable sort gives one order (and is faster).
+    units.sort_unstable_by(|a, b| (&a.stratum, &a.key, a.id).cmp(&(&b.stratum, &b.key, b.id)));
+    fingerprint_sorted(&units)
+}
+
+/// [`fingerprint`] of units already in (stratum, key) order, hashed as a stream.
+fn fingerprint_sorted(units: &[&FrameUnit]) -> String {
+    use sha2::{Digest, Sha256};
+    use std::io::Write;
+
+    let mut hasher = Sha256::new();
+    for unit in units {
+        // Writing into a hasher cannot fail.
+        let _ = writeln!(hasher, "{}\t{}\t{}", unit.key, unit.stratum, unit.weight);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Why a draw or a plan cannot be made.
@@ -202,6 +231,7 @@ pub fn draw(frame: &[FrameUnit], requested: u64, seed: Seed) -> Result<Draw, Sam
     let mut draw = Draw {
         allocations: Vec::new(),
         selected: Vec::new(),
+        frame_fingerprint: fingerprint_sorted(&units),
     };
     for ((members, (stratum, weight_sum, _)), take) in strata.iter().zip(plan).zip(allocated) {
         let equal_weights = members.windows(2).all(|w| w[0].weight == w[1].weight);
@@ -356,6 +386,20 @@ mod tests {
     use std::collections::HashMap;
 
     /// `sizes[i]` units in stratum `W{i}`, keys `W{i}-{n}`, ids counting down.
+    #[test]
+    fn the_fingerprint_ignores_order_sees_weights_and_matches_the_draw() {
+        let units = frame(&[5, 4, 3]);
+        let mut reversed = units.clone();
+        reversed.reverse();
+        assert_eq!(fingerprint(&units), fingerprint(&reversed));
+        let drawn = draw(&units, 3, Seed(1)).unwrap();
+        assert_eq!(drawn.frame_fingerprint, fingerprint(&units));
+        let mut reweighted = units.clone();
+        reweighted[0].weight = 1.5;
+        assert_ne!(fingerprint(&reweighted), fingerprint(&units));
+        assert_eq!(fingerprint(&units).len(), 64);
+    }
+
     fn frame(sizes: &[usize]) -> Vec<FrameUnit> {
         let mut units = Vec::new();
         for (s, &size) in sizes.iter().enumerate() {

@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use crate::db::entities::{address, letter, recruitment_round, resident};
 use crate::domain::account::AccountId;
 use crate::domain::sampling::{self, ALGORITHM, Draw, FrameUnit, SamplingError, Seed};
-use crate::domain::session_token::hex_sha256;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -212,23 +211,6 @@ pub async fn eligible_frame(
         .collect())
 }
 
-/// SHA-256 over the frame in draw order: what a verifier compares before re-drawing.
-pub fn fingerprint(frame: &[FrameUnit]) -> String {
-    let mut sorted: Vec<&FrameUnit> = frame.iter().collect();
-    // Keys are unique, so an unstable sort gives one order (and is faster).
-    sorted.sort_unstable_by(|a, b| (&a.stratum, &a.key).cmp(&(&b.stratum, &b.key)));
-    let mut text = String::with_capacity(sorted.len() * 32);
-    for unit in sorted {
-        text.push_str(&unit.key);
-        text.push('\t');
-        text.push_str(&unit.stratum);
-        text.push('\t');
-        text.push_str(&unit.weight.to_string());
-        text.push('\n');
-    }
-    hex_sha256(text.as_bytes())
-}
-
 /// Draws a round and writes its letters, in one transaction.
 pub async fn create_round(
     state: &AppState,
@@ -250,20 +232,18 @@ pub async fn create_round(
     let frame = eligible_frame(&txn, &parameters, None).await?;
     let loaded = started.elapsed();
     let eligible = frame.len();
-    let (fingerprint, draw) = tokio::task::spawn_blocking(move || {
-        let fingerprint = fingerprint(&frame);
-        sampling::draw(&frame, parameters.letters, seed).map(|draw| (fingerprint, draw))
-    })
-    .await
-    .map_err(AppError::internal)?
-    .map_err(sampling_error)?;
+    let draw =
+        tokio::task::spawn_blocking(move || sampling::draw(&frame, parameters.letters, seed))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(sampling_error)?;
     let drawn = started.elapsed();
     let round = recruitment_round::ActiveModel {
         name: Set(input.name.trim().to_owned()),
         seed: Set(seed.to_string()),
         algorithm: Set(ALGORITHM.to_owned()),
         parameters: Set(serde_json::to_string(&parameters).map_err(AppError::internal)?),
-        register_fingerprint: Set(fingerprint),
+        register_fingerprint: Set(draw.frame_fingerprint.clone()),
         eligible_count: Set(i64::try_from(eligible).unwrap_or(i64::MAX)),
         drawn_count: Set(i64::try_from(draw.selected.len()).unwrap_or(i64::MAX)),
         created_by: Set(created_by.map(|id| id.0)),
@@ -277,7 +257,8 @@ pub async fn create_round(
     }
     .insert(&txn)
     .await?;
-    for chunk in draw.selected.chunks(1_000) {
+    // 4 values a row: 4,000 rows stay well inside both databases' parameter limits.
+    for chunk in draw.selected.chunks(4_000) {
         let mut insert = Query::insert();
         insert.into_table(letter::Entity).columns([
             letter::Column::RoundId,
@@ -356,7 +337,7 @@ pub async fn verify(db: &impl ConnectionTrait, round_id: i64) -> AppResult<Verif
         )));
     }
     let frame = eligible_frame(db, &parameters, Some(round_id)).await?;
-    let now = fingerprint(&frame);
+    let now = sampling::fingerprint(&frame);
     if now != round.register_fingerprint {
         return Ok(Verification::RegisterChanged {
             stored: round.register_fingerprint,
