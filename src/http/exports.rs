@@ -34,12 +34,12 @@ fn refuse(err: AppError) -> Response {
     Refusal::transport(status, code, message).into_response(ResponseType::Json)
 }
 
-/// Checks the caller is an officer and decodes the round ID.
+/// Checks the caller is an officer and loads the round the path names.
 async fn officer_round(
     state: &HttpState,
     headers: &HeaderMap,
     round: &str,
-) -> Result<i64, Response> {
+) -> Result<recruitment::Round, Response> {
     let caller = caller(state, headers)
         .await
         .map_err(|refusal| refusal.into_response(ResponseType::Json))?;
@@ -47,8 +47,19 @@ async fn officer_round(
     let round_id = id::decode(ROUND, round, "round").map_err(refuse)?;
     recruitment::find_round(&state.app.db, round_id)
         .await
-        .map_err(refuse)?;
-    Ok(round_id)
+        .map_err(refuse)
+}
+
+/// The file as a download, or the coded error.
+fn download(
+    result: Result<Vec<u8>, AppError>,
+    content_type: &'static str,
+    name: String,
+) -> Response {
+    match result {
+        Ok(bytes) => file(content_type, name, bytes),
+        Err(err) => refuse(err),
+    }
 }
 
 fn file(content_type: &'static str, name: String, bytes: Vec<u8>) -> Response {
@@ -84,13 +95,13 @@ pub async fn letters_zip(
     Query(options): Query<LettersQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let round_id = match officer_round(&state, &headers, &round).await {
-        Ok(id) => id,
+    let round = match officer_round(&state, &headers, &round).await {
+        Ok(round) => round,
         Err(response) => return response,
     };
     let bundle = letters::issue_codes_then(
         &state.app,
-        round_id,
+        round.id,
         options.reissue,
         Some(letters::MAX_LETTERS_PER_BUNDLE),
         |printed| async move {
@@ -100,14 +111,11 @@ pub async fn letters_zip(
         },
     )
     .await;
-    match bundle {
-        Ok(zip) => file(
-            "application/zip",
-            format!("round-{round_id}-letters.zip"),
-            zip,
-        ),
-        Err(err) => refuse(err),
-    }
+    download(
+        bundle,
+        "application/zip",
+        format!("round-{}-letters.zip", round.id),
+    )
 }
 
 /// `GET /exports/rounds/{round}/addresses.csv`: the drawn addresses, for the audit.
@@ -116,18 +124,16 @@ pub async fn addresses_csv(
     Path(round): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let round_id = match officer_round(&state, &headers, &round).await {
-        Ok(id) => id,
+    let round = match officer_round(&state, &headers, &round).await {
+        Ok(round) => round,
         Err(response) => return response,
     };
-    match letters::audit_list_csv(&state.app.db, round_id).await {
-        Ok(csv) => file(
-            "text/csv; charset=utf-8",
-            format!("round-{round_id}-addresses.csv"),
-            csv,
-        ),
-        Err(err) => refuse(err),
-    }
+    let csv = letters::audit_list_csv(&state.app.db, round.id).await;
+    download(
+        csv,
+        "text/csv; charset=utf-8",
+        format!("round-{}-addresses.csv", round.id),
+    )
 }
 
 /// `GET /exports/rounds/{round}/incentives.csv`: who is owed the incentive, for finance.
@@ -136,26 +142,21 @@ pub async fn incentives_csv(
     Path(round): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let round_id = match officer_round(&state, &headers, &round).await {
-        Ok(id) => id,
+    let round = match officer_round(&state, &headers, &round).await {
+        Ok(round) => round,
         Err(response) => return response,
     };
-    let result = async {
-        let round = recruitment::find_round(&state.app.db, round_id).await?;
-        let claims = incentives::claims(&state.app.db, round_id).await?;
-        incentives::claims_csv(
+    let csv = match incentives::claims(&state.app.db, round.id).await {
+        Ok(claims) => incentives::claims_csv(
             &claims,
             round.incentive_description.as_deref().unwrap_or(""),
             round.incentive_amount_pence,
-        )
-    }
-    .await;
-    match result {
-        Ok(csv) => file(
-            "text/csv; charset=utf-8",
-            format!("round-{round_id}-incentives.csv"),
-            csv,
         ),
-        Err(err) => refuse(err),
-    }
+        Err(err) => Err(err),
+    };
+    download(
+        csv,
+        "text/csv; charset=utf-8",
+        format!("round-{}-incentives.csv", round.id),
+    )
 }
