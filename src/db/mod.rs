@@ -1,5 +1,6 @@
 //! Database connection and migrations. SQLite by default, PostgreSQL when the URL says so.
 
+pub mod bulk;
 pub mod entities;
 
 use std::time::Duration;
@@ -44,6 +45,9 @@ pub async fn connect_with(
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
+                    // Rows cross from the driver's SQLite thread in a bounded channel; a
+                    // deep one lets a million-row read run without a hand-off per row.
+                    .row_buffer_size(4_096)
             });
     } else {
         options.max_connections(config.db_max_connections.max(1));

@@ -24,7 +24,6 @@
 //! directly. Then the common case uses only integer and exact IEEE arithmetic and gives
 //! the same result on every platform.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -85,27 +84,49 @@ pub struct Draw {
 /// `key TAB stratum TAB weight` per unit, in (stratum, key) order. A verifier compares it
 /// before re-running a draw, to know the register snapshot is the same.
 pub fn fingerprint(frame: &[FrameUnit]) -> String {
-    let mut units: Vec<&FrameUnit> = frame.iter().collect();
-    // Keys are unique, so an unstable sort gives one order (and is faster).
-    units.sort_unstable_by(|a, b| (&a.stratum, &a.key, a.id).cmp(&(&b.stratum, &b.key, b.id)));
-    fingerprint_sorted(&units)
+    fingerprint_ordered(frame, &Canonical::of(frame).order)
 }
 
-/// [`fingerprint`] of units already in (stratum, key) order, hashed as a stream.
-fn fingerprint_sorted(units: &[&FrameUnit]) -> String {
+/// [`fingerprint`] of `frame` taken in the order of `order`, hashed as a stream.
+fn fingerprint_ordered(frame: &[FrameUnit], order: &[usize]) -> String {
     use sha2::{Digest, Sha256};
-    use std::io::Write;
+    use std::fmt::Write;
 
+    // Lines are gathered into a buffer that is hashed whenever it fills; the few distinct
+    // weights are formatted once each.
     let mut hasher = Sha256::new();
-    for unit in units {
-        // Writing into a hasher cannot fail.
-        let _ = writeln!(hasher, "{}\t{}\t{}", unit.key, unit.stratum, unit.weight);
+    let mut buffer: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut weights: Vec<(u64, String)> = Vec::new();
+    for &i in order {
+        let unit = &frame[i];
+        let bits = unit.weight.to_bits();
+        let weight = match weights.iter().position(|(b, _)| *b == bits) {
+            Some(found) => found,
+            None => {
+                if weights.len() == 64 {
+                    weights.clear();
+                }
+                weights.push((bits, unit.weight.to_string()));
+                weights.len() - 1
+            }
+        };
+        for part in [unit.key.as_bytes(), b"\t", unit.stratum.as_bytes(), b"\t"] {
+            buffer.extend_from_slice(part);
+        }
+        buffer.extend_from_slice(weights[weight].1.as_bytes());
+        buffer.push(b'\n');
+        if buffer.len() >= 1 << 15 {
+            hasher.update(&buffer);
+            buffer.clear();
+        }
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.update(&buffer);
+    let mut hex = String::with_capacity(64);
+    for byte in hasher.finalize() {
+        // Writing into a String cannot fail.
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
 }
 
 /// Why a draw or a plan cannot be made.
@@ -184,6 +205,98 @@ impl FrameUnit {
     }
 }
 
+/// A frame's units in (stratum, key, id) order, the order the draw and the fingerprint
+/// walk them in.
+struct Canonical<'a> {
+    /// Positions in the frame, in (stratum, key, id) order.
+    order: Vec<usize>,
+    /// Each stratum's name and its range in `order`, by name.
+    strata: Vec<(&'a str, std::ops::Range<usize>)>,
+    /// A key that appears more than once, if any.
+    duplicate: Option<&'a str>,
+}
+
+impl<'a> Canonical<'a> {
+    /// Sorts by key once (comparing an 8-byte prefix first), which also finds repeated
+    /// keys, then splits the result by stratum keeping that order: strings are compared
+    /// far fewer times than in a sort by (stratum, key).
+    fn of(frame: &'a [FrameUnit]) -> Self {
+        let mut by_key: Vec<(u64, usize)> = frame
+            .iter()
+            .enumerate()
+            .map(|(i, unit)| (key_prefix(&unit.key), i))
+            .collect();
+        by_key.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| {
+                let (x, y) = (&frame[a.1], &frame[b.1]);
+                (&x.key, x.id, &x.stratum).cmp(&(&y.key, y.id, &y.stratum))
+            })
+        });
+        let duplicate = by_key
+            .windows(2)
+            .find(|pair| frame[pair[0].1].key == frame[pair[1].1].key)
+            .map(|pair| frame[pair[0].1].key.as_str());
+
+        // Number the strata by first appearance, then rank them by name.
+        let mut numbers: std::collections::HashMap<&str, usize> = Default::default();
+        let mut stratum_of = Vec::with_capacity(frame.len());
+        let mut previous: Option<(&str, usize)> = None;
+        for unit in frame {
+            let number = match previous {
+                Some((name, number)) if name == unit.stratum => number,
+                _ => {
+                    let next = numbers.len();
+                    *numbers.entry(unit.stratum.as_str()).or_insert(next)
+                }
+            };
+            previous = Some((unit.stratum.as_str(), number));
+            stratum_of.push(number);
+        }
+        let mut names: Vec<(&str, usize)> = numbers.into_iter().collect();
+        names.sort_unstable();
+        let mut rank = vec![0; names.len()];
+        for (position, (_, number)) in names.iter().enumerate() {
+            rank[*number] = position;
+        }
+
+        // A stable counting sort by stratum rank keeps the key order within each stratum.
+        let mut starts = vec![0usize; names.len() + 1];
+        for &number in &stratum_of {
+            starts[rank[number] + 1] += 1;
+        }
+        for r in 1..starts.len() {
+            starts[r] += starts[r - 1];
+        }
+        let strata = names
+            .iter()
+            .enumerate()
+            .map(|(r, (name, _))| (*name, starts[r]..starts[r + 1]))
+            .collect();
+        let mut next = starts;
+        let mut order = vec![0; frame.len()];
+        for &(_, i) in &by_key {
+            let r = rank[stratum_of[i]];
+            order[next[r]] = i;
+            next[r] += 1;
+        }
+        Self {
+            order,
+            strata,
+            duplicate,
+        }
+    }
+}
+
+/// The first 8 bytes of a key as a big-endian number (zero-padded): comparing prefixes
+/// orders keys as comparing the strings does, except that equal prefixes need a look at
+/// the whole strings.
+fn key_prefix(key: &str) -> u64 {
+    let mut bytes = [0u8; 8];
+    let head = &key.as_bytes()[..key.len().min(8)];
+    bytes[..head.len()].copy_from_slice(head);
+    u64::from_be_bytes(bytes)
+}
+
 /// Draws `requested` units from `frame` as described in the module documentation.
 ///
 /// Fails if the frame is empty, `requested` is 0 or more than the units with positive
@@ -195,16 +308,17 @@ pub fn draw(frame: &[FrameUnit], requested: u64, seed: Seed) -> Result<Draw, Sam
     if requested == 0 {
         return Err(SamplingError::ZeroRequested);
     }
-    let mut keys = HashSet::with_capacity(frame.len());
-    for unit in frame {
-        if !unit.weight.is_finite() || unit.weight < 0.0 {
-            let (key, weight) = (unit.key.clone(), unit.weight);
-            return Err(SamplingError::InvalidWeight { key, weight });
-        }
-        if !keys.insert(unit.key.as_str()) {
-            let key = unit.key.clone();
-            return Err(SamplingError::DuplicateKey { key });
-        }
+    if let Some(unit) = frame
+        .iter()
+        .find(|unit| !unit.weight.is_finite() || unit.weight < 0.0)
+    {
+        let (key, weight) = (unit.key.clone(), unit.weight);
+        return Err(SamplingError::InvalidWeight { key, weight });
+    }
+    let canonical = Canonical::of(frame);
+    if let Some(key) = canonical.duplicate {
+        let key = key.to_owned();
+        return Err(SamplingError::DuplicateKey { key });
     }
     let eligible = frame.iter().filter(|unit| unit.weight > 0.0).count() as u64;
     if requested > eligible {
@@ -214,15 +328,24 @@ pub fn draw(frame: &[FrameUnit], requested: u64, seed: Seed) -> Result<Draw, Sam
         });
     }
 
-    let mut units: Vec<&FrameUnit> = frame.iter().collect();
-    units.sort_unstable_by(|a, b| (&a.stratum, &a.key, a.id).cmp(&(&b.stratum, &b.key, b.id)));
-    let strata: Vec<&[&FrameUnit]> = units.chunk_by(|a, b| a.stratum == b.stratum).collect();
+    let members_of = |range: &std::ops::Range<usize>| {
+        canonical.order[range.clone()]
+            .iter()
+            .map(|&i| &frame[i])
+            .collect::<Vec<&FrameUnit>>()
+    };
+    let strata: Vec<Vec<&FrameUnit>> = canonical
+        .strata
+        .iter()
+        .map(|(_, range)| members_of(range))
+        .collect();
     let plan: Vec<(String, f64, u64)> = strata
         .iter()
-        .map(|members| {
+        .zip(&canonical.strata)
+        .map(|(members, (name, _))| {
             let positive = members.iter().filter(|unit| unit.weight > 0.0).count();
             let weight_sum = members.iter().map(|unit| unit.weight).sum();
-            (members[0].stratum.clone(), weight_sum, positive as u64)
+            ((*name).to_owned(), weight_sum, positive as u64)
         })
         .collect();
     let allocated = allocate_capped(&plan, requested);
@@ -230,8 +353,8 @@ pub fn draw(frame: &[FrameUnit], requested: u64, seed: Seed) -> Result<Draw, Sam
     let mut rng = ChaCha20Rng::seed_from_u64(seed.0);
     let mut draw = Draw {
         allocations: Vec::new(),
-        selected: Vec::new(),
-        frame_fingerprint: fingerprint_sorted(&units),
+        selected: Vec::with_capacity(usize::try_from(requested).unwrap_or(0)),
+        frame_fingerprint: fingerprint_ordered(frame, &canonical.order),
     };
     for ((members, (stratum, weight_sum, _)), take) in strata.iter().zip(plan).zip(allocated) {
         let equal_weights = members.windows(2).all(|w| w[0].weight == w[1].weight);
@@ -245,9 +368,14 @@ pub fn draw(frame: &[FrameUnit], requested: u64, seed: Seed) -> Result<Draw, Sam
             };
             keyed.push((key, position));
         }
-        // An exact tie goes to the unit that sorts first, keeping the draw a pure function.
-        keyed.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut chosen: Vec<usize> = keyed.iter().take(take as usize).map(|k| k.1).collect();
+        // The largest keys win; an exact tie goes to the unit that sorts first, keeping
+        // the draw a pure function. Only the winners need sorting out from the rest.
+        let take = usize::try_from(take).unwrap_or(usize::MAX).min(keyed.len());
+        let order = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if take > 0 && take < keyed.len() {
+            keyed.select_nth_unstable_by(take - 1, order);
+        }
+        let mut chosen: Vec<usize> = keyed[..take].iter().map(|k| k.1).collect();
         chosen.sort_unstable();
         draw.selected
             .extend(chosen.into_iter().map(|i| members[i].clone()));
@@ -256,7 +384,7 @@ pub fn draw(frame: &[FrameUnit], requested: u64, seed: Seed) -> Result<Draw, Sam
             stratum,
             population,
             weight_sum,
-            allocated: take,
+            allocated: take as u64,
         });
     }
     Ok(draw)
@@ -383,7 +511,7 @@ fn unit_interval(rng: &mut ChaCha20Rng) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use std::collections::{HashMap, HashSet};
 
     /// `sizes[i]` units in stratum `W{i}`, keys `W{i}-{n}`, ids counting down.
     #[test]
@@ -564,6 +692,40 @@ mod tests {
         let twice = [FrameUnit::new(1, "u1", "A"), FrameUnit::new(2, "u1", "B")];
         let expected = "address \"u1\" appears more than once in the sampling frame";
         assert_eq!(message(&twice, 1), expected);
+    }
+
+    #[test]
+    fn frames_are_walked_in_stratum_then_key_order_even_when_keys_share_long_prefixes() {
+        // Keys longer than the 8-byte prefix the sort compares first, some of them
+        // prefixes of others, in strata given out of order.
+        let mut units = Vec::new();
+        for n in 0..300u32 {
+            let key = match n % 3 {
+                0 => format!("10009{:07}", n * 7919 % 1000),
+                1 => format!("10009{:07}-{n}", n * 7919 % 1000),
+                _ => format!("1000{n}"),
+            };
+            let stratum = ["E05", "E05010", "A"][(n % 5) as usize % 3];
+            let mut unit = FrameUnit::new(i64::from(n), key, stratum);
+            unit.weight = if n % 4 == 0 { 1.5 } else { 1.0 };
+            units.push(unit);
+        }
+        let mut naive: Vec<&FrameUnit> = units.iter().collect();
+        naive.sort_by(|a, b| (&a.stratum, &a.key, a.id).cmp(&(&b.stratum, &b.key, b.id)));
+        let canonical = Canonical::of(&units);
+        let walked: Vec<&FrameUnit> = canonical.order.iter().map(|&i| &units[i]).collect();
+        assert_eq!(walked, naive);
+        assert_eq!(canonical.duplicate, None);
+        let lines: String = naive
+            .iter()
+            .map(|u| format!("{}\t{}\t{}\n", u.key, u.stratum, u.weight))
+            .collect();
+        use sha2::{Digest, Sha256};
+        let expected: String = Sha256::digest(lines.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(fingerprint(&units), expected);
     }
 
     #[test]

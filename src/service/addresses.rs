@@ -6,18 +6,18 @@
 //! behind, while individual bad rows are skipped and reported with their line numbers.
 //! Re-importing the same file changes nothing; a row whose fields changed is updated in
 //! place (matched by address key).
+//!
+//! Writing goes through the driver itself (see `db::bulk`): PostgreSQL receives the rows
+//! by `COPY`, SQLite in multi-row statements.
 
-use std::collections::HashMap;
 use std::io::Read;
 
-use sea_orm::sea_query::{OnConflict, Query};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    TransactionTrait,
-};
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, sqlx};
 use tokio::sync::mpsc;
 
-use crate::db::entities::address::{self, Column};
+use crate::db::bulk;
+use crate::db::entities::address;
 use crate::domain::address_csv::{AddressCsvReader, AddressRecord, FatalError, RowRejection};
 use crate::error::{AppError, AppResult};
 use crate::service::clock::Clock;
@@ -27,7 +27,8 @@ use crate::service::clock::Clock;
 pub struct ImportOptions {
     /// Refuse files with more data rows than this (nothing is written).
     pub max_rows: u64,
-    /// Rows written per statement.
+    /// Rows handed from the parser to the writer at a time (one statement on SQLite, one
+    /// `COPY` message on PostgreSQL).
     pub batch_size: usize,
 }
 
@@ -147,49 +148,25 @@ pub async fn import(
     options: ImportOptions,
     progress: Option<Progress>,
 ) -> AppResult<ImportSummary> {
-    let mut receiver = parse_in_background(reader, options, progress);
-    let txn = db.begin().await?;
-    // An empty register needs no look-ups: every row is new (the parser has already
-    // refused duplicate keys within the file).
-    let register_was_empty = address::Entity::find().one(&txn).await?.is_none();
-    let postgres = txn.get_database_backend() == DbBackend::Postgres;
-    if postgres && !register_was_empty {
-        // Fresh statistics keep the per-batch key look-ups on the index.
-        txn.execute_unprepared("ANALYZE addresses").await?;
-    }
-    let mut summary = ImportSummary::default();
-    let mut finished = false;
-    while let Some(message) = receiver.recv().await {
-        match message {
-            Message::Done => finished = true,
-            Message::Failed(err) => {
-                txn.rollback().await?;
-                return Err(err);
-            }
-            Message::Batch {
-                records,
-                rejections,
-            } => {
-                summary.rejected_count += rejections.len() as u64;
-                let room = MAX_LISTED_REJECTIONS.saturating_sub(summary.rejected.len());
-                summary.rejected.extend(rejections.into_iter().take(room));
-                summary.rows_read += records.len() as u64;
-                if register_was_empty {
-                    summary.inserted += records.len() as u64;
-                    upsert(&txn, clock, &records).await?;
-                } else {
-                    write_batch(&txn, clock, records, &mut summary).await?;
-                }
-            }
+    let mut batches = Batches {
+        receiver: parse_in_background(reader, options, progress),
+        summary: ImportSummary::default(),
+    };
+    let now = clock.now();
+    let mut txn = bulk::Transaction::begin(db).await?;
+    let written = match &mut txn {
+        bulk::Transaction::Postgres(conn) => write_postgres(conn, &mut batches, now).await,
+        bulk::Transaction::Sqlite(conn) => write_sqlite(conn, &mut batches, now).await,
+    };
+    let mut summary = match written {
+        Ok(()) => batches.summary,
+        Err(err) => {
+            txn.rollback().await?;
+            return Err(err);
         }
-    }
-    if !finished {
-        txn.rollback().await?;
-        return Err(AppError::internal(anyhow::anyhow!(
-            "the CSV parser stopped before the end of the file"
-        )));
-    }
+    };
     summary.rows_read += summary.rejected_count;
+    let postgres = txn.backend() == DbBackend::Postgres;
     txn.commit().await?;
     if postgres {
         // The planner's statistics still describe the register before this import.
@@ -205,113 +182,273 @@ pub async fn import(
     Ok(summary)
 }
 
-fn differs(existing: &address::Model, record: &AddressRecord) -> bool {
-    existing.line1 != record.line1
-        || existing.line2 != record.line2
-        || existing.line3 != record.line3
-        || existing.town != record.town
-        || existing.postcode != record.postcode.as_str()
-        || existing.ward_code != record.ward_code
-        || existing.deprivation_decile != record.deprivation_decile
-        || existing.household_key != record.household_key
+/// The parser's batches, with the rows read and rejected so far.
+struct Batches {
+    receiver: mpsc::Receiver<Message>,
+    summary: ImportSummary,
 }
 
-async fn write_batch(
-    txn: &impl ConnectionTrait,
-    clock: &Clock,
-    records: Vec<AddressRecord>,
-    summary: &mut ImportSummary,
-) -> AppResult<()> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    let keys: Vec<&str> = records.iter().map(|r| r.address_key.as_str()).collect();
-    let existing: HashMap<String, address::Model> = address::Entity::find()
-        .filter(Column::AddressKey.is_in(keys))
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|model| (model.address_key.clone(), model))
-        .collect();
-    let mut to_write = Vec::with_capacity(records.len());
-    for record in records {
-        match existing.get(&record.address_key) {
-            None => {
-                summary.inserted += 1;
-                to_write.push(record);
+impl Batches {
+    /// The next batch of valid rows, or `None` once the whole file was read.
+    async fn next(&mut self) -> AppResult<Option<Vec<AddressRecord>>> {
+        match self.receiver.recv().await {
+            Some(Message::Batch {
+                records,
+                rejections,
+            }) => {
+                let summary = &mut self.summary;
+                summary.rejected_count += rejections.len() as u64;
+                let room = MAX_LISTED_REJECTIONS.saturating_sub(summary.rejected.len());
+                summary.rejected.extend(rejections.into_iter().take(room));
+                summary.rows_read += records.len() as u64;
+                Ok(Some(records))
             }
-            Some(model) if differs(model, &record) => {
-                summary.updated += 1;
-                to_write.push(record);
-            }
-            Some(_) => summary.unchanged += 1,
+            Some(Message::Done) => Ok(None),
+            Some(Message::Failed(err)) => Err(err),
+            None => Err(AppError::internal(anyhow::anyhow!(
+                "the CSV parser stopped before the end of the file"
+            ))),
         }
     }
-    if to_write.is_empty() {
-        return Ok(());
-    }
-    upsert(txn, clock, &to_write).await
 }
 
-/// Inserts new rows and overwrites changed ones in one statement (an upsert also keeps
-/// two concurrent imports of the same key from failing).
-async fn upsert(
-    txn: &impl ConnectionTrait,
-    clock: &Clock,
-    records: &[AddressRecord],
+/// The columns a row fills, in the order they are written.
+const COLUMNS: &str = "address_key, line1, line2, line3, town, postcode, ward_code, \
+                       deprivation_decile, household_key";
+
+/// The columns an import may change in an existing address.
+const UPDATED: [&str; 8] = [
+    "line1",
+    "line2",
+    "line3",
+    "town",
+    "postcode",
+    "ward_code",
+    "deprivation_decile",
+    "household_key",
+];
+
+/// `INSERT … SELECT`/`VALUES` tail that updates an existing address only when one of its
+/// fields differs (`distinct` is the database's null-safe inequality), so rows affected
+/// counts exactly the inserted and the changed addresses.
+fn upsert_clause(distinct: &str) -> String {
+    let set: Vec<String> = UPDATED
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let changed: Vec<String> = UPDATED
+        .iter()
+        .map(|c| format!("addresses.{c} {distinct} excluded.{c}"))
+        .collect();
+    format!(
+        " ON CONFLICT (address_key) DO UPDATE SET {}, updated_at = excluded.updated_at WHERE {}",
+        set.join(", "),
+        changed.join(" OR ")
+    )
+}
+
+/// Counts a batch's outcome from how many of its keys already existed and how many rows
+/// the upsert inserted or changed.
+fn tally(summary: &mut ImportSummary, rows: u64, existing: u64, affected: u64) {
+    let inserted = rows - existing.min(rows);
+    let updated = affected.saturating_sub(inserted);
+    summary.inserted += inserted;
+    summary.updated += updated;
+    summary.unchanged += existing.saturating_sub(updated);
+}
+
+/// PostgreSQL: `COPY` straight into an empty register; otherwise `COPY` into a temporary
+/// table and one upsert from it.
+async fn write_postgres(
+    conn: &mut sqlx::PgConnection,
+    batches: &mut Batches,
+    now: DateTime<Utc>,
 ) -> AppResult<()> {
-    if records.is_empty() {
+    let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM addresses)")
+        .fetch_one(&mut *conn)
+        .await?;
+    let stamp = now.to_rfc3339();
+    let copy = if empty {
+        format!("COPY addresses ({COLUMNS}, created_at, updated_at) FROM STDIN")
+    } else {
+        sqlx::query(
+            "CREATE TEMPORARY TABLE address_import (address_key text, line1 text, \
+             line2 text, line3 text, town text, postcode text, ward_code text, \
+             deprivation_decile smallint, household_key text) ON COMMIT DROP",
+        )
+        .execute(&mut *conn)
+        .await?;
+        format!("COPY address_import ({COLUMNS}) FROM STDIN")
+    };
+    let mut sink = conn.copy_in_raw(&copy).await?;
+    let mut rows = 0u64;
+    let mut buffer = Vec::new();
+    loop {
+        let records = match batches.next().await {
+            Ok(Some(records)) => records,
+            Ok(None) => break,
+            Err(err) => {
+                sink.abort("the import was refused").await?;
+                return Err(err);
+            }
+        };
+        buffer.clear();
+        for record in &records {
+            copy_text_row(&mut buffer, record, empty.then_some(stamp.as_str()));
+        }
+        rows += records.len() as u64;
+        sink.send(buffer.as_slice()).await?;
+    }
+    sink.finish().await?;
+    if empty {
+        batches.summary.inserted += rows;
         return Ok(());
     }
-    let now = clock.now();
-    let mut insert = Query::insert();
-    insert.into_table(address::Entity).columns([
-        Column::AddressKey,
-        Column::Line1,
-        Column::Line2,
-        Column::Line3,
-        Column::Town,
-        Column::Postcode,
-        Column::WardCode,
-        Column::DeprivationDecile,
-        Column::HouseholdKey,
-        Column::CreatedAt,
-        Column::UpdatedAt,
-    ]);
-    for r in records {
-        insert
-            .values([
-                r.address_key.clone().into(),
-                r.line1.clone().into(),
-                r.line2.clone().into(),
-                r.line3.clone().into(),
-                r.town.clone().into(),
-                r.postcode.as_str().to_owned().into(),
-                r.ward_code.clone().into(),
-                r.deprivation_decile.into(),
-                r.household_key.clone().into(),
-                now.into(),
-                now.into(),
-            ])
-            .map_err(AppError::internal)?;
-    }
-    insert.on_conflict(
-        OnConflict::column(Column::AddressKey)
-            .update_columns([
-                Column::Line1,
-                Column::Line2,
-                Column::Line3,
-                Column::Town,
-                Column::Postcode,
-                Column::WardCode,
-                Column::DeprivationDecile,
-                Column::HouseholdKey,
-                Column::UpdatedAt,
-            ])
-            .to_owned(),
+    let existing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM address_import JOIN addresses USING (address_key)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let sql = format!(
+        "INSERT INTO addresses ({COLUMNS}, created_at, updated_at) \
+         SELECT {COLUMNS}, $1, $1 FROM address_import{}",
+        upsert_clause("IS DISTINCT FROM")
     );
-    txn.execute(&insert).await?;
+    let affected = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    tally(
+        &mut batches.summary,
+        rows,
+        u64::try_from(existing).unwrap_or(0),
+        affected,
+    );
     Ok(())
+}
+
+/// Appends one row in `COPY`'s text format: tab-separated, `\N` for NULL, with
+/// backslashes, tabs and line breaks escaped.
+fn copy_text_row(buffer: &mut Vec<u8>, record: &AddressRecord, stamp: Option<&str>) {
+    fn field(buffer: &mut Vec<u8>, value: Option<&str>) {
+        let Some(value) = value else {
+            buffer.extend_from_slice(b"\\N");
+            return;
+        };
+        for byte in value.bytes() {
+            match byte {
+                b'\\' => buffer.extend_from_slice(b"\\\\"),
+                b'\t' => buffer.extend_from_slice(b"\\t"),
+                b'\n' => buffer.extend_from_slice(b"\\n"),
+                b'\r' => buffer.extend_from_slice(b"\\r"),
+                other => buffer.push(other),
+            }
+        }
+    }
+    let decile = record.deprivation_decile.map(|d| d.to_string());
+    let fields = [
+        Some(record.address_key.as_str()),
+        Some(record.line1.as_str()),
+        record.line2.as_deref(),
+        record.line3.as_deref(),
+        record.town.as_deref(),
+        Some(record.postcode.as_str()),
+        Some(record.ward_code.as_str()),
+        decile.as_deref(),
+        Some(record.household_key.as_str()),
+    ];
+    for (i, value) in fields.into_iter().enumerate() {
+        if i > 0 {
+            buffer.push(b'\t');
+        }
+        field(buffer, value);
+    }
+    if let Some(stamp) = stamp {
+        for _ in 0..2 {
+            buffer.push(b'\t');
+            field(buffer, Some(stamp));
+        }
+    }
+    buffer.push(b'\n');
+}
+
+/// SQLite: multi-row statements, one per batch. Into an empty register every row is new
+/// (the parser has refused keys repeated within the file); otherwise each batch counts its
+/// existing keys and upserts.
+async fn write_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    batches: &mut Batches,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM addresses)")
+        .fetch_one(&mut *conn)
+        .await?;
+    let upsert = if empty {
+        String::new()
+    } else {
+        upsert_clause("IS NOT")
+    };
+    // The time stamp as the driver would write it, formatted once.
+    let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+    // The same text for every full batch, so SQLite prepares it once.
+    let mut statements: Option<(usize, String, String)> = None;
+    while let Some(records) = batches.next().await? {
+        if records.is_empty() {
+            continue;
+        }
+        let rows = records.len();
+        if statements.as_ref().is_none_or(|(n, _, _)| *n != rows) {
+            statements = Some((rows, insert_sql(rows, &upsert), count_sql(rows)));
+        }
+        let Some((_, insert, count)) = &statements else {
+            continue;
+        };
+        let existing: i64 = if empty {
+            0
+        } else {
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone()));
+            for record in &records {
+                query = query.bind(record.address_key.as_str());
+            }
+            query.fetch_one(&mut *conn).await?
+        };
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
+        for r in records {
+            query = query
+                .bind(r.address_key)
+                .bind(r.line1)
+                .bind(r.line2)
+                .bind(r.line3)
+                .bind(r.town)
+                .bind(r.postcode.as_str().to_owned())
+                .bind(r.ward_code)
+                .bind(r.deprivation_decile)
+                .bind(r.household_key)
+                .bind(stamp.clone())
+                .bind(stamp.clone());
+        }
+        let affected = query.execute(&mut *conn).await?.rows_affected();
+        let existing = u64::try_from(existing).unwrap_or(0);
+        tally(&mut batches.summary, rows as u64, existing, affected);
+    }
+    Ok(())
+}
+
+/// `INSERT` of `rows` addresses, 11 values a row (see [`bulk::sqlite_rows`]).
+fn insert_sql(rows: usize, upsert: &str) -> String {
+    format!(
+        "INSERT INTO addresses ({COLUMNS}, created_at, updated_at) VALUES {}{upsert}",
+        bulk::sqlite_rows(rows, 11)
+    )
+}
+
+/// How many of `rows` address keys exist already.
+fn count_sql(rows: usize) -> String {
+    format!(
+        "SELECT count(*) FROM addresses WHERE address_key IN {}",
+        bulk::sqlite_rows(1, rows)
+    )
 }
 
 /// How many addresses the register holds.

@@ -6,10 +6,10 @@
 //! for letters not yet exported; `reissue` replaces the codes of every unredeemed letter
 //! (the old ones stop working), for a lost print file.
 
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement, TransactionTrait, Value,
-};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sqlx};
+
+use crate::db::bulk::{self, on_connection};
 
 use crate::db::entities::{address, letter};
 use crate::domain::invitation_code::InvitationCode;
@@ -78,50 +78,32 @@ where
             "This round's codes have expired; draw a new round.",
         ));
     }
-    let txn = state.db.begin().await?;
-    let mut query = letter::Entity::find()
-        .filter(letter::Column::RoundId.eq(round_id))
-        .filter(letter::Column::RedeemedAt.is_null())
-        .find_also_related(address::Entity)
-        .order_by_asc(letter::Column::Id);
-    if !reissue {
-        query = query.filter(letter::Column::ExportedAt.is_null());
-    }
-    if let Some(limit) = limit {
-        query = query.limit(u64::try_from(limit).unwrap_or(u64::MAX));
-    }
-    let rows = query.all(&txn).await?;
+    let mut txn = bulk::Transaction::begin(&state.db).await?;
+    let rows = letters_to_print(&mut txn, round_id, reissue, limit).await?;
     let mut printed = Vec::with_capacity(rows.len());
+    let mut ids = Vec::with_capacity(rows.len());
     let mut hashes = Vec::with_capacity(rows.len());
-    for (letter, address) in rows {
-        let address = address.ok_or_else(|| {
-            AppError::internal(anyhow::anyhow!("letter {} lost its address", letter.id))
-        })?;
+    for (letter_id, address) in rows {
         // The thread-local CSPRNG, never the seeded lottery RNG (and not held across an await).
         let code = InvitationCode::generate(&mut rand::rng());
-        hashes.push((letter.id, code.hash_hex()));
+        ids.push(letter_id);
+        hashes.push(code.hash_hex());
         printed.push(PrintedLetter {
-            reference: format!("L{}", letter.id),
+            reference: format!("L{letter_id}"),
             url: personal_url(&state.config.public_url, &code),
             code: code.display(),
             address,
         });
     }
-    let backend = txn.get_database_backend();
-    // 2 values a row: 5,000 rows stay well inside both databases' parameter limits.
-    for chunk in hashes.chunks(5_000) {
-        let result = txn
-            .execute_raw(set_codes_statement(backend, chunk, now, reissue))
-            .await?;
-        // Another export or a registration got there first: print nothing rather than
-        // letters whose codes were overwritten.
-        if result.rows_affected() != chunk.len() as u64 {
-            txn.rollback().await?;
-            return Err(AppError::conflict(
-                "The round's letters changed during the export (another export or a \
-                 registration); export again.",
-            ));
-        }
+    let stored = store_codes(&mut txn, &ids, &hashes, now, reissue).await?;
+    // Another export or a registration got there first: print nothing rather than letters
+    // whose codes were overwritten.
+    if stored != ids.len() as u64 {
+        txn.rollback().await?;
+        return Err(AppError::conflict(
+            "The round's letters changed during the export (another export or a \
+             registration); export again.",
+        ));
     }
     let count = printed.len();
     let output = produce(printed).await?;
@@ -135,50 +117,122 @@ where
     Ok(output)
 }
 
-/// One statement that sets many letters' code hashes: `UPDATE … FROM` a `VALUES` list,
-/// which PostgreSQL and SQLite (3.33 and later) both understand.
-fn set_codes_statement(
-    backend: DbBackend,
-    rows: &[(i64, String)],
-    now: chrono::DateTime<chrono::Utc>,
+/// A row of [`letters_to_print`]: the letter's id and its address's columns.
+type LetterRow = (
+    i64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    Option<i16>,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+
+/// The round's unredeemed letters (only those not yet exported unless `reissue`), by id,
+/// with their addresses.
+async fn letters_to_print(
+    txn: &mut bulk::Transaction,
+    round_id: i64,
     reissue: bool,
-) -> Statement {
-    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * 2 + 1);
-    let mut placeholder = {
-        let mut n = 0;
-        move || {
-            n += 1;
-            match backend {
-                DbBackend::Postgres => format!("${n}"),
-                _ => "?".to_owned(),
-            }
-        }
-    };
-    let mut tuples = Vec::with_capacity(rows.len());
-    for (id, hash) in rows {
-        let cast = if backend == DbBackend::Postgres {
-            "::bigint"
-        } else {
-            ""
-        };
-        tuples.push(format!("({}{cast}, {})", placeholder(), placeholder()));
-        values.push((*id).into());
-        values.push(hash.clone().into());
-    }
-    let at = placeholder();
-    values.push(now.into());
+    limit: Option<usize>,
+) -> AppResult<Vec<(i64, address::Model)>> {
     let sql = format!(
-        "WITH v(id, code_hash) AS (VALUES {}) \
-         UPDATE letters SET code_hash = v.code_hash, exported_at = {at} FROM v \
-         WHERE letters.id = v.id AND letters.redeemed_at IS NULL{}",
-        tuples.join(", "),
+        "SELECT l.id, a.id, a.address_key, a.line1, a.line2, a.line3, a.town, a.postcode, \
+         a.ward_code, a.deprivation_decile, a.household_key, a.created_at, a.updated_at \
+         FROM letters l JOIN addresses a ON a.id = l.address_id \
+         WHERE l.round_id = $1 AND l.redeemed_at IS NULL{} ORDER BY l.id LIMIT $2",
         if reissue {
             ""
         } else {
-            " AND letters.exported_at IS NULL"
+            " AND l.exported_at IS NULL"
         }
     );
-    Statement::from_sql_and_values(backend, sql, values)
+    let limit = limit.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    let rows: Vec<LetterRow> = on_connection!(txn, conn => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(round_id)
+            .bind(limit)
+            .fetch_all(conn)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let address = address::Model {
+                id: row.1,
+                address_key: row.2,
+                line1: row.3,
+                line2: row.4,
+                line3: row.5,
+                town: row.6,
+                postcode: row.7,
+                ward_code: row.8,
+                deprivation_decile: row.9,
+                household_key: row.10,
+                created_at: row.11,
+                updated_at: row.12,
+            };
+            (row.0, address)
+        })
+        .collect())
+}
+
+/// Sets letters' code hashes and marks them exported, unless they were redeemed (or,
+/// without `reissue`, exported) meanwhile; returns how many were set.
+async fn store_codes(
+    txn: &mut bulk::Transaction,
+    ids: &[i64],
+    hashes: &[String],
+    now: DateTime<Utc>,
+    reissue: bool,
+) -> AppResult<u64> {
+    let unexported = if reissue {
+        ""
+    } else {
+        " AND letters.exported_at IS NULL"
+    };
+    let mut stored = 0;
+    match txn {
+        bulk::Transaction::Postgres(txn) => {
+            let sql = format!(
+                "UPDATE letters SET code_hash = v.code_hash, exported_at = $1 \
+                 FROM UNNEST($2::bigint[], $3::text[]) AS v(id, code_hash) \
+                 WHERE letters.id = v.id AND letters.redeemed_at IS NULL{unexported}"
+            );
+            stored += sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(now)
+                .bind(ids)
+                .bind(hashes)
+                .execute(&mut **txn)
+                .await?
+                .rows_affected();
+        }
+        bulk::Transaction::Sqlite(txn) => {
+            // `UPDATE … FROM` a `VALUES` list (SQLite 3.33 and later), inside SQLite's
+            // limit of 32,766 parameters.
+            for (ids, hashes) in ids.chunks(10_000).zip(hashes.chunks(10_000)) {
+                let sql = format!(
+                    "WITH v(id, code_hash) AS (VALUES {}) \
+                     UPDATE letters SET code_hash = v.code_hash, exported_at = ? FROM v \
+                     WHERE letters.id = v.id AND letters.redeemed_at IS NULL{unexported}",
+                    bulk::sqlite_rows(ids.len(), 2)
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (id, hash) in ids.iter().zip(hashes) {
+                    query = query.bind(*id).bind(hash.as_str());
+                }
+                let query = query.bind(now);
+                stored += query.execute(&mut **txn).await?.rows_affected();
+            }
+        }
+    }
+    Ok(stored)
 }
 
 /// The printer's mail-merge CSV: reference, address block, code, URL and QR image names.

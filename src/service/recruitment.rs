@@ -5,18 +5,19 @@
 //! fingerprint of the snapshot, so that anyone with the seed can re-run the draw and get
 //! the identical list (`civic-panel lottery verify ROUND`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Months, Utc};
+use futures_util::TryStreamExt;
 use rand::RngCore;
-use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Set, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, sqlx,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::db::entities::{address, letter, recruitment_round, resident};
+use crate::db::bulk::{self, on_connection};
+use crate::db::entities::{address, letter, recruitment_round};
 use crate::domain::account::AccountId;
 use crate::domain::sampling::{self, ALGORITHM, Draw, FrameUnit, SamplingError, Seed};
 use crate::error::{AppError, AppResult};
@@ -141,74 +142,120 @@ fn validate(input: &RoundInput) -> AppResult<()> {
 }
 
 /// The eligible frame as of `parameters.as_of`, leaving out `round` itself.
+///
+/// The exclusions are applied by the database, and rows are decoded straight into frame
+/// units (a million of them for a large council).
 pub async fn eligible_frame(
-    db: &impl ConnectionTrait,
+    txn: &mut bulk::Transaction,
     parameters: &LotteryParameters,
     round: Option<i64>,
 ) -> AppResult<Vec<FrameUnit>> {
     let as_of = parameters.as_of;
-    let mut excluded_addresses: HashSet<i64> = HashSet::new();
-    if let Some(months) = parameters.exclude_invited_within_months {
-        let since = as_of
+    let since = parameters.exclude_invited_within_months.map(|months| {
+        as_of
             .checked_sub_months(Months::new(months))
-            .unwrap_or(as_of);
-        let mut query = letter::Entity::find()
-            .select_only()
-            .column(letter::Column::AddressId)
-            .filter(letter::Column::CreatedAt.gte(since))
-            .filter(letter::Column::CreatedAt.lte(as_of));
-        if let Some(round) = round {
-            query = query.filter(letter::Column::RoundId.ne(round));
-        }
-        excluded_addresses.extend(query.into_tuple::<i64>().all(db).await?);
+            .unwrap_or(as_of)
+    });
+    // `$1` is `as_of`; with the invitation exclusion, `$2` is `since` and `$3` the round
+    // left out (ids start at 1, so 0 leaves none out).
+    let mut conditions = String::from("created_at <= $1");
+    if since.is_some() {
+        conditions.push_str(
+            " AND id NOT IN (SELECT address_id FROM letters \
+             WHERE created_at >= $2 AND created_at <= $1 AND round_id <> $3)",
+        );
     }
     if parameters.exclude_member_households {
-        // Addresses of households with a registrant still in the pool at `as_of`; the
-        // sub-query keeps the household keys of a million addresses out of memory.
-        let members = resident::Entity::find()
-            .select_only()
-            .column(resident::Column::HouseholdKey)
-            .filter(resident::Column::RegisteredAt.lte(as_of))
-            .filter(
-                Condition::any()
-                    .add(resident::Column::WithdrawnAt.is_null())
-                    .add(resident::Column::WithdrawnAt.gt(as_of)),
-            )
-            .into_query();
-        let in_member_households: Vec<i64> = address::Entity::find()
-            .select_only()
-            .column(address::Column::Id)
-            .filter(address::Column::HouseholdKey.in_subquery(members))
-            .into_tuple()
-            .all(db)
-            .await?;
-        excluded_addresses.extend(in_member_households);
+        // Households with a registrant still in the pool at `as_of`.
+        conditions.push_str(
+            " AND household_key NOT IN (SELECT household_key FROM residents \
+             WHERE registered_at <= $1 AND (withdrawn_at IS NULL OR withdrawn_at > $1))",
+        );
     }
-    // Order does not matter: the draw sorts the frame itself.
-    let rows: Vec<(i64, String, String, Option<i16>)> = address::Entity::find()
-        .select_only()
-        .columns([
-            address::Column::Id,
-            address::Column::AddressKey,
-            address::Column::WardCode,
-            address::Column::DeprivationDecile,
-        ])
-        .filter(address::Column::CreatedAt.lte(as_of))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter(|(id, _, _, _)| !excluded_addresses.contains(id))
-        .map(|(id, key, ward, decile)| FrameUnit {
-            weight: decile
-                .and_then(|d| parameters.decile_weights.get(&d).copied())
-                .unwrap_or(sampling::DEFAULT_WEIGHT),
-            id,
-            key,
-            stratum: ward,
-        })
-        .collect())
+    let next_parameter = if since.is_some() { 4 } else { 2 };
+    let unit = |id, key, stratum, decile: Option<i16>| FrameUnit {
+        id,
+        key,
+        stratum,
+        weight: decile
+            .and_then(|d| parameters.decile_weights.get(&d).copied())
+            .unwrap_or(sampling::DEFAULT_WEIGHT),
+    };
+    let mut frame = Vec::new();
+    match txn {
+        bulk::Transaction::Postgres(conn) => {
+            let sql = format!(
+                "SELECT id, address_key, ward_code, deprivation_decile FROM addresses \
+                 WHERE {conditions}"
+            );
+            let mut query =
+                sqlx::query_as::<_, (i64, String, String, Option<i16>)>(sqlx::AssertSqlSafe(sql))
+                    .bind(as_of);
+            if let Some(since) = since {
+                query = query.bind(since).bind(round.unwrap_or(0));
+            }
+            let mut rows = query.fetch(&mut **conn);
+            while let Some((id, key, stratum, decile)) = rows.try_next().await? {
+                frame.push(unit(id, key, stratum, decile));
+            }
+        }
+        bulk::Transaction::Sqlite(conn) => {
+            // The SQLite driver copies every value of every row separately, which at a
+            // million rows takes seconds. Instead the database packs each page of ids
+            // into one text, a line per address with tab-separated fields (keys and ward
+            // codes hold no control characters: the import refuses them).
+            const PAGE: i64 = 65_536;
+            let sql = format!(
+                "SELECT group_concat(id || char(9) || address_key || char(9) || ward_code \
+                 || char(9) || ifnull(deprivation_decile, ''), char(10)) FROM addresses \
+                 WHERE {conditions} AND id >= ${next_parameter} AND id < ${}",
+                next_parameter + 1
+            );
+            let (first, last): (Option<i64>, Option<i64>) =
+                sqlx::query_as("SELECT min(id), max(id) FROM addresses")
+                    .fetch_one(&mut **conn)
+                    .await?;
+            let (Some(first), Some(last)) = (first, last) else {
+                return Ok(frame);
+            };
+            for start in (first..=last).step_by(PAGE as usize) {
+                let mut query =
+                    sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql.clone()))
+                        .bind(as_of);
+                if let Some(since) = since {
+                    query = query.bind(since).bind(round.unwrap_or(0));
+                }
+                let page = query
+                    .bind(start)
+                    .bind(start.saturating_add(PAGE))
+                    .fetch_one(&mut **conn)
+                    .await?;
+                for line in page.as_deref().unwrap_or("").lines() {
+                    let (id, key, stratum, decile) = packed_unit(line).ok_or_else(|| {
+                        AppError::internal(anyhow::anyhow!("unreadable frame line {line:?}"))
+                    })?;
+                    frame.push(unit(id, key.to_owned(), stratum.to_owned(), decile));
+                }
+            }
+        }
+    }
+    Ok(frame)
+}
+
+/// One line of a packed frame page: `id TAB key TAB ward TAB decile-or-empty`.
+fn packed_unit(line: &str) -> Option<(i64, &str, &str, Option<i16>)> {
+    let mut fields = line.split('\t');
+    let id = fields.next()?.parse().ok()?;
+    let key = fields.next()?;
+    let stratum = fields.next()?;
+    let decile = match fields.next()? {
+        "" => None,
+        text => Some(text.parse().ok()?),
+    };
+    fields
+        .next()
+        .is_none()
+        .then_some((id, key, stratum, decile))
 }
 
 /// Draws a round and writes its letters, in one transaction.
@@ -228,67 +275,100 @@ pub async fn create_round(
         as_of: now,
     };
     let started = std::time::Instant::now();
-    let txn = state.db.begin().await?;
-    let frame = eligible_frame(&txn, &parameters, None).await?;
+    let mut txn = bulk::Transaction::begin(&state.db).await?;
+    let frame = eligible_frame(&mut txn, &parameters, None).await?;
     let loaded = started.elapsed();
     let eligible = frame.len();
-    let draw =
-        tokio::task::spawn_blocking(move || sampling::draw(&frame, parameters.letters, seed))
-            .await
-            .map_err(AppError::internal)?
-            .map_err(sampling_error)?;
+    let letters = parameters.letters;
+    let draw = tokio::task::spawn_blocking(move || sampling::draw(&frame, letters, seed))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(sampling_error)?;
     let drawn = started.elapsed();
-    let round = recruitment_round::ActiveModel {
-        name: Set(input.name.trim().to_owned()),
-        seed: Set(seed.to_string()),
-        algorithm: Set(ALGORITHM.to_owned()),
-        parameters: Set(serde_json::to_string(&parameters).map_err(AppError::internal)?),
-        register_fingerprint: Set(draw.frame_fingerprint.clone()),
-        eligible_count: Set(i64::try_from(eligible).unwrap_or(i64::MAX)),
-        drawn_count: Set(i64::try_from(draw.selected.len()).unwrap_or(i64::MAX)),
-        created_by: Set(created_by.map(|id| id.0)),
-        created_at: Set(now),
-        code_expires_at: Set(now + chrono::Duration::days(i64::from(input.code_valid_days))),
-        min_age: Set(i16::from(input.min_age)),
-        one_per_household: Set(input.one_per_household),
-        incentive_description: Set(input.incentive_description.clone()),
-        incentive_amount_pence: Set(input.incentive_amount_pence),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    // 4 values a row: 4,000 rows stay well inside both databases' parameter limits.
-    for chunk in draw.selected.chunks(4_000) {
-        let mut insert = Query::insert();
-        insert.into_table(letter::Entity).columns([
-            letter::Column::RoundId,
-            letter::Column::AddressId,
-            letter::Column::Stratum,
-            letter::Column::CreatedAt,
-        ]);
-        for unit in chunk {
-            insert
-                .values([
-                    round.id.into(),
-                    unit.id.into(),
-                    unit.stratum.clone().into(),
-                    now.into(),
-                ])
-                .map_err(AppError::internal)?;
-        }
-        txn.execute(&insert).await?;
-    }
+    let parameters = serde_json::to_string(&parameters).map_err(AppError::internal)?;
+    let code_expires_at = now + chrono::Duration::days(i64::from(input.code_valid_days));
+    let round_id: i64 = on_connection!(&mut txn, conn => {
+        sqlx::query_scalar(
+            "INSERT INTO recruitment_rounds (name, seed, algorithm, parameters, \
+             register_fingerprint, eligible_count, drawn_count, created_by, created_at, \
+             code_expires_at, min_age, one_per_household, incentive_description, \
+             incentive_amount_pence) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+        )
+        .bind(input.name.trim())
+        .bind(seed.to_string())
+        .bind(ALGORITHM)
+        .bind(&parameters)
+        .bind(&draw.frame_fingerprint)
+        .bind(i64::try_from(eligible).unwrap_or(i64::MAX))
+        .bind(i64::try_from(draw.selected.len()).unwrap_or(i64::MAX))
+        .bind(created_by.map(|id| id.0))
+        .bind(now)
+        .bind(code_expires_at)
+        .bind(i16::from(input.min_age))
+        .bind(input.one_per_household)
+        .bind(input.incentive_description.as_deref())
+        .bind(input.incentive_amount_pence)
+        .fetch_one(conn)
+        .await?
+    });
+    insert_letters(&mut txn, round_id, &draw.selected, now).await?;
     txn.commit().await?;
     tracing::info!(
         load_ms = loaded.as_millis(),
         draw_ms = (drawn - loaded).as_millis(),
         write_ms = (started.elapsed() - drawn).as_millis(),
-        round_id = round.id,
+        round_id,
         letters = draw.selected.len(),
         eligible,
         "recruitment round drawn"
     );
-    Ok((round, draw))
+    Ok((find_round(&state.db, round_id).await?, draw))
+}
+
+/// Writes one letter per selected unit: on PostgreSQL one statement with a column per
+/// array, on SQLite multi-row statements inside its limit of 32,766 parameters.
+async fn insert_letters(
+    txn: &mut bulk::Transaction,
+    round_id: i64,
+    selected: &[FrameUnit],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    match txn {
+        bulk::Transaction::Postgres(txn) => {
+            let addresses: Vec<i64> = selected.iter().map(|unit| unit.id).collect();
+            let strata: Vec<&str> = selected.iter().map(|unit| unit.stratum.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO letters (round_id, address_id, stratum, created_at) \
+                 SELECT $1, address_id, stratum, $2 \
+                 FROM UNNEST($3::bigint[], $4::text[]) AS drawn(address_id, stratum)",
+            )
+            .bind(round_id)
+            .bind(now)
+            .bind(addresses)
+            .bind(strata)
+            .execute(&mut **txn)
+            .await?;
+        }
+        bulk::Transaction::Sqlite(txn) => {
+            for chunk in selected.chunks(8_000) {
+                let sql = format!(
+                    "INSERT INTO letters (round_id, address_id, stratum, created_at) VALUES {}",
+                    bulk::sqlite_rows(chunk.len(), 4)
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for unit in chunk {
+                    query = query
+                        .bind(round_id)
+                        .bind(unit.id)
+                        .bind(unit.stratum.as_str())
+                        .bind(now);
+                }
+                query.execute(&mut **txn).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One round.
@@ -322,7 +402,7 @@ pub enum Verification {
 
 /// Re-runs a round's draw from its stored seed and parameters and compares the result
 /// with the letters written at the time.
-pub async fn verify(db: &impl ConnectionTrait, round_id: i64) -> AppResult<Verification> {
+pub async fn verify(db: &DatabaseConnection, round_id: i64) -> AppResult<Verification> {
     let round = find_round(db, round_id).await?;
     let parameters: LotteryParameters =
         serde_json::from_str(&round.parameters).map_err(AppError::internal)?;
@@ -336,7 +416,9 @@ pub async fn verify(db: &impl ConnectionTrait, round_id: i64) -> AppResult<Verif
             round.algorithm
         )));
     }
-    let frame = eligible_frame(db, &parameters, Some(round_id)).await?;
+    let mut txn = bulk::Transaction::begin(db).await?;
+    let frame = eligible_frame(&mut txn, &parameters, Some(round_id)).await?;
+    txn.rollback().await?;
     let now = sampling::fingerprint(&frame);
     if now != round.register_fingerprint {
         return Ok(Verification::RegisterChanged {

@@ -236,3 +236,54 @@ async fn a_file_that_fills_its_last_batch_exactly_imports_whole() {
     }
     assert_eq!(app.count(address::Entity).await, 4);
 }
+
+#[tokio::test]
+async fn a_mixed_reimport_counts_each_row_once_and_keeps_awkward_text_exactly() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let v1 = format!(
+        "{HEADER}200,1 Mill Lane,Tewkesbury,GL19 3BB,E05004418,\n\
+         201,2 Mill Lane,Tewkesbury,GL19 3BB,E05004418,4\n\
+         202,3 Mill Lane,Tewkesbury,GL19 3BB,E05004418,5\n"
+    );
+    import(&app, &officer, v1.as_bytes()).await;
+    app.clock.advance(chrono::Duration::hours(1));
+    // 200 gains a decile (NULL to a value), 201 loses its own (a value to NULL), 202 is
+    // as it was, 203 is new; 203's first line holds a tab, a backslash, a line break,
+    // quotes and Welsh text, which a bulk loader must not mangle.
+    let awkward = "Fflat 2\tCefn, C:\\\\Hen \"Felin\"\nLlawr Uchaf Ŵ";
+    let v2 = format!(
+        "{HEADER}200,1 Mill Lane,Tewkesbury,GL19 3BB,E05004418,2\n\
+         201,2 Mill Lane,Tewkesbury,GL19 3BB,E05004418,\n\
+         202,3 Mill Lane,Tewkesbury,GL19 3BB,E05004418,5\n\
+         203,\"{}\",Tewkesbury,GL19 3BB,E05004418,1\n",
+        awkward.replace('"', "\"\"")
+    );
+    let body = import(&app, &officer, v2.as_bytes()).await;
+    let summary = &body["data"]["addressRegisterImport"];
+    assert_eq!(
+        (
+            summary["rowsRead"].as_u64(),
+            summary["inserted"].as_u64(),
+            summary["updated"].as_u64(),
+            summary["unchanged"].as_u64()
+        ),
+        (Some(4), Some(1), Some(2), Some(1)),
+        "{body}"
+    );
+    let rows = address::Entity::find()
+        .order_by_asc(address::Column::AddressKey)
+        .all(app.db())
+        .await
+        .unwrap();
+    let deciles: Vec<Option<i16>> = rows.iter().map(|r| r.deprivation_decile).collect();
+    assert_eq!(deciles, [Some(2), None, Some(5), Some(1)]);
+    assert_eq!(rows[3].line1, awkward);
+    assert_eq!(rows[3].line2, None);
+    // Changed rows get a new time stamp; unchanged ones keep theirs.
+    let stamped: Vec<bool> = rows
+        .iter()
+        .map(|r| r.updated_at > rows[2].created_at)
+        .collect();
+    assert_eq!(stamped, [true, true, false, true]);
+}
