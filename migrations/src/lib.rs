@@ -8,7 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_accounts_and_sessions;
 mod m20261123_000002_recruitment;
 mod m20261123_000003_login_links_and_outbox;
-mod m20261123_000004_lean_address_indexes;
+mod m20261123_000004_unused_indexes;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -20,7 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_accounts_and_sessions::Migration),
             Box::new(m20261123_000002_recruitment::Migration),
             Box::new(m20261123_000003_login_links_and_outbox::Migration),
-            Box::new(m20261123_000004_lean_address_indexes::Migration),
+            Box::new(m20261123_000004_unused_indexes::Migration),
         ]
     }
 }

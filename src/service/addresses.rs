@@ -168,9 +168,16 @@ pub async fn import(
     summary.rows_read += summary.rejected_count;
     let postgres = txn.backend() == DbBackend::Postgres;
     txn.commit().await?;
-    if postgres {
-        // The planner's statistics still describe the register before this import.
-        db.execute_unprepared("ANALYZE addresses").await?;
+    if postgres && summary.inserted + summary.updated > 0 {
+        // The planner's statistics still describe the register before this import. The
+        // import is done, so they are refreshed in the background (autovacuum would get
+        // there too, within a minute or so).
+        let db = db.clone();
+        tokio::spawn(async move {
+            if let Err(err) = db.execute_unprepared("ANALYZE addresses").await {
+                tracing::warn!(error = %err, "refreshing the register's statistics failed");
+            }
+        });
     }
     tracing::info!(
         inserted = summary.inserted,

@@ -11,8 +11,8 @@ use chrono::{DateTime, Months, Utc};
 use futures_util::TryStreamExt;
 use rand::RngCore;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, sqlx,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, sqlx,
 };
 use serde::{Deserialize, Serialize};
 
@@ -156,22 +156,11 @@ pub async fn eligible_frame(
             .checked_sub_months(Months::new(months))
             .unwrap_or(as_of)
     });
-    // `$1` is `as_of`; with the invitation exclusion, `$2` is `since` and `$3` the round
-    // left out (ids start at 1, so 0 leaves none out).
-    let mut conditions = String::from("created_at <= $1");
-    if since.is_some() {
-        conditions.push_str(
-            " AND id NOT IN (SELECT address_id FROM letters \
-             WHERE created_at >= $2 AND created_at <= $1 AND round_id <> $3)",
-        );
-    }
-    if parameters.exclude_member_households {
-        // Households with a registrant still in the pool at `as_of`.
-        conditions.push_str(
-            " AND household_key NOT IN (SELECT household_key FROM residents \
-             WHERE registered_at <= $1 AND (withdrawn_at IS NULL OR withdrawn_at > $1))",
-        );
-    }
+    let conditions = frame_conditions(
+        txn.backend(),
+        since.is_some(),
+        parameters.exclude_member_households,
+    );
     let next_parameter = if since.is_some() { 4 } else { 2 };
     let unit = |id, key, stratum, decile: Option<i16>| FrameUnit {
         id,
@@ -240,6 +229,46 @@ pub async fn eligible_frame(
         }
     }
     Ok(frame)
+}
+
+/// The `WHERE` conditions of the eligible frame. `$1` is `as_of`; with the invitation
+/// exclusion, `$2` is `since` and `$3` the round left out (ids start at 1, so 0 leaves none
+/// out).
+///
+/// PostgreSQL gets `NOT EXISTS`, which it plans as an anti-join whatever the number of
+/// letters; its `NOT IN` over a sub-query too large for `work_mem` would re-scan it for
+/// every address. SQLite gets `NOT IN`, for which it indexes the sub-query's rows once,
+/// where `NOT EXISTS` would probe the letters once per address.
+fn frame_conditions(backend: DbBackend, invited: bool, households: bool) -> String {
+    let postgres = backend == DbBackend::Postgres;
+    let mut conditions = String::from("addresses.created_at <= $1");
+    let recent = "letters.created_at >= $2 AND letters.created_at <= $1 \
+                  AND letters.round_id <> $3";
+    // Households with a registrant still in the pool at `as_of`.
+    let members = "residents.registered_at <= $1 \
+                   AND (residents.withdrawn_at IS NULL OR residents.withdrawn_at > $1)";
+    match (invited, postgres) {
+        (false, _) => {}
+        (true, true) => conditions.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM letters \
+             WHERE letters.address_id = addresses.id AND {recent})"
+        )),
+        (true, false) => conditions.push_str(&format!(
+            " AND addresses.id NOT IN (SELECT letters.address_id FROM letters WHERE {recent})"
+        )),
+    }
+    match (households, postgres) {
+        (false, _) => {}
+        (true, true) => conditions.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM residents \
+             WHERE residents.household_key = addresses.household_key AND {members})"
+        )),
+        (true, false) => conditions.push_str(&format!(
+            " AND addresses.household_key NOT IN \
+             (SELECT residents.household_key FROM residents WHERE {members})"
+        )),
+    }
+    conditions
 }
 
 /// One line of a packed frame page: `id TAB key TAB ward TAB decile-or-empty`.

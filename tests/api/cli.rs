@@ -128,6 +128,37 @@ async fn migrate_creates_the_schema_and_is_idempotent() {
     );
 }
 
+#[tokio::test]
+async fn every_migration_rolls_back_and_applies_again() {
+    use migrations::{Migrator, MigratorTrait};
+    let app = crate::helpers::TestApp::spawn().await;
+    let applied = Migrator::get_applied_migrations(app.db()).await.unwrap();
+    assert_eq!(applied.len(), Migrator::migrations().len());
+    Migrator::down(app.db(), None).await.unwrap();
+    assert!(
+        Migrator::get_applied_migrations(app.db())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(account::Entity::find().one(app.db()).await.is_err());
+    Migrator::up(app.db(), None).await.unwrap();
+    assert_eq!(
+        Migrator::get_applied_migrations(app.db())
+            .await
+            .unwrap()
+            .len(),
+        Migrator::migrations().len()
+    );
+    assert!(
+        account::Entity::find()
+            .one(app.db())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 #[test]
 fn export_schema_prints_the_committed_contract() {
     let output = binary().arg("export-schema").output().unwrap();
