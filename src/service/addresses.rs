@@ -161,7 +161,11 @@ pub async fn import(
     let mut summary = match written {
         Ok(()) => batches.summary,
         Err(err) => {
-            txn.rollback().await?;
+            // The refusal is what the caller needs to see; a failed rollback (the
+            // connection broke) still discards the transaction.
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!(error = ?rollback, "rolling back an import failed");
+            }
             return Err(err);
         }
     };

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sqlx};
 
-use crate::db::bulk::{self, on_connection};
+use crate::db::bulk;
 
 use crate::db::entities::{address, letter};
 use crate::domain::invitation_code::InvitationCode;
@@ -78,8 +78,10 @@ where
             "This round's codes have expired; draw a new round.",
         ));
     }
+    let started = std::time::Instant::now();
     let mut txn = bulk::Transaction::begin(&state.db).await?;
     let rows = letters_to_print(&mut txn, round_id, reissue, limit).await?;
+    let loaded = started.elapsed();
     let mut printed = Vec::with_capacity(rows.len());
     let mut ids = Vec::with_capacity(rows.len());
     let mut hashes = Vec::with_capacity(rows.len());
@@ -95,6 +97,7 @@ where
             address,
         });
     }
+    let minted = started.elapsed();
     let stored = store_codes(&mut txn, &ids, &hashes, now, reissue).await?;
     // Another export or a registration got there first: print nothing rather than letters
     // whose codes were overwritten.
@@ -106,12 +109,19 @@ where
         ));
     }
     let count = printed.len();
+    let stored_at = started.elapsed();
     let output = produce(printed).await?;
+    let produced = started.elapsed();
     txn.commit().await?;
     tracing::info!(
         round_id,
         letters = count,
         reissue,
+        load_ms = loaded.as_millis(),
+        mint_ms = (minted - loaded).as_millis(),
+        store_ms = (stored_at - minted).as_millis(),
+        produce_ms = (produced - stored_at).as_millis(),
+        commit_ms = (started.elapsed() - produced).as_millis(),
         "invitation codes issued"
     );
     Ok(output)
@@ -142,9 +152,13 @@ async fn letters_to_print(
     reissue: bool,
     limit: Option<usize>,
 ) -> AppResult<Vec<(i64, address::Model)>> {
+    const COLUMNS: &str = "letter_id, address_id, address_key, line1, line2, line3, town, \
+                           postcode, ward_code, deprivation_decile, household_key, created_at, \
+                           updated_at";
     let sql = format!(
-        "SELECT l.id, a.id, a.address_key, a.line1, a.line2, a.line3, a.town, a.postcode, \
-         a.ward_code, a.deprivation_decile, a.household_key, a.created_at, a.updated_at \
+        "SELECT l.id AS letter_id, a.id AS address_id, a.address_key, a.line1, a.line2, \
+         a.line3, a.town, a.postcode, a.ward_code, a.deprivation_decile, a.household_key, \
+         a.created_at, a.updated_at \
          FROM letters l JOIN addresses a ON a.id = l.address_id \
          WHERE l.round_id = $1 AND l.redeemed_at IS NULL{} ORDER BY l.id LIMIT $2",
         if reissue {
@@ -154,13 +168,28 @@ async fn letters_to_print(
         }
     );
     let limit = limit.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
-    let rows: Vec<LetterRow> = on_connection!(txn, conn => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(round_id)
-            .bind(limit)
-            .fetch_all(conn)
-            .await?
-    });
+    let rows: Vec<LetterRow> = match txn {
+        bulk::Transaction::Postgres(conn) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(round_id)
+                .bind(limit)
+                .fetch_all(&mut **conn)
+                .await?
+        }
+        bulk::Transaction::Sqlite(conn) => {
+            // Packed by the database (see `bulk::sqlite_json_rows`); the aggregate need not
+            // keep the sub-query's order, so the rows are put back in letter order.
+            let packed = format!("SELECT json_group_array(json_array({COLUMNS})) FROM ({sql})");
+            let packed = sqlx::query_scalar(sqlx::AssertSqlSafe(packed))
+                .bind(round_id)
+                .bind(limit)
+                .fetch_one(&mut **conn)
+                .await?;
+            let mut rows: Vec<LetterRow> = bulk::sqlite_json_rows(packed)?;
+            rows.sort_unstable_by_key(|row| row.0);
+            rows
+        }
+    };
     Ok(rows
         .into_iter()
         .map(|row| {
