@@ -287,3 +287,46 @@ async fn a_mixed_reimport_counts_each_row_once_and_keeps_awkward_text_exactly() 
         .collect();
     assert_eq!(stamped, [true, true, false, true]);
 }
+
+#[tokio::test]
+async fn a_file_refused_after_batches_were_written_leaves_the_register_as_it_was() {
+    use civic_panel::service::addresses::{self, ImportOptions};
+    let app = TestApp::spawn().await;
+    let rows = |range: std::ops::Range<u32>| {
+        let mut csv = HEADER.to_owned();
+        for n in range {
+            csv.push_str(&format!(
+                "{n},{n} Long Lane,Tewkesbury,GL19 3BB,E05004418,\n"
+            ));
+        }
+        csv.into_bytes()
+    };
+    let options = ImportOptions {
+        max_rows: 250,
+        batch_size: 100,
+    };
+    let run = |csv: Vec<u8>| {
+        addresses::import(
+            app.db(),
+            &app.clock,
+            std::io::Cursor::new(csv),
+            options,
+            None,
+        )
+    };
+    // Refused at row 251, after two batches went to the database: once into an empty
+    // register (PostgreSQL's COPY straight into the table) and once into a register that
+    // has rows (COPY into a staging table).
+    for existing in [0, 50] {
+        if existing > 0 {
+            run(rows(0..existing)).await.unwrap();
+        }
+        let err = run(rows(1_000..1_300)).await.unwrap_err();
+        assert_eq!(err.code(), civic_panel::error::ErrorCode::BadUserInput);
+        assert_eq!(app.count(address::Entity).await, u64::from(existing));
+    }
+    // The connection is still good for the next import.
+    let summary = run(rows(1_000..1_200)).await.unwrap();
+    assert_eq!((summary.inserted, summary.unchanged), (200, 0));
+    assert_eq!(app.count(address::Entity).await, 250);
+}
