@@ -17,4 +17,5 @@ pub mod qr;
 pub mod role;
 pub mod sampling;
 pub mod session_token;
+pub mod uk_time;
 pub mod zip_store;

@@ -19,6 +19,7 @@ use crate::domain::invitation_code::InvitationCode;
 use crate::domain::password::NewPassword;
 use crate::domain::role::Role;
 use crate::domain::session_token::SessionToken;
+use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts;
 use crate::service::auth::ClientAddress;
@@ -250,7 +251,7 @@ async fn register_once(
         return Err(AppError::bad_input("input.code", "This invitation code has expired.").into());
     }
     let min_age = u32::try_from(round.min_age).unwrap_or(16);
-    check_birth_date(input.date_of_birth, now.date_naive(), min_age)
+    check_birth_date(input.date_of_birth, uk_date(now), min_age)
         .map_err(|e| AppError::bad_input("input.dateOfBirth", e.to_string()))?;
     let address = address::Entity::find_by_id(letter.address_id)
         .one(&state.db)

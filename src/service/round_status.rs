@@ -11,6 +11,7 @@ use sea_orm::{
 use crate::db::entities::{benchmark, resident};
 use crate::domain::composition::{CompositionRow, age_bands_from, compare};
 use crate::domain::demographics::{age_band, age_on};
+use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::recruitment;
 use crate::state::AppState;
@@ -180,7 +181,7 @@ pub async fn pool_composition(
         .into_tuple()
         .all(&state.db)
         .await?;
-    let today = state.clock.now().date_naive();
+    let today = uk_date(state.clock.now());
     let min_age = u32::try_from(round.min_age).unwrap_or(16);
     let mut dimensions = Vec::new();
     for dimension in ["age_band", "sex", "ethnic_group", "disability"] {

@@ -444,3 +444,34 @@ async fn asking_for_a_link_says_nothing_about_whether_the_email_has_an_account()
         "three requests per email an hour"
     );
 }
+
+#[tokio::test]
+async fn the_minimum_age_is_reached_on_the_birthday_in_uk_time() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.2).await;
+    // 23:30 UTC on 23 June 2027 is 00:30 on 24 June in the UK (British Summer Time).
+    let start = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 23, 9, 0, 0).unwrap();
+    let late_evening =
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2027, 6, 23, 23, 30, 0).unwrap();
+    app.clock.advance(late_evening - start);
+    assert_eq!(app.clock.now(), late_evening);
+    let (_, codes) = round_with_codes(
+        &app,
+        json!({ "name": "R", "letters": 1, "seed": "1", "minAge": 16 }),
+    )
+    .await;
+    let mut tomorrow = registration(&codes[0].code, "p@example.org");
+    tomorrow["dateOfBirth"] = json!("2011-06-25");
+    let body = register(&app, tomorrow).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "input.dateOfBirth",
+        "{body}"
+    );
+    let mut today = registration(&codes[0].code, "p@example.org");
+    today["dateOfBirth"] = json!("2011-06-24");
+    let body = register(&app, today).await;
+    assert!(
+        body["data"]["registrationCreate"]["residentId"].is_string(),
+        "{body}"
+    );
+}
