@@ -275,6 +275,11 @@ async fn write_postgres(
     batches: &mut Batches,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
+    // One import at a time (readers, the lottery included, carry on): the register's
+    // emptiness and the counts below stay true until this import commits.
+    sqlx::query("LOCK TABLE addresses IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut *conn)
+        .await?;
     let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM addresses)")
         .fetch_one(&mut *conn)
         .await?;
@@ -299,7 +304,10 @@ async fn write_postgres(
             Ok(Some(records)) => records,
             Ok(None) => break,
             Err(err) => {
-                sink.abort("the import was refused").await?;
+                // The refusal is the error to report, even if the connection broke.
+                if let Err(abort) = sink.abort("the import was refused").await {
+                    tracing::warn!(error = %abort, "abandoning the COPY failed");
+                }
                 return Err(err);
             }
         };
@@ -384,64 +392,64 @@ fn copy_text_row(buffer: &mut Vec<u8>, record: &AddressRecord, stamp: Option<&st
     buffer.push(b'\n');
 }
 
-/// SQLite: multi-row statements, one per batch. Into an empty register every row is new
-/// (the parser has refused keys repeated within the file); otherwise each batch counts its
-/// existing keys and upserts.
+/// SQLite: multi-row upserts, one per batch (or per 2,978 rows, SQLite's limit of 32,766
+/// parameters at 11 a row). Into an empty register every row is new (the parser has refused
+/// keys repeated within the file); otherwise each statement first counts its existing keys.
 async fn write_sqlite(
     conn: &mut sqlx::SqliteConnection,
     batches: &mut Batches,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
+    const MAX_ROWS: usize = 32_766 / 11;
     let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM addresses)")
         .fetch_one(&mut *conn)
         .await?;
-    let upsert = if empty {
-        String::new()
-    } else {
-        upsert_clause("IS NOT")
-    };
+    // Still an upsert when the register was empty: another process importing into the
+    // same file at the same moment then updates rather than fails.
+    let upsert = upsert_clause("IS NOT");
     // The time stamp as the driver would write it, formatted once.
     let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
     // The same text for every full batch, so SQLite prepares it once.
     let mut statements: Option<(usize, String, String)> = None;
-    while let Some(records) = batches.next().await? {
-        if records.is_empty() {
-            continue;
-        }
-        let rows = records.len();
-        if statements.as_ref().is_none_or(|(n, _, _)| *n != rows) {
-            statements = Some((rows, insert_sql(rows, &upsert), count_sql(rows)));
-        }
-        let Some((_, insert, count)) = &statements else {
-            continue;
-        };
-        let existing: i64 = if empty {
-            0
-        } else {
-            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone()));
-            for record in &records {
-                query = query.bind(record.address_key.as_str());
+    while let Some(mut records) = batches.next().await? {
+        while !records.is_empty() {
+            let rest = records.split_off(records.len().min(MAX_ROWS));
+            let chunk = std::mem::replace(&mut records, rest);
+            let rows = chunk.len();
+            if statements.as_ref().is_none_or(|(n, _, _)| *n != rows) {
+                statements = Some((rows, insert_sql(rows, &upsert), count_sql(rows)));
             }
-            query.fetch_one(&mut *conn).await?
-        };
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
-        for r in records {
-            query = query
-                .bind(r.address_key)
-                .bind(r.line1)
-                .bind(r.line2)
-                .bind(r.line3)
-                .bind(r.town)
-                .bind(r.postcode.as_str().to_owned())
-                .bind(r.ward_code)
-                .bind(r.deprivation_decile)
-                .bind(r.household_key)
-                .bind(stamp.clone())
-                .bind(stamp.clone());
+            let Some((_, insert, count)) = &statements else {
+                continue;
+            };
+            let existing: i64 = if empty {
+                0
+            } else {
+                let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone()));
+                for record in &chunk {
+                    query = query.bind(record.address_key.as_str());
+                }
+                query.fetch_one(&mut *conn).await?
+            };
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
+            for r in chunk {
+                query = query
+                    .bind(r.address_key)
+                    .bind(r.line1)
+                    .bind(r.line2)
+                    .bind(r.line3)
+                    .bind(r.town)
+                    .bind(r.postcode.as_str().to_owned())
+                    .bind(r.ward_code)
+                    .bind(r.deprivation_decile)
+                    .bind(r.household_key)
+                    .bind(stamp.clone())
+                    .bind(stamp.clone());
+            }
+            let affected = query.execute(&mut *conn).await?.rows_affected();
+            let existing = u64::try_from(existing).unwrap_or(0);
+            tally(&mut batches.summary, rows as u64, existing, affected);
         }
-        let affected = query.execute(&mut *conn).await?.rows_affected();
-        let existing = u64::try_from(existing).unwrap_or(0);
-        tally(&mut batches.summary, rows as u64, existing, affected);
     }
     Ok(())
 }

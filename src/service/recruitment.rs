@@ -189,38 +189,34 @@ pub async fn eligible_frame(
             }
         }
         bulk::Transaction::Sqlite(conn) => {
-            // A page of ids at a time, packed by the database (see `bulk::sqlite_json_rows`).
-            const PAGE: i64 = 65_536;
+            // A page of addresses at a time, in id order, packed by the database (see
+            // `bulk::sqlite_json_rows`); each page starts after the last id of the one before.
+            const PAGE: usize = 65_536;
             let sql = format!(
                 "SELECT json_group_array(json_array(id, address_key, ward_code, \
-                 deprivation_decile)) FROM addresses \
-                 WHERE {conditions} AND id >= ${next_parameter} AND id < ${}",
-                next_parameter + 1
+                 deprivation_decile)) FROM (SELECT id, address_key, ward_code, \
+                 deprivation_decile FROM addresses WHERE {conditions} AND id > ${next_parameter} \
+                 ORDER BY id LIMIT {PAGE})"
             );
-            let (first, last): (Option<i64>, Option<i64>) =
-                sqlx::query_as("SELECT min(id), max(id) FROM addresses")
-                    .fetch_one(&mut **conn)
-                    .await?;
-            let (Some(first), Some(last)) = (first, last) else {
-                return Ok(frame);
-            };
-            for start in (first..=last).step_by(PAGE as usize) {
+            let mut after = i64::MIN;
+            loop {
                 let mut query =
                     sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(sql.clone()))
                         .bind(as_of);
                 if let Some(since) = since {
                     query = query.bind(since).bind(round.unwrap_or(0));
                 }
-                let page = query
-                    .bind(start)
-                    .bind(start.saturating_add(PAGE))
-                    .fetch_one(&mut **conn)
-                    .await?;
+                let page = query.bind(after).fetch_one(&mut **conn).await?;
                 let rows: Vec<(i64, String, String, Option<i16>)> = bulk::sqlite_json_rows(page)?;
+                let full = rows.len() == PAGE;
+                after = rows.iter().map(|row| row.0).max().unwrap_or(after);
                 frame.extend(
                     rows.into_iter()
                         .map(|(id, key, stratum, decile)| unit(id, key, stratum, decile)),
                 );
+                if !full {
+                    break;
+                }
             }
         }
     }

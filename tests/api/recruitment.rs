@@ -345,3 +345,36 @@ async fn verification_notices_a_register_that_changed_since_the_draw() {
         Verification::RegisterChanged { .. }
     ));
 }
+
+#[tokio::test]
+async fn a_register_larger_than_a_read_page_is_drawn_from_whole() {
+    // SQLite reads the frame in pages of 65,536 addresses; 70,000 make two, and every
+    // one of them must be eligible and the draw must verify.
+    let app = TestApp::spawn().await;
+    let mut csv = String::from("uprn,line1,postcode,ward_code\n");
+    for n in 0..70_000u32 {
+        let ward = ["E05004418", "E05004419", "E05004420"][(n % 3) as usize];
+        csv.push_str(&format!("{n:08},{n} Page Road,GL20 5AA,{ward}\n"));
+    }
+    assert_eq!(app.import_register(csv.into_bytes()).await, 70_000);
+    let officer = app.token_for(Role::Officer).await;
+    let id = app
+        .round_id(
+            &officer,
+            json!({ "name": "Big", "letters": 300, "seed": "9" }),
+        )
+        .await;
+    let round = recruitment_round::Entity::find_by_id(round_number(&id))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(round.eligible_count, 70_000);
+    assert_eq!(round.drawn_count, 300);
+    assert_eq!(
+        recruitment::verify(app.db(), round_number(&id))
+            .await
+            .unwrap(),
+        Verification::Identical { letters: 300 }
+    );
+}
