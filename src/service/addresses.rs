@@ -268,6 +268,9 @@ fn tally(summary: &mut ImportSummary, rows: u64, existing: u64, affected: u64) {
     summary.unchanged += existing.saturating_sub(updated);
 }
 
+/// The advisory lock key that serialises register imports on PostgreSQL ("addr" in ASCII).
+const IMPORT_LOCK: i64 = 0x6164_6472;
+
 /// PostgreSQL: `COPY` straight into an empty register; otherwise `COPY` into a temporary
 /// table and one upsert from it.
 async fn write_postgres(
@@ -275,9 +278,11 @@ async fn write_postgres(
     batches: &mut Batches,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    // One import at a time (readers, the lottery included, carry on): the register's
-    // emptiness and the counts below stay true until this import commits.
-    sqlx::query("LOCK TABLE addresses IN SHARE ROW EXCLUSIVE MODE")
+    // One import at a time, by a transaction-scoped advisory lock (only imports write the
+    // register): its emptiness and the counts below stay true until this import commits,
+    // while readers, the lottery and the statistics refresh carry on.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(IMPORT_LOCK)
         .execute(&mut *conn)
         .await?;
     let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM addresses)")
