@@ -93,6 +93,11 @@ impl From<sqlx::Error> for AppError {
 /// SQLite finds a numbered parameter's name by walking a list, and the driver asks for
 /// every parameter's name, which makes binding thousands of them quadratic. The price is
 /// binding a repeated value (a time stamp) once per row.
+///
+/// Each distinct statement text stays prepared in the connection's cache, and one with
+/// thousands of parameters holds a megabyte or more there. Callers therefore cache only
+/// their full-size statement and run the odd-sized last one uncached
+/// (`Query::persistent(false)`).
 pub fn sqlite_rows(rows: usize, columns: usize) -> String {
     let row = format!("({})", vec!["?"; columns].join(", "));
     vec![row; rows].join(", ")

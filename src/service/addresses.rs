@@ -414,13 +414,16 @@ async fn write_sqlite(
     let upsert = upsert_clause("IS NOT");
     // The time stamp as the driver would write it, formatted once.
     let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
-    // The same text for every full batch, so SQLite prepares it once.
+    // The same text for every full batch, so SQLite prepares it once; only that size is
+    // kept in the connection's statement cache (see `bulk::sqlite_rows`).
     let mut statements: Option<(usize, String, String)> = None;
+    let mut full_size = None;
     while let Some(mut records) = batches.next().await? {
         while !records.is_empty() {
             let rest = records.split_off(records.len().min(MAX_ROWS));
             let chunk = std::mem::replace(&mut records, rest);
             let rows = chunk.len();
+            let cached = *full_size.get_or_insert(rows) == rows;
             if statements.as_ref().is_none_or(|(n, _, _)| *n != rows) {
                 statements = Some((rows, insert_sql(rows, &upsert), count_sql(rows)));
             }
@@ -430,13 +433,14 @@ async fn write_sqlite(
             let existing: i64 = if empty {
                 0
             } else {
-                let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone()));
+                let mut query =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone())).persistent(cached);
                 for record in &chunk {
                     query = query.bind(record.address_key.as_str());
                 }
                 query.fetch_one(&mut *conn).await?
             };
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.clone())).persistent(cached);
             for r in chunk {
                 query = query
                     .bind(r.address_key)

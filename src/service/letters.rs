@@ -245,14 +245,16 @@ async fn store_codes(
         bulk::Transaction::Sqlite(txn) => {
             // `UPDATE … FROM` a `VALUES` list (SQLite 3.33 and later), inside SQLite's
             // limit of 32,766 parameters.
-            for (ids, hashes) in ids.chunks(10_000).zip(hashes.chunks(10_000)) {
+            const CHUNK: usize = 10_000;
+            for (ids, hashes) in ids.chunks(CHUNK).zip(hashes.chunks(CHUNK)) {
                 let sql = format!(
                     "WITH v(id, code_hash) AS (VALUES {}) \
                      UPDATE letters SET code_hash = v.code_hash, exported_at = ? FROM v \
                      WHERE letters.id = v.id AND letters.redeemed_at IS NULL{unexported}",
                     bulk::sqlite_rows(ids.len(), 2)
                 );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let cached = ids.len() == CHUNK;
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached);
                 for (id, hash) in ids.iter().zip(hashes) {
                     query = query.bind(*id).bind(hash.as_str());
                 }

@@ -356,12 +356,14 @@ async fn insert_letters(
             .await?;
         }
         bulk::Transaction::Sqlite(txn) => {
-            for chunk in selected.chunks(8_000) {
+            const CHUNK: usize = 8_000;
+            for chunk in selected.chunks(CHUNK) {
                 let sql = format!(
                     "INSERT INTO letters (round_id, address_id, stratum, created_at) VALUES {}",
                     bulk::sqlite_rows(chunk.len(), 4)
                 );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let cached = chunk.len() == CHUNK;
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached);
                 for unit in chunk {
                     query = query
                         .bind(round_id)
