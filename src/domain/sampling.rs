@@ -26,6 +26,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -50,8 +51,9 @@ pub struct FrameUnit {
     pub id: i64,
     /// Address key such as the UPRN; unique within the frame.
     pub key: String,
-    /// Stratum, such as the ward code.
-    pub stratum: String,
+    /// Stratum, such as the ward code; shared by the stratum's units (a frame of a million
+    /// addresses has a few dozen strata).
+    pub stratum: Arc<str>,
     /// Oversampling weight, at least 0; a unit with weight 0 is never selected.
     pub weight: f64,
 }
@@ -195,7 +197,7 @@ impl FromStr for Seed {
 
 impl FrameUnit {
     /// A unit with the default weight of 1.
-    pub fn new(id: i64, key: impl Into<String>, stratum: impl Into<String>) -> Self {
+    pub fn new(id: i64, key: impl Into<String>, stratum: impl Into<Arc<str>>) -> Self {
         Self {
             id,
             key: key.into(),
@@ -243,13 +245,13 @@ impl<'a> Canonical<'a> {
         let mut previous: Option<(&str, usize)> = None;
         for unit in frame {
             let number = match previous {
-                Some((name, number)) if name == unit.stratum => number,
+                Some((name, number)) if name == &*unit.stratum => number,
                 _ => {
                     let next = numbers.len();
-                    *numbers.entry(unit.stratum.as_str()).or_insert(next)
+                    *numbers.entry(&*unit.stratum).or_insert(next)
                 }
             };
-            previous = Some((unit.stratum.as_str(), number));
+            previous = Some((&*unit.stratum, number));
             stratum_of.push(number);
         }
         let mut names: Vec<(&str, usize)> = numbers.into_iter().collect();
@@ -540,7 +542,7 @@ mod tests {
     }
 
     fn weigh(mut units: Vec<FrameUnit>, stratum: &str, weight: f64) -> Vec<FrameUnit> {
-        for unit in units.iter_mut().filter(|u| u.stratum == stratum) {
+        for unit in units.iter_mut().filter(|u| &*u.stratum == stratum) {
             unit.weight = weight;
         }
         units
@@ -622,7 +624,7 @@ mod tests {
             let distinct: HashSet<&str> = draw.selected.iter().map(|u| u.key.as_str()).collect();
             assert_eq!(distinct.len(), 25);
             for allocation in &draw.allocations {
-                let mine = |u: &&FrameUnit| u.stratum == allocation.stratum;
+                let mine = |u: &&FrameUnit| *u.stratum == *allocation.stratum;
                 assert_eq!(
                     draw.selected.iter().filter(mine).count() as u64,
                     allocation.allocated
@@ -663,7 +665,11 @@ mod tests {
             }
         }
         for unit in &units {
-            let expected = if unit.stratum == "W0" { 1.0 / 3.0 } else { 0.5 };
+            let expected = if &*unit.stratum == "W0" {
+                1.0 / 3.0
+            } else {
+                0.5
+            };
             let observed = f64::from(hits[&unit.key]) / 6000.0;
             let close = (observed - expected).abs() < 0.03;
             assert!(close, "{}: {observed}", unit.key);

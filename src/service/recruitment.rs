@@ -5,7 +5,8 @@
 //! fingerprint of the snapshot, so that anyone with the seed can re-run the draw and get
 //! the identical list (`civic-panel lottery verify ROUND`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Months, Utc};
 use futures_util::TryStreamExt;
@@ -162,13 +163,25 @@ pub async fn eligible_frame(
         parameters.exclude_member_households,
     );
     let next_parameter = if since.is_some() { 4 } else { 2 };
-    let unit = |id, key, stratum, decile: Option<i16>| FrameUnit {
-        id,
-        key,
-        stratum,
-        weight: decile
-            .and_then(|d| parameters.decile_weights.get(&d).copied())
-            .unwrap_or(sampling::DEFAULT_WEIGHT),
+    // Units of one ward share its name rather than each holding a copy.
+    let mut wards: HashMap<String, Arc<str>> = HashMap::new();
+    let mut unit = |id, key, ward: String, decile: Option<i16>| {
+        let stratum = match wards.get(&ward) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let shared: Arc<str> = Arc::from(ward.as_str());
+                wards.insert(ward, Arc::clone(&shared));
+                shared
+            }
+        };
+        FrameUnit {
+            id,
+            key,
+            stratum,
+            weight: decile
+                .and_then(|d| parameters.decile_weights.get(&d).copied())
+                .unwrap_or(sampling::DEFAULT_WEIGHT),
+        }
     };
     let mut frame = Vec::new();
     match txn {
@@ -342,7 +355,7 @@ async fn insert_letters(
     match txn {
         bulk::Transaction::Postgres(txn) => {
             let addresses: Vec<i64> = selected.iter().map(|unit| unit.id).collect();
-            let strata: Vec<&str> = selected.iter().map(|unit| unit.stratum.as_str()).collect();
+            let strata: Vec<&str> = selected.iter().map(|unit| &*unit.stratum).collect();
             sqlx::query(
                 "INSERT INTO letters (round_id, address_id, stratum, created_at) \
                  SELECT $1, address_id, stratum, $2 \
@@ -368,7 +381,7 @@ async fn insert_letters(
                     query = query
                         .bind(round_id)
                         .bind(unit.id)
-                        .bind(unit.stratum.as_str())
+                        .bind(&*unit.stratum)
                         .bind(now);
                 }
                 query.execute(&mut **txn).await?;
