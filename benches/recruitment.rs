@@ -68,6 +68,24 @@ async fn state_for(url: &str, schema: Option<&str>) -> anyhow::Result<AppState> 
     AppState::new(connection, config, Clock::system())
 }
 
+/// Imports the register file; the summary and how long it took.
+async fn timed_import(
+    state: &AppState,
+    register: &Path,
+) -> anyhow::Result<(addresses::ImportSummary, Duration)> {
+    let started = Instant::now();
+    let file = std::fs::File::open(register)?;
+    let summary = addresses::import(
+        &state.db,
+        &state.clock,
+        file,
+        ImportOptions::default(),
+        None,
+    )
+    .await?;
+    Ok((summary, started.elapsed()))
+}
+
 /// Our import, the draw and the code minting, on one database.
 async fn run_ours(
     label: &str,
@@ -75,34 +93,12 @@ async fn run_ours(
     register: &Path,
 ) -> anyhow::Result<Vec<(String, Duration)>> {
     let mut results = Vec::new();
-    let started = Instant::now();
-    let summary = addresses::import(
-        &state.db,
-        &state.clock,
-        std::fs::File::open(register)?,
-        ImportOptions::default(),
-        None,
-    )
-    .await?;
-    results.push((
-        format!("{label}: import 1,000,000 addresses"),
-        started.elapsed(),
-    ));
+    let (summary, took) = timed_import(state, register).await?;
+    results.push((format!("{label}: import 1,000,000 addresses"), took));
     assert_eq!(summary.inserted, ROWS as u64, "every row inserted");
 
-    let started = Instant::now();
-    let summary = addresses::import(
-        &state.db,
-        &state.clock,
-        std::fs::File::open(register)?,
-        ImportOptions::default(),
-        None,
-    )
-    .await?;
-    results.push((
-        format!("{label}: re-import, nothing changed"),
-        started.elapsed(),
-    ));
+    let (summary, took) = timed_import(state, register).await?;
+    results.push((format!("{label}: re-import, nothing changed"), took));
     assert_eq!(summary.unchanged, ROWS as u64);
 
     let input = RoundInput {
