@@ -424,11 +424,9 @@ async fn write_sqlite(
             let chunk = std::mem::replace(&mut records, rest);
             let rows = chunk.len();
             let cached = *full_size.get_or_insert(rows) == rows;
-            if statements.as_ref().is_none_or(|(n, _, _)| *n != rows) {
-                statements = Some((rows, insert_sql(rows, &upsert), count_sql(rows)));
-            }
-            let Some((_, insert, count)) = &statements else {
-                continue;
+            let (_, insert, count) = match &mut statements {
+                Some(built) if built.0 == rows => built,
+                slot => slot.insert((rows, insert_sql(rows, &upsert), count_sql(rows))),
             };
             let existing: i64 = if empty {
                 0
