@@ -5,7 +5,10 @@
 //!    into a bare table with the same unique key, and loading the rows our import stored
 //!    into a freshly migrated `addresses` table (the same columns, keys and indexes);
 //! 2. drawing 30,000 letters from the 1,000,000 addresses, then minting and writing their
-//!    codes (the printer's export, without QR images).
+//!    codes (the printer's export, without QR images);
+//! 3. exporting a 20,000-letter bundle with QR images as a background job (the path an
+//!    officer's `letterBundleCreate` takes), beside rendering the same bundle on one
+//!    thread (the baseline the parallel rendering is compared with).
 //!
 //! SQLite always runs (a file in a temporary folder). PostgreSQL runs when
 //! `BENCH_DATABASE_URL` points at a database whose user may create schemas; the bulk
@@ -22,10 +25,15 @@ use sea_orm::ConnectionTrait;
 
 use civic_panel::config::{Config, DatabaseConfig};
 use civic_panel::domain::demo_register::read_postcode_frame;
+use civic_panel::domain::letter_bundle;
+use civic_panel::jobs::mail::Mailer;
+use civic_panel::jobs::worker::Worker;
 use civic_panel::service::addresses::{self, ImportOptions};
+use civic_panel::service::auth::Caller;
 use civic_panel::service::clock::Clock;
-use civic_panel::service::recruitment::{self, RoundInput};
-use civic_panel::service::{demo, letters};
+use civic_panel::service::progress::Progress;
+use civic_panel::service::recruitment::{self, RoundRequest};
+use civic_panel::service::{demo, jobs, letters};
 use civic_panel::{AppState, db};
 
 const ROWS: usize = 1_000_000;
@@ -65,6 +73,7 @@ async fn state_for(url: &str, schema: Option<&str>) -> anyhow::Result<AppState> 
     db::migrate(&connection).await?;
     let mut config = Config::for_tests(url);
     config.database = database;
+    config.mail.mail_dir = std::env::temp_dir().join("civic-panel-bench-mail");
     AppState::new(connection, config, Clock::system())
 }
 
@@ -75,14 +84,8 @@ async fn timed_import(
 ) -> anyhow::Result<(addresses::ImportSummary, Duration)> {
     let started = Instant::now();
     let file = std::fs::File::open(register)?;
-    let summary = addresses::import(
-        &state.db,
-        &state.clock,
-        file,
-        ImportOptions::default(),
-        None,
-    )
-    .await?;
+    let summary =
+        addresses::import(state, file, ImportOptions::default(), &Progress::new()).await?;
     Ok((summary, started.elapsed()))
 }
 
@@ -101,28 +104,26 @@ async fn run_ours(
     results.push((format!("{label}: re-import, nothing changed"), took));
     assert_eq!(summary.unchanged, ROWS as u64);
 
-    let input = RoundInput {
+    let input = recruitment::validate(RoundRequest {
         name: "Benchmark".to_owned(),
-        letters: LETTERS,
-        seed: Some(20_261_123),
-        decile_weights: [(1, 1.5), (2, 1.5), (3, 1.5)].into_iter().collect(),
+        letters: i64::try_from(LETTERS)?,
+        seed: Some("20261123".to_owned()),
+        decile_weights: vec![(1, 1.5), (2, 1.5), (3, 1.5)],
         exclude_invited_within_months: Some(12),
         exclude_member_households: true,
         code_valid_days: 90,
         min_age: 16,
-        one_per_household: false,
-        incentive_description: None,
-        incentive_amount_pence: None,
-    };
+        ..RoundRequest::default()
+    })?;
     let started = Instant::now();
-    let (round, _) = recruitment::create_round(state, input, None).await?;
+    let round = recruitment::draw(state, &input, None, &Progress::new()).await?;
     let drawn = started.elapsed();
     results.push((
         format!("{label}: draw 30,000 of 1,000,000 (letters written)"),
         drawn,
     ));
     let started = Instant::now();
-    let printed = letters::issue_codes(state, round.id, false).await?;
+    let printed = letters::issue_codes(state, round, false).await?;
     let minted = started.elapsed();
     assert_eq!(printed.len(), LETTERS as usize);
     results.push((format!("{label}: mint and store 30,000 codes"), minted));
@@ -130,6 +131,56 @@ async fn run_ours(
         format!("{label}: draw + codes + invitations, total"),
         drawn + minted,
     ));
+
+    // The printer's bundle of 20,000 letters with QR images, as an officer gets it: a job
+    // run by the worker (reissuing, since every letter has a code by now).
+    let started = Instant::now();
+    let job = letters::request_export(state, &Caller::System, round, true).await?;
+    let mailer = Mailer::from_config(&state.config.mail)?;
+    let ran = Worker::new(state.clone(), mailer).run_until_idle().await?;
+    let exported = started.elapsed();
+    let job = jobs::find_any(state.db.reader(), job.id).await?;
+    anyhow::ensure!(
+        ran == 1 && job.result.is_some(),
+        "the export job failed: {job:?}"
+    );
+    results.push((
+        format!("{label}: export 20,000 letters with QR images (job)"),
+        exported,
+    ));
+    Ok(results)
+}
+
+/// Rendering a 20,000-letter bundle with QR images in memory, on one thread and on every
+/// core: the baseline and the speed-up the export job's rendering gets.
+fn render_bundles() -> anyhow::Result<Vec<(String, Duration)>> {
+    let printed: Vec<letter_bundle::PrintedLetter> = (0..20_000)
+        .map(|n| letter_bundle::PrintedLetter {
+            reference: format!("L{n}"),
+            address: letter_bundle::LetterAddress {
+                line1: format!("{n} Bench Street"),
+                line2: None,
+                line3: None,
+                town: Some("Tewkesbury".to_owned()),
+                postcode: "GL20 5AA".to_owned(),
+            },
+            code: "7K3M9-QXW25".to_owned(),
+            url: format!("https://panel.example.gov.uk/join?code=7K3M9-Q{n:05}"),
+        })
+        .collect();
+    let mut results = Vec::new();
+    let threads = letter_bundle::available_threads();
+    for (label, threads) in [("1 thread (baseline)", 1), ("every core", threads)] {
+        let started = Instant::now();
+        let bundle = letter_bundle::write_zip(&printed, Vec::new(), threads, |_| {})?;
+        results.push((
+            format!(
+                "render 20,000 letters' QR bundle in memory, {label} ({} MB)",
+                bundle.len() / 1_000_000
+            ),
+            started.elapsed(),
+        ));
+    }
     Ok(results)
 }
 
@@ -258,6 +309,14 @@ async fn main() -> anyhow::Result<()> {
         Utc::now().to_rfc3339()
     );
     let mut rows: Vec<(String, String)> = Vec::new();
+    let rendered = render_bundles()?;
+    if let [(_, one), (_, all)] = rendered.as_slice() {
+        rows.extend(rendered.iter().map(|(what, d)| (what.clone(), seconds(*d))));
+        rows.push((
+            "render on every core ÷ on one thread".to_owned(),
+            format!("{:.2}×", all.as_secs_f64() / one.as_secs_f64()),
+        ));
+    }
 
     let bare = sqlite_bulk_loader(&register, dir.path())
         .inspect_err(|e| println!("SQLite baseline skipped: {e}"))
@@ -270,7 +329,7 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .db
         .close()
-        .await?;
+        .await;
     let same = sqlite_same_table_loader(&ours_path, &fresh, dir.path())
         .inspect_err(|e| println!("SQLite same-table baseline skipped: {e}"))
         .ok();
@@ -294,7 +353,7 @@ async fn main() -> anyhow::Result<()> {
             .await?
             .db
             .close()
-            .await?;
+            .await;
         let same = postgres_same_table_loader(&pg, &schema, &fresh, dir.path())
             .inspect_err(|e| println!("PostgreSQL same-table baseline skipped: {e}"))
             .ok();

@@ -1,4 +1,5 @@
-//! The `civic-panel` command line: `serve`, `migrate`, `create-admin`, `export-schema`.
+//! The `civic-panel` command line: `serve`, `worker`, `migrate`, `create-admin`, imports,
+//! lottery tools, `demo`, `export-schema`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,10 +7,15 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, DatabaseConfig, LogFormat};
+use crate::domain::ids::RoundId;
 use crate::domain::role::Role;
+use crate::jobs::mail::Mailer;
+use crate::jobs::worker::Worker;
 use crate::service::accounts::{self, NewAccount};
 use crate::service::addresses::{self, ImportOptions};
+use crate::service::auth::Caller;
 use crate::service::clock::Clock;
+use crate::service::progress::Progress;
 use crate::service::recruitment::{self, Verification};
 use crate::service::{benchmarks, demo as demo_data, letters};
 use crate::state::AppState;
@@ -25,8 +31,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the GraphQL server (migrating the database first).
+    /// Run the GraphQL server (migrating the database first), with a background worker
+    /// beside it unless CIVIC_PANEL_WORKER=false.
     Serve(Box<Config>),
+    /// Run only the background worker: jobs (draws, exports, imports, login links) and
+    /// message delivery. Any number may share one PostgreSQL database.
+    Worker(Box<Config>),
     /// Bring the database schema up to date, then exit.
     Migrate {
         #[command(flatten)]
@@ -121,6 +131,7 @@ pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(config) => serve(*config).await,
+        Command::Worker(config) => worker(*config).await,
         Command::Migrate { database } => {
             telemetry::init(LogFormat::Text);
             let connection = db::connect(&database).await?;
@@ -138,7 +149,9 @@ pub async fn run() -> anyhow::Result<()> {
             ImportCommand::Benchmarks { file, config } => {
                 telemetry::init(config.log_format);
                 let state = open(*config).await?;
-                let summary = benchmarks::import(&state, std::fs::File::open(&file)?).await?;
+                let summary =
+                    benchmarks::import(&state, &Caller::System, std::fs::File::open(&file)?)
+                        .await?;
                 println!(
                     "{} benchmark counts written, {} rows rejected.",
                     summary.written,
@@ -184,9 +197,41 @@ async fn open(config: Config) -> anyhow::Result<AppState> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     telemetry::init(config.log_format);
     let bind = config.bind;
+    let run_worker = config.worker.worker;
+    let mailer = Mailer::from_config(&config.mail)?;
     let state = open(config).await?;
     let listener = tokio::net::TcpListener::bind(bind).await?;
-    http::serve(state, listener).await
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = run_worker.then(|| {
+        let mut stopped = stopped.clone();
+        let worker = Worker::new(state.clone(), mailer);
+        tokio::spawn(worker.run(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }))
+    });
+    http::serve(state.clone(), listener, async move {
+        http::shutdown_signal().await;
+        let _ = stop.send(true);
+    })
+    .await?;
+    if let Some(worker) = worker {
+        worker.await?;
+    }
+    state.db.close().await;
+    tracing::info!("civic-panel stopped");
+    Ok(())
+}
+
+async fn worker(config: Config) -> anyhow::Result<()> {
+    telemetry::init(config.log_format);
+    let mailer = Mailer::from_config(&config.mail)?;
+    let state = open(config).await?;
+    Worker::new(state.clone(), mailer)
+        .run(http::shutdown_signal())
+        .await;
+    state.db.close().await;
+    tracing::info!("civic-panel worker stopped");
+    Ok(())
 }
 
 async fn create_admin(config: Config, email: &str, name: &str) -> anyhow::Result<()> {
@@ -211,15 +256,11 @@ async fn create_admin(config: Config, email: &str, name: &str) -> anyhow::Result
 }
 
 /// A round given as a number or as its GraphQL ID.
-fn round_id(raw: &str) -> anyhow::Result<i64> {
-    if let Ok(n) = raw.parse::<i64>() {
-        return Ok(n);
+fn round_id(raw: &str) -> anyhow::Result<RoundId> {
+    if let Ok(n) = raw.trim().parse::<i64>() {
+        return Ok(RoundId(n));
     }
-    Ok(graphql::id::decode(
-        graphql::recruitment::ROUND,
-        raw,
-        "round",
-    )?)
+    Ok(graphql::id::decode::<RoundId>(raw, "round")?)
 }
 
 async fn import_addresses(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
@@ -227,24 +268,27 @@ async fn import_addresses(config: Config, file: &std::path::Path) -> anyhow::Res
     let max_rows = config.import_max_rows;
     let state = open(config).await?;
     let reader = std::fs::File::open(file)?;
-    let size = reader.metadata()?.len();
-    let bar = indicatif::ProgressBar::new(size);
+    let bar = indicatif::ProgressBar::new(reader.metadata()?.len());
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {msg} ({eta} left)",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} ({eta} left)")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let progress_bar = bar.clone();
-    let progress: addresses::Progress = Box::new(move |bytes, rows| {
-        progress_bar.set_position(bytes);
-        progress_bar.set_message(format!("{rows} rows"));
-    });
+    let progress = Progress::new();
+    let ticker = {
+        let (bar, progress) = (bar.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(progress.snapshot().0);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+    };
     let options = ImportOptions {
         max_rows,
         ..ImportOptions::default()
     };
-    let summary = addresses::import(&state.db, &state.clock, reader, options, Some(progress)).await;
+    let summary = addresses::import(&state, reader, options, &progress).await;
+    ticker.abort();
     bar.finish_and_clear();
     let summary = summary?;
     println!(
@@ -265,7 +309,7 @@ async fn verify_round(config: Config, round: &str) -> anyhow::Result<()> {
     telemetry::init(config.log_format);
     let id = round_id(round)?;
     let state = open(config).await?;
-    match recruitment::verify(&state.db, id).await? {
+    match recruitment::verify(&state, id).await? {
         Verification::Identical { letters } => {
             println!("Round {id}: re-drawn from its seed, the {letters} addresses are identical.");
             Ok(())
@@ -291,39 +335,10 @@ async fn export_round(
     telemetry::init(config.log_format);
     let id = round_id(round)?;
     let state = open(config).await?;
-    let audit = letters::audit_list_csv(&state.db, id).await?;
-    let out_dir = out.to_path_buf();
-    // The files are written before the codes are stored, so a failed write loses nothing.
-    let printed = letters::issue_codes_then(&state, id, reissue, None, |printed| async move {
-        let written =
-            tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<letters::PrintedLetter>> {
-                std::fs::create_dir_all(out_dir.join("qr"))?;
-                std::fs::write(
-                    out_dir.join("letters.csv"),
-                    letters::mail_merge_csv(&printed)?,
-                )?;
-                std::fs::write(out_dir.join("addresses.csv"), audit)?;
-                for letter in &printed {
-                    let (png, svg) = letters::qr_images(letter)?;
-                    std::fs::write(
-                        out_dir.join("qr").join(format!("{}.png", letter.reference)),
-                        png,
-                    )?;
-                    std::fs::write(
-                        out_dir.join("qr").join(format!("{}.svg", letter.reference)),
-                        svg,
-                    )?;
-                }
-                Ok(printed)
-            })
-            .await
-            .map_err(crate::error::AppError::internal)?;
-        written.map_err(crate::error::AppError::Internal)
-    })
-    .await?;
+    let exported = letters::export_to_folder(&state, id, reissue, out).await?;
     println!(
         "Round {id}: {} letters written to {} (letters.csv, addresses.csv, qr/). Codes exist only in these files.",
-        printed.len(),
+        exported.letters,
         out.display()
     );
     Ok(())
@@ -349,15 +364,15 @@ async fn demo(
     }
     let state = open(config).await?;
     let summary = addresses::import(
-        &state.db,
-        &state.clock,
+        &state,
         std::io::Cursor::new(csv),
         ImportOptions::default(),
-        None,
+        &Progress::new(),
     )
     .await?;
     let benchmark_summary = benchmarks::import(
         &state,
+        &Caller::System,
         std::io::Cursor::new(demo_data::CENSUS_BENCHMARKS.as_bytes()),
     )
     .await?;

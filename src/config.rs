@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::jobs::mail::MailConfig;
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
 pub enum LogFormat {
@@ -29,9 +31,97 @@ pub struct DatabaseConfig {
     )]
     pub database_url: String,
 
-    /// Largest number of pooled connections (PostgreSQL; SQLite always uses one writer).
+    /// Largest number of pooled connections: PostgreSQL's pool, or SQLite's read-only
+    /// connections beside its one writer.
     #[arg(long, env = "CIVIC_PANEL_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
+}
+
+/// The background worker: jobs (draws, exports, imports, login links) and delivery.
+#[derive(Clone, Debug, Args)]
+pub struct WorkerConfig {
+    /// Run the worker inside `serve` (set false when separate `civic-panel worker`
+    /// processes do the work).
+    #[arg(long, env = "CIVIC_PANEL_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub worker: bool,
+
+    /// Jobs one worker process runs at once (messages are delivered beside them).
+    #[arg(long, env = "CIVIC_PANEL_WORKER_CONCURRENCY", default_value_t = 2)]
+    pub worker_concurrency: u32,
+
+    /// How often an idle worker looks for work queued by other processes, in milliseconds
+    /// (work queued by its own process wakes it at once).
+    #[arg(long, env = "CIVIC_PANEL_WORKER_POLL_MS", default_value_t = 1_000)]
+    pub worker_poll_ms: u64,
+
+    /// How long a claimed job or message stays held without word from its worker, in
+    /// seconds; a worker renews its leases well within this, and a job whose worker died is
+    /// taken up again once it runs out.
+    #[arg(long, env = "CIVIC_PANEL_JOB_LEASE_SECS", default_value_t = 60)]
+    pub job_lease_secs: u64,
+
+    /// Delivery attempts of one message before it is given up.
+    #[arg(long, env = "CIVIC_PANEL_DELIVERY_MAX_ATTEMPTS", default_value_t = 8)]
+    pub delivery_max_attempts: u32,
+
+    /// Hours an export bundle stays available for download (its codes are only in it).
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_EXPORT_RETENTION_HOURS",
+        default_value_t = 168
+    )]
+    pub export_retention_hours: u32,
+}
+
+impl WorkerConfig {
+    /// The lease a claim holds.
+    pub fn lease(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.job_lease_secs.max(1)).unwrap_or(60))
+    }
+
+    /// How often an idle worker polls.
+    pub fn poll(&self) -> Duration {
+        Duration::from_millis(self.worker_poll_ms.max(10))
+    }
+
+    /// How long an export stays downloadable.
+    pub fn export_retention(&self) -> chrono::Duration {
+        chrono::Duration::hours(i64::from(self.export_retention_hours.max(1)))
+    }
+}
+
+/// The secret that keys stored invitation-code hashes.
+#[derive(Clone, Args)]
+pub struct SecretConfig {
+    /// The code secret itself (at least 32 characters). Prefer the file form.
+    #[arg(long, env = "CIVIC_PANEL_CODE_SECRET", hide_env_values = true)]
+    pub code_secret: Option<String>,
+
+    /// A file holding the code secret. With SQLite and no secret given, one is generated on
+    /// first start in `<database file>.code-secret`; PostgreSQL needs one given.
+    #[arg(long, env = "CIVIC_PANEL_CODE_SECRET_FILE")]
+    pub code_secret_file: Option<std::path::PathBuf>,
+
+    /// Earlier code secrets, comma-separated, still accepted for codes printed before a
+    /// rotation (new codes always use the current secret).
+    #[arg(long, env = "CIVIC_PANEL_CODE_SECRET_PREVIOUS", hide_env_values = true)]
+    pub code_secret_previous: Option<String>,
+}
+
+impl std::fmt::Debug for SecretConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretConfig")
+            .field(
+                "code_secret",
+                &self.code_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("code_secret_file", &self.code_secret_file)
+            .field(
+                "code_secret_previous",
+                &self.code_secret_previous.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// Cost parameters for argon2id password hashing.
@@ -56,6 +146,15 @@ pub struct Config {
 
     #[command(flatten)]
     pub password_hash: PasswordHashConfig,
+
+    #[command(flatten)]
+    pub worker: WorkerConfig,
+
+    #[command(flatten)]
+    pub mail: MailConfig,
+
+    #[command(flatten)]
+    pub secrets: SecretConfig,
 
     /// Address and port to listen on.
     #[arg(long, env = "CIVIC_PANEL_BIND", default_value = "127.0.0.1:8080")]
@@ -116,6 +215,22 @@ pub struct Config {
     /// Length of the failed-login window, in seconds.
     #[arg(long, env = "CIVIC_PANEL_LOGIN_WINDOW_SECS", default_value_t = 900)]
     pub login_window_secs: u64,
+
+    /// One-time login links a client address may ask for per hour.
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_LOGIN_LINK_MAX_PER_CLIENT",
+        default_value_t = 10
+    )]
+    pub login_link_max_per_client: u32,
+
+    /// One-time login links one email address may be sent per hour.
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_LOGIN_LINK_MAX_PER_EMAIL",
+        default_value_t = 3
+    )]
+    pub login_link_max_per_email: u32,
 
     /// Failed code redemptions allowed per client address per hour.
     #[arg(
@@ -191,6 +306,22 @@ impl Config {
                 argon2_iterations: 1,
                 argon2_parallelism: 1,
             },
+            worker: WorkerConfig {
+                worker: false,
+                worker_concurrency: 2,
+                worker_poll_ms: 50,
+                job_lease_secs: 30,
+                delivery_max_attempts: 8,
+                export_retention_hours: 168,
+            },
+            mail: MailConfig::for_tests(),
+            secrets: SecretConfig {
+                code_secret: Some(
+                    "test secret for invitation codes, not for production".to_owned(),
+                ),
+                code_secret_file: None,
+                code_secret_previous: None,
+            },
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             graphiql: true,
             body_limit_bytes: 64 * 1024,
@@ -202,6 +333,8 @@ impl Config {
             login_max_failures_per_account: 5,
             login_max_failures_per_client: 20,
             login_window_secs: 900,
+            login_link_max_per_client: 10,
+            login_link_max_per_email: 3,
             redeem_max_failures_per_client: 10,
             redeem_max_failures_global: 5_000,
             public_url: "https://panel.example.gov.uk".to_owned(),

@@ -6,7 +6,9 @@
 //! `?` can only go through our own conversion (in `graphql::error`), which always stamps
 //! the code and hides internal detail.
 
-use sea_orm::{DbErr, SqlErr};
+use std::sync::Arc;
+
+use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, SqlErr, sqlx};
 
 /// Stable, documented error codes (the values of `extensions.code`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +27,9 @@ pub enum ErrorCode {
     RateLimited,
     /// Something failed on our side; the detail is logged, never shown.
     Internal,
+    /// The service is too busy to answer now (the database had no free connection in
+    /// time); `extensions.retryAfterSeconds` says when to try again.
+    Unavailable,
     /// The HTTP request is not a well-formed GraphQL-over-HTTP request.
     BadRequest,
     /// The GraphQL document does not parse.
@@ -52,6 +57,7 @@ impl ErrorCode {
             Self::Conflict => "CONFLICT",
             Self::RateLimited => "RATE_LIMITED",
             Self::Internal => "INTERNAL",
+            Self::Unavailable => "UNAVAILABLE",
             Self::BadRequest => "BAD_REQUEST",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
@@ -82,6 +88,13 @@ pub enum AppError {
     Conflict { message: String },
     /// See [`ErrorCode::RateLimited`].
     RateLimited { retry_after_secs: u64 },
+    /// `CONFLICT`: long work stopped because someone cancelled it.
+    Cancelled,
+    /// See [`ErrorCode::Unavailable`]; the detail is logged.
+    Unavailable {
+        retry_after_secs: u64,
+        detail: anyhow::Error,
+    },
     /// See [`ErrorCode::Internal`]; the detail is logged, not returned.
     Internal(anyhow::Error),
 }
@@ -116,8 +129,9 @@ impl AppError {
             Self::Forbidden => ErrorCode::Forbidden,
             Self::NotFound { .. } => ErrorCode::NotFound,
             Self::BadUserInput { .. } => ErrorCode::BadUserInput,
-            Self::Conflict { .. } => ErrorCode::Conflict,
+            Self::Conflict { .. } | Self::Cancelled => ErrorCode::Conflict,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Unavailable { .. } => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -138,13 +152,68 @@ impl AppError {
             Self::RateLimited { retry_after_secs } => {
                 format!("Too many attempts. Try again in {retry_after_secs} seconds.")
             }
+            Self::Cancelled => "The work was cancelled.".to_owned(),
+            Self::Unavailable {
+                retry_after_secs, ..
+            } => format!("The service is busy. Try again in {retry_after_secs} seconds."),
             Self::Internal(_) => "Internal server error.".to_owned(),
         }
     }
+
+    /// Seconds the client should wait before trying again, for codes that say so.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs }
+            | Self::Unavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
+    /// Whether the same request may succeed if tried again later unchanged (the service
+    /// was busy or failed on its side); a background job is retried only then.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::Internal(_))
+    }
 }
+
+/// Whether a driver error means "no connection free in time" or "the database file is
+/// locked by another writer": the service is busy, not broken.
+fn is_busy(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => {
+            // SQLite reports its (extended) result code as a number; the low byte is the
+            // primary code: SQLITE_BUSY (5) or SQLITE_LOCKED (6).
+            db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                && db
+                    .code()
+                    .and_then(|code| code.parse::<i32>().ok())
+                    .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+        }
+        _ => false,
+    }
+}
+
+/// How long a busy client is asked to wait.
+const BUSY_RETRY_SECS: u64 = 2;
 
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
+        let busy = match &err {
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => true,
+            DbErr::Conn(RuntimeErr::SqlxError(e))
+            | DbErr::Exec(RuntimeErr::SqlxError(e))
+            | DbErr::Query(RuntimeErr::SqlxError(e)) => is_busy(e),
+            _ => false,
+        };
+        if busy {
+            return Self::Unavailable {
+                retry_after_secs: BUSY_RETRY_SECS,
+                detail: err.into(),
+            };
+        }
         // A unique violation that reaches here was not anticipated by the use case, but it
         // is still the client's clash, not our failure.
         match err.sql_err() {
@@ -154,10 +223,17 @@ impl From<DbErr> for AppError {
     }
 }
 
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        // Through the ORM's error type, so a unique violation still reads as a conflict.
+        DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err))).into()
+    }
+}
+
 impl From<AppError> for anyhow::Error {
     fn from(err: AppError) -> Self {
         match err {
-            AppError::Internal(inner) => inner,
+            AppError::Internal(inner) | AppError::Unavailable { detail: inner, .. } => inner,
             other => anyhow::anyhow!("{}: {}", other.code().as_str(), other.public_message()),
         }
     }

@@ -11,6 +11,8 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
+pub mod secrets;
 pub mod service;
 pub mod state;
 pub mod telemetry;

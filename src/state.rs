@@ -1,35 +1,46 @@
-//! `AppState`: what every request shares.
+//! `AppState`: what every request, job and command shares.
 
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
 
 use crate::config::Config;
+use crate::db::Db;
+use crate::domain::code_key::CodeKeys;
 use crate::service::clock::Clock;
 use crate::service::passwords::PasswordHasher;
 
 /// Shared, cheaply cloned state.
 #[derive(Clone)]
 pub struct AppState {
-    /// The connection pool.
-    pub db: DatabaseConnection,
+    /// The database (a writer and readers).
+    pub db: Db,
     /// Configuration in force.
     pub config: Arc<Config>,
     /// argon2id hashing.
     pub passwords: PasswordHasher,
     /// The time source.
     pub clock: Clock,
+    /// The secrets that key stored invitation-code hashes.
+    pub codes: Arc<CodeKeys>,
+    /// Wakes this process's worker when a job or a message is queued, so work queued here
+    /// starts at once rather than at the next poll.
+    pub work_queued: Arc<Notify>,
 }
 
 impl AppState {
-    /// Assembles the state from an open, migrated database.
-    pub fn new(db: DatabaseConnection, config: Config, clock: Clock) -> anyhow::Result<Self> {
+    /// Assembles the state from an open, migrated database; finds (or, for the SQLite
+    /// default, creates) the code secret.
+    pub fn new(db: Db, config: Config, clock: Clock) -> anyhow::Result<Self> {
         let passwords = PasswordHasher::new(&config.password_hash)?;
+        let codes = crate::secrets::code_keys(&config.secrets, &config.database.database_url)?;
         Ok(Self {
             db,
             config: Arc::new(config),
             passwords,
             clock,
+            codes: Arc::new(codes),
+            work_queued: Arc::new(Notify::new()),
         })
     }
 }

@@ -9,6 +9,7 @@ mod m20261123_000001_accounts_and_sessions;
 mod m20261123_000002_recruitment;
 mod m20261123_000003_login_links_and_outbox;
 mod m20261123_000004_unused_indexes;
+mod m20261201_000005_jobs_outbox_files;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_recruitment::Migration),
             Box::new(m20261123_000003_login_links_and_outbox::Migration),
             Box::new(m20261123_000004_unused_indexes::Migration),
+            Box::new(m20261201_000005_jobs_outbox_files::Migration),
         ]
     }
 }

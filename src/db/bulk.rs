@@ -1,15 +1,14 @@
-//! Bulk reads and writes on the driver (sqlx) itself.
+//! What the hand-written statements share: the backend, a driver (sqlx) transaction on
+//! either database, and the SQLite statement helpers.
 //!
 //! The ORM builds every statement and decodes every row generically. That costs little per
 //! row but dominates at a million rows, so the few paths that touch that many (importing the
 //! register, loading the lottery's frame, writing a round's letters and their codes) run on
-//! the driver directly, in a [`Transaction`] of their own taken from the same pool.
-//! Everything else goes through the ORM.
-
-use std::sync::Arc;
+//! the driver directly, in the modules beside this one, each operation a named function
+//! with its SQLite and PostgreSQL forms side by side. Everything else goes through the ORM.
 
 use sea_orm::sqlx;
-use sea_orm::{DatabaseConnection, DbBackend, DbErr, RuntimeErr};
+use sea_orm::{DatabaseConnection, DbBackend};
 
 use crate::error::{AppError, AppResult};
 
@@ -21,35 +20,34 @@ pub enum Transaction {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
 }
 
-/// Runs `$body` with `$conn` bound to the transaction's connection, whichever database it
-/// is: the body is compiled once for each, so it may only use what both drivers offer.
-macro_rules! on_connection {
-    ($txn:expr, $conn:ident => $body:expr) => {
-        match $txn {
-            $crate::db::bulk::Transaction::Postgres(txn) => {
-                let $conn = &mut **txn;
-                $body
-            }
-            $crate::db::bulk::Transaction::Sqlite(txn) => {
-                let $conn = &mut **txn;
-                $body
-            }
-        }
-    };
+/// Which database a connection talks to, for the few statements written for each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
 }
-pub(crate) use on_connection;
+
+impl Backend {
+    /// The backend of `db`; anything else is refused (only these two are built in).
+    pub fn of(db: &DatabaseConnection) -> AppResult<Self> {
+        match db.get_database_backend() {
+            DbBackend::Postgres => Ok(Self::Postgres),
+            DbBackend::Sqlite => Ok(Self::Sqlite),
+            other => Err(AppError::internal(anyhow::anyhow!(
+                "{other:?} is not supported"
+            ))),
+        }
+    }
+}
 
 impl Transaction {
     /// Begins a transaction on a connection from `db`'s pool.
     pub async fn begin(db: &DatabaseConnection) -> AppResult<Self> {
-        Ok(match db.get_database_backend() {
-            DbBackend::Postgres => Self::Postgres(db.get_postgres_connection_pool().begin().await?),
-            DbBackend::Sqlite => Self::Sqlite(db.get_sqlite_connection_pool().begin().await?),
-            other => {
-                return Err(AppError::internal(anyhow::anyhow!(
-                    "{other:?} is not supported"
-                )));
-            }
+        Ok(match Backend::of(db)? {
+            Backend::Postgres => Self::Postgres(db.get_postgres_connection_pool().begin().await?),
+            Backend::Sqlite => Self::Sqlite(db.get_sqlite_connection_pool().begin().await?),
         })
     }
 
@@ -72,18 +70,11 @@ impl Transaction {
     }
 
     /// Which database this is.
-    pub fn backend(&self) -> DbBackend {
+    pub fn backend(&self) -> Backend {
         match self {
-            Self::Postgres(_) => DbBackend::Postgres,
-            Self::Sqlite(_) => DbBackend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
         }
-    }
-}
-
-impl From<sqlx::Error> for AppError {
-    fn from(err: sqlx::Error) -> Self {
-        // Through the ORM's error type, so a unique violation still reads as a conflict.
-        DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err))).into()
     }
 }
 

@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use super::email::EmailAddress;
 use super::role::Role;
 
-/// Database identity of an account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AccountId(pub i64);
+pub use super::ids::AccountId;
 
 /// A staff or resident login.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -77,7 +77,7 @@ pub struct AddressRecord {
 }
 
 /// A row that was refused, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RowRejection {
     /// Physical line of the file (1-based) on which the row starts.
     pub line: u64,

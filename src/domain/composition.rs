@@ -2,6 +2,8 @@
 //! shares per category and representation ratios (group share ÷ population share; 1 is
 //! proportional, below 1 under-represented).
 
+use super::demographics::AgeBand;
+
 /// One category of one dimension.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CompositionRow {
@@ -91,13 +93,13 @@ pub fn age_bands_from(bands: &[(String, i64)], min_age: u32) -> Vec<(String, f64
         .collect()
 }
 
-/// `"15-19"` → (15, Some(19)); `"85+"` → (85, None).
+/// `"15-19"` → (15, Some(19)); `"85+"` → (85, None); see [`AgeBand::from_label`].
 fn parse_band(band: &str) -> Option<(u32, Option<u32>)> {
-    if let Some(low) = band.strip_suffix('+') {
-        return Some((low.trim().parse().ok()?, None));
-    }
-    let (low, high) = band.split_once('-')?;
-    Some((low.trim().parse().ok()?, Some(high.trim().parse().ok()?)))
+    let band = AgeBand::from_label(band)?;
+    Some((
+        band.low,
+        (band.low < AgeBand::OPEN_FROM).then_some(band.low + 4),
+    ))
 }
 
 #[cfg(test)]

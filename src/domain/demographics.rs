@@ -140,6 +140,165 @@ impl EthnicGroup {
     }
 }
 
+impl Sex {
+    /// The value a benchmark label names (`female`, `Female`, `F`), if any.
+    pub fn from_label(label: &str) -> Option<Self> {
+        match normalise(label).as_str() {
+            "female" | "f" | "females" => Some(Self::Female),
+            "male" | "m" | "males" => Some(Self::Male),
+            _ => None,
+        }
+    }
+}
+
+impl Disability {
+    /// The value a benchmark label names, if any (case and spacing do not matter).
+    pub fn from_label(label: &str) -> Option<Self> {
+        let label = normalise(label);
+        Self::ALL
+            .into_iter()
+            .find(|value| normalise(value.category()) == label)
+    }
+}
+
+impl EthnicGroup {
+    /// The value a benchmark label names, if any (case and spacing do not matter).
+    pub fn from_label(label: &str) -> Option<Self> {
+        let label = normalise(label);
+        Self::ALL
+            .into_iter()
+            .find(|value| normalise(value.category()) == label)
+    }
+}
+
+/// A label in the form categories are compared in: lower case, single spaces, trimmed.
+pub fn normalise(label: &str) -> String {
+    label
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// A census five-year age band: `low` to `low + 4`, or `85+` (open at the top).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AgeBand {
+    /// The youngest age in the band (a multiple of 5).
+    pub low: u32,
+}
+
+impl AgeBand {
+    /// The oldest band starts here and has no upper end.
+    pub const OPEN_FROM: u32 = 85;
+
+    /// The band of an age.
+    pub fn of(age: u32) -> Self {
+        Self {
+            low: (age / 5 * 5).min(Self::OPEN_FROM),
+        }
+    }
+
+    /// The benchmark label: `15-19`, `85+`.
+    pub fn label(self) -> String {
+        if self.low >= Self::OPEN_FROM {
+            format!("{}+", Self::OPEN_FROM)
+        } else {
+            format!("{}-{}", self.low, self.low + 4)
+        }
+    }
+
+    /// The band a label names: `15-19`, `15 to 19`, `Aged 15 to 19 years`, `85+`,
+    /// `85 and over`; `None` for anything else (and for bands that are not census bands).
+    pub fn from_label(label: &str) -> Option<Self> {
+        let label = normalise(label);
+        let label = label.trim_start_matches("aged ").trim_end_matches(" years");
+        let open = [" years and over", " and over", " or over", "+"]
+            .iter()
+            .find_map(|suffix| label.strip_suffix(suffix));
+        if let Some(low) = open {
+            let low: u32 = low.trim().parse().ok()?;
+            return (low == Self::OPEN_FROM).then_some(Self { low });
+        }
+        let (low, high) = label.split_once('-').or_else(|| label.split_once(" to "))?;
+        let (low, high): (u32, u32) = (low.trim().parse().ok()?, high.trim().parse().ok()?);
+        (low % 5 == 0 && high == low + 4 && low < Self::OPEN_FROM).then_some(Self { low })
+    }
+}
+
+/// A dimension residents are compared with the population on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    /// Five-year age band.
+    AgeBand,
+    /// Sex.
+    Sex,
+    /// Ethnic group (19 groups).
+    EthnicGroup,
+    /// Disability under the Equality Act.
+    Disability,
+}
+
+impl Dimension {
+    /// Every dimension a registrant's profile gives, in report order.
+    pub const ALL: [Dimension; 4] = [
+        Self::AgeBand,
+        Self::Sex,
+        Self::EthnicGroup,
+        Self::Disability,
+    ];
+
+    /// The benchmark file's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AgeBand => "age_band",
+            Self::Sex => "sex",
+            Self::EthnicGroup => "ethnic_group",
+            Self::Disability => "disability",
+        }
+    }
+
+    /// The dimension a benchmark file names, if it is one of these.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let name = normalise(name).replace([' ', '-'], "_");
+        Self::ALL.into_iter().find(|d| d.as_str() == name)
+    }
+}
+
+/// One category of one dimension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Category {
+    /// An age band.
+    AgeBand(AgeBand),
+    /// A sex.
+    Sex(Sex),
+    /// An ethnic group.
+    EthnicGroup(EthnicGroup),
+    /// A disability status.
+    Disability(Disability),
+}
+
+impl Category {
+    /// The category a benchmark label names in `dimension`, if any.
+    pub fn from_label(dimension: Dimension, label: &str) -> Option<Self> {
+        match dimension {
+            Dimension::AgeBand => AgeBand::from_label(label).map(Self::AgeBand),
+            Dimension::Sex => Sex::from_label(label).map(Self::Sex),
+            Dimension::EthnicGroup => EthnicGroup::from_label(label).map(Self::EthnicGroup),
+            Dimension::Disability => Disability::from_label(label).map(Self::Disability),
+        }
+    }
+
+    /// The label it is shown with (the census's own wording).
+    pub fn label(self) -> String {
+        match self {
+            Self::AgeBand(band) => band.label(),
+            Self::Sex(sex) => sex.category().to_owned(),
+            Self::EthnicGroup(group) => group.category().to_owned(),
+            Self::Disability(disability) => disability.category().to_owned(),
+        }
+    }
+}
+
 /// Oldest age accepted for a date of birth (guards against typos such as 1066).
 pub const MAX_AGE: u32 = 120;
 
@@ -187,12 +346,7 @@ pub fn check_birth_date(
 
 /// The census five-year age band (`age_band` dimension) for an age: `0-4` … `80-84`, `85+`.
 pub fn age_band(age: u32) -> String {
-    if age >= 85 {
-        "85+".to_owned()
-    } else {
-        let low = age / 5 * 5;
-        format!("{low}-{}", low + 4)
-    }
+    AgeBand::of(age).label()
 }
 
 #[cfg(test)]
@@ -235,6 +389,51 @@ mod tests {
         assert_eq!(age_band(84), "80-84");
         assert_eq!(age_band(85), "85+");
         assert_eq!(age_band(101), "85+");
+    }
+
+    #[test]
+    fn benchmark_labels_match_categories_whatever_their_case_and_spacing() {
+        assert_eq!(Sex::from_label("Female"), Some(Sex::Female));
+        assert_eq!(Sex::from_label(" MALE "), Some(Sex::Male));
+        assert_eq!(Sex::from_label("Other"), None);
+        assert_eq!(
+            Disability::from_label("disabled  under the equality act"),
+            Some(Disability::Disabled)
+        );
+        assert_eq!(
+            EthnicGroup::from_label("white: irish"),
+            Some(EthnicGroup::WhiteIrish)
+        );
+        assert_eq!(
+            Dimension::from_name("Ethnic group"),
+            Some(Dimension::EthnicGroup)
+        );
+        assert_eq!(Dimension::from_name("tenure"), None);
+    }
+
+    #[test]
+    fn age_bands_read_the_census_and_ons_forms() {
+        for label in ["15-19", "15 to 19", "Aged 15 to 19 years"] {
+            assert_eq!(
+                AgeBand::from_label(label),
+                Some(AgeBand { low: 15 }),
+                "{label}"
+            );
+        }
+        for label in ["85+", "85 and over", "Aged 85 years and over"] {
+            assert_eq!(
+                AgeBand::from_label(label),
+                Some(AgeBand { low: 85 }),
+                "{label}"
+            );
+        }
+        assert_eq!(AgeBand::from_label("16-24"), None);
+        assert_eq!(AgeBand::from_label("90+"), None);
+        assert_eq!(AgeBand::of(101).label(), "85+");
+        assert_eq!(
+            Category::from_label(Dimension::AgeBand, "20-24").map(Category::label),
+            Some("20-24".to_owned())
+        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! One-time invitation codes printed on the lottery letters.
 //!
 //! A resident registers by typing the code from their letter, so the code is a bearer
-//! secret until it is used: only its SHA-256 hash ([`InvitationCode::hash_hex`]) is
-//! stored, and `Debug` never shows it.
+//! secret until it is used: only a keyed hash of it is stored (HMAC-SHA-256 under a server
+//! secret that lives outside the database, see [`super::code_key`]), and `Debug` never
+//! shows it. 45 bits are few enough that an unkeyed hash could be reversed by trying
+//! every code, so a stolen database alone must not be enough.
 //!
 //! **Alphabet.** Crockford's Base32: digits `0`-`9` and letters `A`-`Z` without `I`, `L`,
 //! `O` and `U` (32 symbols). `I`, `L` and `O` are left out because they look like `1` and
@@ -138,20 +140,11 @@ impl InvitationCode {
             .collect()
     }
 
-    /// SHA-256 of the canonical form: the only thing about a code that is stored.
-    pub fn hash_bytes(&self) -> [u8; 32] {
-        Sha256::digest(self.canonical().as_bytes()).into()
-    }
-
-    /// [`Self::hash_bytes`] as 64 lower-case hexadecimal digits.
-    pub fn hash_hex(&self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut hex = String::with_capacity(64);
-        for byte in self.hash_bytes() {
-            hex.push(char::from(HEX[usize::from(byte >> 4)]));
-            hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-        hex
+    /// Unkeyed SHA-256 of the canonical form, as 64 lower-case hexadecimal digits: how
+    /// codes printed before keyed hashes were stored. Still looked up, so those letters
+    /// keep working; new codes are never stored this way.
+    pub fn legacy_hash_hex(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical().as_bytes()))
     }
 }
 
@@ -358,13 +351,11 @@ mod tests {
     }
 
     #[test]
-    fn the_hash_is_the_sha256_of_the_canonical_form() {
+    fn the_legacy_hash_is_the_sha256_of_the_canonical_form() {
         let code = InvitationCode::parse("7k3m9-qxw25").unwrap();
         // Computed independently with `printf 7K3M9QXW25 | sha256sum`.
         let expected = "c11300d334f4e1d4d0eca11e2d5820c8b0152a5b29706c78453724ca75dfcce2";
-        assert_eq!(code.hash_hex(), expected);
-        let first_byte = u8::from_str_radix(&expected[..2], 16).unwrap();
-        assert_eq!(code.hash_bytes()[0], first_byte);
+        assert_eq!(code.legacy_hash_hex(), expected);
     }
 
     #[test]

@@ -195,6 +195,21 @@ impl FromStr for Seed {
     }
 }
 
+// A seed travels as a decimal string: JSON readers that hold numbers as doubles (browsers)
+// would round a 64-bit seed, and a rounded seed re-runs a different draw.
+impl serde::Serialize for Seed {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Seed {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl FrameUnit {
     /// A unit with the default weight of 1.
     pub fn new(id: i64, key: impl Into<String>, stratum: impl Into<Arc<str>>) -> Self {

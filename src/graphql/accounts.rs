@@ -1,10 +1,11 @@
 //! Accounts in the API: the caller (`me`), staff accounts for ADMINs.
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::domain::account::{Account, AccountId};
+use crate::domain::account::Account;
+use crate::domain::ids::AccountId;
 use crate::domain::role::Role;
 use crate::error::AppError;
 use crate::graphql::context;
@@ -12,8 +13,6 @@ use crate::graphql::guard::RoleGuard;
 use crate::graphql::id;
 use crate::graphql::pagination::{Page, connection_complexity};
 use crate::service::accounts::{self, NewAccount};
-
-const KIND: &str = "Account";
 
 /// What an account holder may do.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -58,8 +57,8 @@ pub struct AccountNode(pub Account);
 #[Object(name = "Account")]
 impl AccountNode {
     /// Opaque identifier.
-    async fn id(&self) -> ID {
-        id::encode(KIND, self.0.id.0)
+    pub async fn id(&self) -> ID {
+        id::encode(self.0.id)
     }
     /// Login and contact address (lower-cased).
     async fn email(&self) -> &str {
@@ -92,11 +91,11 @@ impl AccountQuery {
     /// The caller's own account.
     #[graphql(guard = "RoleGuard::ANY_ACCOUNT")]
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
-        let caller = context::request(ctx).caller;
+        let caller = context::caller(ctx);
         let session = caller.session()?;
         let state = context::state(ctx)?;
         Ok(AccountNode(
-            accounts::find(&state.db, session.account_id).await?,
+            accounts::account(state, &caller, session.account_id).await?,
         ))
     }
 
@@ -107,9 +106,11 @@ impl AccountQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The account's ID.")] id: ID,
     ) -> async_graphql::Result<AccountNode> {
-        let account_id = AccountId(id::decode(KIND, &id, "id")?);
+        let account_id = id::decode::<AccountId>(&id, "id")?;
         let state = context::state(ctx)?;
-        Ok(AccountNode(accounts::find(&state.db, account_id).await?))
+        Ok(AccountNode(
+            accounts::account(state, &context::caller(ctx), account_id).await?,
+        ))
     }
 
     /// Accounts in the order they were made, optionally of one role (ADMIN only).
@@ -124,23 +125,17 @@ impl AccountQuery {
         #[graphql(desc = "Cursor of the last account of the previous page.")] after: Option<String>,
         #[graphql(desc = "Only accounts with this role.")] role: Option<RoleValue>,
     ) -> async_graphql::Result<Connection<String, AccountNode>> {
-        let page = Page::parse(KIND, first, after.as_deref())?;
+        let page = Page::<AccountId>::parse(first, after.as_deref())?;
         let state = context::state(ctx)?;
-        let mut rows = accounts::list(
-            &state.db,
-            page.after.map(AccountId),
+        let rows = accounts::list(
+            state,
+            &context::caller(ctx),
+            page.after,
             page.first,
             role.map(Role::from),
         )
         .await?;
-        let has_next = rows.len() as u64 > page.first;
-        rows.truncate(usize::try_from(page.first).unwrap_or(usize::MAX));
-        let mut connection = Connection::new(page.after.is_some(), has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|account| Edge::new(id::encode(KIND, account.id.0).0, AccountNode(account))),
-        );
-        Ok(connection)
+        Ok(page.connection(rows, |account| account.id, AccountNode))
     }
 }
 
@@ -193,7 +188,7 @@ impl AccountMutation {
         )?;
         let state = context::state(ctx)?;
         let account = accounts::create(state, new).await?;
-        tracing::info!(account_id = account.id.0, role = %account.role, "account created");
+        tracing::info!(account_id = %account.id, role = %account.role, "account created");
         Ok(AccountCreatePayload {
             account: AccountNode(account),
         })

@@ -21,6 +21,11 @@ pub fn state<'a>(ctx: &Context<'a>) -> AppResult<&'a AppState> {
         .map_err(|_| AppError::internal(anyhow::anyhow!("AppState missing from schema data")))
 }
 
+/// Who is calling.
+pub fn caller(ctx: &Context<'_>) -> Caller {
+    request(ctx).caller
+}
+
 /// The request's context; a request built without one (e.g. in a unit test) is anonymous.
 pub fn request<'a>(ctx: &Context<'a>) -> RequestContext {
     ctx.data_opt::<RequestContext>()

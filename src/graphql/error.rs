@@ -10,26 +10,38 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{ServerError, ServerResult, ValidationResult, Variables};
 
 use crate::error::{AppError, ErrorCode};
+use crate::graphql::loaders::LoadError;
 
 impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
-        let code = err.code();
-        let message = err.public_message();
-        let mut gql = async_graphql::Error::new(message);
-        let extensions = gql.extensions.get_or_insert_with(Default::default);
-        extensions.set("code", code.as_str());
-        match err {
-            AppError::BadUserInput { field, .. } => extensions.set("field", field),
-            AppError::RateLimited { retry_after_secs } => {
-                extensions.set("retryAfterSeconds", retry_after_secs);
-            }
-            AppError::Internal(detail) => {
-                tracing::error!(error = ?detail, "internal error");
-            }
-            _ => {}
-        }
-        gql
+        to_graphql(&err)
     }
+}
+
+impl From<LoadError> for async_graphql::Error {
+    fn from(err: LoadError) -> Self {
+        to_graphql(&err.0)
+    }
+}
+
+/// The GraphQL error for `err`: its public message and `extensions.code`, the offending
+/// field for bad input, when to retry for limits; internal detail is logged, never sent.
+fn to_graphql(err: &AppError) -> async_graphql::Error {
+    let mut gql = async_graphql::Error::new(err.public_message());
+    let extensions = gql.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", err.code().as_str());
+    if let Some(seconds) = err.retry_after_secs() {
+        extensions.set("retryAfterSeconds", seconds);
+    }
+    match err {
+        AppError::BadUserInput { field, .. } => extensions.set("field", field.as_str()),
+        AppError::Internal(detail) => tracing::error!(error = ?detail, "internal error"),
+        AppError::Unavailable { detail, .. } => {
+            tracing::warn!(error = ?detail, "service busy");
+        }
+        _ => {}
+    }
+    gql
 }
 
 /// Sets `extensions.code` on a server error that has none.

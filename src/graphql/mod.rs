@@ -9,6 +9,9 @@ pub mod context;
 pub mod error;
 pub mod guard;
 pub mod id;
+pub mod jobs;
+pub mod loaders;
+pub mod node;
 pub mod pagination;
 pub mod recruitment;
 pub mod register;
@@ -24,7 +27,9 @@ use crate::state::AppState;
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
 pub struct QueryRoot(
+    node::NodeQuery,
     accounts::AccountQuery,
+    jobs::JobQuery,
     register::RegisterQuery,
     recruitment::RecruitmentQuery,
     registration::RegistrationQuery,
@@ -35,6 +40,7 @@ pub struct QueryRoot(
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(
     accounts::AccountMutation,
+    jobs::JobMutation,
     sessions::SessionMutation,
     register::RegisterMutation,
     recruitment::RecruitmentMutation,
@@ -44,7 +50,8 @@ pub struct MutationRoot(
 /// The schema type.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
-/// Builds the schema with the configured limits and the shared state.
+/// Builds the schema with the configured limits and the shared state. Each request also
+/// needs its `RequestContext` and its loaders (`loaders::for_request`).
 pub fn build_schema(state: AppState) -> AppSchema {
     let config = state.config.clone();
     builder(&config).data(state).finish()

@@ -1,23 +1,23 @@
 //! Recruitment rounds in the API: drawing, planning, status and incentives.
 
-use std::collections::BTreeMap;
-
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain::composition::CompositionRow;
+use crate::domain::ids::{ResidentId, RoundId};
+use crate::domain::round::{self, Round};
 use crate::error::AppError;
+use crate::graphql::accounts::AccountNode;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id;
+use crate::graphql::jobs::{JobNode, JobPayload};
+use crate::graphql::loaders::{self, CompositionOf, StatusOf};
+use crate::graphql::pagination::{Page, connection_complexity};
 use crate::service::incentives;
-use crate::service::recruitment::{self, Round, RoundInput};
-use crate::service::round_status::{self, Funnel};
-
-/// ID kind of rounds.
-pub const ROUND: &str = "RecruitmentRound";
-/// ID kind of residents.
-pub const RESIDENT: &str = "Resident";
+use crate::service::recruitment::{self, RoundRequest};
+use crate::service::round_status::{CompositionDimension, Funnel};
 
 /// An oversampling weight for one deprivation decile.
 #[derive(InputObject)]
@@ -68,72 +68,28 @@ pub struct RecruitmentRoundCreateInput {
     pub incentive: Option<IncentiveInput>,
 }
 
-fn to_input(input: RecruitmentRoundCreateInput) -> Result<RoundInput, AppError> {
-    fn bad(field: &str, message: impl Into<String>) -> AppError {
-        AppError::bad_input(field, message)
-    }
-    let seed = input
-        .seed
-        .map(|s| s.trim().parse::<u64>())
-        .transpose()
-        .map_err(|_| {
-            bad(
-                "input.seed",
-                "The seed must be a whole number from 0 to 18446744073709551615.",
-            )
-        })?;
-    let letters = u64::try_from(input.letters)
-        .map_err(|_| bad("input.letters", "Draw at least one letter."))?;
-    let mut decile_weights = BTreeMap::new();
-    for w in input.decile_weights {
-        let decile = i16::try_from(w.decile)
-            .map_err(|_| bad("input.decileWeights", "Deciles run from 1 to 10."))?;
-        if decile_weights.insert(decile, w.weight).is_some() {
-            return Err(bad(
-                "input.decileWeights",
-                format!("Decile {decile} is weighted twice."),
-            ));
+impl From<RecruitmentRoundCreateInput> for RoundRequest {
+    fn from(input: RecruitmentRoundCreateInput) -> Self {
+        Self {
+            name: input.name,
+            letters: i64::from(input.letters),
+            seed: input.seed,
+            decile_weights: input
+                .decile_weights
+                .into_iter()
+                .map(|w| (i64::from(w.decile), w.weight))
+                .collect(),
+            exclude_invited_within_months: input.exclude_invited_within_months.map(i64::from),
+            exclude_member_households: input.exclude_member_households,
+            code_valid_days: i64::from(input.code_valid_days),
+            min_age: i64::from(input.min_age),
+            one_per_household: input.one_per_household,
+            incentive: input.incentive.map(|i| round::Incentive {
+                description: i.description,
+                amount_pence: i.amount_pence,
+            }),
         }
     }
-    let months = input
-        .exclude_invited_within_months
-        .map(u32::try_from)
-        .transpose()
-        .map_err(|_| {
-            bad(
-                "input.excludeInvitedWithinMonths",
-                "Months cannot be negative.",
-            )
-        })?;
-    let (incentive_description, incentive_amount_pence) = match input.incentive {
-        Some(i) if i.description.trim().is_empty() => {
-            return Err(bad(
-                "input.incentive.description",
-                "Describe the incentive.",
-            ));
-        }
-        Some(i) => (Some(i.description.trim().to_owned()), i.amount_pence),
-        None => (None, None),
-    };
-    if incentive_amount_pence.is_some_and(|p| p < 0) {
-        return Err(bad(
-            "input.incentive.amountPence",
-            "The amount cannot be negative.",
-        ));
-    }
-    Ok(RoundInput {
-        name: input.name,
-        letters,
-        seed,
-        decile_weights,
-        exclude_invited_within_months: months,
-        exclude_member_households: input.exclude_member_households,
-        code_valid_days: u32::try_from(input.code_valid_days).unwrap_or(0),
-        min_age: u8::try_from(input.min_age).unwrap_or(0),
-        one_per_household: input.one_per_household,
-        incentive_description,
-        incentive_amount_pence,
-    })
 }
 
 /// Letters, codes and registrations for one group of a round.
@@ -237,6 +193,50 @@ pub struct Incentive {
     pub amount_pence: Option<i32>,
 }
 
+/// One decile's oversampling weight.
+#[derive(SimpleObject)]
+pub struct DecileWeight {
+    /// Index of Multiple Deprivation decile, 1 (most deprived) to 10.
+    pub decile: i32,
+    /// Relative chance of an address in this decile being drawn (1 = proportional).
+    pub weight: f64,
+}
+
+/// The parameters a round was drawn with (with its seed and the register snapshot, all
+/// that is needed to re-run the draw).
+#[derive(SimpleObject)]
+pub struct LotteryParameters {
+    /// Letters drawn for.
+    pub letters: u64,
+    /// Oversampling weights (deciles not listed weigh 1).
+    pub decile_weights: Vec<DecileWeight>,
+    /// Addresses sent a letter within this many months were left out.
+    pub exclude_invited_within_months: Option<u32>,
+    /// Households with a member were left out.
+    pub exclude_member_households: bool,
+    /// The moment the register snapshot and the exclusions refer to.
+    pub as_of: DateTime<Utc>,
+}
+
+impl From<&round::LotteryParameters> for LotteryParameters {
+    fn from(p: &round::LotteryParameters) -> Self {
+        Self {
+            letters: p.letters,
+            decile_weights: p
+                .decile_weights
+                .iter()
+                .map(|(decile, weight)| DecileWeight {
+                    decile: i32::from(*decile),
+                    weight: *weight,
+                })
+                .collect(),
+            exclude_invited_within_months: p.exclude_invited_within_months,
+            exclude_member_households: p.exclude_member_households,
+            as_of: p.as_of,
+        }
+    }
+}
+
 /// A recruitment round: one address lottery and its letters.
 pub struct RoundNode(pub Round);
 
@@ -244,48 +244,55 @@ pub struct RoundNode(pub Round);
 #[Object(name = "RecruitmentRound")]
 impl RoundNode {
     /// Opaque identifier.
-    async fn id(&self) -> ID {
-        id::encode(ROUND, self.0.id)
+    pub async fn id(&self) -> ID {
+        id::encode(self.0.id)
     }
     /// Its name.
     async fn name(&self) -> &str {
         &self.0.name
     }
-    /// The draw's seed (decimal). With the seed, the parameters and the register snapshot
-    /// anyone can re-run the draw.
-    async fn seed(&self) -> &str {
-        &self.0.seed
+    /// The draw's seed (decimal, below 2^64). With the seed, the parameters and the
+    /// register snapshot anyone can re-run the draw.
+    async fn seed(&self) -> String {
+        self.0.seed.to_string()
     }
     /// The named, versioned draw algorithm.
     async fn algorithm(&self) -> &str {
         &self.0.algorithm
     }
-    /// The lottery parameters as JSON.
-    async fn parameters(&self) -> &str {
-        &self.0.parameters
+    /// The lottery's parameters.
+    async fn parameters(&self) -> LotteryParameters {
+        (&self.0.parameters).into()
     }
     /// SHA-256 of the eligible register the draw used.
     async fn register_fingerprint(&self) -> &str {
         &self.0.register_fingerprint
     }
     /// Addresses eligible for the draw.
-    async fn eligible_count(&self) -> i64 {
+    async fn eligible_count(&self) -> u64 {
         self.0.eligible_count
     }
     /// Letters drawn.
-    async fn drawn_count(&self) -> i64 {
+    async fn drawn_count(&self) -> u64 {
         self.0.drawn_count
     }
     /// When the round was drawn.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// Who asked for the draw.
+    async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<AccountNode>> {
+        let Some(account) = self.0.created_by else {
+            return Ok(None);
+        };
+        Ok(loaders::get(ctx)?.load_one(account).await?.map(AccountNode))
+    }
     /// When its codes stop working.
     async fn code_expires_at(&self) -> DateTime<Utc> {
         self.0.code_expires_at
     }
     /// Youngest age that may register.
-    async fn min_age(&self) -> i16 {
+    async fn min_age(&self) -> u8 {
         self.0.min_age
     }
     /// Whether only one person per household may register.
@@ -294,17 +301,17 @@ impl RoundNode {
     }
     /// The incentive for joining, if any.
     async fn incentive(&self) -> Option<Incentive> {
-        self.0
-            .incentive_description
-            .clone()
-            .map(|description| Incentive {
-                description,
-                amount_pence: self.0.incentive_amount_pence,
-            })
+        self.0.incentive.clone().map(|i| Incentive {
+            description: i.description,
+            amount_pence: i.amount_pence,
+        })
     }
     /// Letters drawn, exported and redeemed, and registrations, by ward and decile.
     async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<RoundStatusView> {
-        let status = round_status::status(&context::state(ctx)?.db, self.0.id).await?;
+        let status = loaders::get(ctx)?
+            .load_one(StatusOf(self.0.id))
+            .await?
+            .unwrap_or_default();
         Ok(RoundStatusView {
             total: status.total.into(),
             by_ward: status.by_ward.into_iter().map(Into::into).collect(),
@@ -317,34 +324,53 @@ impl RoundNode {
         ctx: &Context<'_>,
         #[graphql(desc = "GSS code of the benchmark area, e.g. E07000083.")] area_code: String,
     ) -> async_graphql::Result<Vec<CompositionDimensionView>> {
-        let dimensions =
-            round_status::pool_composition(context::state(ctx)?, self.0.id, area_code.trim())
-                .await?;
+        let dimensions: Vec<CompositionDimension> = loaders::get(ctx)?
+            .load_one(CompositionOf(self.0.id, area_code.trim().to_owned()))
+            .await?
+            .ok_or(AppError::NotFound {
+                what: "benchmark area",
+            })?;
         Ok(dimensions
             .into_iter()
             .map(|d| CompositionDimensionView {
-                dimension: d.dimension,
+                dimension: d.dimension.as_str().to_owned(),
                 categories: d.rows.into_iter().map(Into::into).collect(),
             })
             .collect())
     }
-    /// Registrants owed the incentive, and whether it was given (personal data: OFFICER).
-    #[graphql(guard = "RoleGuard::OFFICER")]
+    /// Registrants owed the incentive, in registration order, and whether it was given
+    /// (personal data: OFFICER).
+    #[graphql(
+        guard = "RoleGuard::OFFICER",
+        complexity = "connection_complexity(first, child_complexity)"
+    )]
     async fn incentive_claims(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<IncentiveClaim>> {
-        let claims = incentives::claims(&context::state(ctx)?.db, self.0.id).await?;
-        Ok(claims
-            .into_iter()
-            .map(|c| IncentiveClaim {
-                resident_id: id::encode(RESIDENT, c.resident_id),
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last claim of the previous page.")] after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, IncentiveClaim>> {
+        let page = Page::<ResidentId>::parse(first, after.as_deref())?;
+        let state = context::state(ctx)?;
+        let claims = incentives::claims_page(
+            state,
+            &context::caller(ctx),
+            self.0.id,
+            page.after,
+            page.first,
+        )
+        .await?;
+        Ok(page.connection(
+            claims,
+            |c| c.resident_id,
+            |c| IncentiveClaim {
+                resident_id: id::encode(c.resident_id),
                 full_name: c.full_name,
                 email: c.email,
                 owed_since: c.owed_since,
                 fulfilled_at: c.fulfilled_at,
-            })
-            .collect())
+            },
+        ))
     }
 }
 
@@ -383,17 +409,29 @@ impl RecruitmentQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The round's ID.")] id: ID,
     ) -> async_graphql::Result<RoundNode> {
-        let round_id = id::decode(ROUND, &id, "id")?;
+        let round_id = id::decode::<RoundId>(&id, "id")?;
+        let state = context::state(ctx)?;
         Ok(RoundNode(
-            recruitment::find_round(&context::state(ctx)?.db, round_id).await?,
+            recruitment::round(state, &context::caller(ctx), round_id).await?,
         ))
     }
 
-    /// Every round, newest first.
-    #[graphql(guard = "RoleGuard::OFFICER")]
-    async fn recruitment_rounds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RoundNode>> {
-        let rounds = recruitment::list_rounds(&context::state(ctx)?.db).await?;
-        Ok(rounds.into_iter().map(RoundNode).collect())
+    /// Rounds, newest first.
+    #[graphql(
+        guard = "RoleGuard::OFFICER",
+        complexity = "connection_complexity(first, child_complexity)"
+    )]
+    async fn recruitment_rounds(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last round of the previous page.")] after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, RoundNode>> {
+        let page = Page::<RoundId>::parse(first, after.as_deref())?;
+        let state = context::state(ctx)?;
+        let rounds =
+            recruitment::list_rounds(state, &context::caller(ctx), page.after, page.first).await?;
+        Ok(page.connection(rounds, |round| round.id, RoundNode))
     }
 
     /// Planning help: letters needed for a target number of registrations at an expected
@@ -409,16 +447,16 @@ impl RecruitmentQuery {
         )]
         expected_rate: f64,
     ) -> async_graphql::Result<RecruitmentPlan> {
-        let target = u64::try_from(target_registrations)
-            .ok()
-            .filter(|t| *t > 0)
-            .ok_or_else(|| {
-                AppError::bad_input("targetRegistrations", "Aim for at least one registration.")
-            })?;
-        let (letters_needed, by_ward) =
-            recruitment::plan(&context::state(ctx)?.db, target, expected_rate).await?;
+        let state = context::state(ctx)?;
+        let (letters_needed, by_ward) = recruitment::plan(
+            state,
+            &context::caller(ctx),
+            i64::from(target_registrations),
+            expected_rate,
+        )
+        .await?;
         Ok(RecruitmentPlan {
-            target_registrations: target,
+            target_registrations: u64::try_from(target_registrations).unwrap_or(0),
             expected_rate,
             letters_needed,
             by_ward: by_ward
@@ -427,13 +465,6 @@ impl RecruitmentQuery {
                 .collect(),
         })
     }
-}
-
-/// The round drawn.
-#[derive(SimpleObject)]
-pub struct RecruitmentRoundCreatePayload {
-    /// The new round.
-    pub round: RoundNode,
 }
 
 /// Incentives marked as given.
@@ -450,6 +481,17 @@ pub struct IncentiveFulfilPayload {
     pub fulfilled_count: u64,
 }
 
+/// A round's letters to bundle for the printer.
+#[derive(InputObject)]
+pub struct LetterBundleCreateInput {
+    /// The round.
+    pub round_id: ID,
+    /// Replace the codes of every unredeemed letter (the old ones stop working), for a
+    /// lost print file. Without it, only letters not yet exported are bundled.
+    #[graphql(default = false)]
+    pub reissue: bool,
+}
+
 /// Recruitment mutations.
 #[derive(Default)]
 pub struct RecruitmentMutation;
@@ -458,21 +500,41 @@ pub struct RecruitmentMutation;
 impl RecruitmentMutation {
     /// Creates a recruitment round and draws its addresses: stratified by ward with
     /// proportional allocation (largest remainder), optional oversampling by deprivation
-    /// decile, and exclusions. Codes are minted when the letters are exported.
+    /// decile, and exclusions. The request is checked at once; the draw is a job, whose
+    /// result is the round. Codes are minted when the letters are exported.
     #[graphql(guard = "RoleGuard::OFFICER")]
     async fn recruitment_round_create(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The round and its lottery parameters.")]
         input: RecruitmentRoundCreateInput,
-    ) -> async_graphql::Result<RecruitmentRoundCreatePayload> {
+    ) -> async_graphql::Result<JobPayload> {
         let state = context::state(ctx)?;
-        let caller = context::request(ctx).caller;
-        let created_by = caller.session().ok().map(|s| s.account_id);
-        let (round, _) = recruitment::create_round(state, to_input(input)?, created_by).await?;
-        Ok(RecruitmentRoundCreatePayload {
-            round: RoundNode(round),
-        })
+        let job = recruitment::request_draw(state, &context::caller(ctx), input.into()).await?;
+        Ok(JobPayload { job: JobNode(job) })
+    }
+
+    /// Bundles a round's letters for the printer: mints a code for each letter not yet
+    /// exported (at most 20,000 per bundle; ask again for the next ones) and builds
+    /// `letters.csv` with a QR code per letter. A job, whose result is the bundle to
+    /// download; the codes are stored only once the bundle is complete.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn letter_bundle_create(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The round, and whether to reissue codes.")]
+        input: LetterBundleCreateInput,
+    ) -> async_graphql::Result<JobPayload> {
+        let round_id = id::decode::<RoundId>(&input.round_id, "input.roundId")?;
+        let state = context::state(ctx)?;
+        let job = crate::service::letters::request_export(
+            state,
+            &context::caller(ctx),
+            round_id,
+            input.reissue,
+        )
+        .await?;
+        Ok(JobPayload { job: JobNode(job) })
     }
 
     /// Records that residents received the round's incentive.
@@ -485,10 +547,10 @@ impl RecruitmentMutation {
         let ids = input
             .resident_ids
             .iter()
-            .map(|id| id::decode(RESIDENT, id, "input.residentIds"))
+            .map(|id| id::decode::<ResidentId>(id, "input.residentIds"))
             .collect::<Result<Vec<_>, _>>()?;
         let state = context::state(ctx)?;
-        let fulfilled_count = incentives::fulfil(&state.db, &ids, state.clock.now()).await?;
+        let fulfilled_count = incentives::fulfil(state, &context::caller(ctx), &ids).await?;
         Ok(IncentiveFulfilPayload { fulfilled_count })
     }
 }

@@ -7,7 +7,8 @@ use crate::domain::benchmark_csv::DimensionShares;
 use crate::error::AppError;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
-use crate::service::addresses::{self, ImportOptions};
+use crate::graphql::jobs::{JobNode, JobPayload};
+use crate::service::addresses::{self, ImportSummary};
 use crate::service::benchmarks;
 
 /// A CSV row that was not imported.
@@ -39,7 +40,7 @@ pub struct AddressRegisterImportInput {
 
 /// What an address import did. Re-importing the same file changes nothing.
 #[derive(SimpleObject)]
-pub struct AddressRegisterImportPayload {
+pub struct AddressRegisterImportResult {
     /// Data rows read.
     pub rows_read: u64,
     /// New addresses.
@@ -52,6 +53,23 @@ pub struct AddressRegisterImportPayload {
     pub rejected_count: u64,
     /// The first 1,000 refused rows.
     pub rejected_rows: Vec<RejectedRow>,
+}
+
+impl From<ImportSummary> for AddressRegisterImportResult {
+    fn from(summary: ImportSummary) -> Self {
+        Self {
+            rows_read: summary.rows_read,
+            inserted: summary.inserted,
+            updated: summary.updated,
+            unchanged: summary.unchanged,
+            rejected_count: summary.rejected_count,
+            rejected_rows: summary
+                .rejected
+                .into_iter()
+                .map(RejectedRow::from)
+                .collect(),
+        }
+    }
 }
 
 /// A census benchmark file.
@@ -131,7 +149,8 @@ impl RegisterQuery {
     /// How many addresses the register holds.
     #[graphql(guard = "RoleGuard::OFFICER")]
     async fn address_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        Ok(addresses::count(&context::state(ctx)?.db).await?)
+        let state = context::state(ctx)?;
+        Ok(addresses::count(state, &context::caller(ctx)).await?)
     }
 
     /// Areas with population benchmarks.
@@ -140,7 +159,8 @@ impl RegisterQuery {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<BenchmarkArea>> {
-        let areas = benchmarks::areas(&context::state(ctx)?.db).await?;
+        let state = context::state(ctx)?;
+        let areas = benchmarks::areas(state, &context::caller(ctx)).await?;
         Ok(areas
             .into_iter()
             .map(|(code, name)| BenchmarkArea { code, name })
@@ -154,7 +174,9 @@ impl RegisterQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "GSS code of the area, e.g. E07000083.")] area_code: String,
     ) -> async_graphql::Result<Vec<BenchmarkDimension>> {
-        let shares = benchmarks::area_shares(&context::state(ctx)?.db, area_code.trim()).await?;
+        let state = context::state(ctx)?;
+        let shares =
+            benchmarks::area_shares(state, &context::caller(ctx), area_code.trim()).await?;
         Ok(shares.into_iter().map(BenchmarkDimension::from).collect())
     }
 }
@@ -175,31 +197,17 @@ impl RegisterMutation {
     /// Imports (or re-imports) the council's address register. Rows are matched by
     /// address key: new ones are inserted, changed ones updated; bad rows are skipped and
     /// listed. A file refused as a whole (missing columns, too many rows) writes nothing.
+    /// The file is kept and imported by a job, whose result is the summary.
     #[graphql(guard = "RoleGuard::OFFICER")]
     async fn address_register_import(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The CSV file.")] input: AddressRegisterImportInput,
-    ) -> async_graphql::Result<AddressRegisterImportPayload> {
+    ) -> async_graphql::Result<JobPayload> {
         let state = context::state(ctx)?;
         let file = upload_reader(ctx, &input.file)?;
-        let options = ImportOptions {
-            max_rows: state.config.import_max_rows,
-            ..ImportOptions::default()
-        };
-        let summary = addresses::import(&state.db, &state.clock, file, options, None).await?;
-        Ok(AddressRegisterImportPayload {
-            rows_read: summary.rows_read,
-            inserted: summary.inserted,
-            updated: summary.updated,
-            unchanged: summary.unchanged,
-            rejected_count: summary.rejected_count,
-            rejected_rows: summary
-                .rejected
-                .into_iter()
-                .map(RejectedRow::from)
-                .collect(),
-        })
+        let job = addresses::request_import(state, &context::caller(ctx), file).await?;
+        Ok(JobPayload { job: JobNode(job) })
     }
 
     /// Imports census counts; an existing (area, dimension, category) count is replaced.
@@ -211,7 +219,7 @@ impl RegisterMutation {
     ) -> async_graphql::Result<PopulationBenchmarksImportPayload> {
         let state = context::state(ctx)?;
         let file = upload_reader(ctx, &input.file)?;
-        let summary = benchmarks::import(state, file).await?;
+        let summary = benchmarks::import(state, &context::caller(ctx), file).await?;
         Ok(PopulationBenchmarksImportPayload {
             written: summary.written,
             rejected_rows: summary

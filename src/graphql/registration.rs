@@ -7,7 +7,6 @@ use crate::domain::demographics::{self, Disability, EthnicGroup};
 use crate::graphql::accounts::AccountNode;
 use crate::graphql::context;
 use crate::graphql::id;
-use crate::graphql::recruitment::RESIDENT;
 use crate::service::registration::{self, RegistrationInput};
 
 /// Sex, as asked in the 2021 Census.
@@ -195,7 +194,7 @@ impl RegistrationMutation {
             None => (None, None),
         };
         Ok(RegistrationCreatePayload {
-            resident_id: id::encode(RESIDENT, registered.resident_id),
+            resident_id: id::encode(registered.resident_id),
             account: registered.account.map(AccountNode),
             token,
             token_expires_at,

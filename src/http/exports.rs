@@ -1,121 +1,101 @@
-//! File exports for officers: the printer's letters bundle, the audit list of drawn
+//! File downloads for officers: export bundles built by jobs, the audit list of drawn
 //! addresses, and incentive claims for finance. Authenticated like `/graphql`, with a
-//! bearer token of an OFFICER (or ADMIN).
+//! bearer token of an OFFICER (or ADMIN); errors carry the same codes.
 
-use axum::extract::{Path, Query, State};
+use axum::body::Body;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use futures_util::stream;
 
-use crate::domain::role::Role;
-use crate::error::{AppError, ErrorCode};
+use crate::domain::ids::{FileId, RoundId};
+use crate::error::AppError;
 use crate::graphql::id;
-use crate::graphql::recruitment::ROUND;
 use crate::http::HttpState;
-use crate::http::graphql::{Refusal, caller};
+use crate::http::error::respond;
+use crate::http::graphql::caller;
 use crate::http::negotiate::ResponseType;
-use crate::service::{incentives, letters, recruitment};
+use crate::service::auth::Caller;
+use crate::service::{downloads, incentives, letters, recruitment};
 
-fn refuse(err: AppError) -> Response {
-    let status = match err.code() {
-        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
-        ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::BadUserInput => StatusCode::BAD_REQUEST,
-        ErrorCode::Conflict => StatusCode::CONFLICT,
-        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    let code = err.code();
-    let message = err.public_message();
-    if let AppError::Internal(detail) = err {
-        tracing::error!(error = ?detail, "export failed");
-    }
-    Refusal::transport(status, code, message).into_response(ResponseType::Json)
+/// The caller of a download request, or the response refusing it.
+async fn authenticated(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Response> {
+    caller(state, headers)
+        .await
+        .map_err(|refusal| refusal.into_response(ResponseType::Json))
 }
 
-/// Checks the caller is an officer and loads the round the path names.
-async fn officer_round(
-    state: &HttpState,
-    headers: &HeaderMap,
-    round: &str,
-) -> Result<recruitment::Round, Response> {
-    let caller = caller(state, headers)
-        .await
-        .map_err(|refusal| refusal.into_response(ResponseType::Json))?;
-    caller.require(&[Role::Officer]).map_err(refuse)?;
-    let round_id = id::decode(ROUND, round, "round").map_err(refuse)?;
-    recruitment::find_round(&state.app.db, round_id)
-        .await
-        .map_err(refuse)
+fn headers_for(content_type: &str, name: &str) -> [(header::HeaderName, HeaderValue); 3] {
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    let content_type = HeaderValue::from_str(content_type)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    [
+        (header::CONTENT_TYPE, content_type),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ]
 }
 
 /// The file as a download, or the coded error.
-fn download(
-    result: Result<Vec<u8>, AppError>,
-    content_type: &'static str,
-    name: String,
-) -> Response {
+fn download(result: Result<Vec<u8>, AppError>, content_type: &str, name: &str) -> Response {
     match result {
-        Ok(bytes) => file(content_type, name, bytes),
-        Err(err) => refuse(err),
+        Ok(bytes) => (StatusCode::OK, headers_for(content_type, name), bytes).into_response(),
+        Err(err) => respond(err),
     }
 }
 
-fn file(content_type: &'static str, name: String, bytes: Vec<u8>) -> Response {
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
-/// Options of the letters export.
-#[derive(Deserialize)]
-pub struct LettersQuery {
-    /// Replace the codes of every unredeemed letter (the old ones stop working).
-    #[serde(default)]
-    reissue: bool,
-}
-
-/// `POST /exports/rounds/{round}/letters.zip`: mints codes for letters not yet exported
-/// (or all unredeemed ones with `?reissue=true`) and returns `letters.csv` with QR images.
-/// One bundle holds at most 20,000 letters; export again for the next ones. The codes are
-/// stored only once the bundle is built.
-pub async fn letters_zip(
+/// `GET /exports/files/{file}`: a bundle an export job built (its ID is in the job's
+/// result), streamed from the database a chunk at a time.
+pub async fn file(
     State(state): State<HttpState>,
-    Path(round): Path<String>,
-    Query(options): Query<LettersQuery>,
+    Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let round = match officer_round(&state, &headers, &round).await {
-        Ok(round) => round,
+    let caller = match authenticated(&state, &headers).await {
+        Ok(caller) => caller,
         Err(response) => return response,
     };
-    let bundle = letters::issue_codes_then(
-        &state.app,
-        round.id,
-        options.reissue,
-        Some(letters::MAX_LETTERS_PER_BUNDLE),
-        |printed| async move {
-            tokio::task::spawn_blocking(move || letters::bundle(&printed))
-                .await
-                .map_err(AppError::internal)?
-        },
+    let file_id = match id::decode::<FileId>(&file, "file") {
+        Ok(id) => id,
+        Err(err) => return respond(err),
+    };
+    let info = match downloads::file(&state.app, &caller, file_id).await {
+        Ok(info) => info,
+        Err(err) => return respond(err),
+    };
+    let app = state.app.clone();
+    let chunks = stream::try_unfold(0i32, move |seq| {
+        let app = app.clone();
+        async move {
+            match downloads::chunk(&app, file_id, seq).await {
+                Ok(Some(bytes)) => Ok(Some((bytes, seq + 1))),
+                Ok(None) => Ok(None),
+                Err(err) => {
+                    tracing::error!(file_id = %file_id, seq, "reading a download failed");
+                    Err(std::io::Error::other(format!("{:?}", err.code())))
+                }
+            }
+        }
+    });
+    let mut response = (
+        StatusCode::OK,
+        headers_for(&info.content_type, &info.name),
+        Body::from_stream(chunks),
     )
-    .await;
-    download(
-        bundle,
-        "application/zip",
-        format!("round-{}-letters.zip", round.id),
-    )
+        .into_response();
+    let extra = response.headers_mut();
+    if let Ok(length) = HeaderValue::from_str(&info.size.to_string()) {
+        extra.insert(header::CONTENT_LENGTH, length);
+    }
+    if let Some(digest) = info
+        .sha256
+        .as_deref()
+        .and_then(|d| HeaderValue::from_str(&format!("\"{d}\"")).ok())
+    {
+        extra.insert(header::ETAG, digest);
+    }
+    response
 }
 
 /// `GET /exports/rounds/{round}/addresses.csv`: the drawn addresses, for the audit.
@@ -124,15 +104,18 @@ pub async fn addresses_csv(
     Path(round): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let round = match officer_round(&state, &headers, &round).await {
-        Ok(round) => round,
+    let caller = match authenticated(&state, &headers).await {
+        Ok(caller) => caller,
         Err(response) => return response,
     };
-    let csv = letters::audit_list_csv(&state.app.db, round.id).await;
+    let csv = match id::decode::<RoundId>(&round, "round") {
+        Ok(round_id) => letters::audit_list_csv(&state.app, &caller, round_id).await,
+        Err(err) => Err(err),
+    };
     download(
         csv,
         "text/csv; charset=utf-8",
-        format!("round-{}-addresses.csv", round.id),
+        &format!("round-{}-addresses.csv", id_for_name(&round)),
     )
 }
 
@@ -142,21 +125,28 @@ pub async fn incentives_csv(
     Path(round): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let round = match officer_round(&state, &headers, &round).await {
-        Ok(round) => round,
+    let caller = match authenticated(&state, &headers).await {
+        Ok(caller) => caller,
         Err(response) => return response,
     };
-    let csv = match incentives::claims(&state.app.db, round.id).await {
-        Ok(claims) => incentives::claims_csv(
-            &claims,
-            round.incentive_description.as_deref().unwrap_or(""),
-            round.incentive_amount_pence,
-        ),
-        Err(err) => Err(err),
-    };
+    let csv = async {
+        let round_id = id::decode::<RoundId>(&round, "round")?;
+        let claims = incentives::all_claims(&state.app, &caller, round_id).await?;
+        let round = recruitment::find_round(state.app.db.reader(), round_id).await?;
+        let (description, amount) = round
+            .incentive
+            .map_or((String::new(), None), |i| (i.description, i.amount_pence));
+        incentives::claims_csv(&claims, &description, amount)
+    }
+    .await;
     download(
         csv,
         "text/csv; charset=utf-8",
-        format!("round-{}-incentives.csv", round.id),
+        &format!("round-{}-incentives.csv", id_for_name(&round)),
     )
+}
+
+/// The round number for a file name (the ID as given when it does not decode).
+fn id_for_name(round: &str) -> String {
+    id::decode::<RoundId>(round, "round").map_or_else(|_| "unknown".to_owned(), |id| id.to_string())
 }

@@ -33,10 +33,12 @@ use crate::service::sessions;
 
 /// A failure before execution: its HTTP status, code and message. The status is the same
 /// under both response types (malformed JSON and parameters are 400 for everyone).
-pub(super) struct Refusal {
+pub struct Refusal {
     status: StatusCode,
     code: ErrorCode,
     message: String,
+    /// Seconds to wait before trying again, sent as `Retry-After` and in the error.
+    pub retry_after: Option<u64>,
 }
 
 impl Refusal {
@@ -44,24 +46,30 @@ impl Refusal {
         Self::transport(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 
-    pub(super) fn transport(
-        status: StatusCode,
-        code: ErrorCode,
-        message: impl Into<String>,
-    ) -> Self {
+    /// A refusal with this status, code and message.
+    pub fn transport(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
-    pub(super) fn into_response(self, response_type: ResponseType) -> Response {
+    /// The response, with a coded error body of `response_type`.
+    pub fn into_response(self, response_type: ResponseType) -> Response {
         let status = self.status;
+        let mut extensions = json!({ "code": self.code.as_str() });
+        if let Some(seconds) = self.retry_after {
+            extensions["retryAfterSeconds"] = json!(seconds);
+        }
         let body = json!({
-            "errors": [{ "message": self.message, "extensions": { "code": self.code.as_str() } }]
+            "errors": [{ "message": self.message, "extensions": extensions }]
         });
         let mut response = json_response(status, response_type, &body);
+        if let Some(seconds) = self.retry_after {
+            crate::http::error::set_retry_after(&mut response, seconds);
+        }
         match self.status {
             StatusCode::METHOD_NOT_ALLOWED => {
                 response
@@ -357,29 +365,14 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, Refusal> {
     Ok(Some(token.to_owned()))
 }
 
-pub(super) async fn caller(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Refusal> {
+/// The caller a request's bearer token names (anonymous without one); a bad token is 401.
+pub async fn caller(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Refusal> {
     let Some(token) = bearer_token(headers)? else {
         return Ok(Caller::Anonymous);
     };
     match sessions::authenticate(&state.app, &token).await {
         Ok(session) => Ok(Caller::Session(session)),
-        Err(AppError::InvalidSession) => Err(Refusal::transport(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Unauthenticated,
-            AppError::InvalidSession.public_message(),
-        )),
-        Err(other) => {
-            let code = other.code();
-            let message = other.public_message();
-            if let AppError::Internal(detail) = other {
-                tracing::error!(error = ?detail, "authentication failed");
-            }
-            Err(Refusal::transport(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                code,
-                message,
-            ))
-        }
+        Err(err) => Err(crate::http::error::refusal(err)),
     }
 }
 
@@ -449,7 +442,11 @@ async fn execute(
     context: RequestContext,
     response_type: ResponseType,
 ) -> Response {
-    let mut response = state.schema.execute(request.data(context)).await;
+    let loaders = crate::graphql::loaders::for_request(state.app.clone(), context.caller.clone());
+    let mut response = state
+        .schema
+        .execute(request.data(context).data(loaders))
+        .await;
     // Errors before execution (parse, validation, operation selection) leave no data and
     // no field path.
     let request_error = response.data == async_graphql::Value::Null

@@ -1,5 +1,6 @@
 //! The HTTP surface: `/graphql`, `/healthz`, `/readyz`, request ids, graceful shutdown.
 
+pub mod error;
 pub mod exports;
 pub mod graphiql;
 pub mod graphql;
@@ -10,7 +11,7 @@ pub mod request_id;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -32,10 +33,7 @@ pub fn router(app: AppState) -> Router {
     let state = HttpState { app, schema };
     Router::new()
         .route("/graphql", get(graphql::handler).post(graphql::handler))
-        .route(
-            "/exports/rounds/{round}/letters.zip",
-            post(exports::letters_zip),
-        )
+        .route("/exports/files/{file}", get(exports::file))
         .route(
             "/exports/rounds/{round}/addresses.csv",
             get(exports::addresses_csv),
@@ -51,21 +49,26 @@ pub fn router(app: AppState) -> Router {
         .layer(axum::middleware::from_fn(request_id::middleware))
 }
 
-/// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
-pub async fn serve(app: AppState, listener: TcpListener) -> anyhow::Result<()> {
+/// Serves until `shutdown` completes (SIGTERM or Ctrl-C for the server), then finishes the
+/// requests in flight.
+pub async fn serve(
+    app: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, "civic-panel listening; GraphQL at http://{address}/graphql");
     axum::serve(
         listener,
         router(app).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown)
     .await?;
-    tracing::info!("civic-panel stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %err, "cannot listen for Ctrl-C");

@@ -6,11 +6,13 @@ use sea_orm::{
 };
 
 use crate::db::entities::account;
-use crate::domain::account::{Account, AccountId, parse_display_name};
+use crate::domain::account::{Account, parse_display_name};
 use crate::domain::email::EmailAddress;
+use crate::domain::ids::AccountId;
 use crate::domain::password::NewPassword;
 use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};
+use crate::service::auth::Caller;
 use crate::state::AppState;
 
 /// Input for a new account, already parsed.
@@ -68,7 +70,7 @@ pub async fn create(state: &AppState, new: NewAccount) -> AppResult<Account> {
         disabled_at: Set(None),
         ..Default::default()
     }
-    .insert(&state.db)
+    .insert(state.db.writer())
     .await
     .map_err(|err| match AppError::from(err) {
         AppError::Conflict { .. } => AppError::conflict(format!(
@@ -89,6 +91,52 @@ pub async fn find(db: &impl ConnectionTrait, id: AccountId) -> AppResult<Account
         .and_then(to_domain)
 }
 
+/// Whether `caller` may see `account`: ADMIN every account, anyone their own, and staff
+/// (OFFICER, SCRUTINY) the accounts of other staff, whose names appear on what they did.
+fn may_see(caller: &Caller, account: &Account) -> bool {
+    match caller {
+        Caller::System => true,
+        Caller::Anonymous => false,
+        Caller::Session(session) => {
+            session.role == Role::Admin
+                || session.account_id == account.id
+                || (session.role.is_staff() && account.role.is_staff())
+        }
+    }
+}
+
+/// One account, if `caller` may see it (`NOT_FOUND` otherwise: whether it exists is not
+/// said either).
+pub async fn account(state: &AppState, caller: &Caller, id: AccountId) -> AppResult<Account> {
+    caller.session()?;
+    let account = find(state.db.reader(), id).await?;
+    if may_see(caller, &account) {
+        Ok(account)
+    } else {
+        Err(AppError::NotFound { what: "account" })
+    }
+}
+
+/// The accounts of `ids` that `caller` may see (for a loader).
+pub async fn visible_to(
+    state: &AppState,
+    caller: &Caller,
+    ids: &[AccountId],
+) -> AppResult<Vec<Account>> {
+    let rows = account::Entity::find()
+        .filter(account::Column::Id.is_in(ids.iter().map(|id| id.get())))
+        .all(state.db.reader())
+        .await?;
+    let mut visible = Vec::with_capacity(rows.len());
+    for row in rows {
+        let account = to_domain(row)?;
+        if may_see(caller, &account) {
+            visible.push(account);
+        }
+    }
+    Ok(visible)
+}
+
 /// One account by (normalised) email, with its stored password hash.
 pub async fn find_for_login(
     db: &impl ConnectionTrait,
@@ -105,14 +153,16 @@ pub async fn find_for_login(
     .transpose()
 }
 
-/// A page of accounts in id order, after `after`, optionally of one role. Returns up to
-/// `limit + 1` rows so the caller can tell whether another page exists.
+/// A page of accounts in id order, after `after`, optionally of one role (ADMIN only).
+/// Returns up to `limit + 1` rows so the caller can tell whether another page exists.
 pub async fn list(
-    db: &impl ConnectionTrait,
+    state: &AppState,
+    caller: &Caller,
     after: Option<AccountId>,
     limit: u64,
     role: Option<Role>,
 ) -> AppResult<Vec<Account>> {
+    caller.require(&[Role::Admin])?;
     let mut query = account::Entity::find().order_by_asc(account::Column::Id);
     if let Some(after) = after {
         query = query.filter(account::Column::Id.gt(after.0));
@@ -122,7 +172,7 @@ pub async fn list(
     }
     query
         .limit(limit + 1)
-        .all(db)
+        .all(state.db.reader())
         .await?
         .into_iter()
         .map(to_domain)

@@ -1,26 +1,36 @@
 //! Importing the council's address register.
 //!
-//! The CSV is parsed on a blocking thread (see `domain::address_csv`) and handed over in
-//! batches to the database writer, so parsing and writing overlap. The whole import is one
-//! transaction: a file refused part-way (too many rows, an I/O error) leaves nothing
-//! behind, while individual bad rows are skipped and reported with their line numbers.
-//! Re-importing the same file changes nothing; a row whose fields changed is updated in
-//! place (matched by address key).
+//! The file is first checked whole for what would refuse it (a header without the needed
+//! columns, more rows than allowed, unreadable bytes), so a refused file writes nothing.
+//! Then the CSV is parsed on a blocking thread (see `domain::address_csv`) and handed over
+//! in batches to the database writer (see `db::register`), so parsing and writing overlap.
+//! Individual bad rows are skipped and reported with their line numbers. Re-importing the
+//! same file changes nothing; a row whose fields changed is updated in place (matched by
+//! address key), so an import interrupted part-way is finished by running it again.
 //!
-//! Writing goes through the driver itself (see `db::bulk`): PostgreSQL receives the rows
-//! by `COPY`, SQLite in multi-row statements.
+//! Through the API an import is a job ([`request_import`]): the upload is kept in the
+//! database and imported by a worker, and the summary is the job's result.
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 
-use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, sqlx};
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::db::bulk;
 use crate::db::entities::address;
+use crate::db::files::{self, CHUNK_BYTES, NewFile};
+use crate::db::register::{self, RecordBatches};
 use crate::domain::address_csv::{AddressCsvReader, AddressRecord, FatalError, RowRejection};
+use crate::domain::ids::FileId;
+use crate::domain::job::{Job, JobKind};
+use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};
-use crate::service::clock::Clock;
+use crate::service::auth::Caller;
+use crate::service::jobs;
+use crate::service::progress::Progress;
+use crate::state::AppState;
+
+/// Who may import the register.
+const OFFICERS: &[Role] = &[Role::Officer];
 
 /// How an import runs.
 #[derive(Clone, Copy, Debug)]
@@ -45,7 +55,7 @@ impl Default for ImportOptions {
 pub const MAX_LISTED_REJECTIONS: usize = 1_000;
 
 /// What an import did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportSummary {
     /// Data rows read.
     pub rows_read: u64,
@@ -60,9 +70,6 @@ pub struct ImportSummary {
     /// The first [`MAX_LISTED_REJECTIONS`] refused rows, with line numbers and reasons.
     pub rejected: Vec<RowRejection>,
 }
-
-/// Progress callback: bytes read so far, rows read so far.
-pub type Progress = Box<dyn Fn(u64, u64) + Send>;
 
 enum Message {
     Batch {
@@ -82,7 +89,7 @@ fn file_error(message: impl Into<String>) -> AppError {
 fn parse_in_background<R: Read + Send + 'static>(
     reader: R,
     options: ImportOptions,
-    progress: Option<Progress>,
+    progress: Progress,
 ) -> mpsc::Receiver<Message> {
     let (sender, receiver) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
@@ -101,21 +108,12 @@ fn parse_in_background<R: Read + Send + 'static>(
                 Ok(Some(Err(rejection))) => rejections.push(rejection),
                 Ok(None) => break,
                 Err(fatal) => {
-                    let message = match fatal {
-                        FatalError::TooManyRows { limit } => format!(
-                            "The file has more than {limit} rows; nothing was imported. \
-                             Split it, or raise the limit."
-                        ),
-                        other => format!("The file could not be read: {other}."),
-                    };
-                    let _ = sender.blocking_send(Message::Failed(file_error(message)));
+                    let _ = sender.blocking_send(Message::Failed(file_error(fatal_message(fatal))));
                     return;
                 }
             }
             if records.len() >= options.batch_size {
-                if let Some(progress) = &progress {
-                    progress(csv.bytes_read(), csv.rows_read());
-                }
+                progress.set_done(csv.bytes_read());
                 let batch = Message::Batch {
                     records: std::mem::replace(
                         &mut records,
@@ -128,9 +126,7 @@ fn parse_in_background<R: Read + Send + 'static>(
                 }
             }
         }
-        if let Some(progress) = &progress {
-            progress(csv.bytes_read(), csv.rows_read());
-        }
+        progress.set_done(csv.bytes_read());
         let _ = sender.blocking_send(Message::Batch {
             records,
             rejections,
@@ -140,48 +136,93 @@ fn parse_in_background<R: Read + Send + 'static>(
     receiver
 }
 
-/// Imports an address register CSV. See the module documentation.
-pub async fn import(
-    db: &DatabaseConnection,
-    clock: &Clock,
-    reader: impl Read + Send + 'static,
-    options: ImportOptions,
-    progress: Option<Progress>,
-) -> AppResult<ImportSummary> {
-    let mut batches = Batches {
-        receiver: parse_in_background(reader, options, progress),
-        summary: ImportSummary::default(),
-    };
-    let now = clock.now();
-    let mut txn = bulk::Transaction::begin(db).await?;
-    let written = match &mut txn {
-        bulk::Transaction::Postgres(conn) => write_postgres(conn, &mut batches, now).await,
-        bulk::Transaction::Sqlite(conn) => write_sqlite(conn, &mut batches, now).await,
-    };
-    let mut summary = match written {
-        Ok(()) => batches.summary,
-        Err(err) => {
-            // The refusal is what the caller needs to see; a failed rollback (the
-            // connection broke) still discards the transaction.
-            if let Err(rollback) = txn.rollback().await {
-                tracing::warn!(error = ?rollback, "rolling back an import failed");
+/// Checks, before anything is written, that the file is not longer than `max_rows` data
+/// rows; leaves the reader at its start.
+///
+/// Counting line breaks is enough almost always (a file has at most as many rows as line
+/// breaks, and reading them costs milliseconds); only a file with more line breaks than
+/// the limit, which quoted multi-line fields could explain, is parsed to count its rows.
+fn check_length<R: Read + Seek>(reader: &mut R, max_rows: u64) -> AppResult<()> {
+    let unreadable = |e: std::io::Error| file_error(format!("The file could not be read: {e}."));
+    let mut breaks = 0u64;
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = reader.read(&mut buffer).map_err(unreadable)?;
+        if n == 0 {
+            break;
+        }
+        breaks += buffer[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+    reader.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+    if breaks <= max_rows {
+        return Ok(());
+    }
+    let refusal = {
+        let mut csv = match AddressCsvReader::new(&mut *reader, max_rows) {
+            Ok(csv) => csv,
+            // A bad header is reported by the import itself.
+            Err(_) => {
+                return reader
+                    .seek(SeekFrom::Start(0))
+                    .map(|_| ())
+                    .map_err(unreadable);
             }
-            return Err(err);
+        };
+        loop {
+            match csv.next_row() {
+                Ok(Some(_)) => {}
+                Ok(None) => break None,
+                Err(fatal) => break Some(fatal),
+            }
         }
     };
+    if let Some(fatal) = refusal {
+        return Err(file_error(fatal_message(fatal)));
+    }
+    reader.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+    Ok(())
+}
+
+fn fatal_message(fatal: FatalError) -> String {
+    match fatal {
+        FatalError::TooManyRows { limit } => format!(
+            "The file has more than {limit} rows; nothing was imported. Split it, or raise \
+             the limit."
+        ),
+        other => format!("The file could not be read: {other}."),
+    }
+}
+
+/// Imports an address register CSV (see the module documentation). `progress` counts
+/// bytes of the file read.
+pub async fn import<R: Read + Seek + Send + 'static>(
+    state: &AppState,
+    mut reader: R,
+    options: ImportOptions,
+    progress: &Progress,
+) -> AppResult<ImportSummary> {
+    let mut reader = tokio::task::spawn_blocking(move || {
+        check_length(&mut reader, options.max_rows).map(|()| reader)
+    })
+    .await
+    .map_err(AppError::internal)??;
+    let size = reader.seek(SeekFrom::End(0)).map_err(AppError::internal)?;
+    reader
+        .seek(SeekFrom::Start(0))
+        .map_err(AppError::internal)?;
+    progress.set_total(size);
+    let mut batches = Batches {
+        receiver: parse_in_background(reader, options, progress.clone()),
+        summary: ImportSummary::default(),
+    };
+    let counts = register::write(state.db.writer(), &mut batches, state.clock.now()).await?;
+    let mut summary = batches.summary;
+    summary.inserted = counts.inserted;
+    summary.updated = counts.updated;
+    summary.unchanged = counts.unchanged;
     summary.rows_read += summary.rejected_count;
-    let postgres = txn.backend() == DbBackend::Postgres;
-    txn.commit().await?;
-    if postgres && summary.inserted + summary.updated > 0 {
-        // The planner's statistics still describe the register before this import. The
-        // import is done, so they are refreshed in the background (autovacuum would get
-        // there too, within a minute or so).
-        let db = db.clone();
-        tokio::spawn(async move {
-            if let Err(err) = db.execute_unprepared("ANALYZE addresses").await {
-                tracing::warn!(error = %err, "refreshing the register's statistics failed");
-            }
-        });
+    if counts.inserted + counts.updated > 0 {
+        register::refresh_statistics(state.db.writer());
     }
     tracing::info!(
         inserted = summary.inserted,
@@ -199,9 +240,8 @@ struct Batches {
     summary: ImportSummary,
 }
 
-impl Batches {
-    /// The next batch of valid rows, or `None` once the whole file was read.
-    async fn next(&mut self) -> AppResult<Option<Vec<AddressRecord>>> {
+impl RecordBatches for Batches {
+    async fn next_batch(&mut self) -> AppResult<Option<Vec<AddressRecord>>> {
         match self.receiver.recv().await {
             Some(Message::Batch {
                 records,
@@ -223,262 +263,135 @@ impl Batches {
     }
 }
 
-/// The columns a row fills, in the order they are written.
-const COLUMNS: &str = "address_key, line1, line2, line3, town, postcode, ward_code, \
-                       deprivation_decile, household_key";
-
-/// The columns an import may change in an existing address.
-const UPDATED: [&str; 8] = [
-    "line1",
-    "line2",
-    "line3",
-    "town",
-    "postcode",
-    "ward_code",
-    "deprivation_decile",
-    "household_key",
-];
-
-/// `INSERT … SELECT`/`VALUES` tail that updates an existing address only when one of its
-/// fields differs (`distinct` is the database's null-safe inequality), so rows affected
-/// counts exactly the inserted and the changed addresses.
-fn upsert_clause(distinct: &str) -> String {
-    let set: Vec<String> = UPDATED
-        .iter()
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect();
-    let changed: Vec<String> = UPDATED
-        .iter()
-        .map(|c| format!("addresses.{c} {distinct} excluded.{c}"))
-        .collect();
-    format!(
-        " ON CONFLICT (address_key) DO UPDATE SET {}, updated_at = excluded.updated_at WHERE {}",
-        set.join(", "),
-        changed.join(" OR ")
-    )
+/// What an import job is asked to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRequest {
+    /// The uploaded file.
+    pub file_id: FileId,
 }
 
-/// Counts a batch's outcome from how many of its keys already existed and how many rows
-/// the upsert inserted or changed.
-fn tally(summary: &mut ImportSummary, rows: u64, existing: u64, affected: u64) {
-    let inserted = rows - existing.min(rows);
-    let updated = affected.saturating_sub(inserted);
-    summary.inserted += inserted;
-    summary.updated += updated;
-    summary.unchanged += existing.saturating_sub(updated);
-}
+/// How long an upload waits for its import before it is deleted.
+const UPLOAD_RETENTION_HOURS: i64 = 24;
 
-/// The advisory lock key that serialises register imports on PostgreSQL ("addr" in ASCII).
-const IMPORT_LOCK: i64 = 0x6164_6472;
-
-/// PostgreSQL: `COPY` straight into an empty register; otherwise `COPY` into a temporary
-/// table and one upsert from it.
-async fn write_postgres(
-    conn: &mut sqlx::PgConnection,
-    batches: &mut Batches,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    // One import at a time, by a transaction-scoped advisory lock (only imports write the
-    // register): its emptiness and the counts below stay true until this import commits,
-    // while readers, the lottery and the statistics refresh carry on.
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(IMPORT_LOCK)
-        .execute(&mut *conn)
-        .await?;
-    let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM addresses)")
-        .fetch_one(&mut *conn)
-        .await?;
-    let stamp = now.to_rfc3339();
-    let copy = if empty {
-        format!("COPY addresses ({COLUMNS}, created_at, updated_at) FROM STDIN")
-    } else {
-        sqlx::query(
-            "CREATE TEMPORARY TABLE address_import (address_key text, line1 text, \
-             line2 text, line3 text, town text, postcode text, ward_code text, \
-             deprivation_decile smallint, household_key text) ON COMMIT DROP",
-        )
-        .execute(&mut *conn)
-        .await?;
-        format!("COPY address_import ({COLUMNS}) FROM STDIN")
-    };
-    let mut sink = conn.copy_in_raw(&copy).await?;
-    let mut rows = 0u64;
-    let mut buffer = Vec::new();
-    loop {
-        let records = match batches.next().await {
-            Ok(Some(records)) => records,
-            Ok(None) => break,
-            Err(err) => {
-                // The refusal is the error to report, even if the connection broke.
-                if let Err(abort) = sink.abort("the import was refused").await {
-                    tracing::warn!(error = %abort, "abandoning the COPY failed");
-                }
-                return Err(err);
-            }
-        };
-        buffer.clear();
-        for record in &records {
-            copy_text_row(&mut buffer, record, empty.then_some(stamp.as_str()));
-        }
-        rows += records.len() as u64;
-        sink.send(buffer.as_slice()).await?;
+/// Keeps an uploaded register in the database and queues its import; the summary is the
+/// job's result.
+pub async fn request_import(
+    state: &AppState,
+    caller: &Caller,
+    mut upload: std::fs::File,
+) -> AppResult<Job> {
+    caller.require(OFFICERS)?;
+    let size = upload
+        .seek(SeekFrom::End(0))
+        .and_then(|size| upload.seek(SeekFrom::Start(0)).map(|_| size))
+        .map_err(AppError::internal)?;
+    if size == 0 {
+        return Err(AppError::bad_input("input.file", "The file is empty."));
     }
-    sink.finish().await?;
-    if empty {
-        batches.summary.inserted += rows;
-        return Ok(());
-    }
-    let existing: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM address_import JOIN addresses USING (address_key)",
+    let now = state.clock.now();
+    let db = state.db.writer();
+    let file = files::create(
+        db,
+        NewFile {
+            purpose: "upload",
+            name: "address-register.csv".to_owned(),
+            content_type: "text/csv",
+            job_id: None,
+            created_by: caller.account(),
+            expires_at: now + chrono::Duration::hours(UPLOAD_RETENTION_HOURS),
+        },
+        now,
     )
-    .fetch_one(&mut *conn)
     .await?;
-    let sql = format!(
-        "INSERT INTO addresses ({COLUMNS}, created_at, updated_at) \
-         SELECT {COLUMNS}, $1, $1 FROM address_import{}",
-        upsert_clause("IS DISTINCT FROM")
-    );
-    let affected = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(now)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    tally(
-        &mut batches.summary,
-        rows,
-        u64::try_from(existing).unwrap_or(0),
-        affected,
-    );
-    Ok(())
+    let stored = store_upload(state, file, upload).await;
+    if let Err(err) = stored {
+        files::delete(db, file).await?;
+        return Err(err);
+    }
+    jobs::enqueue(
+        state,
+        jobs::Request {
+            kind: JobKind::AddressImport,
+            payload: &ImportRequest { file_id: file },
+            created_by: caller.account(),
+            singleton_key: None,
+        },
+    )
+    .await
 }
 
-/// Appends one row in `COPY`'s text format: tab-separated, `\N` for NULL, with
-/// backslashes, tabs and line breaks escaped.
-fn copy_text_row(buffer: &mut Vec<u8>, record: &AddressRecord, stamp: Option<&str>) {
-    fn field(buffer: &mut Vec<u8>, value: Option<&str>) {
-        let Some(value) = value else {
-            buffer.extend_from_slice(b"\\N");
-            return;
-        };
-        for byte in value.bytes() {
-            match byte {
-                b'\\' => buffer.extend_from_slice(b"\\\\"),
-                b'\t' => buffer.extend_from_slice(b"\\t"),
-                b'\n' => buffer.extend_from_slice(b"\\n"),
-                b'\r' => buffer.extend_from_slice(b"\\r"),
-                other => buffer.push(other),
-            }
-        }
-    }
-    let decile = record.deprivation_decile.map(|d| d.to_string());
-    let fields = [
-        Some(record.address_key.as_str()),
-        Some(record.line1.as_str()),
-        record.line2.as_deref(),
-        record.line3.as_deref(),
-        record.town.as_deref(),
-        Some(record.postcode.as_str()),
-        Some(record.ward_code.as_str()),
-        decile.as_deref(),
-        Some(record.household_key.as_str()),
-    ];
-    for (i, value) in fields.into_iter().enumerate() {
-        if i > 0 {
-            buffer.push(b'\t');
-        }
-        field(buffer, value);
-    }
-    if let Some(stamp) = stamp {
-        for _ in 0..2 {
-            buffer.push(b'\t');
-            field(buffer, Some(stamp));
-        }
-    }
-    buffer.push(b'\n');
-}
-
-/// SQLite: multi-row upserts, one per batch (or per 2,978 rows, SQLite's limit of 32,766
-/// parameters at 11 a row). Into an empty register every row is new (the parser has refused
-/// keys repeated within the file); otherwise each statement first counts its existing keys.
-async fn write_sqlite(
-    conn: &mut sqlx::SqliteConnection,
-    batches: &mut Batches,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    const MAX_ROWS: usize = 32_766 / 11;
-    let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM addresses)")
-        .fetch_one(&mut *conn)
-        .await?;
-    // Still an upsert when the register was empty: another process importing into the
-    // same file at the same moment then updates rather than fails.
-    let upsert = upsert_clause("IS NOT");
-    // The time stamp as the driver would write it, formatted once.
-    let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
-    // The same text for every full batch, so SQLite prepares it once; only that size is
-    // kept in the connection's statement cache (see `bulk::sqlite_rows`).
-    let mut statements: Option<(usize, String, String)> = None;
-    let mut full_size = None;
-    while let Some(mut records) = batches.next().await? {
-        while !records.is_empty() {
-            let rest = records.split_off(records.len().min(MAX_ROWS));
-            let chunk = std::mem::replace(&mut records, rest);
-            let rows = chunk.len();
-            let cached = *full_size.get_or_insert(rows) == rows;
-            let (_, insert, count) = match &mut statements {
-                Some(built) if built.0 == rows => built,
-                slot => slot.insert((rows, insert_sql(rows, &upsert), count_sql(rows))),
-            };
-            let existing: i64 = if empty {
-                0
-            } else {
-                let mut query =
-                    sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone())).persistent(cached);
-                for record in &chunk {
-                    query = query.bind(record.address_key.as_str());
+/// Copies an upload into a stored file, a chunk at a time.
+async fn store_upload(state: &AppState, file: FileId, upload: std::fs::File) -> AppResult<()> {
+    let (sender, mut receiver) = mpsc::channel::<std::io::Result<Vec<u8>>>(2);
+    tokio::task::spawn_blocking(move || {
+        let mut upload = upload;
+        loop {
+            let mut chunk = Vec::with_capacity(CHUNK_BYTES);
+            match (&mut upload)
+                .take(CHUNK_BYTES as u64)
+                .read_to_end(&mut chunk)
+            {
+                Ok(0) => return,
+                Ok(_) => {
+                    if sender.blocking_send(Ok(chunk)).is_err() {
+                        return;
+                    }
                 }
-                query.fetch_one(&mut *conn).await?
-            };
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(insert.clone())).persistent(cached);
-            for r in chunk {
-                query = query
-                    .bind(r.address_key)
-                    .bind(r.line1)
-                    .bind(r.line2)
-                    .bind(r.line3)
-                    .bind(r.town)
-                    .bind(r.postcode.as_str().to_owned())
-                    .bind(r.ward_code)
-                    .bind(r.deprivation_decile)
-                    .bind(r.household_key)
-                    .bind(stamp.clone())
-                    .bind(stamp.clone());
+                Err(err) => {
+                    let _ = sender.blocking_send(Err(err));
+                    return;
+                }
             }
-            let affected = query.execute(&mut *conn).await?.rows_affected();
-            let existing = u64::try_from(existing).unwrap_or(0);
-            tally(&mut batches.summary, rows as u64, existing, affected);
         }
+    });
+    let mut seq = 0;
+    let mut size = 0u64;
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    while let Some(chunk) = receiver.recv().await {
+        let chunk = chunk.map_err(AppError::internal)?;
+        size += chunk.len() as u64;
+        sha2::Digest::update(&mut hasher, &chunk);
+        files::write_chunk(state.db.writer(), file, seq, chunk).await?;
+        seq += 1;
     }
-    Ok(())
+    let sha256 = hex::encode(sha2::Digest::finalize(hasher));
+    files::complete(state.db.writer(), file, size, sha256).await
 }
 
-/// `INSERT` of `rows` addresses, 11 values a row (see [`bulk::sqlite_rows`]).
-fn insert_sql(rows: usize, upsert: &str) -> String {
-    format!(
-        "INSERT INTO addresses ({COLUMNS}, created_at, updated_at) VALUES {}{upsert}",
-        bulk::sqlite_rows(rows, 11)
-    )
-}
-
-/// How many of `rows` address keys exist already.
-fn count_sql(rows: usize) -> String {
-    format!(
-        "SELECT count(*) FROM addresses WHERE address_key IN {}",
-        bulk::sqlite_rows(1, rows)
-    )
+/// The import job's work: copies the stored upload to a temporary file (the import reads
+/// it twice), imports it, and deletes the upload.
+pub async fn import_upload(
+    state: &AppState,
+    request: &ImportRequest,
+    progress: &Progress,
+) -> AppResult<ImportSummary> {
+    let file = request.file_id;
+    let stored = files::find(state.db.reader(), file)
+        .await?
+        .filter(|f| f.complete)
+        .ok_or(AppError::NotFound {
+            what: "uploaded file",
+        })?;
+    let mut local = tempfile::tempfile().map_err(AppError::internal)?;
+    let mut seq = 0;
+    while let Some(chunk) = files::read_chunk(state.db.reader(), file, seq).await? {
+        std::io::Write::write_all(&mut local, &chunk).map_err(AppError::internal)?;
+        seq += 1;
+    }
+    local.seek(SeekFrom::Start(0)).map_err(AppError::internal)?;
+    tracing::debug!(file_id = %file, bytes = stored.size, "importing an uploaded register");
+    let options = ImportOptions {
+        max_rows: state.config.import_max_rows,
+        ..ImportOptions::default()
+    };
+    let summary = import(state, local, options, progress).await?;
+    files::delete(state.db.writer(), file).await?;
+    Ok(summary)
 }
 
 /// How many addresses the register holds.
-pub async fn count(db: &impl ConnectionTrait) -> AppResult<u64> {
-    use sea_orm::PaginatorTrait;
-    Ok(address::Entity::find().count(db).await?)
+pub async fn count(state: &AppState, caller: &Caller) -> AppResult<u64> {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    caller.require(OFFICERS)?;
+    Ok(address::Entity::find().count(state.db.reader()).await?)
 }

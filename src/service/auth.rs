@@ -2,47 +2,68 @@
 
 use std::net::IpAddr;
 
-use crate::domain::account::AccountId;
+use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};
 
 /// A logged-in caller, resolved from a valid session token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthSession {
-    /// The session's row id (for logging out).
-    pub session_id: i64,
+    /// The session (for logging out).
+    pub session_id: SessionId,
     /// Whose session it is.
     pub account_id: AccountId,
     /// What they may do.
     pub role: Role,
 }
 
-/// The caller of one request.
+/// Who is asking: passed into every use case that reads personal or aggregate data, so
+/// that who may see what is decided in the service layer, the one place the API, the
+/// exports and the background jobs all pass through.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Caller {
     /// No token was sent.
     Anonymous,
     /// A valid session.
     Session(AuthSession),
+    /// The operator at the command line (who holds the database and its secret anyway),
+    /// or a background job doing what an authorised caller asked for when it was queued.
+    System,
 }
 
 impl Caller {
-    /// The session, or `UNAUTHENTICATED`.
+    /// The session, or `UNAUTHENTICATED` (the system has none).
     pub fn session(&self) -> AppResult<&AuthSession> {
         match self {
-            Caller::Anonymous => Err(AppError::Unauthenticated),
+            Caller::Anonymous | Caller::System => Err(AppError::Unauthenticated),
             Caller::Session(session) => Ok(session),
         }
     }
 
-    /// The session if its role is one of `allowed` (ADMIN always is): `UNAUTHENTICATED`
-    /// without a session, `FORBIDDEN` with the wrong role.
-    pub fn require(&self, allowed: &[Role]) -> AppResult<&AuthSession> {
-        let session = self.session()?;
-        if session.role.is_any_of(allowed) {
-            Ok(session)
-        } else {
-            Err(AppError::Forbidden)
+    /// Checks the caller may act as one of `allowed` (ADMIN and the system always may):
+    /// `UNAUTHENTICATED` without a session, `FORBIDDEN` with the wrong role.
+    pub fn require(&self, allowed: &[Role]) -> AppResult<()> {
+        match self {
+            Caller::System => Ok(()),
+            Caller::Anonymous => Err(AppError::Unauthenticated),
+            Caller::Session(session) if session.role.is_any_of(allowed) => Ok(()),
+            Caller::Session(_) => Err(AppError::Forbidden),
+        }
+    }
+
+    /// The account acting, if a person is (recorded as who did something).
+    pub fn account(&self) -> Option<AccountId> {
+        match self {
+            Caller::Session(session) => Some(session.account_id),
+            Caller::Anonymous | Caller::System => None,
+        }
+    }
+
+    /// The role acting; `None` for anonymous callers and the system.
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Caller::Session(session) => Some(session.role),
+            Caller::Anonymous | Caller::System => None,
         }
     }
 }

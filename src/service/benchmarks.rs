@@ -13,8 +13,15 @@ use sea_orm::{
 use crate::db::entities::benchmark::{self, Column};
 use crate::domain::address_csv::RowRejection;
 use crate::domain::benchmark_csv::{DimensionShares, parse_benchmarks, shares};
+use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};
+use crate::service::auth::Caller;
 use crate::state::AppState;
+
+/// Who may import benchmarks.
+const OFFICERS: &[Role] = &[Role::Officer];
+/// Who may read them (aggregate census counts).
+const READERS: &[Role] = &[Role::Officer, Role::Scrutiny];
 
 /// Benchmark files are small (a few thousand rows per council); this bounds a mistake.
 pub const MAX_BENCHMARK_ROWS: u64 = 200_000;
@@ -32,15 +39,17 @@ pub struct BenchmarkImportSummary {
 /// category) replaces its count. One transaction.
 pub async fn import(
     state: &AppState,
+    caller: &Caller,
     reader: impl Read + Send + 'static,
 ) -> AppResult<BenchmarkImportSummary> {
+    caller.require(OFFICERS)?;
     let (rows, rejected) =
         tokio::task::spawn_blocking(move || parse_benchmarks(reader, MAX_BENCHMARK_ROWS))
             .await
             .map_err(AppError::internal)?
             .map_err(|e| AppError::bad_input("file", e.to_string()))?;
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = state.db.writer().begin().await?;
     for chunk in rows.chunks(500) {
         let mut insert = Query::insert();
         insert.into_table(benchmark::Entity).columns([
@@ -86,13 +95,15 @@ pub async fn import(
 
 /// The benchmark shares of one area, per dimension.
 pub async fn area_shares(
-    db: &impl ConnectionTrait,
+    state: &AppState,
+    caller: &Caller,
     area_code: &str,
 ) -> AppResult<Vec<DimensionShares>> {
+    caller.require(READERS)?;
     let rows = benchmark::Entity::find()
         .filter(Column::AreaCode.eq(area_code))
         .order_by_asc(Column::Id)
-        .all(db)
+        .all(state.db.reader())
         .await?;
     if rows.is_empty() {
         return Err(AppError::NotFound {
@@ -107,7 +118,8 @@ pub async fn area_shares(
 }
 
 /// Areas with benchmarks: (code, name), sorted by code.
-pub async fn areas(db: &impl ConnectionTrait) -> AppResult<Vec<(String, String)>> {
+pub async fn areas(state: &AppState, caller: &Caller) -> AppResult<Vec<(String, String)>> {
+    caller.require(READERS)?;
     let rows: Vec<(String, String)> = benchmark::Entity::find()
         .select_only()
         .column(Column::AreaCode)
@@ -115,7 +127,7 @@ pub async fn areas(db: &impl ConnectionTrait) -> AppResult<Vec<(String, String)>
         .distinct()
         .order_by_asc(Column::AreaCode)
         .into_tuple()
-        .all(db)
+        .all(state.db.reader())
         .await?;
     Ok(rows)
 }

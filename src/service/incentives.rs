@@ -2,17 +2,24 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
 use crate::db::entities::resident;
+use crate::domain::ids::{ResidentId, RoundId};
+use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};
+use crate::service::auth::Caller;
 use crate::service::recruitment;
+use crate::state::AppState;
+
+/// Claims name residents and how to reach them: officers only.
+const OFFICERS: &[Role] = &[Role::Officer];
 
 /// One registrant owed the round's incentive.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claim {
     /// The registrant.
-    pub resident_id: i64,
+    pub resident_id: ResidentId,
     /// Their name.
     pub full_name: String,
     /// How to reach them.
@@ -23,33 +30,71 @@ pub struct Claim {
     pub fulfilled_at: Option<DateTime<Utc>>,
 }
 
-/// Everyone in a round owed its incentive, in registration order.
-pub async fn claims(db: &impl ConnectionTrait, round_id: i64) -> AppResult<Vec<Claim>> {
-    recruitment::find_round(db, round_id).await?;
-    Ok(resident::Entity::find()
-        .filter(resident::Column::RoundId.eq(round_id))
+fn owed(round_id: RoundId) -> Select<resident::Entity> {
+    resident::Entity::find()
+        .filter(resident::Column::RoundId.eq(round_id.get()))
         .filter(resident::Column::IncentiveOwed.eq(true))
         .order_by_asc(resident::Column::Id)
-        .all(db)
+}
+
+fn to_claim(r: resident::Model) -> Claim {
+    Claim {
+        resident_id: ResidentId(r.id),
+        full_name: r.full_name,
+        email: r.email,
+        owed_since: r.registered_at,
+        fulfilled_at: r.incentive_fulfilled_at,
+    }
+}
+
+/// A page of a round's claims in registration order, after `after`; up to `limit + 1` so
+/// the caller can tell whether another page follows.
+pub async fn claims_page(
+    state: &AppState,
+    caller: &Caller,
+    round_id: RoundId,
+    after: Option<ResidentId>,
+    limit: u64,
+) -> AppResult<Vec<Claim>> {
+    caller.require(OFFICERS)?;
+    let mut query = owed(round_id);
+    if let Some(after) = after {
+        query = query.filter(resident::Column::Id.gt(after.get()));
+    }
+    Ok(query
+        .limit(limit + 1)
+        .all(state.db.reader())
         .await?
         .into_iter()
-        .map(|r| Claim {
-            resident_id: r.id,
-            full_name: r.full_name,
-            email: r.email,
-            owed_since: r.registered_at,
-            fulfilled_at: r.incentive_fulfilled_at,
-        })
+        .map(to_claim)
+        .collect())
+}
+
+/// Everyone in a round owed its incentive, in registration order (the finance export).
+pub async fn all_claims(
+    state: &AppState,
+    caller: &Caller,
+    round_id: RoundId,
+) -> AppResult<Vec<Claim>> {
+    caller.require(OFFICERS)?;
+    recruitment::find_round(state.db.reader(), round_id).await?;
+    Ok(owed(round_id)
+        .all(state.db.reader())
+        .await?
+        .into_iter()
+        .map(to_claim)
         .collect())
 }
 
 /// Marks incentives as given. Residents not owed one, or already given it, are left as
 /// they are; returns how many were marked now.
 pub async fn fulfil(
-    db: &impl ConnectionTrait,
-    resident_ids: &[i64],
-    at: DateTime<Utc>,
+    state: &AppState,
+    caller: &Caller,
+    resident_ids: &[ResidentId],
 ) -> AppResult<u64> {
+    caller.require(OFFICERS)?;
+    let at = state.clock.now();
     if resident_ids.is_empty() || resident_ids.len() > 10_000 {
         return Err(AppError::bad_input(
             "input.residentIds",
@@ -58,10 +103,10 @@ pub async fn fulfil(
     }
     let result = resident::Entity::update_many()
         .col_expr(resident::Column::IncentiveFulfilledAt, Expr::value(at))
-        .filter(resident::Column::Id.is_in(resident_ids.iter().copied()))
+        .filter(resident::Column::Id.is_in(resident_ids.iter().map(|id| id.get())))
         .filter(resident::Column::IncentiveOwed.eq(true))
         .filter(resident::Column::IncentiveFulfilledAt.is_null())
-        .exec(db)
+        .exec(state.db.writer())
         .await?;
     Ok(result.rows_affected)
 }

@@ -1,35 +1,62 @@
 //! Letters: minting invitation codes for printing, and the files the printer and the
 //! auditor need.
 //!
-//! A code exists in plain text only while it is being exported: the letter keeps its
-//! SHA-256, and the mail-merge file goes to the printer. Exporting again mints codes only
-//! for letters not yet exported; `reissue` replaces the codes of every unredeemed letter
-//! (the old ones stop working), for a lost print file.
+//! A code exists in plain text only in the printer's bundle: the letter keeps a keyed hash
+//! of it (see `domain::code_key`). Exporting again mints codes only for letters not yet
+//! exported; `reissue` replaces the codes of every unredeemed letter (the old ones stop
+//! working), for a lost print file.
+//!
+//! An export is long work, so through the API it is a job ([`request_export`]): it reads
+//! the letters from a read connection, mints the codes, renders the bundle on every core
+//! while streaming it into a stored file, and only then, in one short transaction, stores
+//! the codes' hashes and marks the file complete. If anything fails before that, no code
+//! changes and nothing is lost; if a registration or another export got there first,
+//! nothing is stored and the export is refused.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sqlx};
-
-use crate::db::bulk;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 
 use crate::db::entities::{address, letter};
+use crate::db::files::{self, CHUNK_BYTES, NewFile};
+use crate::db::letters::{self as letter_rows, CompletedFile};
+use crate::domain::ids::{AccountId, FileId, JobId, LetterId, RoundId};
 use crate::domain::invitation_code::InvitationCode;
-use crate::domain::qr;
-use crate::domain::zip_store::ZipWriter;
+use crate::domain::job::{Job, JobKind};
+use crate::domain::letter_bundle::{self, LetterAddress, PrintedLetter};
+use crate::domain::role::Role;
+use crate::domain::round::Round;
 use crate::error::{AppError, AppResult};
-use crate::service::recruitment;
+use crate::service::auth::Caller;
+use crate::service::progress::Progress;
+use crate::service::{jobs, recruitment};
 use crate::state::AppState;
 
-/// One letter ready to print.
-#[derive(Clone, Debug)]
-pub struct PrintedLetter {
-    /// Stable reference printed on the letter, `L<id>`.
-    pub reference: String,
-    /// The address block.
-    pub address: address::Model,
-    /// The code, grouped for reading.
-    pub code: String,
-    /// The personal URL (also in the QR code).
-    pub url: String,
+/// Who may export letters and read the audit list.
+const OFFICERS: &[Role] = &[Role::Officer];
+
+/// Most letters one bundle holds: a printer's batch, and a ZIP of three entries a letter
+/// stays well inside the 65,535 entries of a ZIP without its 64-bit extension.
+pub const MAX_LETTERS_PER_BUNDLE: usize = 20_000;
+
+/// What an export job is asked to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRequest {
+    /// The round.
+    pub round_id: RoundId,
+    /// Replace the codes of every unredeemed letter.
+    pub reissue: bool,
+}
+
+/// What an export job hands back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportResult {
+    /// The bundle to download.
+    pub file_id: FileId,
+    /// Letters in it.
+    pub letters: u64,
 }
 
 /// The personal URL for a code.
@@ -41,315 +68,371 @@ pub fn personal_url(public_url: &str, code: &InvitationCode) -> String {
     )
 }
 
-/// Most letters one ZIP bundle holds (each letter is three entries at most, and a ZIP
-/// without its 64-bit extension holds 65,535).
-pub const MAX_LETTERS_PER_BUNDLE: usize = 20_000;
-
-/// Mints codes for a round's letters (see the module documentation) and returns them.
-pub async fn issue_codes(
+/// Checks that a round's letters can be exported and queues the export. One export of a
+/// round runs at a time; asking again while one is queued or running is `CONFLICT`.
+pub async fn request_export(
     state: &AppState,
-    round_id: i64,
+    caller: &Caller,
+    round_id: RoundId,
     reissue: bool,
-) -> AppResult<Vec<PrintedLetter>> {
-    issue_codes_then(state, round_id, reissue, None, |printed| async move {
-        Ok(printed)
-    })
+) -> AppResult<Job> {
+    caller.require(OFFICERS)?;
+    let round = recruitment::find_round(state.db.reader(), round_id).await?;
+    refuse_expired(&round, state.clock.now())?;
+    jobs::enqueue(
+        state,
+        jobs::Request {
+            kind: JobKind::LetterExport,
+            payload: &ExportRequest { round_id, reissue },
+            created_by: caller.account(),
+            singleton_key: Some(format!("letters-export:round:{round_id}")),
+        },
+    )
     .await
 }
 
-/// Mints codes for up to `limit` of a round's letters, hands them to `produce` (which
-/// writes the printer's files) and only then stores the codes' hashes: if producing the
-/// files fails, no code changes and nothing is lost.
-pub async fn issue_codes_then<T, F, Fut>(
-    state: &AppState,
-    round_id: i64,
-    reissue: bool,
-    limit: Option<usize>,
-    produce: F,
-) -> AppResult<T>
-where
-    F: FnOnce(Vec<PrintedLetter>) -> Fut,
-    Fut: std::future::Future<Output = AppResult<T>>,
-{
-    let round = recruitment::find_round(&state.db, round_id).await?;
-    let now = state.clock.now();
-    if now > round.code_expires_at {
+fn refuse_expired(round: &Round, now: DateTime<Utc>) -> AppResult<()> {
+    if recruitment::codes_expired(round, now) {
         return Err(AppError::conflict(
             "This round's codes have expired; draw a new round.",
         ));
     }
-    let started = std::time::Instant::now();
-    let mut txn = bulk::Transaction::begin(&state.db).await?;
-    let rows = letters_to_print(&mut txn, round_id, reissue, limit).await?;
-    let loaded = started.elapsed();
-    let mut printed = Vec::with_capacity(rows.len());
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut hashes = Vec::with_capacity(rows.len());
+    Ok(())
+}
+
+/// Letters with freshly minted codes, and the hashes to store for them.
+struct Minted {
+    printed: Vec<PrintedLetter>,
+    codes: Vec<(LetterId, String)>,
+}
+
+/// Reads up to `limit` letters to print and mints a code for each (not yet stored).
+async fn mint(state: &AppState, round: &Round, reissue: bool, limit: usize) -> AppResult<Minted> {
+    let rows = letter_rows::to_print(state.db.reader(), round.id, reissue, limit).await?;
+    let mut minted = Minted {
+        printed: Vec::with_capacity(rows.len()),
+        codes: Vec::with_capacity(rows.len()),
+    };
+    let mut rng = rand::rng();
     for (letter_id, address) in rows {
-        // The thread-local CSPRNG, never the seeded lottery RNG (and not held across an await).
-        let code = InvitationCode::generate(&mut rand::rng());
-        ids.push(letter_id);
-        hashes.push(code.hash_hex());
-        printed.push(PrintedLetter {
+        // The thread-local CSPRNG, never the seeded lottery RNG.
+        let code = InvitationCode::generate(&mut rng);
+        minted
+            .codes
+            .push((letter_id, state.codes.stored_hash(&code)));
+        minted.printed.push(PrintedLetter {
             reference: format!("L{letter_id}"),
             url: personal_url(&state.config.public_url, &code),
             code: code.display(),
-            address,
+            address: letter_address(address),
         });
     }
-    let minted = started.elapsed();
-    let stored = store_codes(&mut txn, &ids, &hashes, now, reissue).await?;
-    // Another export or a registration got there first: print nothing rather than letters
-    // whose codes were overwritten.
-    if stored != ids.len() as u64 {
-        txn.rollback().await?;
+    Ok(minted)
+}
+
+fn letter_address(address: address::Model) -> LetterAddress {
+    LetterAddress {
+        line1: address.line1,
+        line2: address.line2,
+        line3: address.line3,
+        town: address.town,
+        postcode: address.postcode,
+    }
+}
+
+/// Stores the minted codes (and completes `file`), or refuses if the letters changed.
+async fn store(
+    state: &AppState,
+    codes: &[(LetterId, String)],
+    reissue: bool,
+    file: Option<CompletedFile<'_>>,
+) -> AppResult<()> {
+    let stored =
+        letter_rows::store_codes(state.db.writer(), codes, state.clock.now(), reissue, file)
+            .await?;
+    if !stored {
         return Err(AppError::conflict(
             "The round's letters changed during the export (another export or a \
              registration); export again.",
         ));
     }
-    let count = printed.len();
-    let stored_at = started.elapsed();
-    let output = produce(printed).await?;
-    let produced = started.elapsed();
-    txn.commit().await?;
+    Ok(())
+}
+
+/// The export job's work: the bundle of up to [`MAX_LETTERS_PER_BUNDLE`] letters, stored
+/// for download (see the module documentation). A job that runs again after its worker
+/// died finds the bundle its first attempt completed, if it did.
+pub async fn export_bundle(
+    state: &AppState,
+    job: JobId,
+    request: &ExportRequest,
+    created_by: Option<AccountId>,
+    progress: &Progress,
+) -> AppResult<ExportResult> {
+    if let Some(done) = files::of_job(state.db.reader(), job, "export").await? {
+        let letters = count_letters_in(&done.name);
+        return Ok(ExportResult {
+            file_id: FileId(done.id),
+            letters,
+        });
+    }
+    let round = recruitment::find_round(state.db.reader(), request.round_id).await?;
+    let now = state.clock.now();
+    refuse_expired(&round, now)?;
+    let started = std::time::Instant::now();
+    let minted = mint(state, &round, request.reissue, MAX_LETTERS_PER_BUNDLE).await?;
+    let count = minted.printed.len();
+    progress.set_total(count as u64);
+    let minted_at = started.elapsed();
+    let file = files::create(
+        state.db.writer(),
+        NewFile {
+            purpose: "export",
+            name: format!("round-{}-letters-{count}.zip", round.id),
+            content_type: "application/zip",
+            job_id: Some(job),
+            created_by,
+            expires_at: now + state.config.worker.export_retention(),
+        },
+        now,
+    )
+    .await?;
+    let written = write_bundle(state, file, minted.printed, progress.clone()).await;
+    let (size, sha256) = match written {
+        Ok(done) => done,
+        Err(err) => {
+            files::delete(state.db.writer(), file).await?;
+            return Err(err);
+        }
+    };
+    let rendered_at = started.elapsed();
+    progress.check()?;
+    let completed = CompletedFile {
+        id: file,
+        size,
+        sha256: &sha256,
+    };
+    if let Err(err) = store(state, &minted.codes, request.reissue, Some(completed)).await {
+        files::delete(state.db.writer(), file).await?;
+        return Err(err);
+    }
     tracing::info!(
-        round_id,
+        round_id = %round.id,
         letters = count,
-        reissue,
-        load_ms = loaded.as_millis(),
-        mint_ms = (minted - loaded).as_millis(),
-        store_ms = (stored_at - minted).as_millis(),
-        produce_ms = (produced - stored_at).as_millis(),
-        commit_ms = (started.elapsed() - produced).as_millis(),
-        "invitation codes issued"
+        bytes = size,
+        reissue = request.reissue,
+        mint_ms = minted_at.as_millis(),
+        render_ms = (rendered_at - minted_at).as_millis(),
+        store_ms = (started.elapsed() - rendered_at).as_millis(),
+        "letters exported"
     );
-    Ok(output)
+    Ok(ExportResult {
+        file_id: file,
+        letters: count as u64,
+    })
 }
 
-/// A row of [`letters_to_print`]: the letter's id and its address's columns.
-type LetterRow = (
-    i64,
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    Option<i16>,
-    String,
-    DateTime<Utc>,
-    DateTime<Utc>,
-);
+/// The letter count in a bundle's name (`round-3-letters-250.zip`).
+fn count_letters_in(name: &str) -> u64 {
+    name.rsplit('-')
+        .next()
+        .and_then(|tail| tail.trim_end_matches(".zip").parse().ok())
+        .unwrap_or(0)
+}
 
-/// The round's unredeemed letters (only those not yet exported unless `reissue`), by id,
-/// with their addresses.
-async fn letters_to_print(
-    txn: &mut bulk::Transaction,
-    round_id: i64,
-    reissue: bool,
-    limit: Option<usize>,
-) -> AppResult<Vec<(i64, address::Model)>> {
-    const COLUMNS: &str = "letter_id, address_id, address_key, line1, line2, line3, town, \
-                           postcode, ward_code, deprivation_decile, household_key, created_at, \
-                           updated_at";
-    let sql = format!(
-        "SELECT l.id AS letter_id, a.id AS address_id, a.address_key, a.line1, a.line2, \
-         a.line3, a.town, a.postcode, a.ward_code, a.deprivation_decile, a.household_key, \
-         a.created_at, a.updated_at \
-         FROM letters l JOIN addresses a ON a.id = l.address_id \
-         WHERE l.round_id = $1 AND l.redeemed_at IS NULL{} ORDER BY l.id LIMIT $2",
-        if reissue {
-            ""
-        } else {
-            " AND l.exported_at IS NULL"
-        }
-    );
-    let limit = limit.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
-    let rows: Vec<LetterRow> = match txn {
-        bulk::Transaction::Postgres(conn) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(round_id)
-                .bind(limit)
-                .fetch_all(&mut **conn)
-                .await?
-        }
-        bulk::Transaction::Sqlite(conn) => {
-            // Packed by the database (see `bulk::sqlite_json_rows`); the aggregate need not
-            // keep the sub-query's order, so the rows are put back in letter order.
-            let packed = format!("SELECT json_group_array(json_array({COLUMNS})) FROM ({sql})");
-            let packed = sqlx::query_scalar(sqlx::AssertSqlSafe(packed))
-                .bind(round_id)
-                .bind(limit)
-                .fetch_one(&mut **conn)
-                .await?;
-            let mut rows: Vec<LetterRow> = bulk::sqlite_json_rows(packed)?;
-            rows.sort_unstable_by_key(|row| row.0);
-            rows
-        }
-    };
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let address = address::Model {
-                id: row.1,
-                address_key: row.2,
-                line1: row.3,
-                line2: row.4,
-                line3: row.5,
-                town: row.6,
-                postcode: row.7,
-                ward_code: row.8,
-                deprivation_decile: row.9,
-                household_key: row.10,
-                created_at: row.11,
-                updated_at: row.12,
-            };
-            (row.0, address)
+/// Renders the bundle on a blocking thread (itself using every core) and writes it into
+/// `file` chunk by chunk as it comes; returns its size and SHA-256.
+async fn write_bundle(
+    state: &AppState,
+    file: FileId,
+    printed: Vec<PrintedLetter>,
+    progress: Progress,
+) -> AppResult<(u64, String)> {
+    let (chunks, mut receiver) = mpsc::channel::<Vec<u8>>(4);
+    let render = tokio::task::spawn_blocking(move || {
+        let sink = ChunkSink::new(chunks);
+        let threads = letter_bundle::available_threads();
+        letter_bundle::write_zip(&printed, sink, threads, |done| {
+            progress.set_done(done as u64);
         })
-        .collect())
+        .and_then(|sink| sink.finish().map_err(Into::into))
+    });
+    let mut seq = 0;
+    while let Some(chunk) = receiver.recv().await {
+        files::write_chunk(state.db.writer(), file, seq, chunk).await?;
+        seq += 1;
+    }
+    render
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))
 }
 
-/// Sets letters' code hashes and marks them exported, unless they were redeemed (or,
-/// without `reissue`, exported) meanwhile; returns how many were set.
-async fn store_codes(
-    txn: &mut bulk::Transaction,
-    ids: &[i64],
-    hashes: &[String],
-    now: DateTime<Utc>,
+/// A `Write` that cuts what it is given into chunks for the database, hashing as it goes.
+struct ChunkSink {
+    sender: mpsc::Sender<Vec<u8>>,
+    buffer: Vec<u8>,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl ChunkSink {
+    fn new(sender: mpsc::Sender<Vec<u8>>) -> Self {
+        Self {
+            sender,
+            buffer: Vec::with_capacity(CHUNK_BYTES),
+            hasher: Sha256::new(),
+            size: 0,
+        }
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        let full = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_BYTES));
+        self.sender
+            .blocking_send(full)
+            .map_err(|_| std::io::Error::other("the bundle's reader stopped"))
+    }
+
+    /// Sends the last chunk; the total size and SHA-256.
+    fn finish(mut self) -> std::io::Result<(u64, String)> {
+        if !self.buffer.is_empty() {
+            self.send()?;
+        }
+        Ok((self.size, hex::encode(self.hasher.finalize())))
+    }
+}
+
+impl std::io::Write for ChunkSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let room = CHUNK_BYTES - self.buffer.len();
+        let taken = &bytes[..bytes.len().min(room)];
+        self.buffer.extend_from_slice(taken);
+        self.hasher.update(taken);
+        self.size += taken.len() as u64;
+        if self.buffer.len() == CHUNK_BYTES {
+            self.send()?;
+        }
+        Ok(taken.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the command line's export wrote.
+#[derive(Debug)]
+pub struct FolderExport {
+    /// Letters written.
+    pub letters: usize,
+}
+
+/// The command line's export: writes `letters.csv`, `addresses.csv` (the audit list, after
+/// the codes are stored, so it shows them exported) and `qr/<reference>.png|.svg` into
+/// `out`, then stores the codes. A folder that already holds a bundle is refused, so an
+/// export never overwrites the only copy of earlier codes.
+pub async fn export_to_folder(
+    state: &AppState,
+    round_id: RoundId,
     reissue: bool,
-) -> AppResult<u64> {
-    let unexported = if reissue {
-        ""
-    } else {
-        " AND letters.exported_at IS NULL"
-    };
-    let mut stored = 0;
-    match txn {
-        bulk::Transaction::Postgres(txn) => {
-            let sql = format!(
-                "UPDATE letters SET code_hash = v.code_hash, exported_at = $1 \
-                 FROM UNNEST($2::bigint[], $3::text[]) AS v(id, code_hash) \
-                 WHERE letters.id = v.id AND letters.redeemed_at IS NULL{unexported}"
-            );
-            stored += sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(now)
-                .bind(ids)
-                .bind(hashes)
-                .execute(&mut **txn)
-                .await?
-                .rows_affected();
-        }
-        bulk::Transaction::Sqlite(txn) => {
-            // `UPDATE … FROM` a `VALUES` list (SQLite 3.33 and later), inside SQLite's
-            // limit of 32,766 parameters.
-            const CHUNK: usize = 10_000;
-            for (ids, hashes) in ids.chunks(CHUNK).zip(hashes.chunks(CHUNK)) {
-                let sql = format!(
-                    "WITH v(id, code_hash) AS (VALUES {}) \
-                     UPDATE letters SET code_hash = v.code_hash, exported_at = ? FROM v \
-                     WHERE letters.id = v.id AND letters.redeemed_at IS NULL{unexported}",
-                    bulk::sqlite_rows(ids.len(), 2)
-                );
-                let cached = ids.len() == CHUNK;
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(cached);
-                for (id, hash) in ids.iter().zip(hashes) {
-                    query = query.bind(*id).bind(hash.as_str());
-                }
-                let query = query.bind(now);
-                stored += query.execute(&mut **txn).await?.rows_affected();
-            }
-        }
+    out: &std::path::Path,
+) -> AppResult<FolderExport> {
+    let round = recruitment::find_round(state.db.reader(), round_id).await?;
+    refuse_expired(&round, state.clock.now())?;
+    let merge = out.join("letters.csv");
+    if merge.exists() {
+        return Err(AppError::conflict(format!(
+            "{} already holds a bundle ({}); its codes exist only there. Choose another \
+             folder, or move the bundle away first.",
+            out.display(),
+            merge.display()
+        )));
     }
-    Ok(stored)
+    let minted = mint(state, &round, reissue, usize::MAX).await?;
+    let printed = minted.printed;
+    let folder = out.to_path_buf();
+    let letters = tokio::task::spawn_blocking(move || write_folder(&folder, &printed))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| AppError::internal(anyhow::anyhow!("writing {}: {e}", out.display())))?;
+    store(state, &minted.codes, reissue, None).await?;
+    let audit = audit_list_csv(state, &Caller::System, round_id).await?;
+    std::fs::write(out.join("addresses.csv"), audit)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("writing the audit list: {e}")))?;
+    Ok(FolderExport { letters })
 }
 
-/// The printer's mail-merge CSV: reference, address block, code, URL and QR image names.
-pub fn mail_merge_csv(letters: &[PrintedLetter]) -> AppResult<Vec<u8>> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record([
-            "reference",
-            "addressee",
-            "line1",
-            "line2",
-            "line3",
-            "town",
-            "postcode",
-            "code",
-            "url",
-            "qr_png",
-            "qr_svg",
-        ])
-        .map_err(AppError::internal)?;
-    for l in letters {
-        let a = &l.address;
-        writer
-            .write_record([
-                l.reference.as_str(),
-                "The Resident",
-                &a.line1,
-                a.line2.as_deref().unwrap_or(""),
-                a.line3.as_deref().unwrap_or(""),
-                a.town.as_deref().unwrap_or(""),
-                &a.postcode,
-                &l.code,
-                &l.url,
-                &format!("qr/{}.png", l.reference),
-                &format!("qr/{}.svg", l.reference),
-            ])
-            .map_err(AppError::internal)?;
-    }
-    writer.into_inner().map_err(AppError::internal)
+fn write_folder(
+    out: &std::path::Path,
+    printed: &[PrintedLetter],
+) -> Result<usize, letter_bundle::BundleError> {
+    let qr_dir = out.join("qr");
+    std::fs::create_dir_all(&qr_dir)?;
+    let threads = letter_bundle::available_threads();
+    letter_bundle::render_in_order(printed, threads, |_, letter, png, svg| {
+        std::fs::write(qr_dir.join(format!("{}.png", letter.reference)), png)?;
+        std::fs::write(qr_dir.join(format!("{}.svg", letter.reference)), svg)?;
+        Ok::<(), letter_bundle::BundleError>(())
+    })?;
+    // Written last and new: its presence marks a finished bundle.
+    let mut merge = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out.join("letters.csv"))?;
+    std::io::Write::write_all(&mut merge, &letter_bundle::mail_merge_csv(printed)?)?;
+    merge.sync_all()?;
+    Ok(printed.len())
 }
 
-/// The QR images of one letter: (PNG bytes, SVG text).
-pub fn qr_images(letter: &PrintedLetter) -> AppResult<(Vec<u8>, String)> {
-    let matrix = qr::encode(&letter.url).map_err(AppError::internal)?;
-    let png = qr::to_png(&matrix, 8).map_err(AppError::internal)?;
-    Ok((png, qr::to_svg(&matrix, 8)))
-}
-
-/// A ZIP with `letters.csv` and `qr/<reference>.png|.svg` for every letter.
-pub fn bundle(letters: &[PrintedLetter]) -> AppResult<Vec<u8>> {
-    let mut zip = ZipWriter::new();
-    zip.add("letters.csv", &mail_merge_csv(letters)?)
-        .map_err(AppError::internal)?;
-    for letter in letters {
-        let (png, svg) = qr_images(letter)?;
-        zip.add(&format!("qr/{}.png", letter.reference), &png)
-            .map_err(AppError::internal)?;
-        zip.add(&format!("qr/{}.svg", letter.reference), svg.as_bytes())
-            .map_err(AppError::internal)?;
-    }
-    zip.finish().map_err(AppError::internal)
+/// Mints and stores codes for every letter not yet exported and returns them, without any
+/// file (tests and the benchmark use this to get codes to register with).
+pub async fn issue_codes(
+    state: &AppState,
+    round_id: RoundId,
+    reissue: bool,
+) -> AppResult<Vec<PrintedLetter>> {
+    let round = recruitment::find_round(state.db.reader(), round_id).await?;
+    refuse_expired(&round, state.clock.now())?;
+    let minted = mint(state, &round, reissue, usize::MAX).await?;
+    store(state, &minted.codes, reissue, None).await?;
+    Ok(minted.printed)
 }
 
 /// The plain list of drawn addresses for the audit (no codes): reference, address key,
-/// postcode, ward and whether each letter was exported and redeemed.
-pub async fn audit_list_csv(db: &impl ConnectionTrait, round_id: i64) -> AppResult<Vec<u8>> {
-    recruitment::find_round(db, round_id).await?;
+/// postcode, ward, deprivation decile, the weight it was drawn with, and whether each
+/// letter was exported and redeemed.
+pub async fn audit_list_csv(
+    state: &AppState,
+    caller: &Caller,
+    round_id: RoundId,
+) -> AppResult<Vec<u8>> {
+    caller.require(OFFICERS)?;
+    let db = state.db.reader();
+    let round = recruitment::find_round(db, round_id).await?;
     let rows = letter::Entity::find()
-        .filter(letter::Column::RoundId.eq(round_id))
+        .filter(letter::Column::RoundId.eq(round_id.get()))
         .find_also_related(address::Entity)
         .order_by_asc(letter::Column::Id)
         .all(db)
         .await?;
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record([
-            "reference",
-            "address_key",
-            "line1",
-            "postcode",
-            "ward_code",
-            "exported",
-            "redeemed",
-        ])
-        .map_err(AppError::internal)?;
+    let header = [
+        "reference",
+        "address_key",
+        "line1",
+        "postcode",
+        "ward_code",
+        "deprivation_decile",
+        "weight",
+        "exported",
+        "redeemed",
+    ];
+    writer.write_record(header).map_err(AppError::internal)?;
     for (letter, address) in rows {
+        let decile = address.as_ref().and_then(|a| a.deprivation_decile);
+        let weight = decile
+            .and_then(|d| round.parameters.decile_weights.get(&d).copied())
+            .unwrap_or(crate::domain::sampling::DEFAULT_WEIGHT);
         let (key, line1, postcode) = address
             .map(|a| (a.address_key, a.line1, a.postcode))
             .unwrap_or_default();
@@ -360,6 +443,8 @@ pub async fn audit_list_csv(db: &impl ConnectionTrait, round_id: i64) -> AppResu
                 line1,
                 postcode,
                 letter.stratum,
+                decile.map(|d| d.to_string()).unwrap_or_default(),
+                weight.to_string(),
                 letter.exported_at.is_some().to_string(),
                 letter.redeemed_at.is_some().to_string(),
             ])

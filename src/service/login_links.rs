@@ -2,8 +2,11 @@
 //!
 //! A link carries a 256-bit token (only its SHA-256 is stored), works once and expires
 //! after `CIVIC_PANEL_LOGIN_LINK_TTL_MINUTES`. The email that carries it is written to the
-//! outbox in the same transaction as the link; the delivery worker sends it. Asking for a
-//! link never says whether the email has an account.
+//! outbox in the same transaction as the link; the delivery worker sends it.
+//!
+//! Asking for a link never says whether the email has an account, neither in the answer
+//! nor in how long it takes: the request is counted against its rate limits and queued as
+//! a job, the same work whoever asks, and the job looks the account up.
 
 use chrono::Duration;
 use sea_orm::sea_query::Expr;
@@ -11,14 +14,19 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 
+use serde::{Deserialize, Serialize};
+
 use crate::db::entities::{login_link, outbox};
 use crate::domain::account::Account;
 use crate::domain::email::EmailAddress;
+use crate::domain::ids::AccountId;
+use crate::domain::job::JobKind;
 use crate::domain::role::Role;
 use crate::domain::session_token::{SessionToken, TokenHash};
 use crate::error::{AppError, AppResult};
 use crate::service::accounts;
 use crate::service::auth::ClientAddress;
+use crate::service::jobs;
 use crate::service::rate_limit::{self, Limit};
 use crate::service::sessions::{self, IssuedSession};
 use crate::state::AppState;
@@ -55,10 +63,16 @@ pub async fn issue_in(
             "Hello {},\n\nUse this link to log in to the residents' panel. It works once, within {} minutes:\n\n{url}\n\nIf you did not ask for it, you can ignore this email.\n",
             account.display_name, state.config.login_link_ttl_minutes
         )),
+        html_body: Set(None),
         idempotency_key: Set(format!("login-link:{}", link.id)),
         created_at: Set(now),
         sent_at: Set(None),
         attempts: Set(0),
+        next_attempt_at: Set(None),
+        locked_by: Set(None),
+        locked_until: Set(None),
+        last_error: Set(None),
+        failed_at: Set(None),
         ..Default::default()
     }
     .insert(db)
@@ -66,35 +80,69 @@ pub async fn issue_in(
     Ok(())
 }
 
-/// Sends a new link to a resident's email, if it belongs to a resident account. The answer
-/// is the same either way; requests are rate-limited per client address and per email.
+/// What a login-link job is given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRequest {
+    /// The address asked for, normalised.
+    pub email: String,
+}
+
+/// Asks for a new link to be sent to a resident's email. The answer, and the work done
+/// before answering, are the same whether or not the email belongs to a resident: the
+/// request is counted per client address and per email, then queued for the worker
+/// ([`send_link`]). Requests past either limit are `RATE_LIMITED`.
 pub async fn request(state: &AppState, raw_email: &str, client: ClientAddress) -> AppResult<()> {
     let email = EmailAddress::parse(raw_email)
         .map_err(|e| AppError::bad_input("input.email", e.to_string()))?;
     let now = state.clock.now();
     let window = Duration::hours(1);
-    let per_client = Limit {
-        bucket: format!("login-link:client:{}", client.key()),
-        max: 10,
-        window,
-    };
-    let per_email = Limit {
-        bucket: format!("login-link:email:{email}"),
-        max: 3,
-        window,
-    };
-    rate_limit::reserve(&state.db, &per_client, now).await?;
-    rate_limit::reserve(&state.db, &per_email, now).await?;
-    let Some((account, _)) = accounts::find_for_login(&state.db, &email).await? else {
-        return Ok(());
+    let limits = [
+        Limit {
+            bucket: format!("login-link:client:{}", client.key()),
+            max: state.config.login_link_max_per_client,
+            window,
+        },
+        Limit {
+            bucket: format!("login-link:email:{email}"),
+            max: state.config.login_link_max_per_email,
+            window,
+        },
+    ];
+    // Every request counts, whatever becomes of it.
+    rate_limit::attempt(state.db.writer(), &limits, now)
+        .await?
+        .keep();
+    jobs::enqueue(
+        state,
+        jobs::Request {
+            kind: JobKind::LoginLinkRequest,
+            payload: &LinkRequest {
+                email: email.as_str().to_owned(),
+            },
+            created_by: None,
+            singleton_key: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The login-link job's work: issues a link and queues its email if the address belongs
+/// to an enabled resident account; otherwise does nothing. Returns the account written to.
+pub async fn send_link(state: &AppState, request: &LinkRequest) -> AppResult<Option<AccountId>> {
+    let email = EmailAddress::parse(&request.email)
+        .map_err(|e| AppError::bad_input("email", e.to_string()))?;
+    let Some((account, _)) = accounts::find_for_login(state.db.reader(), &email).await? else {
+        return Ok(None);
     };
     if account.role != Role::Resident || account.disabled {
-        return Ok(());
+        return Ok(None);
     }
-    let txn = state.db.begin().await?;
+    let txn = state.db.writer().begin().await?;
     issue_in(&txn, state, &account).await?;
     txn.commit().await?;
-    Ok(())
+    state.work_queued.notify_one();
+    Ok(Some(account.id))
 }
 
 /// Exchanges a link's token for a session. A used, expired or unknown token is
@@ -102,7 +150,7 @@ pub async fn request(state: &AppState, raw_email: &str, client: ClientAddress) -
 pub async fn redeem(state: &AppState, presented: &str) -> AppResult<IssuedSession> {
     let now = state.clock.now();
     let hash = TokenHash::of(presented.trim());
-    let txn = state.db.begin().await?;
+    let txn = state.db.writer().begin().await?;
     let Some(link) = login_link::Entity::find()
         .filter(login_link::Column::TokenHash.eq(hash.as_str()))
         .one(&txn)
@@ -122,7 +170,7 @@ pub async fn redeem(state: &AppState, presented: &str) -> AppResult<IssuedSessio
     if claimed.rows_affected != 1 {
         return Err(AppError::InvalidSession);
     }
-    let account = accounts::find(&txn, crate::domain::account::AccountId(link.account_id)).await?;
+    let account = accounts::find(&txn, AccountId(link.account_id)).await?;
     if account.disabled {
         return Err(AppError::InvalidSession);
     }

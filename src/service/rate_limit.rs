@@ -1,6 +1,11 @@
 //! Sliding-window rate limits kept in the database, so that several API instances share
 //! one count. A limit is a bucket name, a maximum and a window; each counted attempt is a
 //! row in `rate_limit_events`. Windows are at most a day long.
+//!
+//! Logins, registrations and login-link requests all follow one sequence, [`attempt`]:
+//! count the attempt in every limit that applies before doing the work (so a burst of
+//! parallel attempts cannot all pass a check made first), then either keep the count (a
+//! failure that suggests guessing) or [`Attempts::forgive`] it.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -27,14 +32,8 @@ pub struct Limit {
 ///
 /// The attempt is written first and counted after, so concurrent attempts see each other:
 /// checking first and recording after the (slow) work would let a burst of parallel
-/// requests all pass the check. A refused attempt is removed again; the caller keeps the
-/// returned event id and calls [`release`] when the attempt turns out not to count (a
-/// successful login, a valid code).
-pub async fn reserve(
-    db: &impl ConnectionTrait,
-    limit: &Limit,
-    now: DateTime<Utc>,
-) -> AppResult<i64> {
+/// requests all pass the check. A refused attempt is removed again.
+async fn reserve(db: &impl ConnectionTrait, limit: &Limit, now: DateTime<Utc>) -> AppResult<i64> {
     purge_now_and_then(db, now).await?;
     let event = rate_limit_event::ActiveModel {
         bucket: Set(limit.bucket.clone()),
@@ -64,8 +63,51 @@ pub async fn reserve(
     })
 }
 
+/// An attempt counted in one or more limits.
+#[must_use = "keep or forgive the attempt"]
+#[derive(Debug)]
+pub struct Attempts {
+    events: Vec<i64>,
+}
+
+impl Attempts {
+    /// Takes the attempt back from every limit (it succeeded, or failed in a way that
+    /// says nothing about guessing).
+    pub async fn forgive(self, db: &impl ConnectionTrait) -> AppResult<()> {
+        for event in self.events {
+            release(db, event).await?;
+        }
+        Ok(())
+    }
+
+    /// Leaves the attempt counted.
+    pub fn keep(self) {}
+}
+
+/// Counts one attempt in each of `limits`, in order. Past any of them the attempt is
+/// refused with `RATE_LIMITED`, and the counts it already made are taken back.
+pub async fn attempt(
+    db: &impl ConnectionTrait,
+    limits: &[Limit],
+    now: DateTime<Utc>,
+) -> AppResult<Attempts> {
+    let mut counted = Attempts {
+        events: Vec::with_capacity(limits.len()),
+    };
+    for limit in limits {
+        match reserve(db, limit, now).await {
+            Ok(event) => counted.events.push(event),
+            Err(err) => {
+                counted.forgive(db).await?;
+                return Err(err);
+            }
+        }
+    }
+    Ok(counted)
+}
+
 /// Takes back an attempt counted by [`reserve`].
-pub async fn release(db: &impl ConnectionTrait, event_id: i64) -> AppResult<()> {
+async fn release(db: &impl ConnectionTrait, event_id: i64) -> AppResult<()> {
     rate_limit_event::Entity::delete_by_id(event_id)
         .exec(db)
         .await?;

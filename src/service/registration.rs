@@ -15,6 +15,7 @@ use crate::db::entities::{account, address, consent, letter, recruitment_round, 
 use crate::domain::account::Account;
 use crate::domain::demographics::{Disability, EthnicGroup, Sex, check_birth_date};
 use crate::domain::email::EmailAddress;
+use crate::domain::ids::ResidentId;
 use crate::domain::invitation_code::InvitationCode;
 use crate::domain::password::NewPassword;
 use crate::domain::role::Role;
@@ -61,8 +62,8 @@ pub struct RegistrationInput {
 /// A completed registration.
 #[derive(Debug)]
 pub struct Registered {
-    /// The resident's row id.
-    pub resident_id: i64,
+    /// The new resident.
+    pub resident_id: ResidentId,
     /// The resident's account, when an email was given.
     pub account: Option<Account>,
     /// A session for that account, so the client is logged in straight away.
@@ -204,18 +205,14 @@ pub async fn register(
     client: ClientAddress,
 ) -> AppResult<Registered> {
     let now = state.clock.now();
-    let client_attempt = rate_limit::reserve(&state.db, &client_limit(state, client), now).await?;
-    let global_attempt = match rate_limit::reserve(&state.db, &global_limit(state), now).await {
-        Ok(id) => id,
-        Err(err) => {
-            rate_limit::release(&state.db, client_attempt).await?;
-            return Err(err);
-        }
-    };
+    let db = state.db.writer();
+    let limits = [client_limit(state, client), global_limit(state)];
+    let attempt = rate_limit::attempt(db, &limits, now).await?;
     let outcome = register_once(state, input, now).await;
-    if !matches!(&outcome, Err(Failure { counts: true, .. })) {
-        rate_limit::release(&state.db, client_attempt).await?;
-        rate_limit::release(&state.db, global_attempt).await?;
+    if matches!(&outcome, Err(Failure { counts: true, .. })) {
+        attempt.keep();
+    } else {
+        attempt.forgive(db).await?;
     }
     outcome.map_err(|failure| failure.error)
 }
@@ -230,8 +227,8 @@ async fn register_once(
         other => other.into(),
     })?;
     let found = letter::Entity::find()
-        .filter(letter::Column::CodeHash.eq(checked.code.hash_hex()))
-        .one(&state.db)
+        .filter(letter::Column::CodeHash.is_in(state.codes.lookup_hashes(&checked.code)))
+        .one(state.db.reader())
         .await?;
     let Some(letter) = found else {
         return Err(counted(AppError::NotFound {
@@ -239,7 +236,7 @@ async fn register_once(
         }));
     };
     let round = recruitment_round::Entity::find_by_id(letter.round_id)
-        .one(&state.db)
+        .one(state.db.reader())
         .await?
         .ok_or(AppError::NotFound {
             what: "recruitment round",
@@ -254,7 +251,7 @@ async fn register_once(
     check_birth_date(input.date_of_birth, uk_date(now), min_age)
         .map_err(|e| AppError::bad_input("input.dateOfBirth", e.to_string()))?;
     let address = address::Entity::find_by_id(letter.address_id)
-        .one(&state.db)
+        .one(state.db.reader())
         .await
         .map_err(AppError::from)?
         .ok_or_else(|| {
@@ -265,7 +262,7 @@ async fn register_once(
         None => None,
     };
 
-    let txn = state.db.begin().await.map_err(AppError::from)?;
+    let txn = state.db.writer().begin().await.map_err(AppError::from)?;
     let claimed = letter::Entity::update_many()
         .col_expr(letter::Column::RedeemedAt, Expr::value(now))
         .filter(letter::Column::Id.eq(letter.id))
@@ -358,13 +355,14 @@ async fn register_once(
         _ => None,
     };
     txn.commit().await.map_err(AppError::from)?;
+    state.work_queued.notify_one();
     tracing::info!(
         resident_id = resident.id,
         round_id = round.id,
         "resident registered"
     );
     Ok(Registered {
-        resident_id: resident.id,
+        resident_id: ResidentId(resident.id),
         account,
         session,
         incentive_owed,

@@ -1,20 +1,26 @@
 //! How a recruitment round is going: letters drawn, exported and redeemed, registrations,
 //! by ward and by deprivation decile; and the pool's make-up against the population.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
-    Value,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::db::entities::{benchmark, resident};
+use crate::db::round_status::{self as counts, GroupCounts, Grouping};
 use crate::domain::composition::{CompositionRow, age_bands_from, compare};
-use crate::domain::demographics::{age_band, age_on};
+use crate::domain::demographics::{
+    AgeBand, Category, Dimension, Disability, EthnicGroup, Sex, age_on,
+};
+use crate::domain::ids::RoundId;
+use crate::domain::role::Role;
+use crate::domain::round::Round;
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
-use crate::service::recruitment;
+use crate::service::auth::Caller;
 use crate::state::AppState;
+
+/// Recruitment's progress is for the officers running it.
+const OFFICERS: &[Role] = &[Role::Officer];
 
 /// Counts for one group of letters.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -40,6 +46,16 @@ impl Funnel {
             self.registrations as f64 / self.drawn as f64
         }
     }
+
+    fn from_counts(counts: GroupCounts) -> Self {
+        Self {
+            group: counts.group.unwrap_or_else(|| "unknown".to_owned()),
+            drawn: counts.drawn,
+            exported: counts.exported,
+            redeemed: counts.redeemed,
+            registrations: counts.registrations,
+        }
+    }
 }
 
 /// A round's progress.
@@ -53,163 +69,211 @@ pub struct RoundStatus {
     pub by_decile: Vec<Funnel>,
 }
 
-/// Rewrites `$1, $2…` placeholders for the backend (SQLite takes `?`).
-fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
-    let sql = match backend {
-        DbBackend::Postgres => sql.to_owned(),
-        _ => {
-            let mut out = String::with_capacity(sql.len());
-            let mut chars = sql.chars().peekable();
-            while let Some(c) = chars.next() {
-                if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                    while chars.peek().is_some_and(char::is_ascii_digit) {
-                        chars.next();
-                    }
-                    out.push('?');
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
-    };
-    Statement::from_sql_and_values(backend, sql, values)
-}
-
-async fn funnels(
-    db: &impl ConnectionTrait,
-    round_id: i64,
-    group_sql: &str,
-) -> AppResult<Vec<Funnel>> {
-    let sql = format!(
-        "SELECT {group_sql} AS grp, COUNT(*) AS drawn, COUNT(l.exported_at) AS exported, \
-                COUNT(l.redeemed_at) AS redeemed, \
-                COUNT(CASE WHEN r.id IS NOT NULL AND r.withdrawn_at IS NULL THEN 1 END) AS registrations \
-         FROM letters l JOIN addresses a ON a.id = l.address_id \
-         LEFT JOIN residents r ON r.letter_id = l.id \
-         WHERE l.round_id = $1 GROUP BY {group_sql} ORDER BY {group_sql}"
-    );
-    let rows = db
-        .query_all_raw(statement(
-            db.get_database_backend(),
-            &sql,
-            vec![round_id.into()],
-        ))
-        .await?;
-    let count = |row: &sea_orm::QueryResult, col: &str| -> AppResult<u64> {
-        let n: i64 = row.try_get("", col)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    };
-    rows.iter()
-        .map(|row| {
-            let group: Option<String> = row.try_get("", "grp")?;
-            Ok(Funnel {
-                group: group.unwrap_or_else(|| "unknown".to_owned()),
-                drawn: count(row, "drawn")?,
-                exported: count(row, "exported")?,
-                redeemed: count(row, "redeemed")?,
-                registrations: count(row, "registrations")?,
-            })
+/// The status of each of `rounds` (two queries whatever their number), in the same order.
+pub async fn statuses(
+    state: &AppState,
+    caller: &Caller,
+    rounds: &[RoundId],
+) -> AppResult<Vec<RoundStatus>> {
+    caller.require(OFFICERS)?;
+    let db = state.db.reader();
+    let mut statuses: HashMap<RoundId, RoundStatus> = HashMap::new();
+    for (round, group) in counts::counts(db, rounds, Grouping::Ward).await? {
+        statuses
+            .entry(round)
+            .or_default()
+            .by_ward
+            .push(Funnel::from_counts(group));
+    }
+    for (round, group) in counts::counts(db, rounds, Grouping::Decile).await? {
+        statuses
+            .entry(round)
+            .or_default()
+            .by_decile
+            .push(Funnel::from_counts(group));
+    }
+    Ok(rounds
+        .iter()
+        .map(|round| {
+            let mut status = statuses.remove(round).unwrap_or_default();
+            // Deciles sort numerically, unknown last.
+            status
+                .by_decile
+                .sort_by_key(|f| f.group.parse::<u32>().unwrap_or(u32::MAX));
+            status.total = status.by_ward.iter().fold(
+                Funnel {
+                    group: "all".to_owned(),
+                    ..Funnel::default()
+                },
+                |mut acc, f| {
+                    acc.drawn += f.drawn;
+                    acc.exported += f.exported;
+                    acc.redeemed += f.redeemed;
+                    acc.registrations += f.registrations;
+                    acc
+                },
+            );
+            status
         })
-        .collect()
-}
-
-/// The round's funnel, in total, by ward and by decile.
-pub async fn status(db: &impl ConnectionTrait, round_id: i64) -> AppResult<RoundStatus> {
-    recruitment::find_round(db, round_id).await?;
-    let by_ward = funnels(db, round_id, "l.stratum").await?;
-    let mut by_decile = funnels(db, round_id, "CAST(a.deprivation_decile AS TEXT)").await?;
-    // Deciles sort numerically, unknown last.
-    by_decile.sort_by_key(|f| f.group.parse::<u32>().unwrap_or(u32::MAX));
-    let total = by_ward.iter().fold(
-        Funnel {
-            group: "all".to_owned(),
-            ..Funnel::default()
-        },
-        |mut acc, f| {
-            acc.drawn += f.drawn;
-            acc.exported += f.exported;
-            acc.redeemed += f.redeemed;
-            acc.registrations += f.registrations;
-            acc
-        },
-    );
-    Ok(RoundStatus {
-        total,
-        by_ward,
-        by_decile,
-    })
+        .collect())
 }
 
 /// One dimension of the pool's make-up.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CompositionDimension {
-    /// `sex`, `age_band`, `ethnic_group` or `disability`.
-    pub dimension: String,
+    /// Which dimension.
+    pub dimension: Dimension,
     /// Categories with counts, shares and representation ratios.
     pub rows: Vec<CompositionRow>,
 }
 
-/// The registrants of a round compared with the population benchmarks of `area_code`.
-/// Age bands are compared with the population aged `min_age` and over (see
-/// `domain::composition::age_bands_from`).
+/// A registrant's profile as stored, read back into categories.
+struct Profile {
+    sex: Option<Sex>,
+    ethnic_group: Option<EthnicGroup>,
+    disability: Option<Disability>,
+    band: AgeBand,
+}
+
+impl Profile {
+    fn category(&self, dimension: Dimension) -> Option<Category> {
+        match dimension {
+            Dimension::AgeBand => Some(Category::AgeBand(self.band)),
+            Dimension::Sex => self.sex.map(Category::Sex),
+            Dimension::EthnicGroup => self.ethnic_group.map(Category::EthnicGroup),
+            Dimension::Disability => self.disability.map(Category::Disability),
+        }
+    }
+}
+
+/// The registrants of `round` compared with the population benchmarks of `area_code`.
+/// Categories are matched as values, whatever the case or spacing of the benchmark's
+/// labels. Age bands are compared with the population aged the round's minimum age and
+/// over (see `domain::composition::age_bands_from`).
 pub async fn pool_composition(
     state: &AppState,
-    round_id: i64,
+    caller: &Caller,
+    round: RoundId,
     area_code: &str,
 ) -> AppResult<Vec<CompositionDimension>> {
-    let round = recruitment::find_round(&state.db, round_id).await?;
-    let benchmarks = benchmark::Entity::find()
-        .filter(benchmark::Column::AreaCode.eq(area_code))
-        .all(&state.db)
-        .await?;
-    if benchmarks.is_empty() {
-        return Err(AppError::NotFound {
+    pool_compositions(state, caller, &[(round, area_code.to_owned())])
+        .await?
+        .pop()
+        .flatten()
+        .ok_or(AppError::NotFound {
             what: "benchmark area",
-        });
-    }
-    let residents: Vec<(String, String, String, chrono::NaiveDate)> = resident::Entity::find()
+        })
+}
+
+/// [`pool_composition`] for several (round, area) pairs in three queries, in the same
+/// order; `None` where the area has no benchmarks (or the round does not exist).
+pub async fn pool_compositions(
+    state: &AppState,
+    caller: &Caller,
+    wanted: &[(RoundId, String)],
+) -> AppResult<Vec<Option<Vec<CompositionDimension>>>> {
+    caller.require(OFFICERS)?;
+    let db = state.db.reader();
+    let mut round_ids: Vec<RoundId> = wanted.iter().map(|(r, _)| *r).collect();
+    round_ids.sort_unstable();
+    round_ids.dedup();
+    let mut areas: Vec<&str> = wanted.iter().map(|(_, a)| a.trim()).collect();
+    areas.sort_unstable();
+    areas.dedup();
+    let rounds: HashMap<RoundId, Round> =
+        crate::service::recruitment::rounds_by_id(state, caller, &round_ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+    let benchmarks = benchmark::Entity::find()
+        .filter(benchmark::Column::AreaCode.is_in(areas.iter().copied()))
+        .all(db)
+        .await?;
+    let rows: Vec<(i64, String, String, String, chrono::NaiveDate)> = resident::Entity::find()
         .select_only()
+        .column(resident::Column::RoundId)
         .columns([
             resident::Column::Sex,
             resident::Column::EthnicGroup,
             resident::Column::Disability,
         ])
         .column(resident::Column::DateOfBirth)
-        .filter(resident::Column::RoundId.eq(round_id))
+        .filter(resident::Column::RoundId.is_in(round_ids.iter().map(|r| r.get())))
         .filter(resident::Column::WithdrawnAt.is_null())
         .into_tuple()
-        .all(&state.db)
+        .all(db)
         .await?;
     let today = uk_date(state.clock.now());
-    let min_age = u32::try_from(round.min_age).unwrap_or(16);
+    let mut profiles: HashMap<RoundId, Vec<Profile>> = HashMap::new();
+    for (round, sex, ethnic_group, disability, born) in rows {
+        profiles.entry(RoundId(round)).or_default().push(Profile {
+            sex: Sex::from_label(&sex),
+            ethnic_group: EthnicGroup::from_label(&ethnic_group),
+            disability: Disability::from_label(&disability),
+            band: AgeBand::of(age_on(born, today).unwrap_or(0)),
+        });
+    }
+    Ok(wanted
+        .iter()
+        .map(|(round_id, area)| {
+            let round = rounds.get(round_id)?;
+            let population: Vec<&benchmark::Model> = benchmarks
+                .iter()
+                .filter(|b| b.area_code == area.trim())
+                .collect();
+            if population.is_empty() {
+                return None;
+            }
+            let profiles = profiles.get(round_id).map_or(&[][..], Vec::as_slice);
+            Some(compose(&population, profiles, u32::from(round.min_age)))
+        })
+        .collect())
+}
+
+/// Compares registrants' profiles with one area's benchmarks, dimension by dimension.
+fn compose(
+    benchmarks: &[&benchmark::Model],
+    profiles: &[Profile],
+    min_age: u32,
+) -> Vec<CompositionDimension> {
     let mut dimensions = Vec::new();
-    for dimension in ["age_band", "sex", "ethnic_group", "disability"] {
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for (sex, ethnic_group, disability, born) in &residents {
-            let category = match dimension {
-                "sex" => sex.clone(),
-                "ethnic_group" => ethnic_group.clone(),
-                "disability" => disability.clone(),
-                _ => age_band(age_on(*born, today).unwrap_or(0)),
-            };
-            *counts.entry(category).or_default() += 1;
-        }
+    for dimension in Dimension::ALL {
         let population: Vec<(String, i64)> = benchmarks
             .iter()
-            .filter(|b| b.dimension == dimension)
+            .filter(|b| Dimension::from_name(&b.dimension) == Some(dimension))
             .map(|b| (b.category.clone(), b.count))
             .collect();
-        let population: Vec<(String, f64)> = if dimension == "age_band" {
+        let population: Vec<(String, f64)> = if dimension == Dimension::AgeBand {
             age_bands_from(&population, min_age)
         } else {
             population.into_iter().map(|(c, n)| (c, n as f64)).collect()
         };
-        let group: Vec<(String, u64)> = counts.into_iter().collect();
+        // Each registrant is counted under the population's own label for their category,
+        // or under the census label when the benchmarks lack it.
+        let label_of: HashMap<Category, &str> = population
+            .iter()
+            .filter_map(|(label, _)| {
+                Category::from_label(dimension, label).map(|c| (c, label.as_str()))
+            })
+            .collect();
+        let mut counts: Vec<(String, u64)> = Vec::new();
+        for profile in profiles {
+            let label = match profile.category(dimension) {
+                Some(category) => label_of
+                    .get(&category)
+                    .map_or_else(|| category.label(), |l| (*l).to_owned()),
+                None => "unknown".to_owned(),
+            };
+            match counts.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((label, 1)),
+            }
+        }
         dimensions.push(CompositionDimension {
-            dimension: dimension.to_owned(),
-            rows: compare(&group, &population),
+            dimension,
+            rows: compare(&counts, &population),
         });
     }
-    Ok(dimensions)
+    dimensions
 }

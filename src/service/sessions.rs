@@ -5,8 +5,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::db::entities::{account, session};
-use crate::domain::account::{Account, AccountId};
+use crate::domain::account::Account;
 use crate::domain::email::EmailAddress;
+use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::role::Role;
 use crate::domain::session_token::{SessionToken, TokenHash};
 use crate::error::{AppError, AppResult};
@@ -57,18 +58,12 @@ pub async fn log_in(
     let email = EmailAddress::parse(raw_email)
         .map_err(|e| AppError::bad_input("input.email", e.to_string()))?;
     let now = state.clock.now();
+    let db = state.db.writer();
     let per_account = account_limit(state, &email);
-    let per_client = client_limit(state, client);
-    let client_attempt = rate_limit::reserve(&state.db, &per_client, now).await?;
-    let account_attempt = match rate_limit::reserve(&state.db, &per_account, now).await {
-        Ok(id) => id,
-        Err(err) => {
-            rate_limit::release(&state.db, client_attempt).await?;
-            return Err(err);
-        }
-    };
+    let attempt =
+        rate_limit::attempt(db, &[client_limit(state, client), per_account.clone()], now).await?;
 
-    let found = accounts::find_for_login(&state.db, &email).await?;
+    let found = accounts::find_for_login(state.db.reader(), &email).await?;
     let (account, stored_hash) = match found {
         Some((account, hash)) if !account.disabled => (Some(account), hash),
         _ => (None, None),
@@ -79,13 +74,14 @@ pub async fn log_in(
         .await?;
     let account = match account {
         Some(account) if verified => account,
-        // The reserved attempts stay counted as failures.
-        _ => return Err(AppError::InvalidCredentials),
+        _ => {
+            attempt.keep();
+            return Err(AppError::InvalidCredentials);
+        }
     };
 
-    rate_limit::release(&state.db, client_attempt).await?;
-    rate_limit::release(&state.db, account_attempt).await?;
-    rate_limit::clear(&state.db, &per_account.bucket).await?;
+    attempt.forgive(db).await?;
+    rate_limit::clear(db, &per_account.bucket).await?;
     let (token, expires_at) = open(state, account.id).await?;
     Ok(IssuedSession {
         token,
@@ -99,7 +95,7 @@ pub async fn open(
     state: &AppState,
     account_id: AccountId,
 ) -> AppResult<(SessionToken, DateTime<Utc>)> {
-    open_in(&state.db, state, account_id).await
+    open_in(state.db.writer(), state, account_id).await
 }
 
 /// Like [`open`], inside the caller's transaction `db`.
@@ -132,7 +128,7 @@ pub async fn authenticate(state: &AppState, presented: &str) -> AppResult<AuthSe
     let found = session::Entity::find()
         .filter(session::Column::TokenHash.eq(hash.as_str()))
         .find_also_related(account::Entity)
-        .one(&state.db)
+        .one(state.db.reader())
         .await?;
     let now = state.clock.now();
     match found {
@@ -146,7 +142,7 @@ pub async fn authenticate(state: &AppState, presented: &str) -> AppResult<AuthSe
                 .parse::<Role>()
                 .map_err(|e| AppError::internal(anyhow::anyhow!("account {}: {e}", account.id)))?;
             Ok(AuthSession {
-                session_id: session.id,
+                session_id: SessionId(session.id),
                 account_id: AccountId(account.id),
                 role,
             })
@@ -162,11 +158,11 @@ pub async fn revoke(state: &AppState, current: &AuthSession, everywhere: bool) -
         .col_expr(session::Column::RevokedAt, Expr::value(now))
         .filter(session::Column::RevokedAt.is_null());
     update = if everywhere {
-        update.filter(session::Column::AccountId.eq(current.account_id.0))
+        update.filter(session::Column::AccountId.eq(current.account_id.get()))
     } else {
-        update.filter(session::Column::Id.eq(current.session_id))
+        update.filter(session::Column::Id.eq(current.session_id.get()))
     };
-    let result = update.exec(&state.db).await?;
+    let result = update.exec(state.db.writer()).await?;
     tracing::info!(
         account_id = current.account_id.0,
         everywhere,

@@ -1,4 +1,5 @@
-//! Importing the address register: idempotent, updates in place, bad rows reported.
+//! Importing the address register: idempotent, updates in place, bad rows reported; through
+//! the API an import is a job whose result is the summary.
 
 use axum::http::StatusCode;
 use sea_orm::{EntityTrait, QueryOrder};
@@ -10,11 +11,11 @@ use civic_panel::domain::role::Role;
 use crate::helpers::{TestApp, upload_request};
 
 const IMPORT: &str = "mutation($input: AddressRegisterImportInput!) {
-    addressRegisterImport(input: $input) {
-        rowsRead inserted updated unchanged rejectedCount rejectedRows { line reason }
-    }
+    addressRegisterImport(input: $input) { job { id status kind } }
 }";
 
+/// Uploads a register as `token` and runs the import job: the mutation's body when the
+/// upload was refused, otherwise the finished job (`status`, `error`, `result`).
 async fn import(app: &TestApp, token: &str, csv: &[u8]) -> Value {
     let request = upload_request(
         IMPORT,
@@ -23,7 +24,16 @@ async fn import(app: &TestApp, token: &str, csv: &[u8]) -> Value {
         csv,
         Some(token),
     );
-    app.send(request).await.json()
+    let body = app.send(request).await.json();
+    let Some(job) = body["data"]["addressRegisterImport"]["job"]["id"].as_str() else {
+        return body;
+    };
+    assert_eq!(
+        body["data"]["addressRegisterImport"]["job"]["kind"],
+        "ADDRESS_IMPORT"
+    );
+    app.run_jobs().await;
+    app.job(token, job).await
 }
 
 const HEADER: &str = "UPRN,Address Line 1,Town,Postcode,Ward Code,IMD Decile\n";
@@ -41,14 +51,14 @@ async fn the_tewkesbury_register_imports_through_the_api_and_a_reimport_changes_
     );
 
     let first = import(&app, &officer, &csv).await;
-    let summary = &first["data"]["addressRegisterImport"];
+    let summary = &first["result"];
     assert_eq!(summary["rowsRead"], rows, "{first}");
     assert_eq!(summary["inserted"], rows);
     assert_eq!(summary["rejectedCount"], 0);
     assert_eq!(app.count(address::Entity).await, rows);
 
     let again = import(&app, &officer, &csv).await;
-    let summary = &again["data"]["addressRegisterImport"];
+    let summary = &again["result"];
     assert_eq!(
         (summary["inserted"].as_u64(), summary["updated"].as_u64()),
         (Some(0), Some(0))
@@ -73,7 +83,7 @@ async fn a_changed_row_is_updated_in_place_and_postcodes_are_normalised() {
         "{HEADER}100,1 Mill Lane,Tewkesbury, GL193BB ,E05004418,3\n101,2a Mill Lane,Tewkesbury,GL19 3BB,E05004418,\n"
     );
     let body = import(&app, &officer, v2.as_bytes()).await;
-    let summary = &body["data"]["addressRegisterImport"];
+    let summary = &body["result"];
     assert_eq!(
         (
             summary["inserted"].as_u64(),
@@ -109,7 +119,7 @@ async fn bad_rows_are_rejected_with_their_line_and_reason_and_the_rest_imported(
     csv.extend_from_slice(b"6,,Tewkesbury,GL19 3BB,E05004418,1\n");
     csv.extend_from_slice(b"7,7 Good Street,Tewkesbury,GL19 3BB,E05004418,\n");
     let body = import(&app, &officer, &csv).await;
-    let summary = &body["data"]["addressRegisterImport"];
+    let summary = &body["result"];
     assert_eq!(summary["inserted"], 2, "{body}");
     assert_eq!(summary["rejectedCount"], 6);
     let rejected: Vec<(u64, String)> = summary["rejectedRows"]
@@ -141,12 +151,12 @@ async fn bad_rows_are_rejected_with_their_line_and_reason_and_the_rest_imported(
 async fn a_file_missing_required_columns_is_refused_and_nothing_is_written() {
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
-    let body = import(&app, &officer, b"UPRN,Town\n1,Tewkesbury\n").await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
-    assert_eq!(body["errors"][0]["extensions"]["field"], "file");
-    let message = body["errors"][0]["message"].as_str().unwrap();
+    let job = import(&app, &officer, b"UPRN,Town\n1,Tewkesbury\n").await;
+    assert_eq!(job["status"], "FAILED", "{job}");
+    assert_eq!(job["attempts"], 1, "a refused file is not tried again");
+    let message = job["error"].as_str().unwrap();
     assert!(
-        message.contains("postcode") && message.contains("ward"),
+        message.contains("postcode") && message.contains("ward") && message.contains("(file)"),
         "{message}"
     );
     assert_eq!(app.count(address::Entity).await, 0);
@@ -162,13 +172,11 @@ async fn a_file_past_the_row_limit_is_refused_whole_and_nothing_is_written() {
             "{n},{n} Long Lane,Tewkesbury,GL19 3BB,E05004418,\n"
         ));
     }
-    let body = import(&app, &officer, csv.as_bytes()).await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let job = import(&app, &officer, csv.as_bytes()).await;
+    assert_eq!(job["status"], "FAILED", "{job}");
     assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("more than 5 rows")
+        job["error"].as_str().unwrap().contains("more than 5 rows"),
+        "{job}"
     );
     assert_eq!(app.count(address::Entity).await, 0);
 }
@@ -223,11 +231,10 @@ async fn a_file_that_fills_its_last_batch_exactly_imports_whole() {
     };
     for expected_inserted in [4, 0] {
         let summary = civic_panel::service::addresses::import(
-            app.db(),
-            &app.clock,
+            &app.state,
             std::io::Cursor::new(csv.clone().into_bytes()),
             options,
-            None,
+            &civic_panel::service::progress::Progress::new(),
         )
         .await
         .unwrap();
@@ -260,7 +267,7 @@ async fn a_mixed_reimport_counts_each_row_once_and_keeps_awkward_text_exactly() 
         awkward.replace('"', "\"\"")
     );
     let body = import(&app, &officer, v2.as_bytes()).await;
-    let summary = &body["data"]["addressRegisterImport"];
+    let summary = &body["result"];
     assert_eq!(
         (
             summary["rowsRead"].as_u64(),
@@ -289,7 +296,7 @@ async fn a_mixed_reimport_counts_each_row_once_and_keeps_awkward_text_exactly() 
 }
 
 #[tokio::test]
-async fn a_file_refused_after_batches_were_written_leaves_the_register_as_it_was() {
+async fn a_file_past_the_limit_is_refused_before_anything_is_written() {
     use civic_panel::service::addresses::{self, ImportOptions};
     let app = TestApp::spawn().await;
     let rows = |range: std::ops::Range<u32>| {
@@ -305,18 +312,11 @@ async fn a_file_refused_after_batches_were_written_leaves_the_register_as_it_was
         max_rows: 250,
         batch_size: 100,
     };
-    let run = |csv: Vec<u8>| {
-        addresses::import(
-            app.db(),
-            &app.clock,
-            std::io::Cursor::new(csv),
-            options,
-            None,
-        )
-    };
-    // Refused at row 251, after two batches went to the database: once into an empty
-    // register (PostgreSQL's COPY straight into the table) and once into a register that
-    // has rows (COPY into a staging table).
+    let progress = civic_panel::service::progress::Progress::new();
+    let run =
+        |csv: Vec<u8>| addresses::import(&app.state, std::io::Cursor::new(csv), options, &progress);
+    // Three batches' worth: into an empty register (PostgreSQL's COPY straight into the
+    // table) and into one that has rows (COPY into a staging table).
     for existing in [0, 50] {
         if existing > 0 {
             run(rows(0..existing)).await.unwrap();
@@ -325,8 +325,15 @@ async fn a_file_refused_after_batches_were_written_leaves_the_register_as_it_was
         assert_eq!(err.code(), civic_panel::error::ErrorCode::BadUserInput);
         assert_eq!(app.count(address::Entity).await, u64::from(existing));
     }
-    // The connection is still good for the next import.
-    let summary = run(rows(1_000..1_200)).await.unwrap();
-    assert_eq!((summary.inserted, summary.unchanged), (200, 0));
-    assert_eq!(app.count(address::Entity).await, 250);
+    // A file whose quoted fields hold more line breaks than the limit, but fewer rows, is
+    // counted properly and imported.
+    let mut quoted = HEADER.to_owned();
+    for n in 0..200 {
+        quoted.push_str(&format!(
+            "{n},\"Flat {n}\nFirst floor\",Tewkesbury,GL19 3BB,E05004418,\n"
+        ));
+    }
+    let summary = run(quoted.into_bytes()).await.unwrap();
+    assert_eq!((summary.inserted, summary.updated), (150, 50));
+    assert_eq!(app.count(address::Entity).await, 200);
 }

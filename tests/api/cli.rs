@@ -1,4 +1,5 @@
-//! The command line: `create-admin`, `migrate`, `export-schema`, run as a user would.
+//! The command line: `create-admin`, `migrate`, `export-schema`, imports, the lottery
+//! tools and `serve`, run as a user would.
 
 use std::process::Command;
 
@@ -7,35 +8,30 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use civic_panel::config::DatabaseConfig;
 use civic_panel::db::{self, entities::account};
 
-fn binary() -> Command {
+/// The binary, with cheap password hashing, the tests' code secret (so codes it mints can
+/// be checked here) and mail kept out of the working directory.
+pub fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_civic-panel"));
+    let config = civic_panel::Config::for_tests("sqlite::memory:");
     command
         .env_remove("DATABASE_URL")
         .env("CIVIC_PANEL_ARGON2_MEMORY_KIB", "64")
         .env("CIVIC_PANEL_ARGON2_ITERATIONS", "1")
+        .env(
+            "CIVIC_PANEL_CODE_SECRET",
+            config.secrets.code_secret.unwrap_or_default(),
+        )
+        .env(
+            "CIVIC_PANEL_MAIL_DIR",
+            std::env::temp_dir().join("civic-panel-cli-test-mail"),
+        )
         .env("RUST_LOG", "warn");
     command
 }
 
 /// A database the binary can open by URL: a temporary SQLite file, or a fresh schema.
-async fn database() -> (DatabaseConfig, Option<tempfile::TempDir>) {
-    let fresh = crate::helpers::fresh_database().await;
-    if db::is_sqlite(&fresh.database_url) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("panel.db").display()
-        );
-        (
-            DatabaseConfig {
-                database_url: url,
-                db_max_connections: 1,
-            },
-            Some(dir),
-        )
-    } else {
-        (fresh, None)
-    }
+pub async fn database() -> (DatabaseConfig, Option<std::sync::Arc<tempfile::TempDir>>) {
+    crate::helpers::fresh_database().await
 }
 
 #[tokio::test]
@@ -63,7 +59,7 @@ async fn create_admin_makes_an_admin_who_can_log_in() {
     let connection = db::connect(&database).await.unwrap();
     let admin = account::Entity::find()
         .filter(account::Column::Email.eq("lead@council.gov.uk"))
-        .one(&connection)
+        .one(connection.writer())
         .await
         .unwrap()
         .unwrap();
@@ -96,7 +92,7 @@ async fn create_admin_refuses_a_short_password_and_writes_nothing() {
     db::migrate(&connection).await.unwrap();
     assert!(
         account::Entity::find()
-            .one(&connection)
+            .one(connection.writer())
             .await
             .unwrap()
             .is_none()
@@ -121,7 +117,7 @@ async fn migrate_creates_the_schema_and_is_idempotent() {
     let connection = db::connect(&database).await.unwrap();
     assert!(
         account::Entity::find()
-            .one(&connection)
+            .one(connection.writer())
             .await
             .unwrap()
             .is_none()
@@ -210,23 +206,23 @@ async fn demo_import_draw_verify_and_export_work_from_the_command_line() {
         civic_panel::service::clock::Clock::system(),
     )
     .unwrap();
-    let input = civic_panel::service::recruitment::RoundInput {
-        name: "CLI".to_owned(),
-        letters: 25,
-        seed: Some(99),
-        decile_weights: Default::default(),
-        exclude_invited_within_months: None,
-        exclude_member_households: true,
-        code_valid_days: 90,
-        min_age: 16,
-        one_per_household: false,
-        incentive_description: None,
-        incentive_amount_pence: None,
-    };
-    let (round, _) = civic_panel::service::recruitment::create_round(&state, input, None)
+    let input = civic_panel::service::recruitment::validate(
+        civic_panel::service::recruitment::RoundRequest {
+            name: "CLI".to_owned(),
+            letters: 25,
+            seed: Some("99".to_owned()),
+            exclude_member_households: true,
+            code_valid_days: 90,
+            min_age: 16,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let progress = civic_panel::service::progress::Progress::new();
+    let round = civic_panel::service::recruitment::draw(&state, &input, None, &progress)
         .await
-        .unwrap();
-    let round = round.id.to_string();
+        .unwrap()
+        .to_string();
 
     let verify = run(&["lottery", "verify", &round]);
     assert!(
@@ -254,6 +250,34 @@ async fn demo_import_draw_verify_and_export_work_from_the_command_line() {
     assert!(letters.contains("https://panel.example.gov.uk/join?code="));
     let pngs = std::fs::read_dir(out.path().join("qr")).unwrap().count();
     assert_eq!(pngs, 50, "a PNG and an SVG per letter");
+    let audit = std::fs::read_to_string(out.path().join("addresses.csv")).unwrap();
+    assert_eq!(audit.lines().count(), 26);
+    assert!(
+        audit
+            .lines()
+            .skip(1)
+            .all(|row| row.ends_with(",true,false")),
+        "the audit list shows the letters just exported as exported: {audit}"
+    );
+
+    // Exporting into the same folder again never overwrites the only copy of the codes.
+    let again = run(&[
+        "lottery",
+        "export",
+        &round,
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds a bundle"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("letters.csv")).unwrap(),
+        letters
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! `TestApp`: the real router over a fresh database, driven in-process.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -15,9 +16,13 @@ use tower::ServiceExt;
 
 use civic_panel::config::{Config, DatabaseConfig};
 use civic_panel::db;
+use civic_panel::domain::ids::RoundId;
 use civic_panel::domain::role::Role;
+use civic_panel::jobs::mail::Mailer;
+use civic_panel::jobs::worker::Worker;
 use civic_panel::service::accounts::{self, NewAccount};
 use civic_panel::service::clock::Clock;
+use civic_panel::service::progress::Progress;
 use civic_panel::{AppState, http};
 
 /// A password every test account shares.
@@ -60,8 +65,10 @@ pub fn error_code(body: &Value) -> String {
         .to_owned()
 }
 
-/// A database of its own for one test.
-pub async fn fresh_database() -> DatabaseConfig {
+/// A database of its own for one test: a fresh PostgreSQL schema, or an SQLite file in a
+/// temporary folder (a file, not memory, so that readers and the writer are separate
+/// connections in WAL mode, as in production). The folder lives as long as the guard.
+pub async fn fresh_database() -> (DatabaseConfig, Option<Arc<tempfile::TempDir>>) {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => {
             let schema = unique_name("t");
@@ -78,15 +85,20 @@ pub async fn fresh_database() -> DatabaseConfig {
                 .await
                 .expect("create test schema");
             admin.close().await.ok();
-            DatabaseConfig {
+            let config = DatabaseConfig {
                 database_url: with_search_path(&url, &schema),
                 db_max_connections: 5,
-            }
+            };
+            (config, None)
         }
-        _ => DatabaseConfig {
-            database_url: "sqlite::memory:".to_owned(),
-            db_max_connections: 1,
-        },
+        _ => {
+            let dir = tempfile::tempdir().expect("temporary folder");
+            let config = DatabaseConfig {
+                database_url: format!("sqlite://{}/test.db?mode=rwc", dir.path().display()),
+                db_max_connections: 4,
+            };
+            (config, Some(Arc::new(dir)))
+        }
     }
 }
 
@@ -109,6 +121,9 @@ pub struct TestApp {
     pub state: AppState,
     pub router: Router,
     pub clock: Clock,
+    /// The SQLite database's folder (and the mail folder), kept while the app lives.
+    pub dir: Arc<tempfile::TempDir>,
+    _database: Option<Arc<tempfile::TempDir>>,
 }
 
 impl TestApp {
@@ -119,9 +134,11 @@ impl TestApp {
 
     /// Test configuration changed by `adjust`.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let database = fresh_database().await;
+        let (database, guard) = fresh_database().await;
+        let dir = Arc::new(tempfile::tempdir().expect("temporary folder"));
         let mut config = Config::for_tests(&database.database_url);
         config.database = database;
+        config.mail.mail_dir = dir.path().join("mail");
         adjust(&mut config);
         let connection = db::connect(&config.database).await.expect("connect");
         db::migrate(&connection).await.expect("migrate");
@@ -132,6 +149,8 @@ impl TestApp {
             state,
             router,
             clock,
+            dir,
+            _database: guard,
         }
     }
 
@@ -147,12 +166,31 @@ impl TestApp {
             router: http::router(state.clone()),
             state,
             clock: self.clock.clone(),
+            dir: Arc::clone(&self.dir),
+            _database: self._database.clone(),
         }
     }
 
-    /// The database.
+    /// The database (its writing connection, which sees everything committed).
     pub fn db(&self) -> &DatabaseConnection {
-        &self.state.db
+        self.state.db.writer()
+    }
+
+    /// A worker over this app, delivering mail by its configured transport.
+    pub fn worker(&self) -> Worker {
+        let mailer = Mailer::from_config(&self.state.config.mail).expect("mail transport");
+        Worker::new(self.state.clone(), mailer)
+    }
+
+    /// Runs every queued job and delivers every due message; how many jobs ran.
+    pub async fn run_jobs(&self) -> usize {
+        self.worker().run_until_idle().await.expect("jobs run")
+    }
+
+    /// A job as the API shows it to `token` (its status, error and result).
+    pub async fn job(&self, token: &str, id: &str) -> Value {
+        let body = self.graphql(JOB, json!({ "id": id }), Some(token)).await;
+        body["data"]["job"].clone()
     }
 
     /// Sends a request from 127.0.0.1.
@@ -302,21 +340,17 @@ pub fn upload_request(
     builder.body(Body::from(body)).expect("request")
 }
 
-/// The files of a stored (uncompressed) ZIP, as civic-panel writes them.
+/// The files of a ZIP, in archive order.
 pub fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut at = 0;
-    while bytes.len() >= at + 30 && bytes[at..at + 4] == [0x50, 0x4b, 0x03, 0x04] {
-        let u16_at = |i: usize| u16::from_le_bytes([bytes[at + i], bytes[at + i + 1]]) as usize;
-        let size = u32::from_le_bytes(bytes[at + 18..at + 22].try_into().unwrap()) as usize;
-        let (name_len, extra_len) = (u16_at(26), u16_at(28));
-        let name_start = at + 30;
-        let data_start = name_start + name_len + extra_len;
-        let name = String::from_utf8(bytes[name_start..name_start + name_len].to_vec()).unwrap();
-        files.push((name, bytes[data_start..data_start + size].to_vec()));
-        at = data_start + size;
-    }
-    files
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a ZIP");
+    (0..archive.len())
+        .map(|i| {
+            let mut file = archive.by_index(i).unwrap();
+            let mut content = Vec::new();
+            std::io::Read::read_to_end(&mut file, &mut content).unwrap();
+            (file.name().to_owned(), content)
+        })
+        .collect()
 }
 
 /// Parses CSV bytes into rows of strings (header first).
@@ -341,11 +375,10 @@ impl TestApp {
     /// Imports register CSV bytes through the service; returns rows inserted.
     pub async fn import_register(&self, csv: Vec<u8>) -> u64 {
         let summary = civic_panel::service::addresses::import(
-            self.db(),
-            &self.clock,
+            &self.state,
             std::io::Cursor::new(csv),
             civic_panel::service::addresses::ImportOptions::default(),
-            None,
+            &Progress::new(),
         )
         .await
         .unwrap();
@@ -355,43 +388,119 @@ impl TestApp {
     /// Imports the bundled Census 2021 benchmarks through the service.
     pub async fn load_benchmarks(&self) {
         let data = civic_panel::service::demo::CENSUS_BENCHMARKS.as_bytes();
-        civic_panel::service::benchmarks::import(&self.state, std::io::Cursor::new(data))
-            .await
-            .unwrap();
-    }
-
-    /// Draws a round through the API as `token`; returns the response body.
-    pub async fn create_round(&self, token: &str, input: Value) -> Value {
-        self.graphql(
-            "mutation($input: RecruitmentRoundCreateInput!) {
-                recruitmentRoundCreate(input: $input) { round { id seed drawnCount eligibleCount registerFingerprint algorithm } }
-            }",
-            json!({ "input": input }),
-            Some(token),
+        civic_panel::service::benchmarks::import(
+            &self.state,
+            &civic_panel::service::auth::Caller::System,
+            std::io::Cursor::new(data),
         )
         .await
+        .unwrap();
+    }
+
+    /// Asks for a round through the API as `token` and runs the draw job. Returns the
+    /// mutation's body when the request was refused, otherwise the finished job (its
+    /// `status`, `error`, and `result.round` when it succeeded).
+    pub async fn create_round(&self, token: &str, input: Value) -> Value {
+        let body = self
+            .graphql(
+                "mutation($input: RecruitmentRoundCreateInput!) {
+                    recruitmentRoundCreate(input: $input) { job { id status } }
+                }",
+                json!({ "input": input }),
+                Some(token),
+            )
+            .await;
+        let Some(job) = body["data"]["recruitmentRoundCreate"]["job"]["id"].as_str() else {
+            return body;
+        };
+        assert_eq!(
+            body["data"]["recruitmentRoundCreate"]["job"]["status"], "QUEUED",
+            "{body}"
+        );
+        self.run_jobs().await;
+        self.job(token, job).await
     }
 
     /// Draws a round and returns its ID (panics on error).
     pub async fn round_id(&self, token: &str, input: Value) -> String {
-        let body = self.create_round(token, input).await;
-        body["data"]["recruitmentRoundCreate"]["round"]["id"]
+        let job = self.create_round(token, input).await;
+        job["result"]["round"]["id"]
             .as_str()
-            .unwrap_or_else(|| panic!("round not created: {body}"))
+            .unwrap_or_else(|| panic!("round not created: {job}"))
             .to_owned()
     }
 
-    /// Mints codes for a round's letters through the service.
+    /// Mints and stores codes for a round's letters through the service.
     pub async fn issue_codes(
         &self,
         round_id: &str,
-    ) -> Vec<civic_panel::service::letters::PrintedLetter> {
-        let id = civic_panel::graphql::id::decode("RecruitmentRound", round_id, "id").unwrap();
+    ) -> Vec<civic_panel::domain::letter_bundle::PrintedLetter> {
+        let id = civic_panel::graphql::id::decode::<RoundId>(round_id, "id").unwrap();
         civic_panel::service::letters::issue_codes(&self.state, id, false)
             .await
             .unwrap()
     }
 }
+
+impl TestApp {
+    /// `GET uri` with an optional bearer token.
+    pub async fn get(&self, uri: &str, token: Option<&str>) -> TestResponse {
+        let mut builder = Request::builder().uri(uri);
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.send(builder.body(Body::empty()).expect("request"))
+            .await
+    }
+
+    /// Asks for a round's letter bundle as `token`: the mutation's body when it was
+    /// refused; otherwise runs the export job and returns the finished job.
+    pub async fn export_letters(&self, token: &str, round: &str, reissue: bool) -> Value {
+        let body = self
+            .graphql(
+                "mutation($input: LetterBundleCreateInput!) {
+                    letterBundleCreate(input: $input) { job { id status kind } }
+                }",
+                json!({ "input": { "roundId": round, "reissue": reissue } }),
+                Some(token),
+            )
+            .await;
+        let Some(job) = body["data"]["letterBundleCreate"]["job"]["id"].as_str() else {
+            return body;
+        };
+        self.run_jobs().await;
+        self.job(token, job).await
+    }
+
+    /// Exports a round's letters as `token` and downloads the bundle (panics on error).
+    pub async fn download_letters(&self, token: &str, round: &str, reissue: bool) -> TestResponse {
+        let job = self.export_letters(token, round, reissue).await;
+        let url = job["result"]["downloadUrl"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no bundle: {job}"));
+        let response = self.get(url, Some(token)).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+        response
+    }
+}
+
+/// A job with what the tests look at.
+pub const JOB: &str = "query($id: ID!) {
+    job(id: $id) {
+        id kind status error attempts cancelRequested
+        progress { done total fraction }
+        result {
+            __typename
+            ... on RecruitmentRoundDrawn {
+                round { id seed drawnCount eligibleCount registerFingerprint algorithm }
+            }
+            ... on LetterBundle { letters downloadUrl fileName sizeBytes sha256 expiresAt }
+            ... on AddressRegisterImportResult {
+                rowsRead inserted updated unchanged rejectedCount rejectedRows { line reason }
+            }
+        }
+    }
+}";
 
 /// A registration input for `code` with a valid adult profile.
 pub fn registration(code: &str, email: &str) -> Value {

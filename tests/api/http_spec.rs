@@ -269,7 +269,7 @@ async fn health_and_readiness_answer() {
 #[tokio::test]
 async fn readiness_fails_when_the_database_is_gone() {
     let app = TestApp::spawn().await;
-    app.db().clone().close().await.unwrap();
+    app.state.db.clone().close().await;
     let ready = app.send(get("/readyz", None)).await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
 }

@@ -1,7 +1,7 @@
-//! Exporting letters: codes minted at export, stored only as hashes, with QR images.
+//! Exporting letters: codes minted at export and stored only as keyed hashes, the bundle
+//! built by a job and downloaded, with QR images.
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
@@ -11,18 +11,8 @@ use civic_panel::domain::role::Role;
 
 use crate::helpers::{REGISTER, TestApp, csv_rows, registration, unzip};
 
-fn export(round: &str, token: Option<&str>, reissue: bool) -> Request<Body> {
-    let mut builder = Request::builder().method(Method::POST).uri(format!(
-        "/exports/rounds/{round}/letters.zip?reissue={reissue}"
-    ));
-    if let Some(token) = token {
-        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    builder.body(Body::empty()).unwrap()
-}
-
 #[tokio::test]
-async fn exported_letters_carry_codes_urls_and_qr_images_and_only_hashes_are_kept() {
+async fn exported_letters_carry_codes_urls_and_qr_images_and_only_keyed_hashes_are_kept() {
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
     app.load_demo_register(0.5).await;
@@ -33,9 +23,23 @@ async fn exported_letters_carry_codes_urls_and_qr_images_and_only_hashes_are_kep
         )
         .await;
 
-    let response = app.send(export(&round, Some(&officer), false)).await;
+    let job = app.export_letters(&officer, &round, false).await;
+    assert_eq!(job["status"], "SUCCEEDED", "{job}");
+    assert_eq!(job["kind"], "LETTER_EXPORT");
+    assert_eq!(job["result"]["letters"], 40);
+    let response = app
+        .get(
+            job["result"]["downloadUrl"].as_str().unwrap(),
+            Some(&officer),
+        )
+        .await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.content_type(), "application/zip");
+    assert_eq!(job["result"]["sizeBytes"], response.bytes.len());
+    assert_eq!(
+        job["result"]["sha256"],
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&response.bytes))
+    );
     let files = unzip(&response.bytes);
     let (_, csv) = files
         .iter()
@@ -72,9 +76,13 @@ async fn exported_letters_carry_codes_urls_and_qr_images_and_only_hashes_are_kep
             format!("https://panel.example.gov.uk/join?code={}", row[7])
         );
         assert!(
-            stored.contains(&code.hash_hex()),
-            "the hash of {} is stored",
+            stored.contains(&app.state.codes.stored_hash(&code)),
+            "the keyed hash of {} is stored",
             row[7]
+        );
+        assert!(
+            !stored.contains(&code.legacy_hash_hex()),
+            "not its plain SHA-256, which a stolen database could be searched for"
         );
         assert!(!stored.contains(&row[7]), "the code itself is not stored");
         let png = files
@@ -96,7 +104,7 @@ async fn exported_letters_carry_codes_urls_and_qr_images_and_only_hashes_are_kep
     assert_eq!(exported.len(), 40);
 
     // A second export has nothing new to print.
-    let again = app.send(export(&round, Some(&officer), false)).await;
+    let again = app.download_letters(&officer, &round, false).await;
     let files = unzip(&again.bytes);
     assert_eq!(csv_rows(&files[0].1).len(), 1);
 }
@@ -113,7 +121,7 @@ async fn reissuing_replaces_codes_and_the_old_ones_stop_working() {
         )
         .await;
     let old = app.issue_codes(&round).await;
-    let response = app.send(export(&round, Some(&officer), true)).await;
+    let response = app.download_letters(&officer, &round, true).await;
     let files = unzip(&response.bytes);
     let rows = csv_rows(&files[0].1);
     assert_eq!(rows.len(), 4);
@@ -139,7 +147,7 @@ async fn reissuing_replaces_codes_and_the_old_ones_stop_working() {
 }
 
 #[tokio::test]
-async fn only_officers_may_export_and_the_audit_list_has_no_codes() {
+async fn only_officers_may_export_or_download_and_the_audit_list_has_no_codes() {
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
     let scrutiny = app.token_for(Role::Scrutiny).await;
@@ -150,13 +158,8 @@ async fn only_officers_may_export_and_the_audit_list_has_no_codes() {
             json!({ "name": "Audit", "letters": 10, "seed": "8" }),
         )
         .await;
-    assert_eq!(
-        app.send(export(&round, None, false)).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    let forbidden = app.send(export(&round, Some(&scrutiny), false)).await;
-    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
-    assert_eq!(forbidden.first_error_code(), "FORBIDDEN");
+    let forbidden = app.export_letters(&scrutiny, &round, false).await;
+    assert_eq!(forbidden["errors"][0]["extensions"]["code"], "FORBIDDEN");
     assert!(
         letter::Entity::find()
             .all(app.db())
@@ -166,18 +169,27 @@ async fn only_officers_may_export_and_the_audit_list_has_no_codes() {
             .all(|l| l.code_hash.is_none())
     );
     let missing = app
-        .send(export("UmVjcnVpdG1lbnRSb3VuZDo5OTk", Some(&officer), false))
+        .export_letters(&officer, "UmVjcnVpdG1lbnRSb3VuZDo5OTk", false)
         .await;
-    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing["errors"][0]["extensions"]["code"], "NOT_FOUND");
 
-    let codes = app.issue_codes(&round).await;
+    let job = app.export_letters(&officer, &round, false).await;
+    let url = job["result"]["downloadUrl"].as_str().unwrap();
+    assert_eq!(app.get(url, None).await.status, StatusCode::UNAUTHORIZED);
+    let refused = app.get(url, Some(&scrutiny)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.first_error_code(), "FORBIDDEN");
+    let bundle = app.get(url, Some(&officer)).await;
+    let codes: Vec<String> = csv_rows(&unzip(&bundle.bytes)[0].1)[1..]
+        .iter()
+        .map(|row| row[7].clone())
+        .collect();
+    assert_eq!(codes.len(), 10);
+
     let audit = app
-        .send(
-            Request::builder()
-                .uri(format!("/exports/rounds/{round}/addresses.csv"))
-                .header(header::AUTHORIZATION, format!("Bearer {officer}"))
-                .body(Body::empty())
-                .unwrap(),
+        .get(
+            &format!("/exports/rounds/{round}/addresses.csv"),
+            Some(&officer),
         )
         .await;
     assert_eq!(audit.status, StatusCode::OK);
@@ -191,9 +203,66 @@ async fn only_officers_may_export_and_the_audit_list_has_no_codes() {
             "line1",
             "postcode",
             "ward_code",
+            "deprivation_decile",
+            "weight",
             "exported",
             "redeemed"
         ]
     );
-    assert!(codes.iter().all(|c| !audit.text.contains(&c.code)));
+    assert!(rows[1..].iter().all(|row| row[7] == "true"));
+    assert!(codes.iter().all(|c| !audit.text.contains(c.as_str())));
+}
+
+#[tokio::test]
+async fn a_bundle_expires_and_is_then_gone() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    app.load_demo_register(0.2).await;
+    let round = app
+        .round_id(
+            &officer,
+            json!({ "name": "Expiry", "letters": 2, "seed": "3" }),
+        )
+        .await;
+    let job = app.export_letters(&officer, &round, false).await;
+    let url = job["result"]["downloadUrl"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&url, Some(&officer)).await.status, StatusCode::OK);
+    app.clock.advance(chrono::Duration::hours(169));
+    let officer = app.token_for(Role::Officer).await;
+    let gone = app.get(&url, Some(&officer)).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(gone.first_error_code(), "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn two_exports_of_one_round_cannot_be_queued_at_once() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    app.load_demo_register(0.2).await;
+    let round = app
+        .round_id(
+            &officer,
+            json!({ "name": "Twice", "letters": 4, "seed": "9" }),
+        )
+        .await;
+    let start = "mutation($input: LetterBundleCreateInput!) {
+        letterBundleCreate(input: $input) { job { id } }
+    }";
+    let input = json!({ "input": { "roundId": round } });
+    let first = app.graphql(start, input.clone(), Some(&officer)).await;
+    assert!(
+        first["data"]["letterBundleCreate"]["job"]["id"].is_string(),
+        "{first}"
+    );
+    let second = app.graphql(start, input.clone(), Some(&officer)).await;
+    assert_eq!(
+        second["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{second}"
+    );
+    app.run_jobs().await;
+    let third = app.graphql(start, input, Some(&officer)).await;
+    assert!(
+        third["data"]["letterBundleCreate"]["job"]["id"].is_string(),
+        "{third}"
+    );
 }

@@ -68,20 +68,26 @@ async fn a_query_over_the_complexity_limit_is_refused() {
 async fn a_request_past_the_time_limit_is_abandoned_with_timeout() {
     let app = TestApp::spawn().await;
     let admin = app.token_for(Role::Admin).await;
-    // Hold the database so the request cannot finish: on SQLite the only connection, on
-    // PostgreSQL a lock on the table it needs.
+    // Hold the database so the request cannot finish: on PostgreSQL a lock on the table
+    // it needs; on SQLite, where a reader never waits for a writer, every read connection.
     let blocker = app.db().begin().await.unwrap();
+    let mut readers = Vec::new();
     if app.db().get_database_backend() == DatabaseBackend::Postgres {
         blocker
             .execute_unprepared("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
             .await
             .unwrap();
+    } else {
+        for _ in 0..app.state.config.database.db_max_connections {
+            readers.push(app.state.db.reader().begin().await.unwrap());
+        }
     }
     let impatient = app.reconfigured(|config| config.request_timeout_secs = 1);
     let response = impatient
         .post(&json!({ "query": "{ me { id } }" }), Some(&admin))
         .await;
     blocker.rollback().await.unwrap();
+    drop(readers);
     assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.first_error_code(), "TIMEOUT");
 }

@@ -6,6 +6,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 
 use civic_panel::db::entities::{address, letter, recruitment_round};
+use civic_panel::domain::ids::RoundId;
 use civic_panel::domain::role::Role;
 use civic_panel::domain::sampling::largest_remainder;
 use civic_panel::service::recruitment::{self, Verification};
@@ -16,8 +17,8 @@ const STATUS: &str = "query($id: ID!) { recruitmentRound(id: $id) { drawnCount s
     total { drawn exported redeemed registrations registrationRate }
     byWard { group drawn } byDecile { group drawn registrations } } } }";
 
-fn round_number(id: &str) -> i64 {
-    civic_panel::graphql::id::decode("RecruitmentRound", id, "id").unwrap()
+fn round_number(id: &str) -> RoundId {
+    civic_panel::graphql::id::decode::<RoundId>(id, "id").unwrap()
 }
 
 /// Address keys of a round's letters, sorted.
@@ -25,7 +26,7 @@ async fn drawn_keys(app: &TestApp, id: &str) -> Vec<String> {
     let address_ids: Vec<i64> = letter::Entity::find()
         .select_only()
         .column(letter::Column::AddressId)
-        .filter(letter::Column::RoundId.eq(round_number(id)))
+        .filter(letter::Column::RoundId.eq(round_number(id).get()))
         .into_tuple()
         .all(app.db())
         .await
@@ -121,7 +122,7 @@ async fn the_same_seed_on_the_same_register_draws_the_same_addresses_and_verifie
         "another seed draws other addresses"
     );
 
-    let verified = recruitment::verify(first.db(), round_number(&ids[0]))
+    let verified = recruitment::verify(&first.state, round_number(&ids[0]))
         .await
         .unwrap();
     assert_eq!(verified, Verification::Identical { letters: 120 });
@@ -216,7 +217,7 @@ async fn recently_invited_addresses_and_member_households_are_excluded() {
     let second = app
         .create_round(&officer, json!({ "name": "Second", "letters": 50, "seed": "4", "excludeInvitedWithinMonths": 12 }))
         .await;
-    let round = &second["data"]["recruitmentRoundCreate"]["round"];
+    let round = &second["result"]["round"];
     assert_eq!(round["eligibleCount"], total - 300, "{second}");
     let first_keys = drawn_keys(&app, &first).await;
     let second_keys = drawn_keys(&app, round["id"].as_str().unwrap()).await;
@@ -229,32 +230,27 @@ async fn recently_invited_addresses_and_member_households_are_excluded() {
             json!({ "name": "Third", "letters": 5, "seed": "5" }),
         )
         .await;
-    assert_eq!(
-        third["data"]["recruitmentRoundCreate"]["round"]["eligibleCount"],
-        total - 1
-    );
+    assert_eq!(third["result"]["round"]["eligibleCount"], total - 1);
 }
 
 #[tokio::test]
-async fn a_draw_larger_than_the_eligible_register_is_refused_and_writes_nothing() {
+async fn a_draw_larger_than_the_eligible_register_fails_its_job_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
     app.load_demo_register(0.1).await;
     let total = app.count(address::Entity).await;
-    let body = app
+    let job = app
         .create_round(
             &officer,
             json!({ "name": "Too many", "letters": total + 1 }),
         )
         .await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
-    assert_eq!(body["errors"][0]["extensions"]["field"], "input.letters");
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("only {total}"))
-    );
+    assert_eq!(job["status"], "FAILED", "{job}");
+    assert_eq!(job["attempts"], 1, "bad input is not tried again");
+    let error = job["error"].as_str().unwrap();
+    assert!(error.contains(&format!("only {total}")), "{error}");
+    assert!(error.contains("(input.letters)"), "{error}");
+    assert!(job["result"].is_null());
     assert_eq!(app.count(recruitment_round::Entity).await, 0);
     assert_eq!(app.count(letter::Entity).await, 0);
 }
@@ -329,7 +325,7 @@ async fn verification_notices_a_register_that_changed_since_the_draw() {
         .round_id(&officer, json!({ "name": "R", "letters": 20, "seed": "9" }))
         .await;
     assert!(matches!(
-        recruitment::verify(app.db(), round_number(&id))
+        recruitment::verify(&app.state, round_number(&id))
             .await
             .unwrap(),
         Verification::Identical { .. }
@@ -339,7 +335,7 @@ async fn verification_notices_a_register_that_changed_since_the_draw() {
     app.clock.advance(chrono::Duration::seconds(-60));
     app.import_register(changed.as_bytes().to_vec()).await;
     assert!(matches!(
-        recruitment::verify(app.db(), round_number(&id))
+        recruitment::verify(&app.state, round_number(&id))
             .await
             .unwrap(),
         Verification::RegisterChanged { .. }
@@ -364,7 +360,7 @@ async fn a_register_larger_than_a_read_page_is_drawn_from_whole() {
             json!({ "name": "Big", "letters": 300, "seed": "9" }),
         )
         .await;
-    let round = recruitment_round::Entity::find_by_id(round_number(&id))
+    let round = recruitment_round::Entity::find_by_id(round_number(&id).get())
         .one(app.db())
         .await
         .unwrap()
@@ -372,7 +368,7 @@ async fn a_register_larger_than_a_read_page_is_drawn_from_whole() {
     assert_eq!(round.eligible_count, 70_000);
     assert_eq!(round.drawn_count, 300);
     assert_eq!(
-        recruitment::verify(app.db(), round_number(&id))
+        recruitment::verify(&app.state, round_number(&id))
             .await
             .unwrap(),
         Verification::Identical { letters: 300 }

@@ -12,7 +12,10 @@ use crate::helpers::{REGISTER, TestApp, registration};
 async fn round_with_codes(
     app: &TestApp,
     input: Value,
-) -> (String, Vec<civic_panel::service::letters::PrintedLetter>) {
+) -> (
+    String,
+    Vec<civic_panel::domain::letter_bundle::PrintedLetter>,
+) {
     let officer = app.token_for(Role::Officer).await;
     let round = app.round_id(&officer, input).await;
     let codes = app.issue_codes(&round).await;
@@ -51,12 +54,16 @@ async fn a_resident_registers_with_a_code_and_joins_the_pool_with_the_address_wa
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(resident.ward_code, printed.address.ward_code);
-    assert_eq!(
-        resident.deprivation_decile,
-        printed.address.deprivation_decile
-    );
-    assert_eq!(resident.household_key, printed.address.household_key);
+    assert_eq!(format!("L{}", resident.letter_id), printed.reference);
+    let drawn = civic_panel::db::entities::address::Entity::find_by_id(resident.address_id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(drawn.postcode, printed.address.postcode);
+    assert_eq!(resident.ward_code, drawn.ward_code);
+    assert_eq!(resident.deprivation_decile, drawn.deprivation_decile);
+    assert_eq!(resident.household_key, drawn.household_key);
     assert_eq!(
         resident.ethnic_group,
         "White: English, Welsh, Scottish, Northern Irish or British"
@@ -251,14 +258,16 @@ async fn incentives_are_owed_to_registrants_and_marked_when_given() {
     let codes = app.issue_codes(&round).await;
     let body = register(&app, registration(&codes[0].code, "paid@example.org")).await;
     assert_eq!(body["data"]["registrationCreate"]["incentiveOwed"], true);
-    let claims_query = "query($id: ID!) { recruitmentRound(id: $id) { incentive { description amountPence } incentiveClaims { residentId fullName fulfilledAt } } }";
+    let claims_query = "query($id: ID!) { recruitmentRound(id: $id) { incentive { description amountPence } incentiveClaims { edges { node { residentId fullName fulfilledAt } } } } }";
     let claims = app
         .graphql(claims_query, json!({ "id": round }), Some(&officer))
         .await;
-    let list = claims["data"]["recruitmentRound"]["incentiveClaims"]
+    let list: Vec<Value> = claims["data"]["recruitmentRound"]["incentiveClaims"]["edges"]
         .as_array()
         .unwrap()
-        .clone();
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .collect();
     assert_eq!(list.len(), 1);
     assert!(list[0]["fulfilledAt"].is_null());
     let fulfil = app
@@ -269,7 +278,7 @@ async fn incentives_are_owed_to_registrants_and_marked_when_given() {
         .graphql(claims_query, json!({ "id": round }), Some(&officer))
         .await;
     assert_eq!(
-        claims["data"]["recruitmentRound"]["incentiveClaims"][0]["fulfilledAt"],
+        claims["data"]["recruitmentRound"]["incentiveClaims"]["edges"][0]["node"]["fulfilledAt"],
         json!(app.clock.now().to_rfc3339())
     );
 
@@ -402,6 +411,7 @@ async fn a_resident_without_a_password_logs_in_once_with_an_emailed_link() {
         )
         .await;
     assert_eq!(asked["data"]["loginLinkRequest"]["accepted"], true);
+    app.run_jobs().await;
     let fresh = queued_link_token(&app, "linked@example.org").await;
     assert_ne!(fresh, token);
     app.clock.advance(chrono::Duration::minutes(61));
@@ -426,6 +436,7 @@ async fn asking_for_a_link_says_nothing_about_whether_the_email_has_an_account()
             .await;
         assert_eq!(body["data"]["loginLinkRequest"]["accepted"], true);
     }
+    app.run_jobs().await;
     // Links are for residents: staff log in with passwords, and nothing was queued.
     assert_eq!(
         app.count(civic_panel::db::entities::outbox::Entity).await,

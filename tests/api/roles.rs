@@ -26,6 +26,21 @@ enum Access {
 const ACCESS: &[(&str, Access, &str)] = &[
     ("Query.me", Access::AnyAccount, "{ me { id } }"),
     (
+        "Query.node",
+        Access::AnyAccount,
+        r#"{ node(id: "QWNjb3VudDox") { id } }"#,
+    ),
+    (
+        "Query.job",
+        Access::Roles(&[Role::Officer]),
+        r#"{ job(id: "Sm9iOjE") { id } }"#,
+    ),
+    (
+        "Query.jobs",
+        Access::Roles(&[Role::Officer]),
+        "{ jobs { edges { cursor } } }",
+    ),
+    (
         "Query.account",
         Access::Roles(&[Role::Admin]),
         r#"{ account(id: "QWNjb3VudDox") { id } }"#,
@@ -58,7 +73,7 @@ const ACCESS: &[(&str, Access, &str)] = &[
     (
         "Query.recruitmentRounds",
         Access::Roles(&[Role::Officer]),
-        "{ recruitmentRounds { id } }",
+        "{ recruitmentRounds { edges { cursor } } }",
     ),
     (
         "Query.recruitmentPlan",
@@ -78,12 +93,22 @@ const ACCESS: &[(&str, Access, &str)] = &[
     (
         "Mutation.addressRegisterImport",
         Access::Roles(&[Role::Officer]),
-        "mutation($file: Upload!) { addressRegisterImport(input: { file: $file }) { inserted } }",
+        "mutation($file: Upload!) { addressRegisterImport(input: { file: $file }) { job { id } } }",
     ),
     (
         "Mutation.incentiveFulfil",
         Access::Roles(&[Role::Officer]),
         r#"mutation { incentiveFulfil(input: { residentIds: ["UmVzaWRlbnQ6MQ"] }) { fulfilledCount } }"#,
+    ),
+    (
+        "Mutation.jobCancel",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { jobCancel(input: { id: "Sm9iOjE" }) { job { id } } }"#,
+    ),
+    (
+        "Mutation.letterBundleCreate",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { letterBundleCreate(input: { roundId: "UmVjcnVpdG1lbnRSb3VuZDox" }) { job { id } } }"#,
     ),
     (
         "Mutation.loginLinkRequest",
@@ -98,7 +123,7 @@ const ACCESS: &[(&str, Access, &str)] = &[
     (
         "Mutation.recruitmentRoundCreate",
         Access::Roles(&[Role::Officer]),
-        r#"mutation { recruitmentRoundCreate(input: { name: "R", letters: 1 }) { round { id } } }"#,
+        r#"mutation { recruitmentRoundCreate(input: { name: "R", letters: 1 }) { job { id } } }"#,
     ),
     (
         "Mutation.registrationCreate",
@@ -208,9 +233,9 @@ async fn each_role_is_refused_every_field_it_is_not_granted() {
             refusals += 1;
         }
     }
-    // Three ADMIN-only fields refused to three roles, eight OFFICER fields to two, and two
+    // Three ADMIN-only fields refused to three roles, twelve OFFICER fields to two, and two
     // OFFICER-or-SCRUTINY fields to residents.
-    assert_eq!(refusals, 3 * 3 + 8 * 2 + 2);
+    assert_eq!(refusals, 3 * 3 + 12 * 2 + 2);
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! `outbox`: messages waiting to be delivered (email now; SMS and post later). Written in
 //! the same transaction as the change that causes them, so none is lost or sent for a
-//! change that rolled back; a delivery worker sends them.
+//! change that rolled back. The delivery worker claims a message with a lease
+//! (`locked_by`, `locked_until`), so two workers never send it at once and a crashed
+//! worker's message is taken up again once the lease runs out.
 
 use sea_orm::entity::prelude::*;
 
@@ -14,14 +16,30 @@ pub struct Model {
     pub channel: String,
     pub recipient: String,
     pub subject: String,
+    /// The plain-text body.
     #[sea_orm(column_type = "Text")]
     pub body: String,
+    /// An HTML alternative, when there is one.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub html_body: Option<String>,
     /// Unique: the same message is never queued twice.
     #[sea_orm(unique)]
     pub idempotency_key: String,
     pub created_at: DateTimeUtc,
+    /// When the transport accepted it.
     pub sent_at: Option<DateTimeUtc>,
+    /// Delivery attempts so far.
     pub attempts: i32,
+    /// Not before this moment (after a failed attempt); `None` is now.
+    pub next_attempt_at: Option<DateTimeUtc>,
+    /// The worker delivering it, while its lease lasts.
+    pub locked_by: Option<String>,
+    pub locked_until: Option<DateTimeUtc>,
+    /// Why the last attempt failed.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub last_error: Option<String>,
+    /// When delivery was given up (a permanent refusal, or too many attempts).
+    pub failed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,94 @@
+//! Delivering the outbox: claim due messages with a lease, hand each to the transport,
+//! and record what happened.
+//!
+//! A message is marked sent as soon as the transport accepts it. Transient failures (the
+//! mail server down, a 4xx answer) are retried with backoff until
+//! `CIVIC_PANEL_DELIVERY_MAX_ATTEMPTS`; a permanent refusal (a 5xx answer, an address
+//! that does not parse) is recorded at once and not retried. A worker that dies while
+//! sending leaves the message claimed until its lease runs out; then another sends it.
+//! An SMTP server keeps a message only once it has answered the end of its data, so a
+//! message cut off mid-send is not delivered twice; every message carries a `Message-ID`
+//! derived from its idempotency key, so a receiver can also recognise a repeat.
+
+use crate::db::entities::outbox;
+use crate::db::queue::{self, Claim, Delivery};
+use crate::domain::ids::OutboxId;
+use crate::domain::job::retry_delay;
+use crate::error::AppResult;
+use crate::jobs::mail::{DeliveryError, Mailer, OutgoingEmail};
+use crate::state::AppState;
+
+/// Messages claimed at a time.
+pub const BATCH: u64 = 20;
+
+/// Claims and delivers up to [`BATCH`] due messages; how many were claimed.
+pub async fn deliver_due(state: &AppState, mailer: &Mailer, worker: &str) -> AppResult<usize> {
+    let now = state.clock.now();
+    let lease_until = now + state.config.worker.lease();
+    let claimed = queue::claim_messages(state.db.writer(), worker, now, lease_until, BATCH).await?;
+    let count = claimed.len();
+    for message in claimed {
+        deliver(state, mailer, worker, message).await?;
+    }
+    Ok(count)
+}
+
+async fn deliver(
+    state: &AppState,
+    mailer: &Mailer,
+    worker: &str,
+    message: outbox::Model,
+) -> AppResult<()> {
+    let id = OutboxId(message.id);
+    let claim = Claim {
+        worker: worker.to_owned(),
+        attempt: message.attempts,
+    };
+    let email = OutgoingEmail {
+        idempotency_key: message.idempotency_key.clone(),
+        to: message.recipient.clone(),
+        subject: message.subject.clone(),
+        text_body: message.body.clone(),
+        html_body: message.html_body.clone(),
+        // The message's own time, so a resend is byte for byte the same message.
+        date: message.created_at,
+        headers: Vec::new(),
+    };
+    let sent = if message.channel == "email" {
+        mailer.send(&email).await
+    } else {
+        Err(DeliveryError::Permanent(format!(
+            "no transport for the channel `{}`",
+            message.channel
+        )))
+    };
+    let now = state.clock.now();
+    let attempts = u32::try_from(message.attempts).unwrap_or(u32::MAX);
+    let delivery = match sent {
+        Ok(()) => Delivery::Sent,
+        Err(DeliveryError::Transient(error))
+            if attempts < state.config.worker.delivery_max_attempts =>
+        {
+            let wait = retry_delay(attempts, rand::random::<f64>());
+            let at = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+            Delivery::Retry { error, at }
+        }
+        Err(DeliveryError::Transient(error)) => Delivery::Failed {
+            error: format!("gave up after {attempts} attempts: {error}"),
+        },
+        Err(DeliveryError::Permanent(error)) => Delivery::Failed { error },
+    };
+    match &delivery {
+        Delivery::Sent => tracing::info!(outbox_id = %id, attempts, "message sent"),
+        Delivery::Retry { error, at } => {
+            tracing::warn!(outbox_id = %id, attempts, %error, retry_at = %at, "message not sent; will retry");
+        }
+        Delivery::Failed { error } => {
+            tracing::error!(outbox_id = %id, attempts, %error, "message given up");
+        }
+    }
+    if !queue::delivered(state.db.writer(), id, &claim, delivery, now).await? {
+        tracing::warn!(outbox_id = %id, "the message's lease ran out while it was being sent");
+    }
+    Ok(())
+}
