@@ -69,6 +69,16 @@ impl Db {
         self.writer.get_database_backend()
     }
 
+    /// Calls `callback` after every statement either pool runs (the tests count queries
+    /// with it). Set it before the handle is cloned: clones made earlier keep none.
+    pub fn set_metric_callback<F>(&mut self, callback: F)
+    where
+        F: Fn(&sea_orm::metric::Info<'_>) + Send + Sync + Clone + 'static,
+    {
+        self.writer.set_metric_callback(callback.clone());
+        self.reader.set_metric_callback(callback);
+    }
+
     /// Closes both pools.
     pub async fn close(self) {
         if let Err(err) = self.reader.close().await {

@@ -18,19 +18,30 @@ use crate::error::AppResult;
 use crate::jobs::mail::{DeliveryError, Mailer, OutgoingEmail};
 use crate::state::AppState;
 
-/// Messages claimed at a time.
-pub const BATCH: u64 = 20;
+/// Messages delivered in one turn before the worker looks at its jobs again.
+pub const BATCH: usize = 20;
 
-/// Claims and delivers up to [`BATCH`] due messages; how many were claimed.
+/// Claims and delivers up to [`BATCH`] due messages, one at a time; how many.
+///
+/// Each message is claimed just before it is sent, with a lease longer than the SMTP
+/// timeout, so a claim never runs out while its message is still being sent (which would
+/// let another worker send it too).
 pub async fn deliver_due(state: &AppState, mailer: &Mailer, worker: &str) -> AppResult<usize> {
-    let now = state.clock.now();
-    let lease_until = now + state.config.worker.lease();
-    let claimed = queue::claim_messages(state.db.writer(), worker, now, lease_until, BATCH).await?;
-    let count = claimed.len();
-    for message in claimed {
+    let lease =
+        state.config.worker.lease().max(
+            chrono::Duration::from_std(state.config.mail.smtp_timeout()).unwrap_or_default() * 2,
+        );
+    let mut delivered = 0;
+    while delivered < BATCH {
+        let now = state.clock.now();
+        let claimed = queue::claim_messages(state.db.writer(), worker, now, now + lease, 1).await?;
+        let Some(message) = claimed.into_iter().next() else {
+            break;
+        };
         deliver(state, mailer, worker, message).await?;
+        delivered += 1;
     }
-    Ok(count)
+    Ok(delivered)
 }
 
 async fn deliver(

@@ -202,7 +202,11 @@ pub async fn export_bundle(
         Ok(done) => done,
         Err(err) => {
             files::delete(state.db.writer(), file).await?;
-            return Err(err);
+            return Err(if progress.is_cancelled() {
+                AppError::Cancelled
+            } else {
+                err
+            });
         }
     };
     let rendered_at = started.elapsed();
@@ -250,7 +254,7 @@ async fn write_bundle(
 ) -> AppResult<(u64, String)> {
     let (chunks, mut receiver) = mpsc::channel::<Vec<u8>>(4);
     let render = tokio::task::spawn_blocking(move || {
-        let sink = ChunkSink::new(chunks);
+        let sink = ChunkSink::new(chunks, progress.clone());
         let threads = letter_bundle::available_threads();
         letter_bundle::write_zip(&printed, sink, threads, |done| {
             progress.set_done(done as u64);
@@ -268,25 +272,31 @@ async fn write_bundle(
         .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))
 }
 
-/// A `Write` that cuts what it is given into chunks for the database, hashing as it goes.
+/// A `Write` that cuts what it is given into chunks for the database, hashing as it goes,
+/// and stops the bundle (with an error) once the job is cancelled.
 struct ChunkSink {
     sender: mpsc::Sender<Vec<u8>>,
     buffer: Vec<u8>,
     hasher: Sha256,
     size: u64,
+    progress: Progress,
 }
 
 impl ChunkSink {
-    fn new(sender: mpsc::Sender<Vec<u8>>) -> Self {
+    fn new(sender: mpsc::Sender<Vec<u8>>, progress: Progress) -> Self {
         Self {
             sender,
             buffer: Vec::with_capacity(CHUNK_BYTES),
             hasher: Sha256::new(),
             size: 0,
+            progress,
         }
     }
 
     fn send(&mut self) -> std::io::Result<()> {
+        if self.progress.is_cancelled() {
+            return Err(std::io::Error::other("the export was cancelled"));
+        }
         let full = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_BYTES));
         self.sender
             .blocking_send(full)

@@ -134,14 +134,31 @@ impl TestApp {
 
     /// Test configuration changed by `adjust`.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_observed(adjust, None).await
+    }
+
+    /// A test app whose every database statement adds one to `statements`.
+    pub async fn spawn_counting(statements: Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        Self::spawn_observed(|_| {}, Some(statements)).await
+    }
+
+    async fn spawn_observed(
+        adjust: impl FnOnce(&mut Config),
+        statements: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    ) -> Self {
         let (database, guard) = fresh_database().await;
         let dir = Arc::new(tempfile::tempdir().expect("temporary folder"));
         let mut config = Config::for_tests(&database.database_url);
         config.database = database;
         config.mail.mail_dir = dir.path().join("mail");
         adjust(&mut config);
-        let connection = db::connect(&config.database).await.expect("connect");
+        let mut connection = db::connect(&config.database).await.expect("connect");
         db::migrate(&connection).await.expect("migrate");
+        if let Some(statements) = statements {
+            connection.set_metric_callback(move |_| {
+                statements.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
         let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap());
         let state = AppState::new(connection, config, clock.clone()).expect("state");
         let router = http::router(state.clone());

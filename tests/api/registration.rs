@@ -486,3 +486,57 @@ async fn the_minimum_age_is_reached_on_the_birthday_in_uk_time() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn asking_for_a_link_takes_as_long_for_an_unknown_email_as_for_a_resident() {
+    let app = TestApp::spawn_with(|config| {
+        config.login_link_max_per_client = 10_000;
+        config.login_link_max_per_email = 10_000;
+    })
+    .await;
+    app.load_demo_register(0.2).await;
+    let (_, codes) =
+        round_with_codes(&app, json!({ "name": "R", "letters": 1, "seed": "1" })).await;
+    let mut input = registration(&codes[0].code, "known@example.org");
+    input["password"] = Value::Null;
+    register(&app, input).await;
+    let ask = "mutation($e: String!) { loginLinkRequest(input: { email: $e }) { accepted } }";
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    // Alternating, so drift in the machine's speed falls on both alike.
+    for round in 0..40 {
+        for (email, times) in [
+            ("known@example.org", &mut known),
+            ("nobody-here@example.org", &mut unknown),
+        ] {
+            let started = std::time::Instant::now();
+            let body = app.graphql(ask, json!({ "e": email }), None).await;
+            let took = started.elapsed();
+            assert_eq!(body["data"]["loginLinkRequest"]["accepted"], true, "{body}");
+            if round >= 5 {
+                times.push(took);
+            }
+        }
+    }
+    let median = |times: &mut Vec<std::time::Duration>| {
+        times.sort();
+        times[times.len() / 2].as_secs_f64()
+    };
+    let (known, unknown) = (median(&mut known), median(&mut unknown));
+    let ratio = known / unknown;
+    assert!(
+        (0.67..=1.5).contains(&ratio),
+        "median {known:.6} s for a resident against {unknown:.6} s for nobody"
+    );
+    // The work is done behind the answer: the resident's link is queued by the worker.
+    app.run_jobs().await;
+    let links = civic_panel::db::entities::login_link::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(
+        links.len(),
+        1 + 40,
+        "the registration's link and one per request"
+    );
+}
