@@ -169,6 +169,33 @@ fn render_bundles() -> anyhow::Result<Vec<(String, Duration)>> {
         })
         .collect();
     let mut results = Vec::new();
+    // Where one thread's time goes, per step, over the first 2,000 letters.
+    let sample = &printed[..2_000];
+    let started = Instant::now();
+    let matrices: Vec<_> = sample
+        .iter()
+        .map(|l| civic_panel::domain::qr::encode(&l.url))
+        .collect::<Result<_, _>>()?;
+    results.push((
+        "QR encoding, 2,000 letters, 1 thread".to_owned(),
+        started.elapsed(),
+    ));
+    let started = Instant::now();
+    for matrix in &matrices {
+        civic_panel::domain::qr::to_png(matrix, letter_bundle::PNG_MODULE_PX)?;
+    }
+    results.push((
+        "PNG drawing, 2,000 letters, 1 thread".to_owned(),
+        started.elapsed(),
+    ));
+    let started = Instant::now();
+    for matrix in &matrices {
+        civic_panel::domain::qr::to_svg(matrix, letter_bundle::PNG_MODULE_PX);
+    }
+    results.push((
+        "SVG drawing, 2,000 letters, 1 thread".to_owned(),
+        started.elapsed(),
+    ));
     let threads = letter_bundle::available_threads();
     for (label, threads) in [("1 thread (baseline)", 1), ("every core", threads)] {
         let started = Instant::now();
@@ -309,31 +336,49 @@ async fn main() -> anyhow::Result<()> {
         Utc::now().to_rfc3339()
     );
     let mut rows: Vec<(String, String)> = Vec::new();
+    let only_render = std::env::var("BENCH_ONLY").as_deref() == Ok("render");
+    if !only_render {
+        run_databases(&register, dir.path(), &mut rows).await?;
+    }
+    // Last, so its minute of full load does not slow the database measurements.
     let rendered = render_bundles()?;
-    if let [(_, one), (_, all)] = rendered.as_slice() {
+    if let [.., (_, one), (_, all)] = rendered.as_slice() {
         rows.extend(rendered.iter().map(|(what, d)| (what.clone(), seconds(*d))));
         rows.push((
             "render on every core ÷ on one thread".to_owned(),
             format!("{:.2}×", all.as_secs_f64() / one.as_secs_f64()),
         ));
     }
+    println!("\n| measurement | result |\n|---|---|");
+    for (label, result) in &rows {
+        println!("| {label} | {result} |");
+    }
+    Ok(())
+}
 
-    let bare = sqlite_bulk_loader(&register, dir.path())
+/// Our import, draw, codes and export on SQLite (and PostgreSQL when configured), each
+/// beside the database's own loaders.
+async fn run_databases(
+    register: &Path,
+    dir: &Path,
+    rows: &mut Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    let bare = sqlite_bulk_loader(register, dir)
         .inspect_err(|e| println!("SQLite baseline skipped: {e}"))
         .ok();
-    let ours_path = dir.path().join("bench.db");
+    let ours_path = dir.join("bench.db");
     let state = state_for(&format!("sqlite://{}?mode=rwc", ours_path.display()), None).await?;
-    let ours = run_ours("SQLite", &state, &register).await?;
-    let fresh = dir.path().join("fresh.db");
+    let ours = run_ours("SQLite", &state, register).await?;
+    let fresh = dir.join("fresh.db");
     state_for(&format!("sqlite://{}?mode=rwc", fresh.display()), None)
         .await?
         .db
         .close()
         .await;
-    let same = sqlite_same_table_loader(&ours_path, &fresh, dir.path())
+    let same = sqlite_same_table_loader(&ours_path, &fresh, dir)
         .inspect_err(|e| println!("SQLite same-table baseline skipped: {e}"))
         .ok();
-    record(&mut rows, "SQLite", "sqlite3 .import", (bare, same), &ours);
+    record(rows, "SQLite", "sqlite3 .import", (bare, same), &ours);
 
     if let Ok(pg) = std::env::var("BENCH_DATABASE_URL") {
         let schema = format!("bench_{}", std::process::id());
@@ -344,20 +389,20 @@ async fn main() -> anyhow::Result<()> {
                 .execute_unprepared(&format!("CREATE SCHEMA \"{name}\""))
                 .await?;
         }
-        let bare = postgres_bulk_loader(&pg, &schema, &register)
+        let bare = postgres_bulk_loader(&pg, &schema, register)
             .inspect_err(|e| println!("PostgreSQL baseline skipped: {e}"))
             .ok();
         let state = state_for(&in_schema(&pg, &schema), Some(&schema)).await?;
-        let ours = run_ours("PostgreSQL", &state, &register).await?;
+        let ours = run_ours("PostgreSQL", &state, register).await?;
         state_for(&in_schema(&pg, &fresh), Some(&fresh))
             .await?
             .db
             .close()
             .await;
-        let same = postgres_same_table_loader(&pg, &schema, &fresh, dir.path())
+        let same = postgres_same_table_loader(&pg, &schema, &fresh, dir)
             .inspect_err(|e| println!("PostgreSQL same-table baseline skipped: {e}"))
             .ok();
-        record(&mut rows, "PostgreSQL", "psql \\copy", (bare, same), &ours);
+        record(rows, "PostgreSQL", "psql \\copy", (bare, same), &ours);
         for name in [&schema, &fresh] {
             admin
                 .execute_unprepared(&format!("DROP SCHEMA \"{name}\" CASCADE"))
@@ -365,11 +410,6 @@ async fn main() -> anyhow::Result<()> {
         }
     } else {
         println!("PostgreSQL skipped: set BENCH_DATABASE_URL");
-    }
-
-    println!("\n| measurement | result |\n|---|---|");
-    for (label, result) in &rows {
-        println!("| {label} | {result} |");
     }
     Ok(())
 }

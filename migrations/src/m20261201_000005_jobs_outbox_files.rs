@@ -221,7 +221,19 @@ impl MigrationTrait for Migration {
                     )
                     .to_owned(),
             )
-            .await
+            .await?;
+        // PostgreSQL would compress every chunk on its way in; bundles of PNG images and
+        // ZIP containers hardly shrink, and the compressing would compete for the cores
+        // that render the next letters.
+        if manager.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
+            manager
+                .get_connection()
+                .execute_unprepared(
+                    "ALTER TABLE stored_file_chunks ALTER COLUMN data SET STORAGE EXTERNAL",
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -245,8 +245,13 @@ fn copy_text_row(buffer: &mut Vec<u8>, record: &AddressRecord, stamp: Option<&st
 /// Rows in one SQLite statement at most: its limit of 32,766 parameters at 11 a row.
 const SQLITE_MAX_ROWS: usize = 32_766 / 11;
 
-/// SQLite: one short transaction per batch, each a multi-row upsert (split at
-/// [`SQLITE_MAX_ROWS`]). Into a register that was empty every row is new (the parser has
+/// Rows written in one SQLite transaction before the writer is let go: about a fiftieth
+/// of a second's work, so a login waits at most that long, while commits stay few enough
+/// not to slow the import.
+const SQLITE_SLICE_ROWS: usize = 10_000;
+
+/// SQLite: short transactions of about [`SQLITE_SLICE_ROWS`] rows, each made of
+/// multi-row upserts (split at [`SQLITE_MAX_ROWS`]). Into a register that was empty every row is new (the parser has
 /// refused keys repeated within the file); otherwise each statement first counts its
 /// existing keys.
 async fn write_sqlite(
@@ -265,8 +270,13 @@ async fn write_sqlite(
     let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
     let mut statements = SqliteStatements::new(upsert);
     let mut counts = WriteCounts::default();
+    let mut slice: Option<(sqlx::Transaction<'static, sqlx::Sqlite>, usize)> = None;
     while let Some(mut records) = batches.next_batch().await? {
-        let mut txn = pool.begin().await?;
+        let (txn, written) = match &mut slice {
+            Some(open) => open,
+            None => slice.insert((pool.begin().await?, 0)),
+        };
+        *written += records.len();
         while !records.is_empty() {
             let rest = records.split_off(records.len().min(SQLITE_MAX_ROWS));
             let chunk = std::mem::replace(&mut records, rest);
@@ -279,7 +289,7 @@ async fn write_sqlite(
                 for record in &chunk {
                     query = query.bind(record.address_key.as_str());
                 }
-                query.fetch_one(&mut *txn).await?
+                query.fetch_one(&mut **txn).await?
             };
             let mut query = sqlx::query(sqlx::AssertSqlSafe(insert)).persistent(cached);
             for r in chunk {
@@ -296,9 +306,16 @@ async fn write_sqlite(
                     .bind(stamp.clone())
                     .bind(stamp.clone());
             }
-            let affected = query.execute(&mut *txn).await?.rows_affected();
+            let affected = query.execute(&mut **txn).await?.rows_affected();
             counts.add(rows as u64, u64::try_from(existing).unwrap_or(0), affected);
         }
+        if *written >= SQLITE_SLICE_ROWS
+            && let Some((txn, _)) = slice.take()
+        {
+            txn.commit().await?;
+        }
+    }
+    if let Some((txn, _)) = slice {
         txn.commit().await?;
     }
     Ok(counts)

@@ -2,7 +2,7 @@
 //! (PNG and SVG), rendered on every core and handed over in letter order.
 //!
 //! Drawing QR codes is nearly all of an export's work (about 1 ms a letter, mostly in
-//! choosing the QR mask), so letters are rendered in parallel, a wave of batches at a
+//! choosing the QR mask and compressing the PNG), so letters are rendered in parallel, a wave of batches at a
 //! time: memory stays bounded however many letters there are, and the output is the same
 //! as rendering them one by one.
 //!

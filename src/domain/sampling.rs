@@ -92,7 +92,6 @@ pub fn fingerprint(frame: &[FrameUnit]) -> String {
 /// [`fingerprint`] of `frame` taken in the order of `order`, hashed as a stream.
 fn fingerprint_ordered(frame: &[FrameUnit], order: &[usize]) -> String {
     use sha2::{Digest, Sha256};
-    use std::fmt::Write;
 
     // Lines are gathered into a buffer that is hashed whenever it fills; the few distinct
     // weights are formatted once each.
@@ -123,12 +122,7 @@ fn fingerprint_ordered(frame: &[FrameUnit], order: &[usize]) -> String {
         }
     }
     hasher.update(&buffer);
-    let mut hex = String::with_capacity(64);
-    for byte in hasher.finalize() {
-        // Writing into a String cannot fail.
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    hex::encode(hasher.finalize())
 }
 
 /// Why a draw or a plan cannot be made.
@@ -742,10 +736,7 @@ mod tests {
             .map(|u| format!("{}\t{}\t{}\n", u.key, u.stratum, u.weight))
             .collect();
         use sha2::{Digest, Sha256};
-        let expected: String = Sha256::digest(lines.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let expected = hex::encode(Sha256::digest(lines.as_bytes()));
         assert_eq!(fingerprint(&units), expected);
     }
 

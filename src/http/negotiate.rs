@@ -3,6 +3,10 @@
 //! The response is `application/graphql-response+json` only when the client names it;
 //! a missing `Accept`, `*/*` or `application/json` gets `application/json` (what older
 //! clients understand). `text/html` is noticed so browsers get GraphiQL.
+//!
+//! Parsed here, in a few lines: only each media range's type and quality matter, and the
+//! precedence (which type wins, when to answer 406) is the specification's own, which no
+//! general `Accept` parser encodes.
 
 /// The response media types we speak.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -27,7 +27,7 @@ fn incoming(request: &Request) -> Option<String> {
 fn fresh() -> String {
     let mut bytes = [0u8; 8];
     rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// Middleware: wraps the request in a span with its id and logs its outcome.

@@ -112,8 +112,7 @@ fn with_search_path(url: &str, schema: &str) -> String {
 pub fn unique_name(prefix: &str) -> String {
     let mut bytes = [0u8; 6];
     rand::rng().fill_bytes(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{prefix}_{hex}")
+    format!("{prefix}_{}", hex::encode(bytes))
 }
 
 /// The service over a fresh database, with a manual clock.

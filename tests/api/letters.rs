@@ -11,6 +11,21 @@ use civic_panel::domain::role::Role;
 
 use crate::helpers::{REGISTER, TestApp, csv_rows, registration, unzip};
 
+/// What a PNG QR code says, read by an independent decoder.
+fn scan(png: &[u8]) -> String {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    let side = frame.width as usize;
+    let mut image =
+        rqrr::PreparedImage::prepare_from_greyscale(side, side, |x, y| pixels[y * side + x]);
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1);
+    grids[0].decode().unwrap().1
+}
+
 #[tokio::test]
 async fn exported_letters_carry_codes_urls_and_qr_images_and_only_keyed_hashes_are_kept() {
     let app = TestApp::spawn().await;
@@ -90,6 +105,11 @@ async fn exported_letters_carry_codes_urls_and_qr_images_and_only_keyed_hashes_a
             .find(|(name, _)| *name == row[9])
             .expect("its PNG");
         assert_eq!(&png.1[..8], b"\x89PNG\r\n\x1a\n");
+        assert_eq!(
+            scan(&png.1),
+            row[8],
+            "the QR code scans to the personal URL"
+        );
         assert!(
             files
                 .iter()

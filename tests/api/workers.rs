@@ -18,8 +18,18 @@ use crate::delivery::smtp_to;
 use crate::helpers::{TestApp, csv_rows, unzip};
 use crate::smtp_server::SmtpServer;
 
+/// A child process killed when the test ends, whether it passed or not.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A worker process on the app's database, with a two-second lease.
-fn worker(app: &TestApp, mail: &[(&str, String)]) -> Child {
+fn worker(app: &TestApp, mail: &[(&str, String)]) -> Running {
     let mut command = binary();
     command
         .arg("worker")
@@ -32,26 +42,26 @@ fn worker(app: &TestApp, mail: &[(&str, String)]) -> Child {
     for (name, value) in mail {
         command.env(name, value);
     }
-    command.spawn().expect("the worker starts")
+    Running(command.spawn().expect("the worker starts"))
 }
 
 /// Kills a process without warning, as a crash or an out-of-memory kill would.
-fn kill_hard(child: &mut Child) {
+fn kill_hard(child: &mut Running) {
     let status = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
+        .args(["-KILL", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    child.wait().unwrap();
+    child.0.wait().unwrap();
 }
 
 /// Stops a process the way a service manager does.
-fn stop(child: &mut Child) {
+fn stop(child: &mut Running) {
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
-    child.wait().unwrap();
+    child.0.wait().unwrap();
 }
 
 async fn poll<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
