@@ -154,8 +154,12 @@ impl TestApp {
         let mut connection = db::connect(&config.database).await.expect("connect");
         db::migrate(&connection).await.expect("migrate");
         if let Some(statements) = statements {
-            connection.set_metric_callback(move |_| {
-                statements.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Requests' statements only: PostgreSQL's statistics refresh after an import
+            // runs in the background whenever it gets round to it.
+            connection.set_metric_callback(move |info| {
+                if !info.statement.sql.starts_with("ANALYZE") {
+                    statements.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
             });
         }
         let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap());
