@@ -9,6 +9,7 @@ use crate::db::Db;
 use crate::domain::code_key::CodeKeys;
 use crate::service::clock::Clock;
 use crate::service::passwords::PasswordHasher;
+use crate::service::progress::RunningJobs;
 
 /// Shared, cheaply cloned state.
 #[derive(Clone)]
@@ -26,6 +27,8 @@ pub struct AppState {
     /// Wakes this process's worker when a job or a message is queued, so work queued here
     /// starts at once rather than at the next poll.
     pub work_queued: Arc<Notify>,
+    /// The jobs this process's worker is running, so a cancellation reaches them at once.
+    pub running: RunningJobs,
 }
 
 impl AppState {
@@ -41,6 +44,7 @@ impl AppState {
             clock,
             codes: Arc::new(codes),
             work_queued: Arc::new(Notify::new()),
+            running: RunningJobs::default(),
         })
     }
 }

@@ -188,6 +188,7 @@ impl Worker {
     /// Runs the job's work beside its heartbeat.
     async fn execute(&self, job: &Job, claim: &Claim) -> Outcome {
         let progress = Progress::new();
+        let _running = self.state.running.start(job.id, progress.clone());
         let started = std::time::Instant::now();
         tracing::info!(job_id = %job.id, kind = %job.kind, attempt = job.attempts, "job started");
         let work = {

@@ -135,7 +135,8 @@ pub async fn list(
 }
 
 /// Asks a job to stop. A queued job is cancelled at once; a running one stops at its next
-/// check and is then `CANCELLED`; a finished one is left as it is (`CONFLICT`).
+/// check (told at once when it runs in this process, at its next heartbeat when it runs in
+/// another) and is then `CANCELLED`; a finished one is left as it is (`CONFLICT`).
 pub async fn cancel(state: &AppState, caller: &Caller, id: JobId) -> AppResult<Job> {
     caller.require(STAFF)?;
     let now = state.clock.now();
@@ -149,7 +150,8 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: JobId) -> AppResult<J
             job.status.as_str()
         )));
     }
-    tracing::info!(job_id = %id, by = ?caller.account(), "job cancellation requested");
+    let here = state.running.cancel(id);
+    tracing::info!(job_id = %id, by = ?caller.account(), running_here = here, "job cancellation requested");
     Ok(job)
 }
 

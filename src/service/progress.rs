@@ -2,9 +2,11 @@
 //! (a background job's worker, the command line's progress bar) reads it and may ask it to
 //! stop. Cheap enough to update per row.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
+use crate::domain::ids::JobId;
 use crate::error::{AppError, AppResult};
 
 /// A shared progress counter with a stop flag.
@@ -69,6 +71,54 @@ impl Progress {
     }
 }
 
+/// The jobs this process is running, by ID, so a cancellation asked for here reaches
+/// the work at once; a job running in another process learns of it at its next
+/// heartbeat.
+#[derive(Clone, Debug, Default)]
+pub struct RunningJobs(Arc<Mutex<HashMap<JobId, Progress>>>);
+
+impl RunningJobs {
+    /// Records that `id` is running with `progress`, until the returned guard is dropped.
+    pub fn start(&self, id: JobId, progress: Progress) -> RunningGuard {
+        self.lock().insert(id, progress);
+        RunningGuard {
+            jobs: self.clone(),
+            id,
+        }
+    }
+
+    /// Tells `id`'s work to stop if it runs in this process; whether it does.
+    pub fn cancel(&self, id: JobId) -> bool {
+        match self.lock().get(&id) {
+            Some(progress) => {
+                progress.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, Progress>> {
+        // The map is left consistent by every holder, so a panic elsewhere cannot spoil it.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Removes a job from [`RunningJobs`] when its work ends, however it ends.
+#[derive(Debug)]
+pub struct RunningGuard {
+    jobs: RunningJobs,
+    id: JobId,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.jobs.lock().remove(&self.id);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +135,18 @@ mod tests {
         assert!(shared.check().is_ok());
         progress.cancel();
         assert!(matches!(shared.check(), Err(AppError::Cancelled)));
+    }
+
+    #[test]
+    fn a_running_job_is_cancelled_through_the_registry_until_it_ends() {
+        let running = RunningJobs::default();
+        let progress = Progress::new();
+        let guard = running.start(JobId(7), progress.clone());
+        assert!(!running.cancel(JobId(8)), "another job is not running here");
+        assert!(!progress.is_cancelled());
+        assert!(running.cancel(JobId(7)));
+        assert!(progress.is_cancelled());
+        drop(guard);
+        assert!(!running.cancel(JobId(7)), "gone once its work ended");
     }
 }

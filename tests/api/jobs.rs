@@ -219,11 +219,11 @@ async fn wait_for_job(
 async fn a_running_export_reports_progress_and_stops_when_cancelled_storing_no_code() {
     let app = TestApp::spawn_with(|config| config.worker.job_lease_secs = 3).await;
     let officer = app.token_for(Role::Officer).await;
-    app.load_demo_register(1.0).await;
+    app.load_demo_register(3.0).await;
     let round = app
         .round_id(
             &officer,
-            json!({ "name": "Big", "letters": 2500, "seed": "2" }),
+            json!({ "name": "Big", "letters": 6000, "seed": "2" }),
         )
         .await;
     let round_id =
@@ -241,7 +241,7 @@ async fn a_running_export_reports_progress_and_stops_when_cancelled_storing_no_c
         job["status"] == "RUNNING" && job["progress"]["done"].as_u64().unwrap_or(0) > 0
     })
     .await;
-    assert_eq!(running["progress"]["total"], 2500, "{running}");
+    assert_eq!(running["progress"]["total"], 6000, "{running}");
     assert!(running["progress"]["fraction"].as_f64().unwrap() < 1.0);
     let cancel =
         "mutation($id: ID!) { jobCancel(input: { id: $id }) { job { status cancelRequested } } }";
