@@ -328,3 +328,19 @@ async fn the_server_logs_json_lines_with_request_ids_and_stops_gracefully_on_sig
     assert_eq!(finished["span"]["request_id"], "trace-me-42", "{finished}");
     assert!(rest.iter().any(|e| e["message"] == "civic-panel stopped"));
 }
+
+#[tokio::test]
+async fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    let (database, _dir) = database().await;
+    let output = binary()
+        .arg("migrate")
+        .env("DATABASE_URL", &database.database_url)
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("INFO"), "the run logged something: {log}");
+    assert!(!log.contains('\u{1b}'), "no escape sequences: {log:?}");
+}
