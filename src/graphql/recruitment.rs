@@ -402,8 +402,8 @@ pub struct RecruitmentQuery;
 
 #[Object]
 impl RecruitmentQuery {
-    /// One round.
-    #[graphql(guard = "RoleGuard::OFFICER")]
+    /// One round (OFFICER, SCRUTINY: parameters and aggregates only).
+    #[graphql(guard = "RoleGuard::OFFICER_OR_SCRUTINY")]
     async fn recruitment_round(
         &self,
         ctx: &Context<'_>,
@@ -416,9 +416,9 @@ impl RecruitmentQuery {
         ))
     }
 
-    /// Rounds, newest first.
+    /// Rounds, newest first (OFFICER, SCRUTINY).
     #[graphql(
-        guard = "RoleGuard::OFFICER",
+        guard = "RoleGuard::OFFICER_OR_SCRUTINY",
         complexity = "connection_complexity(first, child_complexity)"
     )]
     async fn recruitment_rounds(

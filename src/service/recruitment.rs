@@ -33,6 +33,11 @@ use crate::state::AppState;
 /// Who runs recruitment.
 const OFFICERS: &[Role] = &[Role::Officer];
 
+/// Who may read rounds: officers, and scrutiny members, since a round is parameters and
+/// aggregates only (its letters, codes and registrants are reached through OFFICER-only
+/// paths).
+pub const READERS: &[Role] = &[Role::Officer, Role::Scrutiny];
+
 /// A round as an officer asks for it, before any checks.
 #[derive(Clone, Debug, Default)]
 pub struct RoundRequest {
@@ -363,9 +368,9 @@ pub async fn find_round(db: &impl ConnectionTrait, id: RoundId) -> AppResult<Rou
         .and_then(to_domain)
 }
 
-/// One round, for officers.
+/// One round, for [`READERS`].
 pub async fn round(state: &AppState, caller: &Caller, id: RoundId) -> AppResult<Round> {
-    caller.require(OFFICERS)?;
+    caller.require(READERS)?;
     find_round(state.db.reader(), id).await
 }
 
@@ -375,7 +380,7 @@ pub async fn rounds_by_id(
     caller: &Caller,
     ids: &[RoundId],
 ) -> AppResult<Vec<Round>> {
-    caller.require(OFFICERS)?;
+    caller.require(READERS)?;
     recruitment_round::Entity::find()
         .filter(recruitment_round::Column::Id.is_in(ids.iter().map(|id| id.get())))
         .all(state.db.reader())
@@ -393,7 +398,7 @@ pub async fn list_rounds(
     before: Option<RoundId>,
     limit: u64,
 ) -> AppResult<Vec<Round>> {
-    caller.require(OFFICERS)?;
+    caller.require(READERS)?;
     let mut query = recruitment_round::Entity::find().order_by_desc(recruitment_round::Column::Id);
     if let Some(before) = before {
         query = query.filter(recruitment_round::Column::Id.lt(before.get()));

@@ -1,5 +1,6 @@
 //! How a recruitment round is going: letters drawn, exported and redeemed, registrations,
 //! by ward and by deprivation decile; and the pool's make-up against the population.
+//! Aggregates only, so officers and scrutiny members may read them.
 
 use std::collections::HashMap;
 
@@ -12,15 +13,12 @@ use crate::domain::demographics::{
     AgeBand, Category, Dimension, Disability, EthnicGroup, Sex, age_on,
 };
 use crate::domain::ids::RoundId;
-use crate::domain::role::Role;
 use crate::domain::round::Round;
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
+use crate::service::recruitment;
 use crate::state::AppState;
-
-/// Recruitment's progress is for the officers running it.
-const OFFICERS: &[Role] = &[Role::Officer];
 
 /// Counts for one group of letters.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -75,7 +73,7 @@ pub async fn statuses(
     caller: &Caller,
     rounds: &[RoundId],
 ) -> AppResult<Vec<RoundStatus>> {
-    caller.require(OFFICERS)?;
+    caller.require(recruitment::READERS)?;
     let db = state.db.reader();
     let mut statuses: HashMap<RoundId, RoundStatus> = HashMap::new();
     for (round, group) in counts::counts(db, rounds, Grouping::Ward).await? {
@@ -172,7 +170,7 @@ pub async fn pool_compositions(
     caller: &Caller,
     wanted: &[(RoundId, String)],
 ) -> AppResult<Vec<Option<Vec<CompositionDimension>>>> {
-    caller.require(OFFICERS)?;
+    caller.require(recruitment::READERS)?;
     let db = state.db.reader();
     let mut round_ids: Vec<RoundId> = wanted.iter().map(|(r, _)| *r).collect();
     round_ids.sort_unstable();

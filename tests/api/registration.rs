@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use civic_panel::db::entities::{consent, letter, resident};
 use civic_panel::domain::role::Role;
 
-use crate::helpers::{REGISTER, TestApp, registration};
+use crate::helpers::{REGISTER, TestApp, error_code, registration};
 
 async fn round_with_codes(
     app: &TestApp,
@@ -345,6 +345,65 @@ async fn round_status_and_pool_composition_count_registrants_against_the_census(
             .all(|c| c["category"] != "0-4"),
         "children are not in the comparison"
     );
+}
+
+#[tokio::test]
+async fn scrutiny_reads_a_rounds_status_and_pool_composition_but_no_person() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.5).await;
+    app.load_benchmarks().await;
+    let officer = app.token_for(Role::Officer).await;
+    let scrutiny = app.token_for(Role::Scrutiny).await;
+    let round = app
+        .round_id(&officer, json!({ "name": "R", "letters": 12, "seed": "4" }))
+        .await;
+    let codes = app.issue_codes(&round).await;
+    for (n, letter) in codes.iter().take(3).enumerate() {
+        register(
+            &app,
+            registration(&letter.code, &format!("s{n}@example.org")),
+        )
+        .await;
+    }
+    let aggregates = "query($id: ID!) { recruitmentRound(id: $id) { name drawnCount
+        status { total { drawn registrations } byWard { group drawn registrations } byDecile { group registrations } }
+        poolComposition(areaCode: \"E07000083\") { dimension categories { category count share } } } }";
+    let seen_by_officer = app
+        .graphql(aggregates, json!({ "id": round }), Some(&officer))
+        .await;
+    let seen_by_scrutiny = app
+        .graphql(aggregates, json!({ "id": round }), Some(&scrutiny))
+        .await;
+    assert!(seen_by_scrutiny["errors"].is_null(), "{seen_by_scrutiny}");
+    assert_eq!(seen_by_scrutiny, seen_by_officer, "the same aggregates");
+    assert_eq!(
+        seen_by_scrutiny["data"]["recruitmentRound"]["status"]["total"]["registrations"],
+        3
+    );
+    let listed = app
+        .graphql(
+            "{ recruitmentRounds { edges { node { status { total { drawn } } } } } }",
+            json!({}),
+            Some(&scrutiny),
+        )
+        .await;
+    assert_eq!(
+        listed["data"]["recruitmentRounds"]["edges"][0]["node"]["status"]["total"]["drawn"], 12,
+        "{listed}"
+    );
+    // Registrants themselves stay with officers.
+    let people = "query($id: ID!) { recruitmentRound(id: $id) { incentiveClaims { edges { node { fullName } } } } }";
+    let refused = app
+        .graphql(people, json!({ "id": round }), Some(&scrutiny))
+        .await;
+    assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
+    let audit = app
+        .get(
+            &format!("/exports/rounds/{round}/addresses.csv"),
+            Some(&scrutiny),
+        )
+        .await;
+    assert_eq!(audit.status, 403);
 }
 
 /// The token in the newest queued login-link email to `email`.
