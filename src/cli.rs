@@ -160,6 +160,16 @@ pub async fn run() -> anyhow::Result<()> {
                 for r in &summary.rejected {
                     println!("  line {}: {}", r.line, r.reason);
                 }
+                if !summary.unmatched.is_empty() {
+                    println!(
+                        "{} rows name a category no profile can match (see README, \
+                         \"Benchmark vocabulary\"); they are kept but compared with nobody:",
+                        summary.unmatched.len()
+                    );
+                    for u in &summary.unmatched {
+                        println!("  line {}: {} \"{}\"", u.line, u.dimension, u.category);
+                    }
+                }
                 Ok(())
             }
         },

@@ -16,6 +16,8 @@ use std::io::Read;
 
 use csv::ByteRecord;
 
+use super::demographics::{Category, Dimension};
+
 use super::address_csv::{
     FatalError, FieldSpec, HeaderError, RowRejection, Rows, check_length, is_gss_code, map_columns,
     row_fields,
@@ -213,6 +215,35 @@ pub fn shares(rows: &[(String, String, i64, String)]) -> Vec<DimensionShares> {
     groups.into_iter().map(into_shares).collect()
 }
 
+/// A benchmark row of a dimension residents are compared on (age band, sex, ethnic group,
+/// disability) whose category names none of that dimension's values, so it can never be
+/// compared with anyone: a total row, a broad group, or a label outside the vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnmatchedCategory {
+    /// Line of the file.
+    pub line: u64,
+    /// The dimension, as written.
+    pub dimension: String,
+    /// The category, as written.
+    pub category: String,
+}
+
+/// The rows of `rows` that name no category of their (profile) dimension. Rows of other
+/// dimensions (tenure, deprivation) are not compared with profiles and never listed.
+pub fn unmatched_categories(rows: &[BenchmarkRow]) -> Vec<UnmatchedCategory> {
+    rows.iter()
+        .filter(|row| {
+            Dimension::from_name(&row.dimension)
+                .is_some_and(|dimension| Category::from_label(dimension, &row.category).is_none())
+        })
+        .map(|row| UnmatchedCategory {
+            line: row.line,
+            dimension: row.dimension.clone(),
+            category: row.category.clone(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,5 +366,23 @@ mod tests {
             .collect();
         let sum: f64 = shares(&counts)[0].categories.iter().map(|c| c.share).sum();
         assert!((sum - 1.0).abs() < 1e-12, "{sum}");
+    }
+
+    #[test]
+    fn categories_outside_the_profile_vocabulary_are_listed_with_their_lines() {
+        let csv = "area_code,area_name,dimension,category,count,universe\n\
+            E07000083,Tewkesbury,sex,Female,48792,persons\n\
+            E07000083,Tewkesbury,sex,Total,94877,persons\n\
+            E07000083,Tewkesbury,Age band,Aged 4 years and under,5314,persons\n\
+            E07000083,Tewkesbury,ethnic_group,White,80000,persons\n\
+            E07000083,Tewkesbury,tenure,Owned: Owns outright,15981,households\n";
+        let (rows, rejected) = parse_benchmarks(csv.as_bytes(), 100).unwrap();
+        assert!(rejected.is_empty());
+        let unmatched = unmatched_categories(&rows);
+        let listed: Vec<(u64, &str)> = unmatched
+            .iter()
+            .map(|u| (u.line, u.category.as_str()))
+            .collect();
+        assert_eq!(listed, [(3, "Total"), (5, "White")]);
     }
 }

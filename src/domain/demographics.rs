@@ -152,12 +152,20 @@ impl Sex {
 }
 
 impl Disability {
-    /// The value a benchmark label names, if any (case and spacing do not matter).
+    /// The value a benchmark label names, if any (case and spacing do not matter): the
+    /// census's two values, their short forms (`Disabled`, `Not disabled`), and the four
+    /// detailed values of TS038 (`Disabled under the Equality Act: Day-to-day activities
+    /// limited a lot`, …), each of which belongs to one of the two.
     pub fn from_label(label: &str) -> Option<Self> {
         let label = normalise(label);
-        Self::ALL
-            .into_iter()
-            .find(|value| normalise(value.category()) == label)
+        let broad = label
+            .split_once(':')
+            .map_or(label.as_str(), |(broad, _)| broad);
+        match broad.trim() {
+            "disabled under the equality act" | "disabled" => Some(Self::Disabled),
+            "not disabled under the equality act" | "not disabled" => Some(Self::NotDisabled),
+            _ => None,
+        }
     }
 }
 
@@ -208,10 +216,19 @@ impl AgeBand {
     }
 
     /// The band a label names: `15-19`, `15 to 19`, `Aged 15 to 19 years`, `85+`,
-    /// `85 and over`; `None` for anything else (and for bands that are not census bands).
+    /// `85 and over`, and ONS's `Aged 4 years and under` for the youngest; `None` for
+    /// anything else (and for bands that are not census bands).
     pub fn from_label(label: &str) -> Option<Self> {
         let label = normalise(label);
-        let label = label.trim_start_matches("aged ").trim_end_matches(" years");
+        let label = label.trim_start_matches("aged ");
+        let youngest = [" years and under", " and under", " or under"]
+            .iter()
+            .find_map(|suffix| label.strip_suffix(suffix));
+        if let Some(high) = youngest {
+            let high: u32 = high.trim().parse().ok()?;
+            return (high == 4).then_some(Self { low: 0 });
+        }
+        let label = label.trim_end_matches(" years");
         let open = [" years and over", " and over", " or over", "+"]
             .iter()
             .find_map(|suffix| label.strip_suffix(suffix));
@@ -433,6 +450,46 @@ mod tests {
         assert_eq!(
             Category::from_label(Dimension::AgeBand, "20-24").map(Category::label),
             Some("20-24".to_owned())
+        );
+    }
+
+    #[test]
+    fn the_ons_published_labels_of_each_dimension_are_understood() {
+        // TS007A's youngest band, TS008's sexes, TS038's four detailed values.
+        assert_eq!(
+            AgeBand::from_label("Aged 4 years and under"),
+            Some(AgeBand { low: 0 })
+        );
+        assert_eq!(AgeBand::from_label("Aged 5 years and under"), None);
+        assert_eq!(Sex::from_label("Female"), Some(Sex::Female));
+        for (label, value) in [
+            (
+                "Disabled under the Equality Act: Day-to-day activities limited a lot",
+                Disability::Disabled,
+            ),
+            (
+                "Disabled under the Equality Act: Day-to-day activities limited a little",
+                Disability::Disabled,
+            ),
+            (
+                "Not disabled under the Equality Act: Has long term physical or mental health \
+                 condition but day-to-day activities are not limited",
+                Disability::NotDisabled,
+            ),
+            (
+                "Not disabled under the Equality Act: No long term physical or mental health \
+                 conditions",
+                Disability::NotDisabled,
+            ),
+            ("Not disabled", Disability::NotDisabled),
+        ] {
+            assert_eq!(Disability::from_label(label), Some(value), "{label}");
+        }
+        // Totals and broad groups name no single category.
+        assert_eq!(Disability::from_label("Total: All usual residents"), None);
+        assert_eq!(
+            EthnicGroup::from_label("Asian, Asian British or Asian Welsh"),
+            None
         );
     }
 

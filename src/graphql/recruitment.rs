@@ -167,6 +167,10 @@ pub struct CompositionDimensionView {
     pub dimension: String,
     /// Its categories.
     pub categories: Vec<CompositionCategory>,
+    /// Benchmark categories of this dimension that match no profile value (a total, a
+    /// broad group, a label outside the vocabulary), as written: left out of the
+    /// population shares. Empty when the benchmarks use the vocabulary in the README.
+    pub unmatched_categories: Vec<String>,
 }
 
 /// A registrant owed the round's incentive.
@@ -335,6 +339,7 @@ impl RoundNode {
             .map(|d| CompositionDimensionView {
                 dimension: d.dimension.as_str().to_owned(),
                 categories: d.rows.into_iter().map(Into::into).collect(),
+                unmatched_categories: d.unmatched,
             })
             .collect())
     }

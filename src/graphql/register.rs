@@ -86,6 +86,22 @@ pub struct PopulationBenchmarksImportPayload {
     pub written: u64,
     /// Rows refused.
     pub rejected_rows: Vec<RejectedRow>,
+    /// Rows kept whose category names nothing residents' profiles can match (a total, a
+    /// broad group, a label outside the vocabulary in the README): they will not be
+    /// compared with anyone. Empty when every age band, sex, ethnic group and disability
+    /// category was understood.
+    pub unmatched_categories: Vec<UnmatchedBenchmarkCategory>,
+}
+
+/// A benchmark row whose category matches no profile value.
+#[derive(SimpleObject)]
+pub struct UnmatchedBenchmarkCategory {
+    /// Line of the file.
+    pub line: u64,
+    /// The dimension, as written.
+    pub dimension: String,
+    /// The category, as written.
+    pub category: String,
 }
 
 /// One category's share of the population.
@@ -226,6 +242,15 @@ impl RegisterMutation {
                 .rejected
                 .into_iter()
                 .map(RejectedRow::from)
+                .collect(),
+            unmatched_categories: summary
+                .unmatched
+                .into_iter()
+                .map(|u| UnmatchedBenchmarkCategory {
+                    line: u.line,
+                    dimension: u.dimension,
+                    category: u.category,
+                })
                 .collect(),
         })
     }

@@ -12,7 +12,9 @@ use sea_orm::{
 
 use crate::db::entities::benchmark::{self, Column};
 use crate::domain::address_csv::RowRejection;
-use crate::domain::benchmark_csv::{DimensionShares, parse_benchmarks, shares};
+use crate::domain::benchmark_csv::{
+    DimensionShares, UnmatchedCategory, parse_benchmarks, shares, unmatched_categories,
+};
 use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
@@ -33,6 +35,8 @@ pub struct BenchmarkImportSummary {
     pub written: u64,
     /// Rows refused, with line numbers and reasons.
     pub rejected: Vec<RowRejection>,
+    /// Rows kept whose category matches no profile value (see [`unmatched_categories`]).
+    pub unmatched: Vec<UnmatchedCategory>,
 }
 
 /// Imports (or re-imports) census counts; a row for an existing (area, dimension,
@@ -87,9 +91,17 @@ pub async fn import(
         txn.execute(&insert).await?;
     }
     txn.commit().await?;
+    let unmatched = unmatched_categories(&rows);
+    if !unmatched.is_empty() {
+        tracing::warn!(
+            rows = unmatched.len(),
+            "benchmark categories that match no profile value were imported"
+        );
+    }
     Ok(BenchmarkImportSummary {
         written: rows.len() as u64,
         rejected,
+        unmatched,
     })
 }
 

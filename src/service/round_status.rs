@@ -123,6 +123,9 @@ pub struct CompositionDimension {
     pub dimension: Dimension,
     /// Categories with counts, shares and representation ratios.
     pub rows: Vec<CompositionRow>,
+    /// Benchmark categories that name none of the dimension's values, as written: left
+    /// out of the population shares, so the comparison says what it could not use.
+    pub unmatched: Vec<String>,
 }
 
 /// A registrant's profile as stored, read back into categories.
@@ -146,7 +149,7 @@ impl Profile {
 
 /// The registrants of `round` compared with the population benchmarks of `area_code`.
 /// Categories are matched as values, whatever the case or spacing of the benchmark's
-/// labels. Age bands are compared with the population aged the round's minimum age and
+/// labels (see `Category::from_label`). Age bands are compared with the population aged the round's minimum age and
 /// over (see `domain::composition::age_bands_from`).
 pub async fn pool_composition(
     state: &AppState,
@@ -230,6 +233,9 @@ pub async fn pool_compositions(
 }
 
 /// Compares registrants' profiles with one area's benchmarks, dimension by dimension.
+/// Benchmark rows are read as categories (rows naming the same category are summed) and
+/// shown with the census label; rows that name no category are left out of the shares
+/// and listed as unmatched.
 fn compose(
     benchmarks: &[&benchmark::Model],
     profiles: &[Profile],
@@ -237,32 +243,34 @@ fn compose(
 ) -> Vec<CompositionDimension> {
     let mut dimensions = Vec::new();
     for dimension in Dimension::ALL {
-        let population: Vec<(String, i64)> = benchmarks
+        let mut population: Vec<(Category, i64)> = Vec::new();
+        let mut unmatched = Vec::new();
+        let rows = benchmarks
             .iter()
-            .filter(|b| Dimension::from_name(&b.dimension) == Some(dimension))
-            .map(|b| (b.category.clone(), b.count))
+            .filter(|b| Dimension::from_name(&b.dimension) == Some(dimension));
+        for row in rows {
+            match Category::from_label(dimension, &row.category) {
+                Some(category) => match population.iter_mut().find(|(c, _)| *c == category) {
+                    Some((_, count)) => *count += row.count,
+                    None => population.push((category, row.count)),
+                },
+                None => unmatched.push(row.category.clone()),
+            }
+        }
+        let population: Vec<(String, i64)> = population
+            .into_iter()
+            .map(|(category, count)| (category.label(), count))
             .collect();
         let population: Vec<(String, f64)> = if dimension == Dimension::AgeBand {
             age_bands_from(&population, min_age)
         } else {
             population.into_iter().map(|(c, n)| (c, n as f64)).collect()
         };
-        // Each registrant is counted under the population's own label for their category,
-        // or under the census label when the benchmarks lack it.
-        let label_of: HashMap<Category, &str> = population
-            .iter()
-            .filter_map(|(label, _)| {
-                Category::from_label(dimension, label).map(|c| (c, label.as_str()))
-            })
-            .collect();
         let mut counts: Vec<(String, u64)> = Vec::new();
         for profile in profiles {
-            let label = match profile.category(dimension) {
-                Some(category) => label_of
-                    .get(&category)
-                    .map_or_else(|| category.label(), |l| (*l).to_owned()),
-                None => "unknown".to_owned(),
-            };
+            let label = profile
+                .category(dimension)
+                .map_or_else(|| "unknown".to_owned(), Category::label);
             match counts.iter_mut().find(|(l, _)| *l == label) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((label, 1)),
@@ -271,6 +279,7 @@ fn compose(
         dimensions.push(CompositionDimension {
             dimension,
             rows: compare(&counts, &population),
+            unmatched,
         });
     }
     dimensions

@@ -348,6 +348,99 @@ async fn round_status_and_pool_composition_count_registrants_against_the_census(
 }
 
 #[tokio::test]
+async fn ons_labels_match_registrants_and_categories_that_match_nothing_are_named() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.5).await;
+    let officer = app.token_for(Role::Officer).await;
+    // The labels ONS publishes (TS008, TS007A, TS038), a total row and a broad group.
+    let csv = "area_code,area_name,dimension,category,count,universe
+E07000083,Tewkesbury,sex,Female,48792,persons
+E07000083,Tewkesbury,sex,Male,46085,persons
+E07000083,Tewkesbury,sex,Total,94877,persons
+E07000083,Tewkesbury,age_band,Aged 4 years and under,5314,persons
+E07000083,Tewkesbury,age_band,Aged 15 to 19 years,4505,persons
+E07000083,Tewkesbury,age_band,Aged 20 to 24 years,4106,persons
+E07000083,Tewkesbury,disability,Disabled under the Equality Act: Day-to-day activities limited a lot,6000,persons
+E07000083,Tewkesbury,disability,Disabled under the Equality Act: Day-to-day activities limited a little,9174,persons
+E07000083,Tewkesbury,disability,Not disabled under the Equality Act: No long term physical or mental health conditions,79716,persons
+E07000083,Tewkesbury,ethnic_group,White,80000,persons
+";
+    let import = "mutation($input: PopulationBenchmarksImportInput!) {
+        populationBenchmarksImport(input: $input) { written unmatchedCategories { line dimension category } } }";
+    let request = crate::helpers::upload_request(
+        import,
+        &json!({ "input": { "file": null } }),
+        "variables.input.file",
+        csv.as_bytes(),
+        Some(&officer),
+    );
+    let imported = app.send(request).await.json();
+    assert_eq!(
+        imported["data"]["populationBenchmarksImport"]["unmatchedCategories"],
+        json!([
+            { "line": 4, "dimension": "sex", "category": "Total" },
+            { "line": 11, "dimension": "ethnic_group", "category": "White" },
+        ]),
+        "the import says what it could not match: {imported}"
+    );
+    let round = app
+        .round_id(&officer, json!({ "name": "R", "letters": 10, "seed": "3" }))
+        .await;
+    let codes = app.issue_codes(&round).await;
+    for (n, letter) in codes.iter().take(3).enumerate() {
+        let mut input = registration(&letter.code, &format!("o{n}@example.org"));
+        input["sex"] = json!("FEMALE");
+        input["disability"] = json!("DISABLED");
+        register(&app, input).await;
+    }
+    let query = "query($id: ID!) { recruitmentRound(id: $id) {
+        poolComposition(areaCode: \"E07000083\") { dimension unmatchedCategories categories { category count populationShare } } } }";
+    let body = app
+        .graphql(query, json!({ "id": round }), Some(&officer))
+        .await;
+    let dims = body["data"]["recruitmentRound"]["poolComposition"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"));
+    let dimension = |name: &str| dims.iter().find(|d| d["dimension"] == name).unwrap();
+    let sex = dimension("sex");
+    assert_eq!(sex["unmatchedCategories"], json!(["Total"]));
+    let categories: Vec<(&str, u64)> = sex["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["category"].as_str().unwrap(),
+                c["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        categories,
+        [("female", 3), ("male", 0)],
+        "no unmatched twin"
+    );
+    let female_share = sex["categories"][0]["populationShare"].as_f64().unwrap();
+    assert!(
+        (female_share - 48_792.0 / 94_877.0).abs() < 1e-12,
+        "the total row is left out"
+    );
+    let disability = dimension("disability");
+    let disabled = &disability["categories"][0];
+    assert_eq!(disabled["category"], "Disabled under the Equality Act");
+    assert_eq!(disabled["count"], 3);
+    assert!(
+        (disabled["populationShare"].as_f64().unwrap() - 15_174.0 / 94_890.0).abs() < 1e-12,
+        "the detailed TS038 values are summed: {disability}"
+    );
+    assert_eq!(
+        dimension("ethnic_group")["unmatchedCategories"],
+        json!(["White"])
+    );
+    assert_eq!(dimension("age_band")["unmatchedCategories"], json!([]));
+}
+
+#[tokio::test]
 async fn scrutiny_reads_a_rounds_status_and_pool_composition_but_no_person() {
     let app = TestApp::spawn().await;
     app.load_demo_register(0.5).await;
