@@ -232,7 +232,8 @@ pub struct Config {
     )]
     pub login_link_max_per_email: u32,
 
-    /// Failed code redemptions allowed per client address per hour.
+    /// Unknown codes allowed per client address per hour; past it that address's unknown
+    /// codes are refused, while valid ones still register.
     #[arg(
         long,
         env = "CIVIC_PANEL_REDEEM_MAX_FAILURES_PER_CLIENT",
@@ -240,7 +241,8 @@ pub struct Config {
     )]
     pub redeem_max_failures_per_client: u32,
 
-    /// Failed code redemptions allowed per hour across all clients (stops distributed guessing).
+    /// Unknown codes allowed per hour across all clients; past it every redemption is
+    /// refused (this is what bounds guessing).
     #[arg(
         long,
         env = "CIVIC_PANEL_REDEEM_MAX_FAILURES_GLOBAL",

@@ -11,6 +11,7 @@ pub mod entities;
 pub mod files;
 pub mod frame;
 pub mod letters;
+pub mod locks;
 pub mod queue;
 pub mod register;
 pub mod round_status;

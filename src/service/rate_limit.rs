@@ -2,18 +2,27 @@
 //! one count. A limit is a bucket name, a maximum and a window; each counted attempt is a
 //! row in `rate_limit_events`. Windows are at most a day long.
 //!
-//! Logins, registrations and login-link requests all follow one sequence, [`attempt`]:
-//! count the attempt in every limit that applies before doing the work (so a burst of
-//! parallel attempts cannot all pass a check made first), then either keep the count (a
-//! failure that suggests guessing) or [`Attempts::forgive`] it.
+//! Two sequences, both safe against a burst of parallel attempts:
+//!
+//! - [`attempt`] (logins, login-link requests): count the attempt in every limit before
+//!   doing the work, then keep the count (a failure that suggests guessing) or
+//!   [`Attempts::forgive`] it. Attempts still in flight count until they finish, which
+//!   suits work that is slow (a password hash) and rarely concurrent per bucket.
+//! - [`Serial`] (code redemptions): the check is quick, so it runs one at a time under
+//!   the guarded bucket's lock, from reading the count to recording a failure. Only
+//!   failures are ever counted, so many people succeeding at once from one address never
+//!   refuse each other, and still no burst gets more checks than the limit allows.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use crate::db::entities::rate_limit_event::{self, Column};
+use crate::db::locks;
 use crate::error::{AppError, AppResult};
 
 /// One limit: at most `max` events in `bucket` within any `window`.
@@ -35,6 +44,16 @@ pub struct Limit {
 /// requests all pass the check. A refused attempt is removed again.
 async fn reserve(db: &impl ConnectionTrait, limit: &Limit, now: DateTime<Utc>) -> AppResult<i64> {
     purge_now_and_then(db, now).await?;
+    let event = record(db, limit, now).await?;
+    if in_window(db, limit, now).await? <= u64::from(limit.max) {
+        return Ok(event);
+    }
+    release(db, event).await?;
+    Err(refusal(db, limit, now).await?)
+}
+
+/// Writes one event in `limit`'s bucket; its id.
+async fn record(db: &impl ConnectionTrait, limit: &Limit, now: DateTime<Utc>) -> AppResult<i64> {
     let event = rate_limit_event::ActiveModel {
         bucket: Set(limit.bucket.clone()),
         occurred_at: Set(now),
@@ -42,25 +61,115 @@ async fn reserve(db: &impl ConnectionTrait, limit: &Limit, now: DateTime<Utc>) -
     }
     .insert(db)
     .await?;
-    let in_window = rate_limit_event::Entity::find()
+    Ok(event.id)
+}
+
+/// Events in `limit`'s bucket within its window.
+async fn in_window(db: &impl ConnectionTrait, limit: &Limit, now: DateTime<Utc>) -> AppResult<u64> {
+    Ok(window_events(limit, now).count(db).await?)
+}
+
+fn window_events(limit: &Limit, now: DateTime<Utc>) -> sea_orm::Select<rate_limit_event::Entity> {
+    rate_limit_event::Entity::find()
         .filter(Column::Bucket.eq(&limit.bucket))
-        .filter(Column::OccurredAt.gt(now - limit.window));
-    let count = in_window.clone().count(db).await?;
-    if count <= u64::from(limit.max) {
-        return Ok(event.id);
-    }
-    release(db, event.id).await?;
-    // The oldest event still in the window is the next to leave it.
-    let oldest = in_window
+        .filter(Column::OccurredAt.gt(now - limit.window))
+}
+
+/// `RATE_LIMITED`, retrying once the oldest event in the window leaves it.
+async fn refusal(
+    db: &impl ConnectionTrait,
+    limit: &Limit,
+    now: DateTime<Utc>,
+) -> AppResult<AppError> {
+    let oldest = window_events(limit, now)
         .order_by_asc(Column::OccurredAt)
         .limit(1)
         .one(db)
         .await?
         .map_or(now, |e| e.occurred_at);
     let retry_after = (oldest + limit.window - now).num_seconds().max(1);
-    Err(AppError::RateLimited {
+    Ok(AppError::RateLimited {
         retry_after_secs: u64::try_from(retry_after).unwrap_or(1),
     })
+}
+
+/// A quick check run under a limit's lock, counting only its failures (see the module
+/// documentation). Dropped without [`Serial::passed`] or [`Serial::failed`], it records
+/// nothing and lets the next check in.
+#[must_use = "say whether the check passed or failed"]
+pub struct Serial {
+    txn: DatabaseTransaction,
+    now: DateTime<Utc>,
+    _in_process: tokio::sync::OwnedMutexGuard<()>,
+}
+
+/// Serial checks queue here first, so that a process has at most one connection waiting
+/// for the database's lock and a burst cannot take the whole pool.
+static IN_PROCESS: std::sync::LazyLock<Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(|| Arc::new(tokio::sync::Mutex::new(())));
+
+impl Serial {
+    /// Waits for `guard`'s lock, then refuses with `RATE_LIMITED` if its bucket is
+    /// already full. Hold it only for a quick check, made through [`Serial::connection`]:
+    /// it holds a write transaction.
+    pub async fn begin(
+        db: &DatabaseConnection,
+        guard: &Limit,
+        now: DateTime<Utc>,
+    ) -> AppResult<Self> {
+        let in_process = Arc::clone(&IN_PROCESS).lock_owned().await;
+        let txn = db.begin().await?;
+        locks::hold_until_commit(&txn, &guard.bucket).await?;
+        purge_now_and_then(&txn, now).await?;
+        if in_window(&txn, guard, now).await? >= u64::from(guard.max) {
+            return Err(refusal(&txn, guard, now).await?);
+        }
+        Ok(Self {
+            txn,
+            now,
+            _in_process: in_process,
+        })
+    }
+
+    /// The connection to check on (the one holding the lock: waiting for another could
+    /// wait for ever on a small pool).
+    pub fn connection(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// The check passed: nothing is counted.
+    pub async fn passed(self) -> AppResult<()> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+
+    /// The check failed: counts one failure in each of `limits` (the guarded one among
+    /// them), then refuses with `RATE_LIMITED` if that took any past its maximum.
+    pub async fn failed(self, limits: &[Limit]) -> AppResult<()> {
+        let mut over = None;
+        for limit in limits {
+            record(&self.txn, limit, self.now).await?;
+            if over.is_none() && in_window(&self.txn, limit, self.now).await? > u64::from(limit.max)
+            {
+                over = Some(refusal(&self.txn, limit, self.now).await?);
+            }
+        }
+        self.txn.commit().await?;
+        over.map_or(Ok(()), Err)
+    }
+}
+
+/// Counts one failure in each of `limits` without a check (a failure found after the
+/// quick check, such as an email already taken).
+pub async fn count_failure(
+    db: &impl ConnectionTrait,
+    limits: &[Limit],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    for limit in limits {
+        record(db, limit, now).await?;
+    }
+    Ok(())
 }
 
 /// An attempt counted in one or more limits.

@@ -4,8 +4,8 @@
 //! resident. One registration per code is enforced by the database (the letter is marked
 //! redeemed with a conditional update, and `residents.letter_id` is unique), also under
 //! concurrent attempts; in one-person-per-household rounds a unique index on the
-//! household does the same. Failed attempts are rate-limited per client address and
-//! globally, so codes cannot be guessed.
+//! household does the same. Failures that suggest guessing are rate-limited per client
+//! address and globally, so codes cannot be guessed (see [`register`]).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
@@ -166,8 +166,8 @@ fn check_input(input: &RegistrationInput) -> AppResult<Checked> {
     })
 }
 
-/// A registration that failed, and whether the attempt counts towards the rate limits
-/// (a mistyped or unknown code, or probing which emails have accounts).
+/// A registration that failed after its code was found, and whether the failure counts
+/// towards the rate limits (probing which emails have accounts does).
 struct Failure {
     error: AppError,
     counts: bool,
@@ -197,44 +197,55 @@ fn counted(error: AppError) -> Failure {
 
 /// Registers a resident with an invitation code. See the module documentation.
 ///
-/// Each attempt is counted per client address and globally before anything else, and
-/// taken back unless it failed in a way that suggests guessing.
+/// Only failures that suggest guessing are counted: a code that is well formed but
+/// unknown (a mistyped one is caught by its check character and says nothing about any
+/// real code), or an email that already has an account. Codes are looked up one at a time
+/// under the global limit's lock ([`rate_limit::Serial`]), so attempts in flight never
+/// count and a burst of guesses gets no more lookups than the limit. A client past its own
+/// limit has its unknown codes refused with `RATE_LIMITED`, while a valid code from the
+/// same address still registers: people sharing an address (a library, a college, a
+/// mobile network) are not refused for each other's mistakes. The global limit, counting
+/// every failure from everywhere, is what bounds guessing; past it nobody registers until
+/// the window moves on.
 pub async fn register(
     state: &AppState,
     input: RegistrationInput,
     client: ClientAddress,
 ) -> AppResult<Registered> {
     let now = state.clock.now();
-    let db = state.db.writer();
-    let limits = [client_limit(state, client), global_limit(state)];
-    let attempt = rate_limit::attempt(db, &limits, now).await?;
-    let outcome = register_once(state, input, now).await;
-    if matches!(&outcome, Err(Failure { counts: true, .. })) {
-        attempt.keep();
-    } else {
-        attempt.forgive(db).await?;
-    }
-    outcome.map_err(|failure| failure.error)
-}
-
-async fn register_once(
-    state: &AppState,
-    input: RegistrationInput,
-    now: DateTime<Utc>,
-) -> Result<Registered, Failure> {
-    let checked = check_input(&input).map_err(|err| match err {
-        AppError::BadUserInput { ref field, .. } if field == "input.code" => counted(err),
-        other => other.into(),
-    })?;
+    let checked = check_input(&input)?;
+    let (client, global) = (client_limit(state, client), global_limit(state));
+    let lookup = rate_limit::Serial::begin(state.db.writer(), &global, now).await?;
     let found = letter::Entity::find()
         .filter(letter::Column::CodeHash.is_in(state.codes.lookup_hashes(&checked.code)))
-        .one(state.db.reader())
+        .one(lookup.connection())
         .await?;
     let Some(letter) = found else {
-        return Err(counted(AppError::NotFound {
+        lookup.failed(&[client, global]).await?;
+        return Err(AppError::NotFound {
             what: "invitation with this code",
-        }));
+        });
     };
+    lookup.passed().await?;
+    match register_found(state, &input, checked, letter, now).await {
+        Ok(registered) => Ok(registered),
+        Err(failure) => {
+            if failure.counts {
+                rate_limit::count_failure(state.db.writer(), &[client, global], now).await?;
+            }
+            Err(failure.error)
+        }
+    }
+}
+
+/// Registers the holder of `letter`'s code.
+async fn register_found(
+    state: &AppState,
+    input: &RegistrationInput,
+    checked: Checked,
+    letter: letter::Model,
+    now: DateTime<Utc>,
+) -> Result<Registered, Failure> {
     let round = recruitment_round::Entity::find_by_id(letter.round_id)
         .one(state.db.reader())
         .await?

@@ -156,6 +156,112 @@ async fn guessing_codes_is_rate_limited_per_client() {
     assert_eq!(code_of(&body), "RATE_LIMITED");
 }
 
+/// A well-formed code that was never issued.
+fn unknown_code() -> String {
+    civic_panel::domain::invitation_code::InvitationCode::generate(&mut rand::rng()).display()
+}
+
+#[tokio::test]
+async fn twelve_residents_registering_at_once_from_one_address_all_get_in() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.2).await;
+    let (_, codes) =
+        round_with_codes(&app, json!({ "name": "R", "letters": 12, "seed": "6" })).await;
+    // One client address for all (the tests' requests share one), more people than the
+    // per-client limit of failures, all at once.
+    assert!(codes.len() > app.state.config.redeem_max_failures_per_client as usize);
+    let attempts = codes.iter().enumerate().map(|(n, letter)| {
+        let app = &app;
+        async move {
+            register(
+                app,
+                registration(&letter.code, &format!("kiosk{n}@example.org")),
+            )
+            .await
+        }
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    for body in &results {
+        assert!(
+            body["data"]["registrationCreate"]["residentId"].is_string(),
+            "{body}"
+        );
+    }
+    assert_eq!(app.count(resident::Entity).await, 12);
+}
+
+#[tokio::test]
+async fn a_valid_code_registers_from_an_address_past_its_limit_while_guesses_stay_refused() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.2).await;
+    let (_, codes) =
+        round_with_codes(&app, json!({ "name": "R", "letters": 2, "seed": "1" })).await;
+    let limit = app.state.config.redeem_max_failures_per_client;
+    for _ in 0..limit {
+        let body = register(&app, registration(&unknown_code(), "g@example.org")).await;
+        assert_eq!(code_of(&body), "NOT_FOUND");
+    }
+    let guess = register(&app, registration(&unknown_code(), "g@example.org")).await;
+    assert_eq!(code_of(&guess), "RATE_LIMITED");
+    // Someone else at the same address, with their own letter.
+    let neighbour = register(&app, registration(&codes[0].code, "n@example.org")).await;
+    assert!(
+        neighbour["data"]["registrationCreate"]["residentId"].is_string(),
+        "{neighbour}"
+    );
+    let guess = register(&app, registration(&unknown_code(), "g@example.org")).await;
+    assert_eq!(code_of(&guess), "RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn a_burst_of_guesses_gets_no_more_lookups_than_the_global_limit_which_then_stops_everyone() {
+    let app = TestApp::spawn_with(|config| {
+        config.redeem_max_failures_per_client = 1_000;
+        config.redeem_max_failures_global = 10;
+    })
+    .await;
+    app.load_demo_register(0.2).await;
+    let (_, codes) =
+        round_with_codes(&app, json!({ "name": "R", "letters": 1, "seed": "1" })).await;
+    let guesses = (0..30).map(|_| {
+        let app = &app;
+        async move { register(app, registration(&unknown_code(), "g@example.org")).await }
+    });
+    let results = futures_util::future::join_all(guesses).await;
+    let answered = |code: &str| results.iter().filter(|b| code_of(b) == code).count();
+    assert_eq!(answered("NOT_FOUND"), 10, "{results:?}");
+    assert_eq!(answered("RATE_LIMITED"), 20);
+    let valid = register(&app, registration(&codes[0].code, "v@example.org")).await;
+    assert_eq!(code_of(&valid), "RATE_LIMITED", "enumeration stops for all");
+    app.clock.advance(Duration::minutes(61));
+    let valid = register(&app, registration(&codes[0].code, "v@example.org")).await;
+    assert!(
+        valid["data"]["registrationCreate"]["residentId"].is_string(),
+        "and resumes once the window has passed: {valid}"
+    );
+}
+
+#[tokio::test]
+async fn mistyped_codes_are_not_counted_as_guesses() {
+    let app = TestApp::spawn().await;
+    app.load_demo_register(0.2).await;
+    round_with_codes(&app, json!({ "name": "R", "letters": 1, "seed": "1" })).await;
+    let limit = app.state.config.redeem_max_failures_per_client;
+    for _ in 0..limit + 5 {
+        let mut typo: Vec<char> = unknown_code().chars().collect();
+        typo[0] = if typo[0] == 'A' { 'B' } else { 'A' };
+        let typo: String = typo.into_iter().collect();
+        let body = register(&app, registration(&typo, "t@example.org")).await;
+        assert_eq!(code_of(&body), "BAD_USER_INPUT", "{body}");
+    }
+    let guess = register(&app, registration(&unknown_code(), "g@example.org")).await;
+    assert_eq!(
+        code_of(&guess),
+        "NOT_FOUND",
+        "typos never used up the limit"
+    );
+}
+
 #[tokio::test]
 async fn an_expired_code_is_refused() {
     let app = TestApp::spawn().await;
