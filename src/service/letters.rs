@@ -351,9 +351,12 @@ pub async fn export_to_folder(
     refuse_expired(&round, state.clock.now())?;
     let merge = out.join("letters.csv");
     if merge.exists() {
+        let held = csv::Reader::from_path(&merge)
+            .map(|mut r| r.byte_records().count())
+            .map_or_else(|_| "an unreadable number of".to_owned(), |n| n.to_string());
         return Err(AppError::conflict(format!(
-            "{} already holds a bundle ({}); its codes exist only there. Choose another \
-             folder, or move the bundle away first.",
+            "{} already holds a bundle of {held} letters ({}); their codes exist only there. \
+             Choose another folder, or move the bundle away first.",
             out.display(),
             merge.display()
         )));

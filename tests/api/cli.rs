@@ -270,7 +270,7 @@ async fn demo_import_draw_verify_and_export_work_from_the_command_line() {
     ]);
     assert!(!again.status.success());
     assert!(
-        String::from_utf8_lossy(&again.stderr).contains("already holds a bundle"),
+        String::from_utf8_lossy(&again.stderr).contains("already holds a bundle of 25 letters"),
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );

@@ -234,6 +234,50 @@ async fn only_officers_may_export_or_download_and_the_audit_list_has_no_codes() 
 }
 
 #[tokio::test]
+async fn the_audit_list_gives_each_letters_ward_decile_and_the_weight_it_was_drawn_with() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    app.load_demo_register(0.5).await;
+    let round = app
+        .round_id(
+            &officer,
+            json!({ "name": "Weighted", "letters": 60, "seed": "8",
+                    "decileWeights": [{ "decile": 1, "weight": 3.0 }, { "decile": 2, "weight": 2.0 }] }),
+        )
+        .await;
+    let audit = app
+        .get(
+            &format!("/exports/rounds/{round}/addresses.csv"),
+            Some(&officer),
+        )
+        .await;
+    let rows = csv_rows(audit.text.as_bytes());
+    assert_eq!(rows.len(), 61);
+    let addresses = civic_panel::db::entities::address::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
+    let mut deciles_seen = std::collections::BTreeSet::new();
+    for row in &rows[1..] {
+        let address = addresses.iter().find(|a| a.address_key == row[1]).unwrap();
+        assert_eq!(row[4], address.ward_code, "{row:?}");
+        let decile = address.deprivation_decile;
+        assert_eq!(row[5], decile.map(|d| d.to_string()).unwrap_or_default());
+        let weight = match decile {
+            Some(1) => 3.0,
+            Some(2) => 2.0,
+            _ => 1.0,
+        };
+        assert_eq!(row[6].parse::<f64>().unwrap(), weight, "{row:?}");
+        deciles_seen.insert(decile);
+    }
+    assert!(
+        deciles_seen.len() > 2,
+        "weighted and unweighted letters both checked"
+    );
+}
+
+#[tokio::test]
 async fn a_bundle_expires_and_is_then_gone() {
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
