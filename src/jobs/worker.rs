@@ -73,10 +73,11 @@ impl Worker {
             "worker started"
         );
         tokio::pin!(shutdown);
-        let mut housekeeping = tokio::time::Instant::now();
+        // At start, then every so often: a worker restarted often still tidies up.
+        let mut housekeeping: Option<tokio::time::Instant> = None;
         loop {
-            if housekeeping.elapsed() >= HOUSEKEEPING_EVERY {
-                housekeeping = tokio::time::Instant::now();
+            if housekeeping.is_none_or(|last| last.elapsed() >= HOUSEKEEPING_EVERY) {
+                housekeeping = Some(tokio::time::Instant::now());
                 self.housekeeping().await;
             }
             let mut busy = false;

@@ -363,3 +363,50 @@ fn job_row_id(id: &str) -> i64 {
         .unwrap()
         .get()
 }
+
+#[tokio::test]
+async fn a_worker_deletes_expired_bundles_as_soon_as_it_starts() {
+    use civic_panel::db::entities::{stored_file, stored_file_chunk};
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    app.load_demo_register(0.2).await;
+    let round = app
+        .round_id(
+            &officer,
+            json!({ "name": "Old", "letters": 3, "seed": "5" }),
+        )
+        .await;
+    app.export_letters(&officer, &round, false).await;
+    assert_eq!(
+        stored_file::Entity::find().count(app.db()).await.unwrap(),
+        1
+    );
+    assert!(
+        stored_file_chunk::Entity::find()
+            .count(app.db())
+            .await
+            .unwrap()
+            > 0
+    );
+    app.clock.advance(chrono::Duration::hours(24 * 7 + 1));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(app.worker().run(async move {
+        let _ = stopped.await;
+    }));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while stored_file_chunk::Entity::find()
+        .count(app.db())
+        .await
+        .unwrap()
+        > 0
+    {
+        assert!(tokio::time::Instant::now() < deadline, "never deleted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        stored_file::Entity::find().count(app.db()).await.unwrap(),
+        0
+    );
+    stop.send(()).unwrap();
+    worker.await.unwrap();
+}
