@@ -1,9 +1,7 @@
 //! The server keeps answering while long work runs: logins, registrations' writes and
 //! `/readyz` go through while a large export is being built, written and stored.
 
-use std::time::Duration;
-
-use serde_json::{Value, json};
+use serde_json::json;
 
 use civic_panel::domain::ids::RoundId;
 use civic_panel::domain::role::Role;
@@ -12,19 +10,15 @@ use civic_panel::service::letters;
 
 use crate::helpers::{LOG_IN, PASSWORD, TestApp};
 
-async fn job_status(app: &TestApp, token: &str, id: &str) -> Value {
-    app.job(token, id).await
-}
-
 #[tokio::test]
 async fn logins_and_readiness_answer_while_a_large_export_runs() {
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
-    app.load_demo_register(1.5).await;
+    app.load_demo_register(3.0).await;
     let round = app
         .round_id(
             &officer,
-            json!({ "name": "Large", "letters": 3000, "seed": "12" }),
+            json!({ "name": "Large", "letters": 6000, "seed": "12" }),
         )
         .await;
     app.create_account(Role::Officer, "colleague@example.org")
@@ -40,18 +34,10 @@ async fn logins_and_readiness_answer_while_a_large_export_runs() {
     }));
 
     // Wait until the export is well under way (rendering and writing its chunks).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let job = job_status(&app, &officer, &id).await;
-        if job["status"] == "RUNNING" && job["progress"]["done"].as_u64().unwrap_or(0) > 100 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the export never got going: {job}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    app.wait_for_job(&officer, &id, |job| {
+        job["status"] == "RUNNING" && job["progress"]["done"].as_u64().unwrap_or(0) > 100
+    })
+    .await;
 
     // While it runs: logins (each writes rate-limit rows and a session), readiness.
     let mut answered_during = 0;
@@ -69,7 +55,7 @@ async fn logins_and_readiness_answer_while_a_large_export_runs() {
         );
         let ready = app.get("/readyz", None).await;
         assert_eq!(ready.status, axum::http::StatusCode::OK);
-        if job_status(&app, &officer, &id).await["status"] == "RUNNING" {
+        if app.job(&officer, &id).await["status"] == "RUNNING" {
             answered_during += 1;
         }
     }
@@ -78,20 +64,13 @@ async fn logins_and_readiness_answer_while_a_large_export_runs() {
         "logins and /readyz answered while the export was still running ({answered_during} of 5)"
     );
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let finished = loop {
-        let job = job_status(&app, &officer, &id).await;
-        if job["status"] != "RUNNING" && job["status"] != "QUEUED" {
-            break job;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the export never finished"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let finished = app
+        .wait_for_job(&officer, &id, |job| {
+            job["status"] != "RUNNING" && job["status"] != "QUEUED"
+        })
+        .await;
     assert_eq!(finished["status"], "SUCCEEDED", "{finished}");
-    assert_eq!(finished["result"]["letters"], 3000);
+    assert_eq!(finished["result"]["letters"], 6000);
     stop.send(()).unwrap();
     worker.await.unwrap();
 }

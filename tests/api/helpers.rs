@@ -213,6 +213,28 @@ impl TestApp {
         body["data"]["job"].clone()
     }
 
+    /// Waits until the job satisfies `done`, polling through the API; fails after two
+    /// minutes.
+    pub async fn wait_for_job(
+        &self,
+        token: &str,
+        id: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let job = self.job(token, id).await;
+            if done(&job) {
+                return job;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the job never got there: {job}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Sends a request from 127.0.0.1.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
         self.send_from(request, [127, 0, 0, 1]).await

@@ -194,27 +194,6 @@ async fn a_queued_job_can_be_cancelled_and_then_never_runs() {
     assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN");
 }
 
-/// Waits until the job satisfies `done`, polling through the API; fails after a minute.
-async fn wait_for_job(
-    app: &TestApp,
-    token: &str,
-    id: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let job = app.job(token, id).await;
-        if done(&job) {
-            return job;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "job never got there: {job}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_running_export_reports_progress_and_stops_when_cancelled_storing_no_code() {
     let app = TestApp::spawn_with(|config| config.worker.job_lease_secs = 3).await;
@@ -237,10 +216,11 @@ async fn a_running_export_reports_progress_and_stops_when_cancelled_storing_no_c
     let worker = tokio::spawn(app.worker().run(async move {
         let _ = stopped.await;
     }));
-    let running = wait_for_job(&app, &officer, &id, |job| {
-        job["status"] == "RUNNING" && job["progress"]["done"].as_u64().unwrap_or(0) > 0
-    })
-    .await;
+    let running = app
+        .wait_for_job(&officer, &id, |job| {
+            job["status"] == "RUNNING" && job["progress"]["done"].as_u64().unwrap_or(0) > 0
+        })
+        .await;
     assert_eq!(running["progress"]["total"], 6000, "{running}");
     assert!(running["progress"]["fraction"].as_f64().unwrap() < 1.0);
     let cancel =
@@ -252,7 +232,9 @@ async fn a_running_export_reports_progress_and_stops_when_cancelled_storing_no_c
         asked["data"]["jobCancel"]["job"]["cancelRequested"], true,
         "{asked}"
     );
-    let stopped_job = wait_for_job(&app, &officer, &id, |job| job["status"] != "RUNNING").await;
+    let stopped_job = app
+        .wait_for_job(&officer, &id, |job| job["status"] != "RUNNING")
+        .await;
     assert_eq!(stopped_job["status"], "CANCELLED", "{stopped_job}");
     stop.send(()).unwrap();
     worker.await.unwrap();
