@@ -12,6 +12,7 @@ pub mod files;
 pub mod frame;
 pub mod letters;
 pub mod locks;
+pub mod pages;
 pub mod queue;
 pub mod register;
 pub mod round_status;

@@ -1,11 +1,9 @@
 //! Accounts: creating staff logins, finding and listing them.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::db::entities::account;
+use crate::db::pages::{self, Order};
 use crate::domain::account::{Account, parse_display_name};
 use crate::domain::email::EmailAddress;
 use crate::domain::ids::AccountId;
@@ -163,15 +161,17 @@ pub async fn list(
     role: Option<Role>,
 ) -> AppResult<Vec<Account>> {
     caller.require(&[Role::Admin])?;
-    let mut query = account::Entity::find().order_by_asc(account::Column::Id);
-    if let Some(after) = after {
-        query = query.filter(account::Column::Id.gt(after.0));
-    }
+    let mut query = pages::page(
+        account::Entity::find(),
+        account::Column::Id,
+        Order::OldestFirst,
+        after.map(|a| a.0),
+        limit,
+    );
     if let Some(role) = role {
         query = query.filter(account::Column::Role.eq(role.as_str()));
     }
     query
-        .limit(limit + 1)
         .all(state.db.reader())
         .await?
         .into_iter()

@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select};
 
 use crate::db::entities::resident;
+use crate::db::pages::{self, Order};
 use crate::domain::ids::{ResidentId, RoundId};
 use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};
@@ -34,7 +35,6 @@ fn owed(round_id: RoundId) -> Select<resident::Entity> {
     resident::Entity::find()
         .filter(resident::Column::RoundId.eq(round_id.get()))
         .filter(resident::Column::IncentiveOwed.eq(true))
-        .order_by_asc(resident::Column::Id)
 }
 
 fn to_claim(r: resident::Model) -> Claim {
@@ -57,17 +57,18 @@ pub async fn claims_page(
     limit: u64,
 ) -> AppResult<Vec<Claim>> {
     caller.require(OFFICERS)?;
-    let mut query = owed(round_id);
-    if let Some(after) = after {
-        query = query.filter(resident::Column::Id.gt(after.get()));
-    }
-    Ok(query
-        .limit(limit + 1)
-        .all(state.db.reader())
-        .await?
-        .into_iter()
-        .map(to_claim)
-        .collect())
+    Ok(pages::page(
+        owed(round_id),
+        resident::Column::Id,
+        Order::OldestFirst,
+        after.map(ResidentId::get),
+        limit,
+    )
+    .all(state.db.reader())
+    .await?
+    .into_iter()
+    .map(to_claim)
+    .collect())
 }
 
 /// Everyone in a round owed its incentive, in registration order (the finance export).

@@ -4,10 +4,11 @@
 //! case that validated the request and is run by a worker (`jobs::worker`), in this process
 //! or another. Staff (OFFICER, ADMIN) see every job; nobody else sees any.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 
 use crate::db::entities::job;
+use crate::db::pages::{self, Order};
 use crate::db::queue::{self, NewJob};
 use crate::domain::ids::{AccountId, JobId};
 use crate::domain::job::{Job, JobKind, JobStatus};
@@ -115,10 +116,13 @@ pub async fn list(
     limit: u64,
 ) -> AppResult<Vec<Job>> {
     caller.require(STAFF)?;
-    let mut query = job::Entity::find().order_by_desc(job::Column::Id);
-    if let Some(before) = before {
-        query = query.filter(job::Column::Id.lt(before.get()));
-    }
+    let mut query = pages::page(
+        job::Entity::find(),
+        job::Column::Id,
+        Order::NewestFirst,
+        before.map(JobId::get),
+        limit,
+    );
     if let Some(status) = filter.status {
         query = query.filter(job::Column::Status.eq(status.as_str()));
     }
@@ -126,7 +130,6 @@ pub async fn list(
         query = query.filter(job::Column::Kind.eq(kind.as_str()));
     }
     query
-        .limit(limit + 1)
         .all(state.db.reader())
         .await?
         .into_iter()

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::entities::{address, letter, recruitment_round};
 use crate::db::frame::{self, FrameQuery};
 use crate::db::letters::{self as letter_rows, NewRound};
+use crate::db::pages::{self, Order};
 use crate::domain::ids::{AccountId, RoundId};
 use crate::domain::job::{Job, JobKind};
 use crate::domain::role::Role;
@@ -399,17 +400,18 @@ pub async fn list_rounds(
     limit: u64,
 ) -> AppResult<Vec<Round>> {
     caller.require(READERS)?;
-    let mut query = recruitment_round::Entity::find().order_by_desc(recruitment_round::Column::Id);
-    if let Some(before) = before {
-        query = query.filter(recruitment_round::Column::Id.lt(before.get()));
-    }
-    query
-        .limit(limit + 1)
-        .all(state.db.reader())
-        .await?
-        .into_iter()
-        .map(to_domain)
-        .collect()
+    pages::page(
+        recruitment_round::Entity::find(),
+        recruitment_round::Column::Id,
+        Order::NewestFirst,
+        before.map(RoundId::get),
+        limit,
+    )
+    .all(state.db.reader())
+    .await?
+    .into_iter()
+    .map(to_domain)
+    .collect()
 }
 
 /// The result of re-running a round's draw.
