@@ -85,7 +85,7 @@ async fn timed_import(
     let started = Instant::now();
     let file = std::fs::File::open(register)?;
     let summary =
-        addresses::import(state, file, ImportOptions::default(), &Progress::new()).await?;
+        addresses::import(state, file, ImportOptions::default(), &Progress::new(), None).await?;
     Ok((summary, started.elapsed()))
 }
 

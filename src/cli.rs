@@ -4,11 +4,13 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, DatabaseConfig, LogFormat};
 use crate::domain::ids::RoundId;
 use crate::domain::role::Role;
+use crate::domain::text_input::TextEncoding;
 use crate::jobs::mail::Mailer;
 use crate::jobs::worker::Worker;
 use crate::service::accounts::{self, NewAccount};
@@ -89,6 +91,14 @@ enum ImportCommand {
     Addresses {
         /// The CSV file.
         file: PathBuf,
+        /// The file's character encoding: utf-8 (default), or windows-1252 (also
+        /// latin1, cp1252, iso-8859-1) for plain "CSV" saved by Excel.
+        #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
+        encoding: TextEncoding,
+        /// Where to write every refused row as CSV (line, key, column, reason). By
+        /// default `<file>.rejected.csv` beside the file, written only when rows are refused.
+        #[arg(long)]
+        rejections: Option<PathBuf>,
         #[command(flatten)]
         config: Box<Config>,
     },
@@ -96,6 +106,9 @@ enum ImportCommand {
     Benchmarks {
         /// The CSV file.
         file: PathBuf,
+        /// The file's character encoding: utf-8 (default) or windows-1252.
+        #[arg(long, default_value = "utf-8", value_parser = parse_encoding)]
+        encoding: TextEncoding,
         #[command(flatten)]
         config: Box<Config>,
     },
@@ -145,13 +158,22 @@ pub async fn run() -> anyhow::Result<()> {
             config,
         } => create_admin(*config, &email, &name).await,
         Command::Import { what } => match what {
-            ImportCommand::Addresses { file, config } => import_addresses(*config, &file).await,
-            ImportCommand::Benchmarks { file, config } => {
+            ImportCommand::Addresses {
+                file,
+                encoding,
+                rejections,
+                config,
+            } => import_addresses(*config, &file, encoding, rejections).await,
+            ImportCommand::Benchmarks {
+                file,
+                encoding,
+                config,
+            } => {
                 telemetry::init(config.log_format);
                 let state = open(*config).await?;
-                let summary =
-                    benchmarks::import(&state, &Caller::System, std::fs::File::open(&file)?)
-                        .await?;
+                let file = std::fs::File::open(&file)
+                    .with_context(|| format!("cannot open {}", file.display()))?;
+                let summary = benchmarks::import(&state, &Caller::System, file, encoding).await?;
                 println!(
                     "{} benchmark counts written, {} rows rejected.",
                     summary.written,
@@ -273,11 +295,46 @@ fn round_id(raw: &str) -> anyhow::Result<RoundId> {
     Ok(graphql::id::decode::<RoundId>(raw, "round")?)
 }
 
-async fn import_addresses(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
+/// An encoding named on the command line.
+fn parse_encoding(label: &str) -> Result<TextEncoding, String> {
+    TextEncoding::from_label(label)
+        .ok_or_else(|| format!("{label:?} is not an encoding we read; use utf-8 or windows-1252"))
+}
+
+/// Refused rows printed by `import addresses`; the rest are in the rejection list.
+const PRINTED_REJECTIONS: usize = 20;
+
+/// Where `import addresses` writes every refused row unless told: `<file>.rejected.csv`.
+fn default_rejections_path(file: &std::path::Path) -> PathBuf {
+    let stem = file
+        .file_stem()
+        .map_or_else(|| "register".into(), |s| s.to_string_lossy().into_owned());
+    file.with_file_name(format!("{stem}.rejected.csv"))
+}
+
+async fn import_addresses(
+    config: Config,
+    file: &std::path::Path,
+    encoding: TextEncoding,
+    rejections: Option<PathBuf>,
+) -> anyhow::Result<()> {
     telemetry::init(config.log_format);
     let max_rows = config.import_max_rows;
+    let reader =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let asked = rejections.is_some();
+    let list_path = rejections.unwrap_or_else(|| default_rejections_path(file));
+    let folder = match list_path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let list = tempfile::NamedTempFile::new_in(&folder).with_context(|| {
+        format!(
+            "cannot write the list of refused rows in {}; choose another place with --rejections",
+            folder.display()
+        )
+    })?;
     let state = open(config).await?;
-    let reader = std::fs::File::open(file)?;
     let bar = indicatif::ProgressBar::new(reader.metadata()?.len());
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} ({eta} left)")
@@ -295,9 +352,17 @@ async fn import_addresses(config: Config, file: &std::path::Path) -> anyhow::Res
     };
     let options = ImportOptions {
         max_rows,
+        encoding,
         ..ImportOptions::default()
     };
-    let summary = addresses::import(&state, reader, options, &progress).await;
+    let summary = addresses::import(
+        &state,
+        reader,
+        options,
+        &progress,
+        Some(list.as_file().try_clone()?),
+    )
+    .await;
     ticker.abort();
     bar.finish_and_clear();
     let summary = summary?;
@@ -309,8 +374,22 @@ async fn import_addresses(config: Config, file: &std::path::Path) -> anyhow::Res
         summary.unchanged,
         summary.rejected_count
     );
-    for r in &summary.rejected {
+    for r in summary.rejected.iter().take(PRINTED_REJECTIONS) {
         println!("  line {}: {}", r.line, r.reason);
+    }
+    if summary.rejected_count > PRINTED_REJECTIONS as u64 {
+        println!(
+            "  … and {} more.",
+            summary.rejected_count - PRINTED_REJECTIONS as u64
+        );
+    }
+    if summary.rejected_count > 0 || asked {
+        list.persist(&list_path)
+            .with_context(|| format!("cannot write {}", list_path.display()))?;
+        println!(
+            "Every refused row (line, key, column, reason): {}",
+            list_path.display()
+        );
     }
     Ok(())
 }
@@ -378,12 +457,14 @@ async fn demo(
         std::io::Cursor::new(csv),
         ImportOptions::default(),
         &Progress::new(),
+        None,
     )
     .await?;
     let benchmark_summary = benchmarks::import(
         &state,
         &Caller::System,
         std::io::Cursor::new(demo_data::CENSUS_BENCHMARKS.as_bytes()),
+        TextEncoding::Utf8,
     )
     .await?;
     println!(

@@ -20,6 +20,7 @@ use std::io::Read;
 use csv::ByteRecord;
 
 use super::postcode::Postcode;
+use super::text_input::{NOT_UTF8_ADVICE, TextEncoding, TextInput};
 
 /// Human names of the required columns, as reported in [`HeaderError::MissingColumns`].
 pub const REQUIRED_COLUMNS: [&str; 4] = ["address key (uprn)", "line1", "postcode", "ward_code"];
@@ -81,8 +82,65 @@ pub struct AddressRecord {
 pub struct RowRejection {
     /// Physical line of the file (1-based) on which the row starts.
     pub line: u64,
+    /// The row's key as given (the address key of a register row), if it has one.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The field at fault, when one is (e.g. `postcode`); none when the row as a whole
+    /// is wrong (too few fields, a duplicate key).
+    #[serde(default)]
+    pub column: Option<String>,
     /// What is wrong, naming the column and the value given.
     pub reason: String,
+}
+
+impl RowRejection {
+    /// The columns of a rejection list as CSV, in [`RowRejection::csv_record`] order.
+    pub const CSV_HEADER: [&'static str; 4] = ["line", "key", "column", "reason"];
+
+    /// This rejection as a row of a rejection list.
+    pub fn csv_record(&self) -> [String; 4] {
+        [
+            self.line.to_string(),
+            self.key.clone().unwrap_or_default(),
+            self.column.clone().unwrap_or_default(),
+            self.reason.clone(),
+        ]
+    }
+}
+
+/// Why a row is refused: the field at fault, if one is, and what is wrong with it.
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub(super) column: Option<&'static str>,
+    pub(super) reason: String,
+}
+
+impl Refusal {
+    /// A refusal of the row as a whole.
+    pub(super) fn row(reason: String) -> Self {
+        Self {
+            column: None,
+            reason,
+        }
+    }
+
+    /// Makes a reason into a refusal of field `column`.
+    pub(super) fn at(column: &'static str) -> impl FnOnce(String) -> Self {
+        move |reason| Self {
+            column: Some(column),
+            reason,
+        }
+    }
+
+    /// The rejection of the row on `line` with key `key`.
+    pub(super) fn on_line(self, line: u64, key: Option<String>) -> RowRejection {
+        RowRejection {
+            line,
+            key,
+            column: self.column.map(str::to_owned),
+            reason: self.reason,
+        }
+    }
 }
 
 /// Why the header row cannot be used; nothing has been imported.
@@ -92,7 +150,7 @@ pub enum HeaderError {
     #[error("the file is empty; the first row must name the columns")]
     Empty,
     /// The header row is not UTF-8 text.
-    #[error("the header row is not valid UTF-8; save the file as CSV UTF-8")]
+    #[error("the header row is {NOT_UTF8_ADVICE}")]
     NotUtf8,
     /// Required columns are absent.
     #[error("the header has no column for {}", .missing.join(", "))]
@@ -138,19 +196,24 @@ pub fn is_ward_code(s: &str) -> bool {
 
 /// A CSV source read one row at a time into a reused record, with a row limit.
 pub(super) struct Rows<R: Read> {
-    csv: csv::Reader<R>,
+    csv: csv::Reader<TextInput<R>>,
     record: ByteRecord,
     rows_read: u64,
     max_rows: u64,
 }
 
 impl<R: Read> Rows<R> {
-    /// Opens `reader` and returns the header names, trimmed and without any BOM.
-    pub(super) fn open(reader: R, max_rows: u64) -> Result<(Self, Vec<String>), HeaderError> {
+    /// Opens `reader`, which is in `encoding`, and returns the header names, trimmed and
+    /// without any BOM.
+    pub(super) fn open(
+        reader: R,
+        max_rows: u64,
+        encoding: TextEncoding,
+    ) -> Result<(Self, Vec<String>), HeaderError> {
         let mut csv = csv::ReaderBuilder::new()
             .flexible(true)
             .buffer_capacity(1 << 16)
-            .from_reader(reader);
+            .from_reader(TextInput::new(reader, encoding));
         let header = csv
             .byte_headers()
             .map_err(|e| HeaderError::Csv(e.to_string()))?;
@@ -201,23 +264,27 @@ impl<R: Read> Rows<R> {
     }
 }
 
-/// Splits a row into trimmed text by field, given each column's field index.
+/// Splits a row into trimmed text by field, given each column's field index in `specs`;
+/// columns that map to no field are not looked at.
 pub(super) fn row_fields<'r>(
     record: &'r ByteRecord,
     columns: &[Option<usize>],
+    specs: &[FieldSpec],
     fields: &mut [&'r str],
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     if record.len() != columns.len() {
-        return Err(format!(
+        return Err(Refusal::row(format!(
             "expected {} fields, found {}",
             columns.len(),
             record.len()
-        ));
+        )));
     }
     for (raw, column) in record.iter().zip(columns) {
-        let text = std::str::from_utf8(raw).map_err(|_| "not valid UTF-8".to_owned())?;
-        if let Some(field) = column {
-            fields[*field] = text.trim();
+        if let Some(field) = *column {
+            let name = specs[field].0;
+            let text = std::str::from_utf8(raw)
+                .map_err(|_| Refusal::at(name)(format!("{name} is {NOT_UTF8_ADVICE}")))?;
+            fields[field] = text.trim();
         }
     }
     Ok(())
@@ -293,10 +360,10 @@ pub struct AddressCsvReader<R: Read> {
 }
 
 impl<R: Read> AddressCsvReader<R> {
-    /// Reads the header and maps its columns, refusing a file with more than `max_rows`
-    /// data rows once it gets that far.
-    pub fn new(reader: R, max_rows: u64) -> Result<Self, HeaderError> {
-        let (rows, names) = Rows::open(reader, max_rows)?;
+    /// Reads the header of a file in `encoding` and maps its columns, refusing a file
+    /// with more than `max_rows` data rows once it gets that far.
+    pub fn new(reader: R, max_rows: u64, encoding: TextEncoding) -> Result<Self, HeaderError> {
+        let (rows, names) = Rows::open(reader, max_rows, encoding)?;
         let (columns, ignored) = map_columns(names, &FIELDS)?;
         let hasher = RandomState::new();
         Ok(Self {
@@ -317,23 +384,25 @@ impl<R: Read> AddressCsvReader<R> {
         let result = parse_row(record, &self.columns, line).and_then(|address| {
             let hash = self.hasher.hash_one(&address.address_key);
             match self.first_lines.entry(hash) {
-                Entry::Occupied(first) => Err(format!(
+                Entry::Occupied(first) => Err(Refusal::row(format!(
                     "duplicate address key {} (first on line {})",
                     address.address_key,
                     first.get()
-                )),
+                ))),
                 Entry::Vacant(slot) => {
                     slot.insert(line);
                     Ok(address)
                 }
             }
         });
-        Ok(Some(result.map_err(|reason| RowRejection { line, reason })))
+        Ok(Some(result.map_err(|refusal| {
+            refusal.on_line(line, given_key(record, &self.columns))
+        })))
     }
 
-    /// Bytes of input consumed so far, header included, for progress reporting.
+    /// Bytes of the file read so far, for progress reporting.
     pub fn bytes_read(&self) -> u64 {
-        self.rows.csv.position().byte()
+        self.rows.csv.get_ref().bytes_consumed()
     }
 
     /// Data rows read so far, including rejected and blank rows.
@@ -347,14 +416,22 @@ impl<R: Read> AddressCsvReader<R> {
     }
 }
 
+/// The address key a refused row gives, as text (cut to a key's length), if any.
+fn given_key(record: &ByteRecord, columns: &[Option<usize>]) -> Option<String> {
+    let index = columns.iter().position(|field| *field == Some(0))?;
+    let key = String::from_utf8_lossy(record.get(index)?);
+    let key = key.trim();
+    (!key.is_empty()).then(|| key.chars().take(MAX_KEY_CHARS).collect())
+}
+
 /// Validates one row's fields into a record, or gives the reason it is refused.
 fn parse_row(
     record: &ByteRecord,
     columns: &[Option<usize>],
     line: u64,
-) -> Result<AddressRecord, String> {
+) -> Result<AddressRecord, Refusal> {
     let mut fields = [""; FIELDS.len()];
-    row_fields(record, columns, &mut fields)?;
+    row_fields(record, columns, &FIELDS, &mut fields)?;
     let [
         key_text,
         line1,
@@ -366,32 +443,35 @@ fn parse_row(
         decile,
         household,
     ] = fields;
-    let address_key = key(FIELDS[0].0, key_text)?;
+    let address_key = key(FIELDS[0].0, key_text).map_err(Refusal::at(FIELDS[0].0))?;
     let ward_code = ward.to_ascii_uppercase();
     if !is_ward_code(&ward_code) {
-        return Err(format!(
+        return Err(Refusal::at("ward_code")(format!(
             "ward_code {ward:?} is not a GSS code (E, W, S or N then 8 digits, e.g. E05004418)"
-        ));
+        )));
     }
     let deprivation_decile = match decile.parse::<i16>() {
         Ok(decile) if (1..=10).contains(&decile) => Some(decile),
         _ if decile.is_empty() => None,
         _ => {
-            return Err(format!(
+            return Err(Refusal::at("deprivation_decile")(format!(
                 "deprivation_decile {decile:?} is not a whole number from 1 to 10"
-            ));
+            )));
         }
     };
+    let line1 = text("line1", line1)
+        .and_then(|given| given.ok_or_else(|| "line1 is empty".to_owned()))
+        .map_err(Refusal::at("line1"))?;
     Ok(AddressRecord {
         line,
-        line1: text("line1", line1)?.ok_or("line1 is empty")?,
-        line2: text("line2", line2)?,
-        line3: text("line3", line3)?,
-        town: text("town", town)?,
-        postcode: Postcode::parse(postcode).map_err(|e| e.to_string())?,
+        line1,
+        line2: text("line2", line2).map_err(Refusal::at("line2"))?,
+        line3: text("line3", line3).map_err(Refusal::at("line3"))?,
+        town: text("town", town).map_err(Refusal::at("town"))?,
+        postcode: Postcode::parse(postcode).map_err(|e| Refusal::at("postcode")(e.to_string()))?,
         household_key: match household {
             "" => address_key.clone(),
-            given => key("household_key", given)?,
+            given => key("household_key", given).map_err(Refusal::at("household_key"))?,
         },
         address_key,
         ward_code,
@@ -426,7 +506,7 @@ mod tests {
     const ROW: &str = "K1,1 High St,GL19 3BB,E05004418\n";
 
     fn read_all(csv: &[u8]) -> Vec<Result<AddressRecord, RowRejection>> {
-        let mut reader = AddressCsvReader::new(csv, 1_000_000).unwrap();
+        let mut reader = AddressCsvReader::new(csv, 1_000_000, TextEncoding::Utf8).unwrap();
         std::iter::from_fn(|| reader.next_row().unwrap()).collect()
     }
 
@@ -436,7 +516,7 @@ mod tests {
                    post_code,WARD,IMD Decile,Household,Notes,\n\
                    100120614963 , 1 High St ,Flat 2,, Tewkesbury ,gl193bb,e05004418, 3 ,H7,,\n\
                    K2,2 High St,,,,GL19 3BB,E05004418,,,,\n";
-        let mut reader = AddressCsvReader::new(csv.as_bytes(), 10).unwrap();
+        let mut reader = AddressCsvReader::new(csv.as_bytes(), 10, TextEncoding::Utf8).unwrap();
         assert_eq!(reader.ignored_columns(), ["Notes", "column 11 (no name)"]);
         let first = reader.next_row().unwrap().unwrap().unwrap();
         let expected = AddressRecord {
@@ -463,7 +543,11 @@ mod tests {
 
     #[test]
     fn header_problems_are_refused_before_any_row() {
-        let new = |csv: &[u8]| AddressCsvReader::new(csv, 10).err().map(|e| e.to_string());
+        let new = |csv: &[u8]| {
+            AddressCsvReader::new(csv, 10, TextEncoding::Utf8)
+                .err()
+                .map(|e| e.to_string())
+        };
         assert_eq!(new(b""), Some(HeaderError::Empty.to_string()));
         assert_eq!(
             new(b"uprn,l\xffne1\n"),
@@ -483,7 +567,7 @@ mod tests {
 
     #[test]
     fn each_bad_row_is_rejected_with_its_line_and_a_reason_naming_the_value() {
-        let csv = format!(
+        let lf = format!(
             "uprn,line1,town,postcode,ward_code,decile,household\n\
              ,1 High St,,GL19 3BB,E05004418,,\nK\u{7},1 High St,,GL19 3BB,E05004418,,\n\
              K3,,,GL19 3BB,E05004418,,\nK4,1 High St,{},GL19 3BB,E05004418,,\n\
@@ -494,11 +578,52 @@ mod tests {
             "t".repeat(201),
             "h".repeat(65)
         );
-        let rows = read_all(csv.as_bytes());
+        // Excel and councils' systems end lines with CRLF, inside quoted cells too.
+        let crlf = lf.replace('\n', "\r\n");
+        for csv in [lf, crlf] {
+            check_bad_rows(csv.as_bytes());
+        }
+    }
+
+    /// The rows of `each_bad_row_is_rejected_with_its_line_and_a_reason_naming_the_value`.
+    fn check_bad_rows(csv: &[u8]) {
+        let rows = read_all(csv);
         assert_eq!(rows[8].as_ref().unwrap().line1, "1 High St\nUpper Floor");
         let rejected: Vec<_> = rows.into_iter().filter_map(Result::err).collect();
         let lines: Vec<_> = rejected.iter().map(|r| r.line).collect();
         assert_eq!(lines, [2, 3, 4, 5, 6, 7, 8, 9, 13, 14]);
+        let keys: Vec<_> = rejected.iter().map(|r| r.key.as_deref()).collect();
+        assert_eq!(
+            keys,
+            [
+                None,
+                Some("K\u{7}"),
+                Some("K3"),
+                Some("K4"),
+                Some("K5"),
+                Some("K6"),
+                Some("K7"),
+                Some("K8"),
+                Some("K9"),
+                Some("K9")
+            ]
+        );
+        let columns: Vec<_> = rejected.iter().map(|r| r.column.as_deref()).collect();
+        assert_eq!(
+            columns,
+            [
+                Some("address key (uprn)"),
+                Some("address key (uprn)"),
+                Some("line1"),
+                Some("town"),
+                Some("postcode"),
+                Some("ward_code"),
+                Some("deprivation_decile"),
+                Some("household_key"),
+                None,
+                None
+            ]
+        );
         let reasons: Vec<_> = rejected.iter().map(|r| r.reason.as_str()).collect();
         assert_eq!(
             reasons,
@@ -518,7 +643,7 @@ mod tests {
     }
 
     #[test]
-    fn a_row_that_is_not_utf8_is_rejected_and_reading_goes_on() {
+    fn a_row_that_is_not_utf8_is_rejected_with_advice_and_reading_goes_on() {
         let csv = [
             HEADER.as_bytes(),
             b"K0,1 H\xe9gh St,GL19 3BB,E05004418\n",
@@ -530,22 +655,50 @@ mod tests {
             rows[0],
             Err(RowRejection {
                 line: 2,
-                reason: "not valid UTF-8".into()
+                key: Some("K0".into()),
+                column: Some("line1".into()),
+                reason: format!("line1 is {NOT_UTF8_ADVICE}")
             })
         );
+        assert!(NOT_UTF8_ADVICE.contains("Windows-1252"));
         assert_eq!(rows[1].as_ref().unwrap().address_key, "K1");
+    }
+
+    #[test]
+    fn a_windows_1252_file_is_read_when_asked_for() {
+        let csv = [
+            b"uprn,line1,town,postcode,ward_code\r\n".as_slice(),
+            b"K0,1 H\xe9gh St,Caf\xe9 \x96 Sw\xeant,GL19 3BB,E05004418\r\n",
+            b"K1,\"Flat 1\r\nTy\xf4 Newydd\",,GL19 3BB,E05004418\r\n",
+            b"K2,2 High St,,BAD,E05004418\r\n",
+        ]
+        .concat();
+        let mut reader = AddressCsvReader::new(&csv[..], 10, TextEncoding::Windows1252).unwrap();
+        let rows: Vec<_> = std::iter::from_fn(|| reader.next_row().unwrap()).collect();
+        let first = rows[0].as_ref().unwrap();
+        assert_eq!(first.line1, "1 H\u{e9}gh St");
+        assert_eq!(first.town.as_deref(), Some("Caf\u{e9} \u{2013} Sw\u{ea}nt"));
+        assert_eq!(rows[1].as_ref().unwrap().line1, "Flat 1\nTy\u{f4} Newydd");
+        assert_eq!(rows[2].as_ref().unwrap_err().line, 5);
+        assert_eq!(reader.bytes_read(), csv.len() as u64);
+    }
+
+    #[test]
+    fn an_unnamed_column_with_bytes_that_are_not_utf8_does_not_refuse_the_row() {
+        let csv = b"uprn,line1,postcode,ward_code,notes\nK0,1 High St,GL19 3BB,E05004418,\xff\n";
+        assert!(read_all(csv)[0].is_ok());
     }
 
     #[test]
     fn an_overlong_file_is_refused_at_the_first_row_past_the_limit_without_reading_on() {
         let csv = format!("{HEADER}{}", ROW.repeat(100_000));
-        let mut reader = AddressCsvReader::new(csv.as_bytes(), 3).unwrap();
+        let mut reader = AddressCsvReader::new(csv.as_bytes(), 3, TextEncoding::Utf8).unwrap();
         for _ in 0..3 {
             assert!(reader.next_row().unwrap().is_some());
         }
         assert_eq!(reader.next_row(), Err(FatalError::TooManyRows { limit: 3 }));
         assert_eq!(reader.rows_read(), 4);
-        assert!(reader.bytes_read() < 200);
+        assert!(reader.bytes_read() < csv.len() as u64 / 10);
     }
 
     /// A reader whose every read fails.
@@ -559,7 +712,9 @@ mod tests {
 
     #[test]
     fn a_read_failure_part_way_is_fatal() {
-        let mut reader = AddressCsvReader::new(HEADER.as_bytes().chain(FailingRead), 10).unwrap();
+        let mut reader =
+            AddressCsvReader::new(HEADER.as_bytes().chain(FailingRead), 10, TextEncoding::Utf8)
+                .unwrap();
         assert_eq!(reader.next_row(), Err(FatalError::Io("disk gone".into())));
     }
 
@@ -599,7 +754,8 @@ mod tests {
             inputs.push(header.into_iter().chain(body).collect());
         }
         for input in inputs {
-            if let Ok(mut reader) = AddressCsvReader::new(input.as_slice(), 50) {
+            if let Ok(mut reader) = AddressCsvReader::new(input.as_slice(), 50, TextEncoding::Utf8)
+            {
                 while let Ok(Some(_)) = reader.next_row() {}
             }
         }

@@ -17,10 +17,11 @@ use std::io::Read;
 use csv::ByteRecord;
 
 use super::demographics::{Category, Dimension};
+use super::text_input::TextEncoding;
 
 use super::address_csv::{
-    FatalError, FieldSpec, HeaderError, RowRejection, Rows, check_length, is_gss_code, map_columns,
-    row_fields,
+    FatalError, FieldSpec, HeaderError, Refusal, RowRejection, Rows, check_length, is_gss_code,
+    map_columns, row_fields,
 };
 
 /// Most characters in a name, dimension, category or universe.
@@ -95,8 +96,9 @@ pub struct DimensionShares {
 pub fn parse_benchmarks<R: Read>(
     reader: R,
     max_rows: u64,
+    encoding: TextEncoding,
 ) -> Result<(Vec<BenchmarkRow>, Vec<RowRejection>), BenchmarkFileError> {
-    let (mut rows, names) = Rows::open(reader, max_rows)?;
+    let (mut rows, names) = Rows::open(reader, max_rows, encoding)?;
     let (columns, _) = map_columns(names, &FIELDS)?;
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
@@ -109,13 +111,13 @@ pub fn parse_benchmarks<R: Read>(
                 row.category.clone(),
             );
             match first_lines.entry(key) {
-                Entry::Occupied(first) => Err(format!(
+                Entry::Occupied(first) => Err(Refusal::row(format!(
                     "duplicate count for {} {} {:?} (first on line {})",
                     row.area_code,
                     row.dimension,
                     row.category,
                     first.get()
-                )),
+                ))),
                 Entry::Vacant(slot) => {
                     slot.insert(line);
                     Ok(row)
@@ -124,7 +126,7 @@ pub fn parse_benchmarks<R: Read>(
         });
         match parsed {
             Ok(row) => accepted.push(row),
-            Err(reason) => rejected.push(RowRejection { line, reason }),
+            Err(refusal) => rejected.push(refusal.on_line(line, None)),
         }
     }
     Ok((accepted, rejected))
@@ -135,15 +137,15 @@ fn parse_row(
     record: &ByteRecord,
     columns: &[Option<usize>],
     line: u64,
-) -> Result<BenchmarkRow, String> {
+) -> Result<BenchmarkRow, Refusal> {
     let mut fields = [""; FIELDS.len()];
-    row_fields(record, columns, &mut fields)?;
+    row_fields(record, columns, &FIELDS, &mut fields)?;
     let [area_code, area_name, dimension, category, count, universe] = fields;
     let code = area_code.to_ascii_uppercase();
     if !is_gss_code(&code) {
-        return Err(format!(
+        return Err(Refusal::at("area_code")(format!(
             "area_code {area_code:?} is not a GSS code (a letter then 8 digits, e.g. E07000083)"
-        ));
+        )));
     }
     let texts = [
         ("area_name", area_name),
@@ -153,16 +155,16 @@ fn parse_row(
     ];
     for (name, text) in texts {
         if text.is_empty() {
-            return Err(format!("{name} is empty"));
+            return Err(Refusal::at(name)(format!("{name} is empty")));
         }
-        check_length(name, text, MAX_TEXT_CHARS)?;
+        check_length(name, text, MAX_TEXT_CHARS).map_err(Refusal::at(name))?;
     }
     let count = match count.parse::<i64>() {
         Ok(count) if count >= 0 => count,
         _ => {
-            return Err(format!(
+            return Err(Refusal::at("count")(format!(
                 "count {count:?} is not a whole number of 0 or more"
-            ));
+            )));
         }
     };
     Ok(BenchmarkRow {
@@ -251,7 +253,7 @@ mod tests {
     const HEADER: &str = "area_code,area_name,dimension,category,count,universe\n";
 
     fn parse(csv: &str) -> (Vec<BenchmarkRow>, Vec<RowRejection>) {
-        parse_benchmarks(csv.as_bytes(), 100).unwrap()
+        parse_benchmarks(csv.as_bytes(), 100, TextEncoding::Utf8).unwrap()
     }
 
     fn row(dimension: &str, category: &str, count: i64) -> (String, String, i64, String) {
@@ -315,15 +317,40 @@ mod tests {
     }
 
     #[test]
+    fn a_windows_1252_file_with_crlf_lines_is_read_with_the_right_lines() {
+        let csv = b"area_code,area_name,dimension,category,count,universe\r\n\
+                    W06000015,Caerdydd,sex,Female,10,persons\r\n\
+                    W06000015,\"Bro Morgannwg\r\n(Vale)\",sex,Male,9,persons\r\n\
+                    W0600001,Ynys M\xf4n,sex,Male,9,persons\r\n";
+        let (rows, rejected) = parse_benchmarks(&csv[..], 10, TextEncoding::Windows1252).unwrap();
+        assert_eq!(rows[1].area_name, "Bro Morgannwg\n(Vale)");
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(
+            (rejected[0].line, rejected[0].column.as_deref()),
+            (5, Some("area_code"))
+        );
+        let (_, as_utf8) = parse_benchmarks(&csv[..], 10, TextEncoding::Utf8).unwrap();
+        assert_eq!(
+            (as_utf8[0].line, as_utf8[0].column.as_deref()),
+            (5, Some("area_name"))
+        );
+        assert!(as_utf8[0].reason.contains("Windows-1252"));
+    }
+
+    #[test]
     fn a_file_missing_columns_or_too_long_is_refused_whole() {
-        let missing = parse_benchmarks("area_code,dimension,count\n".as_bytes(), 10);
+        let missing = parse_benchmarks(
+            "area_code,dimension,count\n".as_bytes(),
+            10,
+            TextEncoding::Utf8,
+        );
         let expected = vec!["area_name", "category", "universe"];
         assert_eq!(
             missing,
             Err(HeaderError::MissingColumns { missing: expected }.into())
         );
         let long = format!("{HEADER}{}", "E07000083,T,age,0-4,1,persons\n".repeat(4));
-        let refused = parse_benchmarks(long.as_bytes(), 3);
+        let refused = parse_benchmarks(long.as_bytes(), 3, TextEncoding::Utf8);
         assert_eq!(refused, Err(FatalError::TooManyRows { limit: 3 }.into()));
     }
 
@@ -376,7 +403,7 @@ mod tests {
             E07000083,Tewkesbury,Age band,Aged 4 years and under,5314,persons\n\
             E07000083,Tewkesbury,ethnic_group,White,80000,persons\n\
             E07000083,Tewkesbury,tenure,Owned: Owns outright,15981,households\n";
-        let (rows, rejected) = parse_benchmarks(csv.as_bytes(), 100).unwrap();
+        let (rows, rejected) = parse_benchmarks(csv.as_bytes(), 100, TextEncoding::Utf8).unwrap();
         assert!(rejected.is_empty());
         let unmatched = unmatched_categories(&rows);
         let listed: Vec<(u64, &str)> = unmatched

@@ -22,4 +22,5 @@ pub mod role;
 pub mod round;
 pub mod sampling;
 pub mod session_token;
+pub mod text_input;
 pub mod uk_time;

@@ -1,21 +1,27 @@
 //! The address register and the population benchmarks: imports and summaries.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject, Upload};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, Upload};
 
 use crate::domain::address_csv::RowRejection;
 use crate::domain::benchmark_csv::DimensionShares;
 use crate::error::AppError;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
-use crate::graphql::jobs::{JobNode, JobPayload};
+use crate::graphql::jobs::{JobNode, JobPayload, download_path};
 use crate::service::addresses::{self, ImportSummary};
 use crate::service::benchmarks;
 
 /// A CSV row that was not imported.
 #[derive(SimpleObject)]
 pub struct RejectedRow {
-    /// Line number in the file (the header is line 1).
+    /// Line number in the file where the row starts (the header is line 1), whatever the
+    /// line endings and however many line breaks quoted cells before it hold.
     pub line: u64,
+    /// The row's address key as given, if it has one.
+    pub key: Option<String>,
+    /// The field at fault (e.g. `postcode`), or null when the row as a whole is (too few
+    /// fields, a duplicate key).
+    pub column: Option<String>,
     /// Why, naming the column and value.
     pub reason: String,
 }
@@ -24,9 +30,28 @@ impl From<RowRejection> for RejectedRow {
     fn from(r: RowRejection) -> Self {
         Self {
             line: r.line,
+            key: r.key,
+            column: r.column,
             reason: r.reason,
         }
     }
+}
+
+/// The character encoding of an uploaded CSV file.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+#[graphql(
+    name = "FileEncoding",
+    remote = "crate::domain::text_input::TextEncoding"
+)]
+pub enum FileEncodingValue {
+    /// UTF-8, with or without a byte-order mark ("CSV UTF-8" in Excel). The default.
+    #[default]
+    #[graphql(name = "UTF_8")]
+    Utf8,
+    /// Windows-1252, which also reads Latin-1 / ISO-8859-1 text (plain "CSV" from Excel on
+    /// a UK Windows machine). A file starting with a UTF-8 byte-order mark is read as UTF-8.
+    #[graphql(name = "WINDOWS_1252")]
+    Windows1252,
 }
 
 /// An address register file.
@@ -36,6 +61,9 @@ pub struct AddressRegisterImportInput {
     /// optionally line2, line3, town, deprivation decile, household key. Sent as a
     /// GraphQL multipart request.
     pub file: Upload,
+    /// The file's character encoding; UTF-8 when not given.
+    #[graphql(default)]
+    pub encoding: FileEncodingValue,
 }
 
 /// What an address import did. Re-importing the same file changes nothing.
@@ -53,11 +81,15 @@ pub struct AddressRegisterImportResult {
     pub rejected_count: u64,
     /// The first 1,000 refused rows.
     pub rejected_rows: Vec<RejectedRow>,
+    /// Where every refused row can be downloaded as CSV (`line,key,column,reason`), by
+    /// officers, for as long as export bundles are kept; null when no row was refused.
+    pub rejected_rows_download_url: Option<String>,
 }
 
 impl From<ImportSummary> for AddressRegisterImportResult {
     fn from(summary: ImportSummary) -> Self {
         Self {
+            rejected_rows_download_url: summary.rejections_file.map(download_path),
             rows_read: summary.rows_read,
             inserted: summary.inserted,
             updated: summary.updated,
@@ -77,6 +109,9 @@ impl From<ImportSummary> for AddressRegisterImportResult {
 pub struct PopulationBenchmarksImportInput {
     /// CSV `area_code,area_name,dimension,category,count,universe`.
     pub file: Upload,
+    /// The file's character encoding; UTF-8 when not given.
+    #[graphql(default)]
+    pub encoding: FileEncodingValue,
 }
 
 /// What a benchmark import did.
@@ -222,7 +257,9 @@ impl RegisterMutation {
     ) -> async_graphql::Result<JobPayload> {
         let state = context::state(ctx)?;
         let file = upload_reader(ctx, &input.file)?;
-        let job = addresses::request_import(state, &context::caller(ctx), file).await?;
+        let job =
+            addresses::request_import(state, &context::caller(ctx), file, input.encoding.into())
+                .await?;
         Ok(JobPayload { job: JobNode(job) })
     }
 
@@ -235,7 +272,8 @@ impl RegisterMutation {
     ) -> async_graphql::Result<PopulationBenchmarksImportPayload> {
         let state = context::state(ctx)?;
         let file = upload_reader(ctx, &input.file)?;
-        let summary = benchmarks::import(state, &context::caller(ctx), file).await?;
+        let summary =
+            benchmarks::import(state, &context::caller(ctx), file, input.encoding.into()).await?;
         Ok(PopulationBenchmarksImportPayload {
             written: summary.written,
             rejected_rows: summary

@@ -27,7 +27,7 @@ pub async fn run(state: &AppState, job: &Job, progress: &Progress) -> AppResult<
         }
         JobKind::AddressImport => {
             let request: addresses::ImportRequest = payload(job)?;
-            result(&addresses::import_upload(state, &request, progress).await?)
+            result(&addresses::import_upload(state, job.id, &request, progress).await?)
         }
         JobKind::LoginLinkRequest => {
             let request: login_links::LinkRequest = payload(job)?;

@@ -20,9 +20,10 @@ use crate::db::entities::address;
 use crate::db::files::{self, CHUNK_BYTES, NewFile};
 use crate::db::register::{self, RecordBatches};
 use crate::domain::address_csv::{AddressCsvReader, AddressRecord, FatalError, RowRejection};
-use crate::domain::ids::FileId;
+use crate::domain::ids::{FileId, JobId};
 use crate::domain::job::{Job, JobKind};
 use crate::domain::role::Role;
+use crate::domain::text_input::TextEncoding;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::service::jobs;
@@ -40,6 +41,8 @@ pub struct ImportOptions {
     /// Rows handed from the parser to the writer at a time (one statement on SQLite, one
     /// `COPY` message on PostgreSQL).
     pub batch_size: usize,
+    /// The file's character encoding.
+    pub encoding: TextEncoding,
 }
 
 impl Default for ImportOptions {
@@ -47,6 +50,7 @@ impl Default for ImportOptions {
         Self {
             max_rows: 2_000_000,
             batch_size: 1_000,
+            encoding: TextEncoding::Utf8,
         }
     }
 }
@@ -69,6 +73,9 @@ pub struct ImportSummary {
     pub rejected_count: u64,
     /// The first [`MAX_LISTED_REJECTIONS`] refused rows, with line numbers and reasons.
     pub rejected: Vec<RowRejection>,
+    /// Every refused row as a CSV file to download, when an import job refused any.
+    #[serde(default)]
+    pub rejections_file: Option<FileId>,
 }
 
 enum Message {
@@ -85,32 +92,63 @@ fn file_error(message: impl Into<String>) -> AppError {
     AppError::bad_input("file", message)
 }
 
-/// Parses on a blocking thread, sending batches until the file ends or fails.
+/// Every refused row, written as CSV (`line,key,column,reason`) as the file is read.
+struct RejectionList(csv::Writer<std::io::BufWriter<std::fs::File>>);
+
+impl RejectionList {
+    fn new(file: std::fs::File) -> AppResult<Self> {
+        let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file));
+        writer
+            .write_record(RowRejection::CSV_HEADER)
+            .map_err(AppError::internal)?;
+        Ok(Self(writer))
+    }
+
+    fn add(&mut self, rejection: &RowRejection) -> AppResult<()> {
+        self.0
+            .write_record(rejection.csv_record())
+            .map_err(AppError::internal)
+    }
+
+    fn finish(mut self) -> AppResult<()> {
+        self.0.flush().map_err(AppError::internal)
+    }
+}
+
+/// Parses on a blocking thread, sending batches until the file ends or fails; writes
+/// every rejection to `rejections`, when given.
 fn parse_in_background<R: Read + Send + 'static>(
     reader: R,
     options: ImportOptions,
     progress: Progress,
+    rejections: Option<std::fs::File>,
 ) -> mpsc::Receiver<Message> {
     let (sender, receiver) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
-        let mut csv = match AddressCsvReader::new(reader, options.max_rows) {
+        let fail = |err: AppError| {
+            let _ = sender.blocking_send(Message::Failed(err));
+        };
+        let mut csv = match AddressCsvReader::new(reader, options.max_rows, options.encoding) {
             Ok(csv) => csv,
-            Err(err) => {
-                let _ = sender.blocking_send(Message::Failed(file_error(err.to_string())));
-                return;
-            }
+            Err(err) => return fail(file_error(err.to_string())),
+        };
+        let mut list = match rejections.map(RejectionList::new).transpose() {
+            Ok(list) => list,
+            Err(err) => return fail(err),
         };
         let mut records = Vec::with_capacity(options.batch_size);
         let mut rejections = Vec::new();
         loop {
             match csv.next_row() {
                 Ok(Some(Ok(record))) => records.push(record),
-                Ok(Some(Err(rejection))) => rejections.push(rejection),
-                Ok(None) => break,
-                Err(fatal) => {
-                    let _ = sender.blocking_send(Message::Failed(file_error(fatal_message(fatal))));
-                    return;
+                Ok(Some(Err(rejection))) => {
+                    if let Some(Err(err)) = list.as_mut().map(|list| list.add(&rejection)) {
+                        return fail(err);
+                    }
+                    rejections.push(rejection);
                 }
+                Ok(None) => break,
+                Err(fatal) => return fail(file_error(fatal_message(fatal))),
             }
             if records.len() >= options.batch_size {
                 progress.set_done(csv.bytes_read());
@@ -127,6 +165,9 @@ fn parse_in_background<R: Read + Send + 'static>(
             }
         }
         progress.set_done(csv.bytes_read());
+        if let Some(Err(err)) = list.map(RejectionList::finish) {
+            return fail(err);
+        }
         let _ = sender.blocking_send(Message::Batch {
             records,
             rejections,
@@ -142,7 +183,8 @@ fn parse_in_background<R: Read + Send + 'static>(
 /// Counting line breaks is enough almost always (a file has at most as many rows as line
 /// breaks, and reading them costs milliseconds); only a file with more line breaks than
 /// the limit, which quoted multi-line fields could explain, is parsed to count its rows.
-fn check_length<R: Read + Seek>(reader: &mut R, max_rows: u64) -> AppResult<()> {
+fn check_length<R: Read + Seek>(reader: &mut R, options: ImportOptions) -> AppResult<()> {
+    let max_rows = options.max_rows;
     let unreadable = |e: std::io::Error| file_error(format!("The file could not be read: {e}."));
     let mut breaks = 0u64;
     let mut buffer = vec![0u8; 1 << 16];
@@ -158,7 +200,7 @@ fn check_length<R: Read + Seek>(reader: &mut R, max_rows: u64) -> AppResult<()> 
         return Ok(());
     }
     let refusal = {
-        let mut csv = match AddressCsvReader::new(&mut *reader, max_rows) {
+        let mut csv = match AddressCsvReader::new(&mut *reader, max_rows, options.encoding) {
             Ok(csv) => csv,
             // A bad header is reported by the import itself.
             Err(_) => {
@@ -194,25 +236,26 @@ fn fatal_message(fatal: FatalError) -> String {
 }
 
 /// Imports an address register CSV (see the module documentation). `progress` counts
-/// bytes of the file read.
+/// bytes of the file read. Every refused row is written to `rejections`, when given, as
+/// CSV (`line,key,column,reason`); the summary lists only the first ones.
 pub async fn import<R: Read + Seek + Send + 'static>(
     state: &AppState,
     mut reader: R,
     options: ImportOptions,
     progress: &Progress,
+    rejections: Option<std::fs::File>,
 ) -> AppResult<ImportSummary> {
-    let mut reader = tokio::task::spawn_blocking(move || {
-        check_length(&mut reader, options.max_rows).map(|()| reader)
-    })
-    .await
-    .map_err(AppError::internal)??;
+    let mut reader =
+        tokio::task::spawn_blocking(move || check_length(&mut reader, options).map(|()| reader))
+            .await
+            .map_err(AppError::internal)??;
     let size = reader.seek(SeekFrom::End(0)).map_err(AppError::internal)?;
     reader
         .seek(SeekFrom::Start(0))
         .map_err(AppError::internal)?;
     progress.set_total(size);
     let mut batches = Batches {
-        receiver: parse_in_background(reader, options, progress.clone()),
+        receiver: parse_in_background(reader, options, progress.clone(), rejections),
         summary: ImportSummary::default(),
     };
     let counts = register::write(state.db.writer(), &mut batches, state.clock.now()).await?;
@@ -268,6 +311,9 @@ impl RecordBatches for Batches {
 pub struct ImportRequest {
     /// The uploaded file.
     pub file_id: FileId,
+    /// Its character encoding.
+    #[serde(default)]
+    pub encoding: TextEncoding,
 }
 
 /// How long an upload waits for its import before it is deleted.
@@ -279,6 +325,7 @@ pub async fn request_import(
     state: &AppState,
     caller: &Caller,
     mut upload: std::fs::File,
+    encoding: TextEncoding,
 ) -> AppResult<Job> {
     caller.require(OFFICERS)?;
     let size = upload
@@ -303,7 +350,7 @@ pub async fn request_import(
         now,
     )
     .await?;
-    let stored = store_upload(state, file, upload).await;
+    let stored = store_local_file(state, file, upload).await;
     if let Err(err) = stored {
         files::delete(db, file).await?;
         return Err(err);
@@ -312,7 +359,10 @@ pub async fn request_import(
         state,
         jobs::Request {
             kind: JobKind::AddressImport,
-            payload: &ImportRequest { file_id: file },
+            payload: &ImportRequest {
+                file_id: file,
+                encoding,
+            },
             created_by: caller.account(),
             singleton_key: None,
         },
@@ -320,8 +370,9 @@ pub async fn request_import(
     .await
 }
 
-/// Copies an upload into a stored file, a chunk at a time.
-async fn store_upload(state: &AppState, file: FileId, upload: std::fs::File) -> AppResult<()> {
+/// Copies a local file (an upload, a rejection list) into a stored file, a chunk at a
+/// time, and completes it.
+async fn store_local_file(state: &AppState, file: FileId, upload: std::fs::File) -> AppResult<()> {
     let (sender, mut receiver) = mpsc::channel::<std::io::Result<Vec<u8>>>(2);
     tokio::task::spawn_blocking(move || {
         let mut upload = upload;
@@ -359,9 +410,11 @@ async fn store_upload(state: &AppState, file: FileId, upload: std::fs::File) -> 
 }
 
 /// The import job's work: copies the stored upload to a temporary file (the import reads
-/// it twice), imports it, and deletes the upload.
+/// it twice), imports it, keeps the full list of refused rows for download, and deletes
+/// the upload.
 pub async fn import_upload(
     state: &AppState,
+    job: JobId,
     request: &ImportRequest,
     progress: &Progress,
 ) -> AppResult<ImportSummary> {
@@ -382,11 +435,47 @@ pub async fn import_upload(
     tracing::debug!(file_id = %file, bytes = stored.size, "importing an uploaded register");
     let options = ImportOptions {
         max_rows: state.config.import_max_rows,
+        encoding: request.encoding,
         ..ImportOptions::default()
     };
-    let summary = import(state, local, options, progress).await?;
+    let list = tempfile::tempfile().map_err(AppError::internal)?;
+    let list_copy = list.try_clone().map_err(AppError::internal)?;
+    let mut summary = import(state, local, options, progress, Some(list_copy)).await?;
+    if summary.rejected_count > 0 {
+        summary.rejections_file = Some(keep_rejections(state, job, stored.created_by, list).await?);
+    }
     files::delete(state.db.writer(), file).await?;
     Ok(summary)
+}
+
+/// Stores an import's rejection list for officers to download, as long as an export.
+async fn keep_rejections(
+    state: &AppState,
+    job: JobId,
+    created_by: Option<i64>,
+    mut list: std::fs::File,
+) -> AppResult<FileId> {
+    list.seek(SeekFrom::Start(0)).map_err(AppError::internal)?;
+    let now = state.clock.now();
+    let db = state.db.writer();
+    let file = files::create(
+        db,
+        NewFile {
+            purpose: "export",
+            name: format!("address-import-{job}-rejected-rows.csv"),
+            content_type: "text/csv",
+            job_id: Some(job),
+            created_by: created_by.map(crate::domain::ids::AccountId),
+            expires_at: now + state.config.worker.export_retention(),
+        },
+        now,
+    )
+    .await?;
+    if let Err(err) = store_local_file(state, file, list).await {
+        files::delete(db, file).await?;
+        return Err(err);
+    }
+    Ok(file)
 }
 
 /// How many addresses the register holds.

@@ -16,6 +16,7 @@ use crate::domain::benchmark_csv::{
     DimensionShares, UnmatchedCategory, parse_benchmarks, shares, unmatched_categories,
 };
 use crate::domain::role::Role;
+use crate::domain::text_input::TextEncoding;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::state::AppState;
@@ -45,10 +46,11 @@ pub async fn import(
     state: &AppState,
     caller: &Caller,
     reader: impl Read + Send + 'static,
+    encoding: TextEncoding,
 ) -> AppResult<BenchmarkImportSummary> {
     caller.require(OFFICERS)?;
     let (rows, rejected) =
-        tokio::task::spawn_blocking(move || parse_benchmarks(reader, MAX_BENCHMARK_ROWS))
+        tokio::task::spawn_blocking(move || parse_benchmarks(reader, MAX_BENCHMARK_ROWS, encoding))
             .await
             .map_err(AppError::internal)?
             .map_err(|e| AppError::bad_input("file", e.to_string()))?;

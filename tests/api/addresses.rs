@@ -17,9 +17,14 @@ const IMPORT: &str = "mutation($input: AddressRegisterImportInput!) {
 /// Uploads a register as `token` and runs the import job: the mutation's body when the
 /// upload was refused, otherwise the finished job (`status`, `error`, `result`).
 async fn import(app: &TestApp, token: &str, csv: &[u8]) -> Value {
+    import_as(app, token, csv, json!({ "file": null })).await
+}
+
+/// [`import`] with the given `input` (whose `file` is replaced by the upload).
+async fn import_as(app: &TestApp, token: &str, csv: &[u8], input: Value) -> Value {
     let request = upload_request(
         IMPORT,
-        &json!({ "input": { "file": null } }),
+        &json!({ "input": input }),
         "variables.input.file",
         csv,
         Some(token),
@@ -228,6 +233,7 @@ async fn a_file_that_fills_its_last_batch_exactly_imports_whole() {
     let options = civic_panel::service::addresses::ImportOptions {
         max_rows: 10,
         batch_size: 2,
+        ..Default::default()
     };
     for expected_inserted in [4, 0] {
         let summary = civic_panel::service::addresses::import(
@@ -235,6 +241,7 @@ async fn a_file_that_fills_its_last_batch_exactly_imports_whole() {
             std::io::Cursor::new(csv.clone().into_bytes()),
             options,
             &civic_panel::service::progress::Progress::new(),
+            None,
         )
         .await
         .unwrap();
@@ -311,10 +318,18 @@ async fn a_file_past_the_limit_is_refused_before_anything_is_written() {
     let options = ImportOptions {
         max_rows: 250,
         batch_size: 100,
+        ..ImportOptions::default()
     };
     let progress = civic_panel::service::progress::Progress::new();
-    let run =
-        |csv: Vec<u8>| addresses::import(&app.state, std::io::Cursor::new(csv), options, &progress);
+    let run = |csv: Vec<u8>| {
+        addresses::import(
+            &app.state,
+            std::io::Cursor::new(csv),
+            options,
+            &progress,
+            None,
+        )
+    };
     // Three batches' worth: into an empty register (PostgreSQL's COPY straight into the
     // table) and into one that has rows (COPY into a staging table).
     for existing in [0, 50] {
@@ -336,4 +351,183 @@ async fn a_file_past_the_limit_is_refused_before_anything_is_written() {
     let summary = run(quoted.into_bytes()).await.unwrap();
     assert_eq!((summary.inserted, summary.updated), (150, 50));
     assert_eq!(app.count(address::Entity).await, 200);
+}
+
+/// A register whose bad rows follow cells holding line breaks, with `ending` after every
+/// line (inside the quoted cells too): its bad rows start on lines 5, 6 and 9.
+fn register_with_multiline_cells(ending: &str) -> Vec<u8> {
+    let lines = [
+        "UPRN,Address Line 1,Town,Postcode,Ward Code,IMD Decile",
+        "1,\"Flat 1",
+        "The Old School\",Tewkesbury,GL19 3BB,E05004418,1",
+        "2,2 Good Street,Tewkesbury,GL19 3BB,E05004418,",
+        "3,3 Bad Postcode,Tewkesbury,NOTAPOSTCODE,E05004418,1",
+        "4,\"4 Mill Lane",
+        "Rear\",Tewkesbury,GL19 3BB,WARD9,1",
+        "5,5 Good Street,Tewkesbury,GL19 3BB,E05004418,",
+        "2,Second Two,Tewkesbury,GL19 3BB,E05004418,",
+    ];
+    let mut csv = lines.join(ending);
+    csv.push_str(ending);
+    csv.into_bytes()
+}
+
+#[tokio::test]
+async fn crlf_and_lf_uploads_report_the_same_lines_past_cells_holding_line_breaks() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    for ending in ["\n", "\r\n"] {
+        let body = import(&app, &officer, &register_with_multiline_cells(ending)).await;
+        let summary = &body["result"];
+        assert_eq!(summary["rejectedCount"], 3, "{body}");
+        let rows = summary["rejectedRows"].as_array().unwrap();
+        let found: Vec<(u64, &str, &str)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r["line"].as_u64().unwrap(),
+                    r["key"].as_str().unwrap(),
+                    r["column"].as_str().unwrap_or("(row)"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (5, "3", "postcode"),
+                (6, "4", "ward_code"),
+                (9, "2", "(row)")
+            ],
+            "{ending:?}"
+        );
+        assert!(
+            rows[2]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("first on line 4"),
+            "{ending:?}: {body}"
+        );
+        let stored = address::Entity::find()
+            .order_by_asc(address::Column::AddressKey)
+            .all(app.db())
+            .await
+            .unwrap();
+        assert_eq!(stored[0].line1, "Flat 1\nThe Old School", "{ending:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_rejected_row_can_be_downloaded_as_csv_past_the_listed_thousand() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let mut csv = HEADER.replace('\n', "\r\n");
+    csv.push_str("1,1 Good Street,Tewkesbury,GL19 3BB,E05004418,1\r\n");
+    for n in 0..1_205 {
+        csv.push_str(&format!(
+            "B{n},\"{n} Bad, Street\",Tewkesbury,NOPE,E05004418,\r\n"
+        ));
+    }
+    let body = import(&app, &officer, csv.as_bytes()).await;
+    let summary = &body["result"];
+    assert_eq!(summary["rejectedCount"], 1_205, "{body}");
+    assert_eq!(summary["rejectedRows"].as_array().unwrap().len(), 1_000);
+    let url = summary["rejectedRowsDownloadUrl"].as_str().unwrap();
+
+    let scrutiny = app.token_for(Role::Scrutiny).await;
+    assert_eq!(
+        app.get(url, Some(&scrutiny)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let download = app.get(url, Some(&officer)).await;
+    assert_eq!(download.status, StatusCode::OK, "{}", download.text);
+    assert!(download.content_type().starts_with("text/csv"));
+    let mut list = csv::Reader::from_reader(download.bytes.as_slice());
+    assert_eq!(
+        list.headers().unwrap(),
+        vec!["line", "key", "column", "reason"]
+    );
+    let rows: Vec<csv::StringRecord> = list.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1_205);
+    for (n, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], (n + 3).to_string());
+        assert_eq!(row[1], format!("B{n}"));
+        assert_eq!(row[2], *"postcode");
+        assert!(row[3].contains("NOPE"), "{row:?}");
+    }
+
+    // A clean file has no list to download.
+    let clean = import(
+        &app,
+        &officer,
+        format!("{HEADER}9,9 Good Street,Tewkesbury,GL19 3BB,E05004418,\n").as_bytes(),
+    )
+    .await;
+    assert_eq!(clean["result"]["rejectedCount"], 0, "{clean}");
+    assert!(clean["result"]["rejectedRowsDownloadUrl"].is_null());
+}
+
+#[tokio::test]
+async fn a_windows_1252_upload_is_refused_row_by_row_with_advice_and_read_when_asked() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    // What Excel writes as plain "CSV" on a UK machine: é is 0xE9, ŵ has no byte at all
+    // in Windows-1252 so Excel never writes it there, the en dash is 0x96.
+    let mut csv = HEADER.replace('\n', "\r\n").into_bytes();
+    csv.extend_from_slice(b"1,1 Caf\xe9 Row,Tewkesbury,GL19 3BB,E05004418,1\r\n");
+    csv.extend_from_slice(b"2,2 Mill Lane \x96 Rear,Tewkesbury,GL19 3BB,E05004418,1\r\n");
+    csv.extend_from_slice(b"3,3 Plain Street,Tewkesbury,GL19 3BB,E05004418,1\r\n");
+
+    let as_utf8 = import(&app, &officer, &csv).await;
+    let summary = &as_utf8["result"];
+    assert_eq!(summary["rejectedCount"], 2, "{as_utf8}");
+    let reason = summary["rejectedRows"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("UTF-8") && reason.contains("Windows-1252"),
+        "{reason}"
+    );
+
+    let as_cp1252 = import_as(
+        &app,
+        &officer,
+        &csv,
+        json!({ "file": null, "encoding": "WINDOWS_1252" }),
+    )
+    .await;
+    let summary = &as_cp1252["result"];
+    assert_eq!(
+        (
+            summary["rejectedCount"].as_u64(),
+            summary["inserted"].as_u64()
+        ),
+        (Some(0), Some(2)),
+        "{as_cp1252}"
+    );
+    let lines: Vec<String> = address::Entity::find()
+        .order_by_asc(address::Column::AddressKey)
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.line1)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "1 Caf\u{e9} Row",
+            "2 Mill Lane \u{2013} Rear",
+            "3 Plain Street"
+        ]
+    );
+
+    let unknown = import_as(
+        &app,
+        &officer,
+        &csv,
+        json!({ "file": null, "encoding": "EBCDIC" }),
+    )
+    .await;
+    assert!(
+        unknown["errors"][0]["message"].as_str().is_some(),
+        "{unknown}"
+    );
 }

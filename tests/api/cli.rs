@@ -344,3 +344,80 @@ async fn logs_written_to_a_pipe_carry_no_colour_codes() {
     assert!(log.contains("INFO"), "the run logged something: {log}");
     assert!(!log.contains('\u{1b}'), "no escape sequences: {log:?}");
 }
+
+#[tokio::test]
+async fn import_reads_an_excel_csv_in_windows_1252_and_writes_every_refused_row_beside_it() {
+    let (database, _dir) = database().await;
+    let run = |args: &[&str]| {
+        binary()
+            .args(args)
+            .env("DATABASE_URL", &database.database_url)
+            .output()
+            .unwrap()
+    };
+    let folder = tempfile::tempdir().unwrap();
+    let register = folder.path().join("Register Extract.csv");
+    // Plain "CSV" from Excel: CRLF, Windows-1252 (é is 0xE9), a cell with a line break.
+    let mut csv = b"UPRN,Address Line 1,Postcode,Ward Code\r\n".to_vec();
+    csv.extend_from_slice(b"1,\"Flat 1\r\nCaf\xe9 House\",GL19 3BB,E05004418\r\n");
+    for n in 0..30 {
+        csv.extend_from_slice(format!("B{n},{n} Bad Row,NOPE,E05004418\r\n").as_bytes());
+    }
+    std::fs::write(&register, &csv).unwrap();
+    let path = register.to_str().unwrap();
+
+    let as_utf8 = run(&["import", "addresses", path]);
+    let said = String::from_utf8_lossy(&as_utf8.stdout).into_owned();
+    assert!(as_utf8.status.success(), "{said}");
+    assert!(
+        said.contains("0 inserted") && said.contains("31 rejected"),
+        "{said}"
+    );
+    assert!(said.contains("line 2: line1 is not valid UTF-8"), "{said}");
+    assert!(said.contains("Windows-1252"), "{said}");
+
+    let imported = run(&["import", "addresses", path, "--encoding", "windows-1252"]);
+    let said = String::from_utf8_lossy(&imported.stdout).into_owned();
+    assert!(imported.status.success(), "{said}");
+    assert!(said.contains("31 rows read: 1 inserted"), "{said}");
+    // Lines as the spreadsheet numbers them: the first bad row starts on line 4.
+    assert!(said.contains("  line 4: postcode \"NOPE\""), "{said}");
+    assert!(said.contains("and 10 more"), "{said}");
+    let list_path = folder.path().join("Register Extract.rejected.csv");
+    assert!(said.contains(list_path.to_str().unwrap()), "{said}");
+    let mut list = csv::Reader::from_path(&list_path).unwrap();
+    let rows: Vec<csv::StringRecord> = list.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 30);
+    assert_eq!(
+        (&rows[29][0], &rows[29][1], &rows[29][2]),
+        ("33", "B29", "postcode")
+    );
+
+    let connection = db::connect(&database).await.unwrap();
+    let stored = civic_panel::db::entities::address::Entity::find()
+        .one(connection.writer())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.line1, "Flat 1\nCaf\u{e9} House");
+
+    let chosen = folder.path().join("refused.csv");
+    let latin1 = run(&[
+        "import",
+        "addresses",
+        path,
+        "--encoding=latin1",
+        "--rejections",
+        chosen.to_str().unwrap(),
+    ]);
+    assert!(latin1.status.success());
+    assert_eq!(
+        csv::Reader::from_path(&chosen).unwrap().records().count(),
+        30
+    );
+
+    let unknown = run(&["import", "addresses", path, "--encoding", "ebcdic"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&unknown.stderr).into_owned();
+    assert!(said.contains("utf-8 or windows-1252"), "{said}");
+}

@@ -421,6 +421,7 @@ impl TestApp {
             std::io::Cursor::new(csv),
             civic_panel::service::addresses::ImportOptions::default(),
             &Progress::new(),
+            None,
         )
         .await
         .unwrap();
@@ -434,6 +435,7 @@ impl TestApp {
             &self.state,
             &civic_panel::service::auth::Caller::System,
             std::io::Cursor::new(data),
+            civic_panel::domain::text_input::TextEncoding::Utf8,
         )
         .await
         .unwrap();
@@ -538,7 +540,8 @@ pub const JOB: &str = "query($id: ID!) {
             }
             ... on LetterBundle { letters downloadUrl fileName sizeBytes sha256 expiresAt }
             ... on AddressRegisterImportResult {
-                rowsRead inserted updated unchanged rejectedCount rejectedRows { line reason }
+                rowsRead inserted updated unchanged rejectedCount
+                rejectedRows { line key column reason } rejectedRowsDownloadUrl
             }
         }
     }
