@@ -84,8 +84,14 @@ async fn timed_import(
 ) -> anyhow::Result<(addresses::ImportSummary, Duration)> {
     let started = Instant::now();
     let file = std::fs::File::open(register)?;
-    let summary =
-        addresses::import(state, file, ImportOptions::default(), &Progress::new(), None).await?;
+    let summary = addresses::import(
+        state,
+        file,
+        ImportOptions::default(),
+        &Progress::new(),
+        None,
+    )
+    .await?;
     Ok((summary, started.elapsed()))
 }
 

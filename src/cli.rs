@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, DatabaseConfig, LogFormat};
+use crate::domain::draw_record::{DrawRecord, RecordCheck};
 use crate::domain::ids::RoundId;
 use crate::domain::role::Role;
 use crate::domain::text_input::TextEncoding;
@@ -116,11 +117,28 @@ enum ImportCommand {
 
 #[derive(Debug, Subcommand)]
 enum LotteryCommand {
-    /// Re-run a round's draw from its stored seed and parameters and compare it with the
-    /// letters written at the time. Exits 0 when identical.
+    /// Re-run a round's draw and compare it with the letters written at the time, from
+    /// the round's draw record (so later register changes do not matter); or, with
+    /// --frame, re-run a published draw record with no database at all. Exits 0 when
+    /// identical.
     Verify {
         /// The round's number (or its GraphQL ID).
+        #[arg(required_unless_present = "frame", conflicts_with = "frame")]
+        round: Option<String>,
+        /// A draw record file (from `lottery publish` or a council's website).
+        #[arg(long, value_name = "FILE")]
+        frame: Option<PathBuf>,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
+    /// Write a round's draw record (its frame of eligible address keys, wards and
+    /// weights, the seed, the parameters and the keys drawn) for publication.
+    Publish {
+        /// The round's number (or its GraphQL ID).
         round: String,
+        /// The file to write (refused if it exists).
+        #[arg(long)]
+        out: PathBuf,
         #[command(flatten)]
         config: Box<Config>,
     },
@@ -196,7 +214,20 @@ pub async fn run() -> anyhow::Result<()> {
             }
         },
         Command::Lottery { what } => match what {
-            LotteryCommand::Verify { round, config } => verify_round(*config, &round).await,
+            LotteryCommand::Verify {
+                round: Some(round),
+                frame: None,
+                config,
+            } => verify_round(*config, &round).await,
+            LotteryCommand::Verify {
+                frame: Some(file), ..
+            } => verify_record_file(&file),
+            LotteryCommand::Verify { .. } => {
+                anyhow::bail!("say which round to verify, or give --frame FILE")
+            }
+            LotteryCommand::Publish { round, out, config } => {
+                publish_round(*config, &round, &out).await
+            }
             LotteryCommand::Export {
                 round,
                 out,
@@ -399,8 +430,19 @@ async fn verify_round(config: Config, round: &str) -> anyhow::Result<()> {
     let id = round_id(round)?;
     let state = open(config).await?;
     match recruitment::verify(&state, id).await? {
-        Verification::Identical { letters } => {
-            println!("Round {id}: re-drawn from its seed, the {letters} addresses are identical.");
+        Verification::Identical {
+            letters,
+            from_record,
+        } => {
+            let from = if from_record {
+                "its draw record"
+            } else {
+                "the register"
+            };
+            println!(
+                "Round {id}: re-drawn from {from} and its seed, the {letters} addresses are \
+                 identical."
+            );
             Ok(())
         }
         Verification::Different { stored, redrawn } => {
@@ -409,10 +451,72 @@ async fn verify_round(config: Config, round: &str) -> anyhow::Result<()> {
             )
         }
         Verification::RegisterChanged { stored, now } => anyhow::bail!(
-            "round {id}: the register changed since the draw (fingerprint {stored} then, {now} now); \
-             verify against a copy of the database taken at the draw"
+            "round {id} was drawn before draw records were kept, and the register changed \
+             since (fingerprint {stored} then, {now} now); verify against a copy of the \
+             database taken at the draw"
+        ),
+        Verification::RecordAltered { detail } => {
+            anyhow::bail!("round {id}: its draw record does not match the round: {detail}")
+        }
+    }
+}
+
+/// `lottery verify --frame FILE`: re-runs a published draw record, with no database.
+fn verify_record_file(file: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let record: DrawRecord = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a draw record", file.display()))?;
+    match record.check()? {
+        RecordCheck::Identical { letters, eligible } => {
+            println!(
+                "{}: the frame of {eligible} addresses matches its fingerprint {}, and \
+                 re-drawn with seed {} by {} it gives the {letters} addresses listed.",
+                file.display(),
+                record.frame_sha256,
+                record.seed,
+                record.algorithm
+            );
+            Ok(())
+        }
+        RecordCheck::FrameAltered { stated, computed } => anyhow::bail!(
+            "{}: the frame was altered: its fingerprint is {computed}, not the {stated} \
+             the record states",
+            file.display()
+        ),
+        RecordCheck::Different {
+            listed,
+            redrawn,
+            examples,
+        } => anyhow::bail!(
+            "{}: the draw gives other addresses than the {listed} listed ({redrawn} re-drawn; \
+             for example {})",
+            file.display(),
+            examples.join(", ")
         ),
     }
+}
+
+/// `lottery publish ROUND --out FILE`: writes the round's draw record.
+async fn publish_round(config: Config, round: &str, out: &std::path::Path) -> anyhow::Result<()> {
+    telemetry::init(config.log_format);
+    let id = round_id(round)?;
+    let state = open(config).await?;
+    let file = recruitment::draw_record(&state, &Caller::System, id).await?;
+    let bytes = db::files::read_all(state.db.reader(), file).await?;
+    let mut target = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", out.display()))?;
+    target.write_all(&bytes)?;
+    println!(
+        "Round {id}: draw record written to {} ({} bytes). Anyone can check it with \
+         `civic-panel lottery verify --frame {}`.",
+        out.display(),
+        bytes.len(),
+        out.display()
+    );
+    Ok(())
 }
 
 async fn export_round(

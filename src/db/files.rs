@@ -17,10 +17,16 @@ use crate::error::AppResult;
 /// neither database holds much of a file at once.
 pub const CHUNK_BYTES: usize = 1 << 20;
 
+/// The purpose of a file built for officers to download (a bundle, a rejection list).
+pub const EXPORT: &str = "export";
+
+/// The purpose of a file that holds a round's draw record; kept for good.
+pub const DRAW_RECORD: &str = "draw-record";
+
 /// A file about to be written.
 #[derive(Clone, Debug)]
 pub struct NewFile {
-    /// `export` or `upload`.
+    /// [`EXPORT`], [`DRAW_RECORD`] or `upload`.
     pub purpose: &'static str,
     /// The download name.
     pub name: String,
@@ -133,6 +139,38 @@ pub async fn read_chunk(
         .one(db)
         .await?;
     Ok(data)
+}
+
+/// Writes `bytes` as the whole of an empty file, a chunk per statement, and completes it.
+pub async fn write_all(db: &impl ConnectionTrait, file: FileId, bytes: &[u8]) -> AppResult<()> {
+    use sha2::Digest;
+    for (seq, chunk) in bytes.chunks(CHUNK_BYTES).enumerate() {
+        let seq = i32::try_from(seq).map_err(crate::error::AppError::internal)?;
+        write_chunk(db, file, seq, chunk.to_vec()).await?;
+    }
+    let sha256 = hex::encode(sha2::Sha256::digest(bytes));
+    complete(db, file, bytes.len() as u64, sha256).await
+}
+
+/// The whole of a file, read a chunk at a time.
+pub async fn read_all(db: &impl ConnectionTrait, file: FileId) -> AppResult<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut seq = 0;
+    while let Some(chunk) = read_chunk(db, file, seq).await? {
+        bytes.extend_from_slice(&chunk);
+        seq += 1;
+    }
+    Ok(bytes)
+}
+
+/// Gives a file a new download name.
+pub async fn rename(db: &impl ConnectionTrait, file: FileId, name: String) -> AppResult<()> {
+    stored_file::Entity::update_many()
+        .col_expr(stored_file::Column::Name, Expr::value(name))
+        .filter(stored_file::Column::Id.eq(file.get()))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Deletes a file and its chunks.

@@ -40,13 +40,15 @@ pub struct NewRound<'a> {
     pub incentive_description: Option<&'a str>,
     /// Its value in pence.
     pub incentive_amount_pence: Option<i32>,
+    /// The stored draw record.
+    pub draw_record: Option<FileId>,
 }
 
 const INSERT_ROUND: &str = "INSERT INTO recruitment_rounds (name, seed, algorithm, parameters, \
     register_fingerprint, eligible_count, drawn_count, created_by, created_at, \
     code_expires_at, min_age, one_per_household, incentive_description, \
-    incentive_amount_pence) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id";
+    incentive_amount_pence, draw_record_file_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id";
 
 /// Binds a round's columns, in the order of [`INSERT_ROUND`], on either database.
 fn bind_round<'q, DB: Database>(
@@ -80,6 +82,7 @@ where
         .bind(round.one_per_household)
         .bind(round.incentive_description)
         .bind(round.incentive_amount_pence)
+        .bind(round.draw_record.map(FileId::get))
 }
 
 /// Writes a drawn round and one letter per selected unit, in one short transaction.

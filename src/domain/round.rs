@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ids::{AccountId, RoundId};
+use super::ids::{AccountId, FileId, RoundId};
 use super::sampling::Seed;
 
 /// The lottery's parameters, stored as JSON with the round.
@@ -64,4 +64,7 @@ pub struct Round {
     pub one_per_household: bool,
     /// The incentive for joining, if any.
     pub incentive: Option<Incentive>,
+    /// The stored draw record (see `draw_record`); none for rounds drawn before records
+    /// were kept.
+    pub draw_record: Option<FileId>,
 }

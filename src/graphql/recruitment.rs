@@ -12,7 +12,7 @@ use crate::graphql::accounts::AccountNode;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id;
-use crate::graphql::jobs::{JobNode, JobPayload};
+use crate::graphql::jobs::{JobNode, JobPayload, download_path};
 use crate::graphql::loaders::{self, CompositionOf, StatusOf};
 use crate::graphql::pagination::{Page, connection_complexity};
 use crate::service::incentives;
@@ -309,6 +309,15 @@ impl RoundNode {
             description: i.description,
             amount_pence: i.amount_pence,
         })
+    }
+    /// Where officers download the round's draw record: the eligible frame as it was at
+    /// the draw (address keys, wards and weights; no names), the seed, the parameters,
+    /// the algorithm and the keys drawn, as one JSON file anyone can re-run with
+    /// `civic-panel lottery verify --frame FILE`. Null for a round drawn before records
+    /// were kept.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn draw_record_download_url(&self) -> Option<String> {
+        self.0.draw_record.map(download_path)
     }
     /// Letters drawn, exported and redeemed, and registrations, by ward and decile.
     async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<RoundStatusView> {

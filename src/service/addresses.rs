@@ -461,7 +461,7 @@ async fn keep_rejections(
     let file = files::create(
         db,
         NewFile {
-            purpose: "export",
+            purpose: files::EXPORT,
             name: format!("address-import-{job}-rejected-rows.csv"),
             content_type: "text/csv",
             job_id: Some(job),

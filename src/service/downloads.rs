@@ -1,5 +1,6 @@
-//! Files kept for download: the bundles export jobs produce. Only officers may fetch them
-//! (they hold live invitation codes), only once complete, and only until they expire.
+//! Files kept for download: the bundles export jobs produce, import rejection lists and
+//! rounds' draw records. Only officers may fetch them (bundles hold live invitation
+//! codes), only once complete, and only until they expire.
 
 use chrono::{DateTime, Utc};
 
@@ -30,13 +31,17 @@ pub struct FileInfo {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A complete, unexpired export file, for officers; `NOT_FOUND` otherwise.
+/// A complete, unexpired export file or draw record, for officers; `NOT_FOUND` otherwise.
 pub async fn file(state: &AppState, caller: &Caller, id: FileId) -> AppResult<FileInfo> {
     caller.require(OFFICERS)?;
     let now = state.clock.now();
     let row = files::find(state.db.reader(), id)
         .await?
-        .filter(|f| f.complete && f.purpose == "export" && f.expires_at > now)
+        .filter(|f| {
+            f.complete
+                && [files::EXPORT, files::DRAW_RECORD].contains(&f.purpose.as_str())
+                && f.expires_at > now
+        })
         .ok_or(AppError::NotFound { what: "file" })?;
     Ok(FileInfo {
         id,

@@ -169,7 +169,7 @@ pub async fn export_bundle(
     created_by: Option<AccountId>,
     progress: &Progress,
 ) -> AppResult<ExportResult> {
-    if let Some(done) = files::of_job(state.db.reader(), job, "export").await? {
+    if let Some(done) = files::of_job(state.db.reader(), job, files::EXPORT).await? {
         let letters = count_letters_in(&done.name);
         return Ok(ExportResult {
             file_id: FileId(done.id),
@@ -187,7 +187,7 @@ pub async fn export_bundle(
     let file = files::create(
         state.db.writer(),
         NewFile {
-            purpose: "export",
+            purpose: files::EXPORT,
             name: format!("round-{}-letters-{count}.zip", round.id),
             content_type: "application/zip",
             job_id: Some(job),

@@ -17,10 +17,12 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::{Deserialize, Serialize};
 
 use crate::db::entities::{address, letter, recruitment_round};
+use crate::db::files::{self, NewFile};
 use crate::db::frame::{self, FrameQuery};
 use crate::db::letters::{self as letter_rows, NewRound};
 use crate::db::pages::{self, Order};
-use crate::domain::ids::{AccountId, RoundId};
+use crate::domain::draw_record::{self, DrawRecord, RecordCheck};
+use crate::domain::ids::{AccountId, FileId, RoundId};
 use crate::domain::job::{Job, JobKind};
 use crate::domain::role::Role;
 use crate::domain::round::{Incentive, LotteryParameters, Round};
@@ -291,13 +293,20 @@ pub async fn draw(
     progress.check()?;
     let eligible = frame.len();
     let (letters, seed) = (input.letters, input.seed);
-    let draw = tokio::task::spawn_blocking(move || sampling::draw(&frame, letters, seed))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(sampling_error)?;
+    let recorded = parameters.clone();
+    let (draw, record) = tokio::task::spawn_blocking(move || {
+        let draw = sampling::draw(&frame, letters, seed).map_err(sampling_error)?;
+        let record = DrawRecord::new(&frame, &draw, seed, &recorded);
+        let record = serde_json::to_vec(&record).map_err(AppError::internal)?;
+        AppResult::Ok((draw, record))
+    })
+    .await
+    .map_err(AppError::internal)??;
     let drawn = started.elapsed();
     progress.set_done(2);
     progress.check()?;
+    let record_file = store_draw_record(state, &record, created_by, now).await?;
+    let recorded_at = started.elapsed();
     let round = NewRound {
         name: &input.name,
         seed: input.seed.to_string(),
@@ -312,19 +321,67 @@ pub async fn draw(
         one_per_household: input.one_per_household,
         incentive_description: input.incentive.as_ref().map(|i| i.description.as_str()),
         incentive_amount_pence: input.incentive.as_ref().and_then(|i| i.amount_pence),
+        draw_record: Some(record_file),
     };
-    let round_id = letter_rows::insert_round(state.db.writer(), &round, &draw.selected).await?;
+    let db = state.db.writer();
+    let round_id = match letter_rows::insert_round(db, &round, &draw.selected).await {
+        Ok(id) => id,
+        Err(err) => {
+            files::delete(db, record_file).await?;
+            return Err(err);
+        }
+    };
+    files::rename(
+        db,
+        record_file,
+        format!("round-{round_id}-draw-record.json"),
+    )
+    .await?;
     progress.set_done(3);
     tracing::info!(
         load_ms = loaded.as_millis(),
         draw_ms = (drawn - loaded).as_millis(),
-        write_ms = (started.elapsed() - drawn).as_millis(),
+        record_ms = (recorded_at - drawn).as_millis(),
+        record_bytes = record.len(),
+        write_ms = (started.elapsed() - recorded_at).as_millis(),
         round_id = %round_id,
         letters = draw.selected.len(),
         eligible,
         "recruitment round drawn"
     );
     Ok(round_id)
+}
+
+/// How long a draw record is kept: as long as the database (the purge of expired files
+/// never reaches it).
+const DRAW_RECORD_YEARS: u32 = 100;
+
+/// Stores a draw's record (see `domain::draw_record`) as a file that does not expire.
+async fn store_draw_record(
+    state: &AppState,
+    record: &[u8],
+    created_by: Option<AccountId>,
+    now: DateTime<Utc>,
+) -> AppResult<FileId> {
+    let db = state.db.writer();
+    let file = files::create(
+        db,
+        NewFile {
+            purpose: files::DRAW_RECORD,
+            name: "draw-record.json".to_owned(),
+            content_type: "application/json",
+            job_id: None,
+            created_by,
+            expires_at: now + Months::new(12 * DRAW_RECORD_YEARS),
+        },
+        now,
+    )
+    .await?;
+    if let Err(err) = files::write_all(db, file, record).await {
+        files::delete(db, file).await?;
+        return Err(err);
+    }
+    Ok(file)
 }
 
 /// Turns a stored row into the domain value; a corrupt row is an internal error.
@@ -355,6 +412,7 @@ pub fn to_domain(row: recruitment_round::Model) -> AppResult<Round> {
             description,
             amount_pence: row.incentive_amount_pence,
         }),
+        draw_record: row.draw_record_file_id.map(FileId),
     })
 }
 
@@ -414,19 +472,42 @@ pub async fn list_rounds(
     .collect()
 }
 
-/// The result of re-running a round's draw.
+/// What re-running a round's draw found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verification {
-    /// The register snapshot matches and the re-drawn list is identical.
-    Identical { letters: usize },
-    /// The snapshot matches but the lists differ (this should never happen).
-    Different { stored: usize, redrawn: usize },
-    /// The register changed since the draw, so the snapshot cannot be rebuilt.
-    RegisterChanged { stored: String, now: String },
+    /// Re-drawn from the round's draw record (or, for a round drawn before records were
+    /// kept, from the register), the addresses are those the round sent letters to.
+    Identical {
+        /// Letters drawn.
+        letters: usize,
+        /// Whether the draw record was used (the register may have changed since).
+        from_record: bool,
+    },
+    /// The re-drawn addresses differ from the round's letters (this should never happen).
+    Different {
+        /// Letters the round holds.
+        stored: usize,
+        /// Addresses re-drawn.
+        redrawn: usize,
+    },
+    /// A round without a draw record whose register changed since the draw: the snapshot
+    /// cannot be rebuilt.
+    RegisterChanged {
+        /// The fingerprint at the draw.
+        stored: String,
+        /// The fingerprint now.
+        now: String,
+    },
+    /// The stored draw record does not match the round it belongs to.
+    RecordAltered {
+        /// What does not match.
+        detail: String,
+    },
 }
 
-/// Re-runs a round's draw from its stored seed and parameters and compares the result
-/// with the letters written at the time.
+/// Re-runs a round's draw and compares the result with the letters written at the time:
+/// from its draw record when it has one (so a register changed since does not matter),
+/// otherwise from the register as it was at the draw.
 pub async fn verify(state: &AppState, round_id: RoundId) -> AppResult<Verification> {
     let db = state.db.reader();
     let round = find_round(db, round_id).await?;
@@ -436,39 +517,105 @@ pub async fn verify(state: &AppState, round_id: RoundId) -> AppResult<Verificati
             round.algorithm
         )));
     }
-    let frame = frame::eligible(db, &frame_query(&round.parameters, Some(round_id))).await?;
-    let now = sampling::fingerprint(&frame);
-    if now != round.register_fingerprint {
-        return Ok(Verification::RegisterChanged {
-            stored: round.register_fingerprint,
-            now,
-        });
-    }
-    let letters = round.parameters.letters;
-    let seed = round.seed;
-    let draw = tokio::task::spawn_blocking(move || sampling::draw(&frame, letters, seed))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(sampling_error)?;
-    let mut redrawn: Vec<i64> = draw.selected.iter().map(|u| u.id).collect();
-    let mut stored: Vec<i64> = letter::Entity::find()
+    let redrawn: Vec<String> = match round.draw_record {
+        Some(file) => match redraw_from_record(state, &round, file).await? {
+            Ok(keys) => keys,
+            Err(altered) => return Ok(altered),
+        },
+        None => {
+            let frame =
+                frame::eligible(db, &frame_query(&round.parameters, Some(round_id))).await?;
+            let now = sampling::fingerprint(&frame);
+            if now != round.register_fingerprint {
+                return Ok(Verification::RegisterChanged {
+                    stored: round.register_fingerprint,
+                    now,
+                });
+            }
+            let letters = round.parameters.letters;
+            let seed = round.seed;
+            let draw = tokio::task::spawn_blocking(move || sampling::draw(&frame, letters, seed))
+                .await
+                .map_err(AppError::internal)?
+                .map_err(sampling_error)?;
+            draw.selected.into_iter().map(|u| u.key).collect()
+        }
+    };
+    let stored: Vec<String> = address::Entity::find()
         .select_only()
-        .column(letter::Column::AddressId)
-        .filter(letter::Column::RoundId.eq(round_id.get()))
+        .column(address::Column::AddressKey)
+        .filter(
+            address::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(letter::Column::AddressId)
+                    .from(letter::Entity)
+                    .and_where(letter::Column::RoundId.eq(round_id.get()))
+                    .to_owned(),
+            ),
+        )
         .into_tuple()
         .all(db)
         .await?;
-    redrawn.sort_unstable();
-    stored.sort_unstable();
-    Ok(if redrawn == stored {
-        Verification::Identical {
-            letters: stored.len(),
-        }
-    } else {
-        Verification::Different {
-            stored: stored.len(),
-            redrawn: redrawn.len(),
-        }
+    let redrawn_count = redrawn.len();
+    Ok(
+        match draw_record::compare_keys(&stored, redrawn, round.eligible_count as usize) {
+            RecordCheck::Identical { letters, .. } => Verification::Identical {
+                letters,
+                from_record: round.draw_record.is_some(),
+            },
+            _ => Verification::Different {
+                stored: stored.len(),
+                redrawn: redrawn_count,
+            },
+        },
+    )
+}
+
+/// The keys a round's draw record re-draws, or why the record cannot be trusted.
+async fn redraw_from_record(
+    state: &AppState,
+    round: &Round,
+    file: FileId,
+) -> AppResult<Result<Vec<String>, Verification>> {
+    let bytes = files::read_all(state.db.reader(), file).await?;
+    let altered = |detail: String| Ok(Err(Verification::RecordAltered { detail }));
+    let record: DrawRecord = match serde_json::from_slice(&bytes) {
+        Ok(record) => record,
+        Err(err) => return altered(format!("the record cannot be read: {err}")),
+    };
+    if record.frame_sha256 != round.register_fingerprint || record.seed != round.seed.to_string() {
+        return altered(format!(
+            "the record is of another draw (frame {}, seed {}; the round's are {}, {})",
+            record.frame_sha256, record.seed, round.register_fingerprint, round.seed
+        ));
+    }
+    let checked = tokio::task::spawn_blocking(move || record.check().map(|c| (c, record)))
+        .await
+        .map_err(AppError::internal)?;
+    match checked {
+        Ok((RecordCheck::Identical { .. }, record)) => Ok(Ok(record.drawn)),
+        Ok((RecordCheck::FrameAltered { stated, computed }, _)) => altered(format!(
+            "the record's frame has fingerprint {computed}, not the {stated} it states"
+        )),
+        Ok((RecordCheck::Different { examples, .. }, _)) => altered(format!(
+            "the record lists other addresses than its draw gives, e.g. {}",
+            examples.join(", ")
+        )),
+        Err(err) => altered(err.to_string()),
+    }
+}
+
+/// A round's draw record as a file to download or publish; `NOT_FOUND` for a round drawn
+/// before records were kept.
+pub async fn draw_record(
+    state: &AppState,
+    caller: &Caller,
+    round_id: RoundId,
+) -> AppResult<FileId> {
+    caller.require(OFFICERS)?;
+    let round = find_round(state.db.reader(), round_id).await?;
+    round.draw_record.ok_or(AppError::NotFound {
+        what: "draw record",
     })
 }
 

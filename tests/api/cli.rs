@@ -232,6 +232,53 @@ async fn demo_import_draw_verify_and_export_work_from_the_command_line() {
     );
     assert!(String::from_utf8_lossy(&verify.stdout).contains("the 25 addresses are identical"));
 
+    // Published, the draw record is checked with no database at all.
+    let published = tempfile::tempdir().unwrap();
+    let record = published.path().join("round-draw-record.json");
+    let record_path = record.to_str().unwrap();
+    let publish = run(&["lottery", "publish", &round, "--out", record_path]);
+    assert!(
+        publish.status.success(),
+        "{}",
+        String::from_utf8_lossy(&publish.stderr)
+    );
+    let again = run(&["lottery", "publish", &round, "--out", record_path]);
+    assert!(
+        !again.status.success(),
+        "an existing file is not overwritten"
+    );
+    let standalone = binary()
+        .args(["lottery", "verify", "--frame", record_path])
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&standalone.stdout).into_owned();
+    assert!(
+        standalone.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&standalone.stderr)
+    );
+    assert!(said.contains("gives the 25 addresses listed"), "{said}");
+    let mut tampered: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let moved = tampered["frame"][0]["keys"][0].clone();
+    tampered["frame"][1]["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(moved);
+    tampered["frame"][0]["keys"]
+        .as_array_mut()
+        .unwrap()
+        .remove(0);
+    std::fs::write(&record, serde_json::to_vec(&tampered).unwrap()).unwrap();
+    let caught = binary()
+        .args(["lottery", "verify", "--frame", record_path])
+        .output()
+        .unwrap();
+    assert_eq!(caught.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&caught.stderr).into_owned();
+    assert!(said.contains("the frame was altered"), "{said}");
+
     let out = tempfile::tempdir().unwrap();
     let export = run(&[
         "lottery",

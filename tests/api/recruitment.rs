@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use axum::http::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 
@@ -125,7 +126,13 @@ async fn the_same_seed_on_the_same_register_draws_the_same_addresses_and_verifie
     let verified = recruitment::verify(&first.state, round_number(&ids[0]))
         .await
         .unwrap();
-    assert_eq!(verified, Verification::Identical { letters: 120 });
+    assert_eq!(
+        verified,
+        Verification::Identical {
+            letters: 120,
+            from_record: true
+        }
+    );
 }
 
 #[tokio::test]
@@ -317,29 +324,129 @@ async fn planning_turns_a_target_into_letters_per_ward() {
 }
 
 #[tokio::test]
-async fn verification_notices_a_register_that_changed_since_the_draw() {
+async fn a_round_verifies_from_its_draw_record_after_the_register_changes() {
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
     app.load_demo_register(0.2).await;
     let id = app
-        .round_id(&officer, json!({ "name": "R", "letters": 20, "seed": "9" }))
+        .round_id(
+            &officer,
+            json!({ "name": "R", "letters": 20, "seed": "9",
+                    "decileWeights": [{ "decile": 1, "weight": 2.0 }] }),
+        )
         .await;
-    assert!(matches!(
-        recruitment::verify(&app.state, round_number(&id))
-            .await
-            .unwrap(),
-        Verification::Identical { .. }
-    ));
-    // An address imported before the draw's time but changed: rewrite a ward.
-    let changed = "uprn,line1,postcode,ward_code\n999000000001,1 New Road,GL20 5AA,E05004418\n";
+    let round = round_number(&id);
+    let verified = Verification::Identical {
+        letters: 20,
+        from_record: true,
+    };
+    assert_eq!(
+        recruitment::verify(&app.state, round).await.unwrap(),
+        verified
+    );
+
+    // The monthly refresh: a drawn address moves ward and decile, another address appears,
+    // and an address imported before the draw's time changes.
+    let drawn = drawn_keys(&app, &id).await;
+    let refresh = format!(
+        "uprn,line1,postcode,ward_code,decile\n\
+         {},1 Moved Road,GL20 5AA,E05004419,1\n\
+         999000000001,1 New Road,GL20 5AA,E05004418,3\n",
+        drawn[0]
+    );
     app.clock.advance(chrono::Duration::seconds(-60));
-    app.import_register(changed.as_bytes().to_vec()).await;
+    app.import_register(refresh.into_bytes()).await;
+    assert_eq!(
+        recruitment::verify(&app.state, round).await.unwrap(),
+        verified
+    );
+
+    // A round drawn before records were kept can only be checked against the register.
+    recruitment_round::Entity::update_many()
+        .col_expr(
+            recruitment_round::Column::DrawRecordFileId,
+            sea_orm::sea_query::Expr::value(Option::<i64>::None),
+        )
+        .exec(app.db())
+        .await
+        .unwrap();
     assert!(matches!(
-        recruitment::verify(&app.state, round_number(&id))
-            .await
-            .unwrap(),
+        recruitment::verify(&app.state, round).await.unwrap(),
         Verification::RegisterChanged { .. }
     ));
+}
+
+#[tokio::test]
+async fn a_draw_record_is_downloaded_by_officers_and_an_altered_one_is_caught() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    app.load_demo_register(0.2).await;
+    let id = app
+        .round_id(
+            &officer,
+            json!({ "name": "R", "letters": 15, "seed": "77" }),
+        )
+        .await;
+    let query = "query($id: ID!) { recruitmentRound(id: $id) { drawRecordDownloadUrl } }";
+    let body = app
+        .graphql(query, json!({ "id": id }), Some(&officer))
+        .await;
+    let url = body["data"]["recruitmentRound"]["drawRecordDownloadUrl"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let scrutiny = app.token_for(Role::Scrutiny).await;
+    let refused = app
+        .graphql(query, json!({ "id": id }), Some(&scrutiny))
+        .await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    assert_eq!(
+        app.get(&url, Some(&scrutiny)).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let download = app.get(&url, Some(&officer)).await;
+    assert_eq!(download.status, StatusCode::OK);
+    assert!(download.content_type().starts_with("application/json"));
+    let record: Value = serde_json::from_slice(&download.bytes).unwrap();
+    assert_eq!(record["format"], "civic-panel-draw-record/1");
+    assert_eq!(record["seed"], "77");
+    let mut drawn: Vec<String> = record["drawn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    drawn.sort();
+    assert_eq!(drawn, drawn_keys(&app, &id).await);
+    let keys: usize = record["frame"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["keys"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(keys as u64, record["eligible"].as_u64().unwrap());
+    // Nothing about people or full addresses: keys, wards and weights only.
+    assert!(!download.text.contains("Road") && !download.text.contains("GL20"));
+
+    // A record altered in the database is caught, not trusted.
+    let mut altered = record.clone();
+    altered["frame"][0]["weight"] = json!(5.0);
+    civic_panel::db::entities::stored_file_chunk::Entity::update_many()
+        .col_expr(
+            civic_panel::db::entities::stored_file_chunk::Column::Data,
+            sea_orm::sea_query::Expr::value(serde_json::to_vec(&altered).unwrap()),
+        )
+        .exec(app.db())
+        .await
+        .unwrap();
+    let found = recruitment::verify(&app.state, round_number(&id))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&found, Verification::RecordAltered { detail } if detail.contains("fingerprint")),
+        "{found:?}"
+    );
 }
 
 #[tokio::test]
@@ -371,6 +478,9 @@ async fn a_register_larger_than_a_read_page_is_drawn_from_whole() {
         recruitment::verify(&app.state, round_number(&id))
             .await
             .unwrap(),
-        Verification::Identical { letters: 300 }
+        Verification::Identical {
+            letters: 300,
+            from_record: true
+        }
     );
 }
