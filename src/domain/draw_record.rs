@@ -34,7 +34,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::round::LotteryParameters;
-use super::sampling::{self, Draw, FrameUnit, SamplingError, Seed};
+use super::sampling::{self, Draw, FrameUnit, SamplingError, Seed, WardShares};
 
 /// The format named in every record this version writes and reads.
 pub const FORMAT: &str = "civic-panel-draw-record/1";
@@ -45,7 +45,8 @@ pub const FORMAT: &str = "civic-panel-draw-record/1";
 pub struct DrawRecord {
     /// [`FORMAT`].
     pub format: String,
-    /// The draw algorithm's name and version (`sampling::ALGORITHM`).
+    /// The draw algorithm's name and version (`sampling::ALGORITHM` or
+    /// `sampling::ALGORITHM_BY_ADDRESSES`).
     pub algorithm: String,
     /// The seed, in decimal.
     pub seed: String,
@@ -156,7 +157,7 @@ impl DrawRecord {
         }
         Self {
             format: FORMAT.to_owned(),
-            algorithm: sampling::ALGORITHM.to_owned(),
+            algorithm: parameters.ward_shares.algorithm().to_owned(),
             seed: seed.to_string(),
             letters: parameters.letters,
             parameters: parameters.clone(),
@@ -192,9 +193,8 @@ impl DrawRecord {
                 found: self.format.clone(),
             });
         }
-        if self.algorithm != sampling::ALGORITHM {
-            return Err(RecordError::Algorithm(self.algorithm.clone()));
-        }
+        let shares = WardShares::of_algorithm(&self.algorithm)
+            .ok_or_else(|| RecordError::Algorithm(self.algorithm.clone()))?;
         let seed = self
             .seed
             .parse::<Seed>()
@@ -207,7 +207,7 @@ impl DrawRecord {
                 computed,
             });
         }
-        let draw = sampling::draw(&units, self.letters, seed)?;
+        let draw = sampling::draw_with_shares(&units, self.letters, seed, shares)?;
         let redrawn: Vec<String> = draw.selected.into_iter().map(|u| u.key).collect();
         Ok(compare_keys(&self.drawn, redrawn, units.len()))
     }
@@ -255,6 +255,7 @@ mod tests {
             exclude_invited_within_months: Some(12),
             exclude_member_households: true,
             as_of: chrono::DateTime::from_timestamp(1_764_547_200, 0).unwrap(),
+            ward_shares: WardShares::ByWeight,
         }
     }
 
@@ -295,6 +296,18 @@ mod tests {
                 eligible: 60
             })
         );
+    }
+
+    #[test]
+    fn a_record_of_a_draw_with_ward_shares_by_addresses_re_draws_with_them() {
+        let frame = frame();
+        let mut by_addresses = parameters(12);
+        by_addresses.ward_shares = WardShares::ByAddresses;
+        let draw =
+            sampling::draw_with_shares(&frame, 12, Seed(4), WardShares::ByAddresses).unwrap();
+        let record = DrawRecord::new(&frame, &draw, Seed(4), &by_addresses);
+        assert_eq!(record.algorithm, sampling::ALGORITHM_BY_ADDRESSES);
+        assert!(matches!(record.check(), Ok(RecordCheck::Identical { .. })));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{AccountId, FileId, RoundId};
-use super::sampling::Seed;
+use super::sampling::{Seed, WardShares};
 
 /// The lottery's parameters, stored as JSON with the round.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -22,6 +22,10 @@ pub struct LotteryParameters {
     pub exclude_member_households: bool,
     /// The moment the register snapshot and the exclusions refer to.
     pub as_of: DateTime<Utc>,
+    /// How the letters were split between wards (by weight for rounds drawn before the
+    /// choice was offered).
+    #[serde(default)]
+    pub ward_shares: WardShares,
 }
 
 /// An incentive for joining a round's pool.

@@ -7,7 +7,9 @@
 //!
 //! 1. Sort the frame by (stratum, key, id), so database row order does not matter.
 //! 2. Give each stratum a share of N proportional to the sum of its units' weights (the
-//!    count when every weight is 1), rounded by the largest-remainder (Hamilton) method
+//!    count when every weight is 1) or, when the round keeps ward shares by addresses
+//!    ([`WardShares::ByAddresses`], [`ALGORITHM_BY_ADDRESSES`]), to its number of units
+//!    whatever their weights, rounded by the largest-remainder (Hamilton) method
 //!    so the shares add up to exactly N; equal remainders go to the stratum whose name
 //!    sorts first. A stratum offered more than its units with positive weight is capped
 //!    at that number and the rest is shared again over the other strata, until none is
@@ -31,8 +33,43 @@ use std::sync::Arc;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-/// Name and version of the procedure in this module; record it with every draw.
+/// Name and version of the procedure in this module, with ward shares by weight; record
+/// it with every draw.
 pub const ALGORITHM: &str = "stratified-weighted-largest-remainder/efraimidis-spirakis/chacha20-v1";
+
+/// The same procedure with ward shares by number of addresses.
+pub const ALGORITHM_BY_ADDRESSES: &str =
+    "stratified-count-largest-remainder/efraimidis-spirakis/chacha20-v1";
+
+/// How the letters are split between strata (wards) before drawing within each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WardShares {
+    /// In proportion to each stratum's sum of weights: oversampling a decile also moves
+    /// letters to the wards where that decile lies ([`ALGORITHM`]).
+    #[default]
+    ByWeight,
+    /// In proportion to each stratum's number of addresses; weights only choose between
+    /// addresses within a stratum ([`ALGORITHM_BY_ADDRESSES`]).
+    ByAddresses,
+}
+
+impl WardShares {
+    /// The name of the draw algorithm with these shares.
+    pub fn algorithm(self) -> &'static str {
+        match self {
+            Self::ByWeight => ALGORITHM,
+            Self::ByAddresses => ALGORITHM_BY_ADDRESSES,
+        }
+    }
+
+    /// The shares an algorithm name stands for, if this version implements it.
+    pub fn of_algorithm(name: &str) -> Option<Self> {
+        [Self::ByWeight, Self::ByAddresses]
+            .into_iter()
+            .find(|shares| shares.algorithm() == name)
+    }
+}
 
 /// Oversampling weight of a unit that is neither over- nor under-sampled.
 pub const DEFAULT_WEIGHT: f64 = 1.0;
@@ -308,11 +345,22 @@ fn key_prefix(key: &str) -> u64 {
     u64::from_be_bytes(bytes)
 }
 
-/// Draws `requested` units from `frame` as described in the module documentation.
+/// Draws `requested` units from `frame` as described in the module documentation, with
+/// ward shares by weight ([`ALGORITHM`]).
 ///
 /// Fails if the frame is empty, `requested` is 0 or more than the units with positive
 /// weight, a weight is negative or not finite, or an address key appears twice.
 pub fn draw(frame: &[FrameUnit], requested: u64, seed: Seed) -> Result<Draw, SamplingError> {
+    draw_with_shares(frame, requested, seed, WardShares::ByWeight)
+}
+
+/// [`draw`], with the letters split between strata as `shares` says.
+pub fn draw_with_shares(
+    frame: &[FrameUnit],
+    requested: u64,
+    seed: Seed,
+    shares: WardShares,
+) -> Result<Draw, SamplingError> {
     if frame.is_empty() {
         return Err(SamplingError::EmptyFrame);
     }
@@ -359,7 +407,19 @@ pub fn draw(frame: &[FrameUnit], requested: u64, seed: Seed) -> Result<Draw, Sam
             ((*name).to_owned(), weight_sum, positive as u64)
         })
         .collect();
-    let allocated = allocate_capped(&plan, requested);
+    let allocated = match shares {
+        WardShares::ByWeight => allocate_capped(&plan, requested),
+        WardShares::ByAddresses => {
+            let by_count: Vec<(String, f64, u64)> = plan
+                .iter()
+                .zip(&strata)
+                .map(|((name, _, positive), members)| {
+                    (name.clone(), members.len() as f64, *positive)
+                })
+                .collect();
+            allocate_capped(&by_count, requested)
+        }
+    };
 
     let mut rng = ChaCha20Rng::seed_from_u64(seed.0);
     let mut draw = Draw {
@@ -569,6 +629,42 @@ mod tests {
 
     fn shares(sizes: &[(&str, f64)]) -> Vec<(String, f64)> {
         sizes.iter().map(|&(n, s)| (n.into(), s)).collect()
+    }
+
+    #[test]
+    fn ward_shares_by_addresses_keep_each_wards_share_while_weights_act_within_it() {
+        // Two wards of 100; half of W0's addresses weigh 3 (a deprived estate).
+        let mut units = frame(&[100, 100]);
+        for unit in units.iter_mut().filter(|u| &*u.stratum == "W0").take(50) {
+            unit.weight = 3.0;
+        }
+        let by = |shares| {
+            let drawn = draw_with_shares(&units, 40, Seed(3), shares).unwrap();
+            let split: Vec<u64> = drawn.allocations.iter().map(|a| a.allocated).collect();
+            let heavy = drawn.selected.iter().filter(|u| u.weight == 3.0).count();
+            (split, heavy)
+        };
+        // By weight, W0 weighs 200 against 100: two thirds of the letters.
+        let (split, _) = by(WardShares::ByWeight);
+        assert_eq!(split, [27, 13]);
+        // By addresses, each ward keeps half, and within W0 the heavy half still wins
+        // most of its 20 letters (3 to 1 odds per address; 15 expected).
+        let (split, heavy) = by(WardShares::ByAddresses);
+        assert_eq!(split, [20, 20]);
+        assert!(
+            heavy >= 11,
+            "{heavy} of W0's 20 letters went to weighted addresses"
+        );
+        // Without weights the two modes are one and the same draw.
+        let plain = frame(&[7, 30, 12]);
+        assert_eq!(
+            draw_with_shares(&plain, 20, Seed(9), WardShares::ByAddresses),
+            draw(&plain, 20, Seed(9))
+        );
+        for shares in [WardShares::ByWeight, WardShares::ByAddresses] {
+            assert_eq!(WardShares::of_algorithm(shares.algorithm()), Some(shares));
+        }
+        assert_eq!(WardShares::of_algorithm("simple-random-v0"), None);
     }
 
     #[test]

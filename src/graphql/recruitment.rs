@@ -1,7 +1,7 @@
 //! Recruitment rounds in the API: drawing, planning, status and incentives.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain::composition::CompositionRow;
@@ -28,6 +28,20 @@ pub struct DecileWeightInput {
     pub weight: f64,
 }
 
+/// How a round's letters are split between wards.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+#[graphql(name = "WardShares", remote = "crate::domain::sampling::WardShares")]
+pub enum WardSharesValue {
+    /// In proportion to each ward's sum of oversampling weights: weighting a decile also
+    /// moves letters towards the wards where that decile lies. With no weights, the same
+    /// as `BY_ADDRESSES`.
+    #[default]
+    ByWeight,
+    /// In proportion to each ward's number of eligible addresses, whatever the weights;
+    /// the weights only choose between addresses within a ward.
+    ByAddresses,
+}
+
 /// An incentive for joining.
 #[derive(InputObject)]
 pub struct IncentiveInput {
@@ -50,6 +64,9 @@ pub struct RecruitmentRoundCreateInput {
     /// Oversampling weights per deprivation decile (others weigh 1).
     #[graphql(default)]
     pub decile_weights: Vec<DecileWeightInput>,
+    /// How the letters are split between wards (see `WardShares`).
+    #[graphql(default)]
+    pub ward_shares: WardSharesValue,
     /// Leave out addresses sent a letter within this many months.
     pub exclude_invited_within_months: Option<i32>,
     /// Leave out households that already have a member.
@@ -79,6 +96,7 @@ impl From<RecruitmentRoundCreateInput> for RoundRequest {
                 .into_iter()
                 .map(|w| (i64::from(w.decile), w.weight))
                 .collect(),
+            ward_shares: input.ward_shares.into(),
             exclude_invited_within_months: input.exclude_invited_within_months.map(i64::from),
             exclude_member_households: input.exclude_member_households,
             code_valid_days: i64::from(input.code_valid_days),
@@ -214,6 +232,8 @@ pub struct LotteryParameters {
     pub letters: u64,
     /// Oversampling weights (deciles not listed weigh 1).
     pub decile_weights: Vec<DecileWeight>,
+    /// How the letters were split between wards.
+    pub ward_shares: WardSharesValue,
     /// Addresses sent a letter within this many months were left out.
     pub exclude_invited_within_months: Option<u32>,
     /// Households with a member were left out.
@@ -234,6 +254,7 @@ impl From<&round::LotteryParameters> for LotteryParameters {
                     weight: *weight,
                 })
                 .collect(),
+            ward_shares: p.ward_shares.into(),
             exclude_invited_within_months: p.exclude_invited_within_months,
             exclude_member_households: p.exclude_member_households,
             as_of: p.as_of,

@@ -26,7 +26,7 @@ use crate::domain::ids::{AccountId, FileId, RoundId};
 use crate::domain::job::{Job, JobKind};
 use crate::domain::role::Role;
 use crate::domain::round::{Incentive, LotteryParameters, Round};
-use crate::domain::sampling::{self, ALGORITHM, SamplingError, Seed};
+use crate::domain::sampling::{self, SamplingError, Seed, WardShares};
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::service::jobs;
@@ -52,6 +52,8 @@ pub struct RoundRequest {
     pub seed: Option<String>,
     /// Oversampling weights: (decile, weight).
     pub decile_weights: Vec<(i64, f64)>,
+    /// How the letters are split between wards.
+    pub ward_shares: WardShares,
     /// Leave out addresses sent a letter within this many months.
     pub exclude_invited_within_months: Option<i64>,
     /// Leave out households that already have a member.
@@ -77,6 +79,9 @@ pub struct RoundInput {
     pub seed: Seed,
     /// See [`LotteryParameters::decile_weights`].
     pub decile_weights: BTreeMap<i16, f64>,
+    /// See [`LotteryParameters::ward_shares`].
+    #[serde(default)]
+    pub ward_shares: WardShares,
     /// See [`LotteryParameters::exclude_invited_within_months`].
     pub exclude_invited_within_months: Option<u32>,
     /// See [`LotteryParameters::exclude_member_households`].
@@ -194,6 +199,7 @@ pub fn validate(request: RoundRequest) -> AppResult<RoundInput> {
         letters: u64::try_from(request.letters).unwrap_or(0),
         seed,
         decile_weights,
+        ward_shares: request.ward_shares,
         exclude_invited_within_months,
         exclude_member_households: request.exclude_member_households,
         code_valid_days,
@@ -284,6 +290,7 @@ pub async fn draw(
         exclude_invited_within_months: input.exclude_invited_within_months,
         exclude_member_households: input.exclude_member_households,
         as_of: now,
+        ward_shares: input.ward_shares,
     };
     progress.set_total(3);
     let started = std::time::Instant::now();
@@ -292,10 +299,11 @@ pub async fn draw(
     progress.set_done(1);
     progress.check()?;
     let eligible = frame.len();
-    let (letters, seed) = (input.letters, input.seed);
+    let (letters, seed, shares) = (input.letters, input.seed, input.ward_shares);
     let recorded = parameters.clone();
     let (draw, record) = tokio::task::spawn_blocking(move || {
-        let draw = sampling::draw(&frame, letters, seed).map_err(sampling_error)?;
+        let draw =
+            sampling::draw_with_shares(&frame, letters, seed, shares).map_err(sampling_error)?;
         let record = DrawRecord::new(&frame, &draw, seed, &recorded);
         let record = serde_json::to_vec(&record).map_err(AppError::internal)?;
         AppResult::Ok((draw, record))
@@ -310,7 +318,7 @@ pub async fn draw(
     let round = NewRound {
         name: &input.name,
         seed: input.seed.to_string(),
-        algorithm: ALGORITHM,
+        algorithm: input.ward_shares.algorithm(),
         parameters: serde_json::to_string(&parameters).map_err(AppError::internal)?,
         register_fingerprint: &draw.frame_fingerprint,
         eligible_count: i64::try_from(eligible).unwrap_or(i64::MAX),
@@ -511,12 +519,12 @@ pub enum Verification {
 pub async fn verify(state: &AppState, round_id: RoundId) -> AppResult<Verification> {
     let db = state.db.reader();
     let round = find_round(db, round_id).await?;
-    if round.algorithm != ALGORITHM {
+    let Some(shares) = WardShares::of_algorithm(&round.algorithm) else {
         return Err(AppError::conflict(format!(
             "Round {round_id} used {}, which this version cannot re-run.",
             round.algorithm
         )));
-    }
+    };
     let redrawn: Vec<String> = match round.draw_record {
         Some(file) => match redraw_from_record(state, &round, file).await? {
             Ok(keys) => keys,
@@ -534,10 +542,12 @@ pub async fn verify(state: &AppState, round_id: RoundId) -> AppResult<Verificati
             }
             let letters = round.parameters.letters;
             let seed = round.seed;
-            let draw = tokio::task::spawn_blocking(move || sampling::draw(&frame, letters, seed))
-                .await
-                .map_err(AppError::internal)?
-                .map_err(sampling_error)?;
+            let draw = tokio::task::spawn_blocking(move || {
+                sampling::draw_with_shares(&frame, letters, seed, shares)
+            })
+            .await
+            .map_err(AppError::internal)?
+            .map_err(sampling_error)?;
             draw.selected.into_iter().map(|u| u.key).collect()
         }
     };

@@ -90,6 +90,96 @@ async fn a_round_draws_exactly_n_letters_allocated_to_wards_by_largest_remainder
     }
 }
 
+/// Letters per ward in a round's status.
+async fn drawn_by_ward(app: &TestApp, token: &str, id: &str) -> BTreeMap<String, u64> {
+    let body = app.graphql(STATUS, json!({ "id": id }), Some(token)).await;
+    body["data"]["recruitmentRound"]["status"]["byWard"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|w| {
+            (
+                w["group"].as_str().unwrap().to_owned(),
+                w["drawn"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ward_shares_by_addresses_keep_each_wards_share_while_deciles_are_oversampled() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    // Two wards of 300 addresses; a third of the first is in decile 1, the rest decile 5.
+    let mut csv = String::from("uprn,line1,postcode,ward_code,decile\n");
+    for n in 0..600 {
+        let (ward, decile) = match n {
+            0..100 => ("E05004418", 1),
+            100..300 => ("E05004418", 5),
+            _ => ("E05004419", 5),
+        };
+        csv.push_str(&format!(
+            "{n:06},{n} Share Street,GL20 5AA,{ward},{decile}\n"
+        ));
+    }
+    app.import_register(csv.into_bytes()).await;
+    let weights = json!([{ "decile": 1, "weight": 4.0 }]);
+    let by_weight = app
+        .round_id(
+            &officer,
+            json!({ "name": "W", "letters": 60, "seed": "11", "decileWeights": weights }),
+        )
+        .await;
+    let by_addresses = app
+        .round_id(
+            &officer,
+            json!({ "name": "A", "letters": 60, "seed": "11", "decileWeights": weights,
+                    "wardShares": "BY_ADDRESSES" }),
+        )
+        .await;
+    let split = |drawn: BTreeMap<String, u64>| drawn.into_values().collect::<Vec<_>>();
+    // By weight the first ward weighs 100 × 4 + 200 = 600 against 300: two thirds.
+    assert_eq!(
+        split(drawn_by_ward(&app, &officer, &by_weight).await),
+        [40, 20]
+    );
+    assert_eq!(
+        split(drawn_by_ward(&app, &officer, &by_addresses).await),
+        [30, 30]
+    );
+    // Within the first ward decile 1 still weighs 4 to 1: 2/3 of its letters expected,
+    // against the third of its addresses.
+    let decile_one = drawn_keys(&app, &by_addresses)
+        .await
+        .iter()
+        .filter(|k| k.parse::<u32>().unwrap() < 100)
+        .count();
+    assert!(
+        decile_one >= 15,
+        "{decile_one} of the first ward's 30 letters went to decile 1"
+    );
+
+    let query =
+        "query($id: ID!) { recruitmentRound(id: $id) { algorithm parameters { wardShares } } }";
+    let body = app
+        .graphql(query, json!({ "id": by_addresses }), Some(&officer))
+        .await;
+    let round = &body["data"]["recruitmentRound"];
+    assert_eq!(round["parameters"]["wardShares"], "BY_ADDRESSES");
+    assert_eq!(
+        round["algorithm"],
+        civic_panel::domain::sampling::ALGORITHM_BY_ADDRESSES
+    );
+    for id in [&by_weight, &by_addresses] {
+        assert!(matches!(
+            recruitment::verify(&app.state, round_number(id))
+                .await
+                .unwrap(),
+            Verification::Identical { .. }
+        ));
+    }
+}
+
 #[tokio::test]
 async fn the_same_seed_on_the_same_register_draws_the_same_addresses_and_verifies() {
     let first = TestApp::spawn().await;
