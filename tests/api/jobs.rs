@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use civic_panel::db::entities::{job, outbox, recruitment_round};
@@ -247,6 +247,10 @@ async fn a_running_export_reports_progress_and_stops_when_cancelled_storing_no_c
         .count();
     assert_eq!(with_codes, 0, "a cancelled export stores no code");
     let files = civic_panel::db::entities::stored_file::Entity::find()
+        .filter(
+            civic_panel::db::entities::stored_file::Column::Purpose
+                .eq(civic_panel::db::files::EXPORT),
+        )
         .count(app.db())
         .await
         .unwrap();
@@ -347,8 +351,9 @@ fn job_row_id(id: &str) -> i64 {
 }
 
 #[tokio::test]
-async fn a_worker_deletes_expired_bundles_as_soon_as_it_starts() {
+async fn a_worker_deletes_expired_bundles_as_soon_as_it_starts_and_keeps_draw_records() {
     use civic_panel::db::entities::{stored_file, stored_file_chunk};
+    use civic_panel::db::files::{DRAW_RECORD, EXPORT};
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
     app.load_demo_register(0.2).await;
@@ -359,36 +364,48 @@ async fn a_worker_deletes_expired_bundles_as_soon_as_it_starts() {
         )
         .await;
     app.export_letters(&officer, &round, false).await;
-    assert_eq!(
-        stored_file::Entity::find().count(app.db()).await.unwrap(),
-        1
-    );
-    assert!(
+    let purposes = || async {
+        let mut purposes: Vec<String> = stored_file::Entity::find()
+            .all(app.db())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.purpose)
+            .collect();
+        purposes.sort();
+        purposes
+    };
+    assert_eq!(purposes().await, [DRAW_RECORD, EXPORT]);
+    let chunks = || async {
         stored_file_chunk::Entity::find()
             .count(app.db())
             .await
             .unwrap()
-            > 0
-    );
-    app.clock.advance(chrono::Duration::hours(24 * 7 + 1));
+    };
+    let with_bundle = chunks().await;
+    assert!(with_bundle >= 2);
+    // Long past the bundle's retention: the draw record must outlive it.
+    app.clock.advance(chrono::Duration::days(365 * 5));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(app.worker().run(async move {
         let _ = stopped.await;
     }));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while stored_file_chunk::Entity::find()
-        .count(app.db())
-        .await
-        .unwrap()
-        > 0
-    {
+    while purposes().await.len() > 1 {
         assert!(tokio::time::Instant::now() < deadline, "never deleted");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(
-        stored_file::Entity::find().count(app.db()).await.unwrap(),
-        0
-    );
+    assert_eq!(purposes().await, [DRAW_RECORD]);
+    assert!(chunks().await >= 1 && chunks().await < with_bundle);
+    assert!(matches!(
+        civic_panel::service::recruitment::verify(
+            &app.state,
+            civic_panel::graphql::id::decode(&round, "id").unwrap()
+        )
+        .await
+        .unwrap(),
+        civic_panel::service::recruitment::Verification::Identical { .. }
+    ));
     stop.send(()).unwrap();
     worker.await.unwrap();
 }

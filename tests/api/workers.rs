@@ -151,6 +151,7 @@ async fn a_killed_workers_export_is_finished_by_another_worker() {
     }
     let complete = stored_file::Entity::find()
         .filter(stored_file::Column::Complete.eq(true))
+        .filter(stored_file::Column::Purpose.eq(civic_panel::db::files::EXPORT))
         .all(app.db())
         .await
         .unwrap();
