@@ -29,6 +29,7 @@
 //! altered is caught before anything is re-drawn. `drawn` lists the keys drawn in the
 //! order of the draw's output (ward, then key).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -39,10 +40,11 @@ use super::sampling::{self, Draw, FrameUnit, SamplingError, Seed, WardShares};
 /// The format named in every record this version writes and reads.
 pub const FORMAT: &str = "civic-panel-draw-record/1";
 
-/// A draw record; see the module documentation.
+/// A draw record; see the module documentation. Made from a draw, it borrows the frame's
+/// keys (a million of them are written without a copy); read from a file, it owns them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DrawRecord {
+pub struct DrawRecord<'a> {
     /// [`FORMAT`].
     pub format: String,
     /// The draw algorithm's name and version (`sampling::ALGORITHM` or
@@ -60,20 +62,20 @@ pub struct DrawRecord {
     /// `sampling::fingerprint` of the frame.
     pub frame_sha256: String,
     /// The eligible addresses, grouped by ward and weight.
-    pub frame: Vec<FrameGroup>,
+    pub frame: Vec<FrameGroup<'a>>,
     /// The keys drawn, in the draw's order.
-    pub drawn: Vec<String>,
+    pub drawn: Vec<Cow<'a, str>>,
 }
 
 /// The frame's addresses of one ward with one weight.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FrameGroup {
+pub struct FrameGroup<'a> {
     /// The ward (the draw's stratum), as a GSS code.
-    pub stratum: String,
+    pub stratum: Cow<'a, str>,
     /// Their oversampling weight.
     pub weight: f64,
     /// Their address keys, sorted.
-    pub keys: Vec<String>,
+    pub keys: Vec<Cow<'a, str>>,
 }
 
 /// What re-running a record's draw found.
@@ -124,36 +126,42 @@ pub enum RecordError {
     Frame(#[from] SamplingError),
 }
 
-impl DrawRecord {
-    /// The record of `draw`, made from `frame` with `seed` and `parameters`.
+impl<'a> DrawRecord<'a> {
+    /// The record of `draw`, made from `frame` with `seed` and `parameters`. The draw has
+    /// already put the frame in (ward, key) order; each ward is split by weight keeping it.
     pub fn new(
-        frame: &[FrameUnit],
-        draw: &Draw,
+        frame: &'a [FrameUnit],
+        draw: &'a Draw,
         seed: Seed,
         parameters: &LotteryParameters,
     ) -> Self {
-        let mut units: Vec<&FrameUnit> = frame.iter().collect();
-        units.sort_unstable_by(|a, b| {
-            a.stratum
-                .cmp(&b.stratum)
-                .then(a.weight.total_cmp(&b.weight))
-                .then_with(|| a.key.cmp(&b.key))
-        });
-        let mut groups: Vec<FrameGroup> = Vec::new();
-        for unit in units {
-            match groups.last_mut() {
-                Some(group)
-                    if *group.stratum == *unit.stratum
-                        && group.weight.to_bits() == unit.weight.to_bits() =>
+        let mut groups: Vec<FrameGroup<'a>> = Vec::new();
+        let mut rest = draw.frame_order.as_slice();
+        while let Some(&first) = rest.first() {
+            let stratum = &frame[first].stratum;
+            let end = rest
+                .iter()
+                .position(|&i| frame[i].stratum != *stratum)
+                .unwrap_or(rest.len());
+            let mut by_weight: Vec<FrameGroup<'a>> = Vec::new();
+            for &i in &rest[..end] {
+                let unit = &frame[i];
+                let key = Cow::Borrowed(unit.key.as_str());
+                match by_weight
+                    .iter_mut()
+                    .find(|g| g.weight.to_bits() == unit.weight.to_bits())
                 {
-                    group.keys.push(unit.key.clone());
+                    Some(group) => group.keys.push(key),
+                    None => by_weight.push(FrameGroup {
+                        stratum: Cow::Borrowed(stratum),
+                        weight: unit.weight,
+                        keys: vec![key],
+                    }),
                 }
-                _ => groups.push(FrameGroup {
-                    stratum: unit.stratum.to_string(),
-                    weight: unit.weight,
-                    keys: vec![unit.key.clone()],
-                }),
             }
+            by_weight.sort_by(|a, b| a.weight.total_cmp(&b.weight));
+            groups.append(&mut by_weight);
+            rest = &rest[end..];
         }
         Self {
             format: FORMAT.to_owned(),
@@ -164,7 +172,11 @@ impl DrawRecord {
             eligible: frame.len() as u64,
             frame_sha256: draw.frame_fingerprint.clone(),
             frame: groups,
-            drawn: draw.selected.iter().map(|u| u.key.clone()).collect(),
+            drawn: draw
+                .selected
+                .iter()
+                .map(|u| Cow::Borrowed(u.key.as_str()))
+                .collect(),
         }
     }
 
@@ -172,11 +184,11 @@ impl DrawRecord {
     pub fn units(&self) -> Vec<FrameUnit> {
         let mut units = Vec::with_capacity(usize::try_from(self.eligible).unwrap_or(0));
         for group in &self.frame {
-            let stratum: Arc<str> = Arc::from(group.stratum.as_str());
+            let stratum: Arc<str> = Arc::from(&*group.stratum);
             for key in &group.keys {
                 units.push(FrameUnit {
                     id: units.len() as i64,
-                    key: key.clone(),
+                    key: key.to_string(),
                     stratum: Arc::clone(&stratum),
                     weight: group.weight,
                 });
@@ -214,8 +226,12 @@ impl DrawRecord {
 }
 
 /// Compares the keys a record lists with those re-drawn, in any order.
-pub fn compare_keys(listed: &[String], mut redrawn: Vec<String>, eligible: usize) -> RecordCheck {
-    let mut listed = listed.to_vec();
+pub fn compare_keys(
+    listed: &[impl AsRef<str>],
+    mut redrawn: Vec<String>,
+    eligible: usize,
+) -> RecordCheck {
+    let mut listed: Vec<String> = listed.iter().map(|k| k.as_ref().to_owned()).collect();
     listed.sort_unstable();
     redrawn.sort_unstable();
     if listed == redrawn {
@@ -272,10 +288,18 @@ mod tests {
             .collect()
     }
 
-    fn record(letters: u64, seed: u64) -> DrawRecord {
+    /// A record of a draw from [`frame`], read back from its JSON as a verifier would.
+    fn record(letters: u64, seed: u64) -> DrawRecord<'static> {
         let frame = frame();
         let draw = sampling::draw(&frame, letters, Seed(seed)).unwrap();
-        DrawRecord::new(&frame, &draw, Seed(seed), &parameters(letters))
+        let json = serde_json::to_vec(&DrawRecord::new(
+            &frame,
+            &draw,
+            Seed(seed),
+            &parameters(letters),
+        ))
+        .unwrap();
+        serde_json::from_slice(&json).unwrap()
     }
 
     #[test]
@@ -344,14 +368,14 @@ mod tests {
         ));
 
         let mut swapped = record(12, 7);
-        let listed = swapped.drawn[0].clone();
+        let listed = swapped.drawn[0].to_string();
         let outsider = swapped
             .units()
             .into_iter()
             .map(|u| u.key)
-            .find(|k| !swapped.drawn.contains(k))
+            .find(|k| !swapped.drawn.iter().any(|d| d == k))
             .unwrap();
-        swapped.drawn[0] = outsider.clone();
+        swapped.drawn[0] = Cow::Owned(outsider.clone());
         let Ok(RecordCheck::Different {
             listed: 12,
             redrawn: 12,

@@ -108,8 +108,9 @@ pub struct StratumAllocation {
     pub allocated: u64,
 }
 
-/// The outcome of a draw.
-#[derive(Debug, Clone, PartialEq)]
+/// The outcome of a draw. Two draws are equal when they allocate and select the same and
+/// drew from the same frame, whatever order the frame was given in.
+#[derive(Debug, Clone)]
 pub struct Draw {
     /// One entry per stratum, sorted by stratum name.
     pub allocations: Vec<StratumAllocation>,
@@ -117,6 +118,17 @@ pub struct Draw {
     pub selected: Vec<FrameUnit>,
     /// [`fingerprint`] of the frame drawn from (computed from the draw's own sort).
     pub frame_fingerprint: String,
+    /// Positions in the frame of its units in (stratum, key) order, the order the draw
+    /// walked them in (so they depend on the order the frame was given in).
+    pub frame_order: Vec<usize>,
+}
+
+impl PartialEq for Draw {
+    fn eq(&self, other: &Self) -> bool {
+        self.allocations == other.allocations
+            && self.selected == other.selected
+            && self.frame_fingerprint == other.frame_fingerprint
+    }
 }
 
 /// Lower-case hex SHA-256 of a frame, independent of the order it was given in: one line
@@ -426,6 +438,7 @@ pub fn draw_with_shares(
         allocations: Vec::new(),
         selected: Vec::with_capacity(usize::try_from(requested).unwrap_or(0)),
         frame_fingerprint: fingerprint_ordered(frame, &canonical.order),
+        frame_order: Vec::new(),
     };
     for ((members, (stratum, weight_sum, _)), take) in strata.iter().zip(plan).zip(allocated) {
         let equal_weights = members.windows(2).all(|w| w[0].weight == w[1].weight);
@@ -458,6 +471,7 @@ pub fn draw_with_shares(
             allocated: take as u64,
         });
     }
+    draw.frame_order = canonical.order;
     Ok(draw)
 }
 

@@ -54,11 +54,15 @@ pub const NOT_UTF8_ADVICE: &str = "not valid UTF-8 text; if the file was saved a
 const READ_BYTES: usize = 1 << 16;
 
 /// Reads `inner` as UTF-8 text with LF line ends; see the module documentation.
+///
+/// UTF-8 input is read straight into the caller's buffer and its line ends are mended in
+/// place, so a million-row register costs one scan for CR more than reading it raw.
 pub struct TextInput<R> {
     inner: R,
     decoder: Option<encoding_rs::Decoder>,
+    /// Source bytes waiting to be decoded (Windows-1252 only).
     raw: Vec<u8>,
-    decoded: Vec<u8>,
+    /// Decoded text waiting to be read, from `out_start` (Windows-1252 only).
     out: Vec<u8>,
     out_start: usize,
     /// The last byte given out was a CR standing for a line end: an LF next is dropped.
@@ -74,12 +78,12 @@ impl<R: Read> TextInput<R> {
             TextEncoding::Utf8 => None,
             TextEncoding::Windows1252 => Some(encoding_rs::WINDOWS_1252.new_decoder()),
         };
+        let buffer = if decoder.is_some() { READ_BYTES } else { 0 };
         Self {
             inner,
             decoder,
-            raw: vec![0; READ_BYTES],
-            decoded: Vec::new(),
-            out: Vec::with_capacity(READ_BYTES),
+            raw: vec![0; buffer],
+            out: Vec::with_capacity(buffer),
             out_start: 0,
             after_cr: false,
             at_end: false,
@@ -92,70 +96,103 @@ impl<R: Read> TextInput<R> {
         self.consumed
     }
 
-    /// Reads the next piece of the source into `out`; sets `at_end` when there is none.
-    fn fill(&mut self) -> io::Result<()> {
-        let n = loop {
-            match self.inner.read(&mut self.raw) {
-                Ok(n) => break n,
+    /// Reads from the source into `buf`, counting what was read.
+    fn read_source(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.inner.read(buf) {
+                Ok(n) => {
+                    self.consumed += n as u64;
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
-        };
-        self.consumed += n as u64;
+        }
+    }
+
+    /// Decodes the next piece of the source into `out`; sets `at_end` when there is none.
+    fn fill_decoded(&mut self) -> io::Result<()> {
+        let mut raw = std::mem::take(&mut self.raw);
+        let n = self.read_source(&mut raw);
+        self.raw = raw;
+        let n = n?;
         let last = n == 0;
-        self.out.clear();
-        self.out_start = 0;
-        let text: &[u8] = match &mut self.decoder {
-            None => &self.raw[..n],
-            Some(decoder) => {
-                self.decoded.clear();
-                let room = decoder
-                    .max_utf8_buffer_length(n)
-                    .ok_or_else(|| io::Error::other("the file is too large to decode"))?;
-                self.decoded.resize(room, 0);
-                let (_, read, written, _) =
-                    decoder.decode_to_utf8(&self.raw[..n], &mut self.decoded, last);
-                debug_assert_eq!(read, n);
-                &self.decoded[..written]
-            }
+        let Some(decoder) = &mut self.decoder else {
+            return Err(io::Error::other("no decoder"));
         };
-        normalise_line_ends(text, &mut self.after_cr, &mut self.out);
+        let room = decoder
+            .max_utf8_buffer_length(n)
+            .ok_or_else(|| io::Error::other("the file is too large to decode"))?;
+        self.out.clear();
+        self.out.resize(room, 0);
+        let (_, read, written, _) = decoder.decode_to_utf8(&self.raw[..n], &mut self.out, last);
+        debug_assert_eq!(read, n);
+        let kept = normalise_line_ends(&mut self.out[..written], &mut self.after_cr);
+        self.out.truncate(kept);
+        self.out_start = 0;
         self.at_end = last;
         Ok(())
     }
 }
 
-/// Appends `text` to `out` with each CRLF and lone CR made an LF. `after_cr` carries a CR
-/// at the end of one piece over to the next, where a leading LF belongs to it.
-fn normalise_line_ends(mut text: &[u8], after_cr: &mut bool, out: &mut Vec<u8>) {
+/// Makes each CRLF and lone CR in `text` an LF, in place; returns the length of the
+/// result, which starts `text`. `after_cr` carries a CR at the end of one piece over to
+/// the next, where a leading LF belongs to it.
+fn normalise_line_ends(text: &mut [u8], after_cr: &mut bool) -> usize {
+    let mut read = 0;
     if *after_cr && !text.is_empty() {
         *after_cr = false;
         if text[0] == b'\n' {
-            text = &text[1..];
+            read = 1;
         }
     }
-    while let Some(cr) = text.iter().position(|&b| b == b'\r') {
-        out.extend_from_slice(&text[..cr]);
-        out.push(b'\n');
+    let mut write = 0;
+    while let Some(found) = memchr::memchr(b'\r', &text[read..]) {
+        let cr = read + found;
+        text.copy_within(read..cr, write);
+        write += cr - read;
+        // `write` never passes `cr`: the text only shrinks.
+        text[write] = b'\n';
+        write += 1;
         match text.get(cr + 1) {
-            Some(b'\n') => text = &text[cr + 2..],
-            Some(_) => text = &text[cr + 1..],
+            Some(b'\n') => read = cr + 2,
+            Some(_) => read = cr + 1,
             None => {
                 *after_cr = true;
-                return;
+                return write;
             }
         }
     }
-    out.extend_from_slice(text);
+    if read == write {
+        return text.len();
+    }
+    text.copy_within(read.., write);
+    write + (text.len() - read)
 }
 
 impl<R: Read> Read for TextInput<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.decoder.is_none() {
+            // A piece that was only the LF of a CRLF leaves nothing: read on.
+            loop {
+                let n = self.read_source(buf)?;
+                if n == 0 {
+                    return Ok(0);
+                }
+                let kept = normalise_line_ends(&mut buf[..n], &mut self.after_cr);
+                if kept > 0 {
+                    return Ok(kept);
+                }
+            }
+        }
         while self.out_start == self.out.len() {
             if self.at_end {
                 return Ok(0);
             }
-            self.fill()?;
+            self.fill_decoded()?;
         }
         let available = &self.out[self.out_start..];
         let n = available.len().min(buf.len());

@@ -9,6 +9,7 @@
 //! ([`draw`]) reads the frame from a read connection, draws on a blocking thread, and only
 //! then writes the round and its letters, in one short transaction.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Months, Utc};
@@ -603,7 +604,9 @@ async fn redraw_from_record(
         .await
         .map_err(AppError::internal)?;
     match checked {
-        Ok((RecordCheck::Identical { .. }, record)) => Ok(Ok(record.drawn)),
+        Ok((RecordCheck::Identical { .. }, record)) => {
+            Ok(Ok(record.drawn.into_iter().map(Cow::into_owned).collect()))
+        }
         Ok((RecordCheck::FrameAltered { stated, computed }, _)) => altered(format!(
             "the record's frame has fingerprint {computed}, not the {stated} it states"
         )),
