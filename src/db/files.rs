@@ -9,7 +9,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 
-use crate::db::entities::{stored_file, stored_file_chunk};
+use crate::db::entities::{recruitment_round, stored_file, stored_file_chunk};
 use crate::domain::ids::{AccountId, FileId, JobId};
 use crate::error::AppResult;
 
@@ -185,12 +185,34 @@ pub async fn delete(db: &impl ConnectionTrait, file: FileId) -> AppResult<()> {
     Ok(())
 }
 
-/// Deletes files past their expiry (and incomplete ones abandoned since); returns how many.
+/// Deletes files past their expiry (and incomplete ones abandoned since) and draw records
+/// no round names after a day; returns how many, at most 1,000 at a time.
 pub async fn purge_expired(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<u64> {
+    use sea_orm::Condition;
+    use sea_orm::sea_query::Query;
+
+    // A draw whose process died after storing its record but before writing its round
+    // leaves a record no round names; a day later it can only be an orphan.
+    let orphan_record = Condition::all()
+        .add(stored_file::Column::Purpose.eq(DRAW_RECORD))
+        .add(stored_file::Column::CreatedAt.lt(now - chrono::Duration::days(1)))
+        .add(
+            stored_file::Column::Id.not_in_subquery(
+                Query::select()
+                    .column(recruitment_round::Column::DrawRecordFileId)
+                    .from(recruitment_round::Entity)
+                    .and_where(recruitment_round::Column::DrawRecordFileId.is_not_null())
+                    .to_owned(),
+            ),
+        );
     let expired: Vec<i64> = stored_file::Entity::find()
         .select_only()
         .column(stored_file::Column::Id)
-        .filter(stored_file::Column::ExpiresAt.lt(now))
+        .filter(
+            Condition::any()
+                .add(stored_file::Column::ExpiresAt.lt(now))
+                .add(orphan_record),
+        )
         .limit(1_000)
         .into_tuple()
         .all(db)

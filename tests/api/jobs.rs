@@ -409,3 +409,53 @@ async fn a_worker_deletes_expired_bundles_as_soon_as_it_starts_and_keeps_draw_re
     stop.send(()).unwrap();
     worker.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_draw_record_no_round_names_is_purged_after_a_day() {
+    use civic_panel::db::entities::stored_file;
+    use civic_panel::db::files::{self, DRAW_RECORD, NewFile};
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    app.load_demo_register(0.2).await;
+    app.round_id(
+        &officer,
+        json!({ "name": "Kept", "letters": 3, "seed": "5" }),
+    )
+    .await;
+    // What a draw killed between storing its record and writing its round leaves.
+    let now = app.clock.now();
+    let orphan = files::create(
+        app.db(),
+        NewFile {
+            purpose: DRAW_RECORD,
+            name: "draw-record.json".to_owned(),
+            content_type: "application/json",
+            job_id: None,
+            created_by: None,
+            expires_at: now + chrono::Duration::days(36_500),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    files::write_all(app.db(), orphan, b"{}").await.unwrap();
+    let records = || async {
+        stored_file::Entity::find()
+            .filter(stored_file::Column::Purpose.eq(DRAW_RECORD))
+            .count(app.db())
+            .await
+            .unwrap()
+    };
+    assert_eq!(files::purge_expired(app.db(), now).await.unwrap(), 0);
+    assert_eq!(records().await, 2, "a draw may still be writing its round");
+    let later = now + chrono::Duration::days(2);
+    assert_eq!(files::purge_expired(app.db(), later).await.unwrap(), 1);
+    assert_eq!(records().await, 1);
+    assert!(
+        stored_file::Entity::find_by_id(orphan.get())
+            .one(app.db())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
