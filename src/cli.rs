@@ -78,6 +78,36 @@ enum Command {
         #[command(flatten)]
         config: Box<Config>,
     },
+    /// Select a panel from a pool against quotas, with no database: reads a people CSV
+    /// (an `id` column and one column per feature) and a quotas CSV
+    /// (`feature,value,min,max`), and writes probabilities.csv and panel.csv.
+    Select {
+        /// The pool: an `id` column (else the row number is the id) and a column per feature.
+        #[arg(long)]
+        people: PathBuf,
+        /// The quotas: `feature,value,min,max` (or `category,feature,min,max`).
+        #[arg(long)]
+        quotas: PathBuf,
+        /// Panel size.
+        #[arg(long)]
+        k: u32,
+        /// `maximin` (the fair distribution) or `greedy` (the legacy method, its
+        /// probabilities estimated from repeated runs).
+        #[arg(long, default_value = "maximin", value_parser = ["maximin", "greedy"])]
+        method: String,
+        /// Runs of the greedy method to estimate its probabilities.
+        #[arg(long, default_value_t = 10_000)]
+        runs: u32,
+        /// Seed of the draw (and of the greedy runs); a random one when absent.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Seconds the solver may take.
+        #[arg(long, default_value_t = 300)]
+        time_limit: u64,
+        /// Folder to write probabilities.csv and panel.csv into (created if missing).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
     /// Print the GraphQL schema (SDL, sorted), or write it to a file.
     ExportSchema {
         /// Write here instead of standard output (e.g. `schema.graphql`).
@@ -240,6 +270,25 @@ pub async fn run() -> anyhow::Result<()> {
             write_register,
             config,
         } => demo(*config, households_per_postcode, write_register).await,
+        Command::Select {
+            people,
+            quotas,
+            k,
+            method,
+            runs,
+            seed,
+            time_limit,
+            out,
+        } => select_panel(&SelectArgs {
+            people,
+            quotas,
+            k,
+            greedy: method == "greedy",
+            runs,
+            seed: seed.unwrap_or_else(rand::random),
+            time_limit: std::time::Duration::from_secs(time_limit),
+            out,
+        }),
         Command::ExportSchema { output } => {
             let sdl = graphql::sdl();
             match output {
@@ -576,5 +625,82 @@ async fn demo(
         summary.rows_read, summary.inserted, benchmark_summary.written
     );
     println!("{}", crate::domain::demo_register::SYNTHETIC_NOTE);
+    Ok(())
+}
+
+/// What `civic-panel select` was asked.
+struct SelectArgs {
+    people: PathBuf,
+    quotas: PathBuf,
+    k: u32,
+    greedy: bool,
+    runs: u32,
+    seed: u64,
+    time_limit: std::time::Duration,
+    out: PathBuf,
+}
+
+/// `civic-panel select`: the panel selection of `domain::selection` on files.
+fn select_panel(args: &SelectArgs) -> anyhow::Result<()> {
+    use crate::domain::selection;
+    let open = |path: &std::path::Path| {
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))
+    };
+    let features = selection::read_quotas(open(&args.quotas)?)?;
+    let instance = selection::read_people(open(&args.people)?, features, args.k)?;
+    let started = std::time::Instant::now();
+    let (probabilities, panel) = if args.greedy {
+        let by_type = selection::estimate_greedy(&instance, args.runs, args.seed)?;
+        let mut rng = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::seed_from_u64(args.seed);
+        let composition = (0..args.runs)
+            .find_map(|_| selection::greedy(&instance, &mut rng))
+            .ok_or_else(|| anyhow::anyhow!("the greedy method got stuck in every run"))?;
+        let fixed = selection::Distribution {
+            panels: vec![(composition, 1.0)],
+            type_probabilities: by_type,
+        };
+        (
+            fixed.person_probabilities(&instance),
+            fixed.draw(&instance, args.seed),
+        )
+    } else {
+        let fair = selection::maximin(&instance, args.time_limit)?;
+        (
+            fair.person_probabilities(&instance),
+            fair.draw(&instance, args.seed),
+        )
+    };
+    let took = started.elapsed();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut file = csv::Writer::from_path(args.out.join("probabilities.csv"))?;
+    file.write_record(["id", "probability"])?;
+    for (id, p) in instance.ids.iter().zip(&probabilities) {
+        file.write_record([id.as_str(), &format!("{p:.6}")])?;
+    }
+    file.flush()?;
+    let mut file = csv::Writer::from_path(args.out.join("panel.csv"))?;
+    file.write_record(["id"])?;
+    for &person in &panel {
+        file.write_record([instance.ids[person].as_str()])?;
+    }
+    file.flush()?;
+    let mut sorted = probabilities.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+    println!(
+        "{} from a pool of {} ({} types), panel of {}: probability min {:.4}, median {:.4}, \
+         max {:.4}; {:.2} s. Seed {}. Wrote probabilities.csv and panel.csv to {}.",
+        if args.greedy { "greedy" } else { "maximin" },
+        instance.pool_size(),
+        instance.types.len(),
+        args.k,
+        sorted.first().copied().unwrap_or(0.0),
+        median,
+        sorted.last().copied().unwrap_or(0.0),
+        took.as_secs_f64(),
+        args.seed,
+        args.out.display()
+    );
     Ok(())
 }

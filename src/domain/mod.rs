@@ -22,6 +22,7 @@ pub mod qr;
 pub mod role;
 pub mod round;
 pub mod sampling;
+pub mod selection;
 pub mod session_token;
 pub mod text_input;
 pub mod uk_time;

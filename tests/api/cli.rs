@@ -468,3 +468,77 @@ async fn import_reads_an_excel_csv_in_windows_1252_and_writes_every_refused_row_
     let said = String::from_utf8_lossy(&unknown.stderr).into_owned();
     assert!(said.contains("utf-8 or windows-1252"), "{said}");
 }
+
+#[test]
+fn select_reads_the_papers_files_and_gives_everyone_one_tenth_with_maximin() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/selection");
+    let out = tempfile::tempdir().unwrap();
+    let run = |method: &str| {
+        binary()
+            .args([
+                "select",
+                "--people",
+                fixtures
+                    .join("example_small_20/respondents.csv")
+                    .to_str()
+                    .unwrap(),
+                "--quotas",
+                fixtures
+                    .join("example_small_20/categories.csv")
+                    .to_str()
+                    .unwrap(),
+                "--k",
+                "20",
+                "--method",
+                method,
+                "--runs",
+                "500",
+                "--seed",
+                "12",
+                "--out",
+                out.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let fair = run("maximin");
+    let said = String::from_utf8_lossy(&fair.stdout).into_owned();
+    assert!(
+        fair.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&fair.stderr)
+    );
+    assert!(
+        said.contains("min 0.1000, median 0.1000, max 0.1000"),
+        "{said}"
+    );
+    let probabilities: Vec<csv::StringRecord> =
+        csv::Reader::from_path(out.path().join("probabilities.csv"))
+            .unwrap()
+            .records()
+            .map(Result::unwrap)
+            .collect();
+    assert_eq!(probabilities.len(), 200);
+    assert!(
+        probabilities
+            .iter()
+            .all(|r| r[1].parse::<f64>().unwrap() > 0.099)
+    );
+    let panel = std::fs::read_to_string(out.path().join("panel.csv")).unwrap();
+    assert_eq!(panel.lines().count(), 21);
+
+    let greedy = run("greedy");
+    let said = String::from_utf8_lossy(&greedy.stdout).into_owned();
+    assert!(greedy.status.success(), "{said}");
+    let lowest: f64 = said
+        .split("min ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|min| min.parse().ok())
+        .unwrap();
+    assert!(lowest < 0.05, "the lone female conservative: {said}");
+
+    let unknown = run("leximin");
+    assert_eq!(unknown.status.code(), Some(2));
+}

@@ -1,0 +1,832 @@
+//! Choosing a panel from a pool of registrants against quotas, with every person's chance
+//! of selection known.
+//!
+//! A pool of people, each with one value per feature (age band, sex, ward, …), quotas
+//! giving each value a minimum and maximum number of panel members, and a panel size `k`
+//! make an [`Instance`]. Two methods choose panels:
+//!
+//! - [`greedy`]: the "legacy" method citizens' assembly tools used, filling the most urgent
+//!   quota one random person at a time. Its selection probabilities are not known in
+//!   advance; [`estimate_greedy`] measures them by repeating it, which shows how unfairly it
+//!   can treat some people.
+//! - [`maximin`]: a probability distribution over quota-satisfying panels that makes the
+//!   smallest selection probability of anyone in the pool as large as possible, after
+//!   Flanigan, Gölz, Gupta, Hennig and Procaccia, "Fair algorithms for selecting citizens'
+//!   assemblies", *Nature* 596 (2021) 548–552 (implemented from the paper).
+//!
+//! People whose values are all the same are interchangeable: any fair distribution gives
+//! them the same probability, so both methods work on *types* (groups of identical people)
+//! and panels are *compositions* (how many of each type). An instance of 2,000 people with
+//! two binary features has at most four types.
+//!
+//! Maximin is solved by column generation on the dual linear programme: with weights `y`
+//! on types (summing to 1), the best response is the composition maximising
+//! `Σ y_t c_t / n_t` (an integer programme over the quotas); while a composition beats the
+//! current bound it is added and the weights solved again. The primal is then solved over
+//! the compositions found, giving the distribution. Both programmes are solved with the
+//! pure-Rust `microlp`, each with a time limit.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use microlp::{ComparisonOp, OptimizationDirection, Problem};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+/// One feature the quotas name, with its values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Feature {
+    /// Its name as the quota file writes it, e.g. `gender`.
+    pub name: String,
+    /// Its values, in the order the quota file lists them.
+    pub values: Vec<String>,
+    /// The bounds on each value's number of panel members, in `values` order.
+    pub bounds: Vec<(u32, u32)>,
+}
+
+/// People with identical values for every feature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Type {
+    /// The value (index into the feature's `values`) of each feature.
+    pub values: Vec<usize>,
+    /// The people of this type, as positions in [`Instance::ids`].
+    pub members: Vec<usize>,
+}
+
+/// A selection problem: the pool grouped into types, the quotas and the panel size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance {
+    /// The features and their quotas.
+    pub features: Vec<Feature>,
+    /// Everyone's id, in the order of the people file.
+    pub ids: Vec<String>,
+    /// The pool grouped by values.
+    pub types: Vec<Type>,
+    /// Panel size.
+    pub k: u32,
+}
+
+/// A panel as counts per type, in [`Instance::types`] order.
+pub type Composition = Vec<u32>;
+
+/// Why an instance cannot be built or solved.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SelectionError {
+    /// A file is malformed.
+    #[error("{file}: {message}")]
+    File {
+        /// `people` or `quotas`.
+        file: &'static str,
+        /// What is wrong, with the line.
+        message: String,
+    },
+    /// The quotas cannot be met by any panel; each reason names the quotas at fault.
+    #[error("no panel meets the quotas: {}", .reasons.join("; "))]
+    Infeasible {
+        /// Every conflict found.
+        reasons: Vec<String>,
+    },
+    /// The solver ran out of time.
+    #[error("the solver reached its time limit of {seconds} s")]
+    TimeLimit {
+        /// The limit.
+        seconds: u64,
+    },
+    /// The solver failed.
+    #[error("the solver failed: {0}")]
+    Solver(String),
+}
+
+fn file_error(file: &'static str, message: impl Into<String>) -> SelectionError {
+    SelectionError::File {
+        file,
+        message: message.into(),
+    }
+}
+
+/// Lower case with spaces trimmed, so `Female ` and `female` are one value.
+fn normal(text: &str) -> String {
+    text.trim().to_lowercase()
+}
+
+/// Reads quotas as CSV: `feature,value,min,max` (the Sortition Foundation's columns) or
+/// `category,feature,min,max` (the same in the paper's data).
+pub fn read_quotas(reader: impl Read) -> Result<Vec<Feature>, SelectionError> {
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let header: Vec<String> = csv
+        .headers()
+        .map_err(|e| file_error("quotas", e.to_string()))?
+        .iter()
+        .map(normal)
+        .collect();
+    let named = |names: [&str; 4]| -> Option<[usize; 4]> {
+        let mut found = [0; 4];
+        for (slot, name) in found.iter_mut().zip(names) {
+            *slot = header.iter().position(|h| h == name)?;
+        }
+        Some(found)
+    };
+    let [feature, value, min, max] = named(["feature", "value", "min", "max"])
+        .or_else(|| named(["category", "feature", "min", "max"]))
+        .ok_or_else(|| {
+            file_error(
+                "quotas",
+                "the header must name feature,value,min,max (or category,feature,min,max)",
+            )
+        })?;
+    let mut features: Vec<Feature> = Vec::new();
+    for (row, record) in csv.records().enumerate() {
+        let line = row + 2;
+        let record = record.map_err(|e| file_error("quotas", e.to_string()))?;
+        let cell = |i: usize| record.get(i).unwrap_or("").trim();
+        let bound = |i: usize| {
+            cell(i).parse::<u32>().map_err(|_| {
+                file_error(
+                    "quotas",
+                    format!(
+                        "line {line}: {:?} is not a whole number of 0 or more",
+                        cell(i)
+                    ),
+                )
+            })
+        };
+        let (name, value_name) = (cell(feature), cell(value));
+        if name.is_empty() || value_name.is_empty() {
+            return Err(file_error(
+                "quotas",
+                format!("line {line}: the feature or value is empty"),
+            ));
+        }
+        let (low, high) = (bound(min)?, bound(max)?);
+        if low > high {
+            return Err(file_error(
+                "quotas",
+                format!("line {line}: {name} {value_name}: min {low} is more than max {high}"),
+            ));
+        }
+        let index = match features
+            .iter()
+            .position(|f| normal(&f.name) == normal(name))
+        {
+            Some(index) => index,
+            None => {
+                features.push(Feature {
+                    name: name.to_owned(),
+                    values: Vec::new(),
+                    bounds: Vec::new(),
+                });
+                features.len() - 1
+            }
+        };
+        let entry = &mut features[index];
+        if entry.values.iter().any(|v| normal(v) == normal(value_name)) {
+            return Err(file_error(
+                "quotas",
+                format!("line {line}: {name} {value_name} is listed twice"),
+            ));
+        }
+        entry.values.push(value_name.to_owned());
+        entry.bounds.push((low, high));
+    }
+    if features.is_empty() {
+        return Err(file_error("quotas", "there are no quotas"));
+    }
+    Ok(features)
+}
+
+/// Reads the pool as CSV with a column per quota feature (other columns are ignored) and
+/// an `id` column (without one, a person's id is their row number, from 1), and groups it
+/// into types for a panel of `k`.
+pub fn read_people(
+    reader: impl Read,
+    features: Vec<Feature>,
+    k: u32,
+) -> Result<Instance, SelectionError> {
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let header: Vec<String> = csv
+        .headers()
+        .map_err(|e| file_error("people", e.to_string()))?
+        .iter()
+        .map(normal)
+        .collect();
+    let id_column = header.iter().position(|h| h == "id");
+    let columns = features
+        .iter()
+        .map(|f| {
+            header
+                .iter()
+                .position(|h| *h == normal(&f.name))
+                .ok_or_else(|| file_error("people", format!("there is no column {:?}", f.name)))
+        })
+        .collect::<Result<Vec<usize>, _>>()?;
+    let lookup: Vec<HashMap<String, usize>> = features
+        .iter()
+        .map(|f| {
+            f.values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (normal(v), i))
+                .collect()
+        })
+        .collect();
+    let mut ids = Vec::new();
+    let mut types: Vec<Type> = Vec::new();
+    let mut type_of: HashMap<Vec<usize>, usize> = HashMap::new();
+    for (row, record) in csv.records().enumerate() {
+        let line = row + 2;
+        let record = record.map_err(|e| file_error("people", e.to_string()))?;
+        let mut values = Vec::with_capacity(features.len());
+        for ((feature, &column), known) in features.iter().zip(&columns).zip(&lookup) {
+            let given = record.get(column).unwrap_or("");
+            let value = known.get(&normal(given)).ok_or_else(|| {
+                file_error(
+                    "people",
+                    format!(
+                        "line {line}: {} {given:?} is not a value the quotas list ({})",
+                        feature.name,
+                        feature.values.join(", ")
+                    ),
+                )
+            })?;
+            values.push(*value);
+        }
+        let id = match id_column {
+            Some(column) => record.get(column).unwrap_or("").trim().to_owned(),
+            None => (row + 1).to_string(),
+        };
+        if id.is_empty() {
+            return Err(file_error(
+                "people",
+                format!("line {line}: the id is empty"),
+            ));
+        }
+        let person = ids.len();
+        ids.push(id);
+        let next = types.len();
+        let index = *type_of.entry(values.clone()).or_insert(next);
+        if index == next {
+            types.push(Type {
+                values,
+                members: Vec::new(),
+            });
+        }
+        types[index].members.push(person);
+    }
+    Ok(Instance {
+        features,
+        ids,
+        types,
+        k,
+    })
+}
+
+impl Instance {
+    /// People in the pool.
+    pub fn pool_size(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Checks the conditions any panel must meet that can be seen without solving: the
+    /// panel fits in the pool, each feature's minimums fit in `k` and its maximums reach
+    /// it, and each value has as many people as its minimum.
+    pub fn check(&self) -> Result<(), SelectionError> {
+        let mut reasons = Vec::new();
+        if self.k == 0 {
+            reasons.push("the panel size must be at least 1".to_owned());
+        }
+        if self.k as usize > self.pool_size() {
+            reasons.push(format!(
+                "a panel of {} needs at least {} people, and the pool has {}",
+                self.k,
+                self.k,
+                self.pool_size()
+            ));
+        }
+        for (f, feature) in self.features.iter().enumerate() {
+            let mut mins = 0u64;
+            let mut maxes = 0u64;
+            for (v, (value, &(min, max))) in feature.values.iter().zip(&feature.bounds).enumerate()
+            {
+                let available = self.count_with(f, v);
+                if u64::from(min) > available {
+                    reasons.push(format!(
+                        "{} {value}: the minimum is {min} but the pool has {available}",
+                        feature.name
+                    ));
+                }
+                mins += u64::from(min);
+                maxes += u64::from(max).min(available);
+            }
+            if mins > u64::from(self.k) {
+                reasons.push(format!(
+                    "{}: the minimums add up to {mins}, more than the panel of {}",
+                    feature.name, self.k
+                ));
+            }
+            if maxes < u64::from(self.k) {
+                reasons.push(format!(
+                    "{}: at most {maxes} can be selected within the maximums and the pool, \
+                     fewer than the panel of {}",
+                    feature.name, self.k
+                ));
+            }
+        }
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(SelectionError::Infeasible { reasons })
+        }
+    }
+
+    /// People in the pool with value `v` of feature `f`.
+    fn count_with(&self, f: usize, v: usize) -> u64 {
+        self.types
+            .iter()
+            .filter(|t| t.values[f] == v)
+            .map(|t| t.members.len() as u64)
+            .sum()
+    }
+
+    /// The composition meeting the quotas that maximises `Σ weight_t c_t`, or the reason
+    /// there is none.
+    fn best_composition(
+        &self,
+        weights: &[f64],
+        limit: Duration,
+    ) -> Result<(Composition, f64), SelectionError> {
+        let mut problem = Problem::new(OptimizationDirection::Maximize);
+        problem.set_time_limit(limit);
+        let vars: Vec<_> = self
+            .types
+            .iter()
+            .zip(weights)
+            .map(|(t, &w)| {
+                let most = i32::try_from(t.members.len().min(self.k as usize)).unwrap_or(i32::MAX);
+                problem.add_integer_var(w, (0, most))
+            })
+            .collect();
+        let all: Vec<_> = vars.iter().map(|&v| (v, 1.0)).collect();
+        problem.add_constraint(all.as_slice(), ComparisonOp::Eq, f64::from(self.k));
+        for (f, feature) in self.features.iter().enumerate() {
+            for (v, &(min, max)) in feature.bounds.iter().enumerate() {
+                let terms: Vec<_> = self
+                    .types
+                    .iter()
+                    .zip(&vars)
+                    .filter(|(t, _)| t.values[f] == v)
+                    .map(|(_, &var)| (var, 1.0))
+                    .collect();
+                problem.add_constraint(terms.as_slice(), ComparisonOp::Ge, f64::from(min));
+                problem.add_constraint(terms.as_slice(), ComparisonOp::Le, f64::from(max));
+            }
+        }
+        let outcome = problem.solve().map_err(|e| match e {
+            microlp::Error::Infeasible => SelectionError::Infeasible {
+                reasons: vec!["the quotas of different features cannot be met together".into()],
+            },
+            other => SelectionError::Solver(format!("{other:?}")),
+        })?;
+        let solution = outcome
+            .into_solution()
+            .map_err(|_| SelectionError::TimeLimit {
+                seconds: limit.as_secs(),
+            })?;
+        let counts = vars
+            .iter()
+            .map(|&v| solution.var_value(v).round().max(0.0) as u32)
+            .collect();
+        Ok((counts, solution.objective()))
+    }
+}
+
+/// A probability distribution over panels, as compositions with their probabilities.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Distribution {
+    /// Compositions and their probabilities (positive, adding up to 1).
+    pub panels: Vec<(Composition, f64)>,
+    /// Each type's selection probability (the same for all its members).
+    pub type_probabilities: Vec<f64>,
+}
+
+impl Distribution {
+    /// Each person's selection probability, in [`Instance::ids`] order.
+    pub fn person_probabilities(&self, instance: &Instance) -> Vec<f64> {
+        let mut probabilities = vec![0.0; instance.pool_size()];
+        for (t, p) in instance.types.iter().zip(&self.type_probabilities) {
+            for &m in &t.members {
+                probabilities[m] = *p;
+            }
+        }
+        probabilities
+    }
+
+    /// The lowest selection probability of anyone in the pool.
+    pub fn minimum(&self) -> f64 {
+        self.type_probabilities
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// Draws a panel from the distribution with `seed`: a composition by its probability,
+    /// then its members uniformly within each type. Returns positions in
+    /// [`Instance::ids`], sorted.
+    pub fn draw(&self, instance: &Instance, seed: u64) -> Vec<usize> {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let mut point: f64 = rng.random();
+        let mut chosen = &self.panels[self.panels.len() - 1].0;
+        for (composition, p) in &self.panels {
+            if point < *p {
+                chosen = composition;
+                break;
+            }
+            point -= p;
+        }
+        let mut panel = Vec::new();
+        for (t, &count) in instance.types.iter().zip(chosen) {
+            let picked = rand::seq::index::sample(&mut rng, t.members.len(), count as usize);
+            panel.extend(picked.into_iter().map(|i| t.members[i]));
+        }
+        panel.sort_unstable();
+        panel
+    }
+}
+
+/// The maximin distribution (see the module documentation), within `limit`.
+pub fn maximin(instance: &Instance, limit: Duration) -> Result<Distribution, SelectionError> {
+    instance.check()?;
+    let started = Instant::now();
+    let remaining = || limit.saturating_sub(started.elapsed());
+    let sizes: Vec<f64> = instance
+        .types
+        .iter()
+        .map(|t| t.members.len() as f64)
+        .collect();
+    // Start from any feasible panel, then let the dual weights ask for better ones.
+    let (first, _) = instance.best_composition(&vec![0.0; sizes.len()], remaining())?;
+    let mut panels: Vec<Composition> = vec![first];
+    loop {
+        if remaining().is_zero() {
+            return Err(SelectionError::TimeLimit {
+                seconds: limit.as_secs(),
+            });
+        }
+        // The dual: weights y on types (adding up to 1) making every panel found so far
+        // worth at most `bound`, with `bound` as small as possible.
+        let mut dual = Problem::new(OptimizationDirection::Minimize);
+        dual.set_time_limit(remaining());
+        let bound = dual.add_var(1.0, (f64::NEG_INFINITY, f64::INFINITY));
+        let y: Vec<_> = sizes
+            .iter()
+            .map(|_| dual.add_var(0.0, (0.0, 1.0)))
+            .collect();
+        let total: Vec<_> = y.iter().map(|&v| (v, 1.0)).collect();
+        dual.add_constraint(total.as_slice(), ComparisonOp::Eq, 1.0);
+        for panel in &panels {
+            let mut terms: Vec<_> = y
+                .iter()
+                .zip(panel)
+                .zip(&sizes)
+                .filter(|((_, c), _)| **c > 0)
+                .map(|((&v, &c), &n)| (v, f64::from(c) / n))
+                .collect();
+            terms.push((bound, -1.0));
+            dual.add_constraint(terms.as_slice(), ComparisonOp::Le, 0.0);
+        }
+        let solution = solved(dual.solve(), limit)?;
+        let weights: Vec<f64> = y
+            .iter()
+            .zip(&sizes)
+            .map(|(&v, &n)| solution.var_value(v) / n)
+            .collect();
+        let value = solution.var_value(bound);
+        let (panel, best) = instance.best_composition(&weights, remaining())?;
+        if best <= value + 1e-7 || panels.contains(&panel) {
+            break;
+        }
+        panels.push(panel);
+    }
+    primal(instance, &sizes, panels, remaining())
+}
+
+/// The distribution over `panels` maximising the lowest type probability.
+fn primal(
+    instance: &Instance,
+    sizes: &[f64],
+    panels: Vec<Composition>,
+    limit: Duration,
+) -> Result<Distribution, SelectionError> {
+    let mut problem = Problem::new(OptimizationDirection::Maximize);
+    problem.set_time_limit(limit);
+    let lowest = problem.add_var(1.0, (0.0, 1.0));
+    let weights: Vec<_> = panels
+        .iter()
+        .map(|_| problem.add_var(0.0, (0.0, 1.0)))
+        .collect();
+    let total: Vec<_> = weights.iter().map(|&v| (v, 1.0)).collect();
+    problem.add_constraint(total.as_slice(), ComparisonOp::Eq, 1.0);
+    for (t, &n) in sizes.iter().enumerate() {
+        let mut terms: Vec<_> = panels
+            .iter()
+            .zip(&weights)
+            .filter(|(panel, _)| panel[t] > 0)
+            .map(|(panel, &w)| (w, f64::from(panel[t]) / n))
+            .collect();
+        terms.push((lowest, -1.0));
+        problem.add_constraint(terms.as_slice(), ComparisonOp::Ge, 0.0);
+    }
+    let solution = solved(problem.solve(), limit)?;
+    let mut chosen: Vec<(Composition, f64)> = panels
+        .into_iter()
+        .zip(&weights)
+        .map(|(panel, &w)| (panel, solution.var_value(w).max(0.0)))
+        .filter(|(_, p)| *p > 1e-9)
+        .collect();
+    let sum: f64 = chosen.iter().map(|(_, p)| p).sum();
+    for (_, p) in &mut chosen {
+        *p /= sum;
+    }
+    let type_probabilities = (0..instance.types.len())
+        .map(|t| {
+            chosen
+                .iter()
+                .map(|(panel, p)| p * f64::from(panel[t]) / sizes[t])
+                .sum()
+        })
+        .collect();
+    Ok(Distribution {
+        panels: chosen,
+        type_probabilities,
+    })
+}
+
+/// The solution of a solve, or the error it stands for.
+fn solved(
+    outcome: Result<microlp::SolveOutcome, microlp::Error>,
+    limit: Duration,
+) -> Result<microlp::Solution, SelectionError> {
+    outcome
+        .map_err(|e| SelectionError::Solver(format!("{e:?}")))?
+        .into_solution()
+        .map_err(|_| SelectionError::TimeLimit {
+            seconds: limit.as_secs(),
+        })
+}
+
+/// One run of the greedy "legacy" method with `rng`: while the panel is short, take the
+/// value whose unmet minimum is most urgent (the largest share of its still-selectable
+/// people needed), or any value when every minimum is met, and select a random
+/// selectable person with it; a person is selectable while none of their values is at its
+/// maximum. Returns the composition, or `None` when the run got stuck.
+pub fn greedy(instance: &Instance, rng: &mut impl Rng) -> Option<Composition> {
+    let features = &instance.features;
+    let mut chosen: Vec<Vec<u32>> = features.iter().map(|f| vec![0; f.values.len()]).collect();
+    let mut left: Vec<u32> = instance
+        .types
+        .iter()
+        .map(|t| t.members.len() as u32)
+        .collect();
+    let mut counts = vec![0u32; instance.types.len()];
+    for _ in 0..instance.k {
+        let open = |t: usize, chosen: &Vec<Vec<u32>>| {
+            left[t] > 0
+                && instance.types[t]
+                    .values
+                    .iter()
+                    .enumerate()
+                    .all(|(f, &v)| chosen[f][v] < features[f].bounds[v].1)
+        };
+        let selectable: Vec<usize> = (0..instance.types.len())
+            .filter(|&t| open(t, &chosen))
+            .collect();
+        // The most urgent unmet minimum: needed ÷ selectable people with the value.
+        let mut urgent: Option<(f64, usize, usize)> = None;
+        for (f, feature) in features.iter().enumerate() {
+            for (v, &(min, _)) in feature.bounds.iter().enumerate() {
+                let needed = min.saturating_sub(chosen[f][v]);
+                if needed == 0 {
+                    continue;
+                }
+                let available: u32 = selectable
+                    .iter()
+                    .filter(|&&t| instance.types[t].values[f] == v)
+                    .map(|&t| left[t])
+                    .sum();
+                if available == 0 {
+                    return None;
+                }
+                let ratio = f64::from(needed) / f64::from(available);
+                if urgent.is_none_or(|(best, _, _)| ratio > best) {
+                    urgent = Some((ratio, f, v));
+                }
+            }
+        }
+        let pool: Vec<usize> = match urgent {
+            Some((_, f, v)) => selectable
+                .into_iter()
+                .filter(|&t| instance.types[t].values[f] == v)
+                .collect(),
+            None => selectable,
+        };
+        let people: u32 = pool.iter().map(|&t| left[t]).sum();
+        if people == 0 {
+            return None;
+        }
+        // A random person among the pool's types, each type in proportion to its people.
+        let mut pick = rng.random_range(0..people);
+        let t = *pool
+            .iter()
+            .find(|&&t| {
+                if pick < left[t] {
+                    true
+                } else {
+                    pick -= left[t];
+                    false
+                }
+            })
+            .unwrap_or(&pool[pool.len() - 1]);
+        left[t] -= 1;
+        counts[t] += 1;
+        for (f, &v) in instance.types[t].values.iter().enumerate() {
+            chosen[f][v] += 1;
+        }
+    }
+    let met = features.iter().enumerate().all(|(f, feature)| {
+        feature
+            .bounds
+            .iter()
+            .enumerate()
+            .all(|(v, &(min, max))| (min..=max).contains(&chosen[f][v]))
+    });
+    met.then_some(counts)
+}
+
+/// Each type's selection probability under [`greedy`], estimated from `runs` successful
+/// runs seeded from `seed` (a run that gets stuck is run again, up to `runs` extra
+/// times).
+pub fn estimate_greedy(
+    instance: &Instance,
+    runs: u32,
+    seed: u64,
+) -> Result<Vec<f64>, SelectionError> {
+    instance.check()?;
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let mut totals = vec![0u64; instance.types.len()];
+    let (mut done, mut stuck) = (0, 0);
+    while done < runs {
+        match greedy(instance, &mut rng) {
+            Some(counts) => {
+                for (total, c) in totals.iter_mut().zip(counts) {
+                    *total += u64::from(c);
+                }
+                done += 1;
+            }
+            None if stuck < runs => stuck += 1,
+            None => {
+                return Err(SelectionError::Infeasible {
+                    reasons: vec![format!(
+                        "the greedy method got stuck in {stuck} runs of {}",
+                        stuck + done
+                    )],
+                });
+            }
+        }
+    }
+    Ok(totals
+        .iter()
+        .zip(&instance.types)
+        .map(|(&total, t)| total as f64 / f64::from(runs) / t.members.len() as f64)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL_QUOTAS: &str =
+        include_str!("../../tests/fixtures/selection/example_small_20/categories.csv");
+    const SMALL_PEOPLE: &str =
+        include_str!("../../tests/fixtures/selection/example_small_20/respondents.csv");
+    const LARGE_QUOTAS: &str =
+        include_str!("../../tests/fixtures/selection/example_large_200/categories.csv");
+    const LARGE_PEOPLE: &str =
+        include_str!("../../tests/fixtures/selection/example_large_200/respondents.csv");
+
+    fn instance(quotas: &str, people: &str, k: u32) -> Instance {
+        let features = read_quotas(quotas.as_bytes()).unwrap();
+        read_people(people.as_bytes(), features, k).unwrap()
+    }
+
+    const LIMIT: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn maximin_gives_everyone_one_tenth_on_the_papers_instances() {
+        for (quotas, people, k, n) in [
+            (SMALL_QUOTAS, SMALL_PEOPLE, 20, 200),
+            (LARGE_QUOTAS, LARGE_PEOPLE, 200, 2_000),
+        ] {
+            let instance = instance(quotas, people, k);
+            assert_eq!(instance.pool_size(), n);
+            // One female conservative, the rest female liberals and male conservatives.
+            assert_eq!(instance.types.len(), 3);
+            let fair = maximin(&instance, LIMIT).unwrap();
+            let probabilities = fair.person_probabilities(&instance);
+            for p in &probabilities {
+                assert!((p - 0.1).abs() <= 0.001, "{p}");
+            }
+            let total: f64 = fair.panels.iter().map(|(_, p)| p).sum();
+            assert!((total - 1.0).abs() < 1e-9);
+            // Every panel in the distribution meets the quotas and has k members.
+            for (panel, _) in &fair.panels {
+                assert_eq!(panel.iter().sum::<u32>(), k);
+                for (f, feature) in instance.features.iter().enumerate() {
+                    for (v, &(min, max)) in feature.bounds.iter().enumerate() {
+                        let count: u32 = instance
+                            .types
+                            .iter()
+                            .zip(panel)
+                            .filter(|(t, _)| t.values[f] == v)
+                            .map(|(_, c)| c)
+                            .sum();
+                        assert!((min..=max).contains(&count));
+                    }
+                }
+            }
+            // The draw is reproducible from its seed and has k distinct people.
+            let drawn = fair.draw(&instance, 42);
+            assert_eq!(drawn.len(), k as usize);
+            assert_eq!(drawn, fair.draw(&instance, 42));
+            let mut distinct = drawn.clone();
+            distinct.dedup();
+            assert_eq!(distinct.len(), drawn.len());
+        }
+    }
+
+    #[test]
+    fn the_greedy_method_treats_some_people_far_worse_than_maximin() {
+        let instance = instance(SMALL_QUOTAS, SMALL_PEOPLE, 20);
+        let greedy = estimate_greedy(&instance, 2_000, 7).unwrap();
+        let lowest = greedy.iter().copied().fold(f64::INFINITY, f64::min);
+        // The paper: at most 1.21 % for someone, where maximin gives everyone 10 %.
+        assert!(lowest < 0.03, "{greedy:?}");
+        // Probabilities still add up to the panel size.
+        let expected: f64 = greedy
+            .iter()
+            .zip(&instance.types)
+            .map(|(p, t)| p * t.members.len() as f64)
+            .sum();
+        assert!((expected - 20.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn quotas_that_cannot_be_met_are_named_before_any_solve() {
+        let quotas =
+            "feature,value,min,max\nsex,female,8,10\nsex,male,8,10\nage,young,0,1\nage,old,0,20\n";
+        let people = "id,sex,age\n".to_owned()
+            + &(0..30)
+                .map(|n| {
+                    let sex = if n < 5 { "female" } else { "male" };
+                    format!("p{n},{sex},{}\n", if n % 2 == 0 { "young" } else { "old" })
+                })
+                .collect::<String>();
+        let features = read_quotas(quotas.as_bytes()).unwrap();
+        let small = read_people(people.as_bytes(), features.clone(), 25).unwrap();
+        let Err(SelectionError::Infeasible { reasons }) = small.check() else {
+            panic!("must be infeasible");
+        };
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("sex female: the minimum is 8 but the pool has 5"))
+        );
+        assert!(reasons.iter().any(|r| r.contains("sex: at most 15")));
+        let big = read_people(people.as_bytes(), features, 40).unwrap();
+        assert!(matches!(
+            maximin(&big, LIMIT),
+            Err(SelectionError::Infeasible { .. })
+        ));
+    }
+
+    #[test]
+    fn files_with_unknown_values_or_missing_columns_are_refused_with_their_line() {
+        let features = read_quotas(SMALL_QUOTAS.as_bytes()).unwrap();
+        let unknown = "gender,leaning\nfemale,liberal\nnonbinary,liberal\n";
+        let err = read_people(unknown.as_bytes(), features.clone(), 1).unwrap_err();
+        assert!(
+            err.to_string().contains("line 3: gender \"nonbinary\""),
+            "{err}"
+        );
+        let missing = "gender\nfemale\n";
+        let err = read_people(missing.as_bytes(), features, 1).unwrap_err();
+        assert!(err.to_string().contains("no column \"leaning\""), "{err}");
+        let reversed = "feature,value,min,max\nsex,female,5,2\n";
+        let err = read_quotas(reversed.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("min 5 is more than max 2"),
+            "{err}"
+        );
+        let bad_header = "a,b,c\n";
+        assert!(read_quotas(bad_header.as_bytes()).is_err());
+    }
+}
