@@ -91,9 +91,10 @@ enum Command {
         /// Panel size.
         #[arg(long)]
         k: u32,
-        /// `maximin` (the fair distribution) or `greedy` (the legacy method, its
-        /// probabilities estimated from repeated runs).
-        #[arg(long, default_value = "maximin", value_parser = ["maximin", "greedy"])]
+        /// `leximin` (the fairest distribution), `maximin` (only the lowest probability
+        /// as high as it can be) or `greedy` (the legacy method, its probabilities
+        /// estimated from repeated runs).
+        #[arg(long, default_value = "leximin", value_parser = ["leximin", "maximin", "greedy"])]
         method: String,
         /// Runs of the greedy method to estimate its probabilities.
         #[arg(long, default_value_t = 10_000)]
@@ -283,7 +284,7 @@ pub async fn run() -> anyhow::Result<()> {
             people,
             quotas,
             k,
-            greedy: method == "greedy",
+            method,
             runs,
             seed: seed.unwrap_or_else(rand::random),
             time_limit: std::time::Duration::from_secs(time_limit),
@@ -633,7 +634,7 @@ struct SelectArgs {
     people: PathBuf,
     quotas: PathBuf,
     k: u32,
-    greedy: bool,
+    method: String,
     runs: u32,
     seed: u64,
     time_limit: std::time::Duration,
@@ -649,7 +650,7 @@ fn select_panel(args: &SelectArgs) -> anyhow::Result<()> {
     let features = selection::read_quotas(open(&args.quotas)?)?;
     let instance = selection::read_people(open(&args.people)?, features, args.k)?;
     let started = std::time::Instant::now();
-    let (probabilities, panel) = if args.greedy {
+    let (probabilities, panel) = if args.method == "greedy" {
         let by_type = selection::estimate_greedy(&instance, args.runs, args.seed)?;
         let mut rng = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::seed_from_u64(args.seed);
         let composition = (0..args.runs)
@@ -664,7 +665,11 @@ fn select_panel(args: &SelectArgs) -> anyhow::Result<()> {
             fixed.draw(&instance, args.seed),
         )
     } else {
-        let fair = selection::maximin(&instance, args.time_limit)?;
+        let fair = if args.method == "maximin" {
+            selection::maximin(&instance, args.time_limit)?
+        } else {
+            selection::leximin(&instance, args.time_limit)?
+        };
         (
             fair.person_probabilities(&instance),
             fair.draw(&instance, args.seed),
@@ -691,7 +696,7 @@ fn select_panel(args: &SelectArgs) -> anyhow::Result<()> {
     println!(
         "{} from a pool of {} ({} types), panel of {}: probability min {:.4}, median {:.4}, \
          max {:.4}; {:.2} s. Seed {}. Wrote probabilities.csv and panel.csv to {}.",
-        if args.greedy { "greedy" } else { "maximin" },
+        args.method,
         instance.pool_size(),
         instance.types.len(),
         args.k,

@@ -470,7 +470,7 @@ async fn import_reads_an_excel_csv_in_windows_1252_and_writes_every_refused_row_
 }
 
 #[test]
-fn select_reads_the_papers_files_and_gives_everyone_one_tenth_with_maximin() {
+fn select_reads_the_papers_files_and_gives_everyone_one_tenth_with_maximin_and_leximin() {
     let fixtures =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/selection");
     let out = tempfile::tempdir().unwrap();
@@ -539,6 +539,13 @@ fn select_reads_the_papers_files_and_gives_everyone_one_tenth_with_maximin() {
         .unwrap();
     assert!(lowest < 0.05, "the lone female conservative: {said}");
 
-    let unknown = run("leximin");
+    let fairest = run("leximin");
+    let said = String::from_utf8_lossy(&fairest.stdout).into_owned();
+    assert!(
+        said.contains("min 0.1000, median 0.1000, max 0.1000"),
+        "{said}"
+    );
+
+    let unknown = run("lottery");
     assert_eq!(unknown.status.code(), Some(2));
 }

@@ -82,11 +82,14 @@ async fn poll<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
 async fn a_killed_workers_export_is_finished_by_another_worker() {
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
-    app.load_demo_register(1.0).await;
+    // Big enough that the export outlasts the first heartbeat (a third of the two-second
+    // lease), which is when its progress reaches the database: 2,000 letters once took
+    // under half a second and finished before the test could see it running.
+    app.load_demo_register(4.0).await;
     let round = app
         .round_id(
             &officer,
-            serde_json::json!({ "name": "Crash", "letters": 2000, "seed": "6" }),
+            serde_json::json!({ "name": "Crash", "letters": 8000, "seed": "6" }),
         )
         .await;
     let round_id = civic_panel::graphql::id::decode::<RoundId>(&round, "id").unwrap();
@@ -134,12 +137,12 @@ async fn a_killed_workers_export_is_finished_by_another_worker() {
         .job(&officer, &civic_panel::graphql::id::encode(queued.id))
         .await["result"]
         .clone();
-    assert_eq!(bundle["letters"], 2000);
+    assert_eq!(bundle["letters"], 8000);
     let download = app
         .get(bundle["downloadUrl"].as_str().unwrap(), Some(&officer))
         .await;
     let rows = csv_rows(&unzip(&download.bytes)[0].1);
-    assert_eq!(rows.len(), 2001);
+    assert_eq!(rows.len(), 8001);
     for row in rows.iter().skip(1).take(20) {
         let code = civic_panel::domain::invitation_code::InvitationCode::parse(&row[7]).unwrap();
         let hash = app.state.codes.stored_hash(&code);
