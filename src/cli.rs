@@ -105,6 +105,12 @@ enum Command {
         /// Seconds the solver may take.
         #[arg(long, default_value_t = 300)]
         time_limit: u64,
+        /// Tickets in the transparent lottery the distribution is rounded to.
+        #[arg(long, default_value_t = 1_000)]
+        tickets: u32,
+        /// The ticket drawn in public (1 to --tickets); drawn from the seed when absent.
+        #[arg(long)]
+        number: Option<u32>,
         /// Folder to write probabilities.csv and panel.csv into (created if missing).
         #[arg(long, default_value = ".")]
         out: PathBuf,
@@ -279,6 +285,8 @@ pub async fn run() -> anyhow::Result<()> {
             runs,
             seed,
             time_limit,
+            tickets,
+            number,
             out,
         } => select_panel(&SelectArgs {
             people,
@@ -288,6 +296,8 @@ pub async fn run() -> anyhow::Result<()> {
             runs,
             seed: seed.unwrap_or_else(rand::random),
             time_limit: std::time::Duration::from_secs(time_limit),
+            tickets,
+            number,
             out,
         }),
         Command::ExportSchema { output } => {
@@ -638,6 +648,8 @@ struct SelectArgs {
     runs: u32,
     seed: u64,
     time_limit: std::time::Duration,
+    tickets: u32,
+    number: Option<u32>,
     out: PathBuf,
 }
 
@@ -649,7 +661,11 @@ fn select_panel(args: &SelectArgs) -> anyhow::Result<()> {
     };
     let features = selection::read_quotas(open(&args.quotas)?)?;
     let instance = selection::read_people(open(&args.people)?, features, args.k)?;
+    if args.tickets == 0 || args.number.is_some_and(|n| n == 0 || n > args.tickets) {
+        anyhow::bail!("--number must be a ticket from 1 to {}", args.tickets);
+    }
     let started = std::time::Instant::now();
+    let mut lottery_note = String::new();
     let (probabilities, panel) = if args.method == "greedy" {
         let by_type = selection::estimate_greedy(&instance, args.runs, args.seed)?;
         let mut rng = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::seed_from_u64(args.seed);
@@ -670,10 +686,29 @@ fn select_panel(args: &SelectArgs) -> anyhow::Result<()> {
         } else {
             selection::leximin(&instance, args.time_limit)?
         };
-        (
-            fair.person_probabilities(&instance),
-            fair.draw(&instance, args.seed),
-        )
+        let lottery = fair.lottery(&instance, args.tickets, args.seed);
+        let number = args.number.unwrap_or_else(|| {
+            let mut rng = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::seed_from_u64(args.seed);
+            rand::Rng::random_range(&mut rng, 1..=args.tickets)
+        });
+        std::fs::create_dir_all(&args.out)
+            .with_context(|| format!("cannot create {}", args.out.display()))?;
+        std::fs::write(args.out.join("lottery.txt"), lottery.text(&instance))?;
+        let mut file = csv::Writer::from_path(args.out.join("lottery.csv"))?;
+        file.write_record(["ticket", "id"])?;
+        for (ticket, members) in lottery.tickets.iter().enumerate() {
+            for &person in members {
+                file.write_record([(ticket + 1).to_string().as_str(), &instance.ids[person]])?;
+            }
+        }
+        file.flush()?;
+        lottery_note = format!(
+            " Lottery of {} tickets (lottery.txt, SHA-256 {}; rounding moved anyone's \
+             probability by at most {:.4}); ticket {number} drawn.",
+            args.tickets, lottery.sha256, lottery.largest_shift
+        );
+        let drawn = lottery.tickets[number as usize - 1].clone();
+        (fair.person_probabilities(&instance), drawn)
     };
     let took = started.elapsed();
     std::fs::create_dir_all(&args.out)
@@ -695,7 +730,7 @@ fn select_panel(args: &SelectArgs) -> anyhow::Result<()> {
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
     println!(
         "{} from a pool of {} ({} types), panel of {}: probability min {:.4}, median {:.4}, \
-         max {:.4}; {:.2} s. Seed {}. Wrote probabilities.csv and panel.csv to {}.",
+         max {:.4}; {:.2} s. Seed {}. Wrote probabilities.csv and panel.csv to {}.{}",
         args.method,
         instance.pool_size(),
         instance.types.len(),
@@ -705,7 +740,8 @@ fn select_panel(args: &SelectArgs) -> anyhow::Result<()> {
         sorted.last().copied().unwrap_or(0.0),
         took.as_secs_f64(),
         args.seed,
-        args.out.display()
+        args.out.display(),
+        lottery_note
     );
     Ok(())
 }

@@ -454,6 +454,108 @@ impl Distribution {
     }
 }
 
+/// A distribution rounded to a uniform lottery over numbered tickets, each a panel, after
+/// Flanigan, Kehne and Procaccia, "Fair Sortition Made Transparent" (NeurIPS 2021): the
+/// final draw is a number from 1 to the number of tickets, which can be drawn in public.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lottery {
+    /// Each ticket's panel, as positions in [`Instance::ids`], sorted; ticket `i` is
+    /// `tickets[i - 1]`.
+    pub tickets: Vec<Vec<usize>>,
+    /// SHA-256 of [`Lottery::text`]: publish it before the draw, and nobody can change the
+    /// tickets once the number is known.
+    pub sha256: String,
+    /// The largest change of anyone's selection probability from the distribution's.
+    pub largest_shift: f64,
+}
+
+impl Lottery {
+    /// The lottery as text: a first line naming the format, then one line per ticket,
+    /// `number:id,id,…` with the ids in the order of the people file. Its SHA-256 is the
+    /// commitment.
+    pub fn text(&self, instance: &Instance) -> String {
+        let mut text = String::from("civic-panel-lottery/1\n");
+        for (number, ticket) in self.tickets.iter().enumerate() {
+            text.push_str(&(number + 1).to_string());
+            text.push(':');
+            let ids: Vec<&str> = ticket.iter().map(|&p| instance.ids[p].as_str()).collect();
+            text.push_str(&ids.join(","));
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Each person's probability of selection under the lottery, in [`Instance::ids`]
+    /// order.
+    pub fn person_probabilities(&self, instance: &Instance) -> Vec<f64> {
+        let mut counts = vec![0u32; instance.pool_size()];
+        for ticket in &self.tickets {
+            for &person in ticket {
+                counts[person] += 1;
+            }
+        }
+        let tickets = self.tickets.len() as f64;
+        counts.iter().map(|&c| f64::from(c) / tickets).collect()
+    }
+}
+
+impl Distribution {
+    /// Rounds the distribution to `tickets` equally likely panels: each composition gets
+    /// its probability's share of the tickets, rounded by largest remainder, and each
+    /// type's places on those tickets go round its members in a random order fixed by
+    /// `seed`, so that every member holds as nearly the same number of tickets as the
+    /// others.
+    pub fn lottery(&self, instance: &Instance, tickets: u32, seed: u64) -> Lottery {
+        let shares: Vec<(String, f64)> = self
+            .panels
+            .iter()
+            .enumerate()
+            .map(|(i, (_, p))| (format!("{i:08}"), *p))
+            .collect();
+        let counts = super::sampling::largest_remainder(&shares, u64::from(tickets));
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let mut rounds: Vec<(Vec<usize>, usize)> = instance
+            .types
+            .iter()
+            .map(|t| {
+                let mut order = t.members.clone();
+                rand::seq::SliceRandom::shuffle(order.as_mut_slice(), &mut rng);
+                (order, 0)
+            })
+            .collect();
+        let mut drawn = Vec::with_capacity(tickets as usize);
+        for ((composition, _), &count) in self.panels.iter().zip(&counts) {
+            for _ in 0..count {
+                let mut panel = Vec::new();
+                for ((order, next), &c) in rounds.iter_mut().zip(composition) {
+                    for _ in 0..c {
+                        panel.push(order[*next % order.len()]);
+                        *next += 1;
+                    }
+                }
+                panel.sort_unstable();
+                drawn.push(panel);
+            }
+        }
+        let mut lottery = Lottery {
+            tickets: drawn,
+            sha256: String::new(),
+            largest_shift: 0.0,
+        };
+        lottery.sha256 = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(lottery.text(instance).as_bytes()))
+        };
+        lottery.largest_shift = lottery
+            .person_probabilities(instance)
+            .iter()
+            .zip(self.person_probabilities(instance))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        lottery
+    }
+}
+
 /// The maximin distribution (see the module documentation), within `limit`.
 pub fn maximin(instance: &Instance, limit: Duration) -> Result<Distribution, SelectionError> {
     let mut solver = Solver::new(instance, limit)?;
@@ -975,6 +1077,54 @@ mod tests {
         assert!((level(&fair, "c0") - 0.5).abs() < 1e-6, "{fair:?}");
         let plain = maximin(&instance, LIMIT).unwrap();
         assert!((plain.minimum() - 0.1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_lottery_of_a_thousand_tickets_keeps_everyone_near_their_probability() {
+        let instance = instance(LARGE_QUOTAS, LARGE_PEOPLE, 200);
+        let fair = leximin(&instance, LIMIT).unwrap();
+        let lottery = fair.lottery(&instance, 1_000, 5);
+        assert_eq!(lottery.tickets.len(), 1_000);
+        for ticket in &lottery.tickets {
+            assert_eq!(ticket.len(), 200);
+            assert!(ticket.windows(2).all(|w| w[0] < w[1]), "distinct, sorted");
+        }
+        // 2,000 people, each on 100 of the 1,000 tickets: no one moves at all here.
+        assert!(lottery.largest_shift <= 0.001, "{}", lottery.largest_shift);
+        // The commitment is the SHA-256 of the published text, and the same seed makes
+        // the same lottery.
+        let text = lottery.text(&instance);
+        assert!(text.starts_with("civic-panel-lottery/1\n1:"));
+        assert_eq!(text.lines().count(), 1_001);
+        use sha2::Digest;
+        assert_eq!(
+            lottery.sha256,
+            hex::encode(sha2::Sha256::digest(text.as_bytes()))
+        );
+        assert_eq!(fair.lottery(&instance, 1_000, 5), lottery);
+        assert_ne!(fair.lottery(&instance, 1_000, 6).sha256, lottery.sha256);
+
+        // On a distribution over several panels the shift is what rounding costs.
+        let quotas = "feature,value,min,max\ngroup,a,1,1\ngroup,b,0,1\ngroup,c,0,1\n";
+        let people = "id,group\n".to_owned()
+            + &(0..10).map(|n| format!("a{n},a\n")).collect::<String>()
+            + "b0,b\nc0,c\n";
+        let small = self::instance(quotas, &people, 2);
+        let seven = leximin(&small, LIMIT).unwrap().lottery(&small, 7, 1);
+        // Seven tickets cannot give ten people a tenth each, nor split b's and c's seat
+        // evenly: seven of a hold one ticket and three none, b and c hold four and three.
+        let mut held: Vec<f64> = seven.person_probabilities(&small);
+        let (a, rest) = held.split_at_mut(10);
+        a.sort_by(f64::total_cmp);
+        assert_eq!(a[..3], [0.0; 3]);
+        assert!(a[3..].iter().all(|&p| (p - 1.0 / 7.0).abs() < 1e-12));
+        rest.sort_by(f64::total_cmp);
+        assert!((rest[0] - 3.0 / 7.0).abs() < 1e-12 && (rest[1] - 4.0 / 7.0).abs() < 1e-12);
+        assert!(
+            (seven.largest_shift - 0.1).abs() < 1e-9,
+            "{}",
+            seven.largest_shift
+        );
     }
 
     #[test]

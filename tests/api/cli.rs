@@ -527,6 +527,28 @@ fn select_reads_the_papers_files_and_gives_everyone_one_tenth_with_maximin_and_l
     );
     let panel = std::fs::read_to_string(out.path().join("panel.csv")).unwrap();
     assert_eq!(panel.lines().count(), 21);
+    // The lottery: 1,000 tickets of 20, committed to by the SHA-256 of lottery.txt, and
+    // the panel is the ticket drawn.
+    let text = std::fs::read_to_string(out.path().join("lottery.txt")).unwrap();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(text.as_bytes()))
+    };
+    assert!(said.contains(&format!("SHA-256 {sha}")), "{said}");
+    let drawn: usize = said
+        .split("ticket ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    let ticket_line = text.lines().nth(drawn).unwrap();
+    let mut ids: Vec<&str> = ticket_line.split(':').nth(1).unwrap().split(',').collect();
+    let mut panel_ids: Vec<&str> = panel.lines().skip(1).collect();
+    ids.sort_unstable();
+    panel_ids.sort_unstable();
+    assert_eq!(ids, panel_ids);
+    let rows = std::fs::read_to_string(out.path().join("lottery.csv")).unwrap();
+    assert_eq!(rows.lines().count(), 1 + 1_000 * 20);
 
     let greedy = run("greedy");
     let said = String::from_utf8_lossy(&greedy.stdout).into_owned();
