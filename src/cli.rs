@@ -664,6 +664,9 @@ fn select_panel(args: &SelectArgs) -> anyhow::Result<()> {
     if args.tickets == 0 || args.number.is_some_and(|n| n == 0 || n > args.tickets) {
         anyhow::bail!("--number must be a ticket from 1 to {}", args.tickets);
     }
+    if let Err(err) = instance.check() {
+        return Err(suggest_quotas(&instance, args, err));
+    }
     let started = std::time::Instant::now();
     let mut lottery_note = String::new();
     let (probabilities, panel) = if args.method == "greedy" {
@@ -682,9 +685,16 @@ fn select_panel(args: &SelectArgs) -> anyhow::Result<()> {
         )
     } else {
         let fair = if args.method == "maximin" {
-            selection::maximin(&instance, args.time_limit)?
+            selection::maximin(&instance, args.time_limit)
         } else {
-            selection::leximin(&instance, args.time_limit)?
+            selection::leximin(&instance, args.time_limit)
+        };
+        let fair = match fair {
+            Ok(fair) => fair,
+            Err(err @ selection::SelectionError::Infeasible { .. }) => {
+                return Err(suggest_quotas(&instance, args, err));
+            }
+            Err(err) => return Err(err.into()),
         };
         let lottery = fair.lottery(&instance, args.tickets, args.seed);
         let number = args.number.unwrap_or_else(|| {
@@ -744,4 +754,27 @@ fn select_panel(args: &SelectArgs) -> anyhow::Result<()> {
         lottery_note
     );
     Ok(())
+}
+
+/// The error for quotas no panel can meet, having written the smallest relaxation that
+/// one can meet to `suggested-quotas.csv` when there is one.
+fn suggest_quotas(
+    instance: &crate::domain::selection::Instance,
+    args: &SelectArgs,
+    err: crate::domain::selection::SelectionError,
+) -> anyhow::Error {
+    use crate::domain::selection;
+    let Ok(relaxed) = instance.relaxed_quotas(args.time_limit) else {
+        return err.into();
+    };
+    let path = args.out.join("suggested-quotas.csv");
+    let written = std::fs::create_dir_all(&args.out)
+        .and_then(|()| std::fs::write(&path, selection::quotas_csv(&relaxed)));
+    match written {
+        Ok(()) => anyhow::anyhow!(
+            "{err}. The smallest change that a panel can meet is in {}",
+            path.display()
+        ),
+        Err(_) => err.into(),
+    }
 }

@@ -196,6 +196,28 @@ pub fn read_quotas(reader: impl Read) -> Result<Vec<Feature>, SelectionError> {
     Ok(features)
 }
 
+/// Quotas as CSV in the Sortition Foundation's `feature,value,min,max`.
+pub fn quotas_csv(features: &[Feature]) -> String {
+    let mut text = String::from("feature,value,min,max\n");
+    for feature in features {
+        for (value, (min, max)) in feature.values.iter().zip(&feature.bounds) {
+            let quote = |s: &str| {
+                if s.contains([',', '"', '\n']) {
+                    format!("\"{}\"", s.replace('"', "\"\""))
+                } else {
+                    s.to_owned()
+                }
+            };
+            text.push_str(&format!(
+                "{},{},{min},{max}\n",
+                quote(&feature.name),
+                quote(value)
+            ));
+        }
+    }
+    text
+}
+
 /// Reads the pool as CSV with a column per quota feature (other columns are ignored) and
 /// an `id` column (without one, a person's id is their row number, from 1), and groups it
 /// into types for a panel of `k`.
@@ -349,15 +371,9 @@ impl Instance {
             .sum()
     }
 
-    /// The composition meeting the quotas that maximises `Σ weight_t c_t`, or the reason
-    /// there is none.
-    fn best_composition(
-        &self,
-        weights: &[f64],
-        limit: Duration,
-    ) -> Result<(Composition, f64), SelectionError> {
-        let mut problem = Problem::new(OptimizationDirection::Maximize);
-        problem.set_time_limit(limit);
+    /// Adds a panel's counts per type to `problem`, each worth `weights[t]`, adding up to
+    /// `k`.
+    fn panel_vars(&self, problem: &mut Problem, weights: &[f64]) -> Vec<microlp::Variable> {
         let vars: Vec<_> = self
             .types
             .iter()
@@ -369,15 +385,80 @@ impl Instance {
             .collect();
         let all: Vec<_> = vars.iter().map(|&v| (v, 1.0)).collect();
         problem.add_constraint(all.as_slice(), ComparisonOp::Eq, f64::from(self.k));
+        vars
+    }
+
+    /// The sum of the counts `vars` of the types with value `v` of feature `f`.
+    fn with_value(
+        &self,
+        vars: &[microlp::Variable],
+        f: usize,
+        v: usize,
+    ) -> Vec<(microlp::Variable, f64)> {
+        self.types
+            .iter()
+            .zip(vars)
+            .filter(|(t, _)| t.values[f] == v)
+            .map(|(_, &var)| (var, 1.0))
+            .collect()
+    }
+
+    /// The smallest change to the quotas that some panel of `k` from this pool can meet:
+    /// each feature's bounds, with every minimum lowered and every maximum raised by as
+    /// little as possible in total (an integer programme over the types). Nothing changes
+    /// for quotas that can already be met. `Err` only when no relaxation helps, because
+    /// the pool is smaller than the panel.
+    pub fn relaxed_quotas(&self, limit: Duration) -> Result<Vec<Feature>, SelectionError> {
+        if self.k as usize > self.pool_size() || self.k == 0 {
+            return Err(SelectionError::Infeasible {
+                reasons: vec![format!(
+                    "a panel of {} cannot be drawn from a pool of {}",
+                    self.k,
+                    self.pool_size()
+                )],
+            });
+        }
+        let mut problem = Problem::new(OptimizationDirection::Minimize);
+        problem.set_time_limit(limit);
+        let vars = self.panel_vars(&mut problem, &vec![0.0; self.types.len()]);
+        let mut slack = Vec::new();
         for (f, feature) in self.features.iter().enumerate() {
             for (v, &(min, max)) in feature.bounds.iter().enumerate() {
-                let terms: Vec<_> = self
-                    .types
-                    .iter()
-                    .zip(&vars)
-                    .filter(|(t, _)| t.values[f] == v)
-                    .map(|(_, &var)| (var, 1.0))
-                    .collect();
+                let below = problem.add_var(1.0, (0.0, f64::from(min)));
+                let above = problem.add_var(1.0, (0.0, f64::from(self.k)));
+                let mut terms = self.with_value(&vars, f, v);
+                terms.push((below, 1.0));
+                problem.add_constraint(terms.as_slice(), ComparisonOp::Ge, f64::from(min));
+                terms.pop();
+                terms.push((above, -1.0));
+                problem.add_constraint(terms.as_slice(), ComparisonOp::Le, f64::from(max));
+                slack.push((f, v, below, above));
+            }
+        }
+        let solution = solved(problem.solve(), limit)?;
+        let mut relaxed = self.features.clone();
+        for (f, v, below, above) in slack {
+            let (min, max) = relaxed[f].bounds[v];
+            let lower = solution.var_value(below).round() as u32;
+            let raise = solution.var_value(above).round() as u32;
+            relaxed[f].bounds[v] = (min.saturating_sub(lower), max + raise);
+        }
+        Ok(relaxed)
+    }
+
+    /// The composition meeting the quotas that maximises `Σ weight_t c_t`, or the reason
+    /// there is none.
+    fn best_composition(
+        &self,
+        weights: &[f64],
+        limit: Duration,
+    ) -> Result<(Composition, f64), SelectionError> {
+        let mut problem = Problem::new(OptimizationDirection::Maximize);
+        problem.set_time_limit(limit);
+        let vars = self.panel_vars(&mut problem, weights);
+        for (f, feature) in self.features.iter().enumerate() {
+            for (v, &(min, max)) in feature.bounds.iter().enumerate() {
+                let terms = self.with_value(&vars, f, v);
                 problem.add_constraint(terms.as_slice(), ComparisonOp::Ge, f64::from(min));
                 problem.add_constraint(terms.as_slice(), ComparisonOp::Le, f64::from(max));
             }
@@ -1143,17 +1224,22 @@ mod tests {
         assert!((expected - 20.0).abs() < 1e-9);
     }
 
+    /// A pool of 30, `p0`…`p29`: five women, young and old alternately.
+    fn five_women_of_thirty() -> String {
+        let mut people = String::from("id,sex,age\n");
+        for n in 0..30 {
+            let sex = if n < 5 { "female" } else { "male" };
+            let age = if n % 2 == 0 { "young" } else { "old" };
+            people.push_str(&format!("p{n},{sex},{age}\n"));
+        }
+        people
+    }
+
     #[test]
     fn quotas_that_cannot_be_met_are_named_before_any_solve() {
         let quotas =
             "feature,value,min,max\nsex,female,8,10\nsex,male,8,10\nage,young,0,1\nage,old,0,20\n";
-        let people = "id,sex,age\n".to_owned()
-            + &(0..30)
-                .map(|n| {
-                    let sex = if n < 5 { "female" } else { "male" };
-                    format!("p{n},{sex},{}\n", if n % 2 == 0 { "young" } else { "old" })
-                })
-                .collect::<String>();
+        let people = five_women_of_thirty();
         let features = read_quotas(quotas.as_bytes()).unwrap();
         let small = read_people(people.as_bytes(), features.clone(), 25).unwrap();
         let Err(SelectionError::Infeasible { reasons }) = small.check() else {
@@ -1170,6 +1256,39 @@ mod tests {
             maximin(&big, LIMIT),
             Err(SelectionError::Infeasible { .. })
         ));
+    }
+
+    #[test]
+    fn infeasible_quotas_get_the_smallest_relaxation_that_a_panel_can_meet() {
+        // Eight women wanted, five in the pool; and age quotas that cannot fill 25 seats.
+        let quotas = "feature,value,min,max\nsex,female,8,10\nsex,male,8,20\n\
+                      age,young,0,5\nage,old,0,15\n";
+        let people = five_women_of_thirty();
+        let features = read_quotas(quotas.as_bytes()).unwrap();
+        let instance = read_people(people.as_bytes(), features, 25).unwrap();
+        assert!(instance.check().is_err());
+        let relaxed = instance.relaxed_quotas(LIMIT).unwrap();
+        // Women's minimum comes down to the five there are; the age maximums go up by
+        // the five seats they cannot fill between them.
+        assert_eq!(relaxed[0].bounds, [(5, 10), (8, 20)]);
+        let added: u32 = relaxed[1]
+            .bounds
+            .iter()
+            .zip(&instance.features[1].bounds)
+            .map(|(new, old)| new.1 - old.1)
+            .sum();
+        assert_eq!(added, 5);
+        let fixed = Instance {
+            features: relaxed,
+            ..instance.clone()
+        };
+        assert!(maximin(&fixed, LIMIT).is_ok());
+        let written = quotas_csv(&fixed.features);
+        assert!(written.contains("sex,female,5,10\n"), "{written}");
+        assert_eq!(read_quotas(written.as_bytes()).unwrap(), fixed.features);
+        // Quotas that can be met are left as they are.
+        let fine = self::instance(SMALL_QUOTAS, SMALL_PEOPLE, 20);
+        assert_eq!(fine.relaxed_quotas(LIMIT).unwrap(), fine.features);
     }
 
     #[test]

@@ -571,3 +571,39 @@ fn select_reads_the_papers_files_and_gives_everyone_one_tenth_with_maximin_and_l
     let unknown = run("lottery");
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+#[test]
+fn select_with_quotas_no_panel_can_meet_names_them_and_suggests_a_relaxation() {
+    let dir = tempfile::tempdir().unwrap();
+    let people = dir.path().join("pool.csv");
+    let quotas = dir.path().join("quotas.csv");
+    let mut pool = String::from("id,sex\r\n");
+    for n in 0..30 {
+        pool.push_str(&format!(
+            "p{n},{}\r\n",
+            if n < 5 { "Female" } else { "Male" }
+        ));
+    }
+    std::fs::write(&people, pool).unwrap();
+    std::fs::write(
+        &quotas,
+        "feature,value,min,max\nsex,female,8,10\nsex,male,8,20\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let output = binary()
+        .args(["select", "--people", people.to_str().unwrap(), "--quotas"])
+        .arg(&quotas)
+        .args(["--k", "20", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        said.contains("sex female: the minimum is 8 but the pool has 5"),
+        "{said}"
+    );
+    assert!(said.contains("suggested-quotas.csv"), "{said}");
+    let suggested = std::fs::read_to_string(out.join("suggested-quotas.csv")).unwrap();
+    assert!(suggested.contains("sex,female,5,10"), "{suggested}");
+}
