@@ -97,7 +97,7 @@ enum Command {
         #[arg(long, default_value = "leximin", value_parser = ["leximin", "maximin", "greedy"])]
         method: String,
         /// Runs of the greedy method to estimate its probabilities.
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
         runs: u32,
         /// Seed of the draw (and of the greedy runs); a random one when absent.
         #[arg(long)]

@@ -182,7 +182,8 @@ impl<'a> DrawRecord<'a> {
 
     /// The frame as units to draw from; ids number them in the record's order.
     pub fn units(&self) -> Vec<FrameUnit> {
-        let mut units = Vec::with_capacity(usize::try_from(self.eligible).unwrap_or(0));
+        // Sized from the keys themselves: `eligible` is whatever the file says.
+        let mut units = Vec::with_capacity(self.frame.iter().map(|g| g.keys.len()).sum());
         for group in &self.frame {
             let stratum: Arc<str> = Arc::from(&*group.stratum);
             for key in &group.keys {
@@ -213,7 +214,7 @@ impl<'a> DrawRecord<'a> {
             .map_err(|_| RecordError::Seed(self.seed.clone()))?;
         let units = self.units();
         let computed = sampling::fingerprint(&units);
-        if computed != self.frame_sha256 {
+        if computed != self.frame_sha256 || units.len() as u64 != self.eligible {
             return Ok(RecordCheck::FrameAltered {
                 stated: self.frame_sha256.clone(),
                 computed,
@@ -357,6 +358,14 @@ mod tests {
         moved.frame[1].keys.push(key);
         assert!(matches!(
             moved.check(),
+            Ok(RecordCheck::FrameAltered { .. })
+        ));
+
+        // The count of eligible addresses is not in the fingerprint, but is checked too.
+        let mut miscounted = record(12, 7);
+        miscounted.eligible = u64::MAX;
+        assert!(matches!(
+            miscounted.check(),
             Ok(RecordCheck::FrameAltered { .. })
         ));
 

@@ -441,7 +441,7 @@ impl Instance {
             let (min, max) = relaxed[f].bounds[v];
             let lower = solution.var_value(below).round() as u32;
             let raise = solution.var_value(above).round() as u32;
-            relaxed[f].bounds[v] = (min.saturating_sub(lower), max + raise);
+            relaxed[f].bounds[v] = (min.saturating_sub(lower), max.saturating_add(raise));
         }
         Ok(relaxed)
     }
@@ -904,6 +904,11 @@ impl<'a> Solver<'a> {
             .filter(|(_, p)| *p > 1e-9)
             .collect();
         let sum: f64 = chosen.iter().map(|(_, p)| p).sum();
+        if chosen.is_empty() || !sum.is_finite() {
+            return Err(SelectionError::Solver(
+                "the distribution came out empty".to_owned(),
+            ));
+        }
         for (_, p) in &mut chosen {
             *p /= sum;
         }

@@ -74,17 +74,7 @@ async fn a_round_draws_exactly_n_letters_allocated_to_wards_by_largest_remainder
     let sizes = ward_sizes(&app).await;
     assert_eq!(sizes.iter().map(|(_, n)| n).sum::<f64>() as u64, register);
     let expected = largest_remainder(&sizes, 500);
-    let drawn: BTreeMap<String, u64> = round["status"]["byWard"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| {
-            (
-                w["group"].as_str().unwrap().to_owned(),
-                w["drawn"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let drawn = drawn_by_ward(&app, &officer, &id).await;
     for ((ward, _), want) in sizes.iter().zip(expected) {
         assert_eq!(drawn.get(ward).copied().unwrap_or(0), want, "{ward}");
     }
