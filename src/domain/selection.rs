@@ -253,9 +253,7 @@ pub fn read_people(
                 .collect()
         })
         .collect();
-    let mut ids = Vec::new();
-    let mut types: Vec<Type> = Vec::new();
-    let mut type_of: HashMap<Vec<usize>, usize> = HashMap::new();
+    let mut people = Vec::new();
     for (row, record) in csv.records().enumerate() {
         let line = row + 2;
         let record = record.map_err(|e| file_error("people", e.to_string()))?;
@@ -284,27 +282,47 @@ pub fn read_people(
                 format!("line {line}: the id is empty"),
             ));
         }
-        let person = ids.len();
-        ids.push(id);
-        let next = types.len();
-        let index = *type_of.entry(values.clone()).or_insert(next);
-        if index == next {
-            types.push(Type {
-                values,
-                members: Vec::new(),
-            });
-        }
-        types[index].members.push(person);
+        people.push(Person { id, values });
     }
-    Ok(Instance {
-        features,
-        ids,
-        types,
-        k,
-    })
+    Ok(Instance::new(features, people, k))
+}
+
+/// One person in the pool: an id and the value (index into the feature's `values`) of each
+/// feature, in the features' order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    /// How the person is known outside the selection (a registrant's id, a file's id).
+    pub id: String,
+    /// The index of the person's value for each feature.
+    pub values: Vec<usize>,
 }
 
 impl Instance {
+    /// Groups `people` into types for a panel of `k` under the quotas of `features`.
+    pub fn new(features: Vec<Feature>, people: Vec<Person>, k: u32) -> Self {
+        let mut ids = Vec::with_capacity(people.len());
+        let mut types: Vec<Type> = Vec::new();
+        let mut type_of: HashMap<Vec<usize>, usize> = HashMap::new();
+        for (person, Person { id, values }) in people.into_iter().enumerate() {
+            ids.push(id);
+            let next = types.len();
+            let index = *type_of.entry(values.clone()).or_insert(next);
+            if index == next {
+                types.push(Type {
+                    values,
+                    members: Vec::new(),
+                });
+            }
+            types[index].members.push(person);
+        }
+        Instance {
+            features,
+            ids,
+            types,
+            k,
+        }
+    }
+
     /// People in the pool.
     pub fn pool_size(&self) -> usize {
         self.ids.len()
