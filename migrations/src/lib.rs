@@ -11,6 +11,7 @@ mod m20261123_000003_login_links_and_outbox;
 mod m20261123_000004_unused_indexes;
 mod m20261201_000005_jobs_outbox_files;
 mod m20261202_000006_round_draw_records;
+mod m20261202_000007_panels_and_selection;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_unused_indexes::Migration),
             Box::new(m20261201_000005_jobs_outbox_files::Migration),
             Box::new(m20261202_000006_round_draw_records::Migration),
+            Box::new(m20261202_000007_panels_and_selection::Migration),
         ]
     }
 }

@@ -23,6 +23,9 @@ pub const EXPORT: &str = "export";
 /// The purpose of a file that holds a round's draw record; kept for good.
 pub const DRAW_RECORD: &str = "draw-record";
 
+/// The purpose of a file that holds a selection's lottery (its tickets); kept for good.
+pub const SELECTION_LOTTERY: &str = "selection-lottery";
+
 /// A file about to be written.
 #[derive(Clone, Debug)]
 pub struct NewFile {

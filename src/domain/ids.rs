@@ -70,6 +70,18 @@ id_type!(
     OutboxId
 );
 id_type!(
+    /// A panel (the Residents Panel, a Youth Forum, …).
+    PanelId
+);
+id_type!(
+    /// A run of panel selection.
+    SelectionRunId
+);
+id_type!(
+    /// A resident's membership of a panel.
+    MembershipId
+);
+id_type!(
     /// A file kept for download (an export bundle) or for a job (an upload).
     FileId
 );

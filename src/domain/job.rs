@@ -31,15 +31,18 @@ pub enum JobKind {
     AddressImport,
     /// Send a one-time login link, if the email belongs to a resident.
     LoginLinkRequest,
+    /// Compute a panel selection's probabilities and lottery.
+    PanelSelection,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
         Self::RecruitmentDraw,
         Self::LetterExport,
         Self::AddressImport,
         Self::LoginLinkRequest,
+        Self::PanelSelection,
     ];
 
     /// The stored name.
@@ -49,6 +52,7 @@ impl JobKind {
             Self::LetterExport => "letters.export",
             Self::AddressImport => "addresses.import",
             Self::LoginLinkRequest => "login_link.request",
+            Self::PanelSelection => "panel.selection",
         }
     }
 
@@ -57,6 +61,8 @@ impl JobKind {
         match self {
             // A draw or an export that failed twice will fail again; an officer should look.
             Self::RecruitmentDraw | Self::LetterExport | Self::AddressImport => 3,
+            // A selection that stopped twice (its worker died) is likely to stop again.
+            Self::PanelSelection => 2,
             Self::LoginLinkRequest => 5,
         }
     }

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod invitation_code;
 pub mod job;
 pub mod letter_bundle;
+pub mod panel;
 pub mod password;
 pub mod postcode;
 pub mod qr;

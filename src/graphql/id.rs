@@ -6,7 +6,9 @@ use async_graphql::ID;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::domain::ids::{AccountId, FileId, JobId, ResidentId, RoundId};
+use crate::domain::ids::{
+    AccountId, FileId, JobId, MembershipId, PanelId, ResidentId, RoundId, SelectionRunId,
+};
 use crate::error::{AppError, AppResult};
 
 /// An identity with a global ID: its kind, as the ID spells it.
@@ -39,6 +41,9 @@ global_id!(RoundId, "RecruitmentRound");
 global_id!(ResidentId, "Resident");
 global_id!(JobId, "Job");
 global_id!(FileId, "File");
+global_id!(PanelId, "Panel");
+global_id!(SelectionRunId, "SelectionRun");
+global_id!(MembershipId, "Membership");
 
 /// Encodes an identity as an opaque ID.
 pub fn encode<T: GlobalId>(id: T) -> ID {

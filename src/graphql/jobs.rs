@@ -13,11 +13,13 @@ use crate::graphql::guard::RoleGuard;
 use crate::graphql::id;
 use crate::graphql::loaders;
 use crate::graphql::pagination::{Page, connection_complexity};
+use crate::graphql::panels::SelectionRunNode;
 use crate::graphql::recruitment::RoundNode;
 use crate::graphql::register::AddressRegisterImportResult;
 use crate::service::addresses::ImportSummary;
 use crate::service::letters::ExportResult;
 use crate::service::recruitment::DrawResult;
+use crate::service::selection::{self, SelectionDone};
 use crate::service::{downloads, jobs};
 
 /// What a job does.
@@ -32,6 +34,8 @@ pub enum JobKindValue {
     AddressImport,
     /// Send a resident a one-time login link (`loginLinkRequest`).
     LoginLinkRequest,
+    /// Compute a panel selection's probabilities and lottery (`selectionStart`).
+    PanelSelection,
 }
 
 impl From<JobKind> for JobKindValue {
@@ -41,6 +45,7 @@ impl From<JobKind> for JobKindValue {
             JobKind::LetterExport => Self::LetterExport,
             JobKind::AddressImport => Self::AddressImport,
             JobKind::LoginLinkRequest => Self::LoginLinkRequest,
+            JobKind::PanelSelection => Self::PanelSelection,
         }
     }
 }
@@ -52,6 +57,7 @@ impl From<JobKindValue> for JobKind {
             JobKindValue::LetterExport => Self::LetterExport,
             JobKindValue::AddressImport => Self::AddressImport,
             JobKindValue::LoginLinkRequest => Self::LoginLinkRequest,
+            JobKindValue::PanelSelection => Self::PanelSelection,
         }
     }
 }
@@ -141,6 +147,15 @@ pub enum JobResult {
     LetterBundle(LetterBundle),
     /// From `ADDRESS_IMPORT`.
     AddressRegisterImportResult(AddressRegisterImportResult),
+    /// From `PANEL_SELECTION`.
+    SelectionComputed(SelectionComputed),
+}
+
+/// A selection whose probabilities and lottery are computed.
+#[derive(SimpleObject)]
+pub struct SelectionComputed {
+    /// The run, ready for its public draw.
+    pub run: SelectionRunNode,
 }
 
 /// Background work: a draw, an export, an import. Poll it (`node(id:)` or `job(id:)`) until
@@ -254,6 +269,16 @@ async fn result(ctx: &Context<'_>, job: &Job) -> async_graphql::Result<Option<Jo
         JobKind::AddressImport => jobs::result_of::<ImportSummary>(job)?
             .map(|summary| JobResult::AddressRegisterImportResult(summary.into())),
         JobKind::LoginLinkRequest => None,
+        JobKind::PanelSelection => match jobs::result_of::<SelectionDone>(job)? {
+            Some(done) => {
+                let state = context::state(ctx)?;
+                let run = selection::find(state, &context::caller(ctx), done.run_id).await?;
+                Some(JobResult::SelectionComputed(SelectionComputed {
+                    run: SelectionRunNode(run),
+                }))
+            }
+            None => None,
+        },
     })
 }
 

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod loaders;
 pub mod node;
 pub mod pagination;
+pub mod panels;
 pub mod recruitment;
 pub mod register;
 pub mod registration;
@@ -33,6 +34,7 @@ pub struct QueryRoot(
     register::RegisterQuery,
     recruitment::RecruitmentQuery,
     registration::RegistrationQuery,
+    panels::PanelQuery,
 );
 
 /// Every mutation field.
@@ -45,6 +47,7 @@ pub struct MutationRoot(
     register::RegisterMutation,
     recruitment::RecruitmentMutation,
     registration::RegistrationMutation,
+    panels::PanelMutation,
 );
 
 /// The schema type.

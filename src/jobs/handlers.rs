@@ -8,7 +8,7 @@ use crate::domain::job::{Job, JobKind};
 use crate::error::{AppError, AppResult};
 use crate::service::progress::Progress;
 use crate::service::recruitment::{self, DrawResult, RoundInput};
-use crate::service::{addresses, letters, login_links};
+use crate::service::{addresses, letters, login_links, selection};
 use crate::state::AppState;
 
 /// Runs one job's work; its result as JSON.
@@ -35,6 +35,10 @@ pub async fn run(state: &AppState, job: &Job, progress: &Progress) -> AppResult<
             // Whether a link went out is not recorded: the job list must not become a way
             // to learn which emails have accounts.
             result(&serde_json::json!({}))
+        }
+        JobKind::PanelSelection => {
+            let input: selection::SelectionJob = payload(job)?;
+            result(&selection::run(state, &input, progress).await?)
         }
     }
 }

@@ -42,6 +42,11 @@ const OFFICERS: &[Role] = &[Role::Officer];
 /// paths).
 pub const READERS: &[Role] = &[Role::Officer, Role::Scrutiny];
 
+/// The youngest minimum age a round may set: a Youth Forum may start at 11. Registrants
+/// under 13 join the pool but no panel until a parent's or guardian's consent is recorded
+/// (`domain::panel::AGE_OF_DIGITAL_CONSENT`).
+pub const MIN_REGISTRATION_AGE: u8 = 11;
+
 /// A round as an officer asks for it, before any checks.
 #[derive(Clone, Debug, Default)]
 pub struct RoundRequest {
@@ -169,11 +174,11 @@ pub fn validate(request: RoundRequest) -> AppResult<RoundInput> {
         })?;
     let min_age = u8::try_from(request.min_age)
         .ok()
-        .filter(|age| (14..=120).contains(age))
+        .filter(|age| (MIN_REGISTRATION_AGE..=120).contains(age))
         .ok_or_else(|| {
             bad(
                 "input.minAge",
-                "The minimum age must be between 14 and 120.",
+                format!("The minimum age must be between {MIN_REGISTRATION_AGE} and 120."),
             )
         })?;
     let incentive = match request.incentive {

@@ -22,6 +22,7 @@ mod limits;
 mod loaders;
 mod mail;
 mod mime;
+mod panels;
 mod recruitment;
 mod registration;
 mod roles;

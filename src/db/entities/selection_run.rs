@@ -1,0 +1,37 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "selection_runs")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub panel_id: i64,
+    pub job_id: Option<i64>,
+    pub top_up: bool,
+    pub method: String,
+    pub seed: String,
+    pub k: i32,
+    pub tickets: i32,
+    pub greedy_runs: i32,
+    pub time_limit_seconds: i32,
+    #[sea_orm(column_type = "Text")]
+    pub quotas: String,
+    pub as_of: DateTimeUtc,
+    pub pool_size: Option<i32>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub summary: Option<String>,
+    pub lottery_file_id: Option<i64>,
+    pub lottery_sha256: Option<String>,
+    pub drawn_number: Option<i32>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub draw_source: Option<String>,
+    pub drawn_by: Option<i64>,
+    pub drawn_at: Option<DateTimeUtc>,
+    pub created_by: Option<i64>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

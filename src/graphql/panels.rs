@@ -1,0 +1,953 @@
+//! Panels in the API: panels and their quotas, residents' attributes and guardians'
+//! consent, fair selection with its lottery and public draw, and memberships.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::domain::ids::{MembershipId, PanelId, ResidentId, SelectionRunId};
+use crate::domain::panel::{MembershipStatus, Panel};
+use crate::domain::selection::Feature;
+use crate::graphql::accounts::AccountNode;
+use crate::graphql::context;
+use crate::graphql::guard::RoleGuard;
+use crate::graphql::id;
+use crate::graphql::jobs::{JobNode, download_path};
+use crate::graphql::loaders;
+use crate::graphql::pagination::{Page, connection_complexity};
+use crate::service::panels::{self, Membership, MembershipEvent, PanelRequest};
+use crate::service::selection::{self, DrawnNumber, Method, Run, SelectionRequest, ValueReport};
+
+/// A membership's status.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(
+    name = "MembershipStatus",
+    remote = "crate::domain::panel::MembershipStatus"
+)]
+pub enum MembershipStatusValue {
+    /// Chosen by a selection's draw; not yet confirmed.
+    Selected,
+    /// Taking part.
+    Active,
+    /// Taking a break; still a member.
+    Paused,
+    /// Left the panel.
+    Withdrawn,
+    /// Served the membership term.
+    TermEnded,
+}
+
+/// How a selection chooses.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+#[graphql(name = "SelectionMethod", remote = "crate::service::selection::Method")]
+pub enum MethodValue {
+    /// Leximin (Flanigan et al., 2021): the lowest selection probability as high as the
+    /// quotas allow, then the second lowest, and so on.
+    #[default]
+    Leximin,
+    /// Maximin: the lowest selection probability as high as the quotas allow.
+    Maximin,
+    /// The legacy greedy method, for comparison: fills the most urgent quota one random
+    /// person at a time; its probabilities are estimated by repeating it.
+    Greedy,
+}
+
+/// One value's quota.
+#[derive(SimpleObject, InputObject, Clone)]
+#[graphql(input_name = "QuotaInput")]
+pub struct Quota {
+    /// The feature, e.g. `age_band`, `sex`, `ethnic_group_broad`, `ward`, or a custom
+    /// attribute's name.
+    pub feature: String,
+    /// The value, as the registrant's profile gives it (`female`, `15-19`, a ward code).
+    pub value: String,
+    /// Fewest panel members with it.
+    pub min: i32,
+    /// Most panel members with it.
+    pub max: i32,
+}
+
+fn quotas_out(features: Vec<Feature>) -> Vec<Quota> {
+    features
+        .into_iter()
+        .flat_map(|f| {
+            let name = f.name;
+            f.values
+                .into_iter()
+                .zip(f.bounds)
+                .map(move |(value, (min, max))| Quota {
+                    feature: name.clone(),
+                    value,
+                    min: i32::try_from(min).unwrap_or(i32::MAX),
+                    max: i32::try_from(max).unwrap_or(i32::MAX),
+                })
+        })
+        .collect()
+}
+
+fn quotas_in(quotas: Vec<Quota>) -> async_graphql::Result<Vec<Feature>> {
+    let mut features: Vec<Feature> = Vec::new();
+    for q in quotas {
+        let bound = |n: i32| {
+            u32::try_from(n).map_err(|_| {
+                crate::error::AppError::bad_input("input.quotas", "A quota is 0 or more.")
+            })
+        };
+        let bounds = (bound(q.min)?, bound(q.max)?);
+        let name = q.feature.trim().to_owned();
+        match features.iter_mut().find(|f| f.name == name) {
+            Some(f) => {
+                f.values.push(q.value);
+                f.bounds.push(bounds);
+            }
+            None => features.push(Feature {
+                name,
+                values: vec![q.value],
+                bounds: vec![bounds],
+            }),
+        }
+    }
+    Ok(features)
+}
+
+/// Members of a panel in one status.
+#[derive(SimpleObject)]
+pub struct MemberCount {
+    /// The status.
+    pub status: MembershipStatusValue,
+    /// Members in it.
+    pub count: u64,
+}
+
+/// A panel: the Residents Panel, a Youth Forum, …
+pub struct PanelNode(pub Panel);
+
+/// A panel: the Residents Panel, a Youth Forum, …
+#[Object(name = "Panel")]
+impl PanelNode {
+    /// Opaque identifier.
+    async fn id(&self) -> ID {
+        id::encode(self.0.id)
+    }
+    /// Its name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// What it is for.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// Youngest age on the selection date.
+    async fn min_age(&self) -> Option<u32> {
+        self.0.eligibility.min_age
+    }
+    /// Oldest age on the selection date.
+    async fn max_age(&self) -> Option<u32> {
+        self.0.eligibility.max_age
+    }
+    /// Wards whose registrants may join (empty: all).
+    async fn wards(&self) -> &[String] {
+        &self.0.eligibility.wards
+    }
+    /// Members wanted.
+    async fn target_size(&self) -> u32 {
+        self.0.target_size
+    }
+    /// Membership term in months.
+    async fn term_months(&self) -> u32 {
+        self.0.term_months
+    }
+    /// At most one member per household.
+    async fn one_per_household(&self) -> bool {
+        self.0.one_per_household
+    }
+    /// The benchmark area quotas are derived from.
+    async fn area_code(&self) -> Option<&str> {
+        self.0.area_code.as_deref()
+    }
+    /// When it was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Who created it.
+    async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<AccountNode>> {
+        let Some(account) = self.0.created_by else {
+            return Ok(None);
+        };
+        Ok(loaders::get(ctx)?.load_one(account).await?.map(AccountNode))
+    }
+    /// Its quotas, in order.
+    async fn quotas(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Quota>> {
+        let state = context::state(ctx)?;
+        Ok(quotas_out(
+            panels::panel_quotas(state, &context::caller(ctx), self.0.id).await?,
+        ))
+    }
+    /// Its quotas as a Sortition Foundation CSV (`feature,value,min,max`).
+    async fn quotas_csv(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let state = context::state(ctx)?;
+        Ok(panels::quotas_csv(state, &context::caller(ctx), self.0.id).await?)
+    }
+    /// Members per status.
+    async fn member_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<MemberCount>> {
+        let state = context::state(ctx)?;
+        let counts = panels::membership_counts(state.db.reader(), self.0.id).await?;
+        Ok(MembershipStatus::ALL
+            .into_iter()
+            .map(|status| MemberCount {
+                status: status.into(),
+                count: counts.get(&status).copied().unwrap_or(0),
+            })
+            .collect())
+    }
+    /// Its memberships, oldest first.
+    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    async fn memberships(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only memberships in this status.")] status: Option<MembershipStatusValue>,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last membership of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Connection<String, MembershipNode>> {
+        let page = Page::<MembershipId>::parse(first, after.as_deref())?;
+        let state = context::state(ctx)?;
+        let rows = panels::memberships(
+            state,
+            &context::caller(ctx),
+            self.0.id,
+            status.map(Into::into),
+            page.after,
+            page.first,
+        )
+        .await?;
+        Ok(page.connection(rows, |m| m.id, MembershipNode))
+    }
+    /// Its selection runs, newest first.
+    async fn selection_runs(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<SelectionRunNode>> {
+        let state = context::state(ctx)?;
+        Ok(selection::runs_of(state, &context::caller(ctx), self.0.id)
+            .await?
+            .into_iter()
+            .map(SelectionRunNode)
+            .collect())
+    }
+}
+
+/// A change of a membership's status.
+#[derive(SimpleObject)]
+pub struct MembershipEventView {
+    /// From (null when the selection created the membership).
+    pub from: Option<MembershipStatusValue>,
+    /// To.
+    pub to: MembershipStatusValue,
+    /// Why, as given.
+    pub reason: Option<String>,
+    /// Who made the change (an officer, or the resident withdrawing).
+    pub by_account_id: Option<ID>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl From<MembershipEvent> for MembershipEventView {
+    fn from(e: MembershipEvent) -> Self {
+        Self {
+            from: e.from.map(Into::into),
+            to: e.to.into(),
+            reason: e.reason,
+            by_account_id: e.by.map(id::encode),
+            at: e.at,
+        }
+    }
+}
+
+/// A resident's membership of a panel.
+pub struct MembershipNode(pub Membership);
+
+/// A resident's membership of a panel.
+#[Object(name = "Membership")]
+impl MembershipNode {
+    /// Opaque identifier.
+    async fn id(&self) -> ID {
+        id::encode(self.0.id)
+    }
+    /// The panel.
+    async fn panel_id(&self) -> ID {
+        id::encode(self.0.panel_id)
+    }
+    /// The member.
+    async fn resident_id(&self) -> ID {
+        id::encode(self.0.resident_id)
+    }
+    /// The member's resident number, as selection CSVs and lottery texts name them.
+    async fn resident_number(&self) -> i64 {
+        self.0.resident_id.get()
+    }
+    /// The selection run that chose them.
+    async fn selection_run_id(&self) -> Option<ID> {
+        self.0.run_id.map(id::encode)
+    }
+    /// Where the membership is.
+    async fn status(&self) -> MembershipStatusValue {
+        self.0.status.into()
+    }
+    /// When they were selected.
+    async fn selected_at(&self) -> DateTime<Utc> {
+        self.0.selected_at
+    }
+    /// When the term ends.
+    async fn term_ends_at(&self) -> Option<DateTime<Utc>> {
+        self.0.term_ends_at
+    }
+    /// When the status last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Every change, oldest first: who, when and why.
+    async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<MembershipEventView>> {
+        let state = context::state(ctx)?;
+        Ok(
+            panels::membership_events(state, &context::caller(ctx), self.0.id)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        )
+    }
+}
+
+/// One category value of a selection's transparency report.
+#[derive(SimpleObject)]
+pub struct SelectionValueReport {
+    /// The feature.
+    pub feature: String,
+    /// The value.
+    pub value: String,
+    /// The quota's minimum for this selection (after sitting members, in a top-up).
+    pub min: u32,
+    /// The quota's maximum for this selection.
+    pub max: u32,
+    /// Sitting members with it (a top-up).
+    pub sitting: u32,
+    /// Registrants in the pool with it.
+    pub pool: u32,
+    /// Selected by the draw (null until drawn).
+    pub selected: Option<u32>,
+    /// Lowest selection probability among them.
+    pub probability_min: f64,
+    /// Median.
+    pub probability_median: f64,
+    /// Highest.
+    pub probability_max: f64,
+}
+
+impl From<ValueReport> for SelectionValueReport {
+    fn from(v: ValueReport) -> Self {
+        Self {
+            feature: v.feature,
+            value: v.value,
+            min: v.min,
+            max: v.max,
+            sitting: v.sitting,
+            pool: v.pool,
+            selected: v.selected,
+            probability_min: v.probability_min,
+            probability_median: v.probability_median,
+            probability_max: v.probability_max,
+        }
+    }
+}
+
+/// A selection: the pool, everyone's probability, the lottery and its public draw.
+pub struct SelectionRunNode(pub Run);
+
+/// A selection: the pool, everyone's probability, the lottery and its public draw.
+#[Object(name = "SelectionRun")]
+impl SelectionRunNode {
+    /// Opaque identifier.
+    async fn id(&self) -> ID {
+        id::encode(self.0.id)
+    }
+    /// The panel.
+    async fn panel(&self, ctx: &Context<'_>) -> async_graphql::Result<PanelNode> {
+        let state = context::state(ctx)?;
+        Ok(PanelNode(
+            panels::find(state, &context::caller(ctx), self.0.panel_id).await?,
+        ))
+    }
+    /// The job computing it: its status, progress and error.
+    async fn job(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<JobNode>> {
+        let Some(job) = self.0.job_id else {
+            return Ok(None);
+        };
+        let state = context::state(ctx)?;
+        Ok(Some(JobNode(
+            crate::service::jobs::find(state, &context::caller(ctx), job).await?,
+        )))
+    }
+    /// The method.
+    async fn method(&self) -> MethodValue {
+        self.0.method.into()
+    }
+    /// A top-up of a sitting panel.
+    async fn top_up(&self) -> bool {
+        self.0.top_up
+    }
+    /// The seed of the lottery's rotation (and of the greedy runs), decimal.
+    async fn seed(&self) -> String {
+        self.0.seed.to_string()
+    }
+    /// Seats to fill.
+    async fn k(&self) -> u32 {
+        self.0.k
+    }
+    /// Tickets in the lottery (M); the drawn number is from 1 to M (1 for greedy).
+    async fn tickets(&self) -> u32 {
+        if self.0.method == Method::Greedy {
+            1
+        } else {
+            self.0.tickets
+        }
+    }
+    /// The quotas used, as a `feature,value,min,max` CSV.
+    async fn quotas_csv(&self) -> &str {
+        &self.0.quotas_csv
+    }
+    /// The moment ages and eligibility are counted on.
+    async fn as_of(&self) -> DateTime<Utc> {
+        self.0.as_of
+    }
+    /// Registrants in the pool, once computed.
+    async fn pool_size(&self) -> Option<u32> {
+        self.0.summary.as_ref().map(|s| s.pool_size)
+    }
+    /// Groups of interchangeable registrants (identical on every feature).
+    async fn types(&self) -> Option<u32> {
+        self.0.summary.as_ref().map(|s| s.types)
+    }
+    /// Panels with positive probability in the fair distribution.
+    async fn panels_in_distribution(&self) -> Option<u32> {
+        self.0.summary.as_ref().map(|s| s.panels)
+    }
+    /// Lowest selection probability in the pool.
+    async fn minimum_probability(&self) -> Option<f64> {
+        self.0.summary.as_ref().map(|s| s.minimum)
+    }
+    /// Median selection probability.
+    async fn median_probability(&self) -> Option<f64> {
+        self.0.summary.as_ref().map(|s| s.median)
+    }
+    /// Highest selection probability.
+    async fn maximum_probability(&self) -> Option<f64> {
+        self.0.summary.as_ref().map(|s| s.maximum)
+    }
+    /// The largest change of anyone's probability from rounding to the lottery.
+    async fn largest_probability_shift(&self) -> Option<f64> {
+        self.0.summary.as_ref().map(|s| s.largest_shift)
+    }
+    /// Milliseconds the computation took.
+    async fn elapsed_ms(&self) -> Option<u64> {
+        self.0.summary.as_ref().map(|s| s.elapsed_ms)
+    }
+    /// When no panel could meet the quotas: each conflict.
+    async fn infeasible_reasons(&self) -> Vec<String> {
+        self.0
+            .infeasibility
+            .as_ref()
+            .map(|i| i.reasons.clone())
+            .unwrap_or_default()
+    }
+    /// When no panel could meet the quotas: the smallest relaxation that works, as a
+    /// quota CSV to import.
+    async fn suggested_quotas_csv(&self) -> Option<&str> {
+        self.0
+            .infeasibility
+            .as_ref()
+            .and_then(|i| i.suggested_quotas.as_deref())
+    }
+    /// SHA-256 of the lottery's text: publish it before the draw.
+    async fn lottery_sha256(&self) -> Option<&str> {
+        self.0.lottery_sha256.as_deref()
+    }
+    /// The lottery (`civic-panel-lottery/1`: one line per ticket, `number:resident,…`,
+    /// residents by number), whose SHA-256 is `lotterySha256`.
+    async fn lottery_text(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let state = context::state(ctx)?;
+        Ok(selection::lottery_text(state, &context::caller(ctx), &self.0).await?)
+    }
+    /// Where to download the lottery's text.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn lottery_download_url(&self) -> Option<String> {
+        self.0.lottery_file.map(download_path)
+    }
+    /// The drawn number, once drawn.
+    async fn drawn_number(&self) -> Option<u32> {
+        self.0.drawn_number
+    }
+    /// How the number was found: `entered`, or `rfc3797:` and the key string.
+    async fn draw_source(&self) -> Option<&str> {
+        self.0.draw_source.as_deref()
+    }
+    /// When the draw was recorded.
+    async fn drawn_at(&self) -> Option<DateTime<Utc>> {
+        self.0.drawn_at
+    }
+    /// When the run was started.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// The transparency report: per category value, the quotas, the pool and selected
+    /// counts and the probabilities.
+    async fn report(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SelectionValueReport>> {
+        let state = context::state(ctx)?;
+        let (_, values) = selection::report(state, &context::caller(ctx), self.0.id).await?;
+        Ok(values.into_iter().map(Into::into).collect())
+    }
+    /// The transparency report as CSV.
+    async fn report_csv(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let state = context::state(ctx)?;
+        Ok(selection::report_csv(state, &context::caller(ctx), self.0.id).await?)
+    }
+    /// Everyone's selection probability as CSV
+    /// (`resident_id,probability,lottery_probability`; residents by number, as
+    /// `Membership.residentNumber` and the lottery's text give them).
+    async fn probabilities_csv(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let state = context::state(ctx)?;
+        Ok(selection::probabilities_csv(state, &context::caller(ctx), self.0.id).await?)
+    }
+}
+
+/// Panel queries.
+#[derive(Default)]
+pub struct PanelQuery;
+
+#[Object]
+impl PanelQuery {
+    /// Every panel, by name (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn panels(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PanelNode>> {
+        let state = context::state(ctx)?;
+        Ok(panels::list(state, &context::caller(ctx))
+            .await?
+            .into_iter()
+            .map(PanelNode)
+            .collect())
+    }
+
+    /// One panel (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn panel(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The panel's ID.")] id: ID,
+    ) -> async_graphql::Result<PanelNode> {
+        let panel = id::decode::<PanelId>(&id, "id")?;
+        let state = context::state(ctx)?;
+        Ok(PanelNode(
+            panels::find(state, &context::caller(ctx), panel).await?,
+        ))
+    }
+
+    /// One selection run (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn selection_run(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The run's ID.")] id: ID,
+    ) -> async_graphql::Result<SelectionRunNode> {
+        let run = id::decode::<SelectionRunId>(&id, "id")?;
+        let state = context::state(ctx)?;
+        Ok(SelectionRunNode(
+            selection::find(state, &context::caller(ctx), run).await?,
+        ))
+    }
+}
+
+/// A new panel.
+#[derive(InputObject)]
+pub struct PanelCreateInput {
+    /// Its name, unique, e.g. "Residents Panel" or "Youth Forum".
+    pub name: String,
+    /// What it is for.
+    #[graphql(default)]
+    pub description: String,
+    /// Youngest age on the selection date (e.g. 11 for a Youth Forum).
+    pub min_age: Option<i32>,
+    /// Oldest age on the selection date (e.g. 18).
+    pub max_age: Option<i32>,
+    /// Ward codes whose registrants may join; empty for all.
+    #[graphql(default)]
+    pub wards: Vec<String>,
+    /// Members wanted (the selection's k).
+    pub target_size: i32,
+    /// Membership term in months.
+    #[graphql(default = 24)]
+    pub term_months: i32,
+    /// At most one member per household.
+    #[graphql(default = false)]
+    pub one_per_household: bool,
+    /// Benchmark area (GSS code) for derived quotas.
+    pub area_code: Option<String>,
+}
+
+/// A panel's quotas, given one by one.
+#[derive(InputObject)]
+pub struct PanelQuotasSetInput {
+    /// The panel.
+    pub panel_id: ID,
+    /// Every quota (replacing the panel's).
+    pub quotas: Vec<Quota>,
+}
+
+/// A panel's quotas from a Sortition Foundation CSV.
+#[derive(InputObject)]
+pub struct PanelQuotasImportInput {
+    /// The panel.
+    pub panel_id: ID,
+    /// `feature,value,min,max` (or the paper data's `category,feature,min,max`) CSV text.
+    pub csv: String,
+}
+
+/// A panel's quotas derived from the population.
+#[derive(InputObject)]
+pub struct PanelQuotasDeriveInput {
+    /// The panel.
+    pub panel_id: ID,
+    /// Benchmark area (GSS code); the panel's when absent.
+    pub area_code: Option<String>,
+    /// Room either side of each value's population share of the panel (0.1 for ± 10 %).
+    #[graphql(default = 0.1)]
+    pub tolerance: f64,
+    /// Features to derive: `age_band`, `sex`, `ethnic_group`, `ethnic_group_broad`,
+    /// `disability` (from the census benchmarks), `ward`, `deprivation_decile`,
+    /// `deprivation_quintile` (from the address register's shares of addresses).
+    pub features: Vec<String>,
+}
+
+/// Residents' custom attributes.
+#[derive(InputObject)]
+pub struct ResidentAttributesImportInput {
+    /// CSV text: a `resident_id` column (resident IDs as the API gives them, or their
+    /// numbers) and one column per attribute (e.g. `tenure`).
+    pub csv: String,
+}
+
+/// What an attribute import wrote.
+#[derive(SimpleObject)]
+pub struct ResidentAttributesImportPayload {
+    /// Residents in the file.
+    pub residents: u64,
+    /// Values written.
+    pub values: u64,
+}
+
+/// A parent's or guardian's consent for a registrant under 13.
+#[derive(InputObject)]
+pub struct GuardianConsentRecordInput {
+    /// The registrant.
+    pub resident_id: ID,
+    /// The parent's or guardian's name.
+    pub guardian_name: String,
+    /// Their relationship, e.g. "mother".
+    pub relationship: String,
+    /// How consent was given, e.g. "signed paper form, ref 2027-014".
+    pub method: String,
+}
+
+/// A recorded guardian's consent.
+#[derive(SimpleObject)]
+pub struct GuardianConsentRecordPayload {
+    /// The registrant.
+    pub resident_id: ID,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A selection to start.
+#[derive(InputObject)]
+pub struct SelectionStartInput {
+    /// The panel.
+    pub panel_id: ID,
+    /// The method.
+    #[graphql(default)]
+    pub method: MethodValue,
+    /// Seed (decimal below 2^64) for the lottery's rotation of members and the greedy
+    /// runs; random and stored when absent.
+    pub seed: Option<String>,
+    /// Tickets in the transparent lottery (M).
+    #[graphql(default = 1000)]
+    pub tickets: i32,
+    /// Greedy runs for the greedy method's estimated probabilities.
+    #[graphql(default = 10000)]
+    pub greedy_runs: i32,
+    /// Longest the solver may take, in seconds (1 to 3,600).
+    #[graphql(default = 300)]
+    pub time_limit_seconds: i32,
+    /// Keep sitting members, count them against the quotas, and fill the seats left
+    /// from registrants never on the panel.
+    #[graphql(default = false)]
+    pub top_up: bool,
+}
+
+/// A started selection.
+#[derive(SimpleObject)]
+pub struct SelectionStartPayload {
+    /// The run.
+    pub run: SelectionRunNode,
+    /// Its job.
+    pub job: JobNode,
+}
+
+/// The public draw of a computed selection: a number, or public randomness.
+#[derive(InputObject)]
+pub struct SelectionDrawInput {
+    /// The run.
+    pub run_id: ID,
+    /// The number drawn in public, 1 to the lottery's tickets.
+    pub number: Option<i32>,
+    /// Or: sources of public randomness, one per entry (e.g. the numbers of a named
+    /// national lottery draw, "3 17 22 31 40 49"), turned into the number by RFC 3797.
+    pub random_sources: Option<Vec<String>>,
+}
+
+/// A membership's change of status.
+#[derive(InputObject)]
+pub struct MembershipStatusChangeInput {
+    /// The membership.
+    pub membership_id: ID,
+    /// The new status.
+    pub status: MembershipStatusValue,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// A resident leaving a panel.
+#[derive(InputObject)]
+pub struct PanelWithdrawInput {
+    /// The panel.
+    pub panel_id: ID,
+    /// Why, if they wish to say.
+    pub reason: Option<String>,
+}
+
+/// Panel mutations.
+#[derive(Default)]
+pub struct PanelMutation;
+
+#[Object]
+impl PanelMutation {
+    /// Creates a panel (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn panel_create(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The panel.")] input: PanelCreateInput,
+    ) -> async_graphql::Result<PanelNode> {
+        let state = context::state(ctx)?;
+        let request = PanelRequest {
+            name: input.name,
+            description: input.description,
+            min_age: input.min_age.map(i64::from),
+            max_age: input.max_age.map(i64::from),
+            wards: input.wards,
+            target_size: i64::from(input.target_size),
+            term_months: i64::from(input.term_months),
+            one_per_household: input.one_per_household,
+            area_code: input.area_code,
+        };
+        Ok(PanelNode(
+            panels::create(state, &context::caller(ctx), request).await?,
+        ))
+    }
+
+    /// Replaces a panel's quotas (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn panel_quotas_set(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The panel and its quotas.")] input: PanelQuotasSetInput,
+    ) -> async_graphql::Result<Vec<Quota>> {
+        let panel = id::decode::<PanelId>(&input.panel_id, "input.panelId")?;
+        let features = quotas_in(input.quotas)?;
+        let state = context::state(ctx)?;
+        Ok(quotas_out(
+            panels::set_quotas(state, &context::caller(ctx), panel, features).await?,
+        ))
+    }
+
+    /// Replaces a panel's quotas from a Sortition Foundation CSV (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn panel_quotas_import(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The panel and the CSV.")] input: PanelQuotasImportInput,
+    ) -> async_graphql::Result<Vec<Quota>> {
+        let panel = id::decode::<PanelId>(&input.panel_id, "input.panelId")?;
+        let state = context::state(ctx)?;
+        Ok(quotas_out(
+            panels::import_quotas(state, &context::caller(ctx), panel, &input.csv).await?,
+        ))
+    }
+
+    /// Replaces a panel's quotas with ones derived from the population for its target
+    /// size (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn panel_quotas_derive(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The panel, area, tolerance and features.")] input: PanelQuotasDeriveInput,
+    ) -> async_graphql::Result<Vec<Quota>> {
+        let panel = id::decode::<PanelId>(&input.panel_id, "input.panelId")?;
+        let state = context::state(ctx)?;
+        Ok(quotas_out(
+            panels::derive_quotas(
+                state,
+                &context::caller(ctx),
+                panel,
+                input.area_code,
+                input.tolerance,
+                &input.features,
+            )
+            .await?,
+        ))
+    }
+
+    /// Sets residents' custom attributes from a CSV, for quotas on categories the profile
+    /// does not hold (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn resident_attributes_import(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The CSV.")] input: ResidentAttributesImportInput,
+    ) -> async_graphql::Result<ResidentAttributesImportPayload> {
+        let state = context::state(ctx)?;
+        let done = panels::import_attributes(state, &context::caller(ctx), &input.csv).await?;
+        Ok(ResidentAttributesImportPayload {
+            residents: done.residents,
+            values: done.values,
+        })
+    }
+
+    /// Records a parent's or guardian's consent, needed before a registrant under 13 can
+    /// join any panel (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn guardian_consent_record(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registrant and the consent.")] input: GuardianConsentRecordInput,
+    ) -> async_graphql::Result<GuardianConsentRecordPayload> {
+        let resident = id::decode::<ResidentId>(&input.resident_id, "input.residentId")?;
+        let state = context::state(ctx)?;
+        let consent = panels::record_guardian_consent(
+            state,
+            &context::caller(ctx),
+            resident,
+            &input.guardian_name,
+            &input.relationship,
+            &input.method,
+        )
+        .await?;
+        Ok(GuardianConsentRecordPayload {
+            resident_id: id::encode(consent.resident_id),
+            recorded_at: consent.recorded_at,
+        })
+    }
+
+    /// Starts a selection for a panel (OFFICER). The pool and quotas are checked at once
+    /// (conflicting quotas, values the quotas do not list, a pool too small); the
+    /// probabilities and the lottery are computed by a job. One selection per panel at a
+    /// time.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn selection_start(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The panel and the method.")] input: SelectionStartInput,
+    ) -> async_graphql::Result<SelectionStartPayload> {
+        let panel = id::decode::<PanelId>(&input.panel_id, "input.panelId")?;
+        let state = context::state(ctx)?;
+        let (run, job) = selection::start(
+            state,
+            &context::caller(ctx),
+            SelectionRequest {
+                panel,
+                method: input.method.into(),
+                seed: input.seed,
+                tickets: i64::from(input.tickets),
+                greedy_runs: i64::from(input.greedy_runs),
+                time_limit_seconds: i64::from(input.time_limit_seconds),
+                top_up: input.top_up,
+            },
+        )
+        .await?;
+        Ok(SelectionStartPayload {
+            run: SelectionRunNode(run),
+            job: JobNode(job),
+        })
+    }
+
+    /// Records the public draw of a computed selection (OFFICER): the ticket the number
+    /// names becomes the panel, its residents SELECTED. Once per run.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn selection_draw(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The run and the number, or public randomness.")]
+        input: SelectionDrawInput,
+    ) -> async_graphql::Result<SelectionRunNode> {
+        let run = id::decode::<SelectionRunId>(&input.run_id, "input.runId")?;
+        let number = match (input.number, input.random_sources) {
+            (Some(n), None) => DrawnNumber::Entered(i64::from(n)),
+            (None, Some(sources)) => DrawnNumber::Rfc3797(sources),
+            _ => {
+                return Err(crate::error::AppError::bad_input(
+                    "input.number",
+                    "Give either the number drawn or the sources of public randomness.",
+                )
+                .into());
+            }
+        };
+        let state = context::state(ctx)?;
+        Ok(SelectionRunNode(
+            selection::draw(state, &context::caller(ctx), run, number).await?,
+        ))
+    }
+
+    /// Moves a membership along its lifecycle (OFFICER): SELECTED → ACTIVE, ACTIVE ⇄
+    /// PAUSED, to WITHDRAWN or TERM_ENDED; recorded with who, when and why.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn membership_status_change(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The membership and its new status.")] input: MembershipStatusChangeInput,
+    ) -> async_graphql::Result<MembershipNode> {
+        let membership = id::decode::<MembershipId>(&input.membership_id, "input.membershipId")?;
+        let state = context::state(ctx)?;
+        Ok(MembershipNode(
+            panels::change_status(
+                state,
+                &context::caller(ctx),
+                membership,
+                input.status.into(),
+                input.reason,
+            )
+            .await?,
+        ))
+    }
+
+    /// A signed-in resident withdraws from a panel they sit on.
+    async fn panel_withdraw(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The panel.")] input: PanelWithdrawInput,
+    ) -> async_graphql::Result<MembershipNode> {
+        let panel = id::decode::<PanelId>(&input.panel_id, "input.panelId")?;
+        let state = context::state(ctx)?;
+        Ok(MembershipNode(
+            panels::withdraw_self(state, &context::caller(ctx), panel, input.reason).await?,
+        ))
+    }
+}

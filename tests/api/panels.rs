@@ -1,0 +1,824 @@
+//! Panels and fair selection through the API: quotas, selection jobs with probabilities,
+//! the transparent lottery and its public draw, memberships and top-ups.
+
+use serde_json::{Value, json};
+
+use civic_panel::domain::role::Role;
+
+use crate::helpers::{REGISTER, TestApp, error_code};
+
+const SMALL_QUOTAS: &str = include_str!("../fixtures/selection/example_small_20/categories.csv");
+const SMALL_PEOPLE: &str = include_str!("../fixtures/selection/example_small_20/respondents.csv");
+
+/// A registrant to create: sex (`FEMALE`/`MALE`), date of birth, and custom attributes.
+struct Registrant {
+    sex: &'static str,
+    born: String,
+    attributes: Vec<(&'static str, String)>,
+}
+
+/// Registers `people` through the API (a round with a letter each, their codes, one
+/// registration each); returns each one's resident ID and session token, in order.
+async fn register_pool(app: &TestApp, people: &[Registrant]) -> Vec<(String, String)> {
+    let officer = app.token_for(Role::Officer).await;
+    app.load_demo_register(1.0).await;
+    let round = app
+        .round_id(
+            &officer,
+            json!({ "name": "Pool", "letters": people.len(), "seed": "7", "minAge": 11 }),
+        )
+        .await;
+    let codes = app.issue_codes(&round).await;
+    let mut registered = Vec::new();
+    for (i, (person, letter)) in people.iter().zip(&codes).enumerate() {
+        let body = app
+            .graphql(
+                REGISTER,
+                json!({ "input": {
+                    "code": letter.code, "fullName": format!("Resident {i}"),
+                    "email": format!("resident{i}@example.org"),
+                    "dateOfBirth": person.born, "sex": person.sex,
+                    "ethnicGroup": "WHITE_BRITISH", "disability": "NOT_DISABLED", "consent": true,
+                    "password": "a long enough password"
+                }}),
+                None,
+            )
+            .await;
+        let created = &body["data"]["registrationCreate"];
+        registered.push((
+            created["residentId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("registration failed: {body}"))
+                .to_owned(),
+            created["token"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let mut header = vec!["resident_id".to_owned()];
+    header.extend(
+        people
+            .first()
+            .map(|p| {
+                p.attributes
+                    .iter()
+                    .map(|(n, _)| n.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default(),
+    );
+    if header.len() > 1 {
+        let mut csv = header.join(",") + "\r\n";
+        for ((id, _), person) in registered.iter().zip(people) {
+            let values: Vec<String> = person.attributes.iter().map(|(_, v)| v.clone()).collect();
+            csv.push_str(&format!("{id},{}\r\n", values.join(",")));
+        }
+        let body = app
+            .graphql(
+                "mutation($input: ResidentAttributesImportInput!) {
+                    residentAttributesImport(input: $input) { residents values }
+                }",
+                json!({ "input": { "csv": csv } }),
+                Some(&officer),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["residentAttributesImport"]["residents"],
+            people.len(),
+            "{body}"
+        );
+    }
+    registered
+}
+
+/// The paper's `example_small_20` pool as registrants: gender as sex, leaning as an
+/// attribute.
+fn small_pool() -> Vec<Registrant> {
+    SMALL_PEOPLE
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let (gender, leaning) = line.trim().split_once(',').unwrap();
+            Registrant {
+                sex: if gender == "female" { "FEMALE" } else { "MALE" },
+                born: "1980-01-01".to_owned(),
+                attributes: vec![("leaning", leaning.to_owned())],
+            }
+        })
+        .collect()
+}
+
+async fn create_panel(app: &TestApp, officer: &str, input: Value) -> String {
+    let body = app
+        .graphql(
+            "mutation($input: PanelCreateInput!) { panelCreate(input: $input) { id name } }",
+            json!({ "input": input }),
+            Some(officer),
+        )
+        .await;
+    body["data"]["panelCreate"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no panel: {body}"))
+        .to_owned()
+}
+
+async fn import_quotas(app: &TestApp, officer: &str, panel: &str, csv: &str) -> Value {
+    app.graphql(
+        "mutation($input: PanelQuotasImportInput!) {
+            panelQuotasImport(input: $input) { feature value min max }
+        }",
+        json!({ "input": { "panelId": panel, "csv": csv } }),
+        Some(officer),
+    )
+    .await
+}
+
+const START: &str = "mutation($input: SelectionStartInput!) {
+    selectionStart(input: $input) { run { id k } job { id status } }
+}";
+
+const RUN: &str = "query($id: ID!) {
+    selectionRun(id: $id) {
+        id method k tickets poolSize types minimumProbability medianProbability
+        maximumProbability largestProbabilityShift lotterySha256 lotteryText drawnNumber
+        drawSource infeasibleReasons suggestedQuotasCsv probabilitiesCsv reportCsv
+        report { feature value min max sitting pool selected probabilityMin probabilityMax }
+        job { status error }
+    }
+}";
+
+/// Starts a selection, runs its job, and returns the run.
+async fn select(app: &TestApp, officer: &str, input: Value) -> Value {
+    let body = app
+        .graphql(START, json!({ "input": input }), Some(officer))
+        .await;
+    let run = body["data"]["selectionStart"]["run"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not started: {body}"))
+        .to_owned();
+    app.run_jobs().await;
+    let body = app.graphql(RUN, json!({ "id": run }), Some(officer)).await;
+    body["data"]["selectionRun"].clone()
+}
+
+fn probabilities(run: &Value) -> Vec<(String, f64)> {
+    run["probabilitiesCsv"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            (cells[0].to_owned(), cells[1].parse().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_papers_small_instance_gives_everyone_one_in_ten_and_greedy_does_not() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    register_pool(&app, &small_pool()).await;
+    let panel = create_panel(
+        &app,
+        &officer,
+        json!({ "name": "Residents Panel", "targetSize": 20 }),
+    )
+    .await;
+    let quotas = import_quotas(&app, &officer, &panel, SMALL_QUOTAS).await;
+    assert_eq!(
+        quotas["data"]["panelQuotasImport"][0],
+        json!({ "feature": "gender", "value": "female", "min": 9, "max": 20 }),
+        "{quotas}"
+    );
+    for method in ["MAXIMIN", "LEXIMIN"] {
+        let run = select(
+            &app,
+            &officer,
+            json!({ "panelId": panel, "method": method, "seed": "42", "tickets": 1000 }),
+        )
+        .await;
+        assert_eq!(run["job"]["status"], "SUCCEEDED", "{run}");
+        assert_eq!(run["poolSize"], 200);
+        let all = probabilities(&run);
+        assert_eq!(all.len(), 200);
+        for (resident, p) in &all {
+            assert!(
+                (p - 0.1).abs() <= 0.001,
+                "{method}: resident {resident} has {p}"
+            );
+        }
+        assert!((run["minimumProbability"].as_f64().unwrap() - 0.1).abs() <= 0.001);
+        // The lottery's text is what its hash commits to.
+        let text = run["lotteryText"].as_str().unwrap();
+        assert!(text.starts_with("civic-panel-lottery/1\n"));
+        assert_eq!(text.lines().count(), 1001);
+        use sha2::Digest;
+        assert_eq!(
+            run["lotterySha256"],
+            hex::encode(sha2::Sha256::digest(text.as_bytes()))
+        );
+        // The only female conservative is in every fair panel only one time in ten.
+        let report = run["report"].as_array().unwrap();
+        let female = report.iter().find(|r| r["value"] == "female").unwrap();
+        assert_eq!(female["pool"], 100);
+    }
+    let greedy = select(
+        &app,
+        &officer,
+        json!({ "panelId": panel, "method": "GREEDY", "seed": "42", "greedyRuns": 2000 }),
+    )
+    .await;
+    assert_eq!(greedy["job"]["status"], "SUCCEEDED", "{greedy}");
+    assert_eq!(greedy["tickets"], 1);
+    let lowest = greedy["minimumProbability"].as_f64().unwrap();
+    // The paper: greedy gives some people at most 1.21 %.
+    assert!(lowest < 0.05, "greedy's lowest probability is {lowest}");
+}
+
+#[tokio::test]
+async fn a_drawn_number_makes_its_ticket_the_panel_and_members_move_through_their_lifecycle() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let people = register_pool(&app, &small_pool()).await;
+    let panel = create_panel(
+        &app,
+        &officer,
+        json!({ "name": "Residents Panel", "targetSize": 20, "termMonths": 24 }),
+    )
+    .await;
+    import_quotas(&app, &officer, &panel, SMALL_QUOTAS).await;
+    let run = select(
+        &app,
+        &officer,
+        json!({ "panelId": panel, "method": "MAXIMIN", "seed": "5", "tickets": 100 }),
+    )
+    .await;
+    let run_id = run["id"].as_str().unwrap();
+    // Out of range, both ways at once, and SCRUTINY: refused.
+    let draw = "mutation($input: SelectionDrawInput!) {
+        selectionDraw(input: $input) { drawnNumber drawSource }
+    }";
+    let body = app
+        .graphql(
+            draw,
+            json!({ "input": { "runId": run_id, "number": 101 } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let body = app
+        .graphql(
+            draw,
+            json!({ "input": { "runId": run_id, "number": 1, "randomSources": ["1 2 3"] } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let scrutiny = app.token_for(Role::Scrutiny).await;
+    let body = app
+        .graphql(
+            draw,
+            json!({ "input": { "runId": run_id, "number": 1 } }),
+            Some(&scrutiny),
+        )
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    // RFC 3797 from public numbers: the number is derived, and named with its key.
+    let body = app
+        .graphql(
+            draw,
+            json!({ "input": { "runId": run_id, "randomSources": ["9 18 26 34 41 45", "9319"] } }),
+            Some(&officer),
+        )
+        .await;
+    let drawn = &body["data"]["selectionDraw"];
+    assert_eq!(
+        drawn["drawSource"], "rfc3797:9.18.26.34.41.45./9319./",
+        "{body}"
+    );
+    let number = drawn["drawnNumber"].as_u64().unwrap();
+    let body = app
+        .graphql(
+            draw,
+            json!({ "input": { "runId": run_id, "number": 1 } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+
+    // The members are exactly the ticket's residents, and the quotas hold.
+    let text = run["lotteryText"].as_str().unwrap();
+    let ticket: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{number}:")))
+        .unwrap()
+        .split_once(':')
+        .unwrap()
+        .1
+        .split(',')
+        .collect();
+    assert_eq!(ticket.len(), 20);
+    let members = app
+        .graphql(
+            "query($id: ID!) { panel(id: $id) {
+                memberCounts { status count }
+                memberships(first: 100) { edges { node {
+                    id residentId status termEndsAt events { from to reason byAccountId }
+                } } }
+            } }",
+            json!({ "id": panel }),
+            Some(&officer),
+        )
+        .await;
+    let edges = members["data"]["panel"]["memberships"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(edges.len(), 20, "{members}");
+    let run_after = app
+        .graphql(RUN, json!({ "id": run_id }), Some(&officer))
+        .await;
+    let report = run_after["data"]["selectionRun"]["report"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for row in &report {
+        let selected = row["selected"].as_u64().unwrap();
+        assert!(
+            selected >= row["min"].as_u64().unwrap() && selected <= row["max"].as_u64().unwrap(),
+            "{row}"
+        );
+    }
+    let first = &edges[0]["node"];
+    assert_eq!(first["status"], "SELECTED");
+    assert_eq!(first["events"][0]["to"], "SELECTED");
+    assert!(
+        first["events"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ticket")
+    );
+
+    // Lifecycle: selected → active → paused → active; selected → paused is refused.
+    let change = "mutation($input: MembershipStatusChangeInput!) {
+        membershipStatusChange(input: $input) { status events { from to reason } }
+    }";
+    let second = edges[1]["node"]["id"].as_str().unwrap();
+    let body = app
+        .graphql(
+            change,
+            json!({ "input": { "membershipId": second, "status": "PAUSED" } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+    let membership = first["id"].as_str().unwrap();
+    for status in ["ACTIVE", "PAUSED", "ACTIVE"] {
+        let body = app
+            .graphql(
+                change,
+                json!({ "input": { "membershipId": membership, "status": status, "reason": "letter" } }),
+                Some(&officer),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["membershipStatusChange"]["status"], status,
+            "{body}"
+        );
+    }
+    let body = app
+        .graphql(
+            change,
+            json!({ "input": { "membershipId": membership, "status": "TERM_ENDED" } }),
+            Some(&officer),
+        )
+        .await;
+    let events = &body["data"]["membershipStatusChange"]["events"];
+    assert_eq!(events.as_array().unwrap().len(), 5, "{body}");
+    assert_eq!(events[4]["from"], "ACTIVE");
+    assert_eq!(events[4]["to"], "TERM_ENDED");
+
+    // A member withdraws themselves; someone not on the panel cannot.
+    let member_resident = edges[1]["node"]["residentId"].as_str().unwrap();
+    let (_, member_token) = people.iter().find(|(id, _)| id == member_resident).unwrap();
+    let withdraw = "mutation($input: PanelWithdrawInput!) {
+        panelWithdraw(input: $input) { status }
+    }";
+    let body = app
+        .graphql(
+            withdraw,
+            json!({ "input": { "panelId": panel, "reason": "moving away" } }),
+            Some(member_token),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["panelWithdraw"]["status"], "WITHDRAWN",
+        "{body}"
+    );
+    let withdrawn = app
+        .graphql(
+            "query($id: ID!) { panel(id: $id) { memberships(status: WITHDRAWN) { edges { node {
+                residentId events { to reason byAccountId }
+            } } } } }",
+            json!({ "id": panel }),
+            Some(&officer),
+        )
+        .await;
+    let node = &withdrawn["data"]["panel"]["memberships"]["edges"][0]["node"];
+    assert_eq!(node["residentId"], member_resident, "{withdrawn}");
+    assert_eq!(node["events"][1]["to"], "WITHDRAWN");
+    assert_eq!(node["events"][1]["reason"], "moving away");
+    assert!(node["events"][1]["byAccountId"].is_string());
+    let outsider = people
+        .iter()
+        .find(|(id, _)| !edges.iter().any(|e| e["node"]["residentId"] == id.as_str()))
+        .unwrap();
+    let body = app
+        .graphql(
+            withdraw,
+            json!({ "input": { "panelId": panel } }),
+            Some(&outsider.1),
+        )
+        .await;
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+
+    // A fresh selection is refused while members sit; a top-up fills the two seats
+    // left, from registrants never on the panel, keeping everyone sitting.
+    let body = app
+        .graphql(
+            START,
+            json!({ "input": { "panelId": panel, "method": "MAXIMIN" } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+    let top_up = select(
+        &app,
+        &officer,
+        json!({ "panelId": panel, "method": "LEXIMIN", "topUp": true, "seed": "9", "tickets": 10 }),
+    )
+    .await;
+    assert_eq!(top_up["job"]["status"], "SUCCEEDED", "{top_up}");
+    assert_eq!(top_up["k"], 2);
+    assert_eq!(top_up["poolSize"], 180);
+    let sitting: u64 = top_up["report"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["feature"] == "gender")
+        .map(|r| r["sitting"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sitting, 18);
+    let body = app
+        .graphql(
+            draw,
+            json!({ "input": { "runId": top_up["id"], "number": 3 } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(body["data"]["selectionDraw"]["drawnNumber"], 3, "{body}");
+    let counts = app
+        .graphql(
+            "query($id: ID!) { panel(id: $id) { memberCounts { status count } } }",
+            json!({ "id": panel }),
+            Some(&officer),
+        )
+        .await;
+    let count_of = |status: &str| {
+        counts["data"]["panel"]["memberCounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["status"] == status)
+            .unwrap()["count"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        count_of("SELECTED") + count_of("ACTIVE") + count_of("PAUSED"),
+        20
+    );
+    assert_eq!(count_of("WITHDRAWN"), 1);
+    assert_eq!(count_of("TERM_ENDED"), 1);
+}
+
+#[tokio::test]
+async fn quotas_no_panel_can_meet_are_refused_at_once_or_answered_with_a_relaxation() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    register_pool(&app, &small_pool()).await;
+    let panel = create_panel(&app, &officer, json!({ "name": "P", "targetSize": 20 })).await;
+    // Minimums above the panel size: refused before any job.
+    import_quotas(
+        &app,
+        &officer,
+        &panel,
+        "feature,value,min,max\r\ngender,female,15,20\r\ngender,male,15,20\r\nleaning,liberal,0,20\r\nleaning,conservative,0,20\r\n",
+    )
+    .await;
+    let body = app
+        .graphql(
+            START,
+            json!({ "input": { "panelId": panel } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("gender"),
+        "{body}"
+    );
+    // A value the quotas do not list: named, refused.
+    import_quotas(
+        &app,
+        &officer,
+        &panel,
+        "feature,value,min,max\ngender,female,0,20\n",
+    )
+    .await;
+    let body = app
+        .graphql(
+            START,
+            json!({ "input": { "panelId": panel } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("male"),
+        "{body}"
+    );
+    // Only one woman is conservative, so ten women and twenty conservatives cannot
+    // sit together: the job fails and suggests the smallest relaxation.
+    import_quotas(
+        &app,
+        &officer,
+        &panel,
+        "feature,value,min,max\ngender,female,10,10\ngender,male,10,10\nleaning,liberal,0,0\nleaning,conservative,20,20\n",
+    )
+    .await;
+    let run = select(
+        &app,
+        &officer,
+        json!({ "panelId": panel, "method": "MAXIMIN" }),
+    )
+    .await;
+    assert_eq!(run["job"]["status"], "FAILED", "{run}");
+    assert!(
+        run["job"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("No panel meets the quotas")
+    );
+    let suggested = run["suggestedQuotasCsv"].as_str().unwrap();
+    assert!(
+        suggested.starts_with("feature,value,min,max"),
+        "{suggested}"
+    );
+    // The suggestion works.
+    import_quotas(&app, &officer, &panel, suggested).await;
+    let run = select(
+        &app,
+        &officer,
+        json!({ "panelId": panel, "method": "MAXIMIN" }),
+    )
+    .await;
+    assert_eq!(run["job"]["status"], "SUCCEEDED", "{run}");
+}
+
+#[tokio::test]
+async fn one_selection_per_panel_runs_at_a_time_and_a_cancelled_one_leaves_nothing_behind() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    register_pool(&app, &small_pool()).await;
+    let panel = create_panel(&app, &officer, json!({ "name": "P", "targetSize": 20 })).await;
+    import_quotas(&app, &officer, &panel, SMALL_QUOTAS).await;
+    let first = app
+        .graphql(
+            START,
+            json!({ "input": { "panelId": panel } }),
+            Some(&officer),
+        )
+        .await;
+    let job = first["data"]["selectionStart"]["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let run = first["data"]["selectionStart"]["run"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = app
+        .graphql(
+            START,
+            json!({ "input": { "panelId": panel } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&second), "CONFLICT", "{second}");
+    let body = app
+        .graphql(
+            "mutation($id: ID!) { jobCancel(input: { id: $id }) { job { status } } }",
+            json!({ "id": job }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["jobCancel"]["job"]["status"], "CANCELLED",
+        "{body}"
+    );
+    app.run_jobs().await;
+    let body = app.graphql(RUN, json!({ "id": run }), Some(&officer)).await;
+    let cancelled = &body["data"]["selectionRun"];
+    assert_eq!(cancelled["job"]["status"], "CANCELLED", "{body}");
+    assert!(cancelled["poolSize"].is_null());
+    assert_eq!(
+        cancelled["probabilitiesCsv"],
+        "resident_id,probability,lottery_probability\n"
+    );
+    let body = app
+        .graphql(
+            "mutation($input: SelectionDrawInput!) { selectionDraw(input: $input) { id } }",
+            json!({ "input": { "runId": run, "number": 1 } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+    // The panel is free for the next selection.
+    let again = select(
+        &app,
+        &officer,
+        json!({ "panelId": panel, "method": "MAXIMIN" }),
+    )
+    .await;
+    assert_eq!(again["job"]["status"], "SUCCEEDED", "{again}");
+}
+
+#[tokio::test]
+async fn a_youth_forum_takes_its_age_range_and_needs_a_guardian_under_13() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    // Selection is on 2026-11-23 (the test clock): ages 11 to 19.
+    let born = [
+        "2015-06-01", // 11: needs a guardian
+        "2014-01-01", // 12: needs a guardian
+        "2014-02-01", // 12
+        "2012-01-01", // 14
+        "2011-01-01", // 15
+        "2010-01-01", // 16
+        "2009-01-01", // 17
+        "2008-01-01", // 18
+        "2007-11-23", // 19 today: too old
+    ];
+    let people: Vec<Registrant> = born
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Registrant {
+            sex: if i % 2 == 0 { "FEMALE" } else { "MALE" },
+            born: (*b).to_owned(),
+            attributes: Vec::new(),
+        })
+        .collect();
+    let registered = register_pool(&app, &people).await;
+    let panel = create_panel(
+        &app,
+        &officer,
+        json!({ "name": "Youth Forum", "minAge": 11, "maxAge": 18, "targetSize": 3 }),
+    )
+    .await;
+    import_quotas(
+        &app,
+        &officer,
+        &panel,
+        "feature,value,min,max\nage_band,10-14,1,2\nage_band,15-19,1,2\n",
+    )
+    .await;
+    let run = select(
+        &app,
+        &officer,
+        json!({ "panelId": panel, "method": "LEXIMIN" }),
+    )
+    .await;
+    assert_eq!(run["job"]["status"], "SUCCEEDED", "{run}");
+    // 14, 15, 16, 17, 18: the under-13s wait for their guardians.
+    assert_eq!(run["poolSize"], 5, "{run}");
+    let body = app
+        .graphql(
+            "mutation($input: GuardianConsentRecordInput!) {
+                guardianConsentRecord(input: $input) { residentId recordedAt }
+            }",
+            json!({ "input": {
+                "residentId": registered[1].0, "guardianName": "Sam Parent",
+                "relationship": "mother", "method": "signed form"
+            }}),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["guardianConsentRecord"]["residentId"], registered[1].0,
+        "{body}"
+    );
+    let run = select(
+        &app,
+        &officer,
+        json!({ "panelId": panel, "method": "LEXIMIN" }),
+    )
+    .await;
+    assert_eq!(run["poolSize"], 6, "{run}");
+    let young = run["report"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["value"] == "10-14")
+        .unwrap()
+        .clone();
+    assert_eq!(young["pool"], 2);
+    let all = probabilities(&run);
+    assert!(all.iter().all(|(_, p)| *p > 0.0));
+    let total: f64 = all.iter().map(|(_, p)| p).sum();
+    assert!((total - 3.0).abs() < 1e-6, "{total}");
+}
+
+#[tokio::test]
+async fn quotas_are_derived_from_the_census_for_the_panels_ages_and_round_trip_as_csv() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    app.load_benchmarks().await;
+    app.load_demo_register(0.2).await;
+    let panel = create_panel(
+        &app,
+        &officer,
+        json!({ "name": "Residents Panel", "minAge": 16, "targetSize": 60, "areaCode": "E07000083" }),
+    )
+    .await;
+    let body = app
+        .graphql(
+            "mutation($input: PanelQuotasDeriveInput!) {
+                panelQuotasDerive(input: $input) { feature value min max }
+            }",
+            json!({ "input": { "panelId": panel, "tolerance": 0.1,
+                "features": ["age_band", "sex", "ethnic_group_broad", "ward"] } }),
+            Some(&officer),
+        )
+        .await;
+    let quotas = body["data"]["panelQuotasDerive"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"));
+    let ages: Vec<&Value> = quotas
+        .iter()
+        .filter(|q| q["feature"] == "age_band")
+        .collect();
+    assert_eq!(
+        ages[0]["value"], "15-19",
+        "16 and over: the first band is 15-19"
+    );
+    for feature in ["age_band", "sex", "ethnic_group_broad", "ward"] {
+        let rows: Vec<&Value> = quotas.iter().filter(|q| q["feature"] == feature).collect();
+        assert!(!rows.is_empty(), "{feature}");
+        let mins: u64 = rows.iter().map(|q| q["min"].as_u64().unwrap()).sum();
+        let maxes: u64 = rows.iter().map(|q| q["max"].as_u64().unwrap()).sum();
+        assert!(mins <= 60 && maxes >= 60, "{feature}: {mins}..{maxes}");
+    }
+    let sexes: Vec<&str> = quotas
+        .iter()
+        .filter(|q| q["feature"] == "sex")
+        .map(|q| q["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(sexes, ["female", "male"]);
+    // Exported and imported again, the quotas are the same.
+    let csv = app
+        .graphql(
+            "query($id: ID!) { panel(id: $id) { quotasCsv } }",
+            json!({ "id": panel }),
+            Some(&officer),
+        )
+        .await;
+    let csv = csv["data"]["panel"]["quotasCsv"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let again = import_quotas(&app, &officer, &panel, &csv).await;
+    assert_eq!(
+        again["data"]["panelQuotasImport"].as_array().unwrap(),
+        quotas
+    );
+    // An unknown area or feature is named.
+    let body = app
+        .graphql(
+            "mutation($input: PanelQuotasDeriveInput!) { panelQuotasDerive(input: $input) { value } }",
+            json!({ "input": { "panelId": panel, "features": ["shoe_size"] } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let scrutiny = app.token_for(Role::Scrutiny).await;
+    let body = app
+        .graphql("{ panels { id } }", json!({}), Some(&scrutiny))
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+}
