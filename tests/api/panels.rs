@@ -16,7 +16,7 @@ const LARGE_PEOPLE: &str = include_str!("../fixtures/selection/example_large_200
 struct Registrant {
     sex: &'static str,
     born: String,
-    attributes: Vec<(&'static str, String)>,
+    attributes: Vec<(String, String)>,
 }
 
 /// Registers `people` through the API (a round with a letter each, their codes, one
@@ -158,9 +158,15 @@ async fn seed_pool(app: &TestApp, people: &[Registrant]) -> Vec<String> {
         .into_iter()
         .map(|r| r.id)
         .collect();
-    let mut csv = String::from("resident_id,leaning\n");
+    let names: Vec<&str> = people[0]
+        .attributes
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let mut csv = format!("resident_id,{}\n", names.join(","));
     for (id, person) in ids.iter().zip(people) {
-        csv.push_str(&format!("{id},{}\n", person.attributes[0].1));
+        let values: Vec<&str> = person.attributes.iter().map(|(_, v)| v.as_str()).collect();
+        csv.push_str(&format!("{id},{}\n", values.join(",")));
     }
     let body = app
         .graphql(
@@ -196,7 +202,7 @@ fn paper_pool(people: &str) -> Vec<Registrant> {
             Registrant {
                 sex: if gender == "female" { "FEMALE" } else { "MALE" },
                 born: "1980-01-01".to_owned(),
-                attributes: vec![("leaning", leaning.to_owned())],
+                attributes: vec![("leaning".to_owned(), leaning.to_owned())],
             }
         })
         .collect()
@@ -951,4 +957,171 @@ async fn quotas_are_derived_from_the_census_for_the_panels_ages_and_round_trip_a
         .graphql("{ panels { id } }", json!({}), Some(&scrutiny))
         .await;
     assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+}
+
+#[tokio::test]
+async fn two_selections_started_at_once_for_one_panel_give_one_run() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    seed_pool(&app, &small_pool()).await;
+    let panel = create_panel(&app, &officer, json!({ "name": "P", "targetSize": 20 })).await;
+    import_quotas(&app, &officer, &panel, SMALL_QUOTAS).await;
+    let input = json!({ "input": { "panelId": panel, "method": "MAXIMIN" } });
+    let (a, b) = tokio::join!(
+        app.graphql(START, input.clone(), Some(&officer)),
+        app.graphql(START, input.clone(), Some(&officer)),
+    );
+    let started = [&a, &b]
+        .iter()
+        .filter(|body| body["data"]["selectionStart"]["run"]["id"].is_string())
+        .count();
+    let refused: Vec<String> = [&a, &b]
+        .iter()
+        .filter(|body| body["errors"].is_array())
+        .map(|body| error_code(body))
+        .collect();
+    assert_eq!(started, 1, "{a} {b}");
+    assert_eq!(refused, ["CONFLICT"]);
+    use sea_orm::EntityTrait;
+    let runs = civic_panel::db::entities::selection_run::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1, "the refused start left no run behind");
+}
+
+#[tokio::test]
+async fn a_selection_whose_worker_died_is_finished_by_another_or_fails_visibly() {
+    use civic_panel::db::queue;
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    seed_pool(&app, &small_pool()).await;
+    let panel = create_panel(&app, &officer, json!({ "name": "P", "targetSize": 20 })).await;
+    import_quotas(&app, &officer, &panel, SMALL_QUOTAS).await;
+    let lease = app.state.config.worker.lease();
+    // A worker claims the selection and dies; once its lease runs out another finishes it.
+    let body = app
+        .graphql(
+            START,
+            json!({ "input": { "panelId": panel, "method": "MAXIMIN" } }),
+            Some(&officer),
+        )
+        .await;
+    let run = body["data"]["selectionStart"]["run"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = app.clock.now();
+    assert_eq!(
+        queue::claim_jobs(app.db(), "dead", now, now + lease, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(app.run_jobs().await, 0, "held by its lease");
+    app.clock.advance(lease + chrono::Duration::seconds(1));
+    assert_eq!(app.run_jobs().await, 1);
+    let done = app.graphql(RUN, json!({ "id": run }), Some(&officer)).await;
+    assert_eq!(
+        done["data"]["selectionRun"]["job"]["status"], "SUCCEEDED",
+        "{done}"
+    );
+    assert!(
+        (done["data"]["selectionRun"]["minimumProbability"]
+            .as_f64()
+            .unwrap()
+            - 0.1)
+            .abs()
+            < 0.001
+    );
+    // A selection whose workers keep dying fails for good, saying so, with nothing stored.
+    let body = app
+        .graphql(
+            START,
+            json!({ "input": { "panelId": panel, "method": "MAXIMIN" } }),
+            Some(&officer),
+        )
+        .await;
+    let run = body["data"]["selectionStart"]["run"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for n in 0..2 {
+        let now = app.clock.now();
+        let claimed = queue::claim_jobs(app.db(), &format!("dead-{n}"), now, now + lease, 1)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        app.clock.advance(lease + chrono::Duration::seconds(1));
+    }
+    app.run_jobs().await;
+    let failed = app.graphql(RUN, json!({ "id": run }), Some(&officer)).await;
+    let failed = &failed["data"]["selectionRun"];
+    assert_eq!(failed["job"]["status"], "FAILED", "{failed}");
+    assert!(
+        failed["job"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Stopped after")
+    );
+    assert!(failed["poolSize"].is_null());
+    assert!(failed["lotterySha256"].is_null());
+}
+
+#[tokio::test]
+async fn a_solve_that_runs_out_of_time_fails_saying_so() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    // A council-like pool of 800 with six skewed features, as custom attributes.
+    let (people_csv, quotas_csv) = civic_panel::domain::synthetic_pool::pool(800, 60, 0.1, 3);
+    let mut lines = people_csv.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .map(|name| format!("syn_{name}"))
+        .collect();
+    let people: Vec<Registrant> = lines
+        .map(|line| Registrant {
+            sex: "FEMALE",
+            born: "1980-01-01".to_owned(),
+            attributes: header
+                .iter()
+                .zip(line.split(',').skip(1))
+                .map(|(n, v)| (n.clone(), v.to_owned()))
+                .collect(),
+        })
+        .collect();
+    seed_pool(&app, &people).await;
+    let quotas: String = quotas_csv
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            if i == 0 {
+                format!("{line}\n")
+            } else {
+                format!("syn_{line}\n")
+            }
+        })
+        .collect();
+    let panel = create_panel(&app, &officer, json!({ "name": "P", "targetSize": 60 })).await;
+    let body = import_quotas(&app, &officer, &panel, &quotas).await;
+    assert!(body["data"]["panelQuotasImport"].is_array(), "{body}");
+    let run = select(
+        &app,
+        &officer,
+        json!({ "panelId": panel, "method": "LEXIMIN", "timeLimitSeconds": 1 }),
+    )
+    .await;
+    assert_eq!(run["job"]["status"], "FAILED", "{run}");
+    assert!(
+        run["job"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("time limit of 1 s"),
+        "{run}"
+    );
+    assert!(run["poolSize"].is_null());
 }
