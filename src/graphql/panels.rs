@@ -337,6 +337,9 @@ pub struct SelectionValueReport {
     pub pool: u32,
     /// Selected by the draw (null until drawn).
     pub selected: Option<u32>,
+    /// The value's share of the population (census benchmarks of the panel's area; the
+    /// register's addresses for wards and deprivation); null where there is none.
+    pub population_share: Option<f64>,
     /// Lowest selection probability among them.
     pub probability_min: f64,
     /// Median.
@@ -355,6 +358,7 @@ impl From<ValueReport> for SelectionValueReport {
             sitting: v.sitting,
             pool: v.pool,
             selected: v.selected,
+            population_share: v.population_share,
             probability_min: v.probability_min,
             probability_median: v.probability_median,
             probability_max: v.probability_max,

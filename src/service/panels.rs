@@ -431,6 +431,61 @@ pub async fn derive_quotas(
     set_quotas(state, caller, panel_id, derived).await
 }
 
+/// Each value's share of the population for the features that have one (census features
+/// from `area`'s benchmarks, wards and deprivation from the register), for reports; a
+/// feature with no population (a custom attribute, no benchmarks) is left out.
+pub async fn population_shares(
+    db: &impl ConnectionTrait,
+    panel: &Panel,
+    features: &[Feature],
+) -> AppResult<HashMap<(String, String), f64>> {
+    let benchmarks = match &panel.area_code {
+        Some(area) => {
+            benchmark::Entity::find()
+                .filter(benchmark::Column::AreaCode.eq(area.as_str()))
+                .all(db)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let mut shares = HashMap::new();
+    for feature in features {
+        let name = feature.name.trim().to_lowercase().replace([' ', '-'], "_");
+        let name = match name.as_str() {
+            "gender" => "sex".to_owned(),
+            "ethnicity" => "ethnic_group".to_owned(),
+            "ward_code" => "ward".to_owned(),
+            "imd_decile" => "deprivation_decile".to_owned(),
+            "imd_quintile" => "deprivation_quintile".to_owned(),
+            _ => name,
+        };
+        let values = match name.as_str() {
+            "age_band" | "sex" | "ethnic_group" | "ethnic_group_broad" | "disability"
+                if !benchmarks.is_empty() =>
+            {
+                census_values(&benchmarks, &name, &panel.eligibility)
+            }
+            "ward" | "deprivation_decile" | "deprivation_quintile" => {
+                register_values(db, &name, &panel.eligibility).await?
+            }
+            _ => continue,
+        };
+        let total: f64 = values.iter().map(|(_, n)| n).sum();
+        if total <= 0.0 {
+            continue;
+        }
+        for value in &feature.values {
+            let count = values
+                .iter()
+                .filter(|(v, _)| v.trim().eq_ignore_ascii_case(value.trim()))
+                .map(|(_, n)| n)
+                .sum::<f64>();
+            shares.insert((feature.name.clone(), value.clone()), count / total);
+        }
+    }
+    Ok(shares)
+}
+
 /// Population counts per value of a census feature, in the benchmark's order.
 fn census_values(
     benchmarks: &[benchmark::Model],

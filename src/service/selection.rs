@@ -120,6 +120,10 @@ pub struct ValueReport {
     pub pool: u32,
     /// Selected by the draw, once drawn.
     pub selected: Option<u32>,
+    /// The value's share of the population, where the panel's benchmark area (or the
+    /// register, for wards and deprivation) gives one.
+    #[serde(default)]
+    pub population_share: Option<f64>,
     /// Lowest selection probability among them.
     pub probability_min: f64,
     /// Median.
@@ -920,6 +924,7 @@ fn value_reports(pool: &Pool, probabilities: &[f64]) -> Vec<ValueReport> {
                 sitting: pool.sitting[f][v],
                 pool: u32::try_from(ps.len()).unwrap_or(u32::MAX),
                 selected: None,
+                population_share: None,
                 probability_min: ps.first().copied().unwrap_or(0.0),
                 probability_median: median(&ps),
                 probability_max: ps.last().copied().unwrap_or(0.0),
@@ -1140,6 +1145,16 @@ pub async fn report(
         return Ok((run.clone(), Vec::new()));
     };
     let mut values = summary.values.clone();
+    let db = state.db.reader();
+    let panel = panels::find_any(db, run.panel_id).await?;
+    let features = selection::read_quotas(run.quotas_csv.as_bytes())
+        .map_err(|err| selection_error("quotas", err))?;
+    let shares = panels::population_shares(db, &panel, &features).await?;
+    for value in &mut values {
+        value.population_share = shares
+            .get(&(value.feature.clone(), value.value.clone()))
+            .copied();
+    }
     if run.drawn_number.is_some() {
         let counts = selected_counts(state, &run).await?;
         for value in &mut values {
@@ -1154,52 +1169,100 @@ pub async fn report(
     Ok((run, values))
 }
 
-/// The transparency report as CSV: the run's figures as comment-free header rows, then
-/// one row per category value.
+/// The transparency report as CSV: first the run (`item,value` rows: panel, method, seed,
+/// pool, k, tickets, lottery hash, drawn number and how it was found, the lowest, median
+/// and highest probability), a blank line, then one row per category value, the lowest
+/// probabilities first marked `lowest`.
 pub async fn report_csv(
     state: &AppState,
     caller: &Caller,
     id: SelectionRunId,
 ) -> AppResult<String> {
-    let (_, values) = report(state, caller, id).await?;
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let write = |out: &mut csv::Writer<Vec<u8>>, row: Vec<String>| {
-        out.write_record(row).map_err(AppError::internal)
-    };
+    let (run, values) = report(state, caller, id).await?;
+    let panel = panels::find_any(state.db.reader(), run.panel_id).await?;
+    let mut out = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    let mut write = |row: Vec<String>| out.write_record(row).map_err(AppError::internal);
+    let summary = run.summary.as_ref();
+    let figure = |f: Option<f64>| f.map_or_else(String::new, |p| format!("{p:.6}"));
+    let items: Vec<(&str, String)> = vec![
+        ("panel", panel.name.clone()),
+        ("selection_run", run.id.to_string()),
+        ("method", run.method.as_str().to_owned()),
+        ("seed", run.seed.to_string()),
+        ("top_up", run.top_up.to_string()),
+        ("k", run.k.to_string()),
+        (
+            "pool",
+            summary.map_or_else(String::new, |s| s.pool_size.to_string()),
+        ),
+        ("tickets", run.tickets.to_string()),
+        (
+            "lottery_sha256",
+            run.lottery_sha256.clone().unwrap_or_default(),
+        ),
+        (
+            "drawn_number",
+            run.drawn_number.map_or_else(String::new, |n| n.to_string()),
+        ),
+        ("draw_source", run.draw_source.clone().unwrap_or_default()),
+        ("probability_min", figure(summary.map(|s| s.minimum))),
+        ("probability_median", figure(summary.map(|s| s.median))),
+        ("probability_max", figure(summary.map(|s| s.maximum))),
+        (
+            "largest_lottery_shift",
+            figure(summary.map(|s| s.largest_shift)),
+        ),
+    ];
+    write(vec!["item".to_owned(), "value".to_owned()])?;
+    for (item, value) in items {
+        write(vec![item.to_owned(), value])?;
+    }
+    write(vec![String::new()])?;
     write(
-        &mut out,
         [
             "feature",
             "value",
             "min",
             "max",
+            "population_share",
             "sitting",
             "pool",
             "selected",
             "probability_min",
             "probability_median",
             "probability_max",
+            "lowest",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect(),
     )?;
+    let lowest = values
+        .iter()
+        .filter(|v| v.pool > 0)
+        .map(|v| v.probability_min)
+        .fold(f64::INFINITY, f64::min);
     for v in &values {
-        write(
-            &mut out,
-            vec![
-                v.feature.clone(),
-                v.value.clone(),
-                v.min.to_string(),
-                v.max.to_string(),
-                v.sitting.to_string(),
-                v.pool.to_string(),
-                v.selected.map_or_else(String::new, |s| s.to_string()),
-                format!("{:.6}", v.probability_min),
-                format!("{:.6}", v.probability_median),
-                format!("{:.6}", v.probability_max),
-            ],
-        )?;
+        write(vec![
+            v.feature.clone(),
+            v.value.clone(),
+            v.min.to_string(),
+            v.max.to_string(),
+            figure(v.population_share),
+            v.sitting.to_string(),
+            v.pool.to_string(),
+            v.selected.map_or_else(String::new, |s| s.to_string()),
+            format!("{:.6}", v.probability_min),
+            format!("{:.6}", v.probability_median),
+            format!("{:.6}", v.probability_max),
+            if v.pool > 0 && v.probability_min <= lowest + 1e-9 {
+                "lowest".to_owned()
+            } else {
+                String::new()
+            },
+        ])?;
     }
     String::from_utf8(out.into_inner().map_err(AppError::internal)?).map_err(AppError::internal)
 }

@@ -242,7 +242,7 @@ const RUN: &str = "query($id: ID!) {
         id method k tickets poolSize types minimumProbability medianProbability
         maximumProbability largestProbabilityShift lotterySha256 lotteryText drawnNumber
         drawSource infeasibleReasons suggestedQuotasCsv probabilitiesCsv reportCsv
-        report { feature value min max sitting pool selected probabilityMin probabilityMax }
+        report { feature value min max sitting pool selected populationShare probabilityMin probabilityMax }
         job { status error }
     }
 }";
@@ -821,10 +821,11 @@ async fn a_youth_forum_takes_its_age_range_and_needs_a_guardian_under_13() {
         })
         .collect();
     let registered = register_pool(&app, &people).await;
+    app.load_benchmarks().await;
     let panel = create_panel(
         &app,
         &officer,
-        json!({ "name": "Youth Forum", "minAge": 11, "maxAge": 18, "targetSize": 3 }),
+        json!({ "name": "Youth Forum", "minAge": 11, "maxAge": 18, "targetSize": 3, "areaCode": "E07000083" }),
     )
     .await;
     import_quotas(
@@ -874,6 +875,15 @@ async fn a_youth_forum_takes_its_age_range_and_needs_a_guardian_under_13() {
         .unwrap()
         .clone();
     assert_eq!(young["pool"], 2);
+    // The census share of 11-14 year-olds among 11-18 year-olds: 10-14 and 15-19 each
+    // pro-rated to four years of five.
+    let share = young["populationShare"].as_f64().unwrap();
+    assert!(share > 0.4 && share < 0.6, "{young}");
+    let csv = run["reportCsv"].as_str().unwrap();
+    assert!(csv.starts_with("item,value\npanel,Youth Forum\n"), "{csv}");
+    assert!(csv.contains("\nmethod,leximin\n"), "{csv}");
+    assert!(csv.contains("feature,value,min,max,population_share,sitting,pool,selected"));
+    assert!(csv.contains(",lowest\n"), "{csv}");
     let all = probabilities(&run);
     assert!(all.iter().all(|(_, p)| *p > 0.0));
     let total: f64 = all.iter().map(|(_, p)| p).sum();
