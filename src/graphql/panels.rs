@@ -17,6 +17,7 @@ use crate::graphql::loaders;
 use crate::graphql::pagination::{Page, connection_complexity};
 use crate::service::panels::{self, Membership, MembershipEvent, PanelRequest};
 use crate::service::selection::{self, DrawnNumber, Method, Run, SelectionRequest, ValueReport};
+use crate::service::selection_report;
 
 /// A membership's status.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -508,20 +509,20 @@ impl SelectionRunNode {
     /// counts and the probabilities.
     async fn report(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SelectionValueReport>> {
         let state = context::state(ctx)?;
-        let (_, values) = selection::report(state, &context::caller(ctx), self.0.id).await?;
+        let (_, values) = selection_report::report(state, &context::caller(ctx), self.0.id).await?;
         Ok(values.into_iter().map(Into::into).collect())
     }
     /// The transparency report as CSV.
     async fn report_csv(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         let state = context::state(ctx)?;
-        Ok(selection::report_csv(state, &context::caller(ctx), self.0.id).await?)
+        Ok(selection_report::report_csv(state, &context::caller(ctx), self.0.id).await?)
     }
     /// Everyone's selection probability as CSV
     /// (`resident_id,probability,lottery_probability`; residents by number, as
     /// `Membership.residentNumber` and the lottery's text give them).
     async fn probabilities_csv(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         let state = context::state(ctx)?;
-        Ok(selection::probabilities_csv(state, &context::caller(ctx), self.0.id).await?)
+        Ok(selection_report::probabilities_csv(state, &context::caller(ctx), self.0.id).await?)
     }
 }
 

@@ -22,4 +22,5 @@ pub mod recruitment;
 pub mod registration;
 pub mod round_status;
 pub mod selection;
+pub mod selection_report;
 pub mod sessions;
