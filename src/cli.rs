@@ -91,6 +91,10 @@ enum Command {
         /// Panel size.
         #[arg(long)]
         k: u32,
+        /// The people file's column naming each person's household: at most one person
+        /// per household is selected (an empty cell is a household of one).
+        #[arg(long, value_name = "COLUMN")]
+        household: Option<String>,
         /// `leximin` (the fairest distribution), `maximin` (only the lowest probability
         /// as high as it can be) or `greedy` (the legacy method, its probabilities
         /// estimated from repeated runs).
@@ -281,6 +285,7 @@ pub async fn run() -> anyhow::Result<()> {
             people,
             quotas,
             k,
+            household,
             method,
             runs,
             seed,
@@ -292,6 +297,7 @@ pub async fn run() -> anyhow::Result<()> {
             people,
             quotas,
             k,
+            household,
             method,
             runs,
             seed: seed.unwrap_or_else(rand::random),
@@ -644,6 +650,7 @@ struct SelectArgs {
     people: PathBuf,
     quotas: PathBuf,
     k: u32,
+    household: Option<String>,
     method: String,
     runs: u32,
     seed: u64,
@@ -660,7 +667,12 @@ fn select_panel(args: &SelectArgs) -> anyhow::Result<()> {
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))
     };
     let features = selection::read_quotas(open(&args.quotas)?)?;
-    let instance = selection::read_people(open(&args.people)?, features, args.k)?;
+    let instance = selection::read_people_in_households(
+        open(&args.people)?,
+        features,
+        args.k,
+        args.household.as_deref(),
+    )?;
     if args.tickets == 0 || args.number.is_some_and(|n| n == 0 || n > args.tickets) {
         anyhow::bail!("--number must be a ticket from 1 to {}", args.tickets);
     }

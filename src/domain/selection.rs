@@ -26,6 +26,15 @@
 //! current bound it is added and the weights solved again. The primal is then solved over
 //! the compositions found, giving the distribution. Both programmes are solved with the
 //! pure-Rust `microlp`, each with a time limit.
+//!
+//! Leximin starts from the leximin of the linear relaxation (compositions of fractional
+//! people, a programme with a column per type), which no distribution can beat, and asks
+//! column generation for a distribution that reaches it; when none does, it falls back to
+//! a maximin stage per probability level.
+//!
+//! People may be grouped in households, at most one of each on a panel: someone who shares
+//! a household with another person in the pool is a type alone, and every panel counts at
+//! most one of each household's types.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -66,6 +75,9 @@ pub struct Instance {
     pub types: Vec<Type>,
     /// Panel size.
     pub k: u32,
+    /// Types (each of one person) whose people share a household, at most one of whom may
+    /// be on a panel: one group per household of two or more in the pool.
+    pub households: Vec<Vec<usize>>,
 }
 
 /// A panel as counts per type, in [`Instance::types`] order.
@@ -226,6 +238,18 @@ pub fn read_people(
     features: Vec<Feature>,
     k: u32,
 ) -> Result<Instance, SelectionError> {
+    read_people_in_households(reader, features, k, None)
+}
+
+/// [`read_people`], with each person's household in the column named `household` when
+/// given: people with the same household there may not both be on a panel (an empty cell
+/// is a household of one).
+pub fn read_people_in_households(
+    reader: impl Read,
+    features: Vec<Feature>,
+    k: u32,
+    household: Option<&str>,
+) -> Result<Instance, SelectionError> {
     let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
     let header: Vec<String> = csv
         .headers()
@@ -234,6 +258,14 @@ pub fn read_people(
         .map(normal)
         .collect();
     let id_column = header.iter().position(|h| h == "id");
+    let household_column = household
+        .map(|name| {
+            header
+                .iter()
+                .position(|h| *h == normal(name))
+                .ok_or_else(|| file_error("people", format!("there is no column {name:?}")))
+        })
+        .transpose()?;
     let columns = features
         .iter()
         .map(|f| {
@@ -282,7 +314,15 @@ pub fn read_people(
                 format!("line {line}: the id is empty"),
             ));
         }
-        people.push(Person { id, values });
+        let household = household_column
+            .map(|column| record.get(column).unwrap_or("").trim())
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned);
+        people.push(Person {
+            id,
+            values,
+            household,
+        });
     }
     Ok(Instance::new(features, people, k))
 }
@@ -295,18 +335,49 @@ pub struct Person {
     pub id: String,
     /// The index of the person's value for each feature.
     pub values: Vec<usize>,
+    /// The person's household, if it matters: two people with the same one may not both
+    /// be on a panel.
+    pub household: Option<String>,
 }
 
 impl Instance {
     /// Groups `people` into types for a panel of `k` under the quotas of `features`.
+    /// Someone who shares a household with another person in the pool is not
+    /// interchangeable with the others of their values, and is a type alone.
     pub fn new(features: Vec<Feature>, people: Vec<Person>, k: u32) -> Self {
+        let mut sharing: HashMap<&str, usize> = HashMap::new();
+        for household in people.iter().filter_map(|p| p.household.as_deref()) {
+            *sharing.entry(household).or_insert(0) += 1;
+        }
+        let shared: Vec<Option<String>> = people
+            .iter()
+            .map(|p| {
+                p.household
+                    .clone()
+                    .filter(|h| sharing.get(h.as_str()).is_some_and(|&n| n > 1))
+            })
+            .collect();
         let mut ids = Vec::with_capacity(people.len());
         let mut types: Vec<Type> = Vec::new();
         let mut type_of: HashMap<Vec<usize>, usize> = HashMap::new();
-        for (person, Person { id, values }) in people.into_iter().enumerate() {
+        let mut households: Vec<Vec<usize>> = Vec::new();
+        let mut household_of: HashMap<String, usize> = HashMap::new();
+        for (person, (Person { id, values, .. }, shared)) in
+            people.into_iter().zip(shared).enumerate()
+        {
             ids.push(id);
             let next = types.len();
-            let index = *type_of.entry(values.clone()).or_insert(next);
+            let index = match shared {
+                Some(household) => {
+                    let group = *household_of.entry(household).or_insert(households.len());
+                    if group == households.len() {
+                        households.push(Vec::new());
+                    }
+                    households[group].push(next);
+                    next
+                }
+                None => *type_of.entry(values.clone()).or_insert(next),
+            };
             if index == next {
                 types.push(Type {
                     values,
@@ -320,7 +391,45 @@ impl Instance {
             ids,
             types,
             k,
+            households,
         }
+    }
+
+    /// The household (index into [`Instance::households`]) of each type's people, for
+    /// those who share one.
+    fn household_of_types(&self) -> Vec<Option<usize>> {
+        let mut of = vec![None; self.types.len()];
+        for (h, group) in self.households.iter().enumerate() {
+            for &t in group {
+                of[t] = Some(h);
+            }
+        }
+        of
+    }
+
+    /// How many of the pool could be on one panel together: everyone, but one per
+    /// household.
+    fn most_on_a_panel(&self) -> usize {
+        let sharing: usize = self.households.iter().map(Vec::len).sum();
+        self.pool_size() - sharing + self.households.len()
+    }
+
+    /// How many people with value `v` of feature `f` could be on one panel together.
+    fn most_with(&self, f: usize, v: usize) -> u64 {
+        let household_of = self.household_of_types();
+        let alone: u64 = self
+            .types
+            .iter()
+            .zip(&household_of)
+            .filter(|(t, h)| t.values[f] == v && h.is_none())
+            .map(|(t, _)| t.members.len() as u64)
+            .sum();
+        let households = self
+            .households
+            .iter()
+            .filter(|group| group.iter().any(|&t| self.types[t].values[f] == v))
+            .count() as u64;
+        alone + households
     }
 
     /// People in the pool.
@@ -329,8 +438,9 @@ impl Instance {
     }
 
     /// Checks the conditions any panel must meet that can be seen without solving: the
-    /// panel fits in the pool, each feature's minimums fit in `k` and its maximums reach
-    /// it, and each value has as many people as its minimum.
+    /// panel fits in the pool (one person per household), each feature's minimums fit in
+    /// `k` and its maximums reach it, and each value has as many people as its minimum, in
+    /// as many households.
     pub fn check(&self) -> Result<(), SelectionError> {
         let mut reasons = Vec::new();
         if self.k == 0 {
@@ -343,6 +453,15 @@ impl Instance {
                 self.k,
                 self.pool_size()
             ));
+        } else if self.k as usize > self.most_on_a_panel() {
+            reasons.push(format!(
+                "a panel of {} needs {} households, one person from each, and the pool's \
+                 {} people live in {}",
+                self.k,
+                self.k,
+                self.pool_size(),
+                self.most_on_a_panel()
+            ));
         }
         for (f, feature) in self.features.iter().enumerate() {
             let mut mins = 0u64;
@@ -350,14 +469,21 @@ impl Instance {
             for (v, (value, &(min, max))) in feature.values.iter().zip(&feature.bounds).enumerate()
             {
                 let available = self.count_with(f, v);
+                let together = self.most_with(f, v);
                 if u64::from(min) > available {
                     reasons.push(format!(
                         "{} {value}: the minimum is {min} but the pool has {available}",
                         feature.name
                     ));
+                } else if u64::from(min) > together {
+                    reasons.push(format!(
+                        "{} {value}: the minimum is {min} but the pool's {available} live in \
+                         {together} households, and only one per household can be selected",
+                        feature.name
+                    ));
                 }
                 mins += u64::from(min);
-                maxes += u64::from(max).min(available);
+                maxes += u64::from(max).min(together);
             }
             if mins > u64::from(self.k) {
                 reasons.push(format!(
@@ -425,14 +551,15 @@ impl Instance {
     /// each feature's bounds, with every minimum lowered and every maximum raised by as
     /// little as possible in total (an integer programme over the types). Nothing changes
     /// for quotas that can already be met. `Err` only when no relaxation helps, because
-    /// the pool is smaller than the panel.
+    /// the pool is smaller than the panel (counting one person per household).
     pub fn relaxed_quotas(&self, limit: Duration) -> Result<Vec<Feature>, SelectionError> {
-        if self.k as usize > self.pool_size() || self.k == 0 {
+        if self.k as usize > self.most_on_a_panel() || self.k == 0 {
             return Err(SelectionError::Infeasible {
                 reasons: vec![format!(
-                    "a panel of {} cannot be drawn from a pool of {}",
+                    "a panel of {} cannot be drawn from a pool of {} in {} households",
                     self.k,
-                    self.pool_size()
+                    self.pool_size(),
+                    self.most_on_a_panel()
                 )],
             });
         }
@@ -453,6 +580,7 @@ impl Instance {
                 slack.push((f, v, below, above));
             }
         }
+        self.add_households(&mut problem, &vars);
         let solution = solved(problem.solve(), limit)?;
         let mut relaxed = self.features.clone();
         for (f, v, below, above) in slack {
@@ -474,19 +602,8 @@ impl Instance {
         let mut problem = Problem::new(OptimizationDirection::Maximize);
         problem.set_time_limit(limit);
         let vars = self.panel_vars(&mut problem, weights);
-        for (f, feature) in self.features.iter().enumerate() {
-            for (v, &(min, max)) in feature.bounds.iter().enumerate() {
-                let terms = self.with_value(&vars, f, v);
-                problem.add_constraint(terms.as_slice(), ComparisonOp::Ge, f64::from(min));
-                problem.add_constraint(terms.as_slice(), ComparisonOp::Le, f64::from(max));
-            }
-        }
-        let outcome = problem.solve().map_err(|e| match e {
-            microlp::Error::Infeasible => SelectionError::Infeasible {
-                reasons: vec!["the quotas of different features cannot be met together".into()],
-            },
-            other => SelectionError::Solver(format!("{other:?}")),
-        })?;
+        self.add_quotas(&mut problem, &vars);
+        let outcome = problem.solve().map_err(infeasible_quotas)?;
         let solution = outcome
             .into_solution()
             .map_err(|_| SelectionError::TimeLimit {
@@ -497,6 +614,148 @@ impl Instance {
             .map(|&v| solution.var_value(v).round().max(0.0) as u32)
             .collect();
         Ok((counts, solution.objective()))
+    }
+
+    /// Adds each value's quota on the counts `vars` to `problem`, and each household's
+    /// limit of one.
+    fn add_quotas(&self, problem: &mut Problem, vars: &[microlp::Variable]) {
+        for (f, feature) in self.features.iter().enumerate() {
+            for (v, &(min, max)) in feature.bounds.iter().enumerate() {
+                let terms = self.with_value(vars, f, v);
+                problem.add_constraint(terms.as_slice(), ComparisonOp::Ge, f64::from(min));
+                problem.add_constraint(terms.as_slice(), ComparisonOp::Le, f64::from(max));
+            }
+        }
+        self.add_households(problem, vars);
+    }
+
+    /// Adds each household's limit of one panel member to `problem`.
+    fn add_households(&self, problem: &mut Problem, vars: &[microlp::Variable]) {
+        for group in &self.households {
+            let terms: Vec<_> = group.iter().map(|&t| (vars[t], 1.0)).collect();
+            problem.add_constraint(terms.as_slice(), ComparisonOp::Le, 1.0);
+        }
+    }
+
+    /// The leximin of the panels' linear relaxation, as a probability per type: the
+    /// fairest probabilities if a panel could hold fractions of people. Any distribution
+    /// over panels gives a fractional composition on average, so no distribution is
+    /// lexicographically fairer than this; one that reaches it is the leximin.
+    ///
+    /// Stage by stage: the highest level `z` every unsettled type can reach while the
+    /// settled ones keep theirs ([`Instance::relaxed_stage`]), then how far above `z` each
+    /// unsettled type can rise, all at once, by up to [`RISE`] each with the rises' sum as
+    /// large as it can be. A type that cannot rise is settled at `z`. The relaxation has a
+    /// column per type rather than per panel, so a stage is two small linear programmes.
+    fn relaxed_leximin(&self, limit: Duration) -> Result<Vec<f64>, SelectionError> {
+        let started = Instant::now();
+        let mut settled: Vec<Option<f64>> = vec![None; self.types.len()];
+        while settled.iter().any(Option::is_none) {
+            let left = |started: Instant| {
+                let left = limit.saturating_sub(started.elapsed());
+                if left.is_zero() {
+                    Err(SelectionError::TimeLimit {
+                        seconds: limit.as_secs(),
+                    })
+                } else {
+                    Ok(left)
+                }
+            };
+            let (level, _) = self.relaxed_stage(&settled, None, left(started)?)?;
+            let (_, rises) = self.relaxed_stage(&settled, Some(level), left(started)?)?;
+            let mut settled_any = false;
+            for (t, rise) in rises.iter().enumerate() {
+                if settled[t].is_none() && *rise < RISE / 2.0 {
+                    settled[t] = Some(level);
+                    settled_any = true;
+                }
+            }
+            if !settled_any {
+                // Every type rose above a level that was the highest all could reach:
+                // only rounding can do that; settle them all there.
+                for slot in settled.iter_mut().filter(|s| s.is_none()) {
+                    *slot = Some(level);
+                }
+            }
+        }
+        Ok(settled.into_iter().map(|s| s.unwrap_or(0.0)).collect())
+    }
+
+    /// One stage of [`Instance::relaxed_leximin`] with the types in `settled` kept at their
+    /// probabilities. Without `above`: the highest level all the others can reach. With
+    /// `above`: each other type's rise above that level (at most [`RISE`]), their sum as
+    /// large as it can be. Returns the optimum and the rises (zero for the settled).
+    fn relaxed_stage(
+        &self,
+        settled: &[Option<f64>],
+        above: Option<f64>,
+        limit: Duration,
+    ) -> Result<(f64, Vec<f64>), SelectionError> {
+        let mut problem = Problem::new(OptimizationDirection::Maximize);
+        problem.set_time_limit(limit);
+        let level = problem.add_var(if above.is_none() { 1.0 } else { 0.0 }, (0.0, 1.0));
+        let vars: Vec<_> = self
+            .types
+            .iter()
+            .map(|t| problem.add_var(0.0, (0.0, t.members.len().min(self.k as usize) as f64)))
+            .collect();
+        let all: Vec<_> = vars.iter().map(|&v| (v, 1.0)).collect();
+        problem.add_constraint(all.as_slice(), ComparisonOp::Eq, f64::from(self.k));
+        self.add_quotas(&mut problem, &vars);
+        let mut rises = Vec::new();
+        for ((t, &count), floor) in self.types.iter().zip(&vars).zip(settled) {
+            let n = t.members.len() as f64;
+            match (floor, above) {
+                (Some(floor), _) => {
+                    let floor = (floor - RELAXED_SLACK) * n;
+                    problem.add_constraint(&[(count, 1.0)][..], ComparisonOp::Ge, floor);
+                    rises.push(None);
+                }
+                (None, None) => {
+                    let terms = [(count, 1.0), (level, -n)];
+                    problem.add_constraint(&terms[..], ComparisonOp::Ge, 0.0);
+                    rises.push(None);
+                }
+                (None, Some(z)) => {
+                    let rise = problem.add_var(1.0, (0.0, RISE));
+                    let terms = [(count, 1.0), (rise, -n)];
+                    let floor = (z - RELAXED_SLACK) * n;
+                    problem.add_constraint(&terms[..], ComparisonOp::Ge, floor);
+                    rises.push(Some(rise));
+                }
+            }
+        }
+        let solution = problem
+            .solve()
+            .map_err(infeasible_quotas)?
+            .into_solution()
+            .map_err(|_| SelectionError::TimeLimit {
+                seconds: limit.as_secs(),
+            })?;
+        let rises = rises
+            .iter()
+            .map(|r| r.map_or(0.0, |r| solution.var_value(r)))
+            .collect();
+        Ok((solution.objective(), rises))
+    }
+}
+
+/// How far each type may rise at once in [`Instance::relaxed_leximin`]'s test of which can:
+/// small against the gaps between probability levels, large against the solver's
+/// rounding.
+const RISE: f64 = 1e-5;
+
+/// How far below a settled level the relaxation may keep a type: room for the solver's
+/// rounding.
+const RELAXED_SLACK: f64 = 1e-9;
+
+/// The quotas' infeasibility, or the solver's failure.
+fn infeasible_quotas(error: microlp::Error) -> SelectionError {
+    match error {
+        microlp::Error::Infeasible => SelectionError::Infeasible {
+            reasons: vec!["the quotas of different features cannot be met together".into()],
+        },
+        other => SelectionError::Solver(format!("{other:?}")),
     }
 }
 
@@ -658,22 +917,38 @@ impl Distribution {
 /// The maximin distribution (see the module documentation), within `limit`.
 pub fn maximin(instance: &Instance, limit: Duration) -> Result<Distribution, SelectionError> {
     let mut solver = Solver::new(instance, limit)?;
-    let free = vec![None; instance.types.len()];
-    let (lowest, _) = solver.stage(&free)?;
-    let floors = vec![Some(lowest - FLOOR_SLACK); instance.types.len()];
-    solver.distribution(&floors)
+    let goals = vec![Goal::Raise(0.0); instance.types.len()];
+    let (lowest, _) = solver.stage(&goals, None)?;
+    solver.distribution(&vec![lowest - FLOOR_SLACK; instance.types.len()])
 }
 
 /// The leximin distribution, within `limit`: the lowest selection probability as high as
-/// possible, then the second lowest, and so on (Flanigan et al., 2021). Each stage solves
-/// a maximin over the types not yet fixed, keeping the fixed ones at their values, and
-/// fixes the types whose dual weight is positive: no distribution can give them more
-/// without giving someone fixed less.
+/// possible, then the second lowest, and so on (Flanigan et al., 2021).
+///
+/// First the leximin of the panels' linear relaxation ([`Instance::relaxed_leximin`]),
+/// which no distribution can beat; then a distribution giving every type at least that
+/// relaxed probability less a margin, the margin as small as column generation can make
+/// it. On pools like councils' it reaches the relaxation, and is then the leximin. If it
+/// cannot, the leximin is found a level at a time: each stage solves a maximin over the
+/// types not yet fixed, keeping the fixed ones at their values, and fixes the types whose
+/// dual weight is positive: no distribution can give them more without giving someone
+/// fixed less.
 pub fn leximin(instance: &Instance, limit: Duration) -> Result<Distribution, SelectionError> {
     let mut solver = Solver::new(instance, limit)?;
+    let relaxed = instance.relaxed_leximin(solver.remaining()?)?;
+    let goals: Vec<Goal> = relaxed.iter().map(|&p| Goal::Raise(p)).collect();
+    // No distribution gives everyone more than the relaxation: the margin is at most 0.
+    let (margin, _) = solver.stage(&goals, Some(0.0))?;
+    if margin >= -REACHED {
+        return solver.distribution(&relaxed);
+    }
     let mut floors: Vec<Option<f64>> = vec![None; instance.types.len()];
     while floors.iter().any(Option::is_none) {
-        let (lowest, weights) = solver.stage(&floors)?;
+        let goals: Vec<Goal> = floors
+            .iter()
+            .map(|f| f.map_or(Goal::Raise(0.0), Goal::Keep))
+            .collect();
+        let (lowest, weights) = solver.stage(&goals, None)?;
         let mut fixed_any = false;
         for (floor, weight) in floors.iter_mut().zip(&weights) {
             if floor.is_none() && *weight > 1e-7 {
@@ -688,12 +963,26 @@ pub fn leximin(instance: &Instance, limit: Duration) -> Result<Distribution, Sel
             }
         }
     }
+    let floors: Vec<f64> = floors.into_iter().map(|f| f.unwrap_or(0.0)).collect();
     solver.distribution(&floors)
 }
 
 /// How far below a stage's optimum a fixed probability may fall in later stages: room for
 /// the solver's rounding, far below what the reports show.
 const FLOOR_SLACK: f64 = 1e-7;
+
+/// How far below the relaxed leximin a distribution may leave anyone and still count as
+/// reaching it.
+const REACHED: f64 = 1e-6;
+
+/// What a stage of column generation asks of a type's selection probability.
+#[derive(Clone, Copy, Debug)]
+enum Goal {
+    /// At least the stage's level plus this much: the level is raised as far as it goes.
+    Raise(f64),
+    /// At least this probability.
+    Keep(f64),
+}
 
 /// Column generation over compositions, shared by the stages of [`leximin`].
 struct Solver<'a> {
@@ -775,30 +1064,46 @@ impl<'a> Solver<'a> {
         Ok(left)
     }
 
-    /// One maximin stage: the highest level every type without a floor can reach while
-    /// every type with one keeps it, and the dual weight of each type (zero for fixed
-    /// ones). Adds the panels it needs.
+    /// One maximin stage: the highest level `z` such that every type can have its goal
+    /// (at least `z` plus its offset, or at least its fixed probability), and the dual
+    /// weight of each type raised (zero for the others). Adds the panels it needs. When
+    /// `ceiling` is known to bound the level from above, reaching it ends the stage.
     ///
-    /// The dual: weights `y_t` on the free types adding up to 1 and `w_t` on the fixed
-    /// ones, making every panel worth at most `bound`, minimising `bound - Σ w_t floor_t`.
-    /// A panel worth more than `bound` under the weights is added and the dual solved
-    /// again; when none is, the dual's value is the stage's optimum.
-    fn stage(&mut self, floors: &[Option<f64>]) -> Result<(f64, Vec<f64>), SelectionError> {
+    /// The dual: weights `y_t` on the raised types adding up to 1 and `w_t` on the others,
+    /// making every panel worth at most `bound`, minimising `bound - Σ y_t offset_t -
+    /// Σ w_t floor_t`. A panel worth more than `bound` under the weights is added and the
+    /// dual solved again; when none is, the dual's value is the stage's optimum.
+    fn stage(
+        &mut self,
+        goals: &[Goal],
+        ceiling: Option<f64>,
+    ) -> Result<(f64, Vec<f64>), SelectionError> {
         let limit = self.remaining()?;
         let mut dual = Problem::new(OptimizationDirection::Minimize);
         dual.set_time_limit(limit);
         let bound = dual.add_var(1.0, (f64::NEG_INFINITY, f64::INFINITY));
-        let y: Vec<_> = floors
+        let y: Vec<_> = goals
             .iter()
-            .map(|floor| match floor {
-                None => dual.add_var(0.0, (0.0, 1.0)),
-                Some(level) => dual.add_var(-level, (0.0, f64::INFINITY)),
+            .map(|goal| match *goal {
+                Goal::Raise(offset) => dual.add_var(-offset, (0.0, 1.0)),
+                Goal::Keep(floor) => dual.add_var(-floor, (0.0, f64::INFINITY)),
             })
+            .collect();
+        let base: Vec<f64> = goals
+            .iter()
+            .map(|goal| match *goal {
+                Goal::Raise(offset) => offset,
+                Goal::Keep(floor) => floor,
+            })
+            .collect();
+        let raised: Vec<bool> = goals
+            .iter()
+            .map(|goal| matches!(goal, Goal::Raise(_)))
             .collect();
         let free: Vec<_> = y
             .iter()
-            .zip(floors)
-            .filter(|(_, f)| f.is_none())
+            .zip(&raised)
+            .filter(|(_, raised)| **raised)
             .map(|(&v, _)| (v, 1.0))
             .collect();
         dual.add_constraint(free.as_slice(), ComparisonOp::Eq, 1.0);
@@ -817,6 +1122,13 @@ impl<'a> Solver<'a> {
             dual.add_constraint(row(panel).as_slice(), ComparisonOp::Le, 0.0);
         }
         let mut solution = solved(dual.solve(), limit)?;
+        let raised_only = |weights: &[f64]| -> Vec<f64> {
+            weights
+                .iter()
+                .zip(&raised)
+                .map(|(w, r)| if *r { *w } else { 0.0 })
+                .collect()
+        };
         // Weights are smoothed towards the best seen so far (Wentges), which damps the
         // dual's swings between extreme points and saves most rounds; a round where the
         // smoothed weights find nothing new prices at the current ones instead.
@@ -825,6 +1137,9 @@ impl<'a> Solver<'a> {
         loop {
             let weights: Vec<f64> = y.iter().map(|&v| solution.var_value(v)).collect();
             let lower = solution.objective();
+            if ceiling.is_some_and(|ceiling| lower >= ceiling - REACHED) {
+                return Ok((lower, raised_only(&weights)));
+            }
             let priced: Vec<f64> = match &center {
                 Some((best, _)) => best
                     .iter()
@@ -838,24 +1153,14 @@ impl<'a> Solver<'a> {
                 .instance
                 .best_composition(&per_person, self.remaining()?)?;
             // Any weights bound the stage's optimum from above.
-            let upper = value
-                - priced
-                    .iter()
-                    .zip(floors)
-                    .filter_map(|(w, f)| f.map(|level| w * level))
-                    .sum::<f64>();
+            let upper = value - priced.iter().zip(&base).map(|(w, b)| w * b).sum::<f64>();
             if center.as_ref().is_none_or(|(_, best)| upper < *best) {
                 center = Some((priced.clone(), upper));
             }
             let best_upper = center.as_ref().map_or(upper, |(_, best)| *best);
             if best_upper - lower <= 1e-7 {
                 let optimal = center.map_or(weights, |(best, _)| best);
-                let free_weights = optimal
-                    .iter()
-                    .zip(floors)
-                    .map(|(w, f)| if f.is_none() { *w } else { 0.0 })
-                    .collect();
-                return Ok((lower, free_weights));
+                return Ok((lower, raised_only(&optimal)));
             }
             let worth_now: f64 = panel
                 .iter()
@@ -867,12 +1172,7 @@ impl<'a> Solver<'a> {
                 // Mispriced: the panel does not cut the current weights.
                 if smoothing == 0.0 {
                     // Priced at the current weights and nothing beats them: optimal.
-                    let free_weights = weights
-                        .iter()
-                        .zip(floors)
-                        .map(|(w, f)| if f.is_none() { *w } else { 0.0 })
-                        .collect();
-                    return Ok((lower, free_weights));
+                    return Ok((lower, raised_only(&weights)));
                 }
                 smoothing = 0.0;
                 continue;
@@ -888,7 +1188,7 @@ impl<'a> Solver<'a> {
     }
 
     /// A distribution over the panels found that gives every type at least its floor.
-    fn distribution(self, floors: &[Option<f64>]) -> Result<Distribution, SelectionError> {
+    fn distribution(self, floors: &[f64]) -> Result<Distribution, SelectionError> {
         let limit = self.remaining()?;
         let mut problem = Problem::new(OptimizationDirection::Maximize);
         problem.set_time_limit(limit);
@@ -902,7 +1202,7 @@ impl<'a> Solver<'a> {
             .collect();
         let total: Vec<_> = weights.iter().map(|&v| (v, 1.0)).collect();
         problem.add_constraint(total.as_slice(), ComparisonOp::Eq, 1.0);
-        for (t, (&n, floor)) in self.sizes.iter().zip(floors).enumerate() {
+        for (t, (&n, &floor)) in self.sizes.iter().zip(floors).enumerate() {
             let mut terms: Vec<_> = self
                 .panels
                 .iter()
@@ -911,7 +1211,7 @@ impl<'a> Solver<'a> {
                 .map(|(panel, &w)| (w, f64::from(panel[t]) / n))
                 .collect();
             terms.push((margin, -1.0));
-            problem.add_constraint(terms.as_slice(), ComparisonOp::Ge, floor.unwrap_or(0.0));
+            problem.add_constraint(terms.as_slice(), ComparisonOp::Ge, floor);
         }
         let solution = solved(problem.solve(), limit)?;
         let mut chosen: Vec<(Composition, f64)> = self
@@ -962,7 +1262,8 @@ fn solved(
 /// value whose unmet minimum is most urgent (the largest share of its still-selectable
 /// people needed), or any value when every minimum is met, and select a random
 /// selectable person with it; a person is selectable while none of their values is at its
-/// maximum. Returns the composition, or `None` when the run got stuck.
+/// maximum and no one of their household is selected. Returns the composition, or `None`
+/// when the run got stuck.
 pub fn greedy(instance: &Instance, rng: &mut impl Rng) -> Option<Composition> {
     let features = &instance.features;
     let mut chosen: Vec<Vec<u32>> = features.iter().map(|f| vec![0; f.values.len()]).collect();
@@ -972,9 +1273,12 @@ pub fn greedy(instance: &Instance, rng: &mut impl Rng) -> Option<Composition> {
         .map(|t| t.members.len() as u32)
         .collect();
     let mut counts = vec![0u32; instance.types.len()];
+    let household_of = instance.household_of_types();
+    let mut household_taken = vec![false; instance.households.len()];
     for _ in 0..instance.k {
         let open = |t: usize, chosen: &Vec<Vec<u32>>| {
             left[t] > 0
+                && household_of[t].is_none_or(|h| !household_taken[h])
                 && instance.types[t]
                     .values
                     .iter()
@@ -1032,6 +1336,9 @@ pub fn greedy(instance: &Instance, rng: &mut impl Rng) -> Option<Composition> {
             .unwrap_or(&pool[pool.len() - 1]);
         left[t] -= 1;
         counts[t] += 1;
+        if let Some(h) = household_of[t] {
+            household_taken[h] = true;
+        }
         for (f, &v) in instance.types[t].values.iter().enumerate() {
             chosen[f][v] += 1;
         }
@@ -1312,6 +1619,201 @@ mod tests {
         // Quotas that can be met are left as they are.
         let fine = self::instance(SMALL_QUOTAS, SMALL_PEOPLE, 20);
         assert_eq!(fine.relaxed_quotas(LIMIT).unwrap(), fine.features);
+    }
+
+    #[test]
+    fn leximin_keeps_maximins_minimum_and_is_lexicographically_fairer_on_a_synthetic_pool() {
+        let (people, quotas) = super::super::synthetic_pool::pool(150, 15, 0.1, 3);
+        let instance = instance(&quotas, &people, 15);
+        assert!(instance.types.len() > 50, "{}", instance.types.len());
+        let plain = maximin(&instance, LIMIT).unwrap();
+        let fair = leximin(&instance, LIMIT).unwrap();
+        assert!(
+            (fair.minimum() - plain.minimum()).abs() <= 0.0005,
+            "{} {}",
+            fair.minimum(),
+            plain.minimum()
+        );
+        let sorted = |d: &Distribution| {
+            let mut p = d.person_probabilities(&instance);
+            p.sort_by(f64::total_cmp);
+            p
+        };
+        let (fairer, plainer) = (sorted(&fair), sorted(&plain));
+        // The first place where the sorted probabilities differ favours leximin.
+        if let Some((a, b)) = fairer
+            .iter()
+            .zip(&plainer)
+            .find(|(a, b)| (*a - *b).abs() > 1e-4)
+        {
+            assert!(a > b, "leximin {a} against maximin {b}");
+        }
+        // Both are distributions over panels of 15.
+        for d in [&fair, &plain] {
+            assert!((d.person_probabilities(&instance).iter().sum::<f64>() - 15.0).abs() < 1e-6);
+        }
+        // No distribution is fairer than the relaxation, and leximin reaches it.
+        let relaxed = instance.relaxed_leximin(LIMIT).unwrap();
+        for (p, q) in fair.type_probabilities.iter().zip(&relaxed) {
+            assert!((p - q).abs() < 1e-4, "{p} {q}");
+        }
+    }
+
+    /// Quotas on one feature, `group`, with the bounds given for values a and b.
+    fn two_groups(a: (u32, u32), b: (u32, u32)) -> Vec<Feature> {
+        let quotas = format!(
+            "feature,value,min,max\ngroup,a,{},{}\ngroup,b,{},{}\n",
+            a.0, a.1, b.0, b.1
+        );
+        read_quotas(quotas.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn two_households_of_two_share_a_panel_of_two_evenly_and_never_send_two() {
+        let people = "id,group,home\np1,a,h1\np2,a,h1\np3,a,h2\np4,b,h2\n";
+        let features = two_groups((0, 2), (0, 2));
+        let instance =
+            read_people_in_households(people.as_bytes(), features, 2, Some("Home")).unwrap();
+        // The household members are no longer interchangeable: four types of one.
+        assert_eq!(instance.types.len(), 4);
+        assert_eq!(instance.households, [vec![0, 1], vec![2, 3]]);
+        for fair in [
+            maximin(&instance, LIMIT).unwrap(),
+            leximin(&instance, LIMIT).unwrap(),
+        ] {
+            for p in fair.person_probabilities(&instance) {
+                assert!((p - 0.5).abs() < 1e-6, "{fair:?}");
+            }
+            for (panel, _) in &fair.panels {
+                assert_eq!(panel[0] + panel[1], 1, "{panel:?}");
+                assert_eq!(panel[2] + panel[3], 1, "{panel:?}");
+            }
+            for seed in 0..20 {
+                let drawn = fair.draw(&instance, seed);
+                assert_eq!(drawn.len(), 2);
+                assert!(drawn[0] < 2 && drawn[1] >= 2, "{drawn:?}");
+            }
+            for ticket in fair.lottery(&instance, 10, 1).tickets {
+                assert!(ticket[0] < 2 && ticket[1] >= 2, "{ticket:?}");
+            }
+        }
+        // Without households, p1 and p2 could be chosen together.
+        let alone = read_people(people.as_bytes(), two_groups((0, 2), (0, 2)), 2).unwrap();
+        assert_eq!(alone.types.len(), 2);
+        assert!(alone.households.is_empty());
+        // A household of one, or an empty cell, changes nothing.
+        let single = "id,group,home\np1,a,h1\np2,a,\np3,a,h3\np4,b,\n";
+        let instance = read_people_in_households(
+            single.as_bytes(),
+            two_groups((0, 2), (0, 2)),
+            2,
+            Some("home"),
+        )
+        .unwrap();
+        assert_eq!(instance.types.len(), 2);
+        assert!(instance.households.is_empty());
+        let err = read_people_in_households(
+            single.as_bytes(),
+            two_groups((0, 2), (0, 2)),
+            2,
+            Some("flat"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no column \"flat\""), "{err}");
+    }
+
+    #[test]
+    fn a_minimum_only_one_household_could_meet_is_named_as_infeasible() {
+        // The only two in group b live together, and b needs two seats.
+        let people = "id,group,home\np1,a,h1\np2,a,h2\np3,a,h3\np4,b,h4\np5,b,h4\n";
+        let instance = read_people_in_households(
+            people.as_bytes(),
+            two_groups((0, 3), (2, 2)),
+            3,
+            Some("home"),
+        )
+        .unwrap();
+        let Err(SelectionError::Infeasible { reasons }) = instance.check() else {
+            panic!("must be infeasible");
+        };
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r
+                    .contains("group b: the minimum is 2 but the pool's 2 live in 1 households")),
+            "{reasons:?}"
+        );
+        assert!(matches!(
+            leximin(&instance, LIMIT),
+            Err(SelectionError::Infeasible { .. })
+        ));
+        // The relaxation brings b's minimum down to the one that can be met.
+        let relaxed = instance.relaxed_quotas(LIMIT).unwrap();
+        assert_eq!(relaxed[0].bounds[1], (1, 2));
+        // Five people in four households cannot fill five seats.
+        let full = read_people_in_households(
+            people.as_bytes(),
+            two_groups((0, 5), (0, 5)),
+            5,
+            Some("home"),
+        )
+        .unwrap();
+        let Err(SelectionError::Infeasible { reasons }) = full.check() else {
+            panic!("must be infeasible");
+        };
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("needs 5 households") && r.contains("live in 4")),
+            "{reasons:?}"
+        );
+        assert!(full.relaxed_quotas(LIMIT).is_err());
+    }
+
+    #[test]
+    fn the_greedy_method_never_takes_two_from_one_household() {
+        // Six pairs of flatmates and four people alone; a panel of eight.
+        let mut people = String::from("id,group,home\n");
+        for n in 0..16 {
+            let home = if n < 12 {
+                format!("h{}", n / 2)
+            } else {
+                String::new()
+            };
+            let group = if n % 3 == 0 { "b" } else { "a" };
+            people.push_str(&format!("p{n},{group},{home}\n"));
+        }
+        let instance = read_people_in_households(
+            people.as_bytes(),
+            two_groups((2, 8), (2, 8)),
+            8,
+            Some("home"),
+        )
+        .unwrap();
+        let household_of = instance.household_of_types();
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let mut runs = 0;
+        for _ in 0..300 {
+            let Some(counts) = greedy(&instance, &mut rng) else {
+                continue;
+            };
+            runs += 1;
+            assert_eq!(counts.iter().sum::<u32>(), 8);
+            let mut seen = vec![0; instance.households.len()];
+            for (t, &c) in counts.iter().enumerate() {
+                if let Some(h) = household_of[t] {
+                    seen[h] += c;
+                }
+            }
+            assert!(seen.iter().all(|&n| n <= 1), "{counts:?}");
+        }
+        assert!(runs > 200, "{runs}");
+        // Each pair's members share what one seat gets between them.
+        let estimated = estimate_greedy(&instance, 2_000, 4).unwrap();
+        for group in &instance.households {
+            let together: f64 = group.iter().map(|&t| estimated[t]).sum();
+            assert!(together <= 1.0 + 1e-9, "{together}");
+        }
     }
 
     #[test]

@@ -607,3 +607,74 @@ fn select_with_quotas_no_panel_can_meet_names_them_and_suggests_a_relaxation() {
     let suggested = std::fs::read_to_string(out.join("suggested-quotas.csv")).unwrap();
     assert!(suggested.contains("sex,female,5,10"), "{suggested}");
 }
+
+#[test]
+fn select_with_a_household_column_never_draws_two_from_one_household() {
+    let dir = tempfile::tempdir().unwrap();
+    let people = dir.path().join("pool.csv");
+    let quotas = dir.path().join("quotas.csv");
+    std::fs::write(
+        &people,
+        "id,sex,flat\np1,female,A\np2,male,A\np3,female,B\np4,male,B\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &quotas,
+        "feature,value,min,max\nsex,female,0,2\nsex,male,0,2\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        binary()
+            .args(["select", "--people", people.to_str().unwrap(), "--quotas"])
+            .arg(&quotas)
+            .args(["--k", "2", "--seed", "5", "--tickets", "10"])
+            .args(["--out", out.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let output = run(&["--household", "flat"]);
+    let said = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        said.contains("min 0.5000, median 0.5000, max 0.5000"),
+        "{said}"
+    );
+    // Every ticket of the lottery holds one person from flat A and one from flat B.
+    let text = std::fs::read_to_string(out.join("lottery.txt")).unwrap();
+    for line in text.lines().skip(1) {
+        let ids = line.split(':').nth(1).unwrap();
+        assert!(ids.starts_with("p1,") || ids.starts_with("p2,"), "{line}");
+        assert!(ids.ends_with(",p3") || ids.ends_with(",p4"), "{line}");
+    }
+    let panel = std::fs::read_to_string(out.join("panel.csv")).unwrap();
+    assert_eq!(panel.lines().count(), 3);
+
+    // Three seats cannot go to two households.
+    let crowded = binary()
+        .args(["select", "--people", people.to_str().unwrap(), "--quotas"])
+        .arg(&quotas)
+        .args([
+            "--k",
+            "3",
+            "--household",
+            "flat",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!crowded.status.success());
+    let said = String::from_utf8_lossy(&crowded.stderr).into_owned();
+    assert!(said.contains("needs 3 households"), "{said}");
+
+    let unknown = run(&["--household", "address"]);
+    assert!(!unknown.status.success());
+    let said = String::from_utf8_lossy(&unknown.stderr).into_owned();
+    assert!(said.contains("no column \"address\""), "{said}");
+}
