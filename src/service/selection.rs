@@ -511,7 +511,6 @@ async fn build_pool(
     let mut people = Vec::new();
     let mut sitting: Vec<Vec<u32>> = features.iter().map(|f| vec![0; f.values.len()]).collect();
     let mut sitting_households: HashSet<String> = HashSet::new();
-    let mut households: Vec<String> = Vec::new();
     // (feature, value) → registrants with a value the quotas do not list.
     let mut unlisted: Vec<(String, String, u32)> = Vec::new();
     for row in rows {
@@ -569,10 +568,10 @@ async fn build_pool(
             }
             sitting_households.insert(row.household_key.clone());
         } else {
-            households.push(row.household_key.clone());
             people.push(Person {
                 id: row.id.to_string(),
                 values,
+                household: panel.one_per_household.then(|| row.household_key.clone()),
             });
         }
     }
@@ -592,14 +591,14 @@ async fn build_pool(
         ));
     }
     if panel.one_per_household {
-        // Households already on the panel stay out; within the pool, see households below.
-        let mut kept = Vec::with_capacity(people.len());
-        for (person, household) in people.into_iter().zip(households.iter()) {
-            if !sitting_households.contains(household) {
-                kept.push(person);
-            }
-        }
-        people = kept;
+        // Households already on the panel stay out; within the pool, the selection takes at
+        // most one person from each (`Person::household`).
+        people.retain(|person| {
+            person
+                .household
+                .as_ref()
+                .is_none_or(|h| !sitting_households.contains(h))
+        });
     }
     let seated: u32 = sitting.first().map_or(0, |counts| counts.iter().sum());
     let k = panel.target_size.saturating_sub(seated);

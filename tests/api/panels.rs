@@ -96,6 +96,16 @@ async fn register_pool(app: &TestApp, people: &[Registrant]) -> Vec<(String, Str
 /// database (registration itself is tested in `registration.rs`); custom attributes go
 /// through the API. Returns the resident IDs.
 async fn seed_pool(app: &TestApp, people: &[Registrant]) -> Vec<String> {
+    let households: Vec<String> = (0..people.len()).map(|i| format!("H{i}")).collect();
+    seed_pool_in_households(app, people, &households).await
+}
+
+/// [`seed_pool`] with each registrant's household key given.
+async fn seed_pool_in_households(
+    app: &TestApp,
+    people: &[Registrant],
+    households: &[String],
+) -> Vec<String> {
     use civic_panel::db::entities::{letter, resident};
     use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     let officer = app.token_for(Role::Officer).await;
@@ -118,13 +128,14 @@ async fn seed_pool(app: &TestApp, people: &[Registrant]) -> Vec<String> {
     let rows: Vec<resident::ActiveModel> = people
         .iter()
         .zip(&letters)
+        .zip(households)
         .enumerate()
-        .map(|(i, (person, letter))| resident::ActiveModel {
+        .map(|(i, ((person, letter), household))| resident::ActiveModel {
             account_id: Set(None),
             letter_id: Set(letter.id),
             round_id: Set(round.get()),
             address_id: Set(letter.address_id),
-            household_key: Set(format!("H{i}")),
+            household_key: Set(household.clone()),
             household_lock: Set(None),
             ward_code: Set("E05000001".to_owned()),
             deprivation_decile: Set(Some(5)),
@@ -1134,4 +1145,58 @@ async fn a_solve_that_runs_out_of_time_fails_saying_so() {
         "{run}"
     );
     assert!(run["poolSize"].is_null());
+}
+
+#[tokio::test]
+async fn a_panel_of_one_per_household_never_takes_two_from_one_home() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let people: Vec<Registrant> = ["FEMALE", "MALE", "FEMALE", "MALE"]
+        .iter()
+        .map(|sex| Registrant {
+            sex,
+            born: "1970-01-01".to_owned(),
+            attributes: Vec::new(),
+        })
+        .collect();
+    let homes: Vec<String> = ["A", "A", "B", "B"].iter().map(|h| h.to_string()).collect();
+    let ids = seed_pool_in_households(&app, &people, &homes).await;
+    let panel = create_panel(
+        &app,
+        &officer,
+        json!({ "name": "P", "targetSize": 2, "onePerHousehold": true }),
+    )
+    .await;
+    import_quotas(
+        &app,
+        &officer,
+        &panel,
+        "feature,value,min,max\nsex,female,0,2\nsex,male,0,2\n",
+    )
+    .await;
+    let run = select(
+        &app,
+        &officer,
+        json!({ "panelId": panel, "method": "LEXIMIN", "tickets": 100 }),
+    )
+    .await;
+    assert_eq!(run["job"]["status"], "SUCCEEDED", "{run}");
+    for (_, p) in probabilities(&run) {
+        assert!((p - 0.5).abs() < 1e-6, "{p}");
+    }
+    // Every ticket takes one from each home.
+    let number = |id: &str| {
+        let (_, n) = civic_panel::graphql::id::decode_any(id, "id").unwrap();
+        n.to_string()
+    };
+    let home_a = [number(&ids[0]), number(&ids[1])];
+    for line in run["lotteryText"].as_str().unwrap().lines().skip(1) {
+        let members: Vec<&str> = line.split_once(':').unwrap().1.split(',').collect();
+        assert_eq!(members.len(), 2);
+        let from_a = members
+            .iter()
+            .filter(|m| home_a.contains(&m.to_string()))
+            .count();
+        assert_eq!(from_a, 1, "{line}");
+    }
 }

@@ -1,0 +1,245 @@
+//! A selection's transparency report: per category value, the quota's range, the
+//! population share, sitting members, the pool and selected counts and the probabilities,
+//! with the run's method, seed, lottery and drawn number; as GraphQL rows or CSV, and
+//! everyone's probability as CSV. OFFICER only: the rows count people.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::db::entities::{membership, resident, resident_attribute, selection_probability};
+use crate::domain::ids::{ResidentId, SelectionRunId};
+use crate::domain::panel::Profile;
+use crate::domain::selection;
+use crate::domain::uk_time::uk_date;
+use crate::error::{AppError, AppResult};
+use crate::service::auth::Caller;
+use crate::service::panels::{self, OFFICERS, selection_error};
+use crate::service::selection::{Run, ValueReport, find};
+use crate::state::AppState;
+
+/// Registrants selected by a drawn run, per category value, for the report.
+pub async fn selected_counts(
+    state: &AppState,
+    run: &Run,
+) -> AppResult<HashMap<(String, String), u32>> {
+    let db = state.db.reader();
+    let ids: Vec<i64> = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::ResidentId)
+        .filter(membership::Column::RunId.eq(run.id.get()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let chosen: HashSet<i64> = ids.into_iter().collect();
+    let mut counts = HashMap::new();
+    if chosen.is_empty() {
+        return Ok(counts);
+    }
+    let features = selection::read_quotas(run.quotas_csv.as_bytes())
+        .map_err(|err| selection_error("quotas", err))?;
+    let on = uk_date(run.as_of);
+    let rows = resident::Entity::find()
+        .filter(resident::Column::Id.is_in(chosen.iter().copied()))
+        .all(db)
+        .await?;
+    let attributes: Vec<(i64, String, String)> = resident_attribute::Entity::find()
+        .select_only()
+        .column(resident_attribute::Column::ResidentId)
+        .column(resident_attribute::Column::Name)
+        .column(resident_attribute::Column::Value)
+        .filter(resident_attribute::Column::ResidentId.is_in(chosen.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for row in rows {
+        let profile = Profile {
+            date_of_birth: row.date_of_birth,
+            sex: row.sex,
+            ethnic_group: row.ethnic_group,
+            disability: row.disability,
+            ward_code: row.ward_code,
+            deprivation_decile: row.deprivation_decile,
+            attributes: attributes
+                .iter()
+                .filter(|(id, _, _)| *id == row.id)
+                .map(|(_, n, v)| (n.clone(), v.clone()))
+                .collect(),
+        };
+        for feature in &features {
+            if let Some(value) = profile.value(&feature.name, on)
+                && let Some(listed) = feature
+                    .values
+                    .iter()
+                    .find(|v| v.trim().eq_ignore_ascii_case(value.trim()))
+            {
+                *counts
+                    .entry((feature.name.clone(), listed.clone()))
+                    .or_insert(0) += 1;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// The transparency report: per category value, the quotas, sitting members, pool and
+/// selected counts and the probabilities; the figures of the run beside.
+pub async fn report(
+    state: &AppState,
+    caller: &Caller,
+    id: SelectionRunId,
+) -> AppResult<(Run, Vec<ValueReport>)> {
+    let run = find(state, caller, id).await?;
+    let Some(summary) = &run.summary else {
+        return Ok((run.clone(), Vec::new()));
+    };
+    let mut values = summary.values.clone();
+    let db = state.db.reader();
+    let panel = panels::find_any(db, run.panel_id).await?;
+    let features = selection::read_quotas(run.quotas_csv.as_bytes())
+        .map_err(|err| selection_error("quotas", err))?;
+    let shares = panels::population_shares(db, &panel, &features).await?;
+    for value in &mut values {
+        value.population_share = shares
+            .get(&(value.feature.clone(), value.value.clone()))
+            .copied();
+    }
+    if run.drawn_number.is_some() {
+        let counts = selected_counts(state, &run).await?;
+        for value in &mut values {
+            value.selected = Some(
+                counts
+                    .get(&(value.feature.clone(), value.value.clone()))
+                    .copied()
+                    .unwrap_or(0),
+            );
+        }
+    }
+    Ok((run, values))
+}
+
+/// The transparency report as CSV: first the run (`item,value` rows: panel, method, seed,
+/// pool, k, tickets, lottery hash, drawn number and how it was found, the lowest, median
+/// and highest probability), a blank line, then one row per category value, the lowest
+/// probabilities first marked `lowest`.
+pub async fn report_csv(
+    state: &AppState,
+    caller: &Caller,
+    id: SelectionRunId,
+) -> AppResult<String> {
+    let (run, values) = report(state, caller, id).await?;
+    let panel = panels::find_any(state.db.reader(), run.panel_id).await?;
+    let mut out = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    let mut write = |row: Vec<String>| out.write_record(row).map_err(AppError::internal);
+    let summary = run.summary.as_ref();
+    let figure = |f: Option<f64>| f.map_or_else(String::new, |p| format!("{p:.6}"));
+    let items: Vec<(&str, String)> = vec![
+        ("panel", panel.name.clone()),
+        ("selection_run", run.id.to_string()),
+        ("method", run.method.as_str().to_owned()),
+        ("seed", run.seed.to_string()),
+        ("top_up", run.top_up.to_string()),
+        ("k", run.k.to_string()),
+        (
+            "pool",
+            summary.map_or_else(String::new, |s| s.pool_size.to_string()),
+        ),
+        ("tickets", run.tickets.to_string()),
+        (
+            "lottery_sha256",
+            run.lottery_sha256.clone().unwrap_or_default(),
+        ),
+        (
+            "drawn_number",
+            run.drawn_number.map_or_else(String::new, |n| n.to_string()),
+        ),
+        ("draw_source", run.draw_source.clone().unwrap_or_default()),
+        ("probability_min", figure(summary.map(|s| s.minimum))),
+        ("probability_median", figure(summary.map(|s| s.median))),
+        ("probability_max", figure(summary.map(|s| s.maximum))),
+        (
+            "largest_lottery_shift",
+            figure(summary.map(|s| s.largest_shift)),
+        ),
+    ];
+    write(vec!["item".to_owned(), "value".to_owned()])?;
+    for (item, value) in items {
+        write(vec![item.to_owned(), value])?;
+    }
+    write(vec![String::new()])?;
+    write(
+        [
+            "feature",
+            "value",
+            "min",
+            "max",
+            "population_share",
+            "sitting",
+            "pool",
+            "selected",
+            "probability_min",
+            "probability_median",
+            "probability_max",
+            "lowest",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    )?;
+    let lowest = values
+        .iter()
+        .filter(|v| v.pool > 0)
+        .map(|v| v.probability_min)
+        .fold(f64::INFINITY, f64::min);
+    for v in &values {
+        write(vec![
+            v.feature.clone(),
+            v.value.clone(),
+            v.min.to_string(),
+            v.max.to_string(),
+            figure(v.population_share),
+            v.sitting.to_string(),
+            v.pool.to_string(),
+            v.selected.map_or_else(String::new, |s| s.to_string()),
+            format!("{:.6}", v.probability_min),
+            format!("{:.6}", v.probability_median),
+            format!("{:.6}", v.probability_max),
+            if v.pool > 0 && v.probability_min <= lowest + 1e-9 {
+                "lowest".to_owned()
+            } else {
+                String::new()
+            },
+        ])?;
+    }
+    String::from_utf8(out.into_inner().map_err(AppError::internal)?).map_err(AppError::internal)
+}
+
+/// Everyone's probability in a run as `resident_id,probability,lottery_probability` CSV.
+pub async fn probabilities_csv(
+    state: &AppState,
+    caller: &Caller,
+    id: SelectionRunId,
+) -> AppResult<String> {
+    caller.require(OFFICERS)?;
+    let rows: Vec<(i64, f64, Option<f64>)> = selection_probability::Entity::find()
+        .select_only()
+        .column(selection_probability::Column::ResidentId)
+        .column(selection_probability::Column::Probability)
+        .column(selection_probability::Column::LotteryProbability)
+        .filter(selection_probability::Column::RunId.eq(id.get()))
+        .order_by_asc(selection_probability::Column::ResidentId)
+        .into_tuple()
+        .all(state.db.reader())
+        .await?;
+    let mut out = String::from("resident_id,probability,lottery_probability\n");
+    for (resident, p, l) in rows {
+        out.push_str(&format!(
+            "{},{p:.6},{}\n",
+            ResidentId(resident),
+            l.map_or_else(String::new, |l| format!("{l:.6}"))
+        ));
+    }
+    Ok(out)
+}
