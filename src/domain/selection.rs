@@ -916,6 +916,10 @@ impl Distribution {
 
 /// The maximin distribution (see the module documentation), within `limit`.
 pub fn maximin(instance: &Instance, limit: Duration) -> Result<Distribution, SelectionError> {
+    within(limit, || maximin_unlimited(instance, limit))
+}
+
+fn maximin_unlimited(instance: &Instance, limit: Duration) -> Result<Distribution, SelectionError> {
     let mut solver = Solver::new(instance, limit)?;
     let goals = vec![Goal::Raise(0.0); instance.types.len()];
     let (lowest, _) = solver.stage(&goals, None)?;
@@ -934,6 +938,24 @@ pub fn maximin(instance: &Instance, limit: Duration) -> Result<Distribution, Sel
 /// dual weight is positive: no distribution can give them more without giving someone
 /// fixed less.
 pub fn leximin(instance: &Instance, limit: Duration) -> Result<Distribution, SelectionError> {
+    within(limit, || leximin_unlimited(instance, limit))
+}
+
+/// Runs `solve`, reporting a time limit hit by any of its solves as the whole `limit` (an
+/// inner solve knows only the time that was left to it).
+fn within(
+    limit: Duration,
+    solve: impl FnOnce() -> Result<Distribution, SelectionError>,
+) -> Result<Distribution, SelectionError> {
+    solve().map_err(|err| match err {
+        SelectionError::TimeLimit { .. } => SelectionError::TimeLimit {
+            seconds: limit.as_secs().max(1),
+        },
+        other => other,
+    })
+}
+
+fn leximin_unlimited(instance: &Instance, limit: Duration) -> Result<Distribution, SelectionError> {
     let mut solver = Solver::new(instance, limit)?;
     let relaxed = instance.relaxed_leximin(solver.remaining()?)?;
     let goals: Vec<Goal> = relaxed.iter().map(|&p| Goal::Raise(p)).collect();

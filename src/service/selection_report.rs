@@ -168,7 +168,11 @@ pub async fn report_csv(
     for (item, value) in items {
         write(vec![item.to_owned(), value])?;
     }
-    write(vec![String::new()])?;
+    let mut text = String::from_utf8(out.into_inner().map_err(AppError::internal)?)
+        .map_err(AppError::internal)?;
+    text.push('\n');
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut write = |row: Vec<String>| out.write_record(row).map_err(AppError::internal);
     write(
         [
             "feature",
@@ -213,7 +217,11 @@ pub async fn report_csv(
             },
         ])?;
     }
-    String::from_utf8(out.into_inner().map_err(AppError::internal)?).map_err(AppError::internal)
+    text.push_str(
+        &String::from_utf8(out.into_inner().map_err(AppError::internal)?)
+            .map_err(AppError::internal)?,
+    );
+    Ok(text)
 }
 
 /// Everyone's probability in a run as `resident_id,probability,lottery_probability` CSV.

@@ -893,7 +893,7 @@ async fn a_youth_forum_takes_its_age_range_and_needs_a_guardian_under_13() {
     let csv = run["reportCsv"].as_str().unwrap();
     assert!(csv.starts_with("item,value\npanel,Youth Forum\n"), "{csv}");
     assert!(csv.contains("\nmethod,leximin\n"), "{csv}");
-    assert!(csv.contains("feature,value,min,max,population_share,sitting,pool,selected"));
+    assert!(csv.contains("\n\nfeature,value,min,max,population_share,sitting,pool,selected"));
     assert!(csv.contains(",lowest\n"), "{csv}");
     let all = probabilities(&run);
     assert!(all.iter().all(|(_, p)| *p > 0.0));
