@@ -9,7 +9,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
 };
 
-use crate::db::entities::{recruitment_round, stored_file, stored_file_chunk};
+use crate::db::entities::{recruitment_round, selection_run, stored_file, stored_file_chunk};
 use crate::domain::ids::{AccountId, FileId, JobId};
 use crate::error::AppResult;
 
@@ -188,8 +188,8 @@ pub async fn delete(db: &impl ConnectionTrait, file: FileId) -> AppResult<()> {
     Ok(())
 }
 
-/// Deletes files past their expiry (and incomplete ones abandoned since) and draw records
-/// no round names after a day; returns how many, at most 1,000 at a time.
+/// Deletes files past their expiry (and incomplete ones abandoned since), and draw records
+/// no round names and lotteries no selection names after a day; returns how many, at most 1,000 at a time.
 pub async fn purge_expired(db: &impl ConnectionTrait, now: DateTime<Utc>) -> AppResult<u64> {
     use sea_orm::Condition;
     use sea_orm::sea_query::Query;
@@ -208,13 +208,27 @@ pub async fn purge_expired(db: &impl ConnectionTrait, now: DateTime<Utc>) -> App
                     .to_owned(),
             ),
         );
+    // Likewise a selection whose job stopped between storing its lottery and its run.
+    let orphan_lottery = Condition::all()
+        .add(stored_file::Column::Purpose.eq(SELECTION_LOTTERY))
+        .add(stored_file::Column::CreatedAt.lt(now - chrono::Duration::days(1)))
+        .add(
+            stored_file::Column::Id.not_in_subquery(
+                Query::select()
+                    .column(selection_run::Column::LotteryFileId)
+                    .from(selection_run::Entity)
+                    .and_where(selection_run::Column::LotteryFileId.is_not_null())
+                    .to_owned(),
+            ),
+        );
     let expired: Vec<i64> = stored_file::Entity::find()
         .select_only()
         .column(stored_file::Column::Id)
         .filter(
             Condition::any()
                 .add(stored_file::Column::ExpiresAt.lt(now))
-                .add(orphan_record),
+                .add(orphan_record)
+                .add(orphan_lottery),
         )
         .limit(1_000)
         .into_tuple()

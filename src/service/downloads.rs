@@ -31,7 +31,7 @@ pub struct FileInfo {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A complete, unexpired export file or draw record, for officers; `NOT_FOUND` otherwise.
+/// A complete, unexpired export file, draw record or selection lottery, for officers; `NOT_FOUND` otherwise.
 pub async fn file(state: &AppState, caller: &Caller, id: FileId) -> AppResult<FileInfo> {
     caller.require(OFFICERS)?;
     let now = state.clock.now();
@@ -39,7 +39,8 @@ pub async fn file(state: &AppState, caller: &Caller, id: FileId) -> AppResult<Fi
         .await?
         .filter(|f| {
             f.complete
-                && [files::EXPORT, files::DRAW_RECORD].contains(&f.purpose.as_str())
+                && [files::EXPORT, files::DRAW_RECORD, files::SELECTION_LOTTERY]
+                    .contains(&f.purpose.as_str())
                 && f.expires_at > now
         })
         .ok_or(AppError::NotFound { what: "file" })?;

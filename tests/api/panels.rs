@@ -251,7 +251,7 @@ const START: &str = "mutation($input: SelectionStartInput!) {
 const RUN: &str = "query($id: ID!) {
     selectionRun(id: $id) {
         id method k tickets poolSize types minimumProbability medianProbability
-        maximumProbability largestProbabilityShift lotterySha256 lotteryText drawnNumber
+        maximumProbability largestProbabilityShift lotterySha256 lotteryText lotteryDownloadUrl drawnNumber
         drawSource infeasibleReasons suggestedQuotasCsv probabilitiesCsv reportCsv
         report { feature value min max sitting pool selected populationShare probabilityMin probabilityMax }
         job { status error }
@@ -329,6 +329,10 @@ async fn the_papers_small_instance_gives_everyone_one_in_ten_and_greedy_does_not
             run["lotterySha256"],
             hex::encode(sha2::Sha256::digest(text.as_bytes()))
         );
+        let download = app
+            .get(run["lotteryDownloadUrl"].as_str().unwrap(), Some(&officer))
+            .await;
+        assert_eq!(download.text, text, "the download is the committed text");
         // The only female conservative is in every fair panel only one time in ten.
         let report = run["report"].as_array().unwrap();
         let female = report.iter().find(|r| r["value"] == "female").unwrap();
@@ -1199,4 +1203,95 @@ async fn a_panel_of_one_per_household_never_takes_two_from_one_home() {
             .count();
         assert_eq!(from_a, 1, "{line}");
     }
+}
+
+#[tokio::test]
+async fn an_empty_or_too_small_pool_is_refused_before_any_job() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let panel = create_panel(&app, &officer, json!({ "name": "P", "targetSize": 5 })).await;
+    import_quotas(
+        &app,
+        &officer,
+        &panel,
+        "feature,value,min,max\nsex,female,0,5\nsex,male,0,5\n",
+    )
+    .await;
+    let body = app
+        .graphql(
+            START,
+            json!({ "input": { "panelId": panel } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pool"),
+        "{body}"
+    );
+    let people: Vec<Registrant> = ["FEMALE", "MALE", "FEMALE"]
+        .iter()
+        .map(|sex| Registrant {
+            sex,
+            born: "1970-01-01".to_owned(),
+            attributes: Vec::new(),
+        })
+        .collect();
+    seed_pool(&app, &people).await;
+    let body = app
+        .graphql(
+            START,
+            json!({ "input": { "panelId": panel } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().contains('3'),
+        "{body}"
+    );
+    // A panel with no quotas, and bad numbers, are refused too.
+    let bare = create_panel(&app, &officer, json!({ "name": "Bare", "targetSize": 2 })).await;
+    let body = app
+        .graphql(
+            START,
+            json!({ "input": { "panelId": bare } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    for bad in [
+        json!({ "tickets": 0 }),
+        json!({ "timeLimitSeconds": 0 }),
+        json!({ "seed": "-1" }),
+    ] {
+        let mut input = json!({ "panelId": panel });
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(bad.as_object().unwrap().clone());
+        let body = app
+            .graphql(START, json!({ "input": input }), Some(&officer))
+            .await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{input}: {body}");
+    }
+    let body = app
+        .graphql(
+            "mutation { panelCreate(input: { name: \"Y\", minAge: 18, maxAge: 11, targetSize: 3 }) { id } }",
+            json!({}),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let body = app
+        .graphql(
+            "mutation { panelCreate(input: { name: \"P\", targetSize: 3 }) { id } }",
+            json!({}),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
 }
