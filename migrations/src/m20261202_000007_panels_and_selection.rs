@@ -91,6 +91,7 @@ enum SelectionRuns {
     Summary,
     LotteryFileId,
     LotterySha256,
+    DistributionFileId,
     DrawnNumber,
     DrawSource,
     DrawnBy,
@@ -294,6 +295,7 @@ impl MigrationTrait for Migration {
                     .col(text_null(SelectionRuns::Summary))
                     .col(big_integer_null(SelectionRuns::LotteryFileId))
                     .col(string_len_null(SelectionRuns::LotterySha256, 64))
+                    .col(big_integer_null(SelectionRuns::DistributionFileId))
                     .col(integer_null(SelectionRuns::DrawnNumber))
                     .col(text_null(SelectionRuns::DrawSource))
                     .col(big_integer_null(SelectionRuns::DrawnBy))

@@ -23,7 +23,8 @@ pub const EXPORT: &str = "export";
 /// The purpose of a file that holds a round's draw record; kept for good.
 pub const DRAW_RECORD: &str = "draw-record";
 
-/// The purpose of a file that holds a selection's lottery (its tickets); kept for good.
+/// The purpose of a file that holds a selection's lottery (its tickets) or its fair
+/// distribution; kept for good.
 pub const SELECTION_LOTTERY: &str = "selection-lottery";
 
 /// A file about to be written.
@@ -218,6 +219,14 @@ pub async fn purge_expired(db: &impl ConnectionTrait, now: DateTime<Utc>) -> App
                     .column(selection_run::Column::LotteryFileId)
                     .from(selection_run::Entity)
                     .and_where(selection_run::Column::LotteryFileId.is_not_null())
+                    .union(
+                        sea_orm::sea_query::UnionType::All,
+                        Query::select()
+                            .column(selection_run::Column::DistributionFileId)
+                            .from(selection_run::Entity)
+                            .and_where(selection_run::Column::DistributionFileId.is_not_null())
+                            .to_owned(),
+                    )
                     .to_owned(),
             ),
         );

@@ -489,6 +489,13 @@ impl SelectionRunNode {
     async fn lottery_download_url(&self) -> Option<String> {
         self.0.lottery_file.map(download_path)
     }
+    /// Where to download the fair distribution over panels (before rounding to the
+    /// lottery) as CSV: `panel,probability,<each feature>,count`, one row per panel and
+    /// group of its members with the same values.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn distribution_download_url(&self) -> Option<String> {
+        self.0.distribution_file.map(download_path)
+    }
     /// The drawn number, once drawn.
     async fn drawn_number(&self) -> Option<u32> {
         self.0.drawn_number

@@ -200,6 +200,8 @@ pub struct Run {
     pub lottery_file: Option<FileId>,
     /// The lottery's SHA-256.
     pub lottery_sha256: Option<String>,
+    /// The fair distribution over panels, as CSV.
+    pub distribution_file: Option<FileId>,
     /// The drawn number, once drawn.
     pub drawn_number: Option<u32>,
     /// How the number was found: `entered`, or `rfc3797:` and the key.
@@ -254,6 +256,7 @@ fn to_domain(row: selection_run::Model) -> AppResult<Run> {
         infeasibility,
         lottery_file: row.lottery_file_id.map(FileId),
         lottery_sha256: row.lottery_sha256,
+        distribution_file: row.distribution_file_id.map(FileId),
         drawn_number: row.drawn_number.and_then(|n| u32::try_from(n).ok()),
         draw_source: row.draw_source,
         drawn_by: row.drawn_by.map(AccountId),
@@ -366,6 +369,7 @@ pub async fn start(
         summary: Set(None),
         lottery_file_id: Set(None),
         lottery_sha256: Set(None),
+        distribution_file_id: Set(None),
         drawn_number: Set(None),
         draw_source: Set(None),
         drawn_by: Set(None),
@@ -641,6 +645,7 @@ enum Outcome {
         probabilities: Vec<f64>,
         lottery_probabilities: Vec<f64>,
         lottery_text: String,
+        distribution_csv: String,
         sha256: String,
         summary: Summary,
     },
@@ -716,28 +721,30 @@ pub async fn run(
             probabilities,
             lottery_probabilities,
             lottery_text,
+            distribution_csv,
             sha256,
             mut summary,
         } => {
             summary.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             summary.values = value_reports(&pool, &probabilities);
-            let file = files::create(
+            let file = store_text(
                 db,
-                NewFile {
-                    purpose: files::SELECTION_LOTTERY,
-                    name: format!("selection-{}-lottery.txt", run.id),
-                    content_type: "text/plain; charset=utf-8",
-                    job_id: None,
-                    created_by: run.created_by,
-                    expires_at: now + Months::new(12 * 100),
-                },
+                format!("selection-{}-lottery.txt", run.id),
+                "text/plain; charset=utf-8",
+                &lottery_text,
+                run.created_by,
                 now,
             )
             .await?;
-            if let Err(err) = files::write_all(db, file, lottery_text.as_bytes()).await {
-                files::delete(db, file).await?;
-                return Err(err);
-            }
+            let distribution = store_text(
+                db,
+                format!("selection-{}-distribution.csv", run.id),
+                "text/csv; charset=utf-8",
+                &distribution_csv,
+                run.created_by,
+                now,
+            )
+            .await?;
             let stored = serde_json::to_string(&Stored::Computed(summary.clone()))
                 .map_err(AppError::internal)?;
             let txn = db.begin().await?;
@@ -782,6 +789,10 @@ pub async fn run(
                     selection_run::Column::LotterySha256,
                     sea_orm::sea_query::Expr::value(sha256),
                 )
+                .col_expr(
+                    selection_run::Column::DistributionFileId,
+                    sea_orm::sea_query::Expr::value(distribution.get()),
+                )
                 .filter(selection_run::Column::Id.eq(run.id.get()))
                 .exec(&txn)
                 .await?;
@@ -790,6 +801,67 @@ pub async fn run(
             tracing::info!(run_id = %run.id, pool = summary.pool_size, minimum = summary.minimum, elapsed_ms = summary.elapsed_ms, "selection computed");
             Ok(SelectionDone { run_id: run.id })
         }
+    }
+}
+
+/// Stores a selection's text (its lottery or its distribution) as a file kept for good.
+async fn store_text(
+    db: &impl ConnectionTrait,
+    name: String,
+    content_type: &'static str,
+    text: &str,
+    created_by: Option<AccountId>,
+    now: DateTime<Utc>,
+) -> AppResult<FileId> {
+    let file = files::create(
+        db,
+        NewFile {
+            purpose: files::SELECTION_LOTTERY,
+            name,
+            content_type,
+            job_id: None,
+            created_by,
+            expires_at: now + Months::new(12 * 100),
+        },
+        now,
+    )
+    .await?;
+    if let Err(err) = files::write_all(db, file, text.as_bytes()).await {
+        files::delete(db, file).await?;
+        return Err(err);
+    }
+    Ok(file)
+}
+
+/// The fair distribution as CSV: one row per panel and type of person on it,
+/// `panel,probability,<each feature>,count` (how many of the panel's members have those
+/// values). Panels are numbered from 1 in the distribution's order.
+fn distribution_csv(instance: &Instance, distribution: &Distribution) -> String {
+    let mut out = String::from("panel,probability");
+    for feature in &instance.features {
+        out.push(',');
+        out.push_str(&csv_cell(&feature.name));
+    }
+    out.push_str(",count\n");
+    for (number, (composition, p)) in distribution.panels.iter().enumerate() {
+        for (t, &count) in composition.iter().enumerate().filter(|(_, c)| **c > 0) {
+            out.push_str(&format!("{},{p:.9}", number + 1));
+            for (f, &value) in instance.types[t].values.iter().enumerate() {
+                out.push(',');
+                out.push_str(&csv_cell(&instance.features[f].values[value]));
+            }
+            out.push_str(&format!(",{count}\n"));
+        }
+    }
+    out
+}
+
+/// A CSV cell, quoted when it holds a comma, a quote or a line break.
+fn csv_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
     }
 }
 
@@ -867,6 +939,7 @@ fn compute(
         values: Vec::new(),
     };
     Ok(Outcome::Done {
+        distribution_csv: distribution_csv(instance, &distribution),
         probabilities,
         lottery_probabilities,
         lottery_text: text,

@@ -251,7 +251,7 @@ const START: &str = "mutation($input: SelectionStartInput!) {
 const RUN: &str = "query($id: ID!) {
     selectionRun(id: $id) {
         id method k tickets poolSize types minimumProbability medianProbability
-        maximumProbability largestProbabilityShift lotterySha256 lotteryText lotteryDownloadUrl drawnNumber
+        maximumProbability largestProbabilityShift lotterySha256 lotteryText lotteryDownloadUrl distributionDownloadUrl drawnNumber
         drawSource infeasibleReasons suggestedQuotasCsv probabilitiesCsv reportCsv
         report { feature value min max sitting pool selected populationShare probabilityMin probabilityMax }
         job { status error }
@@ -333,6 +333,29 @@ async fn the_papers_small_instance_gives_everyone_one_in_ten_and_greedy_does_not
             .get(run["lotteryDownloadUrl"].as_str().unwrap(), Some(&officer))
             .await;
         assert_eq!(download.text, text, "the download is the committed text");
+        // The fair distribution: probabilities adding up to 1, each panel of 20.
+        let distribution = app
+            .get(
+                run["distributionDownloadUrl"].as_str().unwrap(),
+                Some(&officer),
+            )
+            .await
+            .text;
+        let mut lines = distribution.lines();
+        assert_eq!(lines.next(), Some("panel,probability,gender,leaning,count"));
+        let mut panels: std::collections::BTreeMap<u32, (f64, u32)> = Default::default();
+        for line in lines {
+            let cells: Vec<&str> = line.split(',').collect();
+            let entry = panels.entry(cells[0].parse().unwrap()).or_default();
+            entry.0 = cells[1].parse().unwrap();
+            entry.1 += cells[4].parse::<u32>().unwrap();
+        }
+        assert!(
+            panels.values().all(|(_, members)| *members == 20),
+            "{distribution}"
+        );
+        let total: f64 = panels.values().map(|(p, _)| p).sum();
+        assert!((total - 1.0).abs() < 1e-6, "{total}");
         // The only female conservative is in every fair panel only one time in ten.
         let report = run["report"].as_array().unwrap();
         let female = report.iter().find(|r| r["value"] == "female").unwrap();

@@ -22,6 +22,7 @@ pub struct Model {
     pub summary: Option<String>,
     pub lottery_file_id: Option<i64>,
     pub lottery_sha256: Option<String>,
+    pub distribution_file_id: Option<i64>,
     pub drawn_number: Option<i32>,
     #[sea_orm(column_type = "Text", nullable)]
     pub draw_source: Option<String>,
