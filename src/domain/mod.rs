@@ -25,6 +25,7 @@ pub mod round;
 pub mod sampling;
 pub mod selection;
 pub mod session_token;
+pub mod statistics;
 pub mod synthetic_pool;
 pub mod text_input;
 pub mod uk_time;
