@@ -20,6 +20,7 @@ pub mod panel;
 pub mod password;
 pub mod postcode;
 pub mod qr;
+pub mod readability;
 pub mod role;
 pub mod round;
 pub mod sampling;
