@@ -1,0 +1,289 @@
+//! Disclosure control for aggregate tables shown to people who may not see individuals:
+//! small counts are suppressed, and further counts beside them (secondary suppression) so
+//! that no suppressed count can be worked out, or narrowed to a small range, from what is
+//! published around it.
+//!
+//! A report is modelled as *base cells* (the finest counts, e.g. respondents per age band
+//! and ward) and *items*, each a published count that is the sum of some base cells: the
+//! cells of a table, its row and column totals, the cells of another table over the same
+//! people. An item is either shown or suppressed. The attacker knows every shown item and
+//! that counts are not negative; for a suppressed item, the smallest and largest values
+//! consistent with that are two linear programmes ([`attack`]). [`protect`] suppresses
+//! every item from 1 to `threshold − 1`, then adds secondary suppressions until the
+//! attack leaves every suppressed item a range at least `threshold` wide.
+
+use std::time::Duration;
+
+use microlp::{ComparisonOp, OptimizationDirection, Problem};
+
+/// The default threshold: counts from 1 to 9 are not shown.
+pub const DEFAULT_THRESHOLD: u64 = 10;
+
+/// Published counts over base cells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The true count of each base cell.
+    pub cells: Vec<u64>,
+    /// Each published item, as the base cells it adds up.
+    pub items: Vec<Vec<usize>>,
+}
+
+impl Report {
+    /// A two-way table of `rows × columns` counts (row by row) with its row totals, column
+    /// totals and grand total: items are the cells (row by row), then the row totals, then
+    /// the column totals, then the grand total.
+    pub fn two_way(counts: &[Vec<u64>]) -> Self {
+        let rows = counts.len();
+        let columns = counts.first().map_or(0, Vec::len);
+        let cells: Vec<u64> = counts
+            .iter()
+            .flat_map(|row| (0..columns).map(move |c| row.get(c).copied().unwrap_or(0)))
+            .collect();
+        let mut items: Vec<Vec<usize>> = (0..rows * columns).map(|i| vec![i]).collect();
+        items.extend((0..rows).map(|r| (0..columns).map(|c| r * columns + c).collect()));
+        items.extend((0..columns).map(|c| (0..rows).map(|r| r * columns + c).collect()));
+        items.push((0..rows * columns).collect());
+        Self { cells, items }
+    }
+
+    /// An item's true value.
+    pub fn value(&self, item: usize) -> u64 {
+        self.items[item].iter().map(|&c| self.cells[c]).sum()
+    }
+}
+
+/// Why the attack could not be run.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("the disclosure check failed: {0}")]
+pub struct DisclosureError(String);
+
+/// The range each suppressed item can take given everything shown (`None` for shown
+/// items); an unbounded maximum is `f64::INFINITY`.
+pub fn attack(
+    report: &Report,
+    suppressed: &[bool],
+) -> Result<Vec<Option<(f64, f64)>>, DisclosureError> {
+    let mut ranges = vec![None; report.items.len()];
+    for (item, cells) in report.items.iter().enumerate() {
+        if !suppressed[item] {
+            continue;
+        }
+        let low = bound(report, suppressed, cells, OptimizationDirection::Minimize)?;
+        let high = bound(report, suppressed, cells, OptimizationDirection::Maximize)?;
+        ranges[item] = Some((low, high));
+    }
+    Ok(ranges)
+}
+
+/// The least or greatest value of the sum of `target` cells under the shown items.
+fn bound(
+    report: &Report,
+    suppressed: &[bool],
+    target: &[usize],
+    direction: OptimizationDirection,
+) -> Result<f64, DisclosureError> {
+    let mut problem = Problem::new(direction);
+    problem.set_time_limit(Duration::from_secs(10));
+    let vars: Vec<_> = (0..report.cells.len())
+        .map(|c| {
+            let weight = if target.contains(&c) { 1.0 } else { 0.0 };
+            problem.add_var(weight, (0.0, f64::INFINITY))
+        })
+        .collect();
+    for (item, cells) in report.items.iter().enumerate() {
+        if suppressed[item] {
+            continue;
+        }
+        let terms: Vec<_> = cells.iter().map(|&c| (vars[c], 1.0)).collect();
+        problem.add_constraint(
+            terms.as_slice(),
+            ComparisonOp::Eq,
+            report.value(item) as f64,
+        );
+    }
+    match problem.solve() {
+        Ok(outcome) => match outcome.into_solution() {
+            Ok(solution) => Ok(solution.objective()),
+            Err(_) => Err(DisclosureError(
+                "the solver reached its time limit".to_owned(),
+            )),
+        },
+        Err(microlp::Error::Unbounded) => Ok(f64::INFINITY),
+        Err(other) => Err(DisclosureError(format!("{other:?}"))),
+    }
+}
+
+/// Which items to suppress so that no count from 1 to `threshold − 1` is shown and no
+/// suppressed item can be narrowed to a range less than `threshold` wide. Zeros are shown
+/// (unless needed as secondary suppressions).
+pub fn protect(report: &Report, threshold: u64) -> Result<Vec<bool>, DisclosureError> {
+    let values: Vec<u64> = (0..report.items.len()).map(|i| report.value(i)).collect();
+    let mut suppressed: Vec<bool> = values.iter().map(|&v| v > 0 && v < threshold).collect();
+    let width = threshold as f64 - 1e-6;
+    loop {
+        let ranges = attack(report, &suppressed)?;
+        let weak: Vec<usize> = ranges
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.filter(|(low, high)| high - low < width).map(|_| i))
+            .collect();
+        if weak.is_empty() {
+            return Ok(suppressed);
+        }
+        let mut added = false;
+        for item in weak {
+            if let Some(partner) = partner(report, &suppressed, &values, item, threshold)
+                && !suppressed[partner]
+            {
+                suppressed[partner] = true;
+                added = true;
+            }
+        }
+        if !added {
+            // Nothing left that could widen the ranges: hide everything.
+            if suppressed.iter().all(|&s| s) {
+                return Ok(suppressed);
+            }
+            suppressed.fill(true);
+        }
+    }
+}
+
+/// A shown item to suppress beside weak `item`: one that shares base cells with an item
+/// overlapping it (a cell of the same row or column), preferring the smallest count of at
+/// least `threshold`, then the largest smaller one.
+fn partner(
+    report: &Report,
+    suppressed: &[bool],
+    values: &[u64],
+    item: usize,
+    threshold: u64,
+) -> Option<usize> {
+    let cells = &report.items[item];
+    let overlaps = |a: &[usize], b: &[usize]| a.iter().any(|c| b.contains(c));
+    // Items (shown or not) that overlap the weak item: its row, its column, its totals.
+    let around: Vec<usize> = (0..report.items.len())
+        .filter(|&j| j != item && overlaps(&report.items[j], cells))
+        .collect();
+    let candidates: Vec<usize> = (0..report.items.len())
+        .filter(|&j| !suppressed[j] && j != item)
+        .filter(|&j| {
+            around
+                .iter()
+                .any(|&a| overlaps(&report.items[a], &report.items[j]))
+        })
+        .filter(|&j| !overlaps(&report.items[j], cells) || report.items[j].len() < cells.len())
+        .collect();
+    let big = candidates
+        .iter()
+        .copied()
+        .filter(|&j| values[j] >= threshold)
+        .min_by_key(|&j| (values[j], report.items[j].len()));
+    big.or_else(|| {
+        candidates
+            .iter()
+            .copied()
+            .filter(|&j| values[j] > 0)
+            .max_by_key(|&j| (values[j], std::cmp::Reverse(report.items[j].len())))
+    })
+    .or_else(|| candidates.first().copied())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks the protection as an attacker would: every small shown count is absent and
+    /// every suppressed item's range is at least `threshold` wide.
+    fn assert_protected(report: &Report, suppressed: &[bool], threshold: u64) {
+        for (item, &hidden) in suppressed.iter().enumerate() {
+            let value = report.value(item);
+            assert!(
+                hidden || value == 0 || value >= threshold,
+                "item {item} shows {value}"
+            );
+        }
+        for (item, range) in attack(report, suppressed).unwrap().iter().enumerate() {
+            if let Some((low, high)) = range {
+                assert!(
+                    high - low >= threshold as f64 - 1e-6,
+                    "item {item} ({}) is pinned to {low}..{high}",
+                    report.value(item)
+                );
+                let value = report.value(item) as f64;
+                assert!(*low <= value + 1e-6 && value <= high + 1e-6);
+            }
+        }
+    }
+
+    #[test]
+    fn one_small_cell_takes_a_rectangle_of_partners_with_it() {
+        let report = Report::two_way(&[vec![40, 3, 25], vec![30, 22, 18], vec![15, 12, 50]]);
+        let suppressed = protect(&report, 10).unwrap();
+        assert!(suppressed[1], "the 3 is hidden");
+        // Hiding only the 3 would reveal it from its row total; its row and column each
+        // need another hidden cell.
+        let hidden_cells = suppressed[..9].iter().filter(|&&s| s).count();
+        assert!(hidden_cells >= 4, "{suppressed:?}");
+        assert!(!suppressed[9..].iter().any(|&s| s), "the totals stay shown");
+        assert_protected(&report, &suppressed, 10);
+    }
+
+    #[test]
+    fn the_attack_recovers_a_cell_hidden_alone() {
+        let report = Report::two_way(&[vec![40, 3], vec![30, 22]]);
+        let mut alone = vec![false; report.items.len()];
+        alone[1] = true;
+        let ranges = attack(&report, &alone).unwrap();
+        let (low, high) = ranges[1].unwrap();
+        assert!((low - 3.0).abs() < 1e-6 && (high - 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn small_totals_are_hidden_too_and_every_table_shape_is_protected() {
+        // A row of small counts: its total (7) is small as well.
+        let report = Report::two_way(&[vec![2, 5, 0], vec![40, 35, 20], vec![12, 30, 16]]);
+        let suppressed = protect(&report, 10).unwrap();
+        assert!(suppressed[9], "the row total of 7 is hidden");
+        assert_protected(&report, &suppressed, 10);
+        // Pseudo-random tables of many shapes, with many small counts.
+        let mut state = 12_345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            state >> 33
+        };
+        for _ in 0..12 {
+            let rows = 2 + (next() % 4) as usize;
+            let columns = 2 + (next() % 4) as usize;
+            let counts: Vec<Vec<u64>> = (0..rows)
+                .map(|_| (0..columns).map(|_| next() % 30).collect())
+                .collect();
+            let report = Report::two_way(&counts);
+            let suppressed = protect(&report, 10).unwrap();
+            assert_protected(&report, &suppressed, 10);
+        }
+    }
+
+    #[test]
+    fn two_tables_over_the_same_people_are_protected_together() {
+        // Base cells: age (2) × sex (2) × ward (2). Published: age × sex and age × ward,
+        // each with its totals; a cell of one can be narrowed through the other.
+        let cells = vec![3, 20, 14, 9, 25, 11, 6, 30];
+        let index = |age: usize, sex: usize, ward: usize| age * 4 + sex * 2 + ward;
+        let mut items: Vec<Vec<usize>> = Vec::new();
+        for age in 0..2 {
+            for sex in 0..2 {
+                items.push((0..2).map(|w| index(age, sex, w)).collect());
+            }
+            for ward in 0..2 {
+                items.push((0..2).map(|s| index(age, s, ward)).collect());
+            }
+            items.push((0..4).map(|k| age * 4 + k).collect());
+        }
+        let report = Report { cells, items };
+        let suppressed = protect(&report, 10).unwrap();
+        assert_protected(&report, &suppressed, 10);
+    }
+}
