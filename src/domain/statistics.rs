@@ -424,6 +424,49 @@ pub fn net_promoter(answers: &[(u8, f64)]) -> Option<NetPromoter> {
     })
 }
 
+/// Net agreement of 1–5 agreement-scale answers with weights: the percentage agreeing
+/// (4–5) less that disagreeing (1–2), with its standard error from the effective sample
+/// size; `None` with no answer.
+pub fn net_agreement(answers: &[(u8, f64)]) -> Option<(f64, f64)> {
+    let valid: Vec<(u8, f64)> = answers
+        .iter()
+        .copied()
+        .filter(|(a, w)| (1..=5).contains(a) && *w > 0.0 && w.is_finite())
+        .collect();
+    let total: f64 = valid.iter().map(|(_, w)| w).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let share = |range: std::ops::RangeInclusive<u8>| {
+        valid
+            .iter()
+            .filter(|(a, _)| range.contains(a))
+            .map(|(_, w)| w)
+            .sum::<f64>()
+            / total
+    };
+    let (agree, disagree) = (share(4..=5), share(1..=2));
+    let weights: Vec<f64> = valid.iter().map(|(_, w)| *w).collect();
+    let variance =
+        (agree + disagree - (agree - disagree).powi(2)) / effective_sample_size(&weights);
+    Some((100.0 * (agree - disagree), 100.0 * variance.max(0.0).sqrt()))
+}
+
+/// A group's representation ratio (its share of respondents ÷ its share of the
+/// population) with a 95 % interval from the Wilson interval of the respondent share:
+/// `count` of `n` respondents are in the group. `None` without a population share.
+pub fn representation_ratio(count: f64, n: f64, population_share: f64) -> Option<(f64, f64, f64)> {
+    if population_share <= 0.0 || n <= 0.0 {
+        return None;
+    }
+    let (low, high) = wilson_interval(count, n);
+    Some((
+        count / n / population_share,
+        low / population_share,
+        high / population_share,
+    ))
+}
+
 /// The two-sided p-value of the difference between two independent estimates with their
 /// standard errors (a z test): small when the change is more than noise.
 pub fn change_p_value(a: f64, se_a: f64, b: f64, se_b: f64) -> f64 {
@@ -746,6 +789,30 @@ mod tests {
         assert!(p > 0.4 && p < 0.5, "{p}");
         // z = 1.96 gives 0.05.
         assert!((change_p_value(Z95, 1.0, 0.0, 0.0) - 0.05).abs() < 1e-9);
+    }
+
+    #[test]
+    fn net_agreement_and_representation_ratios() {
+        // 40 agree, 35 neither, 25 disagree: +15.
+        let mut answers = Vec::new();
+        answers.extend(std::iter::repeat_n((5u8, 1.0), 40));
+        answers.extend(std::iter::repeat_n((3u8, 1.0), 35));
+        answers.extend(std::iter::repeat_n((1u8, 1.0), 25));
+        let (net, se) = net_agreement(&answers).unwrap();
+        assert!((net - 15.0).abs() < 1e-9);
+        assert!((se - 100.0 * ((0.65 - 0.0225) / 100.0f64).sqrt()).abs() < 1e-9);
+        assert!(net_agreement(&[(0, 1.0), (6, 1.0)]).is_none());
+        // 16-24s are 8 % of respondents and 12 % of the population: ratio 2/3, and its
+        // interval is the Wilson interval of the share scaled by 12 %. Of 100
+        // respondents that could be chance; of 1,000 it is not.
+        let (ratio, low, high) = representation_ratio(8.0, 100.0, 0.12).unwrap();
+        assert!((ratio - 2.0 / 3.0).abs() < 1e-12);
+        let (wl, wh) = wilson_interval(8.0, 100.0);
+        assert!((low - wl / 0.12).abs() < 1e-12 && (high - wh / 0.12).abs() < 1e-12);
+        assert!(high > 1.0);
+        let (_, _, high) = representation_ratio(80.0, 1000.0, 0.12).unwrap();
+        assert!(high < 1.0, "significantly under-represented");
+        assert!(representation_ratio(1.0, 10.0, 0.0).is_none());
     }
 
     #[test]
