@@ -3,15 +3,16 @@
 
 use async_graphql::{Context, ID, Interface, Object};
 
-use crate::domain::ids::{AccountId, JobId, RoundId};
+use crate::domain::ids::{AccountId, JobId, PanelId, RoundId, SelectionRunId};
 use crate::error::AppError;
 use crate::graphql::accounts::AccountNode;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id::{self, GlobalId};
 use crate::graphql::jobs::JobNode;
+use crate::graphql::panels::{PanelNode, SelectionRunNode};
 use crate::graphql::recruitment::RoundNode;
-use crate::service::{accounts, jobs, recruitment};
+use crate::service::{accounts, jobs, panels, recruitment, selection};
 
 /// An object with a global ID.
 #[derive(Interface)]
@@ -23,6 +24,10 @@ pub enum Node {
     RecruitmentRound(RoundNode),
     /// A background job.
     Job(JobNode),
+    /// A panel.
+    Panel(PanelNode),
+    /// A selection run.
+    SelectionRun(SelectionRunNode),
 }
 
 /// The `node` query.
@@ -50,6 +55,12 @@ impl NodeQuery {
                 recruitment::round(state, &caller, RoundId(row)).await?,
             )),
             JobId::KIND => Node::Job(JobNode(jobs::find(state, &caller, JobId(row)).await?)),
+            PanelId::KIND => {
+                Node::Panel(PanelNode(panels::find(state, &caller, PanelId(row)).await?))
+            }
+            SelectionRunId::KIND => Node::SelectionRun(SelectionRunNode(
+                selection::find(state, &caller, SelectionRunId(row)).await?,
+            )),
             _ => return Err(AppError::bad_input("id", "Not a valid ID.").into()),
         })
     }

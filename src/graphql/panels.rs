@@ -127,7 +127,7 @@ pub struct PanelNode(pub Panel);
 #[Object(name = "Panel")]
 impl PanelNode {
     /// Opaque identifier.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         id::encode(self.0.id)
     }
     /// Its name.
@@ -374,7 +374,7 @@ pub struct SelectionRunNode(pub Run);
 #[Object(name = "SelectionRun")]
 impl SelectionRunNode {
     /// Opaque identifier.
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         id::encode(self.0.id)
     }
     /// The panel.

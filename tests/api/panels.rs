@@ -1005,6 +1005,16 @@ async fn quotas_are_derived_from_the_census_for_the_panels_ages_and_round_trip_a
         .graphql("{ panels { id } }", json!({}), Some(&scrutiny))
         .await;
     assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    // The panel is a node: fetched again by its ID alone, by those who may see it.
+    let node = "query($id: ID!) { node(id: $id) { id ... on Panel { name targetSize } } }";
+    let body = app
+        .graphql(node, json!({ "id": panel }), Some(&officer))
+        .await;
+    assert_eq!(body["data"]["node"]["name"], "Residents Panel", "{body}");
+    let body = app
+        .graphql(node, json!({ "id": panel }), Some(&scrutiny))
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
 }
 
 #[tokio::test]
