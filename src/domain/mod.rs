@@ -21,6 +21,7 @@ pub mod panel;
 pub mod password;
 pub mod postcode;
 pub mod qr;
+pub mod questionnaire;
 pub mod readability;
 pub mod role;
 pub mod round;
