@@ -31,4 +31,5 @@ pub mod session_token;
 pub mod statistics;
 pub mod synthetic_pool;
 pub mod text_input;
+pub mod tracking;
 pub mod uk_time;

@@ -1,0 +1,267 @@
+//! What happened to an invitation: its events, the furthest state they reach, and whether
+//! an open was a person or a machine.
+//!
+//! An invitation moves `created → sent → opened → clicked → started → completed`; a bounce
+//! stands apart. Events can arrive out of order (a click tracked before its open, a
+//! completion on paper with no open at all), so the invitation keeps the furthest state
+//! any event reached, never moving back.
+//!
+//! Many opens are not people: Apple Mail Privacy Protection fetches every image of every
+//! message through Apple's relays, and webmail image proxies fetch images when a message
+//! arrives. Such opens are flagged (`machine`) and reported apart: an open from a known
+//! proxy's address range or user agent, or one within seconds of sending.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// Where an invitation has got to, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// Made, not yet sent.
+    Created,
+    /// Handed to the transport (email, SMS) or printed.
+    Sent,
+    /// The tracking image was fetched by a person.
+    Opened,
+    /// The link was followed.
+    Clicked,
+    /// The first answer was saved.
+    Started,
+    /// Submitted.
+    Completed,
+}
+
+impl Stage {
+    /// Every stage, in order.
+    pub const ALL: [Stage; 6] = [
+        Self::Created,
+        Self::Sent,
+        Self::Opened,
+        Self::Clicked,
+        Self::Started,
+        Self::Completed,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Sent => "sent",
+            Self::Opened => "opened",
+            Self::Clicked => "clicked",
+            Self::Started => "started",
+            Self::Completed => "completed",
+        }
+    }
+
+    /// The furthest of the current stage and an event's: stages never move back.
+    pub fn advance(self, event: Stage) -> Stage {
+        self.max(event)
+    }
+}
+
+/// An unknown stored stage.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown invitation stage `{0}`")]
+pub struct UnknownStage(pub String);
+
+impl FromStr for Stage {
+    type Err = UnknownStage;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|stage| stage.as_str() == s)
+            .ok_or_else(|| UnknownStage(s.to_owned()))
+    }
+}
+
+/// An address range, `192.0.2.0/24` or `2001:db8::/32`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+/// A range that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an address range such as 192.0.2.0/24")]
+pub struct BadCidr(pub String);
+
+impl FromStr for Cidr {
+    type Err = BadCidr;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadCidr(s.to_owned());
+        let (address, prefix) = s.trim().split_once('/').ok_or_else(bad)?;
+        let network: IpAddr = address.trim().parse().map_err(|_| bad())?;
+        let prefix: u8 = prefix.trim().parse().map_err(|_| bad())?;
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        if prefix > bits {
+            return Err(bad());
+        }
+        Ok(Self { network, prefix })
+    }
+}
+
+impl Cidr {
+    /// Whether `address` is in the range (an IPv4 address mapped into IPv6 counts as IPv4).
+    pub fn contains(&self, address: IpAddr) -> bool {
+        let address = match address {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.network, address) {
+            (IpAddr::V4(net), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// User agents of services that fetch images on a reader's behalf (Gmail's image proxy,
+/// Yahoo's, Outlook's link and image scanners), matched case-insensitively as substrings.
+pub const PROXY_USER_AGENTS: [&str; 5] = [
+    "googleimageproxy",
+    "yahoomailproxy",
+    "ymailproxy",
+    "ms-office-linkscanner",
+    "barracuda",
+];
+
+/// How opens are told apart from machines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenRules {
+    /// Opens this soon after sending are machines (proxies fetch on arrival).
+    pub within_seconds: i64,
+    /// Address ranges of mail-privacy relays (Apple publishes its Private Relay and Mail
+    /// Privacy Protection egress ranges; load them from the published list).
+    pub proxy_ranges: Vec<Cidr>,
+}
+
+impl Default for OpenRules {
+    fn default() -> Self {
+        Self {
+            within_seconds: 10,
+            proxy_ranges: Vec::new(),
+        }
+    }
+}
+
+impl OpenRules {
+    /// Whether an open `seconds_after_sending` after the message went out, from `address`
+    /// with `user_agent`, was a machine rather than a person.
+    pub fn is_machine(
+        &self,
+        seconds_after_sending: Option<i64>,
+        address: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> bool {
+        if seconds_after_sending.is_some_and(|s| s < self.within_seconds) {
+            return true;
+        }
+        if let Some(address) = address
+            && self
+                .proxy_ranges
+                .iter()
+                .any(|range| range.contains(address))
+        {
+            return true;
+        }
+        user_agent.is_some_and(|agent| {
+            let agent = agent.to_lowercase();
+            PROXY_USER_AGENTS.iter().any(|proxy| agent.contains(proxy))
+        })
+    }
+}
+
+/// Reads a list of address ranges, one per line; anything after the range on a line (a
+/// comma and a country code, as in Apple's published CSV) and lines starting with `#` are
+/// ignored. Returns the ranges and the lines that did not parse.
+pub fn read_ranges(text: &str) -> (Vec<Cidr>, Vec<String>) {
+    let mut ranges = Vec::new();
+    let mut bad = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let first = line.split(',').next().unwrap_or("");
+        match first.parse() {
+            Ok(range) => ranges.push(range),
+            Err(_) => bad.push(line.to_owned()),
+        }
+    }
+    (ranges, bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_furthest_stage_is_kept_whatever_order_events_arrive_in() {
+        let mut stage = Stage::Created;
+        for event in [Stage::Sent, Stage::Clicked, Stage::Opened, Stage::Started] {
+            stage = stage.advance(event);
+        }
+        assert_eq!(stage, Stage::Started);
+        assert_eq!(Stage::Completed.advance(Stage::Opened), Stage::Completed);
+        for stage in Stage::ALL {
+            assert_eq!(stage.as_str().parse::<Stage>().unwrap(), stage);
+        }
+        assert!("bounced".parse::<Stage>().is_err());
+    }
+
+    #[test]
+    fn address_ranges_match_their_addresses_only() {
+        let v4: Cidr = "17.58.0.0/16".parse().unwrap();
+        assert!(v4.contains("17.58.200.1".parse().unwrap()));
+        assert!(!v4.contains("17.59.0.1".parse().unwrap()));
+        assert!(v4.contains("::ffff:17.58.1.1".parse().unwrap()));
+        let v6: Cidr = "2a02:26f7:b3c0:4000::/64".parse().unwrap();
+        assert!(v6.contains("2a02:26f7:b3c0:4000::1".parse().unwrap()));
+        assert!(!v6.contains("2a02:26f7:b3c0:4001::1".parse().unwrap()));
+        assert!(!v6.contains("17.58.0.1".parse().unwrap()));
+        let everything: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(everything.contains("8.8.8.8".parse().unwrap()));
+        for bad in ["17.58.0.0", "17.58.0.0/33", "nonsense/8", "::/129"] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn machine_opens_are_told_apart_from_people() {
+        let (ranges, bad) = read_ranges(
+            "# egress ranges\n172.224.224.0/27,GB,GB-ENG,London,\n2a02:26f7:b3c0:4000::/64,GB,GB-ENG,London,\nnot a range\n",
+        );
+        assert_eq!(ranges.len(), 2);
+        assert_eq!(bad, ["not a range"]);
+        let rules = OpenRules {
+            proxy_ranges: ranges,
+            ..OpenRules::default()
+        };
+        let person = Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/133.0");
+        let home: Option<IpAddr> = "81.2.69.160".parse().ok();
+        assert!(!rules.is_machine(Some(3_600), home, person));
+        // Within seconds of sending, from a relay, or through an image proxy: machines.
+        assert!(rules.is_machine(Some(2), home, person));
+        assert!(rules.is_machine(Some(3_600), "172.224.224.5".parse().ok(), person));
+        assert!(rules.is_machine(
+            Some(3_600),
+            home,
+            Some("Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)")
+        ));
+        // Nothing known about it: a person.
+        assert!(!rules.is_machine(None, None, None));
+    }
+}
