@@ -996,6 +996,11 @@ fn overall(error: SelectionError, limit: Duration) -> SelectionError {
 /// the solver's rounding, far below what the reports show.
 const FLOOR_SLACK: f64 = 1e-7;
 
+/// The weight of the best weights seen so far in the weights [`Solver::raised_stage`]
+/// prices at: on the synthetic pool of 800 with panels of 60, 0.8 takes about a quarter
+/// less time than 0.5.
+const RAISED_SMOOTHING: f64 = 0.8;
+
 /// How far below the relaxed leximin a distribution may leave anyone and still count as
 /// reaching it.
 const REACHED: f64 = 1e-6;
@@ -1285,9 +1290,9 @@ impl<'a> Solver<'a> {
         basis.push(columns[first]);
         lp.start(&basis).map_err(lp_error)?;
         // Weights are smoothed towards the best seen so far (Wentges), as in
-        // [`Solver::stage`].
+        // [`Solver::stage`], but more strongly: the primal's duals jump further.
         let mut center: Option<(Vec<f64>, f64)> = None;
-        let mut smoothing = 0.5;
+        let mut smoothing = RAISED_SMOOTHING;
         loop {
             let lower = lp.solve(deadline).map_err(lp_error)?;
             let duals = lp.duals();
@@ -1337,7 +1342,7 @@ impl<'a> Solver<'a> {
                 smoothing = 0.0;
                 continue;
             }
-            smoothing = 0.5;
+            smoothing = RAISED_SMOOTHING;
             columns.push(lp.add_column(0.0, &column(&panel), false));
             self.panels.push(panel);
         }
