@@ -10,6 +10,7 @@ pub mod code_key;
 pub mod composition;
 pub mod demo_register;
 pub mod demographics;
+pub mod dense_lp;
 pub mod disclosure;
 pub mod draw_record;
 pub mod email;
