@@ -336,9 +336,11 @@ pub fn selection_error(field: &str, err: SelectionError) -> AppError {
         SelectionError::File { .. } | SelectionError::Infeasible { .. } => {
             AppError::bad_input(field, err.to_string())
         }
-        SelectionError::TimeLimit { .. } | SelectionError::Solver(_) => {
-            AppError::conflict(err.to_string())
-        }
+        SelectionError::TimeLimit { .. } => AppError::conflict(format!(
+            "{err}: give it more time (timeLimitSeconds), or choose MAXIMIN, which is much \
+             faster on large pools."
+        )),
+        SelectionError::Solver(_) => AppError::conflict(err.to_string()),
     }
 }
 
