@@ -41,6 +41,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
@@ -114,6 +115,9 @@ pub enum SelectionError {
     /// The solver failed.
     #[error("the solver failed: {0}")]
     Solver(String),
+    /// Asked to stop before it finished.
+    #[error("the selection was stopped")]
+    Stopped,
 }
 
 fn file_error(file: &'static str, message: impl Into<String>) -> SelectionError {
@@ -921,12 +925,26 @@ impl Distribution {
 
 /// The maximin distribution (see the module documentation), within `limit`.
 pub fn maximin(instance: &Instance, limit: Duration) -> Result<Distribution, SelectionError> {
-    maximin_within(instance, limit).map_err(|error| overall(error, limit))
+    maximin_stoppable(instance, limit, &AtomicBool::new(false))
+}
+
+/// [`maximin`], stopping with [`SelectionError::Stopped`] soon after `stop` is set (the
+/// server sets it when a selection job is cancelled).
+pub fn maximin_stoppable(
+    instance: &Instance,
+    limit: Duration,
+    stop: &AtomicBool,
+) -> Result<Distribution, SelectionError> {
+    maximin_within(instance, limit, stop).map_err(|error| overall(error, limit))
 }
 
 /// [`maximin`], with a time limit reported as the part's that reached it.
-fn maximin_within(instance: &Instance, limit: Duration) -> Result<Distribution, SelectionError> {
-    let mut solver = Solver::new(instance, limit)?;
+fn maximin_within(
+    instance: &Instance,
+    limit: Duration,
+    stop: &AtomicBool,
+) -> Result<Distribution, SelectionError> {
+    let mut solver = Solver::new(instance, limit, stop)?;
     let goals = vec![Goal::Raise(0.0); instance.types.len()];
     let (lowest, _) = solver.stage(&goals, None)?;
     solver.distribution(&vec![lowest - FLOOR_SLACK; instance.types.len()])
@@ -944,12 +962,25 @@ fn maximin_within(instance: &Instance, limit: Duration) -> Result<Distribution, 
 /// dual weight is positive: no distribution can give them more without giving someone
 /// fixed less.
 pub fn leximin(instance: &Instance, limit: Duration) -> Result<Distribution, SelectionError> {
-    leximin_within(instance, limit).map_err(|error| overall(error, limit))
+    leximin_stoppable(instance, limit, &AtomicBool::new(false))
+}
+
+/// [`leximin`], stopping with [`SelectionError::Stopped`] soon after `stop` is set.
+pub fn leximin_stoppable(
+    instance: &Instance,
+    limit: Duration,
+    stop: &AtomicBool,
+) -> Result<Distribution, SelectionError> {
+    leximin_within(instance, limit, stop).map_err(|error| overall(error, limit))
 }
 
 /// [`leximin`], with a time limit reported as the part's that reached it.
-fn leximin_within(instance: &Instance, limit: Duration) -> Result<Distribution, SelectionError> {
-    let mut solver = Solver::new(instance, limit)?;
+fn leximin_within(
+    instance: &Instance,
+    limit: Duration,
+    stop: &AtomicBool,
+) -> Result<Distribution, SelectionError> {
+    let mut solver = Solver::new(instance, limit, stop)?;
     let relaxed = instance.relaxed_leximin(solver.remaining()?)?;
     // No distribution gives everyone more than the relaxation: the margin is at most 0.
     let (margin, _, weights) = solver.raised_stage(&relaxed, Some(0.0))?;
@@ -1021,11 +1052,16 @@ struct Solver<'a> {
     panels: Vec<Composition>,
     started: Instant,
     limit: Duration,
+    stop: &'a AtomicBool,
 }
 
 impl<'a> Solver<'a> {
     /// Checks the instance and finds a first panel meeting the quotas.
-    fn new(instance: &'a Instance, limit: Duration) -> Result<Self, SelectionError> {
+    fn new(
+        instance: &'a Instance,
+        limit: Duration,
+        stop: &'a AtomicBool,
+    ) -> Result<Self, SelectionError> {
         instance.check()?;
         let started = Instant::now();
         let sizes: Vec<f64> = instance
@@ -1040,6 +1076,7 @@ impl<'a> Solver<'a> {
             panels: vec![first],
             started,
             limit,
+            stop,
         };
         solver.seed_panels()?;
         Ok(solver)
@@ -1085,6 +1122,9 @@ impl<'a> Solver<'a> {
     }
 
     fn remaining(&self) -> Result<Duration, SelectionError> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(SelectionError::Stopped);
+        }
         let left = self.limit.saturating_sub(self.started.elapsed());
         if left.is_zero() {
             return Err(SelectionError::TimeLimit {
@@ -1578,6 +1618,23 @@ mod tests {
     }
 
     const LIMIT: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_stopped_solve_ends_with_stopped_not_a_distribution() {
+        let (people, quotas) = crate::domain::synthetic_pool::pool(200, 20, 0.1, 4);
+        let pool = instance(&quotas, &people, 20);
+        let stop = AtomicBool::new(true);
+        assert_eq!(
+            leximin_stoppable(&pool, LIMIT, &stop),
+            Err(SelectionError::Stopped)
+        );
+        assert_eq!(
+            maximin_stoppable(&pool, LIMIT, &stop),
+            Err(SelectionError::Stopped)
+        );
+        // Unstopped, the same pool solves.
+        assert!(maximin_stoppable(&pool, LIMIT, &AtomicBool::new(false)).is_ok());
+    }
 
     #[test]
     fn maximin_gives_everyone_one_tenth_on_the_papers_instances() {

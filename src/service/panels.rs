@@ -341,6 +341,7 @@ pub fn selection_error(field: &str, err: SelectionError) -> AppError {
              faster on large pools."
         )),
         SelectionError::Solver(_) => AppError::conflict(err.to_string()),
+        SelectionError::Stopped => AppError::Cancelled,
     }
 }
 

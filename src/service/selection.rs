@@ -13,6 +13,8 @@
 //! the seats left from the rest of the pool.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Months, Utc};
@@ -677,13 +679,30 @@ pub async fn run(
     let limit = Duration::from_secs(u64::from(run.time_limit_seconds));
     let started = std::time::Instant::now();
     let instance = pool.instance.clone();
+    // Set when the job is cancelled or loses its lease, so the solver stops too instead of
+    // running on to its time limit.
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::clone(&stop);
     let mut work = tokio::task::spawn_blocking(move || {
-        compute(&instance, method, seed, tickets, greedy_runs, limit)
+        compute(
+            &instance,
+            method,
+            seed,
+            tickets,
+            greedy_runs,
+            limit,
+            &stopping,
+        )
     });
     let outcome = loop {
         tokio::select! {
             done = &mut work => break done.map_err(AppError::internal)?,
-            () = tokio::time::sleep(Duration::from_millis(200)) => progress.check()?,
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                if let Err(err) = progress.check() {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(err);
+                }
+            }
         }
     };
     progress.set_done(2);
@@ -873,10 +892,11 @@ fn compute(
     tickets: u32,
     greedy_runs: u32,
     limit: Duration,
+    stop: &AtomicBool,
 ) -> Result<Outcome, SelectionError> {
     let solved = match method {
-        Method::Leximin => selection::leximin(instance, limit),
-        Method::Maximin => selection::maximin(instance, limit),
+        Method::Leximin => selection::leximin_stoppable(instance, limit, stop),
+        Method::Maximin => selection::maximin_stoppable(instance, limit, stop),
         Method::Greedy => greedy_distribution(instance, seed, greedy_runs),
     };
     let distribution = match solved {

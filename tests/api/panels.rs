@@ -1127,11 +1127,9 @@ async fn a_selection_whose_worker_died_is_finished_by_another_or_fails_visibly()
     assert!(failed["lotterySha256"].is_null());
 }
 
-#[tokio::test]
-async fn a_solve_that_runs_out_of_time_fails_saying_so() {
-    let app = TestApp::spawn().await;
-    let officer = app.token_for(Role::Officer).await;
-    // A council-like pool of 800 with six skewed features, as custom attributes.
+/// A panel of 60 over a council-like pool of 800 with six skewed features (as custom
+/// attributes), quotas at the population share ± 10 %: a solve of some seconds.
+async fn synthetic_panel(app: &TestApp, officer: &str) -> String {
     let (people_csv, quotas_csv) = civic_panel::domain::synthetic_pool::pool(800, 60, 0.1, 3);
     let mut lines = people_csv.lines();
     let header: Vec<String> = lines
@@ -1152,7 +1150,7 @@ async fn a_solve_that_runs_out_of_time_fails_saying_so() {
                 .collect(),
         })
         .collect();
-    seed_pool(&app, &people).await;
+    seed_pool(app, &people).await;
     let quotas: String = quotas_csv
         .lines()
         .enumerate()
@@ -1164,9 +1162,17 @@ async fn a_solve_that_runs_out_of_time_fails_saying_so() {
             }
         })
         .collect();
-    let panel = create_panel(&app, &officer, json!({ "name": "P", "targetSize": 60 })).await;
-    let body = import_quotas(&app, &officer, &panel, &quotas).await;
+    let panel = create_panel(app, officer, json!({ "name": "P", "targetSize": 60 })).await;
+    let body = import_quotas(app, officer, &panel, &quotas).await;
     assert!(body["data"]["panelQuotasImport"].is_array(), "{body}");
+    panel
+}
+
+#[tokio::test]
+async fn a_solve_that_runs_out_of_time_fails_saying_so() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let panel = synthetic_panel(&app, &officer).await;
     let run = select(
         &app,
         &officer,
@@ -1327,4 +1333,60 @@ async fn an_empty_or_too_small_pool_is_refused_before_any_job() {
         )
         .await;
     assert_eq!(error_code(&body), "CONFLICT", "{body}");
+}
+
+#[tokio::test]
+async fn a_running_selection_stops_when_cancelled_and_stores_nothing() {
+    let app = TestApp::spawn_with(|config| config.worker.job_lease_secs = 3).await;
+    let officer = app.token_for(Role::Officer).await;
+    let panel = synthetic_panel(&app, &officer).await;
+    let body = app
+        .graphql(
+            START,
+            json!({ "input": { "panelId": panel, "method": "LEXIMIN", "timeLimitSeconds": 3600 } }),
+            Some(&officer),
+        )
+        .await;
+    let job = body["data"]["selectionStart"]["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let run = body["data"]["selectionStart"]["run"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(app.worker().run(async move {
+        let _ = stopped.await;
+    }));
+    // Running: the pool is built (progress 1 of 3) and the solver is at work.
+    app.wait_for_job(&officer, &job, |job| {
+        job["status"] == "RUNNING" && job["progress"]["done"].as_u64().unwrap_or(0) >= 1
+    })
+    .await;
+    let asked = app
+        .graphql(
+            "mutation($id: ID!) { jobCancel(input: { id: $id }) { job { cancelRequested } } }",
+            json!({ "id": job }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(
+        asked["data"]["jobCancel"]["job"]["cancelRequested"], true,
+        "{asked}"
+    );
+    let done = app
+        .wait_for_job(&officer, &job, |job| job["status"] != "RUNNING")
+        .await;
+    assert_eq!(done["status"], "CANCELLED", "{done}");
+    let _ = stop.send(());
+    worker.await.unwrap();
+    let body = app.graphql(RUN, json!({ "id": run }), Some(&officer)).await;
+    let cancelled = &body["data"]["selectionRun"];
+    assert!(cancelled["poolSize"].is_null(), "{body}");
+    assert!(cancelled["lotterySha256"].is_null());
+    assert_eq!(
+        cancelled["probabilitiesCsv"],
+        "resident_id,probability,lottery_probability\n"
+    );
 }
