@@ -232,28 +232,52 @@ pub const PROFILE_FEATURES: [(&str, &str); 8] = [
     ),
 ];
 
+/// A feature's name as attributes are stored and compared: trimmed, lower case, spaces
+/// and hyphens as `_` (`Age band` → `age_band`).
+pub fn feature_key(name: &str) -> String {
+    name.trim().to_lowercase().replace([' ', '-'], "_")
+}
+
+/// The profile feature (one of [`PROFILE_FEATURES`]) a quota's feature name means, with
+/// the usual other names (`gender`, `ethnicity`, `ward_code`, `imd_decile`,
+/// `imd_quintile`); `None` for a custom attribute.
+pub fn profile_feature(name: &str) -> Option<&'static str> {
+    let key = feature_key(name);
+    let canonical = match key.as_str() {
+        "gender" => "sex",
+        "ethnicity" => "ethnic_group",
+        "ward_code" => "ward",
+        "imd_decile" => "deprivation_decile",
+        "imd_quintile" => "deprivation_quintile",
+        other => other,
+    };
+    PROFILE_FEATURES
+        .iter()
+        .map(|(feature, _)| *feature)
+        .find(|feature| *feature == canonical)
+}
+
 impl Profile {
     /// The registrant's value for a quota feature on `on`, or `None` when the profile
     /// holds nothing under that name. Features not in [`PROFILE_FEATURES`] are custom
     /// attributes.
     pub fn value(&self, feature: &str, on: NaiveDate) -> Option<String> {
-        let feature = feature.trim().to_lowercase().replace([' ', '-'], "_");
         let decile = || {
             self.deprivation_decile
                 .map_or_else(|| "unknown".to_owned(), |d| d.to_string())
         };
-        Some(match feature.as_str() {
-            "age_band" => AgeBand::of(age_on(self.date_of_birth, on).unwrap_or(0)).label(),
-            "sex" | "gender" => self.sex.clone(),
-            "ethnic_group" | "ethnicity" => self.ethnic_group.clone(),
-            "ethnic_group_broad" => broad_ethnic_group(&self.ethnic_group).to_owned(),
-            "disability" => self.disability.clone(),
-            "ward" | "ward_code" => self.ward_code.clone(),
-            "deprivation_decile" | "imd_decile" => decile(),
-            "deprivation_quintile" | "imd_quintile" => self
+        Some(match profile_feature(feature) {
+            Some("age_band") => AgeBand::of(age_on(self.date_of_birth, on).unwrap_or(0)).label(),
+            Some("sex") => self.sex.clone(),
+            Some("ethnic_group") => self.ethnic_group.clone(),
+            Some("ethnic_group_broad") => broad_ethnic_group(&self.ethnic_group).to_owned(),
+            Some("disability") => self.disability.clone(),
+            Some("ward") => self.ward_code.clone(),
+            Some("deprivation_decile") => decile(),
+            Some("deprivation_quintile") => self
                 .deprivation_decile
                 .map_or_else(|| "unknown".to_owned(), |d| ((d + 1) / 2).to_string()),
-            other => return self.attributes.get(other).cloned(),
+            _ => return self.attributes.get(&feature_key(feature)).cloned(),
         })
     }
 }
@@ -499,6 +523,12 @@ mod tests {
         assert_eq!(profile.value("deprivation_quintile", on).unwrap(), "2");
         assert_eq!(profile.value("Tenure", on).unwrap(), "Social rented");
         assert_eq!(profile.value("leaning", on), None);
+        assert_eq!(profile_feature("IMD decile"), Some("deprivation_decile"));
+        assert_eq!(
+            profile_feature("Ethnic-group broad"),
+            Some("ethnic_group_broad")
+        );
+        assert_eq!(profile_feature("tenure"), None);
     }
 
     #[test]

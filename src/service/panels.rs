@@ -22,7 +22,7 @@ use crate::domain::demographics::{Category, Dimension};
 use crate::domain::ids::{AccountId, MembershipId, PanelId, ResidentId, SelectionRunId};
 use crate::domain::panel::{
     Eligibility, MembershipStatus, PROFILE_FEATURES, Panel, age_bands_between, broad_ethnic_group,
-    quotas_from_population,
+    feature_key, profile_feature, quotas_from_population,
 };
 use crate::domain::role::Role;
 use crate::domain::selection::{self, Feature, SelectionError};
@@ -345,18 +345,6 @@ pub fn selection_error(field: &str, err: SelectionError) -> AppError {
     }
 }
 
-/// Features a panel's quotas can be derived for.
-pub const DERIVABLE: [&str; 8] = [
-    "age_band",
-    "sex",
-    "ethnic_group",
-    "ethnic_group_broad",
-    "disability",
-    "ward",
-    "deprivation_decile",
-    "deprivation_quintile",
-];
-
 /// Derives quotas for the panel's target size from its benchmark area's population:
 /// each value's share of the panel, ± `tolerance`. Age bands cover the panel's ages (a
 /// band that straddles an age limit pro-rated); census features come from the area's
@@ -395,40 +383,32 @@ pub async fn derive_quotas(
     };
     let mut population: Vec<(String, Vec<(String, f64)>)> = Vec::new();
     for name in features {
-        let name = name.trim().to_lowercase();
-        let values = match name.as_str() {
-            "age_band" | "sex" | "ethnic_group" | "ethnic_group_broad" | "disability" => {
-                if benchmarks.is_empty() {
-                    return Err(AppError::bad_input(
-                        "input.areaCode",
-                        match &area {
-                            Some(area) => format!("No benchmarks are imported for {area}."),
-                            None => "Name the benchmark area (or set the panel's).".to_owned(),
-                        },
-                    ));
-                }
-                census_values(&benchmarks, &name, &panel.eligibility)
-            }
-            "ward" | "deprivation_decile" | "deprivation_quintile" => {
-                register_values(db, &name, &panel.eligibility).await?
-            }
-            other => {
-                return Err(AppError::bad_input(
-                    "input.features",
-                    format!(
-                        "Quotas cannot be derived for {other:?}; derivable features: {}.",
-                        DERIVABLE.join(", ")
-                    ),
-                ));
-            }
+        let Some(feature) = profile_feature(name) else {
+            return Err(AppError::bad_input(
+                "input.features",
+                format!(
+                    "Quotas cannot be derived for {name:?}; derivable features: {}.",
+                    PROFILE_FEATURES.map(|(f, _)| f).join(", ")
+                ),
+            ));
+        };
+        let Some(values) = population_values(db, &benchmarks, feature, &panel.eligibility).await?
+        else {
+            return Err(AppError::bad_input(
+                "input.areaCode",
+                match &area {
+                    Some(area) => format!("No benchmarks are imported for {area}."),
+                    None => "Name the benchmark area (or set the panel's).".to_owned(),
+                },
+            ));
         };
         if values.is_empty() {
             return Err(AppError::bad_input(
                 "input.features",
-                format!("The population has no count for {name}."),
+                format!("The population has no count for {feature}."),
             ));
         }
-        population.push((name, values));
+        population.push((feature.to_owned(), values));
     }
     let derived = quotas_from_population(&population, panel.target_size, tolerance);
     set_quotas(state, caller, panel_id, derived).await
@@ -453,25 +433,12 @@ pub async fn population_shares(
     };
     let mut shares = HashMap::new();
     for feature in features {
-        let name = feature.name.trim().to_lowercase().replace([' ', '-'], "_");
-        let name = match name.as_str() {
-            "gender" => "sex".to_owned(),
-            "ethnicity" => "ethnic_group".to_owned(),
-            "ward_code" => "ward".to_owned(),
-            "imd_decile" => "deprivation_decile".to_owned(),
-            "imd_quintile" => "deprivation_quintile".to_owned(),
-            _ => name,
+        let Some(name) = profile_feature(&feature.name) else {
+            continue;
         };
-        let values = match name.as_str() {
-            "age_band" | "sex" | "ethnic_group" | "ethnic_group_broad" | "disability"
-                if !benchmarks.is_empty() =>
-            {
-                census_values(&benchmarks, &name, &panel.eligibility)
-            }
-            "ward" | "deprivation_decile" | "deprivation_quintile" => {
-                register_values(db, &name, &panel.eligibility).await?
-            }
-            _ => continue,
+        let Some(values) = population_values(db, &benchmarks, name, &panel.eligibility).await?
+        else {
+            continue;
         };
         let total: f64 = values.iter().map(|(_, n)| n).sum();
         if total <= 0.0 {
@@ -487,6 +454,23 @@ pub async fn population_shares(
         }
     }
     Ok(shares)
+}
+
+/// Population counts per value of a profile feature: census features from `benchmarks`
+/// (`None` when there are none), wards and deprivation from the register's addresses.
+async fn population_values(
+    db: &impl ConnectionTrait,
+    benchmarks: &[benchmark::Model],
+    feature: &str,
+    eligibility: &Eligibility,
+) -> AppResult<Option<Vec<(String, f64)>>> {
+    match feature {
+        "ward" | "deprivation_decile" | "deprivation_quintile" => {
+            Ok(Some(register_values(db, feature, eligibility).await?))
+        }
+        _ if benchmarks.is_empty() => Ok(None),
+        census => Ok(Some(census_values(benchmarks, census, eligibility))),
+    }
 }
 
 /// Population counts per value of a census feature, in the benchmark's order.
@@ -594,7 +578,7 @@ pub async fn import_attributes(
         .headers()
         .map_err(|e| AppError::bad_input(field, e.to_string()))?
         .iter()
-        .map(|h| h.trim().to_lowercase().replace([' ', '-'], "_"))
+        .map(feature_key)
         .collect();
     let id_column = header
         .iter()
@@ -608,7 +592,7 @@ pub async fn import_attributes(
         .collect();
     if let Some((_, name)) = names
         .iter()
-        .find(|(_, name)| PROFILE_FEATURES.iter().any(|(f, _)| f == name) || name == "gender")
+        .find(|(_, name)| profile_feature(name).is_some())
     {
         return Err(AppError::bad_input(
             field,

@@ -31,7 +31,9 @@ use crate::db::entities::{
 use crate::db::files::{self, NewFile};
 use crate::domain::ids::{AccountId, FileId, PanelId, SelectionRunId};
 use crate::domain::job::{Job, JobKind};
-use crate::domain::panel::{MembershipStatus, Panel, Profile, rfc3797_ticket};
+use crate::domain::panel::{
+    MembershipStatus, Panel, Profile, feature_key, profile_feature, rfc3797_ticket,
+};
 use crate::domain::selection::{
     self, Distribution, Feature, Instance, Person, SelectionError, estimate_greedy,
 };
@@ -465,20 +467,8 @@ async fn build_pool(
     }
     let custom: Vec<String> = features
         .iter()
-        .map(|f| f.name.trim().to_lowercase().replace([' ', '-'], "_"))
-        .filter(|name| {
-            !crate::domain::panel::PROFILE_FEATURES
-                .iter()
-                .any(|(known, _)| known == name)
-                && ![
-                    "gender",
-                    "ethnicity",
-                    "ward_code",
-                    "imd_decile",
-                    "imd_quintile",
-                ]
-                .contains(&name.as_str())
-        })
+        .filter(|f| profile_feature(&f.name).is_none())
+        .map(|f| feature_key(&f.name))
         .collect();
     let mut attributes: HashMap<i64, HashMap<String, String>> = HashMap::new();
     if !custom.is_empty() {
