@@ -258,6 +258,25 @@ pub struct Config {
     )]
     pub public_url: String,
 
+    /// The address at which residents and their mail reach this server, for the tracking
+    /// image and link in emails (`/t/o/…`, `/t/c/…`).
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_TRACKING_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub tracking_url: String,
+
+    /// Opens of the tracking image this many seconds or fewer after sending are counted as
+    /// machine opens (mail servers and privacy proxies fetch images on arrival).
+    #[arg(long, env = "CIVIC_PANEL_MACHINE_OPEN_SECONDS", default_value_t = 10)]
+    pub machine_open_seconds: i64,
+
+    /// A file of mail-privacy proxy address ranges (one CIDR per line, as Apple publishes
+    /// its Mail Privacy Protection egress ranges); opens from them are machine opens.
+    #[arg(long, env = "CIVIC_PANEL_PROXY_RANGES_FILE")]
+    pub proxy_ranges_file: Option<std::path::PathBuf>,
+
     /// Largest accepted upload (address registers, benchmarks), in bytes.
     #[arg(
         long,
@@ -289,6 +308,29 @@ impl Config {
     /// How long a session lives.
     pub fn session_ttl(&self) -> chrono::Duration {
         chrono::Duration::hours(i64::from(self.session_ttl_hours))
+    }
+
+    /// The rules telling machine opens from people: the configured seconds, and the
+    /// ranges in `proxy_ranges_file` (a line that is not a range is an error).
+    pub fn open_rules(&self) -> anyhow::Result<crate::domain::tracking::OpenRules> {
+        let mut rules = crate::domain::tracking::OpenRules {
+            within_seconds: self.machine_open_seconds,
+            ..Default::default()
+        };
+        if let Some(path) = &self.proxy_ranges_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            let (ranges, bad) = crate::domain::tracking::read_ranges(&text);
+            if let Some(line) = bad.first() {
+                anyhow::bail!(
+                    "{}: {line:?} is not an address range such as 17.0.0.0/8 ({} such lines)",
+                    path.display(),
+                    bad.len()
+                );
+            }
+            rules.proxy_ranges = ranges;
+        }
+        Ok(rules)
     }
 
     /// The failed-login window.
@@ -340,6 +382,9 @@ impl Config {
             redeem_max_failures_per_client: 10,
             redeem_max_failures_global: 5_000,
             public_url: "https://panel.example.gov.uk".to_owned(),
+            tracking_url: "https://api.panel.example.gov.uk".to_owned(),
+            machine_open_seconds: 10,
+            proxy_ranges_file: None,
             upload_limit_bytes: 8 * 1024 * 1024,
             import_max_rows: 2_000_000,
             trust_forwarded_for: false,

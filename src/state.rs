@@ -10,6 +10,7 @@ use crate::domain::code_key::CodeKeys;
 use crate::service::clock::Clock;
 use crate::service::passwords::PasswordHasher;
 use crate::service::progress::RunningJobs;
+use crate::service::tracking::Tracker;
 
 /// Shared, cheaply cloned state.
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct AppState {
     pub work_queued: Arc<Notify>,
     /// The jobs this process's worker is running, so a cancellation reaches them at once.
     pub running: RunningJobs,
+    /// Stores opens and clicks in batches and tells subscribers of progress.
+    pub tracker: Tracker,
 }
 
 impl AppState {
@@ -37,6 +40,7 @@ impl AppState {
     pub fn new(db: Db, config: Config, clock: Clock) -> anyhow::Result<Self> {
         let passwords = PasswordHasher::new(&config.password_hash)?;
         let codes = crate::secrets::code_keys(&config.secrets, &config.database.database_url)?;
+        let tracker = Tracker::new(db.writer().clone(), config.open_rules()?);
         Ok(Self {
             db,
             config: Arc::new(config),
@@ -45,6 +49,7 @@ impl AppState {
             codes: Arc::new(codes),
             work_queued: Arc::new(Notify::new()),
             running: RunningJobs::default(),
+            tracker,
         })
     }
 }

@@ -12,6 +12,7 @@ mod m20261123_000004_unused_indexes;
 mod m20261201_000005_jobs_outbox_files;
 mod m20261202_000006_round_draw_records;
 mod m20261202_000007_panels_and_selection;
+mod m20261203_000008_consultations;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_jobs_outbox_files::Migration),
             Box::new(m20261202_000006_round_draw_records::Migration),
             Box::new(m20261202_000007_panels_and_selection::Migration),
+            Box::new(m20261203_000008_consultations::Migration),
         ]
     }
 }

@@ -13,7 +13,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set, Statement,
 };
 
 use crate::db::bulk::Backend;
@@ -305,7 +306,7 @@ pub enum Delivery {
 
 /// Records a claimed message's delivery; `false` when the claim no longer held.
 pub async fn delivered(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     id: OutboxId,
     claim: &Claim,
     delivery: Delivery,

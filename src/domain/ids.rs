@@ -78,6 +78,18 @@ id_type!(
     SelectionRunId
 );
 id_type!(
+    /// A consultation (a survey).
+    ConsultationId
+);
+id_type!(
+    /// One member's invitation to a consultation.
+    InvitationId
+);
+id_type!(
+    /// A submitted response.
+    ResponseId
+);
+id_type!(
     /// A resident's membership of a panel.
     MembershipId
 );

@@ -33,16 +33,22 @@ pub enum JobKind {
     LoginLinkRequest,
     /// Compute a panel selection's probabilities and lottery.
     PanelSelection,
+    /// Invite a panel to a consultation and queue its messages.
+    ConsultationInvite,
+    /// Mint short codes for a consultation's post invitations and build the mail merge.
+    ConsultationLetters,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 7] = [
         Self::RecruitmentDraw,
         Self::LetterExport,
         Self::AddressImport,
         Self::LoginLinkRequest,
         Self::PanelSelection,
+        Self::ConsultationInvite,
+        Self::ConsultationLetters,
     ];
 
     /// The stored name.
@@ -53,6 +59,8 @@ impl JobKind {
             Self::AddressImport => "addresses.import",
             Self::LoginLinkRequest => "login_link.request",
             Self::PanelSelection => "panel.selection",
+            Self::ConsultationInvite => "consultation.invite",
+            Self::ConsultationLetters => "consultation.letters",
         }
     }
 
@@ -60,7 +68,11 @@ impl JobKind {
     pub fn max_attempts(self) -> u32 {
         match self {
             // A draw or an export that failed twice will fail again; an officer should look.
-            Self::RecruitmentDraw | Self::LetterExport | Self::AddressImport => 3,
+            Self::RecruitmentDraw
+            | Self::LetterExport
+            | Self::AddressImport
+            | Self::ConsultationInvite
+            | Self::ConsultationLetters => 3,
             // A selection that stopped twice (its worker died) is likely to stop again.
             Self::PanelSelection => 2,
             Self::LoginLinkRequest => 5,

@@ -8,6 +8,7 @@ pub mod address_csv;
 pub mod benchmark_csv;
 pub mod code_key;
 pub mod composition;
+pub mod consultation;
 pub mod demo_register;
 pub mod demographics;
 pub mod dense_lp;

@@ -67,8 +67,10 @@ pub struct Question {
     pub show_when: Option<ShowWhen>,
 }
 
-/// An answer as given.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An answer as given. Stored (while saved before submission) as JSON:
+/// `{"options": [...]}`, `{"scale": 4}` or `{"text": "..."}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Answer {
     /// Option keys: one for a single choice, several for a multiple choice, all in order
     /// for a ranking.

@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 pub const TOKEN_PREFIX: &str = "cps_";
 /// Prefix of one-time login-link tokens.
 pub const LOGIN_LINK_PREFIX: &str = "cpl_";
+/// The prefix of a consultation invitation's personal token.
+pub const INVITATION_PREFIX: &str = "cpc_";
 /// Random bytes in a token.
 pub const TOKEN_BYTES: usize = 32;
 
@@ -29,6 +31,11 @@ impl SessionToken {
     /// Draws a new one-time login-link token (same strength, another prefix).
     pub fn generate_login_link() -> Self {
         Self::generate_with_prefix(LOGIN_LINK_PREFIX)
+    }
+
+    /// Draws a new personal token for a consultation invitation (same strength).
+    pub fn generate_invitation() -> Self {
+        Self::generate_with_prefix(INVITATION_PREFIX)
     }
 
     fn generate_with_prefix(prefix: &str) -> Self {

@@ -26,6 +26,10 @@ impl RoleGuard {
     pub const OFFICER_OR_SCRUTINY: RoleGuard = RoleGuard {
         roles: &[Role::Officer, Role::Scrutiny],
     };
+    /// Officers (any member's data) and residents (their own).
+    pub const OFFICER_OR_RESIDENT: RoleGuard = RoleGuard {
+        roles: &[Role::Officer, Role::Resident],
+    };
     /// Any logged-in caller.
     pub const ANY_ACCOUNT: RoleGuard = RoleGuard { roles: &Role::ALL };
 }

@@ -7,7 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::ids::{
-    AccountId, FileId, JobId, MembershipId, PanelId, ResidentId, RoundId, SelectionRunId,
+    AccountId, ConsultationId, FileId, InvitationId, JobId, MembershipId, PanelId, ResidentId,
+    RoundId, SelectionRunId,
 };
 use crate::error::{AppError, AppResult};
 
@@ -44,6 +45,8 @@ global_id!(FileId, "File");
 global_id!(PanelId, "Panel");
 global_id!(SelectionRunId, "SelectionRun");
 global_id!(MembershipId, "Membership");
+global_id!(ConsultationId, "Consultation");
+global_id!(InvitationId, "Invitation");
 
 /// Encodes an identity as an opaque ID.
 pub fn encode<T: GlobalId>(id: T) -> ID {

@@ -17,6 +17,7 @@ use crate::graphql::panels::SelectionRunNode;
 use crate::graphql::recruitment::RoundNode;
 use crate::graphql::register::AddressRegisterImportResult;
 use crate::service::addresses::ImportSummary;
+use crate::service::invitations::{InviteResult, LettersResult};
 use crate::service::letters::ExportResult;
 use crate::service::recruitment::DrawResult;
 use crate::service::selection::{self, SelectionDone};
@@ -36,6 +37,10 @@ pub enum JobKindValue {
     LoginLinkRequest,
     /// Compute a panel selection's probabilities and lottery (`selectionStart`).
     PanelSelection,
+    /// Invite a panel to a consultation (`consultationInvite`).
+    ConsultationInvite,
+    /// Print a consultation's post invitations (`consultationLettersExport`).
+    ConsultationLetters,
 }
 
 impl From<JobKind> for JobKindValue {
@@ -46,6 +51,8 @@ impl From<JobKind> for JobKindValue {
             JobKind::AddressImport => Self::AddressImport,
             JobKind::LoginLinkRequest => Self::LoginLinkRequest,
             JobKind::PanelSelection => Self::PanelSelection,
+            JobKind::ConsultationInvite => Self::ConsultationInvite,
+            JobKind::ConsultationLetters => Self::ConsultationLetters,
         }
     }
 }
@@ -58,6 +65,8 @@ impl From<JobKindValue> for JobKind {
             JobKindValue::AddressImport => Self::AddressImport,
             JobKindValue::LoginLinkRequest => Self::LoginLinkRequest,
             JobKindValue::PanelSelection => Self::PanelSelection,
+            JobKindValue::ConsultationInvite => Self::ConsultationInvite,
+            JobKindValue::ConsultationLetters => Self::ConsultationLetters,
         }
     }
 }
@@ -149,6 +158,38 @@ pub enum JobResult {
     AddressRegisterImportResult(AddressRegisterImportResult),
     /// From `PANEL_SELECTION`.
     SelectionComputed(SelectionComputed),
+    /// From `CONSULTATION_INVITE`.
+    ConsultationInvited(ConsultationInvited),
+    /// From `CONSULTATION_LETTERS`.
+    ConsultationLetters(ConsultationLetters),
+}
+
+/// What inviting a panel to a consultation made.
+#[derive(SimpleObject)]
+pub struct ConsultationInvited {
+    /// The consultation's ID.
+    pub consultation_id: ID,
+    /// Invitations made by email (queued in the outbox).
+    pub email: u64,
+    /// By text message.
+    pub sms: u64,
+    /// By post (print them with `consultationLettersExport`).
+    pub post: u64,
+    /// Members already invited before, left alone.
+    pub already_invited: u64,
+}
+
+/// A consultation's post invitations, printed: a mail-merge CSV
+/// (`invitation,name,address_line_1,address_line_2,address_line_3,town,postcode,code,url`).
+#[derive(SimpleObject)]
+pub struct ConsultationLetters {
+    /// Letters in the file (0 when every post invitation was already printed).
+    pub letters: u64,
+    /// Where to download it (`GET` with the same `Authorization: Bearer` token); null
+    /// when there was nothing to print. The codes exist only in this file.
+    pub download_url: Option<String>,
+    /// When the file is deleted.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A selection whose probabilities and lottery are computed.
@@ -269,6 +310,36 @@ async fn result(ctx: &Context<'_>, job: &Job) -> async_graphql::Result<Option<Jo
         JobKind::AddressImport => jobs::result_of::<ImportSummary>(job)?
             .map(|summary| JobResult::AddressRegisterImportResult(summary.into())),
         JobKind::LoginLinkRequest => None,
+        JobKind::ConsultationInvite => jobs::result_of::<InviteResult>(job)?.map(|r| {
+            JobResult::ConsultationInvited(ConsultationInvited {
+                consultation_id: id::encode(r.consultation_id),
+                email: r.email,
+                sms: r.sms,
+                post: r.post,
+                already_invited: r.already_invited,
+            })
+        }),
+        JobKind::ConsultationLetters => match jobs::result_of::<LettersResult>(job)? {
+            Some(done) => {
+                let expires_at = match done.file_id {
+                    Some(file) => {
+                        let state = context::state(ctx)?;
+                        Some(
+                            downloads::file(state, &context::caller(ctx), file)
+                                .await?
+                                .expires_at,
+                        )
+                    }
+                    None => None,
+                };
+                Some(JobResult::ConsultationLetters(ConsultationLetters {
+                    letters: done.letters,
+                    download_url: done.file_id.map(download_path),
+                    expires_at,
+                }))
+            }
+            None => None,
+        },
         JobKind::PanelSelection => match jobs::result_of::<SelectionDone>(job)? {
             Some(done) => {
                 let state = context::state(ctx)?;

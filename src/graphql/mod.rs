@@ -5,6 +5,7 @@
 //! SQL.
 
 pub mod accounts;
+pub mod consultations;
 pub mod context;
 pub mod error;
 pub mod guard;
@@ -35,6 +36,7 @@ pub struct QueryRoot(
     recruitment::RecruitmentQuery,
     registration::RegistrationQuery,
     panels::PanelQuery,
+    consultations::ConsultationQuery,
 );
 
 /// Every mutation field.
@@ -48,6 +50,7 @@ pub struct MutationRoot(
     recruitment::RecruitmentMutation,
     registration::RegistrationMutation,
     panels::PanelMutation,
+    consultations::ConsultationMutation,
 );
 
 /// The schema type.

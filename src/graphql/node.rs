@@ -3,16 +3,17 @@
 
 use async_graphql::{Context, ID, Interface, Object};
 
-use crate::domain::ids::{AccountId, JobId, PanelId, RoundId, SelectionRunId};
+use crate::domain::ids::{AccountId, ConsultationId, JobId, PanelId, RoundId, SelectionRunId};
 use crate::error::AppError;
 use crate::graphql::accounts::AccountNode;
+use crate::graphql::consultations::ConsultationNode;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id::{self, GlobalId};
 use crate::graphql::jobs::JobNode;
 use crate::graphql::panels::{PanelNode, SelectionRunNode};
 use crate::graphql::recruitment::RoundNode;
-use crate::service::{accounts, jobs, panels, recruitment, selection};
+use crate::service::{accounts, consultations, jobs, panels, recruitment, selection};
 
 /// An object with a global ID.
 #[derive(Interface)]
@@ -28,6 +29,8 @@ pub enum Node {
     Panel(PanelNode),
     /// A selection run.
     SelectionRun(SelectionRunNode),
+    /// A consultation.
+    Consultation(ConsultationNode),
 }
 
 /// The `node` query.
@@ -60,6 +63,9 @@ impl NodeQuery {
             }
             SelectionRunId::KIND => Node::SelectionRun(SelectionRunNode(
                 selection::find(state, &caller, SelectionRunId(row)).await?,
+            )),
+            ConsultationId::KIND => Node::Consultation(ConsultationNode(
+                consultations::find(state, &caller, ConsultationId(row)).await?,
             )),
             _ => return Err(AppError::bad_input("id", "Not a valid ID.").into()),
         })

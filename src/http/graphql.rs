@@ -376,7 +376,9 @@ pub async fn caller(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Re
     }
 }
 
-fn client_address(state: &HttpState, request: &Request) -> ClientAddress {
+/// The client's address: the connection's, or behind one trusted proxy the last
+/// `X-Forwarded-For` entry.
+pub(crate) fn client_address(state: &HttpState, request: &Request) -> ClientAddress {
     if state.app.config.trust_forwarded_for {
         let forwarded = request
             .headers()

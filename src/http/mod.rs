@@ -7,6 +7,7 @@ pub mod graphql;
 pub mod health;
 pub mod negotiate;
 pub mod request_id;
+pub mod tracking;
 
 use std::net::SocketAddr;
 
@@ -42,6 +43,8 @@ pub fn router(app: AppState) -> Router {
             "/exports/rounds/{round}/incentives.csv",
             get(exports::incentives_csv),
         )
+        .route("/t/o/{token}", get(tracking::open))
+        .route("/t/c/{token}", get(tracking::click))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

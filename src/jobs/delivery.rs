@@ -10,12 +10,17 @@
 //! message cut off mid-send is not delivered twice; every message carries a `Message-ID`
 //! derived from its idempotency key, so a receiver can also recognise a repeat.
 
-use crate::db::entities::outbox;
+use sea_orm::{EntityTrait, TransactionTrait};
+
+use crate::db::entities::{invitation, outbox};
 use crate::db::queue::{self, Claim, Delivery};
-use crate::domain::ids::OutboxId;
+use crate::domain::ids::{ConsultationId, OutboxId};
 use crate::domain::job::retry_delay;
 use crate::error::AppResult;
 use crate::jobs::mail::{DeliveryError, Mailer, OutgoingEmail};
+use crate::jobs::sms::SmsSender;
+use crate::service::invitations;
+use crate::service::tracking::{Event, EventKind, record_in};
 use crate::state::AppState;
 
 /// Messages delivered in one turn before the worker looks at its jobs again.
@@ -26,7 +31,12 @@ pub const BATCH: usize = 20;
 /// Each message is claimed just before it is sent, with a lease longer than the SMTP
 /// timeout, so a claim never runs out while its message is still being sent (which would
 /// let another worker send it too).
-pub async fn deliver_due(state: &AppState, mailer: &Mailer, worker: &str) -> AppResult<usize> {
+pub async fn deliver_due(
+    state: &AppState,
+    mailer: &Mailer,
+    sms: &SmsSender,
+    worker: &str,
+) -> AppResult<usize> {
     let lease =
         state.config.worker.lease().max(
             chrono::Duration::from_std(state.config.mail.smtp_timeout()).unwrap_or_default() * 2,
@@ -38,7 +48,7 @@ pub async fn deliver_due(state: &AppState, mailer: &Mailer, worker: &str) -> App
         let Some(message) = claimed.into_iter().next() else {
             break;
         };
-        deliver(state, mailer, worker, message).await?;
+        deliver(state, mailer, sms, worker, message).await?;
         delivered += 1;
     }
     Ok(delivered)
@@ -47,6 +57,7 @@ pub async fn deliver_due(state: &AppState, mailer: &Mailer, worker: &str) -> App
 async fn deliver(
     state: &AppState,
     mailer: &Mailer,
+    sms: &SmsSender,
     worker: &str,
     message: outbox::Model,
 ) -> AppResult<()> {
@@ -65,13 +76,15 @@ async fn deliver(
         date: message.created_at,
         headers: Vec::new(),
     };
-    let sent = if message.channel == "email" {
-        mailer.send(&email).await
-    } else {
-        Err(DeliveryError::Permanent(format!(
-            "no transport for the channel `{}`",
-            message.channel
-        )))
+    let sent = match message.channel.as_str() {
+        "email" => mailer.send(&email).await,
+        "sms" => {
+            sms.send(&message.idempotency_key, &message.recipient, &message.body)
+                .await
+        }
+        other => Err(DeliveryError::Permanent(format!(
+            "no transport for the channel `{other}`"
+        ))),
     };
     let now = state.clock.now();
     let attempts = u32::try_from(message.attempts).unwrap_or(u32::MAX);
@@ -98,7 +111,39 @@ async fn deliver(
             tracing::error!(outbox_id = %id, attempts, %error, "message given up");
         }
     }
-    if !queue::delivered(state.db.writer(), id, &claim, delivery, now).await? {
+    // A consultation invitation's event is stored with the outcome, in one transaction:
+    // a message is never recorded sent without its invitation knowing, or the reverse.
+    let event = invitations::invitation_of_key(&message.idempotency_key).and_then(|invitation| {
+        let (kind, detail) = match &delivery {
+            Delivery::Sent => (EventKind::Sent, None),
+            Delivery::Failed { error } => (EventKind::Bounced, Some(error.clone())),
+            Delivery::Retry { .. } => return None,
+        };
+        Some(Event {
+            invitation,
+            kind,
+            at: now,
+            machine: false,
+            detail,
+        })
+    });
+    let txn = state.db.writer().begin().await?;
+    if queue::delivered(&txn, id, &claim, delivery, now).await? {
+        if let Some(event) = &event {
+            record_in(&txn, std::slice::from_ref(event)).await?;
+        }
+        txn.commit().await?;
+        if let Some(event) = event {
+            let consultation = invitation::Entity::find_by_id(event.invitation.get())
+                .one(state.db.writer())
+                .await?
+                .map(|row| ConsultationId(row.consultation_id));
+            if let Some(consultation) = consultation {
+                state.tracker.changed(consultation);
+            }
+        }
+    } else {
+        txn.rollback().await?;
         tracing::warn!(outbox_id = %id, "the message's lease ran out while it was being sent");
     }
     Ok(())

@@ -8,7 +8,7 @@ use crate::domain::job::{Job, JobKind};
 use crate::error::{AppError, AppResult};
 use crate::service::progress::Progress;
 use crate::service::recruitment::{self, DrawResult, RoundInput};
-use crate::service::{addresses, letters, login_links, selection};
+use crate::service::{addresses, invitations, letters, login_links, selection};
 use crate::state::AppState;
 
 /// Runs one job's work; its result as JSON.
@@ -39,6 +39,16 @@ pub async fn run(state: &AppState, job: &Job, progress: &Progress) -> AppResult<
         JobKind::PanelSelection => {
             let input: selection::SelectionJob = payload(job)?;
             result(&selection::run(state, &input, progress).await?)
+        }
+        JobKind::ConsultationInvite => {
+            let input: invitations::InviteJob = payload(job)?;
+            result(&invitations::run_invite(state, &input, progress).await?)
+        }
+        JobKind::ConsultationLetters => {
+            let input: invitations::LettersJob = payload(job)?;
+            result(
+                &invitations::run_letters(state, job.id, &input, job.created_by, progress).await?,
+            )
         }
     }
 }

@@ -7,4 +7,5 @@
 pub mod delivery;
 pub mod handlers;
 pub mod mail;
+pub mod sms;
 pub mod worker;

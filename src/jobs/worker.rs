@@ -20,6 +20,7 @@ use crate::domain::ids::JobId;
 use crate::domain::job::{Job, retry_delay};
 use crate::error::{AppError, AppResult};
 use crate::jobs::mail::Mailer;
+use crate::jobs::sms::SmsSender;
 use crate::jobs::{delivery, handlers};
 use crate::service::jobs::to_domain;
 use crate::service::progress::Progress;
@@ -33,6 +34,7 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 pub struct Worker {
     state: AppState,
     mailer: Arc<Mailer>,
+    sms: Arc<SmsSender>,
     name: String,
 }
 
@@ -45,9 +47,11 @@ impl Worker {
             std::process::id(),
             rand::random::<u16>()
         );
+        let sms = Arc::new(SmsSender::from_config(&state.config.mail));
         Self {
             state,
             mailer: Arc::new(mailer),
+            sms,
             name,
         }
     }
@@ -97,7 +101,7 @@ impl Worker {
                 }
                 Err(err) => log_failure("claiming jobs failed", &err),
             }
-            match delivery::deliver_due(&self.state, &self.mailer, &self.name).await {
+            match delivery::deliver_due(&self.state, &self.mailer, &self.sms, &self.name).await {
                 Ok(sent) => busy |= sent > 0,
                 Err(err) => log_failure("delivering messages failed", &err),
             }
@@ -122,7 +126,8 @@ impl Worker {
         let mut ran = 0;
         loop {
             let claimed = self.claim(1).await?;
-            let sent = delivery::deliver_due(&self.state, &self.mailer, &self.name).await?;
+            let sent =
+                delivery::deliver_due(&self.state, &self.mailer, &self.sms, &self.name).await?;
             if claimed.is_empty() && sent == 0 {
                 return Ok(ran);
             }

@@ -5,12 +5,15 @@
 
 pub mod accounts;
 pub mod addresses;
+pub mod answering;
 pub mod auth;
 pub mod benchmarks;
 pub mod clock;
+pub mod consultations;
 pub mod demo;
 pub mod downloads;
 pub mod incentives;
+pub mod invitations;
 pub mod jobs;
 pub mod letters;
 pub mod login_links;
@@ -24,3 +27,4 @@ pub mod round_status;
 pub mod selection;
 pub mod selection_report;
 pub mod sessions;
+pub mod tracking;

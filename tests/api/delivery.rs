@@ -30,6 +30,7 @@ pub fn smtp_to(server: &SmtpServer) -> MailConfig {
         smtp_password: None,
         smtp_password_file: None,
         smtp_timeout_secs: 5,
+        sms_dir: std::env::temp_dir().join("civic-panel-test-sms"),
     }
 }
 

@@ -543,6 +543,8 @@ pub const JOB: &str = "query($id: ID!) {
                 rowsRead inserted updated unchanged rejectedCount
                 rejectedRows { line key column reason } rejectedRowsDownloadUrl
             }
+            ... on ConsultationInvited { consultationId email sms post alreadyInvited }
+            ... on ConsultationLetters { letters mailMergeUrl: downloadUrl expiresAt }
         }
     }
 }";

@@ -27,6 +27,7 @@ fn smtp_config(server: &SmtpServer) -> MailConfig {
         smtp_password: None,
         smtp_password_file: None,
         smtp_timeout_secs: 5,
+        sms_dir: std::env::temp_dir().join("civic-panel-test-sms"),
     }
 }
 
@@ -255,6 +256,7 @@ async fn a_stalled_server_is_a_transient_failure_and_the_abandoned_message_is_no
     let server = SmtpServer::start().await;
     let config = MailConfig {
         smtp_timeout_secs: 1,
+        sms_dir: std::env::temp_dir().join("civic-panel-test-sms"),
         ..smtp_config(&server)
     };
     let mailer = mailer(&config);
@@ -308,6 +310,7 @@ async fn the_file_transport_writes_one_eml_per_message_and_is_idempotent() {
         smtp_password: None,
         smtp_password_file: None,
         smtp_timeout_secs: 30,
+        sms_dir: std::env::temp_dir().join("civic-panel-test-sms"),
     };
     let mailer = mailer(&config);
     assert_eq!(mailer.describe(), format!("files in {}", folder.display()));

@@ -12,6 +12,7 @@ mod addresses;
 mod benchmarks;
 mod busy;
 mod cli;
+mod consultations;
 mod delivery;
 mod helpers;
 mod http_spec;

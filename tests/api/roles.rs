@@ -210,6 +210,91 @@ const ACCESS: &[(&str, Access, &str)] = &[
         Access::AnyAccount,
         r#"mutation { panelWithdraw(input: { panelId: "UGFuZWw6MQ" }) { id } }"#,
     ),
+    (
+        "Query.consultations",
+        Access::Roles(&[Role::Officer]),
+        "{ consultations { id } }",
+    ),
+    (
+        "Query.consultation",
+        Access::Roles(&[Role::Officer]),
+        r#"{ consultation(id: "Q29uc3VsdGF0aW9uOjE") { id } }"#,
+    ),
+    (
+        "Query.invitationByToken",
+        Access::Public,
+        r#"{ invitationByToken(token: "cpc_x") { stage } }"#,
+    ),
+    (
+        "Query.invitation",
+        Access::Roles(&[Role::Officer, Role::Resident]),
+        r#"{ invitation(id: "SW52aXRhdGlvbjox") { stage } }"#,
+    ),
+    (
+        "Query.myInvitations",
+        Access::AnyAccount,
+        "{ myInvitations { title } }",
+    ),
+    (
+        "Mutation.consultationCreate",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { consultationCreate(input: { title: "T", openLink: true }) { consultation { id } } }"#,
+    ),
+    (
+        "Mutation.consultationUpdate",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { consultationUpdate(input: { consultationId: "Q29uc3VsdGF0aW9uOjE", consultation: { title: "T", openLink: true } }) { consultation { id } } }"#,
+    ),
+    (
+        "Mutation.consultationQuestionsSet",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { consultationQuestionsSet(input: { consultationId: "Q29uc3VsdGF0aW9uOjE", questions: [] }) { questions { key } } }"#,
+    ),
+    (
+        "Mutation.consultationOpen",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { consultationOpen(input: { consultationId: "Q29uc3VsdGF0aW9uOjE" }) { consultation { id } } }"#,
+    ),
+    (
+        "Mutation.consultationClose",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { consultationClose(input: { consultationId: "Q29uc3VsdGF0aW9uOjE" }) { consultation { id } } }"#,
+    ),
+    (
+        "Mutation.consultationReopen",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { consultationReopen(input: { consultationId: "Q29uc3VsdGF0aW9uOjE" }) { consultation { id } } }"#,
+    ),
+    (
+        "Mutation.consultationDuplicate",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { consultationDuplicate(input: { consultationId: "Q29uc3VsdGF0aW9uOjE" }) { consultation { id } } }"#,
+    ),
+    (
+        "Mutation.consultationInvite",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { consultationInvite(input: { consultationId: "Q29uc3VsdGF0aW9uOjE" }) { job { id } } }"#,
+    ),
+    (
+        "Mutation.consultationLettersExport",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { consultationLettersExport(input: { consultationId: "Q29uc3VsdGF0aW9uOjE" }) { job { id } } }"#,
+    ),
+    (
+        "Mutation.answersSave",
+        Access::Public,
+        r#"mutation { answersSave(input: { token: "cpc_x", answers: [] }) { stage } }"#,
+    ),
+    (
+        "Mutation.responseSubmit",
+        Access::Public,
+        r#"mutation { responseSubmit(input: { token: "cpc_x" }) { stage } }"#,
+    ),
+    (
+        "Mutation.responseEnter",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { responseEnter(input: { code: "ABCDE-FGHJK", channel: PAPER, answers: [] }) { stage } }"#,
+    ),
 ];
 
 /// Runs a document from `ACCESS` as `token`.
@@ -298,9 +383,10 @@ async fn each_role_is_refused_every_field_it_is_not_granted() {
             refusals += 1;
         }
     }
-    // Three ADMIN-only fields refused to three roles, twenty-two OFFICER fields to two,
-    // and four OFFICER-or-SCRUTINY fields to residents.
-    assert_eq!(refusals, 3 * 3 + 22 * 2 + 4);
+    // Three ADMIN-only fields refused to three roles, thirty-four OFFICER fields to two,
+    // four OFFICER-or-SCRUTINY fields to residents, and one OFFICER-or-RESIDENT field to
+    // scrutiny members.
+    assert_eq!(refusals, 3 * 3 + 34 * 2 + 4 + 1);
 }
 
 #[tokio::test]

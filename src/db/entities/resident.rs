@@ -30,6 +30,8 @@ pub struct Model {
     pub incentive_owed: bool,
     pub incentive_fulfilled_at: Option<DateTimeUtc>,
     pub withdrawn_at: Option<DateTimeUtc>,
+    /// Asked not to be sent reminders.
+    pub reminders_opt_out: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -100,6 +100,11 @@ pub struct MailConfig {
     #[arg(long, env = "CIVIC_PANEL_SMTP_PASSWORD_FILE")]
     pub smtp_password_file: Option<PathBuf>,
 
+    /// Folder text messages are written to, one `.sms` file each (the local stand-in for
+    /// an SMS provider; created if missing).
+    #[arg(long, env = "CIVIC_PANEL_SMS_DIR", default_value = "civic-panel-sms")]
+    pub sms_dir: PathBuf,
+
     /// Seconds one delivery may take, from connecting to the server's last answer.
     #[arg(long, env = "CIVIC_PANEL_SMTP_TIMEOUT_SECS", default_value_t = 30)]
     pub smtp_timeout_secs: u64,
@@ -122,6 +127,7 @@ impl fmt::Debug for MailConfig {
             )
             .field("smtp_password_file", &self.smtp_password_file)
             .field("smtp_timeout_secs", &self.smtp_timeout_secs)
+            .field("sms_dir", &self.sms_dir)
             .finish()
     }
 }
@@ -141,6 +147,7 @@ impl MailConfig {
             smtp_password: None,
             smtp_password_file: None,
             smtp_timeout_secs: 10,
+            sms_dir: std::env::temp_dir().join("civic-panel-test-sms"),
         }
     }
 
@@ -321,6 +328,7 @@ mod tests {
     fn a_zero_timeout_is_refused() {
         let config = MailConfig {
             smtp_timeout_secs: 0,
+            sms_dir: std::env::temp_dir().join("civic-panel-test-sms"),
             ..smtp_config()
         };
         assert!(refusal(&config).contains("at least 1"));

@@ -39,7 +39,7 @@ impl FileMailer {
         let bytes = message::build(email, &self.from)?.formatted();
         let stem = message::sanitise_key(&email.idempotency_key);
         let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&dir, &stem, &bytes))
+        tokio::task::spawn_blocking(move || write_atomically(&dir, &stem, "eml", &bytes))
             .await
             .map_err(|error| {
                 DeliveryError::Transient(format!("the file writer stopped: {error}"))
@@ -62,18 +62,23 @@ impl FileMailer {
     }
 }
 
-/// Writes `bytes` to `{dir}/{stem}.eml` through a temporary file and a rename.
+/// Writes `bytes` to `{dir}/{stem}.{extension}` through a temporary file and a rename.
 ///
 /// Failures are transient: a full disk or a missing permission can be put right while
 /// the message waits in the outbox.
-fn write_atomically(dir: &Path, stem: &str, bytes: &[u8]) -> Result<(), DeliveryError> {
+pub(crate) fn write_atomically(
+    dir: &Path,
+    stem: &str,
+    extension: &str,
+    bytes: &[u8],
+) -> Result<(), DeliveryError> {
     let failed = |what: &str, path: &Path, error: std::io::Error| {
         DeliveryError::Transient(format!("cannot {what} {}: {error}", path.display()))
     };
     // The folder may have been removed since start-up.
     fs::create_dir_all(dir).map_err(|error| failed("create", dir, error))?;
-    let target = dir.join(format!("{stem}.eml"));
-    // A leading dot and a `.tmp` ending keep readers that look for `*.eml` away from
+    let target = dir.join(format!("{stem}.{extension}"));
+    // A leading dot and a `.tmp` ending keep readers that look for `*.eml` (or `*.sms`) away from
     // half-written files.
     let temporary = dir.join(format!(
         ".{stem}.{}-{}.tmp",

@@ -19,6 +19,7 @@ pub fn file_config(dir: &Path) -> MailConfig {
         smtp_password: None,
         smtp_password_file: None,
         smtp_timeout_secs: 30,
+        sms_dir: std::env::temp_dir().join("civic-panel-test-sms"),
     }
 }
 

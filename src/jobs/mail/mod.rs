@@ -10,7 +10,7 @@
 //! delivered twice is recognisable by its `Message-ID`.
 
 mod config;
-mod file;
+pub(crate) mod file;
 pub mod message;
 mod smtp;
 

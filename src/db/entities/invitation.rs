@@ -1,0 +1,39 @@
+//! `invitations`: one per (consultation, member), with the hash of its personal token (and
+//! of its printed code, for post), its furthest stage and when each stage was reached.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "invitations")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub consultation_id: i64,
+    pub resident_id: i64,
+    /// `email`, `sms` or `post`.
+    pub channel: String,
+    #[sea_orm(unique)]
+    pub token_hash: String,
+    #[sea_orm(unique)]
+    pub code_hash: Option<String>,
+    /// The furthest stage reached (`domain::tracking::Stage`).
+    pub stage: String,
+    pub created_at: DateTimeUtc,
+    pub sent_at: Option<DateTimeUtc>,
+    pub bounced_at: Option<DateTimeUtc>,
+    pub opened_at: Option<DateTimeUtc>,
+    pub machine_opened_at: Option<DateTimeUtc>,
+    pub clicked_at: Option<DateTimeUtc>,
+    pub started_at: Option<DateTimeUtc>,
+    pub completed_at: Option<DateTimeUtc>,
+    /// How the answers came: `web`, `app`, `email_link`, `qr`, `paper`, `phone`.
+    pub completed_channel: Option<String>,
+    pub reminders_sent: i32,
+    pub last_reminded_at: Option<DateTimeUtc>,
+    pub revoked_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

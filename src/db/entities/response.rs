@@ -1,0 +1,29 @@
+//! `responses`: submitted answers' envelope, with the respondent's demographic snapshot
+//! for reports. An anonymous consultation's responses have no invitation and only the
+//! day of submission.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "responses")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub consultation_id: i64,
+    #[sea_orm(unique)]
+    pub invitation_id: Option<i64>,
+    pub channel: String,
+    pub submitted_on: Date,
+    pub submitted_at: Option<DateTimeUtc>,
+    pub age_band: Option<String>,
+    pub sex: Option<String>,
+    pub ethnic_group: Option<String>,
+    pub disability: Option<String>,
+    pub ward_code: Option<String>,
+    pub deprivation_decile: Option<i16>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,1369 @@
+//! Consultations in the API: drafting a survey and its questions with plain-language
+//! scores, its lifecycle, inviting a panel and printing letters, tracking what happened
+//! to every invitation, and answering (by personal link, signed in, or entered by an
+//! officer from paper or phone).
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::domain::consultation::{Consultation, QuestionItem, Status, Templates};
+use crate::domain::ids::{ConsultationId, InvitationId, PanelId};
+use crate::domain::questionnaire::{Answer, QuestionKind, ShowWhen};
+use crate::domain::readability;
+use crate::error::AppError;
+use crate::graphql::context;
+use crate::graphql::guard::RoleGuard;
+use crate::graphql::id;
+use crate::graphql::jobs::{JobNode, JobPayload};
+use crate::graphql::pagination::{Page, connection_complexity};
+use crate::graphql::panels::PanelNode;
+use crate::service::answering::{self, Access, Invitation, Invited, Submitted};
+use crate::service::consultations::{self, ConsultationRequest, QuestionRequest};
+use crate::service::invitations::{self, Counts, InviteRequest};
+use crate::service::panels;
+
+/// Where a consultation is in its life.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(
+    name = "ConsultationStatus",
+    remote = "crate::domain::consultation::Status"
+)]
+pub enum StatusValue {
+    /// Being written: wording and questions may change.
+    Draft,
+    /// Accepting answers (between `opensAt` and `closesAt`, when set); questions frozen.
+    Open,
+    /// No longer accepting answers.
+    Closed,
+}
+
+/// How an invitation reaches a member.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(
+    name = "InvitationChannel",
+    remote = "crate::domain::consultation::Channel"
+)]
+pub enum ChannelValue {
+    /// Email with a personal link.
+    Email,
+    /// Text message with a personal link.
+    Sms,
+    /// A printed letter with a personal short code.
+    Post,
+}
+
+/// How a response came in.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+#[graphql(
+    name = "AnswerChannel",
+    remote = "crate::domain::consultation::AnswerChannel"
+)]
+pub enum AnswerChannelValue {
+    /// The resident web client.
+    #[default]
+    Web,
+    /// The mobile app.
+    App,
+    /// The link in an email or text message.
+    EmailLink,
+    /// The open link or its QR code.
+    Qr,
+    /// A paper form, entered by an officer.
+    Paper,
+    /// A telephone call, entered by an officer.
+    Phone,
+}
+
+/// Where an invitation has got to.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "InvitationStage", remote = "crate::domain::tracking::Stage")]
+pub enum StageValue {
+    /// Made, not yet sent.
+    Created,
+    /// Sent (or printed).
+    Sent,
+    /// Opened by a person.
+    Opened,
+    /// The link was followed.
+    Clicked,
+    /// A first answer was saved.
+    Started,
+    /// Submitted.
+    Completed,
+}
+
+/// What kind of answer a question takes.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum QuestionKindValue {
+    /// One of the options.
+    SingleChoice,
+    /// Some of the options, at most `maxChoices`.
+    MultipleChoice,
+    /// Strongly disagree (1) to strongly agree (5).
+    Agreement,
+    /// 0 to 10 (Net Promoter Score and satisfaction).
+    Rating,
+    /// Free text up to `maxChars` characters.
+    FreeText,
+    /// Every option put in order of preference.
+    Ranking,
+}
+
+/// One option of a choice or ranking question.
+#[derive(SimpleObject, InputObject, Clone)]
+#[graphql(input_name = "QuestionOptionInput")]
+pub struct QuestionOption {
+    /// A stable key (letters, digits, `_`, `-`): what answers and reports use.
+    pub key: String,
+    /// What the respondent reads.
+    pub label: String,
+}
+
+/// Show a question only when an earlier one was answered so.
+#[derive(SimpleObject, InputObject, Clone)]
+#[graphql(input_name = "ShowWhenInput")]
+pub struct ShowWhenRule {
+    /// The earlier question's key.
+    pub question_key: String,
+    /// The option key (or, for a scale, the value as text) that shows this question.
+    pub answer: String,
+}
+
+/// How readable a piece of text is (Flesch, 1948; Kincaid et al., 1975).
+#[derive(SimpleObject)]
+pub struct TextReadability {
+    /// Which text: `title`, `summary`, `question:KEY`, `option:KEY:OPTION`.
+    pub field: String,
+    /// Flesch reading ease: higher is easier (60–70 is plain English).
+    pub reading_ease: f64,
+    /// Flesch–Kincaid grade.
+    pub grade: f64,
+    /// Reading age in years (grade + 5).
+    pub reading_age: f64,
+    /// Above the consultation's reading-age target.
+    pub above_target: bool,
+    /// The longest sentences, longest first (at most three).
+    pub longest_sentences: Vec<String>,
+    /// Words of three or more syllables, most first (at most ten).
+    pub hard_words: Vec<String>,
+}
+
+fn readability_of(field: String, text: &str, target: f64) -> Option<TextReadability> {
+    readability::score(text).map(|r| TextReadability {
+        field,
+        reading_ease: round1(r.reading_ease),
+        grade: round1(r.grade),
+        reading_age: round1(r.reading_age),
+        above_target: r.above(target),
+        longest_sentences: r.longest_sentences.into_iter().map(|(s, _)| s).collect(),
+        hard_words: r.hard_words.into_iter().map(|(w, _)| w).collect(),
+    })
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// A question.
+pub struct QuestionView(pub QuestionItem);
+
+/// A question.
+#[Object(name = "Question")]
+impl QuestionView {
+    /// Its stable key (kept when the consultation is duplicated).
+    async fn key(&self) -> &str {
+        &self.0.question.key
+    }
+    /// The wording.
+    async fn text(&self) -> &str {
+        &self.0.question.text
+    }
+    /// The kind of answer.
+    async fn kind(&self) -> QuestionKindValue {
+        match self.0.question.kind {
+            QuestionKind::SingleChoice { .. } => QuestionKindValue::SingleChoice,
+            QuestionKind::MultipleChoice { .. } => QuestionKindValue::MultipleChoice,
+            QuestionKind::Agreement => QuestionKindValue::Agreement,
+            QuestionKind::Rating => QuestionKindValue::Rating,
+            QuestionKind::FreeText { .. } => QuestionKindValue::FreeText,
+            QuestionKind::Ranking { .. } => QuestionKindValue::Ranking,
+        }
+    }
+    /// Options of a choice or ranking question, in order.
+    async fn options(&self) -> Vec<QuestionOption> {
+        let keys: &[String] = match &self.0.question.kind {
+            QuestionKind::SingleChoice { options }
+            | QuestionKind::MultipleChoice { options, .. }
+            | QuestionKind::Ranking { options } => options,
+            _ => &[],
+        };
+        keys.iter()
+            .zip(&self.0.labels)
+            .map(|(key, label)| QuestionOption {
+                key: key.clone(),
+                label: label.clone(),
+            })
+            .collect()
+    }
+    /// Most options a multiple choice accepts (null: all).
+    async fn max_choices(&self) -> Option<u32> {
+        match &self.0.question.kind {
+            QuestionKind::MultipleChoice { max, .. } => max.and_then(|m| u32::try_from(m).ok()),
+            _ => None,
+        }
+    }
+    /// Longest free-text answer.
+    async fn max_chars(&self) -> Option<u32> {
+        match &self.0.question.kind {
+            QuestionKind::FreeText { max_chars } => u32::try_from(*max_chars).ok(),
+            _ => None,
+        }
+    }
+    /// Must be answered when shown.
+    async fn required(&self) -> bool {
+        self.0.question.required
+    }
+    /// Shown only when an earlier answer is this (null: always shown).
+    async fn show_when(&self) -> Option<ShowWhenRule> {
+        self.0.question.show_when.as_ref().map(|s| ShowWhenRule {
+            question_key: s.question.clone(),
+            answer: s.answer.clone(),
+        })
+    }
+    /// The profile dimension an "about you" question records for open-link respondents.
+    async fn about_you(&self) -> Option<&str> {
+        self.0.about_you.as_deref()
+    }
+}
+
+/// The messages a consultation sends. Placeholders: `{name}`, `{title}`, `{link}`,
+/// `{closes}`; `{{` and `}}` are literal braces.
+#[derive(SimpleObject, InputObject, Clone)]
+#[graphql(input_name = "MessageTemplatesInput")]
+pub struct MessageTemplates {
+    /// Invitation email subject.
+    pub invite_subject: String,
+    /// Invitation email text (the HTML alternative is made from it).
+    pub invite_text: String,
+    /// Reminder email subject.
+    pub reminder_subject: String,
+    /// Reminder email text.
+    pub reminder_text: String,
+    /// Text message (invitation and reminder).
+    pub sms_text: String,
+}
+
+impl From<Templates> for MessageTemplates {
+    fn from(t: Templates) -> Self {
+        Self {
+            invite_subject: t.invite_subject,
+            invite_text: t.invite_text,
+            reminder_subject: t.reminder_subject,
+            reminder_text: t.reminder_text,
+            sms_text: t.sms_text,
+        }
+    }
+}
+
+impl From<MessageTemplates> for Templates {
+    fn from(t: MessageTemplates) -> Self {
+        Self {
+            invite_subject: t.invite_subject,
+            invite_text: t.invite_text,
+            reminder_subject: t.reminder_subject,
+            reminder_text: t.reminder_text,
+            sms_text: t.sms_text,
+        }
+    }
+}
+
+/// Invitations of one channel, counted by how far they got.
+#[derive(SimpleObject)]
+pub struct ChannelProgress {
+    /// The channel.
+    pub channel: ChannelValue,
+    /// Invitations made.
+    pub invited: u64,
+    /// Sent (or printed).
+    pub sent: u64,
+    /// Reported undeliverable.
+    pub bounced: u64,
+    /// Opened by a person (machine opens are not counted here).
+    pub opened: u64,
+    /// Opened only by a machine (a mail-privacy proxy or an image scanner fetching the
+    /// tracking image): says nothing about whether a person read it.
+    pub machine_opened_only: u64,
+    /// Followed the link.
+    pub clicked: u64,
+    /// Saved a first answer (or submitted).
+    pub started: u64,
+    /// Submitted.
+    pub completed: u64,
+}
+
+fn progress_of(counts: Vec<Counts>) -> async_graphql::Result<Vec<ChannelProgress>> {
+    let n = |x: i64| u64::try_from(x).unwrap_or(0);
+    counts
+        .into_iter()
+        .map(|c| {
+            let channel: crate::domain::consultation::Channel = c
+                .channel
+                .parse()
+                .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
+            Ok(ChannelProgress {
+                channel: channel.into(),
+                invited: n(c.invited),
+                sent: n(c.sent),
+                bounced: n(c.bounced),
+                opened: n(c.opened),
+                machine_opened_only: n(c.machine_opened_only),
+                clicked: n(c.clicked),
+                started: n(c.started),
+                completed: n(c.completed),
+            })
+        })
+        .collect()
+}
+
+/// A consultation, as officers manage it.
+pub struct ConsultationNode(pub Consultation);
+
+/// A consultation, as officers manage it.
+#[Object(name = "Consultation")]
+impl ConsultationNode {
+    /// Opaque identifier.
+    pub async fn id(&self) -> ID {
+        id::encode(self.0.id)
+    }
+    /// The first consultation of its series (itself when it is the first): rounds of a
+    /// series share question keys, so results can be compared.
+    async fn series_id(&self) -> ID {
+        id::encode(self.0.series)
+    }
+    /// Title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// Plain-language summary.
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+    /// Where it is in its life.
+    async fn status(&self) -> StatusValue {
+        self.0.status.into()
+    }
+    /// Answers are kept apart from who gave them.
+    async fn anonymous(&self) -> bool {
+        self.0.anonymous
+    }
+    /// The panel it goes to.
+    async fn panel(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PanelNode>> {
+        let Some(panel) = self.0.panel else {
+            return Ok(None);
+        };
+        let state = context::state(ctx)?;
+        Ok(Some(PanelNode(
+            panels::find(state, &context::caller(ctx), panel).await?,
+        )))
+    }
+    /// The open link anyone may answer at (for a QR code), when it has one.
+    async fn open_link_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let state = context::state(ctx)?;
+        Ok(self
+            .0
+            .open_code
+            .as_ref()
+            .map(|code| format!("{}/o/{code}", state.config.public_url.trim_end_matches('/'))))
+    }
+    /// Answers accepted from.
+    async fn opens_at(&self) -> Option<DateTime<Utc>> {
+        self.0.opens_at
+    }
+    /// Answers accepted until.
+    async fn closes_at(&self) -> Option<DateTime<Utc>> {
+        self.0.closes_at
+    }
+    /// Reading age above which wording is flagged.
+    async fn reading_age_target(&self) -> f64 {
+        self.0.reading_age_target
+    }
+    /// Its message templates.
+    async fn templates(&self) -> MessageTemplates {
+        self.0.templates.clone().into()
+    }
+    /// Most reminders per invitation.
+    async fn max_reminders(&self) -> u32 {
+        self.0.max_reminders
+    }
+    /// Fewest hours between messages to one member.
+    async fn reminder_gap_hours(&self) -> u32 {
+        self.0.reminder_gap_hours
+    }
+    /// When it was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Last change.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// When it was (last) opened.
+    async fn opened_at(&self) -> Option<DateTime<Utc>> {
+        self.0.opened_at
+    }
+    /// When it was (last) closed.
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.closed_at
+    }
+    /// Its questions, in order.
+    async fn questions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<QuestionView>> {
+        let state = context::state(ctx)?;
+        Ok(consultations::questions_of(state.db.reader(), self.0.id)
+            .await?
+            .into_iter()
+            .map(QuestionView)
+            .collect())
+    }
+    /// How readable its title, summary, questions and options are, each against the
+    /// reading-age target; texts without words are left out.
+    async fn readability(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TextReadability>> {
+        let state = context::state(ctx)?;
+        let target = self.0.reading_age_target;
+        let mut out: Vec<TextReadability> = Vec::new();
+        out.extend(readability_of("title".to_owned(), &self.0.title, target));
+        out.extend(readability_of(
+            "summary".to_owned(),
+            &self.0.summary,
+            target,
+        ));
+        for item in consultations::questions_of(state.db.reader(), self.0.id).await? {
+            let key = &item.question.key;
+            out.extend(readability_of(
+                format!("question:{key}"),
+                &item.question.text,
+                target,
+            ));
+            let options: &[String] = match &item.question.kind {
+                QuestionKind::SingleChoice { options }
+                | QuestionKind::MultipleChoice { options, .. }
+                | QuestionKind::Ranking { options } => options,
+                _ => &[],
+            };
+            for (option, label) in options.iter().zip(&item.labels) {
+                out.extend(readability_of(
+                    format!("option:{key}:{option}"),
+                    label,
+                    target,
+                ));
+            }
+        }
+        Ok(out)
+    }
+    /// Invitations counted by channel and by how far they got.
+    async fn progress(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ChannelProgress>> {
+        let state = context::state(ctx)?;
+        progress_of(invitations::counts(state.db.reader(), self.0.id).await?)
+    }
+    /// Its invitations, oldest first.
+    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last invitation of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Connection<String, InvitationNode>> {
+        let page = Page::<InvitationId>::parse(first, after.as_deref())?;
+        let state = context::state(ctx)?;
+        let rows = invitations::list(
+            state,
+            &context::caller(ctx),
+            self.0.id,
+            page.after,
+            page.first,
+        )
+        .await?;
+        Ok(page.connection(rows, |i| i.id, InvitationNode))
+    }
+}
+
+/// One member's invitation to a consultation and what happened to it.
+pub struct InvitationNode(pub Invitation);
+
+/// One member's invitation to a consultation and what happened to it.
+#[Object(name = "Invitation")]
+impl InvitationNode {
+    /// Opaque identifier.
+    async fn id(&self) -> ID {
+        id::encode(self.0.id)
+    }
+    /// The consultation.
+    async fn consultation_id(&self) -> ID {
+        id::encode(self.0.consultation)
+    }
+    /// The member.
+    async fn resident_id(&self) -> ID {
+        id::encode(self.0.resident)
+    }
+    /// How it reaches them.
+    async fn channel(&self) -> ChannelValue {
+        self.0.channel.into()
+    }
+    /// The furthest stage reached.
+    async fn stage(&self) -> StageValue {
+        self.0.stage.into()
+    }
+    /// When it was made.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When it was sent (or printed).
+    async fn sent_at(&self) -> Option<DateTime<Utc>> {
+        self.0.sent_at
+    }
+    /// When it was reported undeliverable.
+    async fn bounced_at(&self) -> Option<DateTime<Utc>> {
+        self.0.bounced_at
+    }
+    /// First open by a person.
+    async fn opened_at(&self) -> Option<DateTime<Utc>> {
+        self.0.opened_at
+    }
+    /// First open by a machine (mail-privacy proxy or scanner).
+    async fn machine_opened_at(&self) -> Option<DateTime<Utc>> {
+        self.0.machine_opened_at
+    }
+    /// First click of its link.
+    async fn clicked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.clicked_at
+    }
+    /// First saved answer.
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.0.started_at
+    }
+    /// Submission (the day only, for an anonymous consultation).
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+    /// How the answers came.
+    async fn completed_channel(&self) -> Option<AnswerChannelValue> {
+        self.0.completed_channel.map(Into::into)
+    }
+    /// Reminders sent.
+    async fn reminders_sent(&self) -> u32 {
+        self.0.reminders_sent
+    }
+}
+
+/// A consultation as a respondent sees it.
+pub struct PublicConsultation(pub Consultation, pub Vec<QuestionItem>);
+
+/// A consultation as a respondent sees it.
+#[Object]
+impl PublicConsultation {
+    /// Title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// Plain-language summary.
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+    /// Whether it is open, closed or not yet open.
+    async fn status(&self) -> StatusValue {
+        self.0.status.into()
+    }
+    /// Answers are kept apart from who gave them.
+    async fn anonymous(&self) -> bool {
+        self.0.anonymous
+    }
+    /// Answers accepted from.
+    async fn opens_at(&self) -> Option<DateTime<Utc>> {
+        self.0.opens_at
+    }
+    /// Answers accepted until.
+    async fn closes_at(&self) -> Option<DateTime<Utc>> {
+        self.0.closes_at
+    }
+    /// The questions, in order.
+    async fn questions(&self) -> Vec<QuestionView> {
+        self.1.iter().cloned().map(QuestionView).collect()
+    }
+}
+
+/// One answer, as saved or given.
+#[derive(SimpleObject, InputObject, Clone, Default)]
+#[graphql(input_name = "AnswerInput")]
+pub struct AnswerValue {
+    /// The question's key.
+    pub question_key: String,
+    /// Chosen option keys: one for a single choice, several for a multiple choice, every
+    /// option in order of preference for a ranking.
+    pub options: Option<Vec<String>>,
+    /// A scale value: 1–5 for agreement, 0–10 for a rating.
+    pub value: Option<i32>,
+    /// A free-text answer.
+    pub text: Option<String>,
+}
+
+impl AnswerValue {
+    /// The answer it gives: `None` when it gives none (clears a saved answer).
+    fn parse(self, field: &str) -> async_graphql::Result<(String, Option<Answer>)> {
+        let given = [
+            self.options.is_some(),
+            self.value.is_some(),
+            self.text.is_some(),
+        ]
+        .iter()
+        .filter(|g| **g)
+        .count();
+        if given > 1 {
+            return Err(AppError::bad_input(
+                field,
+                format!(
+                    "Question {:?}: give options, a value or a text, not more than one.",
+                    self.question_key
+                ),
+            )
+            .into());
+        }
+        let answer = if let Some(options) = self.options {
+            Some(Answer::Options(options))
+        } else if let Some(value) = self.value {
+            let value = u8::try_from(value).map_err(|_| {
+                AppError::bad_input(
+                    field,
+                    format!(
+                        "Question {:?}: {value} is not on any scale.",
+                        self.question_key
+                    ),
+                )
+            })?;
+            Some(Answer::Scale(value))
+        } else {
+            self.text.map(Answer::Text)
+        };
+        Ok((self.question_key, answer))
+    }
+
+    fn from_answer(key: String, answer: Answer) -> Self {
+        match answer {
+            Answer::Options(options) => Self {
+                question_key: key,
+                options: Some(options),
+                ..Default::default()
+            },
+            Answer::Scale(v) => Self {
+                question_key: key,
+                value: Some(i32::from(v)),
+                ..Default::default()
+            },
+            Answer::Text(text) => Self {
+                question_key: key,
+                text: Some(text),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+fn answers_in(answers: Vec<AnswerValue>) -> async_graphql::Result<Vec<(String, Option<Answer>)>> {
+    answers
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| a.parse(&format!("input.answers.{i}")))
+        .collect()
+}
+
+/// An invitation as its holder sees it: the consultation, the questions and what they
+/// have saved so far.
+pub struct InvitedView(pub Invited);
+
+/// An invitation as its holder sees it: the consultation, the questions and what they
+/// have saved so far.
+#[Object(name = "InvitedConsultation")]
+impl InvitedView {
+    /// The invitation's ID (signed-in residents answer by it).
+    async fn invitation_id(&self) -> ID {
+        id::encode(self.0.invitation.id)
+    }
+    /// How far it has got.
+    async fn stage(&self) -> StageValue {
+        self.0.invitation.stage.into()
+    }
+    /// When the answers were submitted (null: not yet).
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.invitation.completed_at
+    }
+    /// The consultation.
+    async fn consultation(&self) -> PublicConsultation {
+        PublicConsultation(self.0.consultation.clone(), self.0.questions.clone())
+    }
+    /// Answers saved so far (cleared once submitted).
+    async fn saved_answers(&self) -> Vec<AnswerValue> {
+        self.0
+            .saved
+            .iter()
+            .cloned()
+            .map(|(k, a)| AnswerValue::from_answer(k, a))
+            .collect()
+    }
+}
+
+/// A pending or completed invitation of the signed-in resident.
+pub struct MyInvitation(Invitation, Consultation);
+
+/// A pending or completed invitation of the signed-in resident.
+#[Object]
+impl MyInvitation {
+    /// The invitation's ID (answer with it while signed in).
+    async fn invitation_id(&self) -> ID {
+        id::encode(self.0.id)
+    }
+    /// The consultation's title.
+    async fn title(&self) -> &str {
+        &self.1.title
+    }
+    /// The consultation's status.
+    async fn status(&self) -> StatusValue {
+        self.1.status.into()
+    }
+    /// Answers accepted until.
+    async fn closes_at(&self) -> Option<DateTime<Utc>> {
+        self.1.closes_at
+    }
+    /// How far it has got.
+    async fn stage(&self) -> StageValue {
+        self.0.stage.into()
+    }
+    /// When the answers were submitted (null: pending).
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+}
+
+/// Consultation queries.
+#[derive(Default)]
+pub struct ConsultationQuery;
+
+#[Object]
+impl ConsultationQuery {
+    /// Every consultation, newest first (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn consultations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only those in this status.")] status: Option<StatusValue>,
+    ) -> async_graphql::Result<Vec<ConsultationNode>> {
+        let state = context::state(ctx)?;
+        Ok(
+            consultations::list(state, &context::caller(ctx), status.map(Into::into))
+                .await?
+                .into_iter()
+                .map(ConsultationNode)
+                .collect(),
+        )
+    }
+
+    /// One consultation (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn consultation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The consultation's ID.")] id: ID,
+    ) -> async_graphql::Result<ConsultationNode> {
+        let consultation = id::decode::<ConsultationId>(&id, "id")?;
+        let state = context::state(ctx)?;
+        Ok(ConsultationNode(
+            consultations::find(state, &context::caller(ctx), consultation).await?,
+        ))
+    }
+
+    /// The consultation a personal link opens, with the answers saved so far (no login:
+    /// the token is the key). An unknown or withdrawn token is `NOT_FOUND`.
+    async fn invitation_by_token(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The token from the personal link.")] token: String,
+    ) -> async_graphql::Result<InvitedView> {
+        let state = context::state(ctx)?;
+        Ok(InvitedView(
+            answering::open(state, &context::caller(ctx), Access::Token(token)).await?,
+        ))
+    }
+
+    /// One of the signed-in resident's invitations (or any, for an OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER_OR_RESIDENT")]
+    async fn invitation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The invitation's ID.")] id: ID,
+    ) -> async_graphql::Result<InvitedView> {
+        let invitation = id::decode::<InvitationId>(&id, "id")?;
+        let state = context::state(ctx)?;
+        Ok(InvitedView(
+            answering::open(state, &context::caller(ctx), Access::Invitation(invitation)).await?,
+        ))
+    }
+
+    /// The signed-in resident's invitations, newest first: pending and completed.
+    #[graphql(guard = "RoleGuard::ANY_ACCOUNT")]
+    async fn my_invitations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<MyInvitation>> {
+        let state = context::state(ctx)?;
+        Ok(answering::mine(state, &context::caller(ctx))
+            .await?
+            .into_iter()
+            .map(|(i, c)| MyInvitation(i, c))
+            .collect())
+    }
+}
+
+/// A consultation as an officer writes it.
+#[derive(InputObject)]
+pub struct ConsultationCreateInput {
+    /// Title.
+    pub title: String,
+    /// A plain-language summary.
+    #[graphql(default)]
+    pub summary: String,
+    /// Keep answers apart from who gave them.
+    #[graphql(default = false)]
+    pub anonymous: bool,
+    /// The panel it goes to.
+    pub panel_id: Option<ID>,
+    /// Also open to anyone through an open link and QR code.
+    #[graphql(default = false)]
+    pub open_link: bool,
+    /// Answers accepted from.
+    pub opens_at: Option<DateTime<Utc>>,
+    /// Answers accepted until.
+    pub closes_at: Option<DateTime<Utc>>,
+    /// Reading age above which wording is flagged (default 9, the UK public-sector
+    /// guidance).
+    pub reading_age_target: Option<f64>,
+    /// Message templates (the defaults when absent).
+    pub templates: Option<MessageTemplates>,
+    /// Most reminders per invitation (0 to 10).
+    #[graphql(default = 2)]
+    pub max_reminders: i32,
+    /// Fewest hours between messages to one member.
+    #[graphql(default = 72)]
+    pub reminder_gap_hours: i32,
+}
+
+impl ConsultationCreateInput {
+    fn request(self) -> async_graphql::Result<ConsultationRequest> {
+        let count = |n: i32, field: &str| {
+            u32::try_from(n).map_err(|_| AppError::bad_input(field, "Give 0 or more."))
+        };
+        Ok(ConsultationRequest {
+            title: self.title,
+            summary: self.summary,
+            anonymous: self.anonymous,
+            panel: self
+                .panel_id
+                .map(|p| id::decode::<PanelId>(&p, "input.panelId"))
+                .transpose()?,
+            open_link: self.open_link,
+            opens_at: self.opens_at,
+            closes_at: self.closes_at,
+            reading_age_target: self.reading_age_target,
+            templates: self.templates.map(Into::into),
+            max_reminders: count(self.max_reminders, "input.maxReminders")?,
+            reminder_gap_hours: count(self.reminder_gap_hours, "input.reminderGapHours")?,
+        })
+    }
+}
+
+/// A draft's new wording and settings (every field, as when creating it).
+#[derive(InputObject)]
+pub struct ConsultationUpdateInput {
+    /// The consultation.
+    pub consultation_id: ID,
+    /// Everything about it.
+    pub consultation: ConsultationCreateInput,
+}
+
+/// One question as an officer writes it.
+#[derive(InputObject)]
+pub struct QuestionInput {
+    /// A stable key (letters, digits, `_`, `-`), kept across rounds.
+    pub key: String,
+    /// The wording.
+    pub text: String,
+    /// The kind of answer.
+    pub kind: QuestionKindValue,
+    /// Options of a choice or ranking question, in order.
+    #[graphql(default)]
+    pub options: Vec<QuestionOption>,
+    /// Most options a multiple choice accepts (null: all).
+    pub max_choices: Option<i32>,
+    /// Longest free-text answer (default 2,000).
+    pub max_chars: Option<i32>,
+    /// Must be answered when shown.
+    #[graphql(default = false)]
+    pub required: bool,
+    /// Show only when an earlier question was answered so.
+    pub show_when: Option<ShowWhenRule>,
+    /// For open-link surveys: the profile dimension this single-choice question records
+    /// (`age_band`, `sex`, `ethnic_group`, `disability`, `ward`), its option keys being the
+    /// profile's values.
+    pub about_you: Option<String>,
+}
+
+impl QuestionInput {
+    fn request(self, i: usize) -> async_graphql::Result<QuestionRequest> {
+        let size = |n: Option<i32>, name: &str| {
+            n.map(|n| {
+                usize::try_from(n).map_err(|_| {
+                    AppError::bad_input(format!("input.questions.{i}.{name}"), "Give 1 or more.")
+                })
+            })
+            .transpose()
+        };
+        let (keys, labels): (Vec<String>, Vec<String>) =
+            self.options.into_iter().map(|o| (o.key, o.label)).unzip();
+        let kind = match self.kind {
+            QuestionKindValue::SingleChoice => QuestionKind::SingleChoice { options: keys },
+            QuestionKindValue::MultipleChoice => QuestionKind::MultipleChoice {
+                options: keys,
+                max: size(self.max_choices, "maxChoices")?,
+            },
+            QuestionKindValue::Agreement => QuestionKind::Agreement,
+            QuestionKindValue::Rating => QuestionKind::Rating,
+            QuestionKindValue::FreeText => QuestionKind::FreeText {
+                max_chars: size(self.max_chars, "maxChars")?.unwrap_or(2_000),
+            },
+            QuestionKindValue::Ranking => QuestionKind::Ranking { options: keys },
+        };
+        Ok(QuestionRequest {
+            key: self.key,
+            text: self.text,
+            kind,
+            labels,
+            required: self.required,
+            show_when: self.show_when.map(|s| ShowWhen {
+                question: s.question_key,
+                answer: s.answer,
+            }),
+            about_you: self.about_you,
+        })
+    }
+}
+
+/// A draft's questions.
+#[derive(InputObject)]
+pub struct ConsultationQuestionsSetInput {
+    /// The consultation (a draft).
+    pub consultation_id: ID,
+    /// Every question, in order (replacing the draft's).
+    pub questions: Vec<QuestionInput>,
+}
+
+/// A consultation to act on.
+#[derive(InputObject)]
+pub struct ConsultationRef {
+    /// The consultation.
+    pub consultation_id: ID,
+}
+
+/// A consultation to repeat.
+#[derive(InputObject)]
+pub struct ConsultationDuplicateInput {
+    /// The consultation to copy.
+    pub consultation_id: ID,
+    /// The copy's title (the same when absent).
+    pub title: Option<String>,
+}
+
+/// A consultation, changed.
+#[derive(SimpleObject)]
+pub struct ConsultationPayload {
+    /// As it now is.
+    pub consultation: ConsultationNode,
+}
+
+/// A draft's questions, set.
+#[derive(SimpleObject)]
+pub struct ConsultationQuestionsSetPayload {
+    /// The consultation.
+    pub consultation: ConsultationNode,
+    /// Its questions, in order.
+    pub questions: Vec<QuestionView>,
+}
+
+/// Inviting a panel.
+#[derive(InputObject)]
+pub struct ConsultationInviteInput {
+    /// The consultation (open).
+    pub consultation_id: ID,
+    /// Reach members this way where they can be (post always can); otherwise email, then
+    /// text message, then post.
+    pub prefer: Option<ChannelValue>,
+}
+
+/// Printing post invitations.
+#[derive(InputObject)]
+pub struct ConsultationLettersExportInput {
+    /// The consultation.
+    pub consultation_id: ID,
+    /// Print again the letters already printed (their old codes stop working).
+    #[graphql(default = false)]
+    pub reprint: bool,
+}
+
+/// Answers to save.
+#[derive(InputObject)]
+pub struct AnswersSaveInput {
+    /// The token from the personal link; or
+    pub token: Option<String>,
+    /// the invitation's ID, signed in.
+    pub invitation_id: Option<ID>,
+    /// Answers to save; one with no options, value or text clears that question's.
+    pub answers: Vec<AnswerValue>,
+}
+
+/// Answers to submit.
+#[derive(InputObject)]
+pub struct ResponseSubmitInput {
+    /// The token from the personal link; or
+    pub token: Option<String>,
+    /// the invitation's ID, signed in.
+    pub invitation_id: Option<ID>,
+    /// Answers (over those saved before); may be empty when all are saved.
+    #[graphql(default)]
+    pub answers: Vec<AnswerValue>,
+    /// How the respondent answered.
+    #[graphql(default)]
+    pub channel: AnswerChannelValue,
+}
+
+/// Answers received on paper or by phone.
+#[derive(InputObject)]
+pub struct ResponseEnterInput {
+    /// The member's invitation; or
+    pub invitation_id: Option<ID>,
+    /// the short code printed on their letter.
+    pub code: Option<String>,
+    /// `PAPER` or `PHONE`.
+    pub channel: AnswerChannelValue,
+    /// Their answers.
+    pub answers: Vec<AnswerValue>,
+}
+
+/// A submission.
+#[derive(SimpleObject)]
+pub struct ResponseSubmitPayload {
+    /// The invitation's stage (COMPLETED).
+    pub stage: StageValue,
+    /// When it was completed (the day only, for an anonymous consultation).
+    pub completed_at: Option<DateTime<Utc>>,
+    /// It had already been submitted: nothing new was recorded.
+    pub duplicate: bool,
+}
+
+impl From<Submitted> for ResponseSubmitPayload {
+    fn from(s: Submitted) -> Self {
+        Self {
+            stage: s.invitation.stage.into(),
+            completed_at: s.invitation.completed_at,
+            duplicate: s.duplicate,
+        }
+    }
+}
+
+fn access(token: Option<String>, invitation: Option<ID>) -> async_graphql::Result<Access> {
+    match (token, invitation) {
+        (Some(token), None) => Ok(Access::Token(token)),
+        (None, Some(invitation)) => Ok(Access::Invitation(id::decode::<InvitationId>(
+            &invitation,
+            "input.invitationId",
+        )?)),
+        _ => Err(AppError::bad_input(
+            "input.token",
+            "Give either the token or the invitation's ID.",
+        )
+        .into()),
+    }
+}
+
+fn complete_answers(answers: Vec<AnswerValue>) -> async_graphql::Result<Vec<(String, Answer)>> {
+    answers_in(answers)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, (key, answer))| {
+            answer.map(|a| (key.clone(), a)).ok_or_else(|| {
+                AppError::bad_input(
+                    format!("input.answers.{i}"),
+                    format!("Question {key:?}: give options, a value or a text."),
+                )
+                .into()
+            })
+        })
+        .collect()
+}
+
+/// Consultation mutations.
+#[derive(Default)]
+pub struct ConsultationMutation;
+
+#[Object]
+impl ConsultationMutation {
+    /// Drafts a consultation (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn consultation_create(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The consultation.")] input: ConsultationCreateInput,
+    ) -> async_graphql::Result<ConsultationPayload> {
+        let state = context::state(ctx)?;
+        let consultation =
+            consultations::create(state, &context::caller(ctx), input.request()?).await?;
+        Ok(ConsultationPayload {
+            consultation: ConsultationNode(consultation),
+        })
+    }
+
+    /// Changes a draft's wording and settings (OFFICER). `CONFLICT` once it is open.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn consultation_update(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The draft and its new settings.")] input: ConsultationUpdateInput,
+    ) -> async_graphql::Result<ConsultationPayload> {
+        let id = id::decode::<ConsultationId>(&input.consultation_id, "input.consultationId")?;
+        let state = context::state(ctx)?;
+        let consultation = consultations::update(
+            state,
+            &context::caller(ctx),
+            id,
+            input.consultation.request()?,
+        )
+        .await?;
+        Ok(ConsultationPayload {
+            consultation: ConsultationNode(consultation),
+        })
+    }
+
+    /// Sets a draft's questions, in order (OFFICER). `CONFLICT` once it is open.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn consultation_questions_set(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The draft and its questions.")] input: ConsultationQuestionsSetInput,
+    ) -> async_graphql::Result<ConsultationQuestionsSetPayload> {
+        let id = id::decode::<ConsultationId>(&input.consultation_id, "input.consultationId")?;
+        let requests = input
+            .questions
+            .into_iter()
+            .enumerate()
+            .map(|(i, q)| q.request(i))
+            .collect::<async_graphql::Result<Vec<_>>>()?;
+        let state = context::state(ctx)?;
+        let caller = context::caller(ctx);
+        let questions = consultations::set_questions(state, &caller, id, requests).await?;
+        Ok(ConsultationQuestionsSetPayload {
+            consultation: ConsultationNode(consultations::find(state, &caller, id).await?),
+            questions: questions.into_iter().map(QuestionView).collect(),
+        })
+    }
+
+    /// Opens a draft: its questions freeze and answers are accepted (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn consultation_open(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The consultation.")] input: ConsultationRef,
+    ) -> async_graphql::Result<ConsultationPayload> {
+        transition(ctx, input, Status::Open, false).await
+    }
+
+    /// Closes an open consultation: no new answers (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn consultation_close(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The consultation.")] input: ConsultationRef,
+    ) -> async_graphql::Result<ConsultationPayload> {
+        transition(ctx, input, Status::Closed, false).await
+    }
+
+    /// Reopens a closed consultation (OFFICER); a close time already past is removed.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn consultation_reopen(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The consultation.")] input: ConsultationRef,
+    ) -> async_graphql::Result<ConsultationPayload> {
+        transition(ctx, input, Status::Open, true).await
+    }
+
+    /// Copies a consultation as a new draft in the same series, keeping its question keys
+    /// so next year's results can be compared with this year's (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn consultation_duplicate(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The consultation to copy.")] input: ConsultationDuplicateInput,
+    ) -> async_graphql::Result<ConsultationPayload> {
+        let id = id::decode::<ConsultationId>(&input.consultation_id, "input.consultationId")?;
+        let state = context::state(ctx)?;
+        let copy = consultations::duplicate(state, &context::caller(ctx), id, input.title).await?;
+        Ok(ConsultationPayload {
+            consultation: ConsultationNode(copy),
+        })
+    }
+
+    /// Invites every current member of the consultation's panel not yet invited, as a
+    /// job: an invitation with a personal link each, its email or text message queued
+    /// (OFFICER). Members without email or phone, or preferring post, get a letter: print
+    /// them with `consultationLettersExport`.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn consultation_invite(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The consultation.")] input: ConsultationInviteInput,
+    ) -> async_graphql::Result<JobPayload> {
+        let id = id::decode::<ConsultationId>(&input.consultation_id, "input.consultationId")?;
+        let state = context::state(ctx)?;
+        let prefer = input.prefer.map(|p| {
+            crate::domain::consultation::Channel::from(p)
+                .as_str()
+                .to_owned()
+        });
+        let job =
+            invitations::start_invite(state, &context::caller(ctx), id, InviteRequest { prefer })
+                .await?;
+        Ok(JobPayload { job: JobNode(job) })
+    }
+
+    /// Prints the post invitations not yet printed, as a job: a mail-merge CSV with each
+    /// member's address and personal short code (OFFICER).
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn consultation_letters_export(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The consultation.")] input: ConsultationLettersExportInput,
+    ) -> async_graphql::Result<JobPayload> {
+        let id = id::decode::<ConsultationId>(&input.consultation_id, "input.consultationId")?;
+        let state = context::state(ctx)?;
+        let job =
+            invitations::start_letters(state, &context::caller(ctx), id, input.reprint).await?;
+        Ok(JobPayload { job: JobNode(job) })
+    }
+
+    /// Saves answers without submitting, to resume later on any device (the personal
+    /// link's token, or signed in with the invitation's ID). The first save marks the
+    /// invitation started. Each answer is checked against its question.
+    async fn answers_save(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Who is answering and the answers.")] input: AnswersSaveInput,
+    ) -> async_graphql::Result<InvitedView> {
+        let access = access(input.token, input.invitation_id)?;
+        let answers = answers_in(input.answers)?;
+        let state = context::state(ctx)?;
+        Ok(InvitedView(
+            answering::save(state, &context::caller(ctx), access, answers).await?,
+        ))
+    }
+
+    /// Submits the answers (saved ones with these over them), checked as a whole: types,
+    /// required questions, skip logic. Exactly once per invitation: a repeat (a double
+    /// tap, a retry) changes nothing and says `duplicate`.
+    async fn response_submit(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Who is answering and the answers.")] input: ResponseSubmitInput,
+    ) -> async_graphql::Result<ResponseSubmitPayload> {
+        let access = access(input.token, input.invitation_id)?;
+        let channel: crate::domain::consultation::AnswerChannel = input.channel.into();
+        if channel.is_offline() {
+            return Err(AppError::bad_input(
+                "input.channel",
+                "Paper and phone answers are entered by an officer with responseEnter.",
+            )
+            .into());
+        }
+        let answers = complete_answers(input.answers)?;
+        let state = context::state(ctx)?;
+        Ok(
+            answering::submit(state, &context::caller(ctx), access, answers, channel)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Enters answers received on paper or by phone against the member's invitation or
+    /// its printed code (OFFICER); they count in every figure like online answers.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn response_enter(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Whose answers, how they came, and the answers.")]
+        input: ResponseEnterInput,
+    ) -> async_graphql::Result<ResponseSubmitPayload> {
+        let channel: crate::domain::consultation::AnswerChannel = input.channel.into();
+        if !channel.is_offline() {
+            return Err(AppError::bad_input(
+                "input.channel",
+                "Officers enter answers received on PAPER or by PHONE.",
+            )
+            .into());
+        }
+        let access = match (input.invitation_id, input.code) {
+            (Some(invitation), None) => Access::Invitation(id::decode::<InvitationId>(
+                &invitation,
+                "input.invitationId",
+            )?),
+            (None, Some(code)) => Access::Code(code),
+            _ => {
+                return Err(AppError::bad_input(
+                    "input.invitationId",
+                    "Give either the invitation's ID or the printed code.",
+                )
+                .into());
+            }
+        };
+        let answers = complete_answers(input.answers)?;
+        let state = context::state(ctx)?;
+        Ok(
+            answering::submit(state, &context::caller(ctx), access, answers, channel)
+                .await?
+                .into(),
+        )
+    }
+}
+
+async fn transition(
+    ctx: &Context<'_>,
+    input: ConsultationRef,
+    to: Status,
+    reopen: bool,
+) -> async_graphql::Result<ConsultationPayload> {
+    let id = id::decode::<ConsultationId>(&input.consultation_id, "input.consultationId")?;
+    let state = context::state(ctx)?;
+    let caller = context::caller(ctx);
+    if to == Status::Open {
+        // Opening a draft and reopening a closed one are separate, explicit steps.
+        let current = consultations::find(state, &caller, id).await?;
+        let expected = if reopen {
+            Status::Closed
+        } else {
+            Status::Draft
+        };
+        if current.status != expected && current.status != Status::Open {
+            return Err(AppError::conflict(if reopen {
+                "Only a closed consultation is reopened; open a draft with consultationOpen."
+            } else {
+                "Only a draft is opened; reopen a closed consultation with consultationReopen."
+            })
+            .into());
+        }
+    }
+    Ok(ConsultationPayload {
+        consultation: ConsultationNode(consultations::transition(state, &caller, id, to).await?),
+    })
+}

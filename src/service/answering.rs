@@ -1,0 +1,577 @@
+//! Answering a consultation: a resident opens it with their personal link (no login), or
+//! signed in; saves answers as they go (and resumes on another device); submits once.
+//! Officers enter answers received on paper or by phone against the member's invitation
+//! or its printed code, so offline respondents count exactly like online ones.
+//!
+//! Submission is exactly-once: the invitation is marked completed by a conditional update
+//! in the same transaction as the response is written, so double taps, retries and
+//! concurrent submits of one token produce one response; the later ones are told it was
+//! already submitted.
+//!
+//! An anonymous consultation's response carries the respondent's demographic snapshot
+//! but no link to the invitation, and only the day it came in; the invitation records
+//! completion by the day too, and no timed event is written for it, so nothing orders
+//! completions finely enough to pair them with responses.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+
+use crate::db::entities::{answer, invitation, resident, response, saved_answer};
+use crate::domain::consultation::{
+    AnswerChannel, Channel, Consultation, QuestionItem, Status, accepts_answers,
+};
+use crate::domain::ids::{ConsultationId, InvitationId, ResidentId, ResponseId};
+use crate::domain::invitation_code::InvitationCode;
+use crate::domain::panel::Profile;
+use crate::domain::questionnaire::{Answer, AnswerError, check_answer, check_submission};
+use crate::domain::role::Role;
+use crate::domain::session_token::TokenHash;
+use crate::domain::tracking::Stage;
+use crate::error::{AppError, AppResult};
+use crate::service::auth::Caller;
+use crate::service::consultations::{self, OFFICERS};
+use crate::service::tracking::{Event, EventKind, record_in};
+use crate::state::AppState;
+
+/// One member's invitation to a consultation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invitation {
+    /// Its identity.
+    pub id: InvitationId,
+    /// The consultation.
+    pub consultation: ConsultationId,
+    /// The member.
+    pub resident: ResidentId,
+    /// How it reaches them.
+    pub channel: Channel,
+    /// The furthest stage reached.
+    pub stage: Stage,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When the transport accepted it.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// When it bounced.
+    pub bounced_at: Option<DateTime<Utc>>,
+    /// First open by a person.
+    pub opened_at: Option<DateTime<Utc>>,
+    /// First open by a machine (a mail-privacy proxy or scanner).
+    pub machine_opened_at: Option<DateTime<Utc>>,
+    /// First click.
+    pub clicked_at: Option<DateTime<Utc>>,
+    /// First saved answer.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Submission (the day only, for an anonymous consultation).
+    pub completed_at: Option<DateTime<Utc>>,
+    /// How the answers came.
+    pub completed_channel: Option<AnswerChannel>,
+    /// Reminders sent.
+    pub reminders_sent: u32,
+    /// Withdrawn by an officer: its link no longer works.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The stored row as an [`Invitation`].
+pub fn to_domain(row: invitation::Model) -> AppResult<Invitation> {
+    let bad = |what: &str, value: &str| {
+        AppError::internal(anyhow::anyhow!(
+            "invitation {} has the unknown {what} {value:?}",
+            row.id
+        ))
+    };
+    Ok(Invitation {
+        id: InvitationId(row.id),
+        consultation: ConsultationId(row.consultation_id),
+        resident: ResidentId(row.resident_id),
+        channel: row
+            .channel
+            .parse()
+            .map_err(|_| bad("channel", &row.channel))?,
+        stage: row.stage.parse().map_err(|_| bad("stage", &row.stage))?,
+        created_at: row.created_at,
+        sent_at: row.sent_at,
+        bounced_at: row.bounced_at,
+        opened_at: row.opened_at,
+        machine_opened_at: row.machine_opened_at,
+        clicked_at: row.clicked_at,
+        started_at: row.started_at,
+        completed_at: row.completed_at,
+        completed_channel: match &row.completed_channel {
+            Some(c) => Some(c.parse().map_err(|_| bad("answer channel", c))?),
+            None => None,
+        },
+        reminders_sent: u32::try_from(row.reminders_sent).unwrap_or(0),
+        revoked_at: row.revoked_at,
+    })
+}
+
+/// How a caller reaches one invitation.
+#[derive(Clone, Debug)]
+pub enum Access {
+    /// The personal token from an email or text message (anyone holding it).
+    Token(String),
+    /// The invitation itself: its member signed in, or an officer.
+    Invitation(InvitationId),
+    /// The short code printed on a letter (officers entering a paper response).
+    Code(String),
+}
+
+/// What a respondent sees: the consultation, its questions and their saved answers.
+#[derive(Clone, Debug)]
+pub struct Invited {
+    /// The invitation.
+    pub invitation: Invitation,
+    /// The consultation.
+    pub consultation: Consultation,
+    /// Its questions, in order.
+    pub questions: Vec<QuestionItem>,
+    /// Answers saved so far, by question key.
+    pub saved: Vec<(String, Answer)>,
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound { what: "invitation" }
+}
+
+/// Finds the invitation `access` names, checking the caller may use it. An unknown,
+/// revoked or foreign token is `NOT_FOUND` alike.
+async fn resolve(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    caller: &Caller,
+    access: &Access,
+) -> AppResult<invitation::Model> {
+    let row = match access {
+        Access::Token(token) => invitation::Entity::find()
+            .filter(invitation::Column::TokenHash.eq(TokenHash::of(token.trim()).as_str()))
+            .one(db)
+            .await?
+            .ok_or_else(not_found)?,
+        Access::Invitation(id) => {
+            let row = invitation::Entity::find_by_id(id.get())
+                .one(db)
+                .await?
+                .ok_or_else(not_found)?;
+            if caller.require(OFFICERS).is_err() {
+                // A resident may reach only their own.
+                let session = caller.session()?;
+                if session.role != Role::Resident {
+                    return Err(AppError::Forbidden);
+                }
+                let owner = resident::Entity::find_by_id(row.resident_id)
+                    .one(db)
+                    .await?
+                    .and_then(|r| r.account_id);
+                if owner != Some(session.account_id.get()) {
+                    return Err(not_found());
+                }
+            }
+            row
+        }
+        Access::Code(code) => {
+            caller.require(OFFICERS)?;
+            let code = InvitationCode::parse(code)
+                .map_err(|e| AppError::bad_input("input.code", e.to_string()))?;
+            invitation::Entity::find()
+                .filter(invitation::Column::CodeHash.is_in(state.codes.lookup_hashes(&code)))
+                .one(db)
+                .await?
+                .ok_or_else(not_found)?
+        }
+    };
+    if row.revoked_at.is_some() {
+        return Err(not_found());
+    }
+    Ok(row)
+}
+
+/// The consultation an invitation opens, its questions and the answers saved so far.
+pub async fn open(state: &AppState, caller: &Caller, access: Access) -> AppResult<Invited> {
+    let db = state.db.reader();
+    let row = resolve(db, state, caller, &access).await?;
+    invited(db, row).await
+}
+
+/// What the holder of an invitation (already checked) sees.
+async fn invited(db: &impl ConnectionTrait, row: invitation::Model) -> AppResult<Invited> {
+    let consultation = consultations::find_any(db, ConsultationId(row.consultation_id)).await?;
+    let questions = consultations::questions_of(db, consultation.id).await?;
+    let saved = saved_answers(db, InvitationId(row.id)).await?;
+    Ok(Invited {
+        invitation: to_domain(row)?,
+        consultation,
+        questions,
+        saved,
+    })
+}
+
+async fn saved_answers(
+    db: &impl ConnectionTrait,
+    invitation: InvitationId,
+) -> AppResult<Vec<(String, Answer)>> {
+    saved_answer::Entity::find()
+        .filter(saved_answer::Column::InvitationId.eq(invitation.get()))
+        .order_by_asc(saved_answer::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| {
+            serde_json::from_str(&row.answer)
+                .map(|answer| (row.question_key, answer))
+                .map_err(|e| AppError::internal(anyhow::anyhow!("saved answer {}: {e}", row.id)))
+        })
+        .collect()
+}
+
+/// A signed-in resident's invitations, newest first, with their consultations.
+pub async fn mine(state: &AppState, caller: &Caller) -> AppResult<Vec<(Invitation, Consultation)>> {
+    let session = caller.session()?;
+    let db = state.db.reader();
+    let residents: Vec<i64> = resident::Entity::find()
+        .filter(resident::Column::AccountId.eq(session.account_id.get()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    if residents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = invitation::Entity::find()
+        .filter(invitation::Column::ResidentId.is_in(residents))
+        .filter(invitation::Column::RevokedAt.is_null())
+        .order_by_desc(invitation::Column::Id)
+        .all(db)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let consultation = consultations::find_any(db, ConsultationId(row.consultation_id)).await?;
+        // Drafts are not shown to residents.
+        if consultation.status != Status::Draft {
+            out.push((to_domain(row)?, consultation));
+        }
+    }
+    Ok(out)
+}
+
+fn refusal(consultation: &Consultation, now: DateTime<Utc>) -> AppResult<()> {
+    accepts_answers(
+        consultation.status,
+        consultation.opens_at,
+        consultation.closes_at,
+        now,
+    )
+    .map_err(|why| AppError::conflict(format!("Answers are not accepted: {why}.")))
+}
+
+fn answer_error(errors: Vec<AnswerError>) -> AppError {
+    let message = errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    AppError::bad_input("input.answers", message)
+}
+
+/// Saves answers (an answer of `None` clears a saved one) without submitting; the first
+/// save marks the invitation started. Each answer is checked against its question.
+pub async fn save(
+    state: &AppState,
+    caller: &Caller,
+    access: Access,
+    answers: Vec<(String, Option<Answer>)>,
+) -> AppResult<Invited> {
+    let db = state.db.writer();
+    let row = resolve(db, state, caller, &access).await?;
+    let consultation = consultations::find_any(db, ConsultationId(row.consultation_id)).await?;
+    let now = state.clock.now();
+    refusal(&consultation, now)?;
+    if row.completed_at.is_some() {
+        return Err(AppError::conflict(
+            "These answers have already been submitted.",
+        ));
+    }
+    let questions = consultations::questions_of(db, consultation.id).await?;
+    let mut problems = Vec::new();
+    for (key, answer) in &answers {
+        match questions.iter().find(|q| &q.question.key == key) {
+            None => problems.push(AnswerError::UnknownQuestion(key.clone())),
+            Some(item) => {
+                if let Some(answer) = answer
+                    && let Err(problem) = check_answer(&item.question, answer)
+                {
+                    problems.push(problem);
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(answer_error(problems));
+    }
+    let id = InvitationId(row.id);
+    let txn = db.begin().await?;
+    for (key, answer) in &answers {
+        match answer {
+            Some(answer) => {
+                let json = serde_json::to_string(answer).map_err(AppError::internal)?;
+                saved_answer::Entity::insert(saved_answer::ActiveModel {
+                    invitation_id: Set(id.get()),
+                    question_key: Set(key.clone()),
+                    answer: Set(json),
+                    saved_at: Set(now),
+                    ..Default::default()
+                })
+                .on_conflict(
+                    OnConflict::columns([
+                        saved_answer::Column::InvitationId,
+                        saved_answer::Column::QuestionKey,
+                    ])
+                    .update_columns([saved_answer::Column::Answer, saved_answer::Column::SavedAt])
+                    .to_owned(),
+                )
+                .exec(&txn)
+                .await?;
+            }
+            None => {
+                saved_answer::Entity::delete_many()
+                    .filter(saved_answer::Column::InvitationId.eq(id.get()))
+                    .filter(saved_answer::Column::QuestionKey.eq(key.as_str()))
+                    .exec(&txn)
+                    .await?;
+            }
+        }
+    }
+    let first = row.started_at.is_none() && answers.iter().any(|(_, a)| a.is_some());
+    if first {
+        record_in(
+            &txn,
+            &[Event {
+                invitation: id,
+                kind: EventKind::Started,
+                at: now,
+                machine: false,
+                detail: None,
+            }],
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    if first {
+        state.tracker.changed(consultation.id);
+    }
+    let row = invitation::Entity::find_by_id(id.get())
+        .one(db)
+        .await?
+        .ok_or_else(not_found)?;
+    invited(db, row).await
+}
+
+/// What a submission did.
+#[derive(Clone, Debug)]
+pub struct Submitted {
+    /// The invitation, now completed.
+    pub invitation: Invitation,
+    /// The response written; `None` when it had already been submitted (or the
+    /// consultation is anonymous, whose responses are not linked).
+    pub response: Option<ResponseId>,
+    /// It had already been submitted: nothing new was written.
+    pub duplicate: bool,
+}
+
+/// Submits answers: the saved ones with `answers` over them, checked as a whole (types,
+/// required questions, skip logic). Exactly once per invitation.
+pub async fn submit(
+    state: &AppState,
+    caller: &Caller,
+    access: Access,
+    answers: Vec<(String, Answer)>,
+    channel: AnswerChannel,
+) -> AppResult<Submitted> {
+    if channel.is_offline() {
+        caller.require(OFFICERS)?;
+    }
+    let db = state.db.writer();
+    let row = resolve(db, state, caller, &access).await?;
+    let id = InvitationId(row.id);
+    if row.completed_at.is_some() {
+        return Ok(Submitted {
+            invitation: to_domain(row)?,
+            response: None,
+            duplicate: true,
+        });
+    }
+    let consultation = consultations::find_any(db, ConsultationId(row.consultation_id)).await?;
+    let now = state.clock.now();
+    // Officers may enter paper answers that arrived before the close after it, but
+    // never into a draft.
+    if !channel.is_offline() || consultation.status == Status::Draft {
+        refusal(&consultation, now)?;
+    }
+    let questions = consultations::questions_of(db, consultation.id).await?;
+    let mut all: HashMap<String, Answer> = saved_answers(db, id).await?.into_iter().collect();
+    all.extend(answers);
+    let plain: Vec<_> = questions.iter().map(|q| q.question.clone()).collect();
+    check_submission(&plain, &all).map_err(answer_error)?;
+    let member = resident::Entity::find_by_id(row.resident_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("invitation {id} has no resident")))?;
+    let anonymous = consultation.anonymous;
+    // An anonymous consultation records the day only.
+    let day = now.date_naive();
+    let completed_at = if anonymous {
+        day.and_time(NaiveTime::MIN).and_utc()
+    } else {
+        now
+    };
+    let txn = db.begin().await?;
+    let claimed = invitation::Entity::update_many()
+        .col_expr(invitation::Column::CompletedAt, Expr::value(completed_at))
+        .col_expr(
+            invitation::Column::CompletedChannel,
+            Expr::value(channel.as_str()),
+        )
+        .col_expr(
+            invitation::Column::Stage,
+            Expr::value(Stage::Completed.as_str()),
+        )
+        .filter(invitation::Column::Id.eq(id.get()))
+        .filter(invitation::Column::CompletedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected == 0 {
+        // Another submit of the same invitation got there first.
+        txn.rollback().await?;
+        let row = invitation::Entity::find_by_id(id.get())
+            .one(db)
+            .await?
+            .ok_or_else(not_found)?;
+        return Ok(Submitted {
+            invitation: to_domain(row)?,
+            response: None,
+            duplicate: true,
+        });
+    }
+    let profile = Profile {
+        date_of_birth: member.date_of_birth,
+        sex: member.sex.clone(),
+        ethnic_group: member.ethnic_group.clone(),
+        disability: member.disability.clone(),
+        ward_code: member.ward_code.clone(),
+        deprivation_decile: member.deprivation_decile,
+        attributes: HashMap::new(),
+    };
+    let response_row = response::ActiveModel {
+        consultation_id: Set(consultation.id.get()),
+        invitation_id: Set((!anonymous).then_some(id.get())),
+        channel: Set(channel.as_str().to_owned()),
+        submitted_on: Set(day),
+        submitted_at: Set((!anonymous).then_some(now)),
+        age_band: Set(profile.value("age_band", day)),
+        sex: Set(Some(member.sex)),
+        ethnic_group: Set(Some(member.ethnic_group)),
+        disability: Set(Some(member.disability)),
+        ward_code: Set(Some(member.ward_code)),
+        deprivation_decile: Set(member.deprivation_decile),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    insert_answers(&txn, response_row.id, &questions, &all).await?;
+    saved_answer::Entity::delete_many()
+        .filter(saved_answer::Column::InvitationId.eq(id.get()))
+        .exec(&txn)
+        .await?;
+    let mut events = Vec::new();
+    if row.started_at.is_none() {
+        events.push(Event {
+            invitation: id,
+            kind: EventKind::Started,
+            at: completed_at,
+            machine: false,
+            detail: None,
+        });
+    }
+    if !anonymous {
+        events.push(Event {
+            invitation: id,
+            kind: EventKind::Completed,
+            at: now,
+            machine: false,
+            detail: Some(channel.as_str().to_owned()),
+        });
+    }
+    record_in(&txn, &events).await?;
+    txn.commit().await?;
+    state.tracker.changed(consultation.id);
+    let row = invitation::Entity::find_by_id(id.get())
+        .one(db)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Submitted {
+        invitation: to_domain(row)?,
+        response: (!anonymous).then_some(ResponseId(response_row.id)),
+        duplicate: false,
+    })
+}
+
+/// Writes a response's answers: a row per chosen option (with its rank for a ranking),
+/// per scale value or per text, in question order.
+async fn insert_answers(
+    db: &impl ConnectionTrait,
+    response: i64,
+    questions: &[QuestionItem],
+    answers: &HashMap<String, Answer>,
+) -> AppResult<()> {
+    let mut rows = Vec::new();
+    for item in questions {
+        let key = &item.question.key;
+        let Some(given) = answers.get(key) else {
+            continue;
+        };
+        let blank = answer::ActiveModel {
+            response_id: Set(response),
+            question_key: Set(key.clone()),
+            option_key: Set(None),
+            rank: Set(None),
+            scale: Set(None),
+            text: Set(None),
+            ..Default::default()
+        };
+        match given {
+            Answer::Options(options) => {
+                let ranked = matches!(
+                    item.question.kind,
+                    crate::domain::questionnaire::QuestionKind::Ranking { .. }
+                );
+                for (i, option) in options.iter().enumerate() {
+                    let mut row = blank.clone();
+                    row.option_key = Set(Some(option.clone()));
+                    if ranked {
+                        row.rank = Set(Some(i32::try_from(i + 1).unwrap_or(i32::MAX)));
+                    }
+                    rows.push(row);
+                }
+            }
+            Answer::Scale(value) => {
+                let mut row = blank;
+                row.scale = Set(Some(i16::from(*value)));
+                rows.push(row);
+            }
+            Answer::Text(text) => {
+                let mut row = blank;
+                row.text = Set(Some(text.clone()));
+                rows.push(row);
+            }
+        }
+    }
+    for chunk in rows.chunks(500) {
+        answer::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,797 @@
+//! Consultations as use cases: drafting one (its wording, times, audience and message
+//! templates), its questions, its lifecycle (open, close, reopen), and duplicating it for
+//! next year's round with the same question keys.
+//!
+//! Officers (and ADMIN) manage consultations. Questions and wording change only while a
+//! consultation is a draft; once open its questions are frozen, so every answer was given
+//! to the same questions.
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+
+use crate::db::entities::{consultation, question};
+use crate::domain::consultation::{
+    Consultation, QuestionItem, Status, TemplateError, Templates, render,
+};
+use crate::domain::ids::{AccountId, ConsultationId, PanelId};
+use crate::domain::questionnaire::{Question, QuestionKind, ShowWhen, check_questions};
+use crate::domain::readability::DEFAULT_TARGET_READING_AGE;
+use crate::domain::role::Role;
+use crate::error::{AppError, AppResult};
+use crate::service::auth::Caller;
+use crate::service::panels;
+use crate::state::AppState;
+
+/// Who manages consultations.
+pub const OFFICERS: &[Role] = &[Role::Officer];
+
+/// Longest title.
+const MAX_TITLE_CHARS: usize = 300;
+
+/// Longest summary, question or option text.
+const MAX_TEXT_CHARS: usize = 5_000;
+
+/// Most questions in one consultation.
+pub const MAX_QUESTIONS: usize = 200;
+
+/// Longest free-text answer a question may allow.
+pub const MAX_ANSWER_CHARS: usize = 20_000;
+
+/// The profile dimensions an "about you" question may record for open-link respondents.
+pub const ABOUT_YOU: [&str; 5] = ["age_band", "sex", "ethnic_group", "disability", "ward"];
+
+/// A consultation as an officer describes it.
+#[derive(Clone, Debug, Default)]
+pub struct ConsultationRequest {
+    /// Title.
+    pub title: String,
+    /// Plain-language summary.
+    pub summary: String,
+    /// Keep answers apart from who gave them.
+    pub anonymous: bool,
+    /// The panel it goes to.
+    pub panel: Option<PanelId>,
+    /// Also open to anyone through an open link and QR code.
+    pub open_link: bool,
+    /// Answers accepted from.
+    pub opens_at: Option<DateTime<Utc>>,
+    /// Answers accepted until.
+    pub closes_at: Option<DateTime<Utc>>,
+    /// Reading age above which wording gets a warning (default 9).
+    pub reading_age_target: Option<f64>,
+    /// Message templates; the defaults where absent.
+    pub templates: Option<Templates>,
+    /// Most reminders per invitation.
+    pub max_reminders: u32,
+    /// Fewest hours between messages to one member.
+    pub reminder_gap_hours: u32,
+}
+
+/// One question as an officer gives it.
+#[derive(Clone, Debug)]
+pub struct QuestionRequest {
+    /// A stable key (letters, digits, `_`, `-`).
+    pub key: String,
+    /// The wording.
+    pub text: String,
+    /// The kind, with its option keys.
+    pub kind: QuestionKind,
+    /// The options' labels, in the order of the kind's option keys.
+    pub labels: Vec<String>,
+    /// Must a shown question be answered.
+    pub required: bool,
+    /// Show only when an earlier answer is this.
+    pub show_when: Option<ShowWhen>,
+    /// Profile dimension recorded by an "about you" question.
+    pub about_you: Option<String>,
+}
+
+fn checked_text(field: &str, text: &str, max: usize, required: bool) -> AppResult<String> {
+    let text = text.trim();
+    let chars = text.chars().count();
+    if (required && chars == 0) || chars > max {
+        return Err(AppError::bad_input(
+            field,
+            format!(
+                "Give {} to {max} characters.",
+                if required { "1" } else { "0" }
+            ),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+fn checked_templates(templates: Templates) -> AppResult<Templates> {
+    for (name, text) in templates.named() {
+        if text.trim().is_empty() || text.chars().count() > MAX_TEXT_CHARS {
+            return Err(AppError::bad_input(
+                format!("input.templates.{name}"),
+                format!("A template has 1 to {MAX_TEXT_CHARS} characters."),
+            ));
+        }
+        render(text, &[]).map_err(|e: TemplateError| {
+            AppError::bad_input(format!("input.templates.{name}"), e.to_string())
+        })?;
+    }
+    Ok(templates)
+}
+
+struct Checked {
+    title: String,
+    summary: String,
+    reading_age_target: f64,
+    templates: Templates,
+}
+
+async fn check_request(
+    db: &impl ConnectionTrait,
+    request: &ConsultationRequest,
+) -> AppResult<Checked> {
+    let title = checked_text("input.title", &request.title, MAX_TITLE_CHARS, true)?;
+    let summary = checked_text("input.summary", &request.summary, MAX_TEXT_CHARS, false)?;
+    if let (Some(opens), Some(closes)) = (request.opens_at, request.closes_at)
+        && closes <= opens
+    {
+        return Err(AppError::bad_input(
+            "input.closesAt",
+            "The close time is not after the open time.",
+        ));
+    }
+    let reading_age_target = request
+        .reading_age_target
+        .unwrap_or(DEFAULT_TARGET_READING_AGE);
+    if !(5.0..=25.0).contains(&reading_age_target) {
+        return Err(AppError::bad_input(
+            "input.readingAgeTarget",
+            "A reading age target is from 5 to 25.",
+        ));
+    }
+    if request.max_reminders > 10 {
+        return Err(AppError::bad_input(
+            "input.maxReminders",
+            "At most 10 reminders.",
+        ));
+    }
+    if request.reminder_gap_hours == 0 || request.reminder_gap_hours > 24 * 90 {
+        return Err(AppError::bad_input(
+            "input.reminderGapHours",
+            "The gap between reminders is 1 hour to 90 days.",
+        ));
+    }
+    if request.panel.is_none() && !request.open_link {
+        return Err(AppError::bad_input(
+            "input.panelId",
+            "Send it to a panel, open it to anyone with the link, or both.",
+        ));
+    }
+    if let Some(panel) = request.panel {
+        panels::find_any(db, panel).await?;
+    }
+    let templates = checked_templates(request.templates.clone().unwrap_or_default())?;
+    Ok(Checked {
+        title,
+        summary,
+        reading_age_target,
+        templates,
+    })
+}
+
+/// A new open-link code: 128 random bits, URL-safe.
+fn new_open_code() -> String {
+    use base64::Engine;
+    let bytes: [u8; 16] = rand::rng().random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Drafts a consultation.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    request: ConsultationRequest,
+) -> AppResult<Consultation> {
+    caller.require(OFFICERS)?;
+    let db = state.db.writer();
+    let checked = check_request(db, &request).await?;
+    let now = state.clock.now();
+    let txn = db.begin().await?;
+    let row = consultation::ActiveModel {
+        series_id: Set(None),
+        title: Set(checked.title),
+        summary: Set(checked.summary),
+        status: Set(Status::Draft.as_str().to_owned()),
+        anonymous: Set(request.anonymous),
+        panel_id: Set(request.panel.map(PanelId::get)),
+        open_code: Set(request.open_link.then(new_open_code)),
+        opens_at: Set(request.opens_at),
+        closes_at: Set(request.closes_at),
+        reading_age_target: Set(checked.reading_age_target),
+        invite_subject: Set(checked.templates.invite_subject),
+        invite_text: Set(checked.templates.invite_text),
+        reminder_subject: Set(checked.templates.reminder_subject),
+        reminder_text: Set(checked.templates.reminder_text),
+        sms_text: Set(checked.templates.sms_text),
+        max_reminders: Set(i32::try_from(request.max_reminders).unwrap_or(0)),
+        reminder_gap_hours: Set(i32::try_from(request.reminder_gap_hours).unwrap_or(72)),
+        sample_size: Set(None),
+        sample_seed: Set(None),
+        created_by: Set(caller.account().map(AccountId::get)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        opened_at: Set(None),
+        closed_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    // The first of its series is its own series.
+    let mut series: consultation::ActiveModel = row.into();
+    series.series_id = Set(Some(*series.id.as_ref()));
+    let row = series.update(&txn).await?;
+    txn.commit().await?;
+    to_domain(row)
+}
+
+/// Changes a draft's wording, times, audience or templates.
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+    request: ConsultationRequest,
+) -> AppResult<Consultation> {
+    caller.require(OFFICERS)?;
+    let db = state.db.writer();
+    let checked = check_request(db, &request).await?;
+    let current = row_of(db, id).await?;
+    require_draft(&current)?;
+    let open_code = match (request.open_link, current.open_code.clone()) {
+        (true, Some(code)) => Some(code),
+        (true, None) => Some(new_open_code()),
+        (false, _) => None,
+    };
+    let mut row: consultation::ActiveModel = current.into();
+    row.title = Set(checked.title);
+    row.summary = Set(checked.summary);
+    row.anonymous = Set(request.anonymous);
+    row.panel_id = Set(request.panel.map(PanelId::get));
+    row.open_code = Set(open_code);
+    row.opens_at = Set(request.opens_at);
+    row.closes_at = Set(request.closes_at);
+    row.reading_age_target = Set(checked.reading_age_target);
+    row.invite_subject = Set(checked.templates.invite_subject);
+    row.invite_text = Set(checked.templates.invite_text);
+    row.reminder_subject = Set(checked.templates.reminder_subject);
+    row.reminder_text = Set(checked.templates.reminder_text);
+    row.sms_text = Set(checked.templates.sms_text);
+    row.max_reminders = Set(i32::try_from(request.max_reminders).unwrap_or(0));
+    row.reminder_gap_hours = Set(i32::try_from(request.reminder_gap_hours).unwrap_or(72));
+    row.updated_at = Set(state.clock.now());
+    // Only while still a draft: a concurrent open wins.
+    let updated = consultation::Entity::update_many()
+        .set(row)
+        .filter(consultation::Column::Id.eq(id.get()))
+        .filter(consultation::Column::Status.eq(Status::Draft.as_str()))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(frozen());
+    }
+    find_any(db, id).await
+}
+
+fn frozen() -> AppError {
+    AppError::conflict(
+        "The consultation is no longer a draft: its wording and questions are frozen. Duplicate it to make changes.",
+    )
+}
+
+fn require_draft(row: &consultation::Model) -> AppResult<()> {
+    if row.status == Status::Draft.as_str() {
+        Ok(())
+    } else {
+        Err(frozen())
+    }
+}
+
+/// Replaces a draft's questions (in the order given).
+pub async fn set_questions(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+    requests: Vec<QuestionRequest>,
+) -> AppResult<Vec<QuestionItem>> {
+    caller.require(OFFICERS)?;
+    if requests.len() > MAX_QUESTIONS {
+        return Err(AppError::bad_input(
+            "input.questions",
+            format!("At most {MAX_QUESTIONS} questions."),
+        ));
+    }
+    let mut items = Vec::with_capacity(requests.len());
+    for (i, request) in requests.into_iter().enumerate() {
+        items.push(checked_question(i, request)?);
+    }
+    let questions: Vec<Question> = items.iter().map(|i| i.question.clone()).collect();
+    check_questions(&questions)
+        .map_err(|e| AppError::bad_input("input.questions", e.to_string()))?;
+    let db = state.db.writer();
+    let txn = db.begin().await?;
+    // Lock the consultation row (PostgreSQL) while checking it is a draft; SQLite
+    // serialises writers anyway.
+    let touched = consultation::Entity::update_many()
+        .col_expr(
+            consultation::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(state.clock.now()),
+        )
+        .filter(consultation::Column::Id.eq(id.get()))
+        .filter(consultation::Column::Status.eq(Status::Draft.as_str()))
+        .exec(&txn)
+        .await?;
+    if touched.rows_affected == 0 {
+        row_of(&txn, id).await?;
+        return Err(frozen());
+    }
+    question::Entity::delete_many()
+        .filter(question::Column::ConsultationId.eq(id.get()))
+        .exec(&txn)
+        .await?;
+    for (position, item) in items.iter().enumerate() {
+        question_row(id, position, item).insert(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(items)
+}
+
+fn question_row(id: ConsultationId, position: usize, item: &QuestionItem) -> question::ActiveModel {
+    let q = &item.question;
+    let (kind, keys, max_choices, max_chars) = match &q.kind {
+        QuestionKind::SingleChoice { options } => ("single_choice", options.clone(), None, None),
+        QuestionKind::MultipleChoice { options, max } => (
+            "multiple_choice",
+            options.clone(),
+            max.and_then(|m| i32::try_from(m).ok()),
+            None,
+        ),
+        QuestionKind::Agreement => ("agreement", Vec::new(), None, None),
+        QuestionKind::Rating => ("rating", Vec::new(), None, None),
+        QuestionKind::FreeText { max_chars } => (
+            "free_text",
+            Vec::new(),
+            None,
+            i32::try_from(*max_chars).ok(),
+        ),
+        QuestionKind::Ranking { options } => ("ranking", options.clone(), None, None),
+    };
+    let options: Vec<serde_json::Value> = keys
+        .iter()
+        .zip(&item.labels)
+        .map(|(key, label)| serde_json::json!({ "key": key, "label": label }))
+        .collect();
+    question::ActiveModel {
+        consultation_id: Set(id.get()),
+        position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+        key: Set(q.key.clone()),
+        text: Set(q.text.clone()),
+        kind: Set(kind.to_owned()),
+        options: Set(serde_json::Value::Array(options).to_string()),
+        max_choices: Set(max_choices),
+        max_chars: Set(max_chars),
+        required: Set(q.required),
+        show_when_key: Set(q.show_when.as_ref().map(|s| s.question.clone())),
+        show_when_answer: Set(q.show_when.as_ref().map(|s| s.answer.clone())),
+        about_you: Set(item.about_you.clone()),
+        ..Default::default()
+    }
+}
+
+fn is_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 100
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn checked_question(i: usize, request: QuestionRequest) -> AppResult<QuestionItem> {
+    let field = |name: &str| format!("input.questions.{i}.{name}");
+    let key = request.key.trim().to_owned();
+    if !is_key(&key) {
+        return Err(AppError::bad_input(
+            field("key"),
+            "A question key is 1 to 100 letters, digits, `_` or `-`.",
+        ));
+    }
+    let text = checked_text(&field("text"), &request.text, MAX_TEXT_CHARS, true)?;
+    let option_keys = match &request.kind {
+        QuestionKind::SingleChoice { options }
+        | QuestionKind::MultipleChoice { options, .. }
+        | QuestionKind::Ranking { options } => Some(options),
+        _ => None,
+    };
+    let mut labels = Vec::new();
+    match option_keys {
+        Some(options) => {
+            if options.len() != request.labels.len() {
+                return Err(AppError::bad_input(
+                    field("options"),
+                    "Every option needs a key and a label.",
+                ));
+            }
+            if options.len() > 100 {
+                return Err(AppError::bad_input(
+                    field("options"),
+                    "At most 100 options.",
+                ));
+            }
+            for (j, (key, label)) in options.iter().zip(&request.labels).enumerate() {
+                if !is_key(key) {
+                    return Err(AppError::bad_input(
+                        format!("input.questions.{i}.options.{j}.key"),
+                        "An option key is 1 to 100 letters, digits, `_` or `-`.",
+                    ));
+                }
+                labels.push(checked_text(
+                    &format!("input.questions.{i}.options.{j}.label"),
+                    label,
+                    MAX_TEXT_CHARS,
+                    true,
+                )?);
+            }
+        }
+        None if !request.labels.is_empty() => {
+            return Err(AppError::bad_input(
+                field("options"),
+                "Only choice and ranking questions have options.",
+            ));
+        }
+        None => {}
+    }
+    match &request.kind {
+        QuestionKind::MultipleChoice {
+            options,
+            max: Some(max),
+        } if *max == 0 || *max > options.len() => {
+            return Err(AppError::bad_input(
+                field("maxChoices"),
+                format!("Allow 1 to {} choices.", options.len()),
+            ));
+        }
+        QuestionKind::FreeText { max_chars }
+            if *max_chars == 0 || *max_chars > MAX_ANSWER_CHARS =>
+        {
+            return Err(AppError::bad_input(
+                field("maxChars"),
+                format!("Allow 1 to {MAX_ANSWER_CHARS} characters."),
+            ));
+        }
+        _ => {}
+    }
+    let about_you = match request.about_you.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(dimension) if ABOUT_YOU.contains(&dimension) => {
+            if !matches!(request.kind, QuestionKind::SingleChoice { .. }) {
+                return Err(AppError::bad_input(
+                    field("aboutYou"),
+                    "An \"about you\" question is a single choice whose option keys are the profile's values.",
+                ));
+            }
+            Some(dimension.to_owned())
+        }
+        Some(other) => {
+            return Err(AppError::bad_input(
+                field("aboutYou"),
+                format!(
+                    "{other:?} is not a profile dimension; use one of {}.",
+                    ABOUT_YOU.join(", ")
+                ),
+            ));
+        }
+    };
+    Ok(QuestionItem {
+        question: Question {
+            key,
+            text,
+            kind: request.kind,
+            required: request.required,
+            show_when: request.show_when,
+        },
+        labels,
+        about_you,
+    })
+}
+
+/// Moves a consultation to `to`: open (it needs questions; from then they are frozen),
+/// close, or reopen a closed one. A consultation already in `to` is returned unchanged.
+pub async fn transition(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+    to: Status,
+) -> AppResult<Consultation> {
+    caller.require(OFFICERS)?;
+    let db = state.db.writer();
+    let current = row_of(db, id).await?;
+    let from: Status = current
+        .status
+        .parse()
+        .map_err(|e: crate::domain::consultation::UnknownValue| AppError::internal(e))?;
+    if from == to {
+        return to_domain(current);
+    }
+    if !from.can_become(to) {
+        return Err(AppError::conflict(format!(
+            "A {} consultation cannot become {}.",
+            from.as_str(),
+            to.as_str()
+        )));
+    }
+    if to == Status::Open {
+        let questions = questions_of(db, id).await?;
+        if questions.is_empty() {
+            return Err(AppError::conflict(
+                "Add at least one question before opening the consultation.",
+            ));
+        }
+    }
+    let now = state.clock.now();
+    let mut update = consultation::Entity::update_many()
+        .col_expr(
+            consultation::Column::Status,
+            sea_orm::sea_query::Expr::value(to.as_str()),
+        )
+        .col_expr(
+            consultation::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        );
+    update = match to {
+        Status::Open => {
+            let mut update = update.col_expr(
+                consultation::Column::OpenedAt,
+                sea_orm::sea_query::Expr::value(now),
+            );
+            // Reopening past the close time would accept nothing: the close time goes.
+            if current.closes_at.is_some_and(|c| c <= now) {
+                update = update.col_expr(
+                    consultation::Column::ClosesAt,
+                    sea_orm::sea_query::Expr::value(None::<DateTime<Utc>>),
+                );
+            }
+            update
+        }
+        Status::Closed => update.col_expr(
+            consultation::Column::ClosedAt,
+            sea_orm::sea_query::Expr::value(now),
+        ),
+        Status::Draft => update,
+    };
+    let changed = update
+        .filter(consultation::Column::Id.eq(id.get()))
+        .filter(consultation::Column::Status.eq(from.as_str()))
+        .exec(db)
+        .await?;
+    if changed.rows_affected == 0 {
+        return Err(AppError::conflict(
+            "The consultation changed at the same moment; look again.",
+        ));
+    }
+    find_any(db, id).await
+}
+
+/// A new draft with the same wording, settings and questions (same keys, so results
+/// can be compared across rounds), in the same series; no invitations or answers.
+pub async fn duplicate(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+    title: Option<String>,
+) -> AppResult<Consultation> {
+    caller.require(OFFICERS)?;
+    let db = state.db.writer();
+    let source = row_of(db, id).await?;
+    let title = match title {
+        Some(title) => checked_text("input.title", &title, MAX_TITLE_CHARS, true)?,
+        None => source.title.clone(),
+    };
+    let questions = question::Entity::find()
+        .filter(question::Column::ConsultationId.eq(id.get()))
+        .order_by_asc(question::Column::Position)
+        .all(db)
+        .await?;
+    let now = state.clock.now();
+    let txn = db.begin().await?;
+    let copy = consultation::ActiveModel {
+        series_id: Set(Some(source.series_id.unwrap_or(source.id))),
+        title: Set(title),
+        summary: Set(source.summary.clone()),
+        status: Set(Status::Draft.as_str().to_owned()),
+        anonymous: Set(source.anonymous),
+        panel_id: Set(source.panel_id),
+        open_code: Set(source.open_code.is_some().then(new_open_code)),
+        opens_at: Set(None),
+        closes_at: Set(None),
+        reading_age_target: Set(source.reading_age_target),
+        invite_subject: Set(source.invite_subject.clone()),
+        invite_text: Set(source.invite_text.clone()),
+        reminder_subject: Set(source.reminder_subject.clone()),
+        reminder_text: Set(source.reminder_text.clone()),
+        sms_text: Set(source.sms_text.clone()),
+        max_reminders: Set(source.max_reminders),
+        reminder_gap_hours: Set(source.reminder_gap_hours),
+        sample_size: Set(None),
+        sample_seed: Set(None),
+        created_by: Set(caller.account().map(AccountId::get)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        opened_at: Set(None),
+        closed_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    for q in questions {
+        question::ActiveModel {
+            consultation_id: Set(copy.id),
+            position: Set(q.position),
+            key: Set(q.key),
+            text: Set(q.text),
+            kind: Set(q.kind),
+            options: Set(q.options),
+            max_choices: Set(q.max_choices),
+            max_chars: Set(q.max_chars),
+            required: Set(q.required),
+            show_when_key: Set(q.show_when_key),
+            show_when_answer: Set(q.show_when_answer),
+            about_you: Set(q.about_you),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    to_domain(copy)
+}
+
+/// One consultation (OFFICER).
+pub async fn find(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+) -> AppResult<Consultation> {
+    caller.require(OFFICERS)?;
+    find_any(state.db.reader(), id).await
+}
+
+/// One consultation, whoever asks.
+pub async fn find_any(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Consultation> {
+    to_domain(row_of(db, id).await?)
+}
+
+async fn row_of(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<consultation::Model> {
+    consultation::Entity::find_by_id(id.get())
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound {
+            what: "consultation",
+        })
+}
+
+/// Every consultation, newest first (OFFICER).
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    status: Option<Status>,
+) -> AppResult<Vec<Consultation>> {
+    caller.require(OFFICERS)?;
+    let mut query = consultation::Entity::find().order_by_desc(consultation::Column::Id);
+    if let Some(status) = status {
+        query = query.filter(consultation::Column::Status.eq(status.as_str()));
+    }
+    query
+        .all(state.db.reader())
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
+/// A consultation's questions, in order, whoever asks (the caller has been checked, or
+/// holds the consultation's token).
+pub async fn questions_of(
+    db: &impl ConnectionTrait,
+    id: ConsultationId,
+) -> AppResult<Vec<QuestionItem>> {
+    question::Entity::find()
+        .filter(question::Column::ConsultationId.eq(id.get()))
+        .order_by_asc(question::Column::Position)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(question_of)
+        .collect()
+}
+
+fn question_of(row: question::Model) -> AppResult<QuestionItem> {
+    #[derive(serde::Deserialize)]
+    struct Option_ {
+        key: String,
+        label: String,
+    }
+    let options: Vec<Option_> = serde_json::from_str(&row.options)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("question {} options: {e}", row.id)))?;
+    let (keys, labels): (Vec<String>, Vec<String>) =
+        options.into_iter().map(|o| (o.key, o.label)).unzip();
+    let size = |n: Option<i32>| n.and_then(|n| usize::try_from(n).ok());
+    let kind = match row.kind.as_str() {
+        "single_choice" => QuestionKind::SingleChoice { options: keys },
+        "multiple_choice" => QuestionKind::MultipleChoice {
+            options: keys,
+            max: size(row.max_choices),
+        },
+        "agreement" => QuestionKind::Agreement,
+        "rating" => QuestionKind::Rating,
+        "free_text" => QuestionKind::FreeText {
+            max_chars: size(row.max_chars).unwrap_or(MAX_ANSWER_CHARS),
+        },
+        "ranking" => QuestionKind::Ranking { options: keys },
+        other => {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "question {} has the unknown kind {other:?}",
+                row.id
+            )));
+        }
+    };
+    Ok(QuestionItem {
+        question: Question {
+            key: row.key,
+            text: row.text,
+            kind,
+            required: row.required,
+            show_when: row
+                .show_when_key
+                .zip(row.show_when_answer)
+                .map(|(question, answer)| ShowWhen { question, answer }),
+        },
+        labels,
+        about_you: row.about_you,
+    })
+}
+
+/// The stored row as the domain's consultation.
+pub fn to_domain(row: consultation::Model) -> AppResult<Consultation> {
+    let status = row
+        .status
+        .parse()
+        .map_err(|e: crate::domain::consultation::UnknownValue| AppError::internal(e))?;
+    Ok(Consultation {
+        id: ConsultationId(row.id),
+        series: ConsultationId(row.series_id.unwrap_or(row.id)),
+        title: row.title,
+        summary: row.summary,
+        status,
+        anonymous: row.anonymous,
+        panel: row.panel_id.map(PanelId),
+        open_code: row.open_code,
+        opens_at: row.opens_at,
+        closes_at: row.closes_at,
+        reading_age_target: row.reading_age_target,
+        templates: Templates {
+            invite_subject: row.invite_subject,
+            invite_text: row.invite_text,
+            reminder_subject: row.reminder_subject,
+            reminder_text: row.reminder_text,
+            sms_text: row.sms_text,
+        },
+        max_reminders: u32::try_from(row.max_reminders).unwrap_or(0),
+        reminder_gap_hours: u32::try_from(row.reminder_gap_hours).unwrap_or(0),
+        sample_size: row.sample_size.and_then(|s| u32::try_from(s).ok()),
+        sample_seed: row.sample_seed.and_then(|s| s.parse().ok()),
+        created_by: row.created_by.map(AccountId),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        opened_at: row.opened_at,
+        closed_at: row.closed_at,
+    })
+}

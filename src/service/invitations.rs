@@ -1,0 +1,607 @@
+//! Inviting a panel to a consultation and reaching each member: a personal token per
+//! invitation (256 random bits, stored as its SHA-256), an email or text message queued in
+//! the outbox in the same transaction as the invitation, and for members reached by post
+//! a printed letter with a personal short code (the recruitment letters' format, stored as
+//! a keyed hash) in a mail-merge CSV.
+//!
+//! Inviting is a job: a panel of thousands is invited in short transactions of a few
+//! hundred members, never one long one, and a member is invited at most once (a unique
+//! index), so a job taken up again after a crash carries on where it stopped.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::db::entities::{invitation, outbox};
+use crate::db::files::{self, NewFile};
+use crate::domain::consultation::{Channel, Consultation, Status, email_html, render};
+use crate::domain::ids::{ConsultationId, FileId, InvitationId, JobId};
+use crate::domain::invitation_code::InvitationCode;
+use crate::domain::job::{Job, JobKind};
+use crate::domain::session_token::SessionToken;
+use crate::domain::tracking::Stage;
+use crate::error::{AppError, AppResult};
+use crate::service::auth::Caller;
+use crate::service::consultations::{self, OFFICERS};
+use crate::service::jobs;
+use crate::service::progress::Progress;
+use crate::service::tracking::{Event, EventKind, record_in};
+use crate::state::AppState;
+
+/// Members invited per transaction.
+const CHUNK: usize = 250;
+
+/// The outbox key of an invitation's first message.
+pub fn invite_key(invitation: InvitationId) -> String {
+    format!("consultation-invite:{invitation}")
+}
+
+/// The outbox key of an invitation's `n`th reminder.
+pub fn reminder_key(invitation: InvitationId, n: u32) -> String {
+    format!("consultation-reminder:{invitation}:{n}")
+}
+
+/// The invitation an outbox message belongs to, from its key.
+pub fn invitation_of_key(key: &str) -> Option<InvitationId> {
+    let rest = key
+        .strip_prefix("consultation-invite:")
+        .or_else(|| key.strip_prefix("consultation-reminder:"))?;
+    rest.split(':').next()?.parse().ok().map(InvitationId)
+}
+
+/// What inviting is asked to do.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRequest {
+    /// The channel to prefer where a member can be reached by it (post always can).
+    pub prefer: Option<String>,
+}
+
+/// An invite job's input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteJob {
+    /// The consultation.
+    pub consultation_id: ConsultationId,
+    /// What was asked.
+    pub request: InviteRequest,
+}
+
+/// What an invite job did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteResult {
+    /// The consultation.
+    pub consultation_id: ConsultationId,
+    /// Invitations made by email.
+    pub email: u64,
+    /// By text message.
+    pub sms: u64,
+    /// By post (printed with `consultationLettersExport`).
+    pub post: u64,
+    /// Members already invited, left alone.
+    pub already_invited: u64,
+}
+
+/// Queues the invitation of every current member (selected or active, not paused or
+/// withdrawn) of the consultation's panel who has not been invited yet. The consultation
+/// must be open.
+pub async fn start_invite(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+    request: InviteRequest,
+) -> AppResult<Job> {
+    caller.require(OFFICERS)?;
+    let consultation = consultations::find_any(state.db.reader(), id).await?;
+    if consultation.status != Status::Open {
+        return Err(AppError::conflict(
+            "Open the consultation before inviting its panel: invitations link to its questions as they are.",
+        ));
+    }
+    if consultation.panel.is_none() {
+        return Err(AppError::conflict(
+            "This consultation has no panel to invite; share its open link instead.",
+        ));
+    }
+    if let Some(prefer) = &request.prefer {
+        prefer
+            .parse::<Channel>()
+            .map_err(|_| AppError::bad_input("input.prefer", "Prefer EMAIL, SMS or POST."))?;
+    }
+    jobs::enqueue(
+        state,
+        jobs::Request {
+            kind: JobKind::ConsultationInvite,
+            payload: &InviteJob {
+                consultation_id: id,
+                request,
+            },
+            created_by: caller.account(),
+            singleton_key: Some(format!("invite:consultation:{id}")),
+        },
+    )
+    .await
+    .map_err(|err| match err {
+        AppError::Conflict { .. } => AppError::conflict(
+            "This consultation's invitations are already being made; wait for that job.",
+        ),
+        other => other,
+    })
+}
+
+/// A member to invite.
+#[derive(Clone, Debug, FromQueryResult)]
+struct Member {
+    id: i64,
+    full_name: String,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+/// Members of the panel not yet invited, by resident number.
+async fn uninvited(
+    db: &impl ConnectionTrait,
+    consultation: &Consultation,
+) -> AppResult<Vec<Member>> {
+    let Some(panel) = consultation.panel else {
+        return Ok(Vec::new());
+    };
+    let sql = "SELECT r.id, r.full_name, r.email, r.phone FROM memberships m \
+               JOIN residents r ON r.id = m.resident_id \
+               WHERE m.panel_id = $1 AND m.status IN ('selected', 'active') \
+                 AND r.withdrawn_at IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM invitations i \
+                   WHERE i.consultation_id = $2 AND i.resident_id = r.id) \
+               ORDER BY r.id";
+    Ok(Member::find_by_statement(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [panel.get().into(), consultation.id.get().into()],
+    ))
+    .all(db)
+    .await?)
+}
+
+/// Runs an invite job: invites the members not yet invited, a chunk per transaction.
+pub async fn run_invite(
+    state: &AppState,
+    input: &InviteJob,
+    progress: &Progress,
+) -> AppResult<InviteResult> {
+    let db = state.db.writer();
+    let consultation = consultations::find_any(db, input.consultation_id).await?;
+    let prefer = match &input.request.prefer {
+        Some(p) => Some(
+            p.parse::<Channel>()
+                .map_err(|_| AppError::conflict(format!("Unknown channel {p:?}.")))?,
+        ),
+        None => None,
+    };
+    let members = uninvited(db, &consultation).await?;
+    let already_invited = invitation::Entity::find()
+        .filter(invitation::Column::ConsultationId.eq(consultation.id.get()))
+        .count(db)
+        .await?;
+    progress.set_total(members.len() as u64);
+    let mut result = InviteResult {
+        consultation_id: consultation.id,
+        email: 0,
+        sms: 0,
+        post: 0,
+        already_invited,
+    };
+    for chunk in members.chunks(CHUNK) {
+        progress.check()?;
+        let now = state.clock.now();
+        let txn = db.begin().await?;
+        for member in chunk {
+            let channel = Channel::for_member(
+                member
+                    .email
+                    .as_deref()
+                    .is_some_and(|e| !e.trim().is_empty()),
+                member
+                    .phone
+                    .as_deref()
+                    .is_some_and(|p| !p.trim().is_empty()),
+                prefer,
+            );
+            let token = SessionToken::generate_invitation();
+            let row = sea_orm::ActiveModelTrait::insert(
+                invitation::ActiveModel {
+                    consultation_id: Set(consultation.id.get()),
+                    resident_id: Set(member.id),
+                    channel: Set(channel.as_str().to_owned()),
+                    token_hash: Set(token.hash().as_str().to_owned()),
+                    code_hash: Set(None),
+                    stage: Set(Stage::Created.as_str().to_owned()),
+                    created_at: Set(now),
+                    reminders_sent: Set(0),
+                    ..Default::default()
+                },
+                &txn,
+            )
+            .await?;
+            let id = InvitationId(row.id);
+            match channel {
+                Channel::Email => {
+                    result.email += 1;
+                    let to = member.email.clone().unwrap_or_default();
+                    let message = email_message(
+                        state,
+                        &consultation,
+                        &member.full_name,
+                        token.expose(),
+                        false,
+                    )?;
+                    queue_message(&txn, "email", &to, message, invite_key(id), now).await?;
+                }
+                Channel::Sms => {
+                    result.sms += 1;
+                    let to = member.phone.clone().unwrap_or_default();
+                    let message =
+                        sms_message(state, &consultation, &member.full_name, token.expose())?;
+                    queue_message(&txn, "sms", &to, message, invite_key(id), now).await?;
+                }
+                Channel::Post => result.post += 1,
+            }
+        }
+        txn.commit().await?;
+        state.work_queued.notify_one();
+        progress.advance(chunk.len() as u64);
+    }
+    state.tracker.changed(consultation.id);
+    Ok(result)
+}
+
+/// A message ready for the outbox.
+pub(crate) struct Message {
+    subject: String,
+    text: String,
+    html: Option<String>,
+}
+
+/// The personal link in a message: through the tracking redirect, which counts the click
+/// and sends the resident on to the web client.
+fn tracked_link(state: &AppState, token: &str) -> String {
+    format!(
+        "{}/t/c/{token}",
+        state.config.tracking_url.trim_end_matches('/')
+    )
+}
+
+fn closes_text(consultation: &Consultation) -> String {
+    consultation
+        .closes_at
+        .map(|c| {
+            crate::domain::uk_time::uk_date(c)
+                .format("%-d %B %Y")
+                .to_string()
+        })
+        .unwrap_or_else(|| "the date on the council's website".to_owned())
+}
+
+fn template_error(e: crate::domain::consultation::TemplateError) -> AppError {
+    AppError::conflict(format!("A message template cannot be used: {e}."))
+}
+
+/// An invitation or reminder email for `member`.
+pub(crate) fn email_message(
+    state: &AppState,
+    consultation: &Consultation,
+    member_name: &str,
+    token: &str,
+    reminder: bool,
+) -> AppResult<Message> {
+    let link = tracked_link(state, token);
+    let closes = closes_text(consultation);
+    let values = [
+        ("name", member_name),
+        ("title", consultation.title.as_str()),
+        ("link", link.as_str()),
+        ("closes", closes.as_str()),
+    ];
+    let templates = &consultation.templates;
+    let (subject, text) = if reminder {
+        (&templates.reminder_subject, &templates.reminder_text)
+    } else {
+        (&templates.invite_subject, &templates.invite_text)
+    };
+    let subject = render(subject, &values).map_err(template_error)?;
+    let text = render(text, &values).map_err(template_error)?;
+    let pixel = format!(
+        "{}/t/o/{token}",
+        state.config.tracking_url.trim_end_matches('/')
+    );
+    let html = email_html(&text, &link, &pixel);
+    Ok(Message {
+        subject: subject.replace(['\r', '\n'], " "),
+        text,
+        html: Some(html),
+    })
+}
+
+/// A text message for `member`.
+pub(crate) fn sms_message(
+    state: &AppState,
+    consultation: &Consultation,
+    member_name: &str,
+    token: &str,
+) -> AppResult<Message> {
+    let link = tracked_link(state, token);
+    let closes = closes_text(consultation);
+    let values = [
+        ("name", member_name),
+        ("title", consultation.title.as_str()),
+        ("link", link.as_str()),
+        ("closes", closes.as_str()),
+    ];
+    Ok(Message {
+        subject: String::new(),
+        text: render(&consultation.templates.sms_text, &values).map_err(template_error)?,
+        html: None,
+    })
+}
+
+/// Queues a message in the outbox, inside the caller's transaction.
+pub(crate) async fn queue_message(
+    db: &impl ConnectionTrait,
+    channel: &str,
+    to: &str,
+    message: Message,
+    key: String,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    outbox::Entity::insert(outbox::ActiveModel {
+        channel: Set(channel.to_owned()),
+        recipient: Set(to.to_owned()),
+        subject: Set(message.subject),
+        body: Set(message.text),
+        html_body: Set(message.html),
+        idempotency_key: Set(key),
+        created_at: Set(now),
+        sent_at: Set(None),
+        attempts: Set(0),
+        next_attempt_at: Set(None),
+        locked_by: Set(None),
+        locked_until: Set(None),
+        last_error: Set(None),
+        failed_at: Set(None),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// A post letters' export job's input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LettersJob {
+    /// The consultation.
+    pub consultation_id: ConsultationId,
+    /// Print again letters already printed (their old codes stop working).
+    pub reprint: bool,
+}
+
+/// What a letters export made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LettersResult {
+    /// The consultation.
+    pub consultation_id: ConsultationId,
+    /// Letters in the file.
+    pub letters: u64,
+    /// The mail-merge CSV.
+    pub file_id: Option<FileId>,
+}
+
+/// Queues the printing of the consultation's post invitations: a mail-merge CSV.
+pub async fn start_letters(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+    reprint: bool,
+) -> AppResult<Job> {
+    caller.require(OFFICERS)?;
+    consultations::find_any(state.db.reader(), id).await?;
+    jobs::enqueue(
+        state,
+        jobs::Request {
+            kind: JobKind::ConsultationLetters,
+            payload: &LettersJob {
+                consultation_id: id,
+                reprint,
+            },
+            created_by: caller.account(),
+            singleton_key: Some(format!("letters:consultation:{id}")),
+        },
+    )
+    .await
+}
+
+#[derive(Clone, Debug, FromQueryResult)]
+struct PostMember {
+    invitation_id: i64,
+    full_name: String,
+    line1: String,
+    line2: Option<String>,
+    line3: Option<String>,
+    town: Option<String>,
+    postcode: String,
+}
+
+/// The mail-merge CSV's header.
+pub const LETTERS_HEADER: &str =
+    "invitation,name,address_line_1,address_line_2,address_line_3,town,postcode,code,url";
+
+/// Runs a letters export: mints a short code for each post invitation not yet printed
+/// (every one with `reprint`), writes the mail-merge CSV, and records them sent, all in
+/// one transaction, so a code is stored only with the file that prints it.
+pub async fn run_letters(
+    state: &AppState,
+    job: JobId,
+    input: &LettersJob,
+    created_by: Option<crate::domain::ids::AccountId>,
+    progress: &Progress,
+) -> AppResult<LettersResult> {
+    let db = state.db.writer();
+    let consultation = consultations::find_any(db, input.consultation_id).await?;
+    let sql = format!(
+        "SELECT i.id AS invitation_id, r.full_name, a.line1, a.line2, a.line3, a.town, a.postcode \
+         FROM invitations i JOIN residents r ON r.id = i.resident_id \
+         JOIN addresses a ON a.id = r.address_id \
+         WHERE i.consultation_id = $1 AND i.channel = 'post' AND i.revoked_at IS NULL \
+           AND i.completed_at IS NULL{} ORDER BY i.id",
+        if input.reprint {
+            ""
+        } else {
+            " AND i.code_hash IS NULL"
+        }
+    );
+    let members = PostMember::find_by_statement(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [consultation.id.get().into()],
+    ))
+    .all(db)
+    .await?;
+    progress.set_total(members.len() as u64);
+    if members.is_empty() {
+        return Ok(LettersResult {
+            consultation_id: consultation.id,
+            letters: 0,
+            file_id: None,
+        });
+    }
+    // The CPU work (codes, hashes, the CSV) before the transaction.
+    let base = state.config.public_url.trim_end_matches('/');
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let mut codes: Vec<(i64, String)> = Vec::with_capacity(members.len());
+    csv.write_record(LETTERS_HEADER.split(','))
+        .map_err(AppError::internal)?;
+    for m in &members {
+        let code = InvitationCode::generate(&mut rand::rng());
+        codes.push((m.invitation_id, state.codes.stored_hash(&code)));
+        let url = format!("{base}/c?code={}", code.canonical());
+        csv.write_record([
+            m.invitation_id.to_string().as_str(),
+            &m.full_name,
+            &m.line1,
+            m.line2.as_deref().unwrap_or(""),
+            m.line3.as_deref().unwrap_or(""),
+            m.town.as_deref().unwrap_or(""),
+            &m.postcode,
+            &code.display(),
+            &url,
+        ])
+        .map_err(AppError::internal)?;
+    }
+    let bytes = csv.into_inner().map_err(AppError::internal)?;
+    let now = state.clock.now();
+    let txn = db.begin().await?;
+    let file = files::create(
+        &txn,
+        NewFile {
+            purpose: files::EXPORT,
+            name: format!("consultation-{}-letters.csv", consultation.id),
+            content_type: "text/csv; charset=utf-8",
+            job_id: Some(job),
+            created_by,
+            expires_at: now + state.config.worker.export_retention(),
+        },
+        now,
+    )
+    .await?;
+    files::write_all(&txn, file, &bytes).await?;
+    let mut events = Vec::with_capacity(codes.len());
+    for (invitation_id, hash) in &codes {
+        invitation::Entity::update_many()
+            .col_expr(invitation::Column::CodeHash, Expr::value(hash.clone()))
+            .filter(invitation::Column::Id.eq(*invitation_id))
+            .exec(&txn)
+            .await?;
+        events.push(Event {
+            invitation: InvitationId(*invitation_id),
+            kind: EventKind::Sent,
+            at: now,
+            machine: false,
+            detail: Some("printed".to_owned()),
+        });
+    }
+    record_in(&txn, &events).await?;
+    txn.commit().await?;
+    progress.set_done(members.len() as u64);
+    state.tracker.changed(consultation.id);
+    Ok(LettersResult {
+        consultation_id: consultation.id,
+        letters: members.len() as u64,
+        file_id: Some(file),
+    })
+}
+
+/// Counts of invitations by channel: how many reached each point.
+#[derive(Clone, Debug, Default, PartialEq, Eq, FromQueryResult)]
+pub struct Counts {
+    /// `email`, `sms` or `post`.
+    pub channel: String,
+    /// Invitations made.
+    pub invited: i64,
+    /// Sent (or printed).
+    pub sent: i64,
+    /// Bounced.
+    pub bounced: i64,
+    /// Opened by a person (the tracking image, not a machine).
+    pub opened: i64,
+    /// Opened only by a machine (a mail-privacy proxy or scanner), never by a person.
+    pub machine_opened_only: i64,
+    /// Followed the link.
+    pub clicked: i64,
+    /// Saved a first answer (or submitted).
+    pub started: i64,
+    /// Submitted.
+    pub completed: i64,
+}
+
+/// A consultation's invitations counted by channel, with one grouped query.
+pub async fn counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Vec<Counts>> {
+    let sql = "SELECT channel, COUNT(*) AS invited, COUNT(sent_at) AS sent, \
+                 COUNT(bounced_at) AS bounced, COUNT(opened_at) AS opened, \
+                 SUM(CASE WHEN machine_opened_at IS NOT NULL AND opened_at IS NULL THEN 1 ELSE 0 END) \
+                   AS machine_opened_only, \
+                 COUNT(clicked_at) AS clicked, COUNT(started_at) AS started, \
+                 COUNT(completed_at) AS completed \
+               FROM invitations WHERE consultation_id = $1 AND revoked_at IS NULL \
+               GROUP BY channel ORDER BY channel";
+    Ok(Counts::find_by_statement(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [id.get().into()],
+    ))
+    .all(db)
+    .await?)
+}
+
+/// A consultation's invitations, oldest first, a page at a time (OFFICER).
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+    after: Option<InvitationId>,
+    first: u64,
+) -> AppResult<Vec<crate::service::answering::Invitation>> {
+    caller.require(OFFICERS)?;
+    let mut query = invitation::Entity::find()
+        .filter(invitation::Column::ConsultationId.eq(id.get()))
+        .order_by_asc(invitation::Column::Id)
+        .limit(first);
+    if let Some(after) = after {
+        query = query.filter(invitation::Column::Id.gt(after.get()));
+    }
+    query
+        .all(state.db.reader())
+        .await?
+        .into_iter()
+        .map(crate::service::answering::to_domain)
+        .collect()
+}

@@ -1,0 +1,321 @@
+//! What happened to each invitation: events are stored (append-only) and the invitation
+//! keeps its furthest stage and the first time it reached each.
+//!
+//! Opens and clicks arrive as HTTP requests, many at once when a mailing goes out. They go
+//! through the [`Tracker`]: each request hands its event to one writer task and waits;
+//! the writer stores everything waiting in one transaction (group commit) and then
+//! answers each request. A request is answered only once its event is stored, so nothing
+//! acknowledged is lost, and a thousand opens cost a handful of commits rather than a
+//! thousand.
+//!
+//! Events from the server's own work (a message sent or bounced, answers saved or
+//! submitted) are stored with [`record_in`], inside the transaction of the change that
+//! caused them.
+
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    Statement, TransactionTrait,
+};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::db::entities::{invitation, tracking_event};
+use crate::domain::ids::{ConsultationId, InvitationId};
+use crate::domain::session_token::TokenHash;
+use crate::domain::tracking::{OpenRules, Stage};
+use crate::error::{AppError, AppResult};
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// The transport accepted the message (or the letter was printed).
+    Sent,
+    /// The transport reported that it could not be delivered.
+    Bounced,
+    /// The tracking image was fetched.
+    Opened,
+    /// The link was followed.
+    Clicked,
+    /// The first answer was saved.
+    Started,
+    /// The answers were submitted.
+    Completed,
+    /// A reminder was queued.
+    Reminded,
+}
+
+impl EventKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Bounced => "bounced",
+            Self::Opened => "opened",
+            Self::Clicked => "clicked",
+            Self::Started => "started",
+            Self::Completed => "completed",
+            Self::Reminded => "reminded",
+        }
+    }
+
+    /// The stage the event moves an invitation to, if any (a machine open moves none).
+    fn stage(self, machine: bool) -> Option<Stage> {
+        match self {
+            Self::Sent => Some(Stage::Sent),
+            Self::Opened if !machine => Some(Stage::Opened),
+            Self::Clicked => Some(Stage::Clicked),
+            Self::Started => Some(Stage::Started),
+            Self::Completed => Some(Stage::Completed),
+            Self::Opened | Self::Bounced | Self::Reminded => None,
+        }
+    }
+
+    /// The invitation's column holding when it first happened.
+    fn first_at(self, machine: bool) -> Option<&'static str> {
+        match self {
+            Self::Sent => Some("sent_at"),
+            Self::Bounced => Some("bounced_at"),
+            Self::Opened if machine => Some("machine_opened_at"),
+            Self::Opened => Some("opened_at"),
+            Self::Clicked => Some("clicked_at"),
+            Self::Started => Some("started_at"),
+            Self::Completed => Some("completed_at"),
+            Self::Reminded => None,
+        }
+    }
+}
+
+/// One event of one invitation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The invitation.
+    pub invitation: InvitationId,
+    /// What happened.
+    pub kind: EventKind,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// An open by a mail-privacy proxy or scanner.
+    pub machine: bool,
+    /// More, e.g. why a message bounced.
+    pub detail: Option<String>,
+}
+
+/// Stores `events` and moves their invitations on, inside `db` (the caller's
+/// transaction). Stages only move forward, whatever order events arrive in.
+pub async fn record_in(db: &impl ConnectionTrait, events: &[Event]) -> AppResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    for chunk in events.chunks(500) {
+        tracking_event::Entity::insert_many(chunk.iter().map(|e| tracking_event::ActiveModel {
+            invitation_id: sea_orm::Set(e.invitation.get()),
+            kind: sea_orm::Set(e.kind.as_str().to_owned()),
+            at: sea_orm::Set(e.at),
+            machine: sea_orm::Set(e.machine),
+            detail: sea_orm::Set(e.detail.clone()),
+            ..Default::default()
+        }))
+        .exec(db)
+        .await?;
+    }
+    let backend = db.get_database_backend();
+    for event in events {
+        let mut sets: Vec<String> = Vec::new();
+        if let Some(column) = event.kind.first_at(event.machine) {
+            sets.push(format!("{column} = COALESCE({column}, $1)"));
+        }
+        if let Some(stage) = event.kind.stage(event.machine) {
+            let below: Vec<String> = Stage::ALL
+                .into_iter()
+                .filter(|s| *s < stage)
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect();
+            if !below.is_empty() {
+                sets.push(format!(
+                    "stage = CASE WHEN stage IN ({}) THEN '{}' ELSE stage END",
+                    below.join(", "),
+                    stage.as_str()
+                ));
+            }
+        }
+        if event.kind == EventKind::Reminded {
+            sets.push("reminders_sent = reminders_sent + 1".to_owned());
+            sets.push("last_reminded_at = $1".to_owned());
+        }
+        if sets.is_empty() {
+            continue;
+        }
+        let sql = format!("UPDATE invitations SET {} WHERE id = $2", sets.join(", "));
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [event.at.into(), event.invitation.get().into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// An open or click as it arrives over HTTP, before its token is looked up.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    /// The token in the URL.
+    pub token: String,
+    /// Opened (the image) or clicked (the link).
+    pub kind: EventKind,
+    /// When it arrived.
+    pub at: DateTime<Utc>,
+    /// From where.
+    pub address: Option<IpAddr>,
+    /// The client's `User-Agent`.
+    pub user_agent: Option<String>,
+}
+
+struct Pending {
+    hit: Hit,
+    stored: oneshot::Sender<bool>,
+}
+
+/// Most events stored in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// Requests waiting for the writer before new ones are turned away.
+const QUEUE: usize = 16_384;
+
+/// The group-commit writer of opens and clicks, and the news of changed consultations.
+#[derive(Clone)]
+pub struct Tracker {
+    db: DatabaseConnection,
+    rules: Arc<OpenRules>,
+    queue: Arc<OnceLock<mpsc::Sender<Pending>>>,
+    changed: broadcast::Sender<ConsultationId>,
+}
+
+impl Tracker {
+    /// A tracker writing to `db`, telling machine opens by `rules`. Its writer task starts
+    /// with the first hit.
+    pub fn new(db: DatabaseConnection, rules: OpenRules) -> Self {
+        let (changed, _) = broadcast::channel(1024);
+        Self {
+            db,
+            rules: Arc::new(rules),
+            queue: Arc::new(OnceLock::new()),
+            changed,
+        }
+    }
+
+    /// The rules telling machine opens from people.
+    pub fn rules(&self) -> &OpenRules {
+        &self.rules
+    }
+
+    /// Consultations whose progress changed, as they change.
+    pub fn subscribe(&self) -> broadcast::Receiver<ConsultationId> {
+        self.changed.subscribe()
+    }
+
+    /// Tells subscribers that `consultation`'s progress changed.
+    pub fn changed(&self, consultation: ConsultationId) {
+        // No subscriber is not an error.
+        let _ = self.changed.send(consultation);
+    }
+
+    /// Stores a hit; returns once it is stored (or known not to belong to any
+    /// invitation, which is not an error: the caller answers the same either way).
+    pub async fn record(&self, hit: Hit) -> AppResult<()> {
+        let queue = self.queue.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(QUEUE);
+            tokio::spawn(write_batches(self.clone(), receiver));
+            sender
+        });
+        let (stored, done) = oneshot::channel();
+        queue
+            .send(Pending { hit, stored })
+            .await
+            .map_err(|_| AppError::internal(anyhow::anyhow!("the tracking writer has stopped")))?;
+        match done.await {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) => Err(AppError::internal(anyhow::anyhow!(
+                "a tracking event could not be stored"
+            ))),
+        }
+    }
+}
+
+/// The writer: takes whatever is waiting (up to [`MAX_BATCH`]), stores it in one
+/// transaction, answers each request, and goes round again.
+async fn write_batches(tracker: Tracker, mut receiver: mpsc::Receiver<Pending>) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let stored = match store(&tracker, &batch).await {
+            Ok(consultations) => {
+                for consultation in consultations {
+                    tracker.changed(consultation);
+                }
+                true
+            }
+            Err(error) => {
+                tracing::error!(error = ?error, events = batch.len(), "tracking events not stored");
+                false
+            }
+        };
+        for pending in batch.drain(..) {
+            // A request that gave up waiting is not an error.
+            let _ = pending.stored.send(stored);
+        }
+    }
+}
+
+/// Looks the batch's tokens up, tells machine opens apart, and stores the events;
+/// returns the consultations touched.
+async fn store(tracker: &Tracker, batch: &[Pending]) -> AppResult<Vec<ConsultationId>> {
+    let hashes: Vec<String> = batch
+        .iter()
+        .map(|p| TokenHash::of(&p.hit.token).as_str().to_owned())
+        .collect();
+    let found: Vec<(i64, i64, String, Option<DateTime<Utc>>)> = invitation::Entity::find()
+        .select_only()
+        .column(invitation::Column::Id)
+        .column(invitation::Column::ConsultationId)
+        .column(invitation::Column::TokenHash)
+        .column(invitation::Column::SentAt)
+        .filter(invitation::Column::TokenHash.is_in(hashes.iter().cloned()))
+        .filter(invitation::Column::RevokedAt.is_null())
+        .into_tuple()
+        .all(&tracker.db)
+        .await?;
+    let mut events = Vec::with_capacity(batch.len());
+    let mut consultations: Vec<ConsultationId> = Vec::new();
+    for (pending, hash) in batch.iter().zip(&hashes) {
+        let Some((id, consultation, _, sent_at)) = found.iter().find(|f| &f.2 == hash) else {
+            continue;
+        };
+        let hit = &pending.hit;
+        let machine = hit.kind == EventKind::Opened
+            && tracker.rules.is_machine(
+                sent_at.map(|s| (hit.at - s).num_seconds()),
+                hit.address,
+                hit.user_agent.as_deref(),
+            );
+        events.push(Event {
+            invitation: InvitationId(*id),
+            kind: hit.kind,
+            at: hit.at,
+            machine,
+            detail: machine.then(|| "machine open".to_owned()),
+        });
+        if !consultations.contains(&ConsultationId(*consultation)) {
+            consultations.push(ConsultationId(*consultation));
+        }
+    }
+    if events.is_empty() {
+        return Ok(consultations);
+    }
+    let txn = tracker.db.begin().await?;
+    record_in(&txn, &events).await?;
+    txn.commit().await?;
+    Ok(consultations)
+}

@@ -1,0 +1,1048 @@
+//! Consultations through the API: the Corporate Plan survey built, its panel invited by
+//! email (through a real SMTP server on loopback), text message and post, every open,
+//! click, start and completion tracked, answers saved and submitted exactly once, paper
+//! answers entered by officers, and bad input refused with clear codes.
+
+use std::time::Duration;
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
+use serde_json::{Value, json};
+
+use civic_panel::db::entities::{
+    answer, invitation, letter, membership, resident, response, tracking_event,
+};
+use civic_panel::domain::role::Role;
+
+use crate::delivery::smtp_to;
+use crate::helpers::{TestApp, csv_rows, error_code};
+use crate::smtp_server::SmtpServer;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The Corporate Plan's ten commitments, each rated on an agreement scale.
+const COMMITMENTS: [&str; 10] = [
+    "Keep the streets clean.",
+    "Build more homes that people can afford.",
+    "Help local shops do well.",
+    "Make parks safe for everyone.",
+    "Cut the council's carbon use.",
+    "Care for older people at home.",
+    "Help young people find work.",
+    "Fix the roads faster.",
+    "Make it easy to talk to the council.",
+    "Spend money wisely.",
+];
+
+/// A member to put on the panel: their email and phone, if any.
+struct Member {
+    email: Option<&'static str>,
+    phone: Option<&'static str>,
+}
+
+/// A panel of `members`, written straight to the database (selection is tested in
+/// `panels.rs`); returns the panel's ID and the residents' row ids.
+async fn panel_with(app: &TestApp, officer: &str, members: &[Member]) -> (String, Vec<i64>) {
+    app.load_demo_register(1.0).await;
+    let round = app
+        .round_id(
+            officer,
+            json!({ "name": "Panel round", "letters": members.len(), "seed": "11" }),
+        )
+        .await;
+    let round = civic_panel::graphql::id::decode::<civic_panel::domain::ids::RoundId>(&round, "id")
+        .unwrap();
+    let letters = letter::Entity::find()
+        .filter(letter::Column::RoundId.eq(round.get()))
+        .order_by_asc(letter::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap();
+    let now = app.clock.now();
+    let mut ids = Vec::new();
+    for (i, (member, letter)) in members.iter().zip(&letters).enumerate() {
+        let row = resident::Entity::insert(resident::ActiveModel {
+            account_id: Set(None),
+            letter_id: Set(letter.id),
+            round_id: Set(round.get()),
+            address_id: Set(letter.address_id),
+            household_key: Set(format!("H{i}")),
+            household_lock: Set(None),
+            ward_code: Set("E05000001".to_owned()),
+            deprivation_decile: Set(Some(3)),
+            full_name: Set(format!("Member {i}")),
+            email: Set(member.email.map(str::to_owned)),
+            phone: Set(member.phone.map(str::to_owned)),
+            date_of_birth: Set("1990-05-01".parse().unwrap()),
+            sex: Set("female".to_owned()),
+            ethnic_group: Set("Asian, Asian British or Asian Welsh: Indian".to_owned()),
+            disability: Set("Not disabled under the Equality Act".to_owned()),
+            registered_at: Set(now),
+            incentive_owed: Set(false),
+            incentive_fulfilled_at: Set(None),
+            withdrawn_at: Set(None),
+            ..Default::default()
+        })
+        .exec(app.db())
+        .await
+        .unwrap();
+        ids.push(row.last_insert_id);
+    }
+    let body = app
+        .graphql(
+            "mutation($input: PanelCreateInput!) { panelCreate(input: $input) { id } }",
+            json!({ "input": { "name": "Residents Panel", "targetSize": members.len() } }),
+            Some(officer),
+        )
+        .await;
+    let panel = body["data"]["panelCreate"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let panel_row =
+        civic_panel::graphql::id::decode::<civic_panel::domain::ids::PanelId>(&panel, "id")
+            .unwrap();
+    for id in &ids {
+        membership::Entity::insert(membership::ActiveModel {
+            panel_id: Set(panel_row.get()),
+            resident_id: Set(*id),
+            run_id: Set(None),
+            status: Set("active".to_owned()),
+            selected_at: Set(now),
+            term_ends_at: Set(None),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .exec(app.db())
+        .await
+        .unwrap();
+    }
+    (panel, ids)
+}
+
+const CREATE: &str = "mutation($input: ConsultationCreateInput!) {
+    consultationCreate(input: $input) { consultation { id status seriesId openLinkUrl } }
+}";
+
+const QUESTIONS: &str = "mutation($input: ConsultationQuestionsSetInput!) {
+    consultationQuestionsSet(input: $input) { questions { key kind } }
+}";
+
+const OPEN: &str = "mutation($id: ID!) {
+    consultationOpen(input: { consultationId: $id }) { consultation { status openedAt } }
+}";
+
+const INVITE: &str = "mutation($input: ConsultationInviteInput!) {
+    consultationInvite(input: $input) { job { id status } }
+}";
+
+const PROGRESS: &str = "query($id: ID!) {
+    consultation(id: $id) {
+        progress { channel invited sent bounced opened machineOpenedOnly clicked started completed }
+    }
+}";
+
+const BY_TOKEN: &str = "query($token: String!) {
+    invitationByToken(token: $token) {
+        invitationId stage completedAt
+        consultation { title status questions { key kind required options { key label } } }
+        savedAnswers { questionKey options value text }
+    }
+}";
+
+const SAVE: &str = "mutation($input: AnswersSaveInput!) {
+    answersSave(input: $input) { stage savedAnswers { questionKey value options text } }
+}";
+
+const SUBMIT: &str = "mutation($input: ResponseSubmitInput!) {
+    responseSubmit(input: $input) { stage completedAt duplicate }
+}";
+
+const ENTER: &str = "mutation($input: ResponseEnterInput!) {
+    responseEnter(input: $input) { stage completedAt duplicate }
+}";
+
+/// The Corporate Plan survey: the ten commitments on an agreement scale, a 0–10
+/// satisfaction rating, and a comment shown only to the dissatisfied.
+fn corporate_plan_questions() -> Value {
+    let mut questions: Vec<Value> = COMMITMENTS
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            json!({ "key": format!("commitment_{}", i + 1), "text": text,
+                    "kind": "AGREEMENT", "required": true })
+        })
+        .collect();
+    questions.push(json!({
+        "key": "satisfaction", "kind": "RATING", "required": true,
+        "text": "How happy are you with the council, from 0 to 10?"
+    }));
+    questions.push(json!({
+        "key": "unhappy", "kind": "SINGLE_CHOICE", "required": true,
+        "text": "Are you unhappy with us?",
+        "options": [{ "key": "yes", "label": "Yes" }, { "key": "no", "label": "No" }]
+    }));
+    questions.push(json!({
+        "key": "why", "kind": "FREE_TEXT", "maxChars": 200, "required": false,
+        "text": "Tell us why.", "showWhen": { "questionKey": "unhappy", "answer": "yes" }
+    }));
+    Value::Array(questions)
+}
+
+/// Drafts, fills and opens the Corporate Plan survey for `panel`; its ID.
+async fn open_survey(app: &TestApp, officer: &str, panel: Option<&str>, anonymous: bool) -> String {
+    let body = app
+        .graphql(
+            CREATE,
+            json!({ "input": {
+                "title": "Our Corporate Plan", "panelId": panel, "anonymous": anonymous,
+                "openLink": panel.is_none(),
+                "summary": "We want to know what you think of our plan for the next four years."
+            }}),
+            Some(officer),
+        )
+        .await;
+    let id = body["data"]["consultationCreate"]["consultation"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let body = app
+        .graphql(
+            QUESTIONS,
+            json!({ "input": { "consultationId": id, "questions": corporate_plan_questions() } }),
+            Some(officer),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["consultationQuestionsSet"]["questions"]
+            .as_array()
+            .map(Vec::len),
+        Some(13),
+        "{body}"
+    );
+    let body = app.graphql(OPEN, json!({ "id": id }), Some(officer)).await;
+    assert_eq!(
+        body["data"]["consultationOpen"]["consultation"]["status"], "OPEN",
+        "{body}"
+    );
+    id
+}
+
+/// Invites the panel and runs the job and the outbox; the job's result.
+async fn invite(app: &TestApp, officer: &str, consultation: &str) -> Value {
+    let body = app
+        .graphql(
+            INVITE,
+            json!({ "input": { "consultationId": consultation } }),
+            Some(officer),
+        )
+        .await;
+    let job = body["data"]["consultationInvite"]["job"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    app.run_jobs().await;
+    let job = app.job(officer, &job).await;
+    assert_eq!(job["status"], "SUCCEEDED", "{job}");
+    job
+}
+
+async fn progress(app: &TestApp, officer: &str, consultation: &str, channel: &str) -> Value {
+    let body = app
+        .graphql(PROGRESS, json!({ "id": consultation }), Some(officer))
+        .await;
+    body["data"]["consultation"]["progress"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .find(|p| p["channel"] == channel)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {channel} in {body}"))
+}
+
+/// The personal token in an email's text (its tracked link).
+fn token_in(text: &str) -> String {
+    let start = text.find("/t/c/").expect("a tracked link") + "/t/c/".len();
+    text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// The token in the one invitation the file transport wrote.
+fn mailed_token(app: &TestApp) -> String {
+    let mail = std::fs::read_dir(app.dir.path().join("mail"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let eml = std::fs::read_to_string(mail.path()).unwrap();
+    token_in(&crate::mime::body_part(eml.as_bytes(), "text/plain").unwrap())
+}
+
+/// Every answer the survey needs, satisfied.
+fn full_answers(unhappy: &str) -> Vec<Value> {
+    let mut answers: Vec<Value> = (1..=10)
+        .map(|i| json!({ "questionKey": format!("commitment_{i}"), "value": 1 + i % 5 }))
+        .collect();
+    answers.push(json!({ "questionKey": "satisfaction", "value": 9 }));
+    answers.push(json!({ "questionKey": "unhappy", "options": [unhappy] }));
+    answers
+}
+
+#[tokio::test]
+async fn the_corporate_plan_survey_goes_out_by_email_text_and_post_and_every_step_is_tracked() {
+    let server = SmtpServer::start().await;
+    let app = TestApp::spawn_with(|config| {
+        config.mail = smtp_to(&server);
+    })
+    .await;
+    let sms_dir = app.dir.path().join("sms");
+    let app = app.reconfigured(|config| config.mail.sms_dir = sms_dir.clone());
+    let officer = app.token_for(Role::Officer).await;
+    let (panel, _) = panel_with(
+        &app,
+        &officer,
+        &[
+            Member {
+                email: Some("asha@example.org"),
+                phone: None,
+            },
+            Member {
+                email: Some("ben@example.org"),
+                phone: Some("07700 900001"),
+            },
+            Member {
+                email: None,
+                phone: Some("07700 900002"),
+            },
+            Member {
+                email: None,
+                phone: None,
+            },
+        ],
+    )
+    .await;
+    let consultation = open_survey(&app, &officer, Some(&panel), false).await;
+
+    // Plain language: every text is scored against the reading age target of 9.
+    let body = app
+        .graphql(
+            "query($id: ID!) { consultation(id: $id) {
+                readingAgeTarget readability { field readingAge aboveTarget hardWords } } }",
+            json!({ "id": consultation }),
+            Some(&officer),
+        )
+        .await;
+    let scores = body["data"]["consultation"]["readability"]
+        .as_array()
+        .unwrap();
+    assert_eq!(body["data"]["consultation"]["readingAgeTarget"], 9.0);
+    assert!(
+        scores.iter().any(|s| s["field"] == "question:commitment_1"),
+        "{body}"
+    );
+    assert!(
+        scores.iter().any(|s| s["field"] == "option:unhappy:yes"),
+        "{body}"
+    );
+    let summary = scores.iter().find(|s| s["field"] == "summary").unwrap();
+    assert!(summary["readingAge"].as_f64().unwrap() > 5.0);
+
+    // Inviting: two emails, one text message, one letter.
+    let job = invite(&app, &officer, &consultation).await;
+    let result = &job["result"];
+    assert_eq!(
+        (
+            &result["email"],
+            &result["sms"],
+            &result["post"],
+            &result["alreadyInvited"]
+        ),
+        (&json!(2), &json!(1), &json!(1), &json!(0)),
+        "{job}"
+    );
+    let received = server.wait_for(2, WAIT).await;
+    assert_eq!(received.len(), 2);
+    let asha = received
+        .iter()
+        .find(|m| m.recipients == ["asha@example.org"])
+        .expect("Asha's invitation");
+    assert_eq!(
+        asha.header("Subject").as_deref(),
+        Some("Have your say: Our Corporate Plan")
+    );
+    let text = asha.text_body().unwrap();
+    assert!(text.starts_with("Dear Member 0,"), "{text}");
+    let html = asha.html_body().unwrap();
+    let token = token_in(&text);
+    assert!(
+        token.starts_with("cpc_") && token.len() >= 4 + 43,
+        "{token}"
+    );
+    assert!(
+        html.contains(&format!("/t/o/{token}")),
+        "the HTML has the tracking image"
+    );
+    // Inviting again invites nobody twice.
+    let again = invite(&app, &officer, &consultation).await;
+    assert_eq!(again["result"]["alreadyInvited"], 4, "{again}");
+    assert_eq!(again["result"]["email"], 0);
+    assert_eq!(app.count(invitation::Entity).await, 4);
+    assert_eq!(server.messages().len(), 2);
+    // The text message went through the SMS provider's stand-in.
+    let texts: Vec<_> = std::fs::read_dir(&sms_dir).unwrap().collect();
+    assert_eq!(texts.len(), 1);
+    let sms = std::fs::read_to_string(texts[0].as_ref().unwrap().path()).unwrap();
+    assert!(
+        sms.starts_with(
+            "To: 07700900002\n\nMember 2, the council would like your views on Our Corporate Plan: "
+        ),
+        "{sms}"
+    );
+
+    let email = progress(&app, &officer, &consultation, "EMAIL").await;
+    assert_eq!(
+        (&email["invited"], &email["sent"]),
+        (&json!(2), &json!(2)),
+        "{email}"
+    );
+
+    // An open within seconds of sending is a machine (a proxy fetching on arrival); an
+    // hour later it is a person. Neither sets a cookie.
+    let opened = app.get(&format!("/t/o/{token}"), None).await;
+    assert_eq!(opened.status, 200);
+    assert_eq!(opened.content_type(), "image/gif");
+    assert!(opened.headers.get("set-cookie").is_none());
+    let email = progress(&app, &officer, &consultation, "EMAIL").await;
+    assert_eq!(
+        (&email["opened"], &email["machineOpenedOnly"]),
+        (&json!(0), &json!(1)),
+        "{email}"
+    );
+    app.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(
+        app.get(&format!("/t/o/{token}.gif"), None).await.status,
+        200
+    );
+    let clicked = app.get(&format!("/t/c/{token}"), None).await;
+    assert_eq!(clicked.status, 302);
+    assert_eq!(
+        clicked.headers.get("location").unwrap(),
+        &format!("https://panel.example.gov.uk/c/{token}")
+    );
+    let email = progress(&app, &officer, &consultation, "EMAIL").await;
+    assert_eq!(
+        (
+            &email["opened"],
+            &email["machineOpenedOnly"],
+            &email["clicked"]
+        ),
+        (&json!(1), &json!(0), &json!(1)),
+        "{email}"
+    );
+
+    // The resident answers from the link: saves some, resumes, submits once.
+    let body = app.graphql(BY_TOKEN, json!({ "token": token }), None).await;
+    let invited = &body["data"]["invitationByToken"];
+    assert_eq!(invited["stage"], "CLICKED", "{body}");
+    assert_eq!(
+        invited["consultation"]["questions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        13
+    );
+    let body = app
+        .graphql(
+            SAVE,
+            json!({ "input": { "token": token, "answers": [
+                { "questionKey": "commitment_1", "value": 5 },
+                { "questionKey": "unhappy", "options": ["yes"] },
+                { "questionKey": "why", "text": "The bins." }
+            ]}}),
+            None,
+        )
+        .await;
+    assert_eq!(body["data"]["answersSave"]["stage"], "STARTED", "{body}");
+    let body = app.graphql(BY_TOKEN, json!({ "token": token }), None).await;
+    assert_eq!(
+        body["data"]["invitationByToken"]["savedAnswers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "resumed elsewhere: {body}"
+    );
+    let mut rest = full_answers("yes");
+    rest.retain(|a| a["questionKey"] != "commitment_1" && a["questionKey"] != "unhappy");
+    let body = app
+        .graphql(
+            SUBMIT,
+            json!({ "input": { "token": token, "answers": rest, "channel": "EMAIL_LINK" } }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["responseSubmit"]["stage"], "COMPLETED",
+        "{body}"
+    );
+    assert_eq!(body["data"]["responseSubmit"]["duplicate"], false);
+    let body = app
+        .graphql(SUBMIT, json!({ "input": { "token": token } }), None)
+        .await;
+    assert_eq!(body["data"]["responseSubmit"]["duplicate"], true, "{body}");
+    assert_eq!(app.count(response::Entity).await, 1);
+    // The saved answers became the response's; nothing is left half-saved.
+    let stored = answer::Entity::find().all(app.db()).await.unwrap();
+    assert!(
+        stored
+            .iter()
+            .any(|a| a.question_key == "why" && a.text.as_deref() == Some("The bins."))
+    );
+    assert!(
+        stored
+            .iter()
+            .any(|a| a.question_key == "commitment_1" && a.scale == Some(5))
+    );
+    assert_eq!(stored.len(), 13);
+
+    // The letter: printed with a short code, answered on paper and entered by an officer.
+    let body = app
+        .graphql(
+            "mutation($id: ID!) { consultationLettersExport(input: { consultationId: $id }) { job { id } } }",
+            json!({ "id": consultation }),
+            Some(&officer),
+        )
+        .await;
+    let job = body["data"]["consultationLettersExport"]["job"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.run_jobs().await;
+    let job = app.job(&officer, &job).await;
+    assert_eq!(job["result"]["letters"], 1, "{job}");
+    let url = job["result"]["mailMergeUrl"].as_str().unwrap();
+    let file = app.get(url, Some(&officer)).await;
+    assert_eq!(file.status, 200);
+    let rows = csv_rows(&file.bytes);
+    assert_eq!(
+        rows[0].join(","),
+        civic_panel::service::invitations::LETTERS_HEADER
+    );
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1][1], "Member 3");
+    let code = rows[1][7].clone();
+    let post = progress(&app, &officer, &consultation, "POST").await;
+    assert_eq!(post["sent"], 1, "printed counts as sent: {post}");
+    let body = app
+        .graphql(
+            ENTER,
+            json!({ "input": { "code": code.to_lowercase(), "channel": "PAPER", "answers": full_answers("no") } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["responseEnter"]["stage"], "COMPLETED",
+        "{body}"
+    );
+    let post = progress(&app, &officer, &consultation, "POST").await;
+    assert_eq!(post["completed"], 1, "{post}");
+    let paper = response::Entity::find()
+        .filter(response::Column::Channel.eq("paper"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("the paper response");
+    assert_eq!(paper.age_band.as_deref(), Some("35-39"));
+    assert_eq!(paper.sex.as_deref(), Some("female"));
+
+    let email = progress(&app, &officer, &consultation, "EMAIL").await;
+    assert_eq!(
+        (&email["started"], &email["completed"]),
+        (&json!(1), &json!(1)),
+        "{email}"
+    );
+    // Every event was stored, in an append-only table.
+    let kinds: Vec<String> = tracking_event::Entity::find()
+        .order_by_asc(tracking_event::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for kind in ["sent", "opened", "clicked", "started", "completed"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_submits_of_one_token_make_one_response() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let (panel, _) = panel_with(
+        &app,
+        &officer,
+        &[Member {
+            email: Some("a@example.org"),
+            phone: None,
+        }],
+    )
+    .await;
+    let consultation = open_survey(&app, &officer, Some(&panel), false).await;
+    invite(&app, &officer, &consultation).await;
+    let token = mailed_token(&app);
+    let submits = (0..20).map(|_| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.graphql(
+                SUBMIT,
+                json!({ "input": { "token": token, "answers": full_answers("no") } }),
+                None,
+            )
+            .await
+        }
+    });
+    let bodies = futures_util::future::join_all(submits).await;
+    let fresh = bodies
+        .iter()
+        .filter(|b| b["data"]["responseSubmit"]["duplicate"] == false)
+        .count();
+    let repeats = bodies
+        .iter()
+        .filter(|b| b["data"]["responseSubmit"]["duplicate"] == true)
+        .count();
+    assert_eq!((fresh, repeats), (1, 19), "{bodies:?}");
+    assert_eq!(app.count(response::Entity).await, 1);
+    let completions = tracking_event::Entity::find()
+        .filter(tracking_event::Column::Kind.eq("completed"))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(completions, 1);
+}
+
+#[tokio::test]
+async fn a_recipient_the_mail_server_refuses_is_recorded_as_bounced() {
+    let server = SmtpServer::start().await;
+    server.refuse_recipient("gone@example.org");
+    let app = TestApp::spawn_with(|config| config.mail = smtp_to(&server)).await;
+    let officer = app.token_for(Role::Officer).await;
+    let (panel, _) = panel_with(
+        &app,
+        &officer,
+        &[
+            Member {
+                email: Some("gone@example.org"),
+                phone: None,
+            },
+            Member {
+                email: Some("here@example.org"),
+                phone: None,
+            },
+        ],
+    )
+    .await;
+    let consultation = open_survey(&app, &officer, Some(&panel), false).await;
+    invite(&app, &officer, &consultation).await;
+    server.wait_for(1, WAIT).await;
+    let email = progress(&app, &officer, &consultation, "EMAIL").await;
+    assert_eq!(
+        (&email["invited"], &email["sent"], &email["bounced"]),
+        (&json!(2), &json!(1), &json!(1)),
+        "{email}"
+    );
+    let bounce = tracking_event::Entity::find()
+        .filter(tracking_event::Column::Kind.eq("bounced"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("a bounce event");
+    assert!(
+        bounce.detail.unwrap().contains("550"),
+        "the server's refusal is kept"
+    );
+}
+
+#[tokio::test]
+async fn an_anonymous_consultation_keeps_answers_apart_from_who_gave_them() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let (panel, _) = panel_with(
+        &app,
+        &officer,
+        &[Member {
+            email: Some("a@example.org"),
+            phone: None,
+        }],
+    )
+    .await;
+    let consultation = open_survey(&app, &officer, Some(&panel), true).await;
+    invite(&app, &officer, &consultation).await;
+    let token = mailed_token(&app);
+    app.clock.advance(chrono::Duration::minutes(617));
+    let body = app
+        .graphql(
+            SUBMIT,
+            json!({ "input": { "token": token, "answers": full_answers("no") } }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["responseSubmit"]["stage"], "COMPLETED",
+        "{body}"
+    );
+    let stored = response::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.invitation_id, None);
+    assert_eq!(stored.submitted_at, None);
+    assert_eq!(
+        stored.age_band.as_deref(),
+        Some("35-39"),
+        "the snapshot is kept"
+    );
+    let invited = invitation::Entity::find()
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let completed = invited.completed_at.unwrap();
+    assert_eq!(
+        completed.time(),
+        chrono::NaiveTime::MIN,
+        "the day only: {completed}"
+    );
+    let completions = tracking_event::Entity::find()
+        .filter(tracking_event::Column::Kind.eq("completed"))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(
+        completions, 0,
+        "no timed completion event to pair with the response"
+    );
+}
+
+#[tokio::test]
+async fn bad_answers_tokens_and_edits_get_clear_codes_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let (panel, _) = panel_with(
+        &app,
+        &officer,
+        &[Member {
+            email: Some("a@example.org"),
+            phone: None,
+        }],
+    )
+    .await;
+    // Templates with a placeholder that does not exist are refused when written.
+    let body = app
+        .graphql(
+            CREATE,
+            json!({ "input": { "title": "T", "panelId": panel, "templates": {
+                "inviteSubject": "Hi {nmae}", "inviteText": "x", "reminderSubject": "x",
+                "reminderText": "x", "smsText": "x" } } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"],
+        "input.templates.inviteSubject"
+    );
+    // Skip logic that points forward is refused.
+    let body = app
+        .graphql(
+            CREATE,
+            json!({ "input": { "title": "T", "panelId": panel } }),
+            Some(&officer),
+        )
+        .await;
+    let draft = body["data"]["consultationCreate"]["consultation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = app
+        .graphql(
+            QUESTIONS,
+            json!({ "input": { "consultationId": draft, "questions": [
+                { "key": "a", "text": "A?", "kind": "RATING",
+                  "showWhen": { "questionKey": "b", "answer": "1" } },
+                { "key": "b", "text": "B?", "kind": "RATING" } ] } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    // A draft with no questions cannot open.
+    let body = app
+        .graphql(OPEN, json!({ "id": draft }), Some(&officer))
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+
+    let consultation = open_survey(&app, &officer, Some(&panel), false).await;
+    // Open: its questions are frozen.
+    let body = app
+        .graphql(
+            QUESTIONS,
+            json!({ "input": { "consultationId": consultation, "questions": corporate_plan_questions() } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+    invite(&app, &officer, &consultation).await;
+    let token = mailed_token(&app);
+
+    // Unknown tokens: NOT_FOUND, and the tracking routes answer as for a real one.
+    let body = app
+        .graphql(BY_TOKEN, json!({ "token": "cpc_nothing" }), None)
+        .await;
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+    let unknown = app.get("/t/o/cpc_nothing", None).await;
+    assert_eq!(
+        (unknown.status.as_u16(), unknown.content_type()),
+        (200, "image/gif")
+    );
+    assert_eq!(app.get("/t/c/cpc_nothing", None).await.status, 302);
+
+    let submit = |answers: Vec<Value>| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.graphql(
+                SUBMIT,
+                json!({ "input": { "token": token, "answers": answers } }),
+                None,
+            )
+            .await
+        }
+    };
+    // Wrong type, off the scale, missing required, an answer to a skipped question, text
+    // over its limit, a question that does not exist.
+    let mut wrong_type = full_answers("no");
+    wrong_type[0] = json!({ "questionKey": "commitment_1", "options": ["yes"] });
+    let mut off_scale = full_answers("no");
+    off_scale[10] = json!({ "questionKey": "satisfaction", "value": 11 });
+    let mut missing = full_answers("no");
+    missing.remove(3);
+    let mut skipped = full_answers("no");
+    skipped.push(json!({ "questionKey": "why", "text": "Because." }));
+    let mut too_long = full_answers("yes");
+    too_long.push(json!({ "questionKey": "why", "text": "x".repeat(201) }));
+    let mut unknown_question = full_answers("no");
+    unknown_question.push(json!({ "questionKey": "nope", "value": 1 }));
+    for (answers, says) in [
+        (wrong_type, "not of the question's kind"),
+        (off_scale, "not on the scale of 0 to 10"),
+        (missing, "must be answered"),
+        (skipped, "not shown"),
+        (too_long, "at most 200"),
+        (unknown_question, "no question"),
+    ] {
+        let body = submit(answers).await;
+        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message:?} should say {says:?}");
+    }
+    assert_eq!(
+        app.count(response::Entity).await,
+        0,
+        "nothing half-submitted"
+    );
+    // Officers only enter paper and phone answers; residents cannot claim them.
+    let body = app
+        .graphql(
+            SUBMIT,
+            json!({ "input": { "token": token, "answers": full_answers("no"), "channel": "PAPER" } }),
+            None,
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let resident = app.token_for(Role::Resident).await;
+    let body = app
+        .graphql(
+            ENTER,
+            json!({ "input": { "code": "ABCDE-FGHJK", "channel": "PAPER", "answers": full_answers("no") } }),
+            Some(&resident),
+        )
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+
+    // After close, answers are refused with a clear error; reopening is explicit.
+    let body = app
+        .graphql(
+            "mutation($id: ID!) { consultationClose(input: { consultationId: $id }) { consultation { status } } }",
+            json!({ "id": consultation }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["consultationClose"]["consultation"]["status"],
+        "CLOSED"
+    );
+    let body = submit(full_answers("no")).await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("closed")
+    );
+    let body = app
+        .graphql(OPEN, json!({ "id": consultation }), Some(&officer))
+        .await;
+    assert_eq!(
+        error_code(&body),
+        "CONFLICT",
+        "opening a closed one is a reopen: {body}"
+    );
+    let body = app
+        .graphql(
+            "mutation($id: ID!) { consultationReopen(input: { consultationId: $id }) { consultation { status } } }",
+            json!({ "id": consultation }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["consultationReopen"]["consultation"]["status"], "OPEN",
+        "{body}"
+    );
+    let body = submit(full_answers("no")).await;
+    assert_eq!(
+        body["data"]["responseSubmit"]["stage"], "COMPLETED",
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn next_years_round_keeps_the_question_keys_in_the_same_series() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let (panel, _) = panel_with(
+        &app,
+        &officer,
+        &[Member {
+            email: None,
+            phone: None,
+        }],
+    )
+    .await;
+    let first = open_survey(&app, &officer, Some(&panel), false).await;
+    let body = app
+        .graphql(
+            "mutation($id: ID!) { consultationDuplicate(input: { consultationId: $id, title: \"Our Corporate Plan 2028\" }) {
+                consultation { id title status seriesId questions { key } } } }",
+            json!({ "id": first }),
+            Some(&officer),
+        )
+        .await;
+    let copy = &body["data"]["consultationDuplicate"]["consultation"];
+    assert_eq!(copy["status"], "DRAFT", "{body}");
+    assert_eq!(copy["title"], "Our Corporate Plan 2028");
+    assert_eq!(copy["seriesId"].as_str(), Some(first.as_str()));
+    let keys: Vec<&str> = copy["questions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), 13);
+    assert_eq!(keys[0], "commitment_1");
+    assert_eq!(keys[12], "why");
+}
+
+#[tokio::test]
+async fn a_signed_in_resident_sees_and_answers_only_their_own_invitations() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let (panel, residents) = panel_with(
+        &app,
+        &officer,
+        &[
+            Member {
+                email: Some("mine@example.org"),
+                phone: None,
+            },
+            Member {
+                email: Some("theirs@example.org"),
+                phone: None,
+            },
+        ],
+    )
+    .await;
+    app.create_account(Role::Resident, "mine@example.org").await;
+    let account = civic_panel::db::entities::account::Entity::find()
+        .filter(civic_panel::db::entities::account::Column::Email.eq("mine@example.org"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    resident::Entity::update_many()
+        .col_expr(
+            resident::Column::AccountId,
+            sea_orm::sea_query::Expr::value(account.id),
+        )
+        .filter(resident::Column::Id.eq(residents[0]))
+        .exec(app.db())
+        .await
+        .unwrap();
+    let consultation = open_survey(&app, &officer, Some(&panel), false).await;
+    invite(&app, &officer, &consultation).await;
+    let token = app
+        .log_in("mine@example.org", crate::helpers::PASSWORD)
+        .await;
+    let body = app
+        .graphql(
+            "{ myInvitations { invitationId title status stage completedAt } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    let mine = body["data"]["myInvitations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(mine.len(), 1, "{body}");
+    assert_eq!(mine[0]["title"], "Our Corporate Plan");
+    let invitation = mine[0]["invitationId"].as_str().unwrap().to_owned();
+    let body = app
+        .graphql(
+            SUBMIT,
+            json!({ "input": { "invitationId": invitation, "answers": full_answers("no"), "channel": "APP" } }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["responseSubmit"]["stage"], "COMPLETED",
+        "{body}"
+    );
+    // The other member's invitation is not reachable by a resident's ID guess.
+    let other = invitation::Entity::find()
+        .filter(invitation::Column::ResidentId.eq(residents[1]))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let other = civic_panel::graphql::id::encode(civic_panel::domain::ids::InvitationId(other.id));
+    let body = app
+        .graphql(
+            "query($id: ID!) { invitation(id: $id) { stage } }",
+            json!({ "id": other }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+    let body = app
+        .graphql(
+            "{ myInvitations { completedAt stage } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["myInvitations"][0]["stage"], "COMPLETED",
+        "{body}"
+    );
+}
