@@ -23,6 +23,12 @@ enum Residents {
 }
 
 #[derive(DeriveIden)]
+enum Outbox {
+    Table,
+    Headers,
+}
+
+#[derive(DeriveIden)]
 enum Panels {
     Table,
     Id,
@@ -84,6 +90,7 @@ enum Invitations {
     ResidentId,
     Channel,
     TokenHash,
+    TokenSalt,
     CodeHash,
     Stage,
     CreatedAt,
@@ -188,6 +195,15 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Extra headers of a message (`List-Unsubscribe` on reminders), as JSON pairs.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Outbox::Table)
+                    .add_column(text_null(Outbox::Headers))
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -280,6 +296,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer(Invitations::ResidentId))
                     .col(string_len(Invitations::Channel, 10))
                     .col(string_len_uniq(Invitations::TokenHash, 64))
+                    .col(string_len(Invitations::TokenSalt, 32))
                     .col(string_len_null(Invitations::CodeHash, 64).unique_key())
                     .col(string_len(Invitations::Stage, 12))
                     .col(timestamp_with_time_zone(Invitations::CreatedAt))
@@ -457,6 +474,14 @@ impl MigrationTrait for Migration {
                 .drop_table(Table::drop().table(table).to_owned())
                 .await?;
         }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Outbox::Table)
+                    .drop_column(Outbox::Headers)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()

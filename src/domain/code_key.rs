@@ -59,6 +59,16 @@ impl CodeKey {
         mac.update(code.canonical().as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
+
+    /// A secret value derived from this secret for `purpose` and `salt`: HMAC-SHA-256 of
+    /// `purpose`, a zero byte, and `salt`. Stored salts alone do not give it away.
+    pub fn derive(&self, purpose: &str, salt: &[u8]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(purpose.as_bytes());
+        mac.update(&[0]);
+        mac.update(salt);
+        mac.finalize().into_bytes().into()
+    }
 }
 
 impl std::fmt::Debug for CodeKey {
@@ -143,6 +153,17 @@ mod tests {
         assert_eq!(one.len(), 43);
         assert!(CodeKey::new(&one).is_ok());
         assert_ne!(one, CodeKey::generate_text(&mut rng));
+    }
+
+    #[test]
+    fn a_derived_value_depends_on_the_secret_the_purpose_and_the_salt() {
+        let one = CodeKey::new(SECRET).unwrap();
+        let two = CodeKey::new(&format!("{SECRET}!")).unwrap();
+        let base = one.derive("invitation", b"salt");
+        assert_eq!(base, one.derive("invitation", b"salt"));
+        assert_ne!(base, two.derive("invitation", b"salt"));
+        assert_ne!(base, one.derive("invitation", b"salt2"));
+        assert_ne!(base, one.derive("invitatio", b"nsalt"));
     }
 
     #[test]

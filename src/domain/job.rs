@@ -37,11 +37,13 @@ pub enum JobKind {
     ConsultationInvite,
     /// Mint short codes for a consultation's post invitations and build the mail merge.
     ConsultationLetters,
+    /// Queue reminders to a consultation's members who have not completed.
+    ConsultationRemind,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 7] = [
+    pub const ALL: [JobKind; 8] = [
         Self::RecruitmentDraw,
         Self::LetterExport,
         Self::AddressImport,
@@ -49,6 +51,7 @@ impl JobKind {
         Self::PanelSelection,
         Self::ConsultationInvite,
         Self::ConsultationLetters,
+        Self::ConsultationRemind,
     ];
 
     /// The stored name.
@@ -61,6 +64,7 @@ impl JobKind {
             Self::PanelSelection => "panel.selection",
             Self::ConsultationInvite => "consultation.invite",
             Self::ConsultationLetters => "consultation.letters",
+            Self::ConsultationRemind => "consultation.remind",
         }
     }
 
@@ -72,7 +76,8 @@ impl JobKind {
             | Self::LetterExport
             | Self::AddressImport
             | Self::ConsultationInvite
-            | Self::ConsultationLetters => 3,
+            | Self::ConsultationLetters
+            | Self::ConsultationRemind => 3,
             // A selection that stopped twice (its worker died) is likely to stop again.
             Self::PanelSelection => 2,
             Self::LoginLinkRequest => 5,

@@ -302,7 +302,7 @@ pub struct ChannelProgress {
     pub completed: u64,
 }
 
-fn progress_of(counts: Vec<Counts>) -> async_graphql::Result<Vec<ChannelProgress>> {
+pub(crate) fn progress_of(counts: Vec<Counts>) -> async_graphql::Result<Vec<ChannelProgress>> {
     let n = |x: i64| u64::try_from(x).unwrap_or(0);
     counts
         .into_iter()
@@ -1004,6 +1004,15 @@ pub struct ConsultationInviteInput {
     pub prefer: Option<ChannelValue>,
 }
 
+/// Reminding those who have not completed.
+#[derive(InputObject)]
+pub struct ConsultationRemindInput {
+    /// The consultation (open).
+    pub consultation_id: ID,
+    /// Only this channel (EMAIL or SMS); both when absent.
+    pub channel: Option<ChannelValue>,
+}
+
 /// Printing post invitations.
 #[derive(InputObject)]
 pub struct ConsultationLettersExportInput {
@@ -1251,6 +1260,28 @@ impl ConsultationMutation {
         let state = context::state(ctx)?;
         let job =
             invitations::start_letters(state, &context::caller(ctx), id, input.reprint).await?;
+        Ok(JobPayload { job: JobNode(job) })
+    }
+
+    /// Queues reminders, as a job, to the members invited by email or text message who
+    /// have not completed: at most the consultation's `maxReminders` each, none sooner
+    /// than `reminderGapHours` after their last message, none to those who bounced or
+    /// opted out (OFFICER). Reminder emails carry a one-click `List-Unsubscribe`.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn consultation_remind(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The consultation.")] input: ConsultationRemindInput,
+    ) -> async_graphql::Result<JobPayload> {
+        let id = id::decode::<ConsultationId>(&input.consultation_id, "input.consultationId")?;
+        let state = context::state(ctx)?;
+        let job = invitations::start_remind(
+            state,
+            &context::caller(ctx),
+            id,
+            input.channel.map(Into::into),
+        )
+        .await?;
         Ok(JobPayload { job: JobNode(job) })
     }
 

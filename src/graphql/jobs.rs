@@ -17,7 +17,7 @@ use crate::graphql::panels::SelectionRunNode;
 use crate::graphql::recruitment::RoundNode;
 use crate::graphql::register::AddressRegisterImportResult;
 use crate::service::addresses::ImportSummary;
-use crate::service::invitations::{InviteResult, LettersResult};
+use crate::service::invitations::{InviteResult, LettersResult, RemindResult};
 use crate::service::letters::ExportResult;
 use crate::service::recruitment::DrawResult;
 use crate::service::selection::{self, SelectionDone};
@@ -41,6 +41,8 @@ pub enum JobKindValue {
     ConsultationInvite,
     /// Print a consultation's post invitations (`consultationLettersExport`).
     ConsultationLetters,
+    /// Remind a consultation's members who have not completed (`consultationRemind`).
+    ConsultationRemind,
 }
 
 impl From<JobKind> for JobKindValue {
@@ -53,6 +55,7 @@ impl From<JobKind> for JobKindValue {
             JobKind::PanelSelection => Self::PanelSelection,
             JobKind::ConsultationInvite => Self::ConsultationInvite,
             JobKind::ConsultationLetters => Self::ConsultationLetters,
+            JobKind::ConsultationRemind => Self::ConsultationRemind,
         }
     }
 }
@@ -67,6 +70,7 @@ impl From<JobKindValue> for JobKind {
             JobKindValue::PanelSelection => Self::PanelSelection,
             JobKindValue::ConsultationInvite => Self::ConsultationInvite,
             JobKindValue::ConsultationLetters => Self::ConsultationLetters,
+            JobKindValue::ConsultationRemind => Self::ConsultationRemind,
         }
     }
 }
@@ -162,6 +166,21 @@ pub enum JobResult {
     ConsultationInvited(ConsultationInvited),
     /// From `CONSULTATION_LETTERS`.
     ConsultationLetters(ConsultationLetters),
+    /// From `CONSULTATION_REMIND`.
+    ConsultationReminded(ConsultationReminded),
+}
+
+/// Reminders queued.
+#[derive(SimpleObject)]
+pub struct ConsultationReminded {
+    /// The consultation's ID.
+    pub consultation_id: ID,
+    /// Reminders queued by email.
+    pub email: u64,
+    /// By text message.
+    pub sms: u64,
+    /// Members due a reminder who asked for none.
+    pub opted_out: u64,
 }
 
 /// What inviting a panel to a consultation made.
@@ -317,6 +336,14 @@ async fn result(ctx: &Context<'_>, job: &Job) -> async_graphql::Result<Option<Jo
                 sms: r.sms,
                 post: r.post,
                 already_invited: r.already_invited,
+            })
+        }),
+        JobKind::ConsultationRemind => jobs::result_of::<RemindResult>(job)?.map(|r| {
+            JobResult::ConsultationReminded(ConsultationReminded {
+                consultation_id: id::encode(r.consultation_id),
+                email: r.email,
+                sms: r.sms,
+                opted_out: r.opted_out,
             })
         }),
         JobKind::ConsultationLetters => match jobs::result_of::<LettersResult>(job)? {

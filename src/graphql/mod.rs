@@ -19,8 +19,11 @@ pub mod recruitment;
 pub mod register;
 pub mod registration;
 pub mod sessions;
+pub mod subscriptions;
 
-use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema};
+use async_graphql::{MergedObject, SDLExportOptions, Schema};
+
+use crate::graphql::subscriptions::SubscriptionRoot;
 
 use crate::config::Config;
 use crate::state::AppState;
@@ -54,7 +57,7 @@ pub struct MutationRoot(
 );
 
 /// The schema type.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema with the configured limits and the shared state. Each request also
 /// needs its `RequestContext` and its loaders (`loaders::for_request`).
@@ -65,11 +68,11 @@ pub fn build_schema(state: AppState) -> AppSchema {
 
 fn builder(
     config: &Config,
-) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .limit_depth(config.query_depth_limit)
     .limit_complexity(config.query_complexity_limit)
@@ -82,7 +85,7 @@ pub fn sdl() -> String {
     let schema = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
     .finish();
     let options = SDLExportOptions::new()

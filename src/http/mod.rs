@@ -7,6 +7,7 @@ pub mod graphql;
 pub mod health;
 pub mod negotiate;
 pub mod request_id;
+pub mod subscriptions;
 pub mod tracking;
 
 use std::net::SocketAddr;
@@ -34,6 +35,7 @@ pub fn router(app: AppState) -> Router {
     let state = HttpState { app, schema };
     Router::new()
         .route("/graphql", get(graphql::handler).post(graphql::handler))
+        .route("/graphql/ws", get(subscriptions::handler))
         .route("/exports/files/{file}", get(exports::file))
         .route(
             "/exports/rounds/{round}/addresses.csv",
@@ -45,6 +47,10 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/t/o/{token}", get(tracking::open))
         .route("/t/c/{token}", get(tracking::click))
+        .route(
+            "/t/u/{token}",
+            get(tracking::unsubscribe_page).post(tracking::unsubscribe),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

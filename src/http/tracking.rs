@@ -2,6 +2,9 @@
 //! open, and `/t/c/{token}`, the link whose follow is a click and which redirects to the
 //! resident web client (`CIVIC_PANEL_PUBLIC_URL/c/{token}`).
 //!
+//! `/t/u/{token}` stops reminders (`List-Unsubscribe`): `POST` in one click (RFC 8058), or
+//! `GET` for a page with a button that posts.
+//!
 //! Each answers only once its event is stored (see `service::tracking::Tracker`), sets no
 //! cookie, and answers the same whether or not the token belongs to an invitation, so the
 //! routes tell nobody which tokens exist.
@@ -124,6 +127,49 @@ pub async fn click(
             .into_response(),
         Err(_) => StatusCode::BAD_REQUEST.into_response(),
     }
+}
+
+/// `GET /t/u/{token}`: a page whose button stops reminders (a `GET` changes nothing, so
+/// link scanners cannot opt anyone out).
+pub async fn unsubscribe_page(Path(raw): Path<String>) -> Response {
+    let token = urlencoding_path(token_of(&raw));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        format!(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Stop reminders</title></head>\n<body><h1>Stop reminders</h1>\n<p>We will not send you reminders about surveys. You will still get new invitations.</p>\n<form method=\"post\" action=\"/t/u/{token}\"><button type=\"submit\">Stop reminders</button></form>\n</body></html>\n"
+        ),
+    )
+        .into_response()
+}
+
+/// `POST /t/u/{token}`: stops reminders to the token's member; the same answer for any
+/// token.
+pub async fn unsubscribe(State(state): State<HttpState>, Path(raw): Path<String>) -> Response {
+    let token = token_of(&raw);
+    if token.len() <= MAX_TOKEN
+        && crate::service::invitations::opt_out(&state.app, token)
+            .await
+            .is_err()
+    {
+        return not_stored();
+    }
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        "You will get no more reminders.\n",
+    )
+        .into_response()
 }
 
 /// `token` safe as one path segment: unreserved characters kept, the rest escaped.

@@ -74,7 +74,11 @@ async fn deliver(
         html_body: message.html_body.clone(),
         // The message's own time, so a resend is byte for byte the same message.
         date: message.created_at,
-        headers: Vec::new(),
+        headers: message
+            .headers
+            .as_deref()
+            .and_then(|h| serde_json::from_str(h).ok())
+            .unwrap_or_default(),
     };
     let sent = match message.channel.as_str() {
         "email" => mailer.send(&email).await,

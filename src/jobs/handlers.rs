@@ -44,6 +44,10 @@ pub async fn run(state: &AppState, job: &Job, progress: &Progress) -> AppResult<
             let input: invitations::InviteJob = payload(job)?;
             result(&invitations::run_invite(state, &input, progress).await?)
         }
+        JobKind::ConsultationRemind => {
+            let input: invitations::RemindJob = payload(job)?;
+            result(&invitations::run_remind(state, &input, progress).await?)
+        }
         JobKind::ConsultationLetters => {
             let input: invitations::LettersJob = payload(job)?;
             result(

@@ -8,6 +8,8 @@
 //! hundred members, never one long one, and a member is invited at most once (a unique
 //! index), so a job taken up again after a crash carries on where it stopped.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -18,11 +20,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::entities::{invitation, outbox};
 use crate::db::files::{self, NewFile};
+use crate::domain::code_key::{CodeKey, CodeKeys};
 use crate::domain::consultation::{Channel, Consultation, Status, email_html, render};
 use crate::domain::ids::{ConsultationId, FileId, InvitationId, JobId};
 use crate::domain::invitation_code::InvitationCode;
 use crate::domain::job::{Job, JobKind};
-use crate::domain::session_token::SessionToken;
+use crate::domain::session_token::{INVITATION_PREFIX, TokenHash};
 use crate::domain::tracking::Stage;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
@@ -34,6 +37,35 @@ use crate::state::AppState;
 
 /// Members invited per transaction.
 const CHUNK: usize = 250;
+
+/// What a personal token is derived for (with the code secret and the invitation's salt).
+const TOKEN_PURPOSE: &str = "consultation-invitation";
+
+/// A new invitation's salt (base64) and the personal token it gives under `key`.
+fn new_token(key: &CodeKey) -> (String, String) {
+    let salt: [u8; 16] = rand::random();
+    let salt = URL_SAFE_NO_PAD.encode(salt);
+    let token = token_from(key, &salt);
+    (salt, token)
+}
+
+/// The personal token of an invitation with `salt`, under `key`: `cpc_` and 256 bits.
+fn token_from(key: &CodeKey, salt: &str) -> String {
+    format!(
+        "{INVITATION_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(key.derive(TOKEN_PURPOSE, salt.as_bytes()))
+    )
+}
+
+/// An invitation's token again, for a reminder: under the current secret or, after a
+/// rotation, the previous one it was made under; `None` when no configured secret gives
+/// its stored hash.
+fn token_again(keys: &CodeKeys, salt: &str, stored_hash: &str) -> Option<String> {
+    std::iter::once(&keys.current)
+        .chain(&keys.previous)
+        .map(|key| token_from(key, salt))
+        .find(|token| TokenHash::of(token).as_str() == stored_hash)
+}
 
 /// The outbox key of an invitation's first message.
 pub fn invite_key(invitation: InvitationId) -> String {
@@ -208,13 +240,14 @@ pub async fn run_invite(
                     .is_some_and(|p| !p.trim().is_empty()),
                 prefer,
             );
-            let token = SessionToken::generate_invitation();
+            let (salt, token) = new_token(&state.codes.current);
             let row = sea_orm::ActiveModelTrait::insert(
                 invitation::ActiveModel {
                     consultation_id: Set(consultation.id.get()),
                     resident_id: Set(member.id),
                     channel: Set(channel.as_str().to_owned()),
-                    token_hash: Set(token.hash().as_str().to_owned()),
+                    token_hash: Set(TokenHash::of(&token).as_str().to_owned()),
+                    token_salt: Set(salt),
                     code_hash: Set(None),
                     stage: Set(Stage::Created.as_str().to_owned()),
                     created_at: Set(now),
@@ -229,20 +262,14 @@ pub async fn run_invite(
                 Channel::Email => {
                     result.email += 1;
                     let to = member.email.clone().unwrap_or_default();
-                    let message = email_message(
-                        state,
-                        &consultation,
-                        &member.full_name,
-                        token.expose(),
-                        false,
-                    )?;
+                    let message =
+                        email_message(state, &consultation, &member.full_name, &token, false)?;
                     queue_message(&txn, "email", &to, message, invite_key(id), now).await?;
                 }
                 Channel::Sms => {
                     result.sms += 1;
                     let to = member.phone.clone().unwrap_or_default();
-                    let message =
-                        sms_message(state, &consultation, &member.full_name, token.expose())?;
+                    let message = sms_message(state, &consultation, &member.full_name, &token)?;
                     queue_message(&txn, "sms", &to, message, invite_key(id), now).await?;
                 }
                 Channel::Post => result.post += 1,
@@ -261,6 +288,7 @@ pub(crate) struct Message {
     subject: String,
     text: String,
     html: Option<String>,
+    headers: Vec<(String, String)>,
 }
 
 /// The personal link in a message: through the tracking redirect, which counts the click
@@ -316,10 +344,29 @@ pub(crate) fn email_message(
         state.config.tracking_url.trim_end_matches('/')
     );
     let html = email_html(&text, &link, &pixel);
+    // Reminders can be stopped from the mail client (RFC 2369, one click by RFC 8058).
+    let headers = if reminder {
+        vec![
+            (
+                "List-Unsubscribe".to_owned(),
+                format!(
+                    "<{}/t/u/{token}>",
+                    state.config.tracking_url.trim_end_matches('/')
+                ),
+            ),
+            (
+                "List-Unsubscribe-Post".to_owned(),
+                "List-Unsubscribe=One-Click".to_owned(),
+            ),
+        ]
+    } else {
+        Vec::new()
+    };
     Ok(Message {
         subject: subject.replace(['\r', '\n'], " "),
         text,
         html: Some(html),
+        headers,
     })
 }
 
@@ -342,6 +389,7 @@ pub(crate) fn sms_message(
         subject: String::new(),
         text: render(&consultation.templates.sms_text, &values).map_err(template_error)?,
         html: None,
+        headers: Vec::new(),
     })
 }
 
@@ -369,10 +417,208 @@ pub(crate) async fn queue_message(
         locked_until: Set(None),
         last_error: Set(None),
         failed_at: Set(None),
+        headers: Set((!message.headers.is_empty())
+            .then(|| serde_json::to_string(&message.headers))
+            .transpose()
+            .map_err(AppError::internal)?),
         ..Default::default()
     })
     .exec(db)
     .await?;
+    Ok(())
+}
+
+/// A reminders job's input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemindJob {
+    /// The consultation.
+    pub consultation_id: ConsultationId,
+    /// Only this channel (`email` or `sms`); both when absent.
+    pub channel: Option<String>,
+}
+
+/// What a reminders job queued.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemindResult {
+    /// The consultation.
+    pub consultation_id: ConsultationId,
+    /// Reminders queued by email.
+    pub email: u64,
+    /// By text message.
+    pub sms: u64,
+    /// Members due a reminder who asked for none.
+    pub opted_out: u64,
+}
+
+/// Queues reminders to the members invited by email or text message who have not
+/// completed: at most the consultation's `maxReminders` each, and none sooner than its
+/// `reminderGapHours` after their last message. Not to those who bounced or opted out.
+pub async fn start_remind(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+    channel: Option<Channel>,
+) -> AppResult<Job> {
+    caller.require(OFFICERS)?;
+    let consultation = consultations::find_any(state.db.reader(), id).await?;
+    if consultation.status != Status::Open {
+        return Err(AppError::conflict(
+            "Reminders go only while the consultation is open.",
+        ));
+    }
+    if consultation.max_reminders == 0 {
+        return Err(AppError::conflict(
+            "This consultation sends no reminders: its maxReminders is 0.",
+        ));
+    }
+    if channel == Some(Channel::Post) {
+        return Err(AppError::bad_input(
+            "input.channel",
+            "Reminders go by EMAIL or SMS; print letters again with consultationLettersExport.",
+        ));
+    }
+    jobs::enqueue(
+        state,
+        jobs::Request {
+            kind: JobKind::ConsultationRemind,
+            payload: &RemindJob {
+                consultation_id: id,
+                channel: channel.map(|c| c.as_str().to_owned()),
+            },
+            created_by: caller.account(),
+            singleton_key: Some(format!("remind:consultation:{id}")),
+        },
+    )
+    .await
+}
+
+#[derive(Clone, Debug, FromQueryResult)]
+struct Due {
+    id: i64,
+    channel: String,
+    token_salt: String,
+    token_hash: String,
+    reminders_sent: i32,
+    full_name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    reminders_opt_out: bool,
+}
+
+/// Runs a reminders job: the members due a reminder, a chunk per transaction, each
+/// reminder queued with its event (which counts it and starts its gap).
+pub async fn run_remind(
+    state: &AppState,
+    input: &RemindJob,
+    progress: &Progress,
+) -> AppResult<RemindResult> {
+    let db = state.db.writer();
+    let consultation = consultations::find_any(db, input.consultation_id).await?;
+    let now = state.clock.now();
+    let cutoff = now - chrono::Duration::hours(i64::from(consultation.reminder_gap_hours));
+    let channels: Vec<&str> = match input.channel.as_deref() {
+        Some(channel) => vec![channel],
+        None => vec!["email", "sms"],
+    };
+    let sql = format!(
+        "SELECT i.id, i.channel, i.token_salt, i.token_hash, i.reminders_sent, r.full_name, \
+           r.email, r.phone, r.reminders_opt_out \
+         FROM invitations i JOIN residents r ON r.id = i.resident_id \
+         WHERE i.consultation_id = $1 AND i.completed_at IS NULL AND i.revoked_at IS NULL \
+           AND i.bounced_at IS NULL AND i.sent_at IS NOT NULL AND i.reminders_sent < $2 \
+           AND COALESCE(i.last_reminded_at, i.sent_at) <= $3 AND i.channel IN ({}) \
+         ORDER BY i.id",
+        channels
+            .iter()
+            .map(|c| format!(
+                "'{}'",
+                c.parse::<Channel>().map_or("email", Channel::as_str)
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let due = Due::find_by_statement(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [
+            consultation.id.get().into(),
+            i32::try_from(consultation.max_reminders)
+                .unwrap_or(0)
+                .into(),
+            cutoff.into(),
+        ],
+    ))
+    .all(db)
+    .await?;
+    let (opted_out, due): (Vec<Due>, Vec<Due>) = due.into_iter().partition(|d| d.reminders_opt_out);
+    progress.set_total(due.len() as u64);
+    let mut result = RemindResult {
+        consultation_id: consultation.id,
+        email: 0,
+        sms: 0,
+        opted_out: opted_out.len() as u64,
+    };
+    for chunk in due.chunks(CHUNK) {
+        progress.check()?;
+        let txn = db.begin().await?;
+        let mut events = Vec::with_capacity(chunk.len());
+        for member in chunk {
+            let Some(token) = token_again(&state.codes, &member.token_salt, &member.token_hash)
+            else {
+                tracing::warn!(
+                    invitation_id = member.id,
+                    "no configured code secret gives this invitation's token; no reminder"
+                );
+                continue;
+            };
+            let id = InvitationId(member.id);
+            let n = u32::try_from(member.reminders_sent).unwrap_or(0) + 1;
+            if member.channel == Channel::Sms.as_str() {
+                let message = sms_message(state, &consultation, &member.full_name, &token)?;
+                let to = member.phone.clone().unwrap_or_default();
+                queue_message(&txn, "sms", &to, message, reminder_key(id, n), now).await?;
+                result.sms += 1;
+            } else {
+                let message = email_message(state, &consultation, &member.full_name, &token, true)?;
+                let to = member.email.clone().unwrap_or_default();
+                queue_message(&txn, "email", &to, message, reminder_key(id, n), now).await?;
+                result.email += 1;
+            }
+            events.push(Event {
+                invitation: id,
+                kind: EventKind::Reminded,
+                at: now,
+                machine: false,
+                detail: Some(format!("reminder {n}")),
+            });
+        }
+        record_in(&txn, &events).await?;
+        txn.commit().await?;
+        state.work_queued.notify_one();
+        progress.advance(chunk.len() as u64);
+    }
+    Ok(result)
+}
+
+/// Stops reminders to the member whose personal token this is (the one-click
+/// `List-Unsubscribe` link). Whether the token exists is not told.
+pub async fn opt_out(state: &AppState, token: &str) -> AppResult<()> {
+    let db = state.db.writer();
+    let Some(row) = invitation::Entity::find()
+        .filter(invitation::Column::TokenHash.eq(TokenHash::of(token.trim()).as_str()))
+        .one(db)
+        .await?
+    else {
+        return Ok(());
+    };
+    crate::db::entities::resident::Entity::update_many()
+        .col_expr(
+            crate::db::entities::resident::Column::RemindersOptOut,
+            Expr::value(true),
+        )
+        .filter(crate::db::entities::resident::Column::Id.eq(row.resident_id))
+        .exec(db)
+        .await?;
     Ok(())
 }
 

@@ -1046,3 +1046,305 @@ async fn a_signed_in_resident_sees_and_answers_only_their_own_invitations() {
         "{body}"
     );
 }
+
+/// Reads the next text frame as JSON, skipping pings; fails the test after [`WAIT`].
+async fn next_json<S>(socket: &mut S) -> Value
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    loop {
+        let frame = tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("a message in time")
+            .expect("the socket is open")
+            .expect("a frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            return serde_json::from_str(text.as_str()).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_officer_subscribed_over_websocket_sees_an_open_and_a_completion_arrive() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let (panel, _) = panel_with(
+        &app,
+        &officer,
+        &[Member {
+            email: Some("a@example.org"),
+            phone: None,
+        }],
+    )
+    .await;
+    let consultation = open_survey(&app, &officer, Some(&panel), false).await;
+    invite(&app, &officer, &consultation).await;
+    let token = mailed_token(&app);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            app.router
+                .clone()
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .into_future(),
+    );
+    let mut request = format!("ws://{address}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+    let send = |value: Value| Message::Text(value.to_string().into());
+    socket
+        .send(send(json!({ "type": "connection_init",
+                           "payload": { "authorization": format!("Bearer {officer}") } })))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    socket
+        .send(send(json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": "subscription($id: ID!) { consultationProgress(consultationId: $id) {
+                consultationId channels { channel sent opened completed } } }",
+            "variables": { "id": consultation } } })))
+        .await
+        .unwrap();
+    let first = next_json(&mut socket).await;
+    assert_eq!(first["type"], "next", "{first}");
+    let channels = &first["payload"]["data"]["consultationProgress"]["channels"][0];
+    assert_eq!(
+        (&channels["sent"], &channels["opened"]),
+        (&json!(1), &json!(0)),
+        "{first}"
+    );
+
+    // A person opens the email a minute after it went out…
+    app.clock.advance(chrono::Duration::minutes(1));
+    assert_eq!(app.get(&format!("/t/o/{token}"), None).await.status, 200);
+    let opened = next_json(&mut socket).await;
+    let channels = &opened["payload"]["data"]["consultationProgress"]["channels"][0];
+    assert_eq!(channels["opened"], 1, "{opened}");
+    // …and submits.
+    let body = app
+        .graphql(
+            SUBMIT,
+            json!({ "input": { "token": token, "answers": full_answers("no") } }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["responseSubmit"]["stage"], "COMPLETED",
+        "{body}"
+    );
+    let completed = next_json(&mut socket).await;
+    let channels = &completed["payload"]["data"]["consultationProgress"]["channels"][0];
+    assert_eq!(channels["completed"], 1, "{completed}");
+
+    // Without a valid token the connection is refused at init.
+    let mut request = format!("ws://{address}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut stranger, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    stranger
+        .send(send(json!({ "type": "connection_init",
+                           "payload": { "authorization": "Bearer cps_not_a_session" } })))
+        .await
+        .unwrap();
+    let refused = futures_util::StreamExt::next(&mut stranger).await;
+    assert!(
+        matches!(refused, Some(Ok(Message::Close(_))) | None | Some(Err(_))),
+        "{refused:?}"
+    );
+    server.abort();
+}
+
+/// Queues reminders and runs the job; its result.
+async fn remind(app: &TestApp, officer: &str, consultation: &str) -> Value {
+    let body = app
+        .graphql(
+            "mutation($id: ID!) { consultationRemind(input: { consultationId: $id }) { job { id } } }",
+            json!({ "id": consultation }),
+            Some(officer),
+        )
+        .await;
+    let job = body["data"]["consultationRemind"]["job"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    app.run_jobs().await;
+    let job = app.job(officer, &job).await;
+    assert_eq!(job["status"], "SUCCEEDED", "{job}");
+    job["result"].clone()
+}
+
+/// The `.eml` files the file transport wrote whose names start with `prefix`.
+fn mailed(app: &TestApp, prefix: &str) -> Vec<String> {
+    let mut texts: Vec<(String, String)> = std::fs::read_dir(app.dir.path().join("mail"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .filter(|(name, _)| name.starts_with(prefix))
+        .collect();
+    texts.sort();
+    texts.into_iter().map(|(_, text)| text).collect()
+}
+
+#[tokio::test]
+async fn reminders_go_to_those_who_have_not_completed_within_the_cap_and_gap_and_stop_on_request() {
+    // Sessions outlive the days the test moves the clock on.
+    let app = TestApp::spawn_with(|config| config.session_ttl_hours = 24 * 30).await;
+    let officer = app.token_for(Role::Officer).await;
+    let (panel, _) = panel_with(
+        &app,
+        &officer,
+        &[
+            Member {
+                email: Some("done@example.org"),
+                phone: None,
+            },
+            Member {
+                email: Some("stop@example.org"),
+                phone: None,
+            },
+            Member {
+                email: Some("late@example.org"),
+                phone: None,
+            },
+        ],
+    )
+    .await;
+    let consultation = open_survey(&app, &officer, Some(&panel), false).await;
+    invite(&app, &officer, &consultation).await;
+    let invitations = mailed(&app, "consultation-invite");
+    let token_of = |to: &str| {
+        let eml = invitations
+            .iter()
+            .find(|m| m.contains(&format!("To: {to}")))
+            .unwrap();
+        token_in(&crate::mime::body_part(eml.as_bytes(), "text/plain").unwrap())
+    };
+    let (done, stop, late) = (
+        token_of("done@example.org"),
+        token_of("stop@example.org"),
+        token_of("late@example.org"),
+    );
+
+    // Too soon after the invitation: nobody is reminded.
+    let result = remind(&app, &officer, &consultation).await;
+    assert_eq!(
+        (&result["email"], &result["optedOut"]),
+        (&json!(0), &json!(0)),
+        "{result}"
+    );
+
+    app.clock.advance(chrono::Duration::hours(73));
+    let body = app
+        .graphql(
+            SUBMIT,
+            json!({ "input": { "token": done, "answers": full_answers("no") } }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["responseSubmit"]["stage"], "COMPLETED",
+        "{body}"
+    );
+    // The reminder's unsubscribe page changes nothing until its button is pressed.
+    let page = app.get(&format!("/t/u/{stop}"), None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("method=\"post\""));
+    let stopped = app
+        .send(
+            axum::http::Request::post(format!("/t/u/{stop}"))
+                .body(axum::body::Body::from("List-Unsubscribe=One-Click"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(stopped.status, 200);
+    let unknown = app
+        .send(
+            axum::http::Request::post("/t/u/cpc_nobody")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.text),
+        (stopped.status, stopped.text)
+    );
+
+    let result = remind(&app, &officer, &consultation).await;
+    assert_eq!(
+        (&result["email"], &result["optedOut"]),
+        (&json!(1), &json!(1)),
+        "{result}"
+    );
+    let reminders = mailed(&app, "consultation-reminder");
+    assert_eq!(reminders.len(), 1);
+    let reminder = &reminders[0];
+    assert!(reminder.contains("To: late@example.org"), "{reminder}");
+    assert_eq!(
+        crate::mime::header(reminder.as_bytes(), "Subject").as_deref(),
+        Some("A reminder: Our Corporate Plan")
+    );
+    assert_eq!(
+        crate::mime::header(reminder.as_bytes(), "List-Unsubscribe"),
+        Some(format!("<https://api.panel.example.gov.uk/t/u/{late}>"))
+    );
+    assert_eq!(
+        crate::mime::header(reminder.as_bytes(), "List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    // The reminder carries the same personal link as the invitation.
+    assert_eq!(
+        token_in(&crate::mime::body_part(reminder.as_bytes(), "text/plain").unwrap()),
+        late
+    );
+
+    // The gap holds, and the cap of two.
+    assert_eq!(remind(&app, &officer, &consultation).await["email"], 0);
+    app.clock.advance(chrono::Duration::hours(73));
+    assert_eq!(remind(&app, &officer, &consultation).await["email"], 1);
+    app.clock.advance(chrono::Duration::hours(73));
+    assert_eq!(remind(&app, &officer, &consultation).await["email"], 0);
+    let late_row = invitation::Entity::find()
+        .filter(
+            invitation::Column::TokenHash
+                .eq(civic_panel::domain::session_token::TokenHash::of(&late).as_str()),
+        )
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(late_row.reminders_sent, 2);
+    assert_eq!(mailed(&app, "consultation-reminder").len(), 2);
+}

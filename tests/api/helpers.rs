@@ -545,6 +545,7 @@ pub const JOB: &str = "query($id: ID!) {
             }
             ... on ConsultationInvited { consultationId email sms post alreadyInvited }
             ... on ConsultationLetters { letters mailMergeUrl: downloadUrl expiresAt }
+            ... on ConsultationReminded { email sms optedOut }
         }
     }
 }";

@@ -281,6 +281,11 @@ const ACCESS: &[(&str, Access, &str)] = &[
         r#"mutation { consultationLettersExport(input: { consultationId: "Q29uc3VsdGF0aW9uOjE" }) { job { id } } }"#,
     ),
     (
+        "Mutation.consultationRemind",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { consultationRemind(input: { consultationId: "Q29uc3VsdGF0aW9uOjE" }) { job { id } } }"#,
+    ),
+    (
         "Mutation.answersSave",
         Access::Public,
         r#"mutation { answersSave(input: { token: "cpc_x", answers: [] }) { stage } }"#,
@@ -383,10 +388,10 @@ async fn each_role_is_refused_every_field_it_is_not_granted() {
             refusals += 1;
         }
     }
-    // Three ADMIN-only fields refused to three roles, thirty-four OFFICER fields to two,
+    // Three ADMIN-only fields refused to three roles, thirty-five OFFICER fields to two,
     // four OFFICER-or-SCRUTINY fields to residents, and one OFFICER-or-RESIDENT field to
     // scrutiny members.
-    assert_eq!(refusals, 3 * 3 + 34 * 2 + 4 + 1);
+    assert_eq!(refusals, 3 * 3 + 35 * 2 + 4 + 1);
 }
 
 #[tokio::test]

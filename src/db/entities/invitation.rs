@@ -14,6 +14,9 @@ pub struct Model {
     pub channel: String,
     #[sea_orm(unique)]
     pub token_hash: String,
+    /// The random salt the token is derived from with the code secret (base64), so that
+    /// a reminder can carry the same link without the token being stored.
+    pub token_salt: String,
     #[sea_orm(unique)]
     pub code_hash: Option<String>,
     /// The furthest stage reached (`domain::tracking::Stage`).

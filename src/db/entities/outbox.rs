@@ -40,6 +40,9 @@ pub struct Model {
     pub last_error: Option<String>,
     /// When delivery was given up (a permanent refusal, or too many attempts).
     pub failed_at: Option<DateTimeUtc>,
+    /// Extra headers (`List-Unsubscribe`…) as a JSON array of `[name, value]` pairs.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub headers: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
