@@ -294,6 +294,14 @@ pub struct Config {
     #[arg(long, env = "CIVIC_PANEL_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
 
+    /// Most open-link (QR code) responses accepted from one client address per hour.
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_OPEN_RESPONSES_PER_HOUR",
+        default_value_t = 200
+    )]
+    pub open_responses_per_hour: u32,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "CIVIC_PANEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -388,6 +396,7 @@ impl Config {
             upload_limit_bytes: 8 * 1024 * 1024,
             import_max_rows: 2_000_000,
             trust_forwarded_for: false,
+            open_responses_per_hour: 200,
             log_format: LogFormat::Text,
         }
     }

@@ -134,6 +134,7 @@ enum Responses {
     Id,
     ConsultationId,
     InvitationId,
+    SubmissionKey,
     Channel,
     SubmittedOn,
     SubmittedAt,
@@ -401,6 +402,7 @@ impl MigrationTrait for Migration {
                     .col(big_pk_auto(Responses::Id))
                     .col(big_integer(Responses::ConsultationId))
                     .col(big_integer_null(Responses::InvitationId).unique_key())
+                    .col(string_len_null(Responses::SubmissionKey, 100).unique_key())
                     .col(string_len(Responses::Channel, 12))
                     .col(date(Responses::SubmittedOn))
                     .col(timestamp_with_time_zone_null(Responses::SubmittedAt))

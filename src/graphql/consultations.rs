@@ -326,6 +326,15 @@ pub(crate) fn progress_of(counts: Vec<Counts>) -> async_graphql::Result<Vec<Chan
         .collect()
 }
 
+/// Responses received one way.
+#[derive(SimpleObject)]
+pub struct ResponseCount {
+    /// How they came.
+    pub channel: AnswerChannelValue,
+    /// How many.
+    pub count: u64,
+}
+
 /// A consultation, as officers manage it.
 pub struct ConsultationNode(pub Consultation);
 
@@ -464,6 +473,26 @@ impl ConsultationNode {
     async fn progress(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ChannelProgress>> {
         let state = context::state(ctx)?;
         progress_of(invitations::counts(state.db.reader(), self.0.id).await?)
+    }
+    /// Responses received, by how they came (open-link and QR responses included).
+    async fn response_counts(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ResponseCount>> {
+        let state = context::state(ctx)?;
+        invitations::response_counts(state.db.reader(), self.0.id)
+            .await?
+            .into_iter()
+            .map(|(channel, count)| {
+                let channel: crate::domain::consultation::AnswerChannel = channel
+                    .parse()
+                    .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
+                Ok(ResponseCount {
+                    channel: channel.into(),
+                    count: u64::try_from(count).unwrap_or(0),
+                })
+            })
+            .collect()
     }
     /// Its invitations, oldest first.
     #[graphql(complexity = "connection_complexity(first, child_complexity)")]
@@ -794,6 +823,18 @@ impl ConsultationQuery {
         ))
     }
 
+    /// An open-link survey by the code in its link or QR code (no login). A draft, or a
+    /// code that names nothing, is `NOT_FOUND`.
+    async fn open_consultation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The code from the open link.")] code: String,
+    ) -> async_graphql::Result<PublicConsultation> {
+        let state = context::state(ctx)?;
+        let (consultation, questions) = answering::open_link(state, &code).await?;
+        Ok(PublicConsultation(consultation, questions))
+    }
+
     /// One of the signed-in resident's invitations (or any, for an OFFICER).
     #[graphql(guard = "RoleGuard::OFFICER_OR_RESIDENT")]
     async fn invitation(
@@ -1062,6 +1103,25 @@ pub struct ResponseEnterInput {
     pub answers: Vec<AnswerValue>,
 }
 
+/// A response to an open-link survey.
+#[derive(InputObject)]
+pub struct OpenResponseSubmitInput {
+    /// The code from the open link or QR code.
+    pub code: String,
+    /// The answers.
+    pub answers: Vec<AnswerValue>,
+    /// A key the client made for this response (1 to 64 characters), so a retry is not
+    /// counted twice.
+    pub submission_key: Option<String>,
+}
+
+/// An open-link response, recorded.
+#[derive(SimpleObject)]
+pub struct OpenResponseSubmitPayload {
+    /// Its submission key had already been used: nothing new was recorded.
+    pub duplicate: bool,
+}
+
 /// A submission.
 #[derive(SimpleObject)]
 pub struct ResponseSubmitPayload {
@@ -1325,6 +1385,30 @@ impl ConsultationMutation {
                 .await?
                 .into(),
         )
+    }
+
+    /// Submits a response to an open-link (QR code) survey: anyone may, a limited number
+    /// per client address per hour. Its "about you" answers are kept as the response's
+    /// demographics. Send a `submissionKey` (e.g. a UUID made when the form opened) so a
+    /// retry is recognised and not counted twice.
+    async fn open_response_submit(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The survey's code and the answers.")] input: OpenResponseSubmitInput,
+    ) -> async_graphql::Result<OpenResponseSubmitPayload> {
+        let answers = complete_answers(input.answers)?;
+        let state = context::state(ctx)?;
+        let submitted = answering::submit_open(
+            state,
+            &context::request(ctx).client,
+            &input.code,
+            answers,
+            input.submission_key,
+        )
+        .await?;
+        Ok(OpenResponseSubmitPayload {
+            duplicate: submitted.duplicate,
+        })
     }
 
     /// Enters answers received on paper or by phone against the member's invitation or

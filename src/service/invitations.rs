@@ -828,6 +828,24 @@ pub async fn counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<
     .await?)
 }
 
+/// A consultation's responses counted by how they came, with one grouped query.
+pub async fn response_counts(
+    db: &impl ConnectionTrait,
+    id: ConsultationId,
+) -> AppResult<Vec<(String, i64)>> {
+    use sea_orm::sea_query::Expr;
+    Ok(crate::db::entities::response::Entity::find()
+        .select_only()
+        .column(crate::db::entities::response::Column::Channel)
+        .column_as(Expr::cust("COUNT(*)"), "count")
+        .filter(crate::db::entities::response::Column::ConsultationId.eq(id.get()))
+        .group_by(crate::db::entities::response::Column::Channel)
+        .order_by_asc(crate::db::entities::response::Column::Channel)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
 /// A consultation's invitations, oldest first, a page at a time (OFFICER).
 pub async fn list(
     state: &AppState,

@@ -1348,3 +1348,146 @@ async fn reminders_go_to_those_who_have_not_completed_within_the_cap_and_gap_and
     assert_eq!(late_row.reminders_sent, 2);
     assert_eq!(mailed(&app, "consultation-reminder").len(), 2);
 }
+
+#[tokio::test]
+async fn anyone_with_the_open_link_answers_once_per_key_and_about_you_answers_are_kept() {
+    let app = TestApp::spawn_with(|config| config.open_responses_per_hour = 3).await;
+    let officer = app.token_for(Role::Officer).await;
+    let body = app
+        .graphql(
+            CREATE,
+            json!({ "input": { "title": "Park survey", "openLink": true } }),
+            Some(&officer),
+        )
+        .await;
+    let created = &body["data"]["consultationCreate"]["consultation"];
+    let id = created["id"].as_str().unwrap().to_owned();
+    let url = created["openLinkUrl"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"));
+    let code = url
+        .strip_prefix("https://panel.example.gov.uk/o/")
+        .unwrap()
+        .to_owned();
+    assert!(code.len() >= 22, "128 bits: {code}");
+    let body = app
+        .graphql(
+            QUESTIONS,
+            json!({ "input": { "consultationId": id, "questions": [
+                { "key": "park", "text": "How good is the park, from 0 to 10?", "kind": "RATING", "required": true },
+                { "key": "age", "text": "How old are you?", "kind": "SINGLE_CHOICE", "aboutYou": "age_band",
+                  "options": [{ "key": "a16_24", "label": "16-24" }, { "key": "a25_64", "label": "25-64" },
+                              { "key": "a65", "label": "65+" }] },
+                { "key": "sex", "text": "Are you female or male?", "kind": "SINGLE_CHOICE", "aboutYou": "sex",
+                  "options": [{ "key": "f", "label": "Female" }, { "key": "m", "label": "Male" }] }
+            ] } }),
+            Some(&officer),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let open = "query($code: String!) { openConsultation(code: $code) { title status questions { key } } }";
+    // Not yet open: the link finds nothing.
+    let body = app.graphql(open, json!({ "code": code }), None).await;
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+    app.graphql(OPEN, json!({ "id": id }), Some(&officer)).await;
+    let body = app.graphql(open, json!({ "code": code }), None).await;
+    assert_eq!(body["data"]["openConsultation"]["status"], "OPEN", "{body}");
+
+    let submit = "mutation($input: OpenResponseSubmitInput!) { openResponseSubmit(input: $input) { duplicate } }";
+    let answers = json!([
+        { "questionKey": "park", "value": 8 },
+        { "questionKey": "age", "options": ["a16_24"] }
+    ]);
+    let body = app
+        .graphql(
+            submit,
+            json!({ "input": { "code": code, "answers": answers, "submissionKey": "k1" } }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["openResponseSubmit"]["duplicate"], false,
+        "{body}"
+    );
+    let body = app
+        .graphql(
+            submit,
+            json!({ "input": { "code": code, "answers": answers, "submissionKey": "k1" } }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["openResponseSubmit"]["duplicate"], true,
+        "a retry: {body}"
+    );
+    let body = app
+        .graphql(
+            submit,
+            json!({ "input": { "code": code, "answers": [{ "questionKey": "park", "value": 3 }] } }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["openResponseSubmit"]["duplicate"], false,
+        "{body}"
+    );
+    let rows = response::Entity::find()
+        .order_by_asc(response::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (
+            rows[0].age_band.as_deref(),
+            rows[0].sex.as_deref(),
+            rows[0].channel.as_str()
+        ),
+        (Some("16-24"), None, "qr")
+    );
+    assert_eq!(
+        (rows[1].age_band.as_deref(), rows[1].invitation_id),
+        (None, None)
+    );
+    let body = app
+        .graphql(
+            "query($id: ID!) { consultation(id: $id) { responseCounts { channel count } } }",
+            json!({ "id": id }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["consultation"]["responseCounts"],
+        json!([{ "channel": "QR", "count": 2 }]),
+        "{body}"
+    );
+    // A bad answer is refused and counts nothing; too many from one address are limited.
+    let body = app
+        .graphql(
+            submit,
+            json!({ "input": { "code": code, "answers": [{ "questionKey": "park", "value": 12 }] } }),
+            None,
+        )
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    let body = app
+        .graphql(
+            submit,
+            json!({ "input": { "code": code, "answers": answers } }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["openResponseSubmit"]["duplicate"], false,
+        "{body}"
+    );
+    let body = app
+        .graphql(
+            submit,
+            json!({ "input": { "code": code, "answers": answers } }),
+            None,
+        )
+        .await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "{body}");
+    assert_eq!(app.count(response::Entity).await, 3);
+}

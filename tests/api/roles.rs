@@ -286,6 +286,16 @@ const ACCESS: &[(&str, Access, &str)] = &[
         r#"mutation { consultationRemind(input: { consultationId: "Q29uc3VsdGF0aW9uOjE" }) { job { id } } }"#,
     ),
     (
+        "Query.openConsultation",
+        Access::Public,
+        r#"{ openConsultation(code: "x") { title } }"#,
+    ),
+    (
+        "Mutation.openResponseSubmit",
+        Access::Public,
+        r#"mutation { openResponseSubmit(input: { code: "x", answers: [] }) { duplicate } }"#,
+    ),
+    (
         "Mutation.answersSave",
         Access::Public,
         r#"mutation { answersSave(input: { token: "cpc_x", answers: [] }) { stage } }"#,

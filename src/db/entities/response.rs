@@ -12,6 +12,10 @@ pub struct Model {
     pub consultation_id: i64,
     #[sea_orm(unique)]
     pub invitation_id: Option<i64>,
+    /// An open-link response's key from its client (`consultation id:key`), so a retried
+    /// submission is recognised.
+    #[sea_orm(unique)]
+    pub submission_key: Option<String>,
     pub channel: String,
     pub submitted_on: Date,
     pub submitted_at: Option<DateTimeUtc>,
