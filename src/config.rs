@@ -64,6 +64,10 @@ pub struct WorkerConfig {
     #[arg(long, env = "CIVIC_PANEL_DELIVERY_MAX_ATTEMPTS", default_value_t = 8)]
     pub delivery_max_attempts: u32,
 
+    /// Messages one worker sends at once, each over its own connection to the relay.
+    #[arg(long, env = "CIVIC_PANEL_DELIVERY_CONCURRENCY", default_value_t = 8)]
+    pub delivery_concurrency: u32,
+
     /// Hours an export bundle stays available for download (its codes are only in it).
     #[arg(
         long,
@@ -364,6 +368,7 @@ impl Config {
                 worker_poll_ms: 50,
                 job_lease_secs: 30,
                 delivery_max_attempts: 8,
+                delivery_concurrency: 8,
                 export_retention_hours: 168,
             },
             mail: MailConfig::for_tests(),

@@ -584,6 +584,10 @@ impl InvitationNode {
     async fn reminders_sent(&self) -> u32 {
         self.0.reminders_sent
     }
+    /// When an officer withdrew it (its link no longer works).
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
 }
 
 /// A consultation as a respondent sees it.
@@ -1045,6 +1049,13 @@ pub struct ConsultationInviteInput {
     pub prefer: Option<ChannelValue>,
 }
 
+/// An invitation to withdraw.
+#[derive(InputObject)]
+pub struct InvitationRevokeInput {
+    /// The invitation.
+    pub invitation_id: ID,
+}
+
 /// Reminding those who have not completed.
 #[derive(InputObject)]
 pub struct ConsultationRemindInput {
@@ -1343,6 +1354,22 @@ impl ConsultationMutation {
         )
         .await?;
         Ok(JobPayload { job: JobNode(job) })
+    }
+
+    /// Withdraws an invitation (OFFICER): its link and printed code stop working
+    /// (`NOT_FOUND`), it drops out of the counts and reminders, and its messages not yet
+    /// sent are not sent. Answers already submitted stay.
+    #[graphql(guard = "RoleGuard::OFFICER")]
+    async fn invitation_revoke(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The invitation.")] input: InvitationRevokeInput,
+    ) -> async_graphql::Result<InvitationNode> {
+        let id = id::decode::<InvitationId>(&input.invitation_id, "input.invitationId")?;
+        let state = context::state(ctx)?;
+        Ok(InvitationNode(
+            invitations::revoke(state, &context::caller(ctx), id).await?,
+        ))
     }
 
     /// Saves answers without submitting, to resume later on any device (the personal

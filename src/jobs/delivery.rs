@@ -1,5 +1,5 @@
-//! Delivering the outbox: claim due messages with a lease, hand each to the transport,
-//! and record what happened.
+//! Delivering the outbox: claim due messages with a lease, hand them to the transport
+//! (a group of them at once), and record what happened.
 //!
 //! A message is marked sent as soon as the transport accepts it. Transient failures (the
 //! mail server down, a 4xx answer) are retried with backoff until
@@ -10,7 +10,7 @@
 //! message cut off mid-send is not delivered twice; every message carries a `Message-ID`
 //! derived from its idempotency key, so a receiver can also recognise a repeat.
 
-use sea_orm::{EntityTrait, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use crate::db::entities::{invitation, outbox};
 use crate::db::queue::{self, Claim, Delivery};
@@ -24,13 +24,15 @@ use crate::service::tracking::{Event, EventKind, record_in};
 use crate::state::AppState;
 
 /// Messages delivered in one turn before the worker looks at its jobs again.
-pub const BATCH: usize = 20;
+pub const BATCH: usize = 64;
 
-/// Claims and delivers up to [`BATCH`] due messages, one at a time; how many.
+/// Claims and delivers up to [`BATCH`] due messages, `CIVIC_PANEL_DELIVERY_CONCURRENCY`
+/// at a time (each on its own connection, so a mailing of thousands is not paced by one
+/// relay exchange at a time); how many.
 ///
-/// Each message is claimed just before it is sent, with a lease longer than the SMTP
+/// Each group is claimed just before it is sent, with a lease longer than twice the SMTP
 /// timeout, so a claim never runs out while its message is still being sent (which would
-/// let another worker send it too).
+/// let another worker send it too). A group's outcomes are recorded in one transaction.
 pub async fn deliver_due(
     state: &AppState,
     mailer: &Mailer,
@@ -41,47 +43,49 @@ pub async fn deliver_due(
         state.config.worker.lease().max(
             chrono::Duration::from_std(state.config.mail.smtp_timeout()).unwrap_or_default() * 2,
         );
+    let together = u64::from(state.config.worker.delivery_concurrency.max(1));
     let mut delivered = 0;
     while delivered < BATCH {
         let now = state.clock.now();
-        let claimed = queue::claim_messages(state.db.writer(), worker, now, now + lease, 1).await?;
-        let Some(message) = claimed.into_iter().next() else {
+        let claimed =
+            queue::claim_messages(state.db.writer(), worker, now, now + lease, together).await?;
+        if claimed.is_empty() {
             break;
-        };
-        deliver(state, mailer, sms, worker, message).await?;
-        delivered += 1;
+        }
+        delivered += claimed.len();
+        let sent = futures_util::future::join_all(
+            claimed.iter().map(|message| send(mailer, sms, message)),
+        )
+        .await;
+        record(state, worker, &claimed, sent).await?;
     }
     Ok(delivered)
 }
 
-async fn deliver(
-    state: &AppState,
+/// Hands one message to its channel's transport.
+async fn send(
     mailer: &Mailer,
     sms: &SmsSender,
-    worker: &str,
-    message: outbox::Model,
-) -> AppResult<()> {
-    let id = OutboxId(message.id);
-    let claim = Claim {
-        worker: worker.to_owned(),
-        attempt: message.attempts,
-    };
-    let email = OutgoingEmail {
-        idempotency_key: message.idempotency_key.clone(),
-        to: message.recipient.clone(),
-        subject: message.subject.clone(),
-        text_body: message.body.clone(),
-        html_body: message.html_body.clone(),
-        // The message's own time, so a resend is byte for byte the same message.
-        date: message.created_at,
-        headers: message
-            .headers
-            .as_deref()
-            .and_then(|h| serde_json::from_str(h).ok())
-            .unwrap_or_default(),
-    };
-    let sent = match message.channel.as_str() {
-        "email" => mailer.send(&email).await,
+    message: &outbox::Model,
+) -> Result<(), DeliveryError> {
+    match message.channel.as_str() {
+        "email" => {
+            let email = OutgoingEmail {
+                idempotency_key: message.idempotency_key.clone(),
+                to: message.recipient.clone(),
+                subject: message.subject.clone(),
+                text_body: message.body.clone(),
+                html_body: message.html_body.clone(),
+                // The message's own time, so a resend is byte for byte the same message.
+                date: message.created_at,
+                headers: message
+                    .headers
+                    .as_deref()
+                    .and_then(|h| serde_json::from_str(h).ok())
+                    .unwrap_or_default(),
+            };
+            mailer.send(&email).await
+        }
         "sms" => {
             sms.send(&message.idempotency_key, &message.recipient, &message.body)
                 .await
@@ -89,9 +93,14 @@ async fn deliver(
         other => Err(DeliveryError::Permanent(format!(
             "no transport for the channel `{other}`"
         ))),
-    };
+    }
+}
+
+/// What became of one attempt, as the outbox records it.
+fn outcome(state: &AppState, message: &outbox::Model, sent: Result<(), DeliveryError>) -> Delivery {
     let now = state.clock.now();
     let attempts = u32::try_from(message.attempts).unwrap_or(u32::MAX);
+    let id = message.id;
     let delivery = match sent {
         Ok(()) => Delivery::Sent,
         Err(DeliveryError::Transient(error))
@@ -107,48 +116,73 @@ async fn deliver(
         Err(DeliveryError::Permanent(error)) => Delivery::Failed { error },
     };
     match &delivery {
-        Delivery::Sent => tracing::info!(outbox_id = %id, attempts, "message sent"),
+        Delivery::Sent => tracing::info!(outbox_id = id, attempts, "message sent"),
         Delivery::Retry { error, at } => {
-            tracing::warn!(outbox_id = %id, attempts, %error, retry_at = %at, "message not sent; will retry");
+            tracing::warn!(outbox_id = id, attempts, %error, retry_at = %at, "message not sent; will retry");
         }
         Delivery::Failed { error } => {
-            tracing::error!(outbox_id = %id, attempts, %error, "message given up");
+            tracing::error!(outbox_id = id, attempts, %error, "message given up");
         }
     }
-    // A consultation invitation's event is stored with the outcome, in one transaction:
-    // a message is never recorded sent without its invitation knowing, or the reverse.
-    let event = invitations::invitation_of_key(&message.idempotency_key).and_then(|invitation| {
-        let (kind, detail) = match &delivery {
-            Delivery::Sent => (EventKind::Sent, None),
-            Delivery::Failed { error } => (EventKind::Bounced, Some(error.clone())),
-            Delivery::Retry { .. } => return None,
-        };
-        Some(Event {
-            invitation,
-            kind,
-            at: now,
-            machine: false,
-            detail,
-        })
-    });
+    delivery
+}
+
+/// Records a group's outcomes in one transaction. A consultation invitation's event
+/// (sent, or bounced when given up) is stored with its message's outcome, so a message is
+/// never recorded sent without its invitation knowing, or the reverse.
+async fn record(
+    state: &AppState,
+    worker: &str,
+    claimed: &[outbox::Model],
+    sent: Vec<Result<(), DeliveryError>>,
+) -> AppResult<()> {
+    let now = state.clock.now();
     let txn = state.db.writer().begin().await?;
-    if queue::delivered(&txn, id, &claim, delivery, now).await? {
-        if let Some(event) = &event {
-            record_in(&txn, std::slice::from_ref(event)).await?;
+    let mut events = Vec::new();
+    for (message, sent) in claimed.iter().zip(sent) {
+        let delivery = outcome(state, message, sent);
+        let claim = Claim {
+            worker: worker.to_owned(),
+            attempt: message.attempts,
+        };
+        let event =
+            invitations::invitation_of_key(&message.idempotency_key).and_then(|invitation| {
+                let (kind, detail) = match &delivery {
+                    Delivery::Sent => (EventKind::Sent, None),
+                    Delivery::Failed { error } => (EventKind::Bounced, Some(error.clone())),
+                    Delivery::Retry { .. } => return None,
+                };
+                Some(Event {
+                    invitation,
+                    kind,
+                    at: now,
+                    machine: false,
+                    detail,
+                })
+            });
+        let id = OutboxId(message.id);
+        if queue::delivered(&txn, id, &claim, delivery, now).await? {
+            events.extend(event);
+        } else {
+            tracing::warn!(outbox_id = %id, "the message's lease ran out while it was being sent");
         }
-        txn.commit().await?;
-        if let Some(event) = event {
-            let consultation = invitation::Entity::find_by_id(event.invitation.get())
-                .one(state.db.writer())
-                .await?
-                .map(|row| ConsultationId(row.consultation_id));
-            if let Some(consultation) = consultation {
-                state.tracker.changed(consultation);
-            }
+    }
+    record_in(&txn, &events).await?;
+    txn.commit().await?;
+    if !events.is_empty() {
+        let invitations: Vec<i64> = events.iter().map(|e| e.invitation.get()).collect();
+        let mut consultations: Vec<i64> = invitation::Entity::find()
+            .filter(invitation::Column::Id.is_in(invitations))
+            .all(state.db.writer())
+            .await?
+            .into_iter()
+            .map(|row| row.consultation_id)
+            .collect();
+        consultations.sort_unstable();
+        consultations.dedup();
+        for consultation in consultations {
+            state.tracker.changed(ConsultationId(consultation));
         }
-    } else {
-        txn.rollback().await?;
-        tracing::warn!(outbox_id = %id, "the message's lease ran out while it was being sent");
     }
     Ok(())
 }

@@ -11,7 +11,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
@@ -598,6 +598,55 @@ pub async fn run_remind(
         progress.advance(chunk.len() as u64);
     }
     Ok(result)
+}
+
+/// Withdraws an invitation (OFFICER): its link and printed code stop working, it is left
+/// out of progress counts and reminders, and its messages not yet sent are not sent.
+/// Answers already submitted stay.
+pub async fn revoke(
+    state: &AppState,
+    caller: &Caller,
+    id: InvitationId,
+) -> AppResult<crate::service::answering::Invitation> {
+    caller.require(OFFICERS)?;
+    let db = state.db.writer();
+    let row = invitation::Entity::find_by_id(id.get())
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound { what: "invitation" })?;
+    let now = state.clock.now();
+    let txn = db.begin().await?;
+    invitation::Entity::update_many()
+        .col_expr(invitation::Column::RevokedAt, Expr::value(now))
+        .filter(invitation::Column::Id.eq(id.get()))
+        .filter(invitation::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    // Unsent messages: given up, unless a worker holds one right now (it then goes).
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::FailedAt, Expr::value(now))
+        .col_expr(
+            outbox::Column::LastError,
+            Expr::value("the invitation was withdrawn"),
+        )
+        .filter(
+            outbox::Column::IdempotencyKey
+                .eq(invite_key(id))
+                .or(outbox::Column::IdempotencyKey
+                    .starts_with(format!("consultation-reminder:{id}:"))),
+        )
+        .filter(outbox::Column::SentAt.is_null())
+        .filter(outbox::Column::FailedAt.is_null())
+        .filter(outbox::Column::LockedBy.is_null())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    state.tracker.changed(ConsultationId(row.consultation_id));
+    let row = invitation::Entity::find_by_id(id.get())
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound { what: "invitation" })?;
+    crate::service::answering::to_domain(row)
 }
 
 /// Stops reminders to the member whose personal token this is (the one-click

@@ -296,6 +296,11 @@ const ACCESS: &[(&str, Access, &str)] = &[
         r#"mutation { openResponseSubmit(input: { code: "x", answers: [] }) { duplicate } }"#,
     ),
     (
+        "Mutation.invitationRevoke",
+        Access::Roles(&[Role::Officer]),
+        r#"mutation { invitationRevoke(input: { invitationId: "SW52aXRhdGlvbjox" }) { id } }"#,
+    ),
+    (
         "Mutation.answersSave",
         Access::Public,
         r#"mutation { answersSave(input: { token: "cpc_x", answers: [] }) { stage } }"#,
@@ -398,10 +403,10 @@ async fn each_role_is_refused_every_field_it_is_not_granted() {
             refusals += 1;
         }
     }
-    // Three ADMIN-only fields refused to three roles, thirty-five OFFICER fields to two,
+    // Three ADMIN-only fields refused to three roles, thirty-six OFFICER fields to two,
     // four OFFICER-or-SCRUTINY fields to residents, and one OFFICER-or-RESIDENT field to
     // scrutiny members.
-    assert_eq!(refusals, 3 * 3 + 35 * 2 + 4 + 1);
+    assert_eq!(refusals, 3 * 3 + 36 * 2 + 4 + 1);
 }
 
 #[tokio::test]

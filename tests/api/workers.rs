@@ -186,6 +186,8 @@ async fn a_worker_killed_while_sending_leaves_its_message_to_another_and_each_ar
         // A message's claim outlasts the SMTP timeout (twice over): short here, so the
         // second worker need not wait long for the first one's claim to run out.
         ("CIVIC_PANEL_SMTP_TIMEOUT_SECS", "2".to_owned()),
+        // One message in flight, so the worker dies with exactly one cut off.
+        ("CIVIC_PANEL_DELIVERY_CONCURRENCY", "1".to_owned()),
     ];
     // The server holds its answer to the first message's data; the worker dies waiting.
     server.stall();

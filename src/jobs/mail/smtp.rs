@@ -9,10 +9,12 @@
 use std::fmt;
 use std::time::Duration;
 
+use lettre::address::Envelope;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::Error as SmtpError;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::config::{MailConfig, SmtpTls};
@@ -24,7 +26,12 @@ const AUTHENTICATION_CODES: [u16; 4] = [530, 534, 535, 538];
 
 /// Sends each message to one SMTP relay.
 pub struct SmtpMailer {
+    /// For implicit TLS (port 465).
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// For plain connections and STARTTLS, which open their own socket (see
+    /// [`SmtpMailer::exchange`]).
+    starttls: Option<TlsParameters>,
+    credentials: Option<Credentials>,
     from: Mailbox,
     host: String,
     port: u16,
@@ -46,15 +53,24 @@ impl SmtpMailer {
             SmtpTls::Starttls => Tls::Required(TlsParameters::new_rustls(host.clone())?),
             SmtpTls::Tls => Tls::Wrapper(TlsParameters::new_rustls(host.clone())?),
         };
+        let starttls = match &tls {
+            Tls::Required(parameters) => Some(parameters.clone()),
+            _ => None,
+        };
+        let credentials = config
+            .smtp_credentials()?
+            .map(|(username, password)| Credentials::new(username, password));
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
             .port(port)
             .tls(tls)
             .timeout(Some(timeout));
-        if let Some((username, password)) = config.smtp_credentials()? {
-            builder = builder.credentials(Credentials::new(username, password));
+        if let Some(credentials) = &credentials {
+            builder = builder.credentials(credentials.clone());
         }
         Ok(Self {
             transport: builder.build(),
+            starttls,
+            credentials,
             from,
             host,
             port,
@@ -66,17 +82,66 @@ impl SmtpMailer {
     /// Sends one message and waits for the relay to accept or refuse it.
     pub async fn send(&self, email: &OutgoingEmail) -> Result<(), DeliveryError> {
         let message = message::build(email, &self.from)?;
+        let envelope = message.envelope().clone();
+        let bytes = message.formatted();
         // lettre bounds only the TCP connect on tokio; reads and writes could wait for
         // ever on a stalled relay, so the timeout wraps the whole exchange.
-        match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
-            Ok(Ok(_response)) => Ok(()),
-            Ok(Err(error)) => Err(classify(&error)),
+        match tokio::time::timeout(self.timeout, self.exchange(&envelope, &bytes)).await {
+            Ok(outcome) => outcome,
             Err(_elapsed) => Err(DeliveryError::Transient(format!(
                 "{} gave no final answer within {} s",
                 self.address(),
                 self.timeout.as_secs()
             ))),
         }
+    }
+
+    /// One message's whole exchange with the relay.
+    ///
+    /// Plain and STARTTLS connections are opened here with `TCP_NODELAY`: the client
+    /// writes a message's data and its closing `.` separately, and with Nagle's algorithm
+    /// the small last write waits for the relay's delayed acknowledgement (40 ms on
+    /// Linux), which would cap delivery at about 25 messages a second. Implicit TLS goes
+    /// through lettre's transport.
+    async fn exchange(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), DeliveryError> {
+        if self.tls == SmtpTls::Tls {
+            return self
+                .transport
+                .send_raw(envelope, bytes)
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(&e));
+        }
+        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|error| {
+                DeliveryError::Transient(format!("cannot connect to {}: {error}", self.address()))
+            })?;
+        // Only a little slower without it.
+        let _ = tcp.set_nodelay(true);
+        let hello = ClientId::default();
+        let mut connection = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello)
+            .await
+            .map_err(|e| classify(&e))?;
+        if let Some(parameters) = &self.starttls {
+            connection
+                .starttls(parameters.clone(), &hello)
+                .await
+                .map_err(|e| classify(&e))?;
+        }
+        if let Some(credentials) = &self.credentials {
+            connection
+                .auth(DEFAULT_MECHANISMS, credentials)
+                .await
+                .map_err(|e| classify(&e))?;
+        }
+        connection
+            .send(envelope, bytes)
+            .await
+            .map_err(|e| classify(&e))?;
+        // Accepted: how the connection ends no longer matters.
+        connection.abort().await;
+        Ok(())
     }
 
     /// `smtp://host:port (mode)`, without credentials.
