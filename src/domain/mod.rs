@@ -19,6 +19,7 @@ pub mod ids;
 pub mod invitation_code;
 pub mod job;
 pub mod letter_bundle;
+pub mod min_norm;
 pub mod panel;
 pub mod password;
 pub mod postcode;
