@@ -272,7 +272,8 @@ async fn setup(
         &system,
         PanelRequest {
             name: "Residents Panel".to_owned(),
-            target_size: i64::try_from(members)?,
+            // The selection's k is capped; the memberships written below are not.
+            target_size: i64::try_from(members.min(10_000))?,
             term_months: 24,
             ..PanelRequest::default()
         },
