@@ -406,11 +406,11 @@ impl MigrationTrait for Migration {
                     .col(string_len(Responses::Channel, 12))
                     .col(date(Responses::SubmittedOn))
                     .col(timestamp_with_time_zone_null(Responses::SubmittedAt))
-                    .col(string_len_null(Responses::AgeBand, 20))
-                    .col(string_len_null(Responses::Sex, 40))
-                    .col(string_len_null(Responses::EthnicGroup, 100))
-                    .col(string_len_null(Responses::Disability, 100))
-                    .col(string_len_null(Responses::WardCode, 20))
+                    .col(string_len_null(Responses::AgeBand, 200))
+                    .col(string_len_null(Responses::Sex, 200))
+                    .col(string_len_null(Responses::EthnicGroup, 200))
+                    .col(string_len_null(Responses::Disability, 200))
+                    .col(string_len_null(Responses::WardCode, 200))
                     .col(small_integer_null(Responses::DeprivationDecile))
                     .foreign_key(&mut fk(
                         (Responses::Table, Responses::ConsultationId),

@@ -203,7 +203,7 @@ pub fn accepts_answers(
 }
 
 /// The placeholders a message template may use.
-pub const PLACEHOLDERS: [&str; 5] = ["name", "title", "link", "code", "closes"];
+pub const PLACEHOLDERS: [&str; 4] = ["name", "title", "link", "closes"];
 
 /// The subject of an invitation email, unless the officer writes another.
 pub const DEFAULT_INVITE_SUBJECT: &str = "Have your say: {title}";
@@ -224,9 +224,7 @@ pub const DEFAULT_SMS_TEXT: &str = "{name}, the council would like your views on
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     /// `{something}` that is not a placeholder.
-    #[error(
-        "{{{0}}} is not a placeholder; use {{name}}, {{title}}, {{link}}, {{code}} or {{closes}}"
-    )]
+    #[error("{{{0}}} is not a placeholder; use {{name}}, {{title}}, {{link}} or {{closes}}")]
     Unknown(String),
     /// A `{` without its `}` (write `{{` for a brace).
     #[error("a {{ is not closed; write {{{{ for a brace")]
@@ -493,7 +491,11 @@ mod tests {
             render("Dear {name}, answer at {link} {{not this}}", &values).unwrap(),
             "Dear Asha Patel, answer at https://x.test/c/abc {not this}"
         );
-        assert_eq!(render("{code}!", &values).unwrap(), "!");
+        assert_eq!(render("{closes}!", &values).unwrap(), "!");
+        assert_eq!(
+            render("{code}", &values),
+            Err(TemplateError::Unknown("code".to_owned()))
+        );
         assert_eq!(
             render("Dear {nmae}", &values),
             Err(TemplateError::Unknown("nmae".to_owned()))

@@ -238,7 +238,8 @@ impl QuestionView {
 }
 
 /// The messages a consultation sends. Placeholders: `{name}`, `{title}`, `{link}`,
-/// `{closes}`; `{{` and `}}` are literal braces.
+/// `{closes}`; `{{` and `}}` are literal braces. A text message template has at most
+/// 1,200 characters.
 #[derive(SimpleObject, InputObject, Clone)]
 #[graphql(input_name = "MessageTemplatesInput")]
 pub struct MessageTemplates {
@@ -953,8 +954,8 @@ pub struct QuestionInput {
     /// Show only when an earlier question was answered so.
     pub show_when: Option<ShowWhenRule>,
     /// For open-link surveys: the profile dimension this single-choice question records
-    /// (`age_band`, `sex`, `ethnic_group`, `disability`, `ward`), its option keys being the
-    /// profile's values.
+    /// (`age_band`, `sex`, `ethnic_group`, `disability`, `ward`): the chosen option's label
+    /// (at most 200 characters) is kept, so write labels as the census names categories.
     pub about_you: Option<String>,
 }
 

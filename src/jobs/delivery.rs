@@ -128,7 +128,7 @@ fn outcome(state: &AppState, message: &outbox::Model, sent: Result<(), DeliveryE
 }
 
 /// Records a group's outcomes in one transaction. A consultation invitation's event
-/// (sent, or bounced when given up) is stored with its message's outcome, so a message is
+/// (sent, or bounced when the transport refused it for good) is stored with its message's outcome, so a message is
 /// never recorded sent without its invitation knowing, or the reverse.
 async fn record(
     state: &AppState,
@@ -140,6 +140,9 @@ async fn record(
     let txn = state.db.writer().begin().await?;
     let mut events = Vec::new();
     for (message, sent) in claimed.iter().zip(sent) {
+        // Only a refusal is a bounce; giving up after temporary failures (a relay down,
+        // refused credentials) says nothing about the address.
+        let refused = matches!(sent, Err(DeliveryError::Permanent(_)));
         let delivery = outcome(state, message, sent);
         let claim = Claim {
             worker: worker.to_owned(),
@@ -149,8 +152,10 @@ async fn record(
             invitations::invitation_of_key(&message.idempotency_key).and_then(|invitation| {
                 let (kind, detail) = match &delivery {
                     Delivery::Sent => (EventKind::Sent, None),
-                    Delivery::Failed { error } => (EventKind::Bounced, Some(error.clone())),
-                    Delivery::Retry { .. } => return None,
+                    Delivery::Failed { error } if refused => {
+                        (EventKind::Bounced, Some(error.clone()))
+                    }
+                    Delivery::Failed { .. } | Delivery::Retry { .. } => return None,
                 };
                 Some(Event {
                     invitation,

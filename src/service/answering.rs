@@ -190,11 +190,27 @@ async fn resolve(
     Ok(row)
 }
 
-/// The consultation an invitation opens, its questions and the answers saved so far.
+/// Whether the caller reaches the invitation as an officer rather than as its holder (the
+/// token's, or the signed-in member's): officers see and enter only what a respondent has
+/// given them (paper, phone), never answers being written.
+fn as_officer(caller: &Caller, access: &Access) -> bool {
+    match access {
+        Access::Token(_) => false,
+        Access::Code(_) => true,
+        Access::Invitation(_) => caller.role() != Some(Role::Resident),
+    }
+}
+
+/// The consultation an invitation opens, its questions and the answers saved so far (to
+/// its holder; an officer sees no saved answers).
 pub async fn open(state: &AppState, caller: &Caller, access: Access) -> AppResult<Invited> {
     let db = state.db.reader();
     let row = resolve(db, state, caller, &access).await?;
-    invited(db, row).await
+    let mut invited = invited(db, row).await?;
+    if as_officer(caller, &access) {
+        invited.saved.clear();
+    }
+    Ok(invited)
 }
 
 /// What the holder of an invitation (already checked) sees.
@@ -286,6 +302,9 @@ pub async fn save(
     access: Access,
     answers: Vec<(String, Option<Answer>)>,
 ) -> AppResult<Invited> {
+    if as_officer(caller, &access) {
+        return Err(AppError::Forbidden);
+    }
     let db = state.db.writer();
     let row = resolve(db, state, caller, &access).await?;
     let consultation = consultations::find_any(db, ConsultationId(row.consultation_id)).await?;
@@ -315,6 +334,23 @@ pub async fn save(
     }
     let id = InvitationId(row.id);
     let txn = db.begin().await?;
+    // Still not submitted, checked in the transaction (on PostgreSQL this also holds the
+    // invitation's row until commit, so a submit waits): nothing is saved after completion.
+    let open = invitation::Entity::update_many()
+        .col_expr(
+            invitation::Column::Stage,
+            Expr::col(invitation::Column::Stage),
+        )
+        .filter(invitation::Column::Id.eq(id.get()))
+        .filter(invitation::Column::CompletedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if open.rows_affected == 0 {
+        txn.rollback().await?;
+        return Err(AppError::conflict(
+            "These answers have already been submitted.",
+        ));
+    }
     for (key, answer) in &answers {
         match answer {
             Some(answer) => {
@@ -394,6 +430,9 @@ pub async fn submit(
 ) -> AppResult<Submitted> {
     if channel.is_offline() {
         caller.require(OFFICERS)?;
+    } else if as_officer(caller, &access) {
+        // Online answers come from the member; officers enter paper and phone ones.
+        return Err(AppError::Forbidden);
     }
     let db = state.db.writer();
     let row = resolve(db, state, caller, &access).await?;
@@ -432,6 +471,10 @@ pub async fn submit(
     let txn = db.begin().await?;
     let claimed = invitation::Entity::update_many()
         .col_expr(invitation::Column::CompletedAt, Expr::value(completed_at))
+        .col_expr(
+            invitation::Column::StartedAt,
+            Expr::cust_with_values("COALESCE(started_at, $1)", [completed_at]),
+        )
         .col_expr(
             invitation::Column::CompletedChannel,
             Expr::value(channel.as_str()),
@@ -488,17 +531,19 @@ pub async fn submit(
         .filter(saved_answer::Column::InvitationId.eq(id.get()))
         .exec(&txn)
         .await?;
+    // An anonymous consultation writes no event here: events are numbered in order, and
+    // so are responses, so any event written with a response would pair the two.
     let mut events = Vec::new();
-    if row.started_at.is_none() {
-        events.push(Event {
-            invitation: id,
-            kind: EventKind::Started,
-            at: completed_at,
-            machine: false,
-            detail: None,
-        });
-    }
     if !anonymous {
+        if row.started_at.is_none() {
+            events.push(Event {
+                invitation: id,
+                kind: EventKind::Started,
+                at: now,
+                machine: false,
+                detail: None,
+            });
+        }
         events.push(Event {
             invitation: id,
             kind: EventKind::Completed,

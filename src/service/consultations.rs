@@ -105,7 +105,17 @@ fn checked_text(field: &str, text: &str, max: usize, required: bool) -> AppResul
     Ok(text.to_owned())
 }
 
+/// Longest text-message template: room left within an SMS of ten parts
+/// (`jobs::sms::MAX_SMS_CHARS`) for a name and the link.
+const MAX_SMS_TEMPLATE_CHARS: usize = 1_200;
+
 fn checked_templates(templates: Templates) -> AppResult<Templates> {
+    if templates.sms_text.chars().count() > MAX_SMS_TEMPLATE_CHARS {
+        return Err(AppError::bad_input(
+            "input.templates.smsText",
+            format!("A text message template has at most {MAX_SMS_TEMPLATE_CHARS} characters."),
+        ));
+    }
     for (name, text) in templates.named() {
         if text.trim().is_empty() || text.chars().count() > MAX_TEXT_CHARS {
             return Err(AppError::bad_input(
@@ -476,6 +486,12 @@ fn checked_question(i: usize, request: QuestionRequest) -> AppResult<QuestionIte
                 return Err(AppError::bad_input(
                     field("aboutYou"),
                     "An \"about you\" question is a single choice whose option keys are the profile's values.",
+                ));
+            }
+            if labels.iter().any(|l| l.chars().count() > 200) {
+                return Err(AppError::bad_input(
+                    field("options"),
+                    "An \"about you\" option's label is what is recorded: at most 200 characters.",
                 ));
             }
             Some(dimension.to_owned())

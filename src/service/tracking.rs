@@ -276,12 +276,20 @@ async fn store(tracker: &Tracker, batch: &[Pending]) -> AppResult<Vec<Consultati
         .iter()
         .map(|p| TokenHash::of(&p.hit.token).as_str().to_owned())
         .collect();
-    let found: Vec<(i64, i64, String, Option<DateTime<Utc>>)> = invitation::Entity::find()
+    type Found = (
+        i64,
+        i64,
+        String,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+    );
+    let found: Vec<Found> = invitation::Entity::find()
         .select_only()
         .column(invitation::Column::Id)
         .column(invitation::Column::ConsultationId)
         .column(invitation::Column::TokenHash)
         .column(invitation::Column::SentAt)
+        .column(invitation::Column::LastRemindedAt)
         .filter(invitation::Column::TokenHash.is_in(hashes.iter().cloned()))
         .filter(invitation::Column::RevokedAt.is_null())
         .into_tuple()
@@ -290,13 +298,17 @@ async fn store(tracker: &Tracker, batch: &[Pending]) -> AppResult<Vec<Consultati
     let mut events = Vec::with_capacity(batch.len());
     let mut consultations: Vec<ConsultationId> = Vec::new();
     for (pending, hash) in batch.iter().zip(&hashes) {
-        let Some((id, consultation, _, sent_at)) = found.iter().find(|f| &f.2 == hash) else {
+        let Some((id, consultation, _, sent_at, reminded_at)) = found.iter().find(|f| &f.2 == hash)
+        else {
             continue;
         };
         let hit = &pending.hit;
+        // Measured from the latest message: a proxy fetches a reminder's image on arrival
+        // too.
+        let last_sent = (*sent_at).max(*reminded_at);
         let machine = hit.kind == EventKind::Opened
             && tracker.rules.is_machine(
-                sent_at.map(|s| (hit.at - s).num_seconds()),
+                last_sent.map(|s| (hit.at - s).num_seconds()),
                 hit.address,
                 hit.user_agent.as_deref(),
             );

@@ -724,6 +724,18 @@ async fn an_anonymous_consultation_keeps_answers_apart_from_who_gave_them() {
         completions, 0,
         "no timed completion event to pair with the response"
     );
+    let kinds: Vec<String> = tracking_event::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["sent"], "no event written with the response");
+    assert!(
+        invited.started_at.is_some(),
+        "started is still known, by the day"
+    );
 }
 
 #[tokio::test]
@@ -753,6 +765,19 @@ async fn bad_answers_tokens_and_edits_get_clear_codes_and_change_nothing() {
     assert_eq!(
         body["errors"][0]["extensions"]["field"],
         "input.templates.inviteSubject"
+    );
+    let body = app
+        .graphql(
+            CREATE,
+            json!({ "input": { "title": "T", "panelId": panel, "templates": {
+                "inviteSubject": "x", "inviteText": "x", "reminderSubject": "x",
+                "reminderText": "x", "smsText": "y".repeat(1_201) } } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "input.templates.smsText",
+        "{body}"
     );
     // Skip logic that points forward is refused.
     let body = app
@@ -1007,6 +1032,38 @@ async fn a_signed_in_resident_sees_and_answers_only_their_own_invitations() {
     assert_eq!(mine.len(), 1, "{body}");
     assert_eq!(mine[0]["title"], "Our Corporate Plan");
     let invitation = mine[0]["invitationId"].as_str().unwrap().to_owned();
+    let body = app
+        .graphql(
+            SAVE,
+            json!({ "input": { "invitationId": invitation, "answers": [{ "questionKey": "satisfaction", "value": 3 }] } }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(body["data"]["answersSave"]["stage"], "STARTED", "{body}");
+    // Officers see no answers being written, and cannot write online answers for a member.
+    let body = app
+        .graphql(
+            "query($id: ID!) { invitation(id: $id) { stage savedAnswers { questionKey } } }",
+            json!({ "id": invitation }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(body["data"]["invitation"]["stage"], "STARTED", "{body}");
+    assert_eq!(
+        body["data"]["invitation"]["savedAnswers"],
+        json!([]),
+        "{body}"
+    );
+    for document in [SAVE, SUBMIT] {
+        let body = app
+            .graphql(
+                document,
+                json!({ "input": { "invitationId": invitation, "answers": full_answers("no") } }),
+                Some(&officer),
+            )
+            .await;
+        assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    }
     let body = app
         .graphql(
             SUBMIT,
