@@ -12,7 +12,7 @@ use crate::graphql::consultations::{ChannelProgress, progress_of};
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id;
-use crate::service::{consultations, invitations};
+use crate::service::{consultations, invitations, sessions};
 use crate::state::AppState;
 
 /// A consultation's invitations counted by channel, at a moment.
@@ -43,7 +43,8 @@ pub struct SubscriptionRoot;
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// A consultation's progress (OFFICER): the counts now, then again whenever an
-    /// invitation of it moves (events arriving close together are counted once).
+    /// invitation of it moves (events arriving close together are counted once). The
+    /// subscription ends when the session that opened it ends (logged out, expired).
     #[graphql(guard = "RoleGuard::OFFICER")]
     async fn consultation_progress(
         &self,
@@ -52,26 +53,38 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = ConsultationProgressUpdate> + use<>> {
         let id = id::decode::<ConsultationId>(&consultation_id, "consultationId")?;
         let state = context::state(ctx)?.clone();
-        consultations::find(&state, &context::caller(ctx), id).await?;
+        let caller = context::caller(ctx);
+        consultations::find(&state, &caller, id).await?;
+        let session = caller.session().ok().cloned();
         let receiver = state.tracker.subscribe();
         Ok(futures_util::stream::unfold(
             (state, receiver, true),
-            move |(state, mut receiver, first)| async move {
-                if !first {
-                    loop {
-                        match receiver.recv().await {
-                            Ok(changed) if changed == id => break,
-                            Ok(_) => {}
-                            // Missed some news: count again to be sure.
-                            Err(RecvError::Lagged(_)) => break,
-                            Err(RecvError::Closed) => return None,
+            move |(state, mut receiver, first)| {
+                let session = session.clone();
+                async move {
+                    if !first {
+                        loop {
+                            match receiver.recv().await {
+                                Ok(changed) if changed == id => break,
+                                Ok(_) => {}
+                                // Missed some news: count again to be sure.
+                                Err(RecvError::Lagged(_)) => break,
+                                Err(RecvError::Closed) => return None,
+                            }
                         }
+                        // Whatever else has already arrived is in the same count.
+                        while receiver.try_recv().is_ok() {}
                     }
-                    // Whatever else has already arrived is in the same count.
-                    while receiver.try_recv().is_ok() {}
+                    if let Some(session) = &session
+                        && !sessions::still_valid(&state, session)
+                            .await
+                            .unwrap_or(false)
+                    {
+                        return None;
+                    }
+                    let next = update(&state, id).await?;
+                    Some((next, (state, receiver, false)))
                 }
-                let next = update(&state, id).await?;
-                Some((next, (state, receiver, false)))
             },
         ))
     }

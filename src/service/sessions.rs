@@ -151,6 +151,23 @@ pub async fn authenticate(state: &AppState, presented: &str) -> AppResult<AuthSe
     }
 }
 
+/// Whether a session authenticated earlier still holds: not revoked, not expired, its
+/// account not disabled (for long-lived connections, such as a subscription's).
+pub async fn still_valid(state: &AppState, session: &AuthSession) -> AppResult<bool> {
+    let found = session::Entity::find_by_id(session.session_id.get())
+        .find_also_related(account::Entity)
+        .one(state.db.reader())
+        .await?;
+    let now = state.clock.now();
+    Ok(matches!(
+        found,
+        Some((session, Some(account)))
+            if session.revoked_at.is_none()
+                && session.expires_at > now
+                && account.disabled_at.is_none()
+    ))
+}
+
 /// Ends one session, or every open session of its account. Returns how many ended.
 pub async fn revoke(state: &AppState, current: &AuthSession, everywhere: bool) -> AppResult<u64> {
     let now = state.clock.now();

@@ -1216,6 +1216,23 @@ async fn an_officer_subscribed_over_websocket_sees_an_open_and_a_completion_arri
     let channels = &completed["payload"]["data"]["consultationProgress"]["channels"][0];
     assert_eq!(channels["completed"], 1, "{completed}");
 
+    // Logging out ends the subscription at its next update.
+    let body = app
+        .graphql(
+            "mutation { sessionRevoke { revokedCount } }",
+            json!({}),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(body["data"]["sessionRevoke"]["revokedCount"], 1, "{body}");
+    assert_eq!(app.get(&format!("/t/c/{token}"), None).await.status, 302);
+    let ended = next_json(&mut socket).await;
+    assert_eq!(
+        (&ended["type"], &ended["id"]),
+        (&json!("complete"), &json!("1")),
+        "{ended}"
+    );
+
     // Without a valid token the connection is refused at init.
     let mut request = format!("ws://{address}/graphql/ws")
         .into_client_request()
