@@ -1050,6 +1050,20 @@ pub struct ConsultationInviteInput {
     pub prefer: Option<ChannelValue>,
 }
 
+/// Whether to be sent reminders.
+#[derive(InputObject)]
+pub struct ReminderPreferenceSetInput {
+    /// `true`: no reminders (invitations still come).
+    pub opt_out: bool,
+}
+
+/// The resident's reminder setting.
+#[derive(SimpleObject)]
+pub struct ReminderPreferenceSetPayload {
+    /// No reminders are sent.
+    pub opt_out: bool,
+}
+
 /// An invitation to withdraw.
 #[derive(InputObject)]
 pub struct InvitationRevokeInput {
@@ -1371,6 +1385,20 @@ impl ConsultationMutation {
         Ok(InvitationNode(
             invitations::revoke(state, &context::caller(ctx), id).await?,
         ))
+    }
+
+    /// Sets whether the signed-in resident is sent reminders (invitations still come). A
+    /// staff account has no resident record: `NOT_FOUND`.
+    #[graphql(guard = "RoleGuard::ANY_ACCOUNT")]
+    async fn reminder_preference_set(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The setting.")] input: ReminderPreferenceSetInput,
+    ) -> async_graphql::Result<ReminderPreferenceSetPayload> {
+        let state = context::state(ctx)?;
+        let opt_out =
+            invitations::set_reminders_opt_out(state, &context::caller(ctx), input.opt_out).await?;
+        Ok(ReminderPreferenceSetPayload { opt_out })
     }
 
     /// Saves answers without submitting, to resume later on any device (the personal

@@ -6,13 +6,13 @@
 use async_graphql::Data;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
-use axum::extract::{State, WebSocketUpgrade};
-use axum::http::{HeaderMap, header};
+use axum::extract::{Request, State, WebSocketUpgrade};
+use axum::http::header;
 use axum::response::Response;
 
 use crate::graphql::context::RequestContext;
 use crate::http::HttpState;
-use crate::service::auth::{Caller, ClientAddress};
+use crate::service::auth::Caller;
 use crate::service::sessions;
 
 /// The token in `Bearer <token>` (or a bare token).
@@ -39,9 +39,11 @@ pub async fn handler(
     State(state): State<HttpState>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    let header_token = headers
+    let client = crate::http::graphql::client_address(&state, &request);
+    let header_token = request
+        .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(token_of);
@@ -64,10 +66,7 @@ pub async fn handler(
                         app.clone(),
                         caller.clone(),
                     ));
-                    data.insert(RequestContext {
-                        caller,
-                        client: ClientAddress(None),
-                    });
+                    data.insert(RequestContext { caller, client });
                     Ok(data)
                 })
                 .serve()

@@ -649,6 +649,27 @@ pub async fn revoke(
     crate::service::answering::to_domain(row)
 }
 
+/// Sets whether the signed-in resident is sent reminders; the setting as it now is.
+pub async fn set_reminders_opt_out(
+    state: &AppState,
+    caller: &Caller,
+    opt_out: bool,
+) -> AppResult<bool> {
+    let session = caller.session()?;
+    let updated = crate::db::entities::resident::Entity::update_many()
+        .col_expr(
+            crate::db::entities::resident::Column::RemindersOptOut,
+            Expr::value(opt_out),
+        )
+        .filter(crate::db::entities::resident::Column::AccountId.eq(session.account_id.get()))
+        .exec(state.db.writer())
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(AppError::NotFound { what: "resident" });
+    }
+    Ok(opt_out)
+}
+
 /// Stops reminders to the member whose personal token this is (the one-click
 /// `List-Unsubscribe` link). Whether the token exists is not told.
 pub async fn opt_out(state: &AppState, token: &str) -> AppResult<()> {

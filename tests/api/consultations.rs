@@ -1040,6 +1040,36 @@ async fn a_signed_in_resident_sees_and_answers_only_their_own_invitations() {
         )
         .await;
     assert_eq!(body["data"]["answersSave"]["stage"], "STARTED", "{body}");
+    // The resident stops reminders from the app.
+    let body = app
+        .graphql(
+            "mutation { reminderPreferenceSet(input: { optOut: true }) { optOut } }",
+            json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["reminderPreferenceSet"]["optOut"], true,
+        "{body}"
+    );
+    let me = resident::Entity::find_by_id(residents[0])
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(me.reminders_opt_out);
+    let body = app
+        .graphql(
+            "mutation { reminderPreferenceSet(input: { optOut: true }) { optOut } }",
+            json!({}),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(
+        error_code(&body),
+        "NOT_FOUND",
+        "staff have no resident record: {body}"
+    );
     // Officers see no answers being written, and cannot write online answers for a member.
     let body = app
         .graphql(

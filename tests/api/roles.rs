@@ -301,6 +301,11 @@ const ACCESS: &[(&str, Access, &str)] = &[
         r#"mutation { invitationRevoke(input: { invitationId: "SW52aXRhdGlvbjox" }) { id } }"#,
     ),
     (
+        "Mutation.reminderPreferenceSet",
+        Access::AnyAccount,
+        "mutation { reminderPreferenceSet(input: { optOut: true }) { optOut } }",
+    ),
+    (
         "Mutation.answersSave",
         Access::Public,
         r#"mutation { answersSave(input: { token: "cpc_x", answers: [] }) { stage } }"#,
