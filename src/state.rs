@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::code_key::CodeKeys;
 use crate::service::clock::Clock;
+use crate::service::consultations::QuestionCache;
 use crate::service::passwords::PasswordHasher;
 use crate::service::progress::RunningJobs;
 use crate::service::tracking::Tracker;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub running: RunningJobs,
     /// Stores opens and clicks in batches and tells subscribers of progress.
     pub tracker: Tracker,
+    /// Open consultations' questions, which never change.
+    pub questions: QuestionCache,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             work_queued: Arc::new(Notify::new()),
             running: RunningJobs::default(),
             tracker,
+            questions: QuestionCache::default(),
         })
     }
 }

@@ -206,7 +206,7 @@ fn as_officer(caller: &Caller, access: &Access) -> bool {
 pub async fn open(state: &AppState, caller: &Caller, access: Access) -> AppResult<Invited> {
     let db = state.db.reader();
     let row = resolve(db, state, caller, &access).await?;
-    let mut invited = invited(db, row).await?;
+    let mut invited = invited(db, state, row).await?;
     if as_officer(caller, &access) {
         invited.saved.clear();
     }
@@ -214,9 +214,15 @@ pub async fn open(state: &AppState, caller: &Caller, access: Access) -> AppResul
 }
 
 /// What the holder of an invitation (already checked) sees.
-async fn invited(db: &impl ConnectionTrait, row: invitation::Model) -> AppResult<Invited> {
+async fn invited(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    row: invitation::Model,
+) -> AppResult<Invited> {
     let consultation = consultations::find_any(db, ConsultationId(row.consultation_id)).await?;
-    let questions = consultations::questions_of(db, consultation.id).await?;
+    let questions = consultations::frozen_questions(db, &state.questions, &consultation)
+        .await?
+        .to_vec();
     let saved = saved_answers(db, InvitationId(row.id)).await?;
     Ok(Invited {
         invitation: to_domain(row)?,
@@ -315,7 +321,7 @@ pub async fn save(
             "These answers have already been submitted.",
         ));
     }
-    let questions = consultations::questions_of(db, consultation.id).await?;
+    let questions = consultations::frozen_questions(db, &state.questions, &consultation).await?;
     let mut problems = Vec::new();
     for (key, answer) in &answers {
         match questions.iter().find(|q| &q.question.key == key) {
@@ -404,7 +410,7 @@ pub async fn save(
         .one(db)
         .await?
         .ok_or_else(not_found)?;
-    invited(db, row).await
+    invited(db, state, row).await
 }
 
 /// What a submission did.
@@ -451,7 +457,7 @@ pub async fn submit(
     if !channel.is_offline() || consultation.status == Status::Draft {
         refusal(&consultation, now)?;
     }
-    let questions = consultations::questions_of(db, consultation.id).await?;
+    let questions = consultations::frozen_questions(db, &state.questions, &consultation).await?;
     let mut all: HashMap<String, Answer> = saved_answers(db, id).await?.into_iter().collect();
     all.extend(answers);
     let plain: Vec<_> = questions.iter().map(|q| q.question.clone()).collect();
@@ -586,7 +592,9 @@ pub async fn open_link(
             what: "consultation",
         });
     }
-    let questions = consultations::questions_of(db, consultation.id).await?;
+    let questions = consultations::frozen_questions(db, &state.questions, &consultation)
+        .await?
+        .to_vec();
     Ok((consultation, questions))
 }
 

@@ -713,6 +713,45 @@ pub async fn list(
         .collect()
 }
 
+/// The questions of consultations that are no longer drafts, kept in memory: once open, a
+/// consultation's questions never change, and every fetch and submission needs them.
+#[derive(Clone, Default)]
+pub struct QuestionCache(
+    std::sync::Arc<
+        std::sync::Mutex<
+            std::collections::HashMap<ConsultationId, std::sync::Arc<Vec<QuestionItem>>>,
+        >,
+    >,
+);
+
+/// A consultation's questions, from memory once it is open (a draft's are always read,
+/// since they may still change).
+pub async fn frozen_questions(
+    db: &impl ConnectionTrait,
+    cache: &QuestionCache,
+    consultation: &Consultation,
+) -> AppResult<std::sync::Arc<Vec<QuestionItem>>> {
+    let cached = |cache: &QuestionCache| {
+        cache
+            .0
+            .lock()
+            .ok()
+            .and_then(|map| map.get(&consultation.id).cloned())
+    };
+    if consultation.status != Status::Draft
+        && let Some(questions) = cached(cache)
+    {
+        return Ok(questions);
+    }
+    let questions = std::sync::Arc::new(questions_of(db, consultation.id).await?);
+    if consultation.status != Status::Draft
+        && let Ok(mut map) = cache.0.lock()
+    {
+        map.insert(consultation.id, std::sync::Arc::clone(&questions));
+    }
+    Ok(questions)
+}
+
 /// A consultation's questions, in order, whoever asks (the caller has been checked, or
 /// holds the consultation's token).
 pub async fn questions_of(
