@@ -30,7 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use civic_panel::config::{Config, DatabaseConfig};
 use civic_panel::db::entities::{letter, membership, resident, response, tracking_event};
-use civic_panel::domain::consultation::Status;
+use civic_panel::domain::consultation::Step;
 use civic_panel::domain::questionnaire::QuestionKind;
 use civic_panel::jobs::mail::{MailTransportKind, Mailer, SmtpTls};
 use civic_panel::jobs::worker::Worker;
@@ -379,7 +379,7 @@ async fn setup(
         about_you: None,
     });
     consultations::set_questions(&state, &system, consultation.id, questions).await?;
-    consultations::transition(&state, &system, consultation.id, Status::Open).await?;
+    consultations::transition(&state, &system, consultation.id, Step::Open).await?;
     Ok((state, consultation.id))
 }
 

@@ -39,10 +39,42 @@ impl Status {
     /// Whether a consultation may go from this status to `to`: draft → open → closed, and
     /// closed → open again (reopening).
     pub fn can_become(self, to: Status) -> bool {
-        matches!(
-            (self, to),
-            (Self::Draft, Self::Open) | (Self::Open, Self::Closed) | (Self::Closed, Self::Open)
-        )
+        Step::ALL
+            .iter()
+            .any(|step| step.from() == self && step.to() == to)
+    }
+}
+
+/// A move of a consultation's lifecycle, each an explicit step of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A draft starts accepting answers; its questions freeze.
+    Open,
+    /// An open consultation stops accepting answers.
+    Close,
+    /// A closed consultation accepts answers again.
+    Reopen,
+}
+
+impl Step {
+    /// Every step.
+    pub const ALL: [Step; 3] = [Self::Open, Self::Close, Self::Reopen];
+
+    /// The status it starts from.
+    pub fn from(self) -> Status {
+        match self {
+            Self::Open => Status::Draft,
+            Self::Close => Status::Open,
+            Self::Reopen => Status::Closed,
+        }
+    }
+
+    /// The status it ends in.
+    pub fn to(self) -> Status {
+        match self {
+            Self::Open | Self::Reopen => Status::Open,
+            Self::Close => Status::Closed,
+        }
     }
 }
 

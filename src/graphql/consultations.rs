@@ -7,7 +7,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::domain::consultation::{Consultation, QuestionItem, Status, Templates};
+use crate::domain::consultation::{Consultation, QuestionItem, Step, Templates};
 use crate::domain::ids::{ConsultationId, InvitationId, PanelId};
 use crate::domain::questionnaire::{Answer, QuestionKind, ShowWhen};
 use crate::domain::readability;
@@ -1272,7 +1272,7 @@ impl ConsultationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The consultation.")] input: ConsultationRef,
     ) -> async_graphql::Result<ConsultationPayload> {
-        transition(ctx, input, Status::Open, false).await
+        transition(ctx, input, Step::Open).await
     }
 
     /// Closes an open consultation: no new answers (OFFICER).
@@ -1282,7 +1282,7 @@ impl ConsultationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The consultation.")] input: ConsultationRef,
     ) -> async_graphql::Result<ConsultationPayload> {
-        transition(ctx, input, Status::Closed, false).await
+        transition(ctx, input, Step::Close).await
     }
 
     /// Reopens a closed consultation (OFFICER); a close time already past is removed.
@@ -1292,7 +1292,7 @@ impl ConsultationMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The consultation.")] input: ConsultationRef,
     ) -> async_graphql::Result<ConsultationPayload> {
-        transition(ctx, input, Status::Open, true).await
+        transition(ctx, input, Step::Reopen).await
     }
 
     /// Copies a consultation as a new draft in the same series, keeping its question keys
@@ -1511,30 +1511,12 @@ impl ConsultationMutation {
 async fn transition(
     ctx: &Context<'_>,
     input: ConsultationRef,
-    to: Status,
-    reopen: bool,
+    step: Step,
 ) -> async_graphql::Result<ConsultationPayload> {
     let id = id::decode::<ConsultationId>(&input.consultation_id, "input.consultationId")?;
     let state = context::state(ctx)?;
-    let caller = context::caller(ctx);
-    if to == Status::Open {
-        // Opening a draft and reopening a closed one are separate, explicit steps.
-        let current = consultations::find(state, &caller, id).await?;
-        let expected = if reopen {
-            Status::Closed
-        } else {
-            Status::Draft
-        };
-        if current.status != expected && current.status != Status::Open {
-            return Err(AppError::conflict(if reopen {
-                "Only a closed consultation is reopened; open a draft with consultationOpen."
-            } else {
-                "Only a draft is opened; reopen a closed consultation with consultationReopen."
-            })
-            .into());
-        }
-    }
+    let consultation = consultations::transition(state, &context::caller(ctx), id, step).await?;
     Ok(ConsultationPayload {
-        consultation: ConsultationNode(consultations::transition(state, &caller, id, to).await?),
+        consultation: ConsultationNode(consultation),
     })
 }

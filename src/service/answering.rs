@@ -36,7 +36,7 @@ use crate::domain::tracking::Stage;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::service::consultations::{self, OFFICERS};
-use crate::service::tracking::{Event, EventKind, record_in};
+use crate::service::tracking::{Event, EventKind, append_in, record_in};
 use crate::state::AppState;
 
 /// One member's invitation to a consultation.
@@ -270,15 +270,25 @@ pub async fn mine(state: &AppState, caller: &Caller) -> AppResult<Vec<(Invitatio
         .order_by_desc(invitation::Column::Id)
         .all(db)
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let consultation = consultations::find_any(db, ConsultationId(row.consultation_id)).await?;
-        // Drafts are not shown to residents.
-        if consultation.status != Status::Draft {
-            out.push((to_domain(row)?, consultation));
-        }
-    }
-    Ok(out)
+    // Their consultations in one query; drafts are not shown to residents.
+    let consultations: HashMap<i64, Consultation> =
+        crate::db::entities::consultation::Entity::find()
+            .filter(
+                crate::db::entities::consultation::Column::Id
+                    .is_in(rows.iter().map(|r| r.consultation_id)),
+            )
+            .filter(crate::db::entities::consultation::Column::Status.ne(Status::Draft.as_str()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|row| Ok((row.id, consultations::to_domain(row)?)))
+            .collect::<AppResult<_>>()?;
+    rows.into_iter()
+        .filter_map(|row| {
+            let consultation = consultations.get(&row.consultation_id)?.clone();
+            Some(to_domain(row).map(|invitation| (invitation, consultation)))
+        })
+        .collect()
 }
 
 fn refusal(consultation: &Consultation, now: DateTime<Utc>) -> AppResult<()> {
@@ -558,7 +568,8 @@ pub async fn submit(
             detail: Some(channel.as_str().to_owned()),
         });
     }
-    record_in(&txn, &events).await?;
+    // The completion claim above already moved the invitation on.
+    append_in(&txn, &events).await?;
     txn.commit().await?;
     state.tracker.changed(consultation.id);
     let row = invitation::Entity::find_by_id(id.get())

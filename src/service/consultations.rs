@@ -15,7 +15,7 @@ use sea_orm::{
 
 use crate::db::entities::{consultation, question};
 use crate::domain::consultation::{
-    Consultation, QuestionItem, Status, TemplateError, Templates, render,
+    Consultation, QuestionItem, Status, Step, TemplateError, Templates, render,
 };
 use crate::domain::ids::{AccountId, ConsultationId, PanelId};
 use crate::domain::questionnaire::{Question, QuestionKind, ShowWhen, check_questions};
@@ -519,13 +519,14 @@ fn checked_question(i: usize, request: QuestionRequest) -> AppResult<QuestionIte
     })
 }
 
-/// Moves a consultation to `to`: open (it needs questions; from then they are frozen),
-/// close, or reopen a closed one. A consultation already in `to` is returned unchanged.
+/// Takes a lifecycle step: open a draft (it needs questions; from then they are frozen),
+/// close an open consultation, or reopen a closed one. A consultation already where the
+/// step leads is returned unchanged; any other starting point is `CONFLICT`.
 pub async fn transition(
     state: &AppState,
     caller: &Caller,
     id: ConsultationId,
-    to: Status,
+    step: Step,
 ) -> AppResult<Consultation> {
     caller.require(OFFICERS)?;
     let db = state.db.writer();
@@ -534,23 +535,25 @@ pub async fn transition(
         .status
         .parse()
         .map_err(|e: crate::domain::consultation::UnknownValue| AppError::internal(e))?;
+    let to = step.to();
     if from == to {
         return to_domain(current);
     }
-    if !from.can_become(to) {
-        return Err(AppError::conflict(format!(
-            "A {} consultation cannot become {}.",
-            from.as_str(),
-            to.as_str()
-        )));
+    if from != step.from() {
+        return Err(AppError::conflict(match step {
+            Step::Open => {
+                "Only a draft is opened; reopen a closed consultation with consultationReopen."
+            }
+            Step::Close => "Only an open consultation is closed.",
+            Step::Reopen => {
+                "Only a closed consultation is reopened; open a draft with consultationOpen."
+            }
+        }));
     }
-    if to == Status::Open {
-        let questions = questions_of(db, id).await?;
-        if questions.is_empty() {
-            return Err(AppError::conflict(
-                "Add at least one question before opening the consultation.",
-            ));
-        }
+    if step == Step::Open && questions_of(db, id).await?.is_empty() {
+        return Err(AppError::conflict(
+            "Add at least one question before opening the consultation.",
+        ));
     }
     let now = state.clock.now();
     let mut update = consultation::Entity::update_many()

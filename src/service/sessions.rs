@@ -132,11 +132,7 @@ pub async fn authenticate(state: &AppState, presented: &str) -> AppResult<AuthSe
         .await?;
     let now = state.clock.now();
     match found {
-        Some((session, Some(account)))
-            if session.revoked_at.is_none()
-                && session.expires_at > now
-                && account.disabled_at.is_none() =>
-        {
+        Some((session, Some(account))) if is_live(&session, &account, now) => {
             let role = account
                 .role
                 .parse::<Role>()
@@ -159,13 +155,12 @@ pub async fn still_valid(state: &AppState, session: &AuthSession) -> AppResult<b
         .one(state.db.reader())
         .await?;
     let now = state.clock.now();
-    Ok(matches!(
-        found,
-        Some((session, Some(account)))
-            if session.revoked_at.is_none()
-                && session.expires_at > now
-                && account.disabled_at.is_none()
-    ))
+    Ok(matches!(found, Some((session, Some(account))) if is_live(&session, &account, now)))
+}
+
+/// A session that works at `now`: not revoked, not expired, its account not disabled.
+fn is_live(session: &session::Model, account: &account::Model, now: DateTime<Utc>) -> bool {
+    session.revoked_at.is_none() && session.expires_at > now && account.disabled_at.is_none()
 }
 
 /// Ends one session, or every open session of its account. Returns how many ended.

@@ -106,9 +106,13 @@ pub struct Event {
 /// Stores `events` and moves their invitations on, inside `db` (the caller's
 /// transaction). Stages only move forward, whatever order events arrive in.
 pub async fn record_in(db: &impl ConnectionTrait, events: &[Event]) -> AppResult<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
+    append_in(db, events).await?;
+    advance_in(db, events).await
+}
+
+/// Stores `events` only, inside `db`, for a caller that has already moved their
+/// invitations on itself (a submission's completion claim does).
+pub async fn append_in(db: &impl ConnectionTrait, events: &[Event]) -> AppResult<()> {
     for chunk in events.chunks(500) {
         tracking_event::Entity::insert_many(chunk.iter().map(|e| tracking_event::ActiveModel {
             invitation_id: sea_orm::Set(e.invitation.get()),
@@ -121,6 +125,11 @@ pub async fn record_in(db: &impl ConnectionTrait, events: &[Event]) -> AppResult
         .exec(db)
         .await?;
     }
+    Ok(())
+}
+
+/// Moves the events' invitations on: the first time of each kind, the furthest stage.
+async fn advance_in(db: &impl ConnectionTrait, events: &[Event]) -> AppResult<()> {
     let backend = db.get_database_backend();
     for event in events {
         let mut sets: Vec<String> = Vec::new();
