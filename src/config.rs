@@ -306,6 +306,11 @@ pub struct Config {
     )]
     pub open_responses_per_hour: u32,
 
+    /// Counts below this are hidden from SCRUTINY (with secondary suppression); a
+    /// report's own threshold may only raise it.
+    #[arg(long, env = "CIVIC_PANEL_DISCLOSURE_THRESHOLD", default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=1000))]
+    pub disclosure_threshold: u64,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "CIVIC_PANEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -402,6 +407,7 @@ impl Config {
             import_max_rows: 2_000_000,
             trust_forwarded_for: false,
             open_responses_per_hour: 200,
+            disclosure_threshold: crate::domain::disclosure::DEFAULT_THRESHOLD,
             log_format: LogFormat::Text,
         }
     }

@@ -93,6 +93,47 @@ pub fn age_bands_from(bands: &[(String, i64)], min_age: u32) -> Vec<(String, f64
         .collect()
 }
 
+/// The share of people aged `min_age` and over who are aged `low` to `high` (`None` for
+/// no upper end), from census five-year bands; a band the range or the minimum age cuts
+/// through is pro-rated by the years it keeps, assuming ages are spread evenly within a
+/// band (with 16–24 and a minimum of 16, `15-19` gives 4/5 of its count and `20-24` all
+/// of it). `None` when the bands hold nobody of `min_age` and over.
+pub fn share_aged(
+    bands: &[(String, i64)],
+    min_age: u32,
+    low: u32,
+    high: Option<u32>,
+) -> Option<f64> {
+    let kept = |band_low: u32, band_high: Option<u32>, from: u32, to: Option<u32>| -> f64 {
+        let Some(band_high) = band_high else {
+            // The open top band: all of it once the range reaches it.
+            return if to.is_none_or(|t| t >= band_low) && from <= band_low {
+                1.0
+            } else {
+                0.0
+            };
+        };
+        let start = band_low.max(from);
+        let end = to.map_or(band_high, |t| band_high.min(t));
+        if end < start {
+            0.0
+        } else {
+            f64::from(end - start + 1) / f64::from(band_high - band_low + 1)
+        }
+    };
+    let mut adults = 0.0;
+    let mut in_range = 0.0;
+    for (band, count) in bands {
+        let Some((band_low, band_high)) = parse_band(band) else {
+            continue;
+        };
+        let count = *count as f64;
+        adults += count * kept(band_low, band_high, min_age, None);
+        in_range += count * kept(band_low, band_high, low.max(min_age), high);
+    }
+    (adults > 0.0).then(|| in_range / adults)
+}
+
 /// `"15-19"` → (15, Some(19)); `"85+"` → (85, None); see [`AgeBand::from_label`].
 fn parse_band(band: &str) -> Option<(u32, Option<u32>)> {
     let band = AgeBand::from_label(band)?;
@@ -148,5 +189,26 @@ mod tests {
             vec![(s("15-19"), 400.0), (s("20-24"), 400.0), (s("85+"), 100.0)]
         );
         assert_eq!(age_bands_from(&bands, 15)[0], (s("15-19"), 500.0));
+    }
+
+    #[test]
+    fn the_share_of_young_people_pro_rates_the_band_the_range_cuts() {
+        let bands = [
+            (s("10-14"), 500),
+            (s("15-19"), 500),
+            (s("20-24"), 400),
+            (s("25-29"), 600),
+            (s("85+"), 100),
+        ];
+        // Aged 16 and over: 400 (16-19) + 400 + 600 + 100 = 1,500; aged 16-24: 800.
+        let share = share_aged(&bands, 16, 16, Some(24)).unwrap();
+        assert!((share - 800.0 / 1_500.0).abs() < 1e-12);
+        // 18-21: 2/5 of 15-19 and 2/5 of 20-24.
+        let share = share_aged(&bands, 16, 18, Some(21)).unwrap();
+        assert!((share - 360.0 / 1_500.0).abs() < 1e-12);
+        // The open band counts whole once reached.
+        let share = share_aged(&bands, 16, 80, None).unwrap();
+        assert!((share - 100.0 / 1_500.0).abs() < 1e-12);
+        assert_eq!(share_aged(&[], 16, 16, Some(24)), None);
     }
 }

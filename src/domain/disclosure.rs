@@ -26,6 +26,10 @@ pub struct Report {
     pub cells: Vec<u64>,
     /// Each published item, as the base cells it adds up.
     pub items: Vec<Vec<usize>>,
+    /// Sums the attacker knows to be equal without either being published: two tables
+    /// classifying the same people, each by its own base cells, have the same total
+    /// within each part (see `service::disclosure`).
+    pub links: Vec<(Vec<usize>, Vec<usize>)>,
 }
 
 impl Report {
@@ -43,7 +47,11 @@ impl Report {
         items.extend((0..rows).map(|r| (0..columns).map(|c| r * columns + c).collect()));
         items.extend((0..columns).map(|c| (0..rows).map(|r| r * columns + c).collect()));
         items.push((0..rows * columns).collect());
-        Self { cells, items }
+        Self {
+            cells,
+            items,
+            links: Vec::new(),
+        }
     }
 
     /// An item's true value.
@@ -84,11 +92,13 @@ fn bound(
 ) -> Result<f64, DisclosureError> {
     let mut problem = Problem::new(direction);
     problem.set_time_limit(Duration::from_secs(10));
-    let vars: Vec<_> = (0..report.cells.len())
-        .map(|c| {
-            let weight = if target.contains(&c) { 1.0 } else { 0.0 };
-            problem.add_var(weight, (0.0, f64::INFINITY))
-        })
+    let mut weights = vec![0.0; report.cells.len()];
+    for &c in target {
+        weights[c] = 1.0;
+    }
+    let vars: Vec<_> = weights
+        .iter()
+        .map(|&weight| problem.add_var(weight, (0.0, f64::INFINITY)))
         .collect();
     for (item, cells) in report.items.iter().enumerate() {
         if suppressed[item] {
@@ -100,6 +110,14 @@ fn bound(
             ComparisonOp::Eq,
             report.value(item) as f64,
         );
+    }
+    for (left, right) in &report.links {
+        let terms: Vec<_> = left
+            .iter()
+            .map(|&c| (vars[c], 1.0))
+            .chain(right.iter().map(|&c| (vars[c], -1.0)))
+            .collect();
+        problem.add_constraint(terms.as_slice(), ComparisonOp::Eq, 0.0);
     }
     match problem.solve() {
         Ok(outcome) => match outcome.into_solution() {
@@ -117,8 +135,22 @@ fn bound(
 /// suppressed item can be narrowed to a range less than `threshold` wide. Zeros are shown
 /// (unless needed as secondary suppressions).
 pub fn protect(report: &Report, threshold: u64) -> Result<Vec<bool>, DisclosureError> {
+    protect_beside(report, threshold, &vec![false; report.items.len()])
+}
+
+/// [`protect`], with the items marked in `already` suppressed from the start (hidden
+/// because another table of the same report hides them).
+pub fn protect_beside(
+    report: &Report,
+    threshold: u64,
+    already: &[bool],
+) -> Result<Vec<bool>, DisclosureError> {
     let values: Vec<u64> = (0..report.items.len()).map(|i| report.value(i)).collect();
-    let mut suppressed: Vec<bool> = values.iter().map(|&v| v > 0 && v < threshold).collect();
+    let mut suppressed: Vec<bool> = values
+        .iter()
+        .zip(already)
+        .map(|(&v, &hidden)| hidden || (v > 0 && v < threshold))
+        .collect();
     let width = threshold as f64 - 1e-6;
     loop {
         let ranges = attack(report, &suppressed)?;
@@ -282,8 +314,43 @@ mod tests {
             }
             items.push((0..4).map(|k| age * 4 + k).collect());
         }
-        let report = Report { cells, items };
+        let report = Report {
+            cells,
+            items,
+            links: Vec::new(),
+        };
         let suppressed = protect(&report, 10).unwrap();
+        assert_protected(&report, &suppressed, 10);
+    }
+
+    #[test]
+    fn a_link_between_two_tables_lets_the_attacker_recover_a_cell() {
+        // Table A (cells 0, 1) publishes only its second cell; table B (cells 2, 3) is
+        // over the same people and publishes its total.
+        let mut report = Report {
+            cells: vec![3, 30, 20, 13],
+            items: vec![vec![0], vec![1], vec![2, 3]],
+            links: Vec::new(),
+        };
+        let hidden = [true, false, false];
+        let (low, high) = attack(&report, &hidden).unwrap()[0].unwrap();
+        assert_eq!((low, high), (0.0, f64::INFINITY), "alone, A's cell is free");
+        report.links.push((vec![0, 1], vec![2, 3]));
+        let (low, high) = attack(&report, &hidden).unwrap()[0].unwrap();
+        assert!((low - 3.0).abs() < 1e-6 && (high - 3.0).abs() < 1e-6);
+        // Protection sees the link too and hides a partner.
+        let suppressed = protect(&report, 10).unwrap();
+        assert!(suppressed[0] && suppressed[1..].iter().any(|&s| s));
+        assert_protected(&report, &suppressed, 10);
+    }
+
+    #[test]
+    fn items_hidden_elsewhere_stay_hidden_and_are_protected() {
+        let report = Report::two_way(&[vec![40, 30], vec![25, 22]]);
+        let mut already = vec![false; report.items.len()];
+        already[0] = true; // the 40, hidden by another table of the report
+        let suppressed = protect_beside(&report, 10, &already).unwrap();
+        assert!(suppressed[0]);
         assert_protected(&report, &suppressed, 10);
     }
 }

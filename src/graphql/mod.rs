@@ -18,6 +18,7 @@ pub mod panels;
 pub mod recruitment;
 pub mod register;
 pub mod registration;
+pub mod reports;
 pub mod sessions;
 pub mod subscriptions;
 
@@ -40,6 +41,7 @@ pub struct QueryRoot(
     registration::RegistrationQuery,
     panels::PanelQuery,
     consultations::ConsultationQuery,
+    reports::ReportQuery,
 );
 
 /// Every mutation field.

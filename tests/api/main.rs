@@ -26,6 +26,7 @@ mod mime;
 mod panels;
 mod recruitment;
 mod registration;
+mod reports;
 mod roles;
 mod schema_file;
 mod sessions;

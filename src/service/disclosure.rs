@@ -1,0 +1,422 @@
+//! Disclosure control for everything SCRUTINY reads: the one place where small counts are
+//! hidden, for GraphQL and for exports alike.
+//!
+//! A report is a set of count tables. Each table classifies one *population* (the
+//! invitations of a consultation, its respondents, a round's letters) by one dimension:
+//! its rows are categories, and each row is split into *parts*, disjoint classes of the
+//! people counted (an invitation's furthest stage, say). A published column adds up some
+//! parts (`sent` is every invitation that got at least as far as being sent); a row group
+//! adds up some rows (promoters are the ratings 9 and 10). Tables of one population share
+//! their column totals, and the attacker knows that each part has the same total in every
+//! one of them, whatever the dimension: both facts go into the linear programmes of
+//! [`crate::domain::disclosure`].
+//!
+//! Tables are protected one at a time (small programmes), with totals hidden by one table
+//! hidden in all of them, until nothing changes. [`joint`] builds the whole report as one
+//! model, for the attack that checks the result.
+
+use crate::domain::disclosure::{self, Report};
+use crate::error::{AppError, AppResult};
+
+/// The people a table counts, and how its counts are published.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Population {
+    /// Its name in messages (`invitations`, `respondents`).
+    pub name: &'static str,
+    /// How many parts each row is split into.
+    pub parts: usize,
+    /// The published columns: a name and the parts it adds up.
+    pub columns: Vec<(&'static str, Vec<usize>)>,
+}
+
+/// One table: rows of one dimension over one population.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CountTable {
+    /// The population counted (an index into the report's populations).
+    pub population: usize,
+    /// Count of each row in each part. Every person of the population is in exactly one
+    /// row, so a table that does not show everyone ends with a *residual* row.
+    pub counts: Vec<Vec<u64>>,
+    /// Whether the last row is the unpublished rest of the population (those who did not
+    /// answer a question, say): counted in the model, never shown.
+    pub residual: bool,
+    /// The population's columns this table shows (indexes into its `columns`).
+    pub columns: Vec<usize>,
+    /// Published sums of rows (each a list of rows), shown in every column.
+    pub groups: Vec<Vec<usize>>,
+}
+
+impl CountTable {
+    /// A table showing every column of its population, every row, and no groups.
+    pub fn full(population: &Population, index: usize, counts: Vec<Vec<u64>>) -> Self {
+        Self {
+            population: index,
+            counts,
+            residual: false,
+            columns: (0..population.columns.len()).collect(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// The rows shown.
+    pub fn shown_rows(&self) -> usize {
+        self.counts.len() - usize::from(self.residual && !self.counts.is_empty())
+    }
+
+    /// The value of a shown row (or a group of rows, or every row with `None`) in one of
+    /// the shown columns.
+    pub fn value(&self, population: &Population, rows: Option<&[usize]>, column: usize) -> u64 {
+        let parts = &population.columns[self.columns[column]].1;
+        let sum_row = |r: usize| parts.iter().map(|&p| self.counts[r][p]).sum::<u64>();
+        match rows {
+            Some(rows) => rows.iter().map(|&r| sum_row(r)).sum(),
+            None => (0..self.counts.len()).map(sum_row).sum(),
+        }
+    }
+}
+
+/// What is hidden in one table.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Hidden {
+    /// Per row, per column.
+    pub cells: Vec<Vec<bool>>,
+    /// Per row group, per column.
+    pub groups: Vec<Vec<bool>>,
+    /// Per column, the total over all rows.
+    pub totals: Vec<bool>,
+}
+
+impl Hidden {
+    /// Nothing hidden (for OFFICER and ADMIN), shaped like `table`.
+    pub fn none(table: &CountTable) -> Self {
+        let columns = table.columns.len();
+        Self {
+            cells: vec![vec![false; columns]; table.shown_rows()],
+            groups: vec![vec![false; columns]; table.groups.len()],
+            totals: vec![false; columns],
+        }
+    }
+
+    /// Whether anything is hidden.
+    pub fn any(&self) -> bool {
+        self.totals.iter().any(|&h| h)
+            || self.cells.iter().flatten().any(|&h| h)
+            || self.groups.iter().flatten().any(|&h| h)
+    }
+}
+
+/// Where a table's items sit in a model: cell items first (row by row, column by
+/// column), then group items, then column totals.
+struct Layout {
+    rows: usize,
+    groups: usize,
+    columns: usize,
+}
+
+impl Layout {
+    fn cell(&self, row: usize, column: usize) -> usize {
+        row * self.columns + column
+    }
+
+    fn group(&self, group: usize, column: usize) -> usize {
+        (self.rows + group) * self.columns + column
+    }
+
+    fn total(&self, column: usize) -> usize {
+        (self.rows + self.groups) * self.columns + column
+    }
+
+    fn len(&self) -> usize {
+        (self.rows + self.groups + 1) * self.columns
+    }
+}
+
+/// The items of one table over base cells numbered from `first` (row by row, part by
+/// part), in [`Layout`] order.
+fn items_of(table: &CountTable, population: &Population, first: usize) -> Vec<Vec<usize>> {
+    let parts = population.parts;
+    let columns: Vec<&[usize]> = table
+        .columns
+        .iter()
+        .map(|&c| population.columns[c].1.as_slice())
+        .collect();
+    let cells_of = |rows: &[usize], column: &[usize]| -> Vec<usize> {
+        rows.iter()
+            .flat_map(|&r| column.iter().map(move |&p| first + r * parts + p))
+            .collect()
+    };
+    let mut items = Vec::new();
+    for row in 0..table.shown_rows() {
+        for column in &columns {
+            items.push(cells_of(&[row], column));
+        }
+    }
+    for group in &table.groups {
+        for column in &columns {
+            items.push(cells_of(group, column));
+        }
+    }
+    let all: Vec<usize> = (0..table.counts.len()).collect();
+    for column in &columns {
+        items.push(cells_of(&all, column));
+    }
+    items
+}
+
+fn base_cells(table: &CountTable, population: &Population) -> AppResult<Vec<u64>> {
+    let mut cells = Vec::with_capacity(table.counts.len() * population.parts);
+    for row in &table.counts {
+        if row.len() != population.parts {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "a {} table row has {} parts, not {}",
+                population.name,
+                row.len(),
+                population.parts
+            )));
+        }
+        cells.extend_from_slice(row);
+    }
+    Ok(cells)
+}
+
+fn layout(table: &CountTable) -> Layout {
+    Layout {
+        rows: table.shown_rows(),
+        groups: table.groups.len(),
+        columns: table.columns.len(),
+    }
+}
+
+fn failed(error: disclosure::DisclosureError) -> AppError {
+    AppError::internal(anyhow::anyhow!(error))
+}
+
+/// What to hide in each table so that no count from 1 to `threshold − 1` is shown and
+/// no hidden count can be narrowed to a range less than `threshold` wide from anything
+/// published in the same report.
+pub fn protect(
+    populations: &[Population],
+    tables: &[CountTable],
+    threshold: u64,
+) -> AppResult<Vec<Hidden>> {
+    let mut hidden_totals: Vec<Vec<bool>> = populations
+        .iter()
+        .map(|p| vec![false; p.columns.len()])
+        .collect();
+    let mut hidden: Vec<Vec<bool>> = vec![Vec::new(); tables.len()];
+    loop {
+        let mut changed = false;
+        for (t, table) in tables.iter().enumerate() {
+            let population = &populations[table.population];
+            let layout = layout(table);
+            let report = Report {
+                cells: base_cells(table, population)?,
+                items: items_of(table, population, 0),
+                links: Vec::new(),
+            };
+            let shared = &mut hidden_totals[table.population];
+            let mut already = vec![false; layout.len()];
+            for (column, &c) in table.columns.iter().enumerate() {
+                already[layout.total(column)] = shared[c];
+            }
+            let suppressed =
+                disclosure::protect_beside(&report, threshold, &already).map_err(failed)?;
+            for (column, &c) in table.columns.iter().enumerate() {
+                if suppressed[layout.total(column)] && !shared[c] {
+                    shared[c] = true;
+                    changed = true;
+                }
+            }
+            hidden[t] = suppressed;
+        }
+        if !changed {
+            break;
+        }
+    }
+    Ok(tables
+        .iter()
+        .zip(hidden)
+        .map(|(table, suppressed)| {
+            let layout = layout(table);
+            Hidden {
+                cells: (0..layout.rows)
+                    .map(|r| {
+                        (0..layout.columns)
+                            .map(|c| suppressed[layout.cell(r, c)])
+                            .collect()
+                    })
+                    .collect(),
+                groups: (0..layout.groups)
+                    .map(|g| {
+                        (0..layout.columns)
+                            .map(|c| suppressed[layout.group(g, c)])
+                            .collect()
+                    })
+                    .collect(),
+                totals: (0..layout.columns)
+                    .map(|c| suppressed[layout.total(c)])
+                    .collect(),
+            }
+        })
+        .collect())
+}
+
+/// The whole report as one model, with what `hidden` hides marked: every table's items
+/// over its own base cells, and each part's totals linked across the tables of a
+/// population. The attack on it ([`disclosure::attack`]) is what an attacker holding the
+/// whole published report could work out.
+pub fn joint(
+    populations: &[Population],
+    tables: &[CountTable],
+    hidden: &[Hidden],
+) -> AppResult<(Report, Vec<bool>)> {
+    let mut report = Report {
+        cells: Vec::new(),
+        items: Vec::new(),
+        links: Vec::new(),
+    };
+    let mut suppressed = Vec::new();
+    // The first table of each population: its base cells' numbering and its parts.
+    let mut first_of: Vec<Option<(usize, usize)>> = vec![None; populations.len()];
+    for (table, hidden) in tables.iter().zip(hidden) {
+        let population = &populations[table.population];
+        let first = report.cells.len();
+        report.cells.extend(base_cells(table, population)?);
+        let rows = table.counts.len();
+        let part_total = |start: usize, rows: usize, part: usize| -> Vec<usize> {
+            (0..rows)
+                .map(|r| start + r * population.parts + part)
+                .collect()
+        };
+        match first_of[table.population] {
+            None => first_of[table.population] = Some((first, rows)),
+            Some((start, first_rows)) => {
+                for part in 0..population.parts {
+                    report.links.push((
+                        part_total(start, first_rows, part),
+                        part_total(first, rows, part),
+                    ));
+                }
+            }
+        }
+        report.items.extend(items_of(table, population, first));
+        suppressed.extend(hidden.cells.iter().flatten().copied());
+        suppressed.extend(hidden.groups.iter().flatten().copied());
+        suppressed.extend(hidden.totals.iter().copied());
+    }
+    Ok((report, suppressed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stages() -> Population {
+        // Parts: furthest stage reached, 0 = invited only, 1 = sent, 2 = completed.
+        Population {
+            name: "invitations",
+            parts: 3,
+            columns: vec![
+                ("invited", vec![0, 1, 2]),
+                ("sent", vec![1, 2]),
+                ("completed", vec![2]),
+            ],
+        }
+    }
+
+    fn assert_safe(populations: &[Population], tables: &[CountTable], hidden: &[Hidden]) {
+        let (report, suppressed) = joint(populations, tables, hidden).unwrap();
+        for (item, &h) in suppressed.iter().enumerate() {
+            let value = report.value(item);
+            assert!(h || value == 0 || value >= 10, "item {item} shows {value}");
+        }
+        for range in disclosure::attack(&report, &suppressed)
+            .unwrap()
+            .iter()
+            .flatten()
+        {
+            assert!(range.1 - range.0 >= 10.0 - 1e-6, "pinned to {range:?}");
+        }
+    }
+
+    #[test]
+    fn two_dimensions_of_the_same_invitations_are_protected_together() {
+        let populations = [stages()];
+        let by_age = CountTable::full(
+            &populations[0],
+            0,
+            vec![vec![2, 30, 3], vec![5, 40, 25], vec![1, 12, 30]],
+        );
+        let by_sex = CountTable::full(&populations[0], 0, vec![vec![4, 50, 30], vec![4, 32, 28]]);
+        let tables = [by_age, by_sex];
+        let hidden = protect(&populations, &tables, 10).unwrap();
+        assert!(
+            hidden[0].cells[0][2],
+            "3 completions in the first age band are hidden"
+        );
+        assert!(!hidden[1].any(), "nothing small by sex: {:?}", hidden[1]);
+        assert_safe(&populations, &tables, &hidden);
+    }
+
+    #[test]
+    fn a_small_total_is_hidden_in_every_table_of_its_population() {
+        let populations = [stages()];
+        let tables = [
+            CountTable::full(&populations[0], 0, vec![vec![20, 30, 2], vec![15, 40, 3]]),
+            CountTable::full(&populations[0], 0, vec![vec![35, 70, 5]]),
+        ];
+        let hidden = protect(&populations, &tables, 10).unwrap();
+        assert!(
+            hidden[0].totals[2] && hidden[1].totals[2],
+            "5 completions in all"
+        );
+        assert_safe(&populations, &tables, &hidden);
+    }
+
+    #[test]
+    fn row_groups_are_published_items_too() {
+        // Ratings 0..=3 of 40 respondents; "top two" published beside them.
+        let populations = [Population {
+            name: "respondents",
+            parts: 1,
+            columns: vec![("respondents", vec![0])],
+        }];
+        let tables = [CountTable {
+            population: 0,
+            counts: vec![vec![12], vec![14], vec![11], vec![3]],
+            residual: false,
+            columns: vec![0],
+            groups: vec![vec![2, 3]],
+        }];
+        let hidden = protect(&populations, &tables, 10).unwrap();
+        assert!(hidden[0].cells[3][0]);
+        // Shown alone, the group (14) less the rating 2 (11) would give away the 3.
+        assert!(hidden[0].cells[2][0] || hidden[0].groups[0][0]);
+        assert_safe(&populations, &tables, &hidden);
+    }
+
+    #[test]
+    fn a_question_table_keeps_its_unanswered_rest_out_of_sight_but_in_the_model() {
+        // Invitations: parts 0 not completed, 1 completed; a question answered "yes" by
+        // 3 and "no" by 25 of 28 completions, shown with the invited and completed totals.
+        let populations = [Population {
+            name: "invitations",
+            parts: 2,
+            columns: vec![("invited", vec![0, 1]), ("completed", vec![1])],
+        }];
+        let by_sex = CountTable::full(&populations[0], 0, vec![vec![20, 15], vec![30, 13]]);
+        let question = CountTable {
+            population: 0,
+            counts: vec![vec![0, 3], vec![0, 25], vec![50, 0]],
+            residual: true,
+            columns: vec![1],
+            groups: vec![vec![0, 1]],
+        };
+        let tables = [by_sex, question];
+        let hidden = protect(&populations, &tables, 10).unwrap();
+        assert_eq!(hidden[1].cells.len(), 2, "the rest is not a shown row");
+        assert!(hidden[1].cells[0][0], "the 3 is hidden");
+        assert!(hidden[1].cells[1][0] || hidden[1].groups[0][0]);
+        assert_safe(&populations, &tables, &hidden);
+    }
+}

@@ -1,0 +1,2041 @@
+//! Reports on a consultation for officers and scrutiny: the funnel of its invitations, its
+//! respondents against the population, who responds among those invited (response rates
+//! and R-indicators), and its results weighted to the population.
+//!
+//! Counts are aggregated in the database, one grouped query per table; the statistics are
+//! the pure functions of `domain::statistics`. Every count SCRUTINY receives passes
+//! through `service::disclosure` (and anything worked out from a hidden count is hidden
+//! with it); OFFICER and ADMIN see everything.
+//!
+//! How the people are classified:
+//! - an *invitation* by its member's profile (ward, decile, sex, ethnic group, disability)
+//!   and age on the day the consultation opened (or today, if it never has), and by the
+//!   furthest stage it reached;
+//! - an *open-link response* by its optional "about you" answers ("Not given" when
+//!   skipped);
+//! - for weighting and answers, every response by the profile it was stored with.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Months, NaiveDate};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, Value,
+};
+
+use crate::db::entities::benchmark;
+use crate::domain::composition::{age_bands_from, share_aged};
+use crate::domain::consultation::{Consultation, QuestionItem};
+use crate::domain::demographics::{AgeBand, Category, Dimension};
+use crate::domain::ids::ConsultationId;
+use crate::domain::questionnaire::QuestionKind;
+use crate::domain::role::Role;
+use crate::domain::statistics::{self, Cell, ChiSquare, Margin, RakeOptions};
+use crate::domain::tracking::Stage;
+use crate::domain::uk_time::uk_date;
+use crate::error::{AppError, AppResult};
+use crate::service::auth::Caller;
+use crate::service::consultations;
+use crate::service::disclosure::{self, CountTable, Hidden, Population};
+use crate::state::AppState;
+
+/// Who may read reports: officers in full, scrutiny members with small counts hidden.
+pub const READERS: &[Role] = &[Role::Officer, Role::Scrutiny];
+
+/// A dimension reports split people by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReportDimension {
+    /// Census five-year age band.
+    AgeBand,
+    /// Sex.
+    Sex,
+    /// Ethnic group.
+    EthnicGroup,
+    /// Disability.
+    Disability,
+    /// Ward (code).
+    Ward,
+    /// Deprivation decile of the address (1 most deprived).
+    DeprivationDecile,
+}
+
+impl ReportDimension {
+    /// Every dimension, in report order.
+    pub const ALL: [Self; 6] = [
+        Self::AgeBand,
+        Self::Sex,
+        Self::EthnicGroup,
+        Self::Disability,
+        Self::Ward,
+        Self::DeprivationDecile,
+    ];
+
+    /// The name benchmarks use for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AgeBand => "age_band",
+            Self::Sex => "sex",
+            Self::EthnicGroup => "ethnic_group",
+            Self::Disability => "disability",
+            Self::Ward => "ward",
+            Self::DeprivationDecile => "deprivation_decile",
+        }
+    }
+
+    /// The census dimension it is, if any (ward and decile benchmarks are matched as
+    /// written).
+    fn census(self) -> Option<Dimension> {
+        match self {
+            Self::AgeBand => Some(Dimension::AgeBand),
+            Self::Sex => Some(Dimension::Sex),
+            Self::EthnicGroup => Some(Dimension::EthnicGroup),
+            Self::Disability => Some(Dimension::Disability),
+            Self::Ward | Self::DeprivationDecile => None,
+        }
+    }
+
+    /// The member's category in SQL over `residents r` (age bands come from the
+    /// reference day's cut-off dates, bound from `$2`).
+    fn member_sql(self) -> String {
+        match self {
+            Self::AgeBand => age_band_sql(),
+            Self::Sex => "r.sex".to_owned(),
+            Self::EthnicGroup => "r.ethnic_group".to_owned(),
+            Self::Disability => "r.disability".to_owned(),
+            Self::Ward => "r.ward_code".to_owned(),
+            Self::DeprivationDecile => "CAST(r.deprivation_decile AS TEXT)".to_owned(),
+        }
+    }
+
+    /// The response's stored category in SQL over `responses s`.
+    fn response_sql(self) -> &'static str {
+        match self {
+            Self::AgeBand => "s.age_band",
+            Self::Sex => "s.sex",
+            Self::EthnicGroup => "s.ethnic_group",
+            Self::Disability => "s.disability",
+            Self::Ward => "s.ward_code",
+            Self::DeprivationDecile => "CAST(s.deprivation_decile AS TEXT)",
+        }
+    }
+
+    /// A stored value as its report label: census categories in the census's wording,
+    /// anything else as written, and a missing one as [`NOT_GIVEN`].
+    fn label(self, raw: Option<&str>) -> String {
+        let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+            return NOT_GIVEN.to_owned();
+        };
+        self.census()
+            .and_then(|d| Category::from_label(d, raw))
+            .map_or_else(|| raw.to_owned(), Category::label)
+    }
+}
+
+/// The row of people whose category is not known.
+pub const NOT_GIVEN: &str = "Not given";
+
+/// The oldest band the age cut-offs name; older people are in `85+`.
+const BANDS: u32 = AgeBand::OPEN_FROM / 5;
+
+fn age_band_sql() -> String {
+    // $2 is the cut-off for 85+, $3 for 80-84, ... : born on or before the day the band's
+    // youngest age was reached.
+    let mut sql = String::from("CASE");
+    for (i, low) in (0..=BANDS).rev().enumerate() {
+        let band = AgeBand { low: low * 5 };
+        sql.push_str(&format!(
+            " WHEN r.date_of_birth <= ${} THEN '{}'",
+            i + 2,
+            band.label()
+        ));
+    }
+    sql.push_str(" END");
+    sql
+}
+
+/// The birth-date cut-offs of [`age_band_sql`] for ages on `day`.
+fn age_cutoffs(day: NaiveDate) -> Vec<Value> {
+    (0..=BANDS)
+        .rev()
+        .map(|low| born_by(day, low * 5).into())
+        .collect()
+}
+
+/// The latest birth date of someone aged `age` or more on `day`.
+fn born_by(day: NaiveDate, age: u32) -> NaiveDate {
+    day.checked_sub_months(Months::new(age * 12))
+        .unwrap_or(NaiveDate::MIN)
+}
+
+/// What a report is worked out with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportOptions {
+    /// The benchmark area the population comes from (e.g. `E06000020`); the only one
+    /// imported when `None`.
+    pub area_code: Option<String>,
+    /// Counts below this are hidden from SCRUTINY; never below the server's setting.
+    pub threshold: Option<u64>,
+    /// A group is flagged when its representation ratio is below `1 − flag_beyond` or
+    /// above `1 + flag_beyond`.
+    pub flag_beyond: f64,
+    /// The age range called out as young people.
+    pub young: (u32, Option<u32>),
+    /// The youngest age members can be (the population is compared from this age).
+    pub min_age: u32,
+    /// Dimensions of the response-propensity cells (R-indicator).
+    pub propensity: Vec<ReportDimension>,
+    /// Dimensions respondents are weighted on.
+    pub weighting: Vec<ReportDimension>,
+    /// Weight trimming, as multiples of the mean weight.
+    pub trim: Option<(f64, f64)>,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        Self {
+            area_code: None,
+            threshold: None,
+            flag_beyond: 0.2,
+            young: (16, Some(24)),
+            min_age: 16,
+            propensity: vec![
+                ReportDimension::AgeBand,
+                ReportDimension::Sex,
+                ReportDimension::Disability,
+            ],
+            weighting: vec![ReportDimension::AgeBand, ReportDimension::Sex],
+            trim: None,
+        }
+    }
+}
+
+/// The columns every split of a consultation's people has: how far its invitations got
+/// (each counts those that reached at least that stage), its open-link responses, and all
+/// its respondents.
+pub const COLUMNS: [&str; 8] = [
+    "invited",
+    "sent",
+    "opened",
+    "clicked",
+    "started",
+    "completed",
+    "open_link",
+    "respondents",
+];
+/// Index of the invited column.
+pub const INVITED: usize = 0;
+/// Index of the completed column.
+pub const COMPLETED: usize = 5;
+/// Index of the open-link column.
+pub const OPEN_LINK: usize = 6;
+/// Index of the respondents column.
+pub const RESPONDENTS: usize = 7;
+
+/// The part an open-link response is in (invitations are in the part of their stage).
+const OPEN_PART: usize = Stage::ALL.len();
+
+/// The people of a consultation, parted by furthest stage (invitations) or as open-link
+/// responses.
+fn people() -> Population {
+    let from = |stage: usize| (stage..OPEN_PART).collect::<Vec<_>>();
+    Population {
+        name: "people",
+        parts: OPEN_PART + 1,
+        columns: vec![
+            (COLUMNS[0], from(0)),
+            (COLUMNS[1], from(1)),
+            (COLUMNS[2], from(2)),
+            (COLUMNS[3], from(3)),
+            (COLUMNS[4], from(4)),
+            (COLUMNS[5], from(5)),
+            (COLUMNS[6], vec![OPEN_PART]),
+            (COLUMNS[7], vec![OPEN_PART - 1, OPEN_PART]),
+        ],
+    }
+}
+
+/// A count as published: `None` when hidden from the reader.
+pub type Shown = Option<u64>;
+
+/// Whether a group is under- or over-represented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flag {
+    /// Within the threshold, or not known.
+    None,
+    /// Below `1 − flag_beyond`.
+    Under,
+    /// Above `1 + flag_beyond`.
+    Over,
+}
+
+/// One category of a split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupRow {
+    /// The category.
+    pub label: String,
+    /// Its count in each of [`COLUMNS`].
+    pub counts: [Shown; 8],
+    /// Its share of the population (from the benchmarks; public figures).
+    pub population_share: Option<f64>,
+    /// Its share of the invited members whose category is known.
+    pub invited_share: Option<f64>,
+    /// Its share of the respondents whose category is known.
+    pub respondent_share: Option<f64>,
+    /// Respondent share ÷ population share, with its 95 % interval.
+    pub ratio: Option<(f64, f64, f64)>,
+    /// Whether the ratio is beyond the threshold.
+    pub flag: Flag,
+    /// Completed ÷ invited.
+    pub response_rate: Option<f64>,
+    /// Partial R-indicators of the category (unconditional, signed; conditional), when the
+    /// split is one of the propensity dimensions.
+    pub partial: Option<(f64, f64)>,
+}
+
+/// People split by one dimension, compared with the population.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Split {
+    /// `age_band`, `sex`, …, `young_people` or `channel`.
+    pub name: String,
+    /// Categories: the population's first, then any others, then [`NOT_GIVEN`].
+    pub rows: Vec<GroupRow>,
+    /// Everyone, per column.
+    pub totals: [Shown; 8],
+    /// Whether the population has a benchmark for this split.
+    pub benchmarked: bool,
+    /// Benchmark categories that name no known category, as written.
+    pub unmatched: Vec<String>,
+    /// Respondents of categories with no benchmark (other than not given).
+    pub respondents_without_benchmark: Shown,
+    /// Index of dissimilarity between respondents and population (0 to 1).
+    pub dissimilarity: Option<f64>,
+    /// Chi-square goodness of fit of respondents to the population.
+    pub chi_square: Option<ChiSquare>,
+    /// Partial R-indicators of the dimension (unconditional, conditional).
+    pub partial: Option<(f64, f64)>,
+    /// What the reader should know about this split.
+    pub notes: Vec<String>,
+}
+
+/// The whole funnel of a consultation's invitations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Funnel {
+    /// Per column (see [`COLUMNS`]).
+    pub totals: [Shown; 8],
+    /// Invitations whose delivery bounced.
+    pub bounced: Shown,
+    /// Invitations opened only by machines (mail-privacy proxies, scanners).
+    pub machine_opened_only: Shown,
+}
+
+/// One day of tracking (OFFICER only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Day {
+    /// The day (UTC).
+    pub day: NaiveDate,
+    /// First reached on that day: sent, opened (by a person), clicked, started, completed.
+    pub counts: [u64; 5],
+}
+
+/// Response propensities: the R-indicator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Propensity {
+    /// The dimensions of the cells.
+    pub dimensions: Vec<ReportDimension>,
+    /// R = 1 − 2·S(ρ̂).
+    pub r: Option<f64>,
+    /// S(ρ̂).
+    pub s: Option<f64>,
+    /// Mean propensity (the response rate).
+    pub mean: Option<f64>,
+    /// Why it is missing, when it is.
+    pub note: Option<String>,
+}
+
+/// How respondents were weighted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weighting {
+    /// Dimensions raked on.
+    pub dimensions: Vec<ReportDimension>,
+    /// Whether weights exist (otherwise `note` says why).
+    pub weighted: bool,
+    /// Sweeps made.
+    pub iterations: u32,
+    /// Whether every margin met its total.
+    pub converged: bool,
+    /// Largest relative margin error at the end.
+    pub max_error: f64,
+    /// Kish's effective sample size.
+    pub effective_n: f64,
+    /// Kish's design effect from weighting.
+    pub design_effect: f64,
+    /// Respondents weighted.
+    pub respondents: Shown,
+    /// Respondents left out (a category missing or without a benchmark).
+    pub left_out: Shown,
+    /// Population categories with no respondent, dropped from their margin.
+    pub dropped: Vec<String>,
+    /// What the reader should know.
+    pub note: Option<String>,
+}
+
+/// A score with its 95 % interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Score {
+    /// The score (NPS −100…100, net agreement −100…100).
+    pub value: f64,
+    /// Standard error.
+    pub standard_error: f64,
+    /// Interval's lower end.
+    pub low: f64,
+    /// Upper end.
+    pub high: f64,
+}
+
+/// A score against the previous round of the same consultation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    /// The previous round.
+    pub previous: ConsultationId,
+    /// Its title.
+    pub previous_title: String,
+    /// Its score (unweighted).
+    pub previous_score: Score,
+    /// This round's unweighted score less the previous.
+    pub difference: f64,
+    /// Two-sided p-value of the difference (z test).
+    pub p_value: f64,
+}
+
+/// One option (or scale value) of a question.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptionResult {
+    /// Option key, or the scale value.
+    pub key: String,
+    /// What respondents saw.
+    pub label: String,
+    /// Respondents who chose it (ranked it first, for a ranking).
+    pub count: Shown,
+    /// Their share of those who answered.
+    pub share: Option<f64>,
+    /// The weighted share.
+    pub weighted_share: Option<f64>,
+}
+
+/// A question's results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuestionResult {
+    /// The question's key (stable across rounds).
+    pub key: String,
+    /// Its wording.
+    pub text: String,
+    /// `single_choice`, `multiple_choice`, `agreement`, `rating`, `free_text`, `ranking`.
+    pub kind: &'static str,
+    /// Respondents who answered it.
+    pub answered: Shown,
+    /// Options or scale values.
+    pub options: Vec<OptionResult>,
+    /// NPS (rating) or net agreement (agreement), unweighted.
+    pub score: Option<Score>,
+    /// The same, weighted.
+    pub weighted_score: Option<Score>,
+    /// Against the previous round.
+    pub change: Option<Change>,
+}
+
+/// A consultation's report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// The consultation.
+    pub consultation: Consultation,
+    /// The benchmark area compared with.
+    pub area_code: Option<String>,
+    /// Ages are worked out on this day.
+    pub reference_day: NaiveDate,
+    /// The threshold applied (`None` for readers who see everything).
+    pub threshold: Option<u64>,
+    /// Whether anything was hidden.
+    pub suppressed: bool,
+    /// The funnel.
+    pub funnel: Funnel,
+    /// By channel (email, sms, post, open link).
+    pub by_channel: Split,
+    /// By each dimension.
+    pub splits: Vec<Split>,
+    /// Young people.
+    pub young: Split,
+    /// By day (empty for SCRUTINY).
+    pub by_day: Vec<Day>,
+    /// The R-indicator.
+    pub propensity: Propensity,
+    /// The weighting.
+    pub weighting: Weighting,
+    /// Per question.
+    pub questions: Vec<QuestionResult>,
+}
+
+/// Counts of one split, before publishing: rows by label, each per part.
+struct Counted {
+    name: String,
+    rows: Vec<(String, Vec<u64>)>,
+}
+
+impl Counted {
+    fn add(&mut self, label: String, part: usize, count: u64) {
+        match self.rows.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, parts)) => parts[part] += count,
+            None => {
+                let mut parts = vec![0; OPEN_PART + 1];
+                parts[part] = count;
+                self.rows.push((label, parts));
+            }
+        }
+    }
+}
+
+async fn query(
+    db: &impl ConnectionTrait,
+    sql: String,
+    values: Vec<Value>,
+) -> AppResult<Vec<sea_orm::QueryResult>> {
+    Ok(db
+        .query_all_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            values,
+        ))
+        .await?)
+}
+
+fn count_of(row: &sea_orm::QueryResult, index: usize) -> AppResult<u64> {
+    let n: i64 = row.try_get_by_index(index)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+fn stage_part(stored: &str) -> usize {
+    Stage::ALL
+        .iter()
+        .position(|s| s.as_str() == stored)
+        .unwrap_or(0)
+}
+
+/// A consultation's invitations and open-link responses split by `dimension` (two
+/// grouped queries).
+async fn split_people(
+    db: &impl ConnectionTrait,
+    id: ConsultationId,
+    day: NaiveDate,
+    dimension: ReportDimension,
+) -> AppResult<Counted> {
+    let mut values: Vec<Value> = vec![id.get().into()];
+    if dimension == ReportDimension::AgeBand {
+        values.extend(age_cutoffs(day));
+    }
+    let rows = query(
+        db,
+        format!(
+            "SELECT {} AS category, i.stage, COUNT(*) FROM invitations i \
+             JOIN residents r ON r.id = i.resident_id \
+             WHERE i.consultation_id = $1 AND i.revoked_at IS NULL GROUP BY 1, 2",
+            dimension.member_sql()
+        ),
+        values,
+    )
+    .await?;
+    let mut counted = Counted {
+        name: dimension.as_str().to_owned(),
+        rows: Vec::new(),
+    };
+    for row in &rows {
+        let category: Option<String> = row.try_get_by_index(0)?;
+        let stage: String = row.try_get_by_index(1)?;
+        counted.add(
+            dimension.label(category.as_deref()),
+            stage_part(&stage),
+            count_of(row, 2)?,
+        );
+    }
+    let rows = query(
+        db,
+        format!(
+            "SELECT {} AS category, COUNT(*) FROM responses s \
+             WHERE s.consultation_id = $1 AND s.channel = 'qr' GROUP BY 1",
+            dimension.response_sql()
+        ),
+        vec![id.get().into()],
+    )
+    .await?;
+    for row in &rows {
+        let category: Option<String> = row.try_get_by_index(0)?;
+        counted.add(
+            dimension.label(category.as_deref()),
+            OPEN_PART,
+            count_of(row, 1)?,
+        );
+    }
+    Ok(counted)
+}
+
+/// Invitations by whether their member was in the young age range on `day`, and open
+/// responses by whether their age band is inside it, outside it, or cut by it.
+async fn split_young(
+    db: &impl ConnectionTrait,
+    id: ConsultationId,
+    day: NaiveDate,
+    (low, high): (u32, Option<u32>),
+) -> AppResult<(Counted, [String; 3])> {
+    let labels = [
+        match high {
+            Some(high) => format!("Aged {low} to {high}"),
+            None => format!("Aged {low} and over"),
+        },
+        "Other ages".to_owned(),
+        "Age band partly in the range".to_owned(),
+    ];
+    // Young: born on or before the day they turned `low`, and after the day they would
+    // have turned `high + 1`.
+    let (young_sql, mut values) = match high {
+        Some(high) => (
+            "r.date_of_birth <= $2 AND r.date_of_birth > $3",
+            vec![born_by(day, low).into(), born_by(day, high + 1).into()],
+        ),
+        None => ("r.date_of_birth <= $2", vec![born_by(day, low).into()]),
+    };
+    values.insert(0, id.get().into());
+    let rows = query(
+        db,
+        format!(
+            "SELECT CASE WHEN {young_sql} THEN 1 ELSE 0 END AS young, i.stage, COUNT(*) \
+             FROM invitations i JOIN residents r ON r.id = i.resident_id \
+             WHERE i.consultation_id = $1 AND i.revoked_at IS NULL GROUP BY 1, 2"
+        ),
+        values,
+    )
+    .await?;
+    let mut counted = Counted {
+        name: "young_people".to_owned(),
+        rows: labels
+            .iter()
+            .take(2)
+            .map(|l| (l.clone(), vec![0; OPEN_PART + 1]))
+            .collect(),
+    };
+    for row in &rows {
+        let young: i32 = row.try_get_by_index(0)?;
+        let stage: String = row.try_get_by_index(1)?;
+        let label = labels[usize::from(young == 0)].clone();
+        counted.add(label, stage_part(&stage), count_of(row, 2)?);
+    }
+    let rows = query(
+        db,
+        "SELECT s.age_band, COUNT(*) FROM responses s \
+         WHERE s.consultation_id = $1 AND s.channel = 'qr' GROUP BY 1"
+            .to_owned(),
+        vec![id.get().into()],
+    )
+    .await?;
+    for row in &rows {
+        let band: Option<String> = row.try_get_by_index(0)?;
+        let label = match band.as_deref().and_then(AgeBand::from_label) {
+            None => NOT_GIVEN.to_owned(),
+            Some(band) => {
+                let band_high = (band.low < AgeBand::OPEN_FROM).then_some(band.low + 4);
+                let starts_in = band.low >= low;
+                let ends_in = match (high, band_high) {
+                    (None, _) => true,
+                    (Some(h), Some(bh)) => bh <= h,
+                    (Some(_), None) => false,
+                };
+                let touches =
+                    band_high.is_none_or(|bh| bh >= low) && high.is_none_or(|h| band.low <= h);
+                if starts_in && ends_in {
+                    labels[0].clone()
+                } else if touches {
+                    labels[2].clone()
+                } else {
+                    labels[1].clone()
+                }
+            }
+        };
+        counted.add(label, OPEN_PART, count_of(row, 1)?);
+    }
+    Ok((counted, labels))
+}
+
+/// Invitations by channel, and the open link.
+async fn split_channel(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Counted> {
+    let rows = query(
+        db,
+        "SELECT channel, stage, COUNT(*) FROM invitations \
+         WHERE consultation_id = $1 AND revoked_at IS NULL GROUP BY 1, 2"
+            .to_owned(),
+        vec![id.get().into()],
+    )
+    .await?;
+    let mut counted = Counted {
+        name: "channel".to_owned(),
+        rows: ["email", "sms", "post"]
+            .iter()
+            .map(|c| ((*c).to_owned(), vec![0; OPEN_PART + 1]))
+            .collect(),
+    };
+    for row in &rows {
+        let channel: String = row.try_get_by_index(0)?;
+        let stage: String = row.try_get_by_index(1)?;
+        counted.add(channel, stage_part(&stage), count_of(row, 2)?);
+    }
+    let open = query(
+        db,
+        "SELECT COUNT(*) FROM responses WHERE consultation_id = $1 AND channel = 'qr'".to_owned(),
+        vec![id.get().into()],
+    )
+    .await?;
+    let open = open
+        .first()
+        .map(|r| count_of(r, 0))
+        .transpose()?
+        .unwrap_or(0);
+    counted.add("open_link".to_owned(), OPEN_PART, open);
+    Ok(counted)
+}
+
+/// The population of one area: per dimension, category label → people (aged `min_age`
+/// and over for age bands), and the labels that named no category.
+/// One dimension's population: category label → people, and the benchmark labels that
+/// named no category.
+type Benchmarked = (Vec<(String, f64)>, Vec<String>);
+
+struct PopulationShares {
+    by_dimension: HashMap<ReportDimension, Benchmarked>,
+    age_bands: Vec<(String, i64)>,
+}
+
+async fn population(
+    db: &impl ConnectionTrait,
+    area: Option<&str>,
+    min_age: u32,
+) -> AppResult<(Option<String>, PopulationShares)> {
+    let area = match area.map(str::trim).filter(|a| !a.is_empty()) {
+        Some(area) => Some(area.to_owned()),
+        None => {
+            let mut areas: Vec<String> = benchmark::Entity::find()
+                .select_only()
+                .column(benchmark::Column::AreaCode)
+                .distinct()
+                .order_by_asc(benchmark::Column::AreaCode)
+                .into_tuple()
+                .all(db)
+                .await?;
+            match areas.len() {
+                0 => None,
+                1 => areas.pop(),
+                _ => {
+                    return Err(AppError::bad_input(
+                        "input.areaCode",
+                        format!(
+                            "benchmarks for {} areas are imported ({}); say which to compare with",
+                            areas.len(),
+                            areas.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+    };
+    let rows = match &area {
+        Some(area) => {
+            benchmark::Entity::find()
+                .filter(benchmark::Column::AreaCode.eq(area.as_str()))
+                .all(db)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    if area.is_some() && rows.is_empty() {
+        return Err(AppError::bad_input(
+            "input.areaCode",
+            "no benchmarks are imported for this area",
+        ));
+    }
+    let mut by_dimension = HashMap::new();
+    let mut age_bands = Vec::new();
+    for dimension in ReportDimension::ALL {
+        let mut shares: Vec<(String, f64)> = Vec::new();
+        let mut unmatched = Vec::new();
+        for row in rows.iter().filter(|b| {
+            crate::domain::demographics::normalise(&b.dimension).replace([' ', '-'], "_")
+                == dimension.as_str()
+        }) {
+            let label = match dimension.census() {
+                Some(census) => match Category::from_label(census, &row.category) {
+                    Some(category) => category.label(),
+                    None => {
+                        unmatched.push(row.category.clone());
+                        continue;
+                    }
+                },
+                None => row.category.trim().to_owned(),
+            };
+            match shares.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, n)) => *n += row.count as f64,
+                None => shares.push((label, row.count as f64)),
+            }
+        }
+        if dimension == ReportDimension::AgeBand {
+            age_bands = shares.iter().map(|(l, n)| (l.clone(), *n as i64)).collect();
+            shares = age_bands_from(&age_bands, min_age);
+        }
+        if !shares.is_empty() || !unmatched.is_empty() {
+            by_dimension.insert(dimension, (shares, unmatched));
+        }
+    }
+    Ok((
+        area,
+        PopulationShares {
+            by_dimension,
+            age_bands,
+        },
+    ))
+}
+
+/// Orders a split's rows: the population's categories first, then others, then
+/// [`NOT_GIVEN`], adding empty rows for population categories nobody is in.
+fn order_rows(counted: &mut Counted, population: &[(String, f64)]) {
+    for (label, _) in population {
+        if !counted.rows.iter().any(|(l, _)| l == label) {
+            counted.rows.push((label.clone(), vec![0; OPEN_PART + 1]));
+        }
+    }
+    let rank = |label: &str| {
+        population
+            .iter()
+            .position(|(l, _)| l == label)
+            .map_or(if label == NOT_GIVEN { 2 } else { 1 }, |_| 0)
+    };
+    counted.rows.sort_by(|a, b| {
+        let position = |l: &str| population.iter().position(|(p, _)| p == l);
+        rank(&a.0)
+            .cmp(&rank(&b.0))
+            .then(position(&a.0).cmp(&position(&b.0)))
+            .then(a.0.cmp(&b.0))
+    });
+}
+
+fn shown(value: u64, hidden: bool) -> Shown {
+    (!hidden).then_some(value)
+}
+
+fn ratio_of(part: Shown, whole: Shown) -> Option<f64> {
+    match (part, whole) {
+        (Some(p), Some(w)) if w > 0 => Some(p as f64 / w as f64),
+        _ => None,
+    }
+}
+
+/// A split as published: counts (hidden where `hidden` says), shares, ratios, flags and
+/// goodness of fit.
+fn publish_split(
+    counted: &Counted,
+    table: &CountTable,
+    hidden: &Hidden,
+    people: &Population,
+    population: Option<&Benchmarked>,
+    flag_beyond: f64,
+) -> Split {
+    let counts_of = |row: Option<usize>| -> [Shown; 8] {
+        std::array::from_fn(|c| {
+            let value = match row {
+                Some(r) => table.value(people, Some(&[r]), c),
+                None => table.value(people, None, c),
+            };
+            let is_hidden = match row {
+                Some(r) => hidden.cells[r][c],
+                None => hidden.totals[c],
+            };
+            shown(value, is_hidden)
+        })
+    };
+    let totals = counts_of(None);
+    let (shares, unmatched) = population.cloned().unwrap_or_default();
+    let population_total: f64 = shares.iter().map(|(_, n)| n).sum();
+    let known = |column: usize| -> Shown {
+        // Everyone in the column whose category is known; hidden if any part is.
+        let mut sum = 0;
+        for (r, (label, _)) in counted.rows.iter().enumerate() {
+            if label == NOT_GIVEN {
+                continue;
+            }
+            sum += counts_of(Some(r))[column]?;
+        }
+        Some(sum)
+    };
+    let known_invited = known(INVITED);
+    let known_respondents = known(RESPONDENTS);
+    let mut rows = Vec::new();
+    for (r, (label, _)) in counted.rows.iter().enumerate() {
+        let counts = counts_of(Some(r));
+        let population_share = shares
+            .iter()
+            .find(|(l, _)| l == label)
+            .filter(|_| population_total > 0.0)
+            .map(|(_, n)| n / population_total);
+        let given = label != NOT_GIVEN;
+        let respondent_share = ratio_of(counts[RESPONDENTS], known_respondents).filter(|_| given);
+        let ratio = match (counts[RESPONDENTS], known_respondents, population_share) {
+            (Some(c), Some(n), Some(p)) if given => {
+                statistics::representation_ratio(c as f64, n as f64, p)
+            }
+            _ => None,
+        };
+        let flag = match ratio {
+            Some((r, _, _)) if r < 1.0 - flag_beyond => Flag::Under,
+            Some((r, _, _)) if r > 1.0 + flag_beyond => Flag::Over,
+            _ => Flag::None,
+        };
+        rows.push(GroupRow {
+            label: label.clone(),
+            counts,
+            population_share,
+            invited_share: ratio_of(counts[INVITED], known_invited).filter(|_| given),
+            respondent_share,
+            ratio,
+            flag,
+            response_rate: ratio_of(counts[COMPLETED], counts[INVITED]),
+            partial: None,
+        });
+    }
+    // Goodness of fit over the categories with a population share, when every count it
+    // uses is shown.
+    let fitted: Vec<&GroupRow> = rows
+        .iter()
+        .filter(|r| r.population_share.is_some())
+        .collect();
+    let observed: Option<Vec<f64>> = fitted
+        .iter()
+        .map(|r| r.counts[RESPONDENTS].map(|c| c as f64))
+        .collect();
+    let expected: Vec<f64> = fitted.iter().filter_map(|r| r.population_share).collect();
+    let respondents_without_benchmark = if shares.is_empty() {
+        None
+    } else {
+        rows.iter()
+            .filter(|r| r.population_share.is_none() && r.label != NOT_GIVEN)
+            .try_fold(0, |sum, r| r.counts[RESPONDENTS].map(|c| sum + c))
+    };
+    let (dissimilarity, chi_square) = match &observed {
+        Some(observed) if observed.iter().sum::<f64>() > 0.0 && !expected.is_empty() => (
+            Some(statistics::dissimilarity(observed, &expected)),
+            statistics::chi_square(observed, &expected),
+        ),
+        _ => (None, None),
+    };
+    let mut notes = Vec::new();
+    if shares.is_empty() {
+        notes.push(format!(
+            "No population benchmark for {}: shares are shown without a comparison.",
+            counted.name
+        ));
+    }
+    if observed.is_none() {
+        notes.push(
+            "Some counts are hidden: the index of dissimilarity and the chi-square test, \
+             which would reveal them, are not shown."
+                .to_owned(),
+        );
+    }
+    Split {
+        name: counted.name.clone(),
+        rows,
+        totals,
+        benchmarked: !shares.is_empty(),
+        unmatched,
+        respondents_without_benchmark,
+        dissimilarity,
+        chi_square,
+        partial: None,
+        notes,
+    }
+}
+
+fn table_of(counted: &Counted, people: &Population) -> CountTable {
+    CountTable::full(
+        people,
+        0,
+        counted
+            .rows
+            .iter()
+            .map(|(_, parts)| parts.clone())
+            .collect(),
+    )
+}
+
+/// Everything a report is built from, counted in the database.
+struct Gathered {
+    consultation: Consultation,
+    area_code: Option<String>,
+    reference_day: NaiveDate,
+    population: PopulationShares,
+    /// One per [`ReportDimension::ALL`].
+    splits: Vec<Counted>,
+    young: Counted,
+    young_labels: [String; 3],
+    channel: Counted,
+    questions: Vec<QuestionItem>,
+    question_tables: Vec<Vec<QuestionTable>>,
+    answers: AnswerCounts,
+    /// Bounced, opened only by machines.
+    flags: (u64, u64),
+}
+
+impl Gathered {
+    /// Every table of the report, the people's first (splits, young people, channel,
+    /// then each question's), then the two delivery flags, with their populations.
+    fn tables(&self) -> (Vec<Population>, Vec<CountTable>) {
+        let people = people();
+        let mut tables: Vec<CountTable> = self
+            .splits
+            .iter()
+            .chain([&self.young, &self.channel])
+            .map(|c| table_of(c, &people))
+            .collect();
+        for q in &self.question_tables {
+            tables.extend(q.iter().map(|t| t.table.clone()));
+        }
+        let flag = Population {
+            name: "delivery flags",
+            parts: 1,
+            columns: vec![("count", vec![0])],
+        };
+        tables.push(CountTable::full(&flag, 1, vec![vec![self.flags.0]]));
+        tables.push(CountTable::full(&flag, 2, vec![vec![self.flags.1]]));
+        (vec![people, flag.clone(), flag], tables)
+    }
+}
+
+async fn gather(
+    state: &AppState,
+    id: ConsultationId,
+    options: &ReportOptions,
+) -> AppResult<Gathered> {
+    let db = state.db.reader();
+    let consultation = consultations::find_any(db, id).await?;
+    let reference_day = uk_date(consultation.opened_at.unwrap_or_else(|| state.clock.now()));
+    let (area_code, population) =
+        population(db, options.area_code.as_deref(), options.min_age).await?;
+    let mut splits = Vec::new();
+    for dimension in ReportDimension::ALL {
+        let mut split = split_people(db, id, reference_day, dimension).await?;
+        let shares = population
+            .by_dimension
+            .get(&dimension)
+            .map_or(&[][..], |(s, _)| s.as_slice());
+        order_rows(&mut split, shares);
+        splits.push(split);
+    }
+    let (young, young_labels) = split_young(db, id, reference_day, options.young).await?;
+    let channel = split_channel(db, id).await?;
+    let questions = consultations::questions_of(db, id).await?;
+    let answers = answer_counts(db, id).await?;
+    let part_totals: Vec<u64> = (0..=OPEN_PART)
+        .map(|p| channel.rows.iter().map(|(_, parts)| parts[p]).sum())
+        .collect();
+    let question_tables = questions
+        .iter()
+        .map(|q| question_tables(q, &answers, &part_totals))
+        .collect();
+    let flags = flag_counts(db, id).await?;
+    Ok(Gathered {
+        consultation,
+        area_code,
+        reference_day,
+        population,
+        splits,
+        young,
+        young_labels,
+        channel,
+        questions,
+        question_tables,
+        answers,
+        flags,
+    })
+}
+
+/// The threshold for a report: the server's, or the report's own if higher.
+fn threshold_of(state: &AppState, options: &ReportOptions) -> u64 {
+    let server = state.config.disclosure_threshold;
+    options.threshold.unwrap_or(server).max(server)
+}
+
+/// A consultation's report for `caller`: in full for OFFICER and ADMIN, protected for
+/// SCRUTINY.
+pub async fn consultation_report(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+    options: &ReportOptions,
+) -> AppResult<Report> {
+    caller.require(READERS)?;
+    check_options(options)?;
+    let db = state.db.reader();
+    let protected = caller.role() == Some(Role::Scrutiny);
+    let threshold = threshold_of(state, options);
+    let gathered = gather(state, id, options).await?;
+    let (populations, tables) = gathered.tables();
+    let hidden: Vec<Hidden> = if protected {
+        disclosure::protect(&populations, &tables, threshold)?
+    } else {
+        tables.iter().map(Hidden::none).collect()
+    };
+    let people = &populations[0];
+    let n = gathered.splits.len();
+    let mut splits: Vec<Split> = gathered
+        .splits
+        .iter()
+        .zip(ReportDimension::ALL)
+        .enumerate()
+        .map(|(k, (c, dimension))| {
+            publish_split(
+                c,
+                &tables[k],
+                &hidden[k],
+                people,
+                gathered.population.by_dimension.get(&dimension),
+                options.flag_beyond,
+            )
+        })
+        .collect();
+    let young_population = young_shares(&gathered.population, options, &gathered.young_labels);
+    let mut young = publish_split(
+        &gathered.young,
+        &tables[n],
+        &hidden[n],
+        people,
+        young_population.as_ref(),
+        options.flag_beyond,
+    );
+    young.notes = young_notes(&gathered.population, options, &gathered.young_labels);
+    let by_channel = publish_split(
+        &gathered.channel,
+        &tables[n + 1],
+        &hidden[n + 1],
+        people,
+        None,
+        options.flag_beyond,
+    );
+    let flags = &hidden[hidden.len() - 2..];
+    let funnel = Funnel {
+        totals: by_channel.totals,
+        bounced: shown(gathered.flags.0, flags[0].cells[0][0]),
+        machine_opened_only: shown(gathered.flags.1, flags[1].cells[0][0]),
+    };
+    let propensity = propensity(
+        db,
+        id,
+        gathered.reference_day,
+        &options.propensity,
+        &mut splits,
+        protected,
+    )
+    .await?;
+    let (mut weighting, weights) = weigh(db, id, options, &gathered.population).await?;
+    if protected {
+        let safe = |n: Shown| n.filter(|&n| n == 0 || n >= threshold);
+        weighting.respondents = safe(weighting.respondents);
+        weighting.left_out = safe(weighting.left_out);
+    }
+    let mut question_hidden = hidden[n + 2..].iter();
+    let mut results = Vec::new();
+    for (item, tables) in gathered.questions.iter().zip(&gathered.question_tables) {
+        let hidden: Vec<&Hidden> = question_hidden.by_ref().take(tables.len()).collect();
+        let result = QuestionContext {
+            people,
+            answers: &gathered.answers,
+            weights: &weights,
+            protected,
+        }
+        .result(item, tables, &hidden);
+        let change = match result.score {
+            Some(score) => {
+                previous_round(db, &gathered.consultation, item, score, protected).await?
+            }
+            None => None,
+        };
+        results.push(QuestionResult { change, ..result });
+    }
+    let by_day = if protected {
+        Vec::new()
+    } else {
+        days(db, id).await?
+    };
+    Ok(Report {
+        consultation: gathered.consultation,
+        area_code: gathered.area_code,
+        reference_day: gathered.reference_day,
+        threshold: protected.then_some(threshold),
+        suppressed: hidden.iter().any(Hidden::any),
+        funnel,
+        by_channel,
+        splits,
+        young,
+        by_day,
+        propensity,
+        weighting,
+        questions: results,
+    })
+}
+
+fn check_options(options: &ReportOptions) -> AppResult<()> {
+    if !(options.flag_beyond.is_finite() && (0.0..1.0).contains(&options.flag_beyond)) {
+        return Err(AppError::bad_input(
+            "input.flagBeyond",
+            "must be at least 0 and less than 1 (0.2 flags ratios below 0.8 or above 1.2)",
+        ));
+    }
+    let (low, high) = options.young;
+    if high.is_some_and(|h| h < low) || low > crate::domain::demographics::MAX_AGE {
+        return Err(AppError::bad_input(
+            "input.youngPeople",
+            "the youngest age must not be above the oldest",
+        ));
+    }
+    if options.propensity.is_empty() {
+        return Err(AppError::bad_input(
+            "input.propensityDimensions",
+            "name at least one dimension",
+        ));
+    }
+    if let Some((lo, hi)) = options.trim
+        && !(lo.is_finite() && hi.is_finite() && 0.0 < lo && lo < 1.0 && hi > 1.0)
+    {
+        return Err(AppError::bad_input(
+            "input.trim",
+            "trim bounds are multiples of the mean weight: below 1 and above 1",
+        ));
+    }
+    if let Some(t) = options.threshold
+        && !(2..=1000).contains(&t)
+    {
+        return Err(AppError::bad_input(
+            "input.threshold",
+            "the threshold must be from 2 to 1000",
+        ));
+    }
+    Ok(())
+}
+
+/// The population shares of the young-people split, from the census age bands.
+fn young_shares(
+    population: &PopulationShares,
+    options: &ReportOptions,
+    labels: &[String; 3],
+) -> Option<Benchmarked> {
+    let (low, high) = options.young;
+    let share = share_aged(&population.age_bands, options.min_age, low, high)?;
+    Some((
+        vec![(labels[0].clone(), share), (labels[1].clone(), 1.0 - share)],
+        Vec::new(),
+    ))
+}
+
+/// Says how the census bands are cut for the young-people split.
+fn young_notes(
+    population: &PopulationShares,
+    options: &ReportOptions,
+    labels: &[String; 3],
+) -> Vec<String> {
+    let (low, high) = options.young;
+    let mut notes = vec![format!(
+        "Members are counted by their exact age on the reference day; open-link respondents \
+         by the age band they gave, a band the range cuts through counted as \"{}\".",
+        labels[2]
+    )];
+    if population.age_bands.is_empty() {
+        notes.push("No census age bands: the population share is not known.".to_owned());
+        return notes;
+    }
+    let cut = |age: u32| !age.is_multiple_of(5) && age < AgeBand::OPEN_FROM;
+    let mut cuts = Vec::new();
+    for edge in [Some(low.max(options.min_age)), high.map(|h| h + 1)]
+        .into_iter()
+        .flatten()
+    {
+        if cut(edge) {
+            let band = AgeBand::of(edge);
+            let kept = if Some(edge) == high.map(|h| h + 1) {
+                edge - band.low
+            } else {
+                band.low + 5 - edge
+            };
+            cuts.push(format!(
+                "the census band {} is cut at {edge}: {kept}/5 of its people are counted in \
+                 the range, assuming ages are spread evenly within the band",
+                band.label()
+            ));
+        }
+    }
+    if cuts.is_empty() {
+        notes.push("The range follows census band edges: no band is cut.".to_owned());
+    } else {
+        let mut text = cuts.join("; ");
+        text[..1].make_ascii_uppercase();
+        notes.push(format!("{text}."));
+    }
+    notes
+}
+
+/// Bounced invitations and invitations opened only by machines.
+async fn flag_counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<(u64, u64)> {
+    let rows = query(
+        db,
+        "SELECT COUNT(bounced_at), \
+           COUNT(CASE WHEN machine_opened_at IS NOT NULL AND opened_at IS NULL THEN 1 END) \
+         FROM invitations WHERE consultation_id = $1 AND revoked_at IS NULL"
+            .to_owned(),
+        vec![id.get().into()],
+    )
+    .await?;
+    match rows.first() {
+        Some(row) => Ok((count_of(row, 0)?, count_of(row, 1)?)),
+        None => Ok((0, 0)),
+    }
+}
+
+/// Stages first reached per day, for officers.
+async fn days(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Vec<Day>> {
+    let columns = [
+        "sent_at",
+        "opened_at",
+        "clicked_at",
+        "started_at",
+        "completed_at",
+    ];
+    let day_of = |column: &str| match db.get_database_backend() {
+        DatabaseBackend::Postgres => format!("CAST(({column} AT TIME ZONE 'UTC') AS DATE)"),
+        _ => format!("substr({column}, 1, 10)"),
+    };
+    let sql = columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            format!(
+                "SELECT {i} AS k, CAST({} AS TEXT) AS d, COUNT(*) AS n FROM invitations \
+                 WHERE consultation_id = $1 AND revoked_at IS NULL AND {column} IS NOT NULL \
+                 GROUP BY 2",
+                day_of(column)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let rows = query(db, sql, vec![id.get().into()]).await?;
+    let mut days: BTreeMap<NaiveDate, [u64; 5]> = BTreeMap::new();
+    for row in &rows {
+        let k: i32 = row.try_get_by_index(0)?;
+        let d: String = row.try_get_by_index(1)?;
+        let Ok(day) = NaiveDate::parse_from_str(d.get(..10).unwrap_or(&d), "%Y-%m-%d") else {
+            continue;
+        };
+        if let Some(slot) = days.entry(day).or_default().get_mut(k as usize) {
+            *slot += count_of(row, 2)?;
+        }
+    }
+    Ok(days
+        .into_iter()
+        .map(|(day, counts)| Day { day, counts })
+        .collect())
+}
+
+/// Response propensities over cells of `dimensions` (one grouped query), the R-indicator,
+/// and the partial indicators written into the matching splits. For SCRUTINY, a partial
+/// is shown only where its category's invited and completed counts are, and R only when
+/// both respondents and non-respondents are at least the threshold (they are shown then).
+async fn propensity(
+    db: &impl ConnectionTrait,
+    id: ConsultationId,
+    day: NaiveDate,
+    dimensions: &[ReportDimension],
+    splits: &mut [Split],
+    protected: bool,
+) -> AppResult<Propensity> {
+    let mut values: Vec<Value> = vec![id.get().into()];
+    if dimensions.contains(&ReportDimension::AgeBand) {
+        values.extend(age_cutoffs(day));
+    }
+    let select: Vec<String> = dimensions.iter().map(|d| d.member_sql()).collect();
+    let groups: Vec<String> = (1..=dimensions.len()).map(|i| i.to_string()).collect();
+    let rows = query(
+        db,
+        format!(
+            "SELECT {}, COUNT(*), COUNT(i.completed_at) FROM invitations i \
+             JOIN residents r ON r.id = i.resident_id \
+             WHERE i.consultation_id = $1 AND i.revoked_at IS NULL GROUP BY {}",
+            select.join(", "),
+            groups.join(", ")
+        ),
+        values,
+    )
+    .await?;
+    // Categories per dimension, in the split's row order.
+    let labels: Vec<Vec<String>> = dimensions
+        .iter()
+        .map(|d| {
+            splits
+                .iter()
+                .find(|s| s.name == d.as_str())
+                .map(|s| s.rows.iter().map(|r| r.label.clone()).collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut cells = Vec::new();
+    for row in &rows {
+        let mut categories = Vec::new();
+        for (k, dimension) in dimensions.iter().enumerate() {
+            let raw: Option<String> = row.try_get_by_index(k)?;
+            let label = dimension.label(raw.as_deref());
+            categories.push(labels[k].iter().position(|l| *l == label).unwrap_or(0));
+        }
+        cells.push(Cell {
+            categories,
+            invited: count_of(row, dimensions.len())?,
+            responded: count_of(row, dimensions.len() + 1)?,
+        });
+    }
+    let sizes: Vec<usize> = labels.iter().map(|l| l.len().max(1)).collect();
+    let dims: Vec<ReportDimension> = dimensions.to_vec();
+    let Some(r) = statistics::r_indicator(&cells, &sizes) else {
+        return Ok(Propensity {
+            dimensions: dims,
+            r: None,
+            s: None,
+            mean: None,
+            note: Some("Nobody was invited.".to_owned()),
+        });
+    };
+    for (dimension, partial) in dimensions.iter().zip(&r.partials) {
+        let Some(split) = splits.iter_mut().find(|s| s.name == dimension.as_str()) else {
+            continue;
+        };
+        let all_shown = split
+            .rows
+            .iter()
+            .all(|row| row.counts[INVITED].is_some() && row.counts[COMPLETED].is_some());
+        split.partial =
+            (!protected || all_shown).then_some((partial.unconditional, partial.conditional));
+        for (row, &(u, c)) in split.rows.iter_mut().zip(&partial.categories) {
+            let shown = row.counts[INVITED].is_some() && row.counts[COMPLETED].is_some();
+            row.partial = (!protected || shown).then_some((u, c));
+        }
+    }
+    let invited: u64 = cells.iter().map(|c| c.invited).sum();
+    let responded: u64 = cells.iter().map(|c| c.responded).sum();
+    // For SCRUTINY: the invited and completed totals must be published, and R (a spread
+    // of propensities) says nothing useful when everyone or no one responded.
+    let visible = !protected
+        || splits
+            .first()
+            .is_some_and(|s| s.totals[INVITED].is_some() && s.totals[COMPLETED].is_some())
+            && responded > 0
+            && responded < invited;
+    Ok(Propensity {
+        dimensions: dims,
+        r: visible.then_some(r.r),
+        s: visible.then_some(r.s),
+        mean: visible.then_some(r.mean),
+        note: (!visible).then(|| {
+            "Not shown: the number of respondents or non-respondents is too small to publish."
+                .to_owned()
+        }),
+    })
+}
+
+/// (question, option key or scale value, rank, open link, weighting cell, count).
+type AnswerRow = (String, String, Option<i32>, bool, Vec<String>, u64);
+
+/// Answers counted by question, option or scale value, rank, part (0 from an invitation,
+/// 1 open link) and weighting cell.
+#[derive(Default)]
+struct AnswerCounts {
+    /// (question, option key or scale, rank, open, cell key) → count.
+    rows: Vec<AnswerRow>,
+    /// (question, open, cell key) → respondents who answered it.
+    answered: Vec<(String, bool, Vec<String>, u64)>,
+}
+
+async fn answer_counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<AnswerCounts> {
+    let cell: Vec<&str> = ReportDimension::ALL
+        .iter()
+        .map(|d| d.response_sql())
+        .collect();
+    let rows = query(
+        db,
+        format!(
+            "SELECT a.question_key, COALESCE(a.option_key, CAST(a.scale AS TEXT)), a.rank, \
+               CASE WHEN s.channel = 'qr' THEN 1 ELSE 0 END, {}, COUNT(*) \
+             FROM answers a JOIN responses s ON s.id = a.response_id \
+             WHERE s.consultation_id = $1 AND (a.option_key IS NOT NULL OR a.scale IS NOT NULL) \
+               AND (a.rank IS NULL OR a.rank = 1) \
+             GROUP BY 1, 2, 3, 4, {}",
+            cell.join(", "),
+            (5..5 + cell.len())
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        vec![id.get().into()],
+    )
+    .await?;
+    let mut counts = AnswerCounts::default();
+    let cell_of = |row: &sea_orm::QueryResult, from: usize| -> AppResult<Vec<String>> {
+        (0..ReportDimension::ALL.len())
+            .map(|k| {
+                let raw: Option<String> = row.try_get_by_index(from + k)?;
+                Ok(ReportDimension::ALL[k].label(raw.as_deref()))
+            })
+            .collect()
+    };
+    for row in &rows {
+        let open: i32 = row.try_get_by_index(3)?;
+        counts.rows.push((
+            row.try_get_by_index(0)?,
+            row.try_get_by_index::<Option<String>>(1)?
+                .unwrap_or_default(),
+            row.try_get_by_index(2)?,
+            open == 1,
+            cell_of(row, 4)?,
+            count_of(row, 4 + ReportDimension::ALL.len())?,
+        ));
+    }
+    let rows = query(
+        db,
+        format!(
+            "SELECT a.question_key, CASE WHEN s.channel = 'qr' THEN 1 ELSE 0 END, {}, \
+               COUNT(DISTINCT a.response_id) \
+             FROM answers a JOIN responses s ON s.id = a.response_id \
+             WHERE s.consultation_id = $1 GROUP BY 1, 2, {}",
+            cell.join(", "),
+            (3..3 + cell.len())
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        vec![id.get().into()],
+    )
+    .await?;
+    for row in &rows {
+        let open: i32 = row.try_get_by_index(1)?;
+        counts.answered.push((
+            row.try_get_by_index(0)?,
+            open == 1,
+            cell_of(row, 2)?,
+            count_of(row, 2 + ReportDimension::ALL.len())?,
+        ));
+    }
+    Ok(counts)
+}
+
+/// One disclosure table of a question, and what its rows are.
+struct QuestionTable {
+    table: CountTable,
+    /// Each shown row's option key (or scale value); the "answered" table has one row
+    /// keyed by the empty string.
+    keys: Vec<String>,
+    /// Row groups' names (`promoters`, `detractors`, `agree`, `disagree`).
+    group_names: Vec<&'static str>,
+}
+
+/// The option keys (or scale values) of a question with their labels.
+fn options_of(item: &QuestionItem) -> Vec<(String, String)> {
+    let labelled = |options: &Vec<String>| {
+        options
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                (
+                    k.clone(),
+                    item.labels.get(i).cloned().unwrap_or_else(|| k.clone()),
+                )
+            })
+            .collect()
+    };
+    match &item.question.kind {
+        QuestionKind::SingleChoice { options }
+        | QuestionKind::MultipleChoice { options, .. }
+        | QuestionKind::Ranking { options } => labelled(options),
+        QuestionKind::Agreement => [
+            "Strongly disagree",
+            "Disagree",
+            "Neither agree nor disagree",
+            "Agree",
+            "Strongly agree",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, l)| ((i + 1).to_string(), (*l).to_owned()))
+        .collect(),
+        QuestionKind::Rating => (0..=10).map(|v| (v.to_string(), v.to_string())).collect(),
+        QuestionKind::FreeText { .. } => Vec::new(),
+    }
+}
+
+fn kind_name(kind: &QuestionKind) -> &'static str {
+    match kind {
+        QuestionKind::SingleChoice { .. } => "single_choice",
+        QuestionKind::MultipleChoice { .. } => "multiple_choice",
+        QuestionKind::Agreement => "agreement",
+        QuestionKind::Rating => "rating",
+        QuestionKind::FreeText { .. } => "free_text",
+        QuestionKind::Ranking { .. } => "ranking",
+    }
+}
+
+/// The disclosure tables of one question: one partition of everyone when each respondent
+/// gives one answer (single choice, scales, first choice of a ranking), otherwise one
+/// table per option (multiple choice), and always the number who answered. Each ends
+/// with the unpublished rest of the consultation's people, so that its parts add up to
+/// theirs (`part_totals`).
+fn question_tables(
+    item: &QuestionItem,
+    answers: &AnswerCounts,
+    part_totals: &[u64],
+) -> Vec<QuestionTable> {
+    let key = &item.question.key;
+    let part = |open: bool| if open { OPEN_PART } else { OPEN_PART - 1 };
+    let with_rest = |mut rows: Vec<Vec<u64>>| {
+        let mut rest: Vec<u64> = part_totals.to_vec();
+        for row in &rows {
+            for (p, n) in row.iter().enumerate() {
+                rest[p] = rest[p].saturating_sub(*n);
+            }
+        }
+        rows.push(rest);
+        rows
+    };
+    let table = |rows: Vec<Vec<u64>>, groups: Vec<Vec<usize>>| CountTable {
+        population: 0,
+        counts: with_rest(rows),
+        residual: true,
+        columns: vec![RESPONDENTS],
+        groups,
+    };
+    let mut answered = vec![0; OPEN_PART + 1];
+    for (q, open, _, n) in &answers.answered {
+        if q == key {
+            answered[part(*open)] += n;
+        }
+    }
+    let mut tables = vec![QuestionTable {
+        table: table(vec![answered], Vec::new()),
+        keys: vec![String::new()],
+        group_names: Vec::new(),
+    }];
+    let options = options_of(item);
+    let count_rows = |option: &str| -> Vec<u64> {
+        let mut parts = vec![0; OPEN_PART + 1];
+        for (q, o, _, open, _, n) in &answers.rows {
+            if q == key && o == option {
+                parts[part(*open)] += n;
+            }
+        }
+        parts
+    };
+    match &item.question.kind {
+        QuestionKind::MultipleChoice { .. } => {
+            for (option, _) in &options {
+                tables.push(QuestionTable {
+                    table: table(vec![count_rows(option)], Vec::new()),
+                    keys: vec![option.clone()],
+                    group_names: Vec::new(),
+                });
+            }
+        }
+        QuestionKind::FreeText { .. } => {}
+        kind => {
+            let (groups, group_names) = match kind {
+                QuestionKind::Rating => (
+                    vec![(9..=10).collect(), (0..=6).collect()],
+                    vec!["promoters", "detractors"],
+                ),
+                QuestionKind::Agreement => {
+                    (vec![vec![3, 4], vec![0, 1]], vec!["agree", "disagree"])
+                }
+                _ => (Vec::new(), Vec::new()),
+            };
+            tables.push(QuestionTable {
+                table: table(options.iter().map(|(o, _)| count_rows(o)).collect(), groups),
+                keys: options.iter().map(|(o, _)| o.clone()).collect(),
+                group_names,
+            });
+        }
+    }
+    tables
+}
+
+/// Weights per weighting cell (the key is the labels of [`ReportDimension::ALL`]).
+type CellWeights = HashMap<Vec<String>, f64>;
+
+/// Rakes the respondents to the population margins of the weighting dimensions.
+async fn weigh(
+    db: &impl ConnectionTrait,
+    id: ConsultationId,
+    options: &ReportOptions,
+    population: &PopulationShares,
+) -> AppResult<(Weighting, CellWeights)> {
+    let dims = options.weighting.clone();
+    let mut weighting = Weighting {
+        dimensions: dims.clone(),
+        weighted: false,
+        iterations: 0,
+        converged: false,
+        max_error: 0.0,
+        effective_n: 0.0,
+        design_effect: 1.0,
+        respondents: Some(0),
+        left_out: Some(0),
+        dropped: Vec::new(),
+        note: None,
+    };
+    if dims.is_empty() {
+        weighting.note = Some("No weighting dimensions were chosen.".to_owned());
+        return Ok((weighting, HashMap::new()));
+    }
+    for d in &dims {
+        if !population.by_dimension.contains_key(d) {
+            weighting.note = Some(format!(
+                "Not weighted: the population has no benchmark for {}.",
+                d.as_str()
+            ));
+            return Ok((weighting, HashMap::new()));
+        }
+    }
+    let cell: Vec<&str> = ReportDimension::ALL
+        .iter()
+        .map(|d| d.response_sql())
+        .collect();
+    let rows = query(
+        db,
+        format!(
+            "SELECT {}, COUNT(*) FROM responses s WHERE s.consultation_id = $1 GROUP BY {}",
+            cell.join(", "),
+            (1..=cell.len())
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        vec![id.get().into()],
+    )
+    .await?;
+    let mut cells: Vec<(Vec<String>, u64)> = Vec::new();
+    for row in &rows {
+        let key: Vec<String> = (0..ReportDimension::ALL.len())
+            .map(|k| {
+                let raw: Option<String> = row.try_get_by_index(k)?;
+                Ok(ReportDimension::ALL[k].label(raw.as_deref()))
+            })
+            .collect::<AppResult<_>>()?;
+        cells.push((key, count_of(row, ReportDimension::ALL.len())?));
+    }
+    // Categories of each weighting dimension with a population and a respondent.
+    let position = |d: ReportDimension| {
+        ReportDimension::ALL
+            .iter()
+            .position(|x| *x == d)
+            .unwrap_or(0)
+    };
+    let mut margins_labels: Vec<Vec<(String, f64)>> = Vec::new();
+    for &d in &dims {
+        let (shares, _) = &population.by_dimension[&d];
+        let mut kept = Vec::new();
+        for (label, people) in shares {
+            if *people <= 0.0 {
+                continue;
+            }
+            if cells.iter().any(|(key, _)| key[position(d)] == *label) {
+                kept.push((label.clone(), *people));
+            } else {
+                weighting.dropped.push(format!("{}: {label}", d.as_str()));
+            }
+        }
+        margins_labels.push(kept);
+    }
+    let usable = |key: &Vec<String>| {
+        dims.iter()
+            .zip(&margins_labels)
+            .all(|(&d, kept)| kept.iter().any(|(l, _)| *l == key[position(d)]))
+    };
+    let (kept_cells, left): (Vec<_>, Vec<_>) = cells.into_iter().partition(|(k, _)| usable(k));
+    let n: u64 = kept_cells.iter().map(|(_, c)| c).sum();
+    weighting.respondents = Some(n);
+    weighting.left_out = Some(left.iter().map(|(_, c)| c).sum());
+    if n == 0 {
+        weighting.note = Some("Not weighted: no respondent to weight.".to_owned());
+        return Ok((weighting, HashMap::new()));
+    }
+    // One unit per respondent, so trimming works on people's weights.
+    let mut category_of: Vec<Vec<usize>> = vec![Vec::with_capacity(n as usize); dims.len()];
+    let mut first_unit = Vec::new();
+    for (key, count) in &kept_cells {
+        first_unit.push(category_of[0].len());
+        for (k, &d) in dims.iter().enumerate() {
+            let c = margins_labels[k]
+                .iter()
+                .position(|(l, _)| *l == key[position(d)])
+                .unwrap_or(0);
+            category_of[k].extend(std::iter::repeat_n(c, *count as usize));
+        }
+    }
+    let margins: Vec<Margin> = dims
+        .iter()
+        .zip(&margins_labels)
+        .zip(category_of)
+        .map(|((d, kept), category_of)| {
+            let total: f64 = kept.iter().map(|(_, p)| p).sum();
+            Margin {
+                name: d.as_str().to_owned(),
+                category_of,
+                totals: kept.iter().map(|(_, p)| p / total * n as f64).collect(),
+            }
+        })
+        .collect();
+    let start = vec![1.0; n as usize];
+    let raked = match statistics::rake(
+        &start,
+        &margins,
+        RakeOptions {
+            trim: options.trim,
+            ..RakeOptions::default()
+        },
+    ) {
+        Ok(raked) => raked,
+        Err(error) => {
+            weighting.note = Some(format!("Not weighted: {error}."));
+            return Ok((weighting, HashMap::new()));
+        }
+    };
+    weighting.weighted = true;
+    weighting.iterations = raked.iterations;
+    weighting.converged = raked.converged;
+    weighting.max_error = raked.max_error;
+    weighting.effective_n = statistics::effective_sample_size(&raked.weights);
+    weighting.design_effect = statistics::design_effect(&raked.weights);
+    if !raked.converged {
+        weighting.note = Some(format!(
+            "Raking stopped after {} sweeps without meeting every margin (largest error {:.2e}).",
+            raked.iterations, raked.max_error
+        ));
+    }
+    let weights = kept_cells
+        .iter()
+        .zip(first_unit)
+        .map(|((key, _), unit)| (key.clone(), raked.weights[unit]))
+        .collect();
+    Ok((weighting, weights))
+}
+
+/// What a question's results are worked out with.
+struct QuestionContext<'a> {
+    people: &'a Population,
+    answers: &'a AnswerCounts,
+    weights: &'a CellWeights,
+    protected: bool,
+}
+
+/// A score from NPS or net agreement answers (`(value, weight)` pairs).
+fn score_of(kind: &QuestionKind, pairs: &[(u8, f64)]) -> Option<Score> {
+    match kind {
+        QuestionKind::Rating => statistics::net_promoter(pairs).map(|s| Score {
+            value: s.score,
+            standard_error: s.standard_error,
+            low: s.low,
+            high: s.high,
+        }),
+        QuestionKind::Agreement => statistics::net_agreement(pairs).map(|(v, se)| Score {
+            value: v,
+            standard_error: se,
+            low: v - statistics::Z95 * se,
+            high: v + statistics::Z95 * se,
+        }),
+        _ => None,
+    }
+}
+
+impl QuestionContext<'_> {
+    /// Weighted answers to `key` with `option` (all options when `None`).
+    fn weighted(&self, key: &str, option: Option<&str>) -> f64 {
+        self.answers
+            .rows
+            .iter()
+            .filter(|(q, o, ..)| q == key && option.is_none_or(|option| o == option))
+            .filter_map(|(_, _, _, _, cell, n)| self.weights.get(cell).map(|w| w * *n as f64))
+            .sum()
+    }
+
+    /// Each answer of a scale question with weight 1, or with its cell's weight (answers
+    /// outside the weighting left out).
+    fn scale_answers(&self, key: &str, weighted: bool) -> Vec<(u8, f64)> {
+        let mut pairs = Vec::new();
+        for (q, o, _, _, cell, n) in &self.answers.rows {
+            let Ok(v) = o.parse::<u8>() else { continue };
+            if q != key {
+                continue;
+            }
+            let w = match (weighted, self.weights.get(cell)) {
+                (false, _) => 1.0,
+                (true, Some(w)) => *w,
+                (true, None) => continue,
+            };
+            pairs.extend(std::iter::repeat_n((v, w), *n as usize));
+        }
+        pairs
+    }
+
+    /// A question's results (without the change since the previous round).
+    fn result(
+        &self,
+        item: &QuestionItem,
+        tables: &[QuestionTable],
+        hidden: &[&Hidden],
+    ) -> QuestionResult {
+        let key = &item.question.key;
+        let answered = shown(
+            tables[0].table.value(self.people, Some(&[0]), 0),
+            hidden[0].cells[0][0],
+        );
+        let weighted_answered: f64 = self
+            .answers
+            .answered
+            .iter()
+            .filter(|(q, ..)| q == key)
+            .filter_map(|(_, _, cell, n)| self.weights.get(cell).map(|w| w * *n as f64))
+            .sum();
+        let mut options = Vec::new();
+        for (option, label) in options_of(item) {
+            // The table and row holding this option.
+            let found = tables.iter().enumerate().skip(1).find_map(|(t, table)| {
+                table.keys.iter().position(|k| *k == option).map(|r| (t, r))
+            });
+            let count = found.and_then(|(t, r)| {
+                shown(
+                    tables[t].table.value(self.people, Some(&[r]), 0),
+                    hidden[t].cells[r][0],
+                )
+            });
+            let weighted_share = (count.is_some() && weighted_answered > 0.0)
+                .then(|| self.weighted(key, Some(&option)) / weighted_answered);
+            options.push(OptionResult {
+                share: ratio_of(count, answered),
+                key: option,
+                label,
+                count,
+                weighted_share,
+            });
+        }
+        // A score is worked out from published groups (promoters and detractors, those
+        // agreeing and disagreeing) and the number who answered: all must be shown.
+        let groups_shown = tables.get(1).is_some_and(|t| !t.group_names.is_empty())
+            && hidden
+                .get(1)
+                .is_some_and(|h| !h.groups.iter().flatten().any(|&g| g))
+            && answered.is_some();
+        let kind = &item.question.kind;
+        let scored = matches!(kind, QuestionKind::Rating | QuestionKind::Agreement)
+            && (!self.protected || groups_shown);
+        let score = scored
+            .then(|| score_of(kind, &self.scale_answers(key, false)))
+            .flatten();
+        let weighted_score = (scored && !self.weights.is_empty())
+            .then(|| score_of(kind, &self.scale_answers(key, true)))
+            .flatten();
+        QuestionResult {
+            key: key.clone(),
+            text: item.question.text.clone(),
+            kind: kind_name(kind),
+            answered,
+            options,
+            score,
+            weighted_score,
+            change: None,
+        }
+    }
+}
+
+/// The same question's unweighted score in the latest earlier round of the series, and
+/// the test of the change. For SCRUTINY, only when the earlier round's groups are each
+/// zero or at least the default threshold.
+async fn previous_round(
+    db: &impl ConnectionTrait,
+    consultation: &Consultation,
+    item: &QuestionItem,
+    score: Score,
+    protected: bool,
+) -> AppResult<Option<Change>> {
+    let rows = query(
+        db,
+        "SELECT c.id, c.title, a.scale, COUNT(*) FROM consultations c \
+         JOIN responses s ON s.consultation_id = c.id \
+         JOIN answers a ON a.response_id = s.id \
+         WHERE c.series_id = $1 AND c.id < $2 AND a.question_key = $3 AND a.scale IS NOT NULL \
+           AND c.id = (SELECT MAX(p.id) FROM consultations p JOIN responses ps \
+                         ON ps.consultation_id = p.id \
+                       WHERE p.series_id = $1 AND p.id < $2) \
+         GROUP BY 1, 2, 3"
+            .to_owned(),
+        vec![
+            consultation.series.get().into(),
+            consultation.id.get().into(),
+            item.question.key.clone().into(),
+        ],
+    )
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let previous: i64 = first.try_get_by_index(0)?;
+    let title: String = first.try_get_by_index(1)?;
+    let mut pairs = Vec::new();
+    for row in &rows {
+        let v: i16 = row.try_get_by_index(2)?;
+        let n = count_of(row, 3)?;
+        pairs.extend(std::iter::repeat_n(
+            (u8::try_from(v).unwrap_or(u8::MAX), 1.0),
+            n as usize,
+        ));
+    }
+    if protected {
+        let (high, low) = match item.question.kind {
+            QuestionKind::Rating => (9..=10, 0..=6),
+            _ => (4..=5, 1..=2),
+        };
+        let safe = |n: usize| n == 0 || n as u64 >= crate::domain::disclosure::DEFAULT_THRESHOLD;
+        let top = pairs.iter().filter(|(v, _)| high.contains(v)).count();
+        let bottom = pairs.iter().filter(|(v, _)| low.contains(v)).count();
+        if !(safe(top) && safe(bottom) && safe(pairs.len() - top - bottom)) {
+            return Ok(None);
+        }
+    }
+    Ok(
+        score_of(&item.question.kind, &pairs).map(|previous_score| Change {
+            previous: ConsultationId(previous),
+            previous_title: title,
+            previous_score,
+            difference: score.value - previous_score.value,
+            p_value: statistics::change_p_value(
+                score.value,
+                score.standard_error,
+                previous_score.value,
+                previous_score.standard_error,
+            ),
+        }),
+    )
+}
+
+/// Every disclosure table of a consultation report and what SCRUTINY's copy hides (the
+/// report's populations, tables and hidden marks), for the attack that checks it.
+pub async fn protection_of(
+    state: &AppState,
+    id: ConsultationId,
+    options: &ReportOptions,
+) -> AppResult<(Vec<Population>, Vec<CountTable>, Vec<Hidden>)> {
+    let gathered = gather(state, id, options).await?;
+    let (populations, tables) = gathered.tables();
+    let hidden = disclosure::protect(&populations, &tables, threshold_of(state, options))?;
+    Ok((populations, tables, hidden))
+}
