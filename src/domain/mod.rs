@@ -32,6 +32,7 @@ pub mod sampling;
 pub mod selection;
 pub mod session_token;
 pub mod statistics;
+pub mod sub_sample;
 pub mod synthetic_pool;
 pub mod text_input;
 pub mod tracking;

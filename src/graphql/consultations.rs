@@ -410,6 +410,16 @@ impl ConsultationNode {
     async fn reminder_gap_hours(&self) -> u32 {
         self.0.reminder_gap_hours
     }
+    /// It goes to a balanced sample of this many of its panel's current members (null:
+    /// the whole panel).
+    async fn sample_size(&self) -> Option<u32> {
+        self.0.sample_size
+    }
+    /// The sample's seed, in decimal: with it and the panel's members and quotas as they
+    /// stood when it was invited, the same sample is drawn again.
+    async fn sample_seed(&self) -> Option<String> {
+        self.0.sample_seed.map(|seed| seed.to_string())
+    }
     /// When it was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -897,6 +907,15 @@ pub struct ConsultationCreateInput {
     /// Fewest hours between messages to one member.
     #[graphql(default = 72)]
     pub reminder_gap_hours: i32,
+    /// Send it to a balanced sample of this many of the panel's current members (selected
+    /// or active) instead of all of them: the panel's quotas scaled to the sample, every
+    /// member given as equal a chance as they allow, drawn when the panel is invited.
+    /// Null: the whole panel.
+    pub sample_size: Option<i32>,
+    /// The sample's seed, a whole number below 2^64 in decimal: the same seed and the same
+    /// members draw the same sample. When absent, the seed already stored is kept, or a
+    /// random one is chosen and stored.
+    pub sample_seed: Option<String>,
 }
 
 impl ConsultationCreateInput {
@@ -919,6 +938,8 @@ impl ConsultationCreateInput {
             templates: self.templates.map(Into::into),
             max_reminders: count(self.max_reminders, "input.maxReminders")?,
             reminder_gap_hours: count(self.reminder_gap_hours, "input.reminderGapHours")?,
+            sample_size: self.sample_size.map(i64::from),
+            sample_seed: self.sample_seed,
         })
     }
 }
@@ -1314,7 +1335,8 @@ impl ConsultationMutation {
     /// Invites every current member of the consultation's panel not yet invited, as a
     /// job: an invitation with a personal link each, its email or text message queued
     /// (OFFICER). Members without email or phone, or preferring post, get a letter: print
-    /// them with `consultationLettersExport`.
+    /// them with `consultationLettersExport`. A consultation with a `sampleSize` invites
+    /// its sample instead, drawn by this job the first time (and nobody afterwards).
     #[graphql(guard = "RoleGuard::OFFICER")]
     async fn consultation_invite(
         &self,

@@ -21,6 +21,7 @@ use crate::service::invitations::{InviteResult, LettersResult, RemindResult};
 use crate::service::letters::ExportResult;
 use crate::service::recruitment::DrawResult;
 use crate::service::selection::{self, SelectionDone};
+use crate::service::sub_sample::SampleDrawn;
 use crate::service::{downloads, jobs};
 
 /// What a job does.
@@ -196,6 +197,30 @@ pub struct ConsultationInvited {
     pub post: u64,
     /// Members already invited before, left alone.
     pub already_invited: u64,
+    /// The balanced sample drawn, when this job drew the consultation's sample.
+    pub sample: Option<ConsultationSampleDrawn>,
+}
+
+/// A consultation's balanced sample as its invite job drew it: what the draw used, so
+/// that it can be checked and repeated with the consultation's `sampleSeed`.
+#[derive(SimpleObject)]
+pub struct ConsultationSampleDrawn {
+    /// The panel's current members it was drawn from.
+    pub pool_size: u32,
+    /// The panel's quotas scaled to the sample, as `feature,value,min,max` CSV.
+    pub quotas_csv: String,
+    /// The lowest chance any of those members had of being in the sample.
+    pub minimum_probability: f64,
+}
+
+impl From<SampleDrawn> for ConsultationSampleDrawn {
+    fn from(drawn: SampleDrawn) -> Self {
+        Self {
+            pool_size: drawn.pool_size,
+            quotas_csv: drawn.quotas_csv,
+            minimum_probability: drawn.minimum_probability,
+        }
+    }
 }
 
 /// A consultation's post invitations, printed: a mail-merge CSV
@@ -336,6 +361,7 @@ async fn result(ctx: &Context<'_>, job: &Job) -> async_graphql::Result<Option<Jo
                 sms: r.sms,
                 post: r.post,
                 already_invited: r.already_invited,
+                sample: r.sample.map(Into::into),
             })
         }),
         JobKind::ConsultationRemind => jobs::result_of::<RemindResult>(job)?.map(|r| {

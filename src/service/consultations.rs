@@ -21,9 +21,10 @@ use crate::domain::ids::{AccountId, ConsultationId, PanelId};
 use crate::domain::questionnaire::{Question, QuestionKind, ShowWhen, check_questions};
 use crate::domain::readability::DEFAULT_TARGET_READING_AGE;
 use crate::domain::role::Role;
+use crate::domain::sampling::Seed;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
-use crate::service::panels;
+use crate::service::{panels, sub_sample};
 use crate::state::AppState;
 
 /// Who manages consultations.
@@ -69,6 +70,12 @@ pub struct ConsultationRequest {
     pub max_reminders: u32,
     /// Fewest hours between messages to one member.
     pub reminder_gap_hours: u32,
+    /// Send it to a balanced sample of this many of the panel's current members rather
+    /// than to all of them.
+    pub sample_size: Option<i64>,
+    /// The sample's seed as typed (a decimal number below 2^64); when absent, the stored
+    /// one is kept, or a random one chosen.
+    pub sample_seed: Option<String>,
 }
 
 /// One question as an officer gives it.
@@ -135,11 +142,76 @@ struct Checked {
     summary: String,
     reading_age_target: f64,
     templates: Templates,
+    /// The sample's size and, when given, its seed.
+    sample: Option<(u32, Option<u64>)>,
+}
+
+impl Checked {
+    /// The sample's size and seed as stored: the seed given, else `kept` (the stored
+    /// one), else a random one.
+    fn sample_columns(&self, kept: Option<&str>) -> (Option<i32>, Option<String>) {
+        match self.sample {
+            None => (None, None),
+            Some((size, seed)) => (
+                i32::try_from(size).ok(),
+                Some(match (seed, kept) {
+                    (Some(seed), _) => seed.to_string(),
+                    (None, Some(kept)) => kept.to_owned(),
+                    (None, None) => rand::random::<u64>().to_string(),
+                }),
+            ),
+        }
+    }
+}
+
+/// The sample asked for: its size and the seed given, checked against the panel's
+/// members and quotas as they are at `now`.
+async fn check_sample(
+    db: &impl ConnectionTrait,
+    request: &ConsultationRequest,
+    now: DateTime<Utc>,
+) -> AppResult<Option<(u32, Option<u64>)>> {
+    let seed = request
+        .sample_seed
+        .as_deref()
+        .map(|text| {
+            text.trim().parse::<Seed>().map(|s| s.0).map_err(|_| {
+                AppError::bad_input(
+                    "input.sampleSeed",
+                    "The seed must be a whole number from 0 to 18446744073709551615.",
+                )
+            })
+        })
+        .transpose()?;
+    let Some(size) = request.sample_size else {
+        if seed.is_some() {
+            return Err(AppError::bad_input(
+                "input.sampleSeed",
+                "A seed is for a sample: give sampleSize too.",
+            ));
+        }
+        return Ok(None);
+    };
+    let Some(panel) = request.panel else {
+        return Err(AppError::bad_input(
+            "input.sampleSize",
+            "A sample is drawn from a panel: give panelId too.",
+        ));
+    };
+    let size = u32::try_from(size)
+        .ok()
+        .filter(|&size| size >= 1)
+        .ok_or_else(|| {
+            AppError::bad_input("input.sampleSize", "A sample has at least 1 member.")
+        })?;
+    sub_sample::pool(db, panel, size, now, "input.sampleSize").await?;
+    Ok(Some((size, seed)))
 }
 
 async fn check_request(
     db: &impl ConnectionTrait,
     request: &ConsultationRequest,
+    now: DateTime<Utc>,
 ) -> AppResult<Checked> {
     let title = checked_text("input.title", &request.title, MAX_TITLE_CHARS, true)?;
     let summary = checked_text("input.summary", &request.summary, MAX_TEXT_CHARS, false)?;
@@ -182,11 +254,13 @@ async fn check_request(
         panels::find_any(db, panel).await?;
     }
     let templates = checked_templates(request.templates.clone().unwrap_or_default())?;
+    let sample = check_sample(db, request, now).await?;
     Ok(Checked {
         title,
         summary,
         reading_age_target,
         templates,
+        sample,
     })
 }
 
@@ -205,8 +279,9 @@ pub async fn create(
 ) -> AppResult<Consultation> {
     caller.require(OFFICERS)?;
     let db = state.db.writer();
-    let checked = check_request(db, &request).await?;
     let now = state.clock.now();
+    let checked = check_request(db, &request, now).await?;
+    let (sample_size, sample_seed) = checked.sample_columns(None);
     let txn = db.begin().await?;
     let row = consultation::ActiveModel {
         series_id: Set(None),
@@ -226,8 +301,8 @@ pub async fn create(
         sms_text: Set(checked.templates.sms_text),
         max_reminders: Set(i32::try_from(request.max_reminders).unwrap_or(0)),
         reminder_gap_hours: Set(i32::try_from(request.reminder_gap_hours).unwrap_or(72)),
-        sample_size: Set(None),
-        sample_seed: Set(None),
+        sample_size: Set(sample_size),
+        sample_seed: Set(sample_seed),
         created_by: Set(caller.account().map(AccountId::get)),
         created_at: Set(now),
         updated_at: Set(now),
@@ -254,9 +329,10 @@ pub async fn update(
 ) -> AppResult<Consultation> {
     caller.require(OFFICERS)?;
     let db = state.db.writer();
-    let checked = check_request(db, &request).await?;
+    let checked = check_request(db, &request, state.clock.now()).await?;
     let current = row_of(db, id).await?;
     require_draft(&current)?;
+    let (sample_size, sample_seed) = checked.sample_columns(current.sample_seed.as_deref());
     let open_code = match (request.open_link, current.open_code.clone()) {
         (true, Some(code)) => Some(code),
         (true, None) => Some(new_open_code()),
@@ -278,6 +354,8 @@ pub async fn update(
     row.sms_text = Set(checked.templates.sms_text);
     row.max_reminders = Set(i32::try_from(request.max_reminders).unwrap_or(0));
     row.reminder_gap_hours = Set(i32::try_from(request.reminder_gap_hours).unwrap_or(72));
+    row.sample_size = Set(sample_size);
+    row.sample_seed = Set(sample_seed);
     row.updated_at = Set(state.clock.now());
     // Only while still a draft: a concurrent open wins.
     let updated = consultation::Entity::update_many()
@@ -599,8 +677,9 @@ pub async fn transition(
     find_any(db, id).await
 }
 
-/// A new draft with the same wording, settings and questions (same keys, so results
-/// can be compared across rounds), in the same series; no invitations or answers.
+/// A new draft with the same wording, settings, audience and questions (same keys, so
+/// results can be compared across rounds), in the same series; no invitations or
+/// answers. A sample keeps its size and gets a new seed, so it is drawn afresh.
 pub async fn duplicate(
     state: &AppState,
     caller: &Caller,
@@ -639,8 +718,11 @@ pub async fn duplicate(
         sms_text: Set(source.sms_text.clone()),
         max_reminders: Set(source.max_reminders),
         reminder_gap_hours: Set(source.reminder_gap_hours),
-        sample_size: Set(None),
-        sample_seed: Set(None),
+        // The same audience, drawn afresh.
+        sample_size: Set(source.sample_size),
+        sample_seed: Set(source
+            .sample_size
+            .map(|_| rand::random::<u64>().to_string())),
         created_by: Set(caller.account().map(AccountId::get)),
         created_at: Set(now),
         updated_at: Set(now),

@@ -18,7 +18,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::db::entities::{invitation, outbox};
+use crate::db::entities::{consultation, invitation, outbox};
 use crate::db::files::{self, NewFile};
 use crate::domain::code_key::{CodeKey, CodeKeys};
 use crate::domain::consultation::{Channel, Consultation, Status, email_html, render};
@@ -32,6 +32,7 @@ use crate::service::auth::Caller;
 use crate::service::consultations::{self, OFFICERS};
 use crate::service::jobs;
 use crate::service::progress::Progress;
+use crate::service::sub_sample::{self, SampleDrawn};
 use crate::service::tracking::{Event, EventKind, record_in};
 use crate::state::AppState;
 
@@ -102,7 +103,7 @@ pub struct InviteJob {
 }
 
 /// What an invite job did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InviteResult {
     /// The consultation.
     pub consultation_id: ConsultationId,
@@ -114,11 +115,15 @@ pub struct InviteResult {
     pub post: u64,
     /// Members already invited, left alone.
     pub already_invited: u64,
+    /// The balanced sample this job drew, for a consultation sent to one.
+    #[serde(default)]
+    pub sample: Option<SampleDrawn>,
 }
 
 /// Queues the invitation of every current member (selected or active, not paused or
-/// withdrawn) of the consultation's panel who has not been invited yet. The consultation
-/// must be open.
+/// withdrawn) of the consultation's panel who has not been invited yet, or, for a
+/// consultation sent to a sample, of the sample (checked at once against the panel as it
+/// now is, unless it has been drawn already). The consultation must be open.
 pub async fn start_invite(
     state: &AppState,
     caller: &Caller,
@@ -141,6 +146,22 @@ pub async fn start_invite(
         prefer
             .parse::<Channel>()
             .map_err(|_| AppError::bad_input("input.prefer", "Prefer EMAIL, SMS or POST."))?;
+    }
+    if let (Some(panel), Some(size)) = (consultation.panel, consultation.sample_size)
+        && invited_count(state.db.reader(), id).await? == 0
+    {
+        let as_of = consultation.opened_at.unwrap_or_else(|| state.clock.now());
+        sub_sample::pool(state.db.reader(), panel, size, as_of, "input.consultationId")
+            .await
+            .map_err(|err| match err {
+                AppError::BadUserInput { field, message } => AppError::bad_input(
+                    field,
+                    format!(
+                        "{message} The consultation is open, so its sample is fixed: duplicate it (consultationDuplicate) to choose another."
+                    ),
+                ),
+                other => other,
+            })?;
     }
     jobs::enqueue(
         state,
@@ -211,11 +232,30 @@ pub async fn run_invite(
         ),
         None => None,
     };
-    let members = uninvited(db, &consultation).await?;
-    let already_invited = invitation::Entity::find()
-        .filter(invitation::Column::ConsultationId.eq(consultation.id.get()))
-        .count(db)
-        .await?;
+    let already_invited = invited_count(db, consultation.id).await?;
+    let (members, sample) = match (consultation.panel, consultation.sample_size) {
+        (Some(panel), Some(size)) if already_invited == 0 => {
+            let seed = consultation.sample_seed.ok_or_else(|| {
+                AppError::internal(anyhow::anyhow!(
+                    "consultation {} has a sample size and no seed",
+                    consultation.id
+                ))
+            })?;
+            let as_of = consultation.opened_at.unwrap_or_else(|| state.clock.now());
+            let (chosen, drawn) = sub_sample::draw(db, panel, size, seed, as_of, progress).await?;
+            let mut members = uninvited(db, &consultation).await?;
+            members.retain(|m| chosen.contains(&m.id));
+            if members.len() != chosen.len() {
+                return Err(AppError::conflict(
+                    "The panel's members changed while the sample was drawn; invite again.",
+                ));
+            }
+            (members, Some(drawn))
+        }
+        // A sample is written in one transaction: any invitation means it was drawn.
+        (_, Some(_)) => (Vec::new(), None),
+        (_, None) => (uninvited(db, &consultation).await?, None),
+    };
     progress.set_total(members.len() as u64);
     let mut result = InviteResult {
         consultation_id: consultation.id,
@@ -223,11 +263,24 @@ pub async fn run_invite(
         sms: 0,
         post: 0,
         already_invited,
+        sample: sample.clone(),
     };
-    for chunk in members.chunks(CHUNK) {
+    // A sample's invitations are written together, so that it is never half made.
+    let chunk_size = if sample.is_some() {
+        members.len().max(1)
+    } else {
+        CHUNK
+    };
+    for chunk in members.chunks(chunk_size) {
         progress.check()?;
         let now = state.clock.now();
         let txn = db.begin().await?;
+        if sample.is_some() && !claim_sample(&txn, consultation.id).await? {
+            return Ok(InviteResult {
+                sample: None,
+                ..result
+            });
+        }
         for member in chunk {
             let channel = Channel::for_member(
                 member
@@ -281,6 +334,29 @@ pub async fn run_invite(
     }
     state.tracker.changed(consultation.id);
     Ok(result)
+}
+
+/// How many invitations a consultation has (withdrawn ones included).
+async fn invited_count(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<u64> {
+    Ok(invitation::Entity::find()
+        .filter(invitation::Column::ConsultationId.eq(id.get()))
+        .count(db)
+        .await?)
+}
+
+/// Inside the transaction that writes a sample's invitations: locks the consultation's
+/// row (PostgreSQL; SQLite has one writer anyway) and answers whether the consultation
+/// still has no invitation, so that two runs of one job never write two samples.
+async fn claim_sample(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<bool> {
+    consultation::Entity::update_many()
+        .col_expr(
+            consultation::Column::SampleSize,
+            Expr::col(consultation::Column::SampleSize),
+        )
+        .filter(consultation::Column::Id.eq(id.get()))
+        .exec(db)
+        .await?;
+    Ok(invited_count(db, id).await? == 0)
 }
 
 /// A message ready for the outbox.

@@ -29,4 +29,5 @@ pub mod round_status;
 pub mod selection;
 pub mod selection_report;
 pub mod sessions;
+pub mod sub_sample;
 pub mod tracking;

@@ -69,6 +69,30 @@ impl Progress {
             Ok(())
         }
     }
+
+    /// Runs CPU work (a solver, a draw) on a blocking thread, looking five times a second
+    /// whether the work was asked to stop. When it was, the flag handed to `work` is set,
+    /// so that it stops too instead of running on to its own time limit, and this answers
+    /// `Cancelled` at once.
+    pub async fn run_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&AtomicBool) -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let mut running = tokio::task::spawn_blocking(move || work(&stopping));
+        loop {
+            tokio::select! {
+                done = &mut running => return done.map_err(AppError::internal),
+                () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                    if let Err(err) = self.check() {
+                        stop.store(true, Ordering::Relaxed);
+                        return Err(err);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The jobs this process is running, by ID, so a cancellation asked for here reaches

@@ -13,11 +13,10 @@
 //! the seats left from the rest of the pool.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use chrono::{DateTime, Months, Utc};
+use chrono::{DateTime, Months, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionTrait,
@@ -465,26 +464,6 @@ async fn build_pool(
             sitting_ids.len()
         )));
     }
-    let custom: Vec<String> = features
-        .iter()
-        .filter(|f| profile_feature(&f.name).is_none())
-        .map(|f| feature_key(&f.name))
-        .collect();
-    let mut attributes: HashMap<i64, HashMap<String, String>> = HashMap::new();
-    if !custom.is_empty() {
-        let values: Vec<(i64, String, String)> = resident_attribute::Entity::find()
-            .select_only()
-            .column(resident_attribute::Column::ResidentId)
-            .column(resident_attribute::Column::Name)
-            .column(resident_attribute::Column::Value)
-            .filter(resident_attribute::Column::Name.is_in(custom.clone()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (id, name, value) in values {
-            attributes.entry(id).or_default().insert(name, value);
-        }
-    }
     let consented: HashSet<i64> = guardian_consent::Entity::find()
         .select_only()
         .column(guardian_consent::Column::ResidentId)
@@ -494,97 +473,38 @@ async fn build_pool(
         .await?
         .into_iter()
         .collect();
-    let lookup: Vec<HashMap<String, usize>> = features
-        .iter()
-        .map(|f| {
-            f.values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (v.trim().to_lowercase(), i))
-                .collect()
+    let candidates: Vec<resident::Model> = rows
+        .into_iter()
+        .filter(|row| {
+            sitting_ids.contains(&row.id)
+                || (!(top_up && ever.contains(&row.id))
+                    && panel
+                        .eligibility
+                        .check(
+                            row.date_of_birth,
+                            &row.ward_code,
+                            consented.contains(&row.id),
+                            on,
+                        )
+                        .is_ok())
         })
         .collect();
     let mut people = Vec::new();
     let mut sitting: Vec<Vec<u32>> = features.iter().map(|f| vec![0; f.values.len()]).collect();
     let mut sitting_households: HashSet<String> = HashSet::new();
-    // (feature, value) → registrants with a value the quotas do not list.
-    let mut unlisted: Vec<(String, String, u32)> = Vec::new();
-    for row in rows {
-        let is_sitting = sitting_ids.contains(&row.id);
-        if !is_sitting {
-            if top_up && ever.contains(&row.id) {
-                continue;
-            }
-            if panel
-                .eligibility
-                .check(
-                    row.date_of_birth,
-                    &row.ward_code,
-                    consented.contains(&row.id),
-                    on,
-                )
-                .is_err()
-            {
-                continue;
-            }
-        }
-        let profile = Profile {
-            date_of_birth: row.date_of_birth,
-            sex: row.sex.clone(),
-            ethnic_group: row.ethnic_group.clone(),
-            disability: row.disability.clone(),
-            ward_code: row.ward_code.clone(),
-            deprivation_decile: row.deprivation_decile,
-            attributes: attributes.remove(&row.id).unwrap_or_default(),
-        };
-        let mut values = Vec::with_capacity(features.len());
-        for (feature, known) in features.iter().zip(&lookup) {
-            let value = profile
-                .value(&feature.name, on)
-                .unwrap_or_else(|| "(missing)".to_owned());
-            match known.get(&value.trim().to_lowercase()) {
-                Some(&index) => values.push(index),
-                None => {
-                    match unlisted
-                        .iter_mut()
-                        .find(|(f, v, _)| *f == feature.name && *v == value)
-                    {
-                        Some((_, _, n)) => *n += 1,
-                        None => unlisted.push((feature.name.clone(), value, 1)),
-                    }
-                }
-            }
-        }
-        if values.len() != features.len() {
-            continue;
-        }
-        if is_sitting {
-            for ((counts, &value), _) in sitting.iter_mut().zip(&values).zip(&features) {
+    for (row, values) in quota_values(db, candidates, &features, on, "input.panelId").await? {
+        if sitting_ids.contains(&row.id) {
+            for (counts, &value) in sitting.iter_mut().zip(&values) {
                 counts[value] += 1;
             }
-            sitting_households.insert(row.household_key.clone());
+            sitting_households.insert(row.household_key);
         } else {
             people.push(Person {
                 id: row.id.to_string(),
                 values,
-                household: panel.one_per_household.then(|| row.household_key.clone()),
+                household: panel.one_per_household.then_some(row.household_key),
             });
         }
-    }
-    if !unlisted.is_empty() {
-        let described: Vec<String> = unlisted
-            .iter()
-            .take(10)
-            .map(|(f, v, n)| format!("{n} with {f} {v:?}"))
-            .collect();
-        return Err(AppError::bad_input(
-            "input.panelId",
-            format!(
-                "Some eligible registrants have a value the quotas do not list ({}{}): add a quota for each (minimum 0 if need be), import the missing attributes, or narrow the panel's eligibility.",
-                described.join("; "),
-                if unlisted.len() > 10 { "; …" } else { "" }
-            ),
-        ));
     }
     if panel.one_per_household {
         // Households already on the panel stay out; within the pool, the selection takes at
@@ -631,6 +551,99 @@ async fn build_pool(
     Ok(Pool { instance, sitting })
 }
 
+/// Each of `rows` with its value (an index into the feature's values) for every quota
+/// feature on `on`, from the profile or the custom attributes. Anyone with a value the
+/// quotas do not list is refused with `BAD_USER_INPUT` on `field`, naming the values.
+pub(crate) async fn quota_values(
+    db: &impl ConnectionTrait,
+    rows: Vec<resident::Model>,
+    features: &[Feature],
+    on: NaiveDate,
+    field: &str,
+) -> AppResult<Vec<(resident::Model, Vec<usize>)>> {
+    let custom: Vec<String> = features
+        .iter()
+        .filter(|f| profile_feature(&f.name).is_none())
+        .map(|f| feature_key(&f.name))
+        .collect();
+    let mut attributes: HashMap<i64, HashMap<String, String>> = HashMap::new();
+    if !custom.is_empty() {
+        let values: Vec<(i64, String, String)> = resident_attribute::Entity::find()
+            .select_only()
+            .column(resident_attribute::Column::ResidentId)
+            .column(resident_attribute::Column::Name)
+            .column(resident_attribute::Column::Value)
+            .filter(resident_attribute::Column::Name.is_in(custom))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, name, value) in values {
+            attributes.entry(id).or_default().insert(name, value);
+        }
+    }
+    let lookup: Vec<HashMap<String, usize>> = features
+        .iter()
+        .map(|f| {
+            f.values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v.trim().to_lowercase(), i))
+                .collect()
+        })
+        .collect();
+    let mut valued = Vec::with_capacity(rows.len());
+    // (feature, value) → registrants with a value the quotas do not list.
+    let mut unlisted: Vec<(String, String, u32)> = Vec::new();
+    for row in rows {
+        let profile = Profile {
+            date_of_birth: row.date_of_birth,
+            sex: row.sex.clone(),
+            ethnic_group: row.ethnic_group.clone(),
+            disability: row.disability.clone(),
+            ward_code: row.ward_code.clone(),
+            deprivation_decile: row.deprivation_decile,
+            attributes: attributes.remove(&row.id).unwrap_or_default(),
+        };
+        let mut values = Vec::with_capacity(features.len());
+        for (feature, known) in features.iter().zip(&lookup) {
+            let value = profile
+                .value(&feature.name, on)
+                .unwrap_or_else(|| "(missing)".to_owned());
+            match known.get(&value.trim().to_lowercase()) {
+                Some(&index) => values.push(index),
+                None => {
+                    match unlisted
+                        .iter_mut()
+                        .find(|(f, v, _)| *f == feature.name && *v == value)
+                    {
+                        Some((_, _, n)) => *n += 1,
+                        None => unlisted.push((feature.name.clone(), value, 1)),
+                    }
+                }
+            }
+        }
+        if values.len() == features.len() {
+            valued.push((row, values));
+        }
+    }
+    if !unlisted.is_empty() {
+        let described: Vec<String> = unlisted
+            .iter()
+            .take(10)
+            .map(|(f, v, n)| format!("{n} with {f} {v:?}"))
+            .collect();
+        return Err(AppError::bad_input(
+            field,
+            format!(
+                "Some eligible registrants have a value the quotas do not list ({}{}): add a quota for each (minimum 0 if need be), import the missing attributes, or narrow the panel's eligibility.",
+                described.join("; "),
+                if unlisted.len() > 10 { "; …" } else { "" }
+            ),
+        ));
+    }
+    Ok(valued)
+}
+
 /// The computation's outcome.
 enum Outcome {
     Done {
@@ -669,32 +682,11 @@ pub async fn run(
     let limit = Duration::from_secs(u64::from(run.time_limit_seconds));
     let started = std::time::Instant::now();
     let instance = pool.instance.clone();
-    // Set when the job is cancelled or loses its lease, so the solver stops too instead of
-    // running on to its time limit.
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopping = Arc::clone(&stop);
-    let mut work = tokio::task::spawn_blocking(move || {
-        compute(
-            &instance,
-            method,
-            seed,
-            tickets,
-            greedy_runs,
-            limit,
-            &stopping,
-        )
-    });
-    let outcome = loop {
-        tokio::select! {
-            done = &mut work => break done.map_err(AppError::internal)?,
-            () = tokio::time::sleep(Duration::from_millis(200)) => {
-                if let Err(err) = progress.check() {
-                    stop.store(true, Ordering::Relaxed);
-                    return Err(err);
-                }
-            }
-        }
-    };
+    let outcome = progress
+        .run_blocking(move |stop| {
+            compute(&instance, method, seed, tickets, greedy_runs, limit, stop)
+        })
+        .await?;
     progress.set_done(2);
     progress.check()?;
     let outcome = outcome.map_err(|err| selection_error("quotas", err))?;

@@ -36,14 +36,24 @@ const COMMITMENTS: [&str; 10] = [
 ];
 
 /// A member to put on the panel: their email and phone, if any.
-struct Member {
-    email: Option<&'static str>,
-    phone: Option<&'static str>,
+pub(crate) struct Member {
+    pub(crate) email: Option<&'static str>,
+    pub(crate) phone: Option<&'static str>,
 }
 
 /// A panel of `members`, written straight to the database (selection is tested in
 /// `panels.rs`); returns the panel's ID and the residents' row ids.
 async fn panel_with(app: &TestApp, officer: &str, members: &[Member]) -> (String, Vec<i64>) {
+    panel_of(app, officer, members, |_| ("female", "1990-05-01")).await
+}
+
+/// [`panel_with`], the `i`th member's sex and date of birth given by `profile(i)`.
+pub(crate) async fn panel_of(
+    app: &TestApp,
+    officer: &str,
+    members: &[Member],
+    profile: impl Fn(usize) -> (&'static str, &'static str),
+) -> (String, Vec<i64>) {
     app.load_demo_register(1.0).await;
     let round = app
         .round_id(
@@ -62,6 +72,7 @@ async fn panel_with(app: &TestApp, officer: &str, members: &[Member]) -> (String
     let now = app.clock.now();
     let mut ids = Vec::new();
     for (i, (member, letter)) in members.iter().zip(&letters).enumerate() {
+        let (sex, born) = profile(i);
         let row = resident::Entity::insert(resident::ActiveModel {
             account_id: Set(None),
             letter_id: Set(letter.id),
@@ -74,8 +85,8 @@ async fn panel_with(app: &TestApp, officer: &str, members: &[Member]) -> (String
             full_name: Set(format!("Member {i}")),
             email: Set(member.email.map(str::to_owned)),
             phone: Set(member.phone.map(str::to_owned)),
-            date_of_birth: Set("1990-05-01".parse().unwrap()),
-            sex: Set("female".to_owned()),
+            date_of_birth: Set(born.parse().unwrap()),
+            sex: Set(sex.to_owned()),
             ethnic_group: Set("Asian, Asian British or Asian Welsh: Indian".to_owned()),
             disability: Set("Not disabled under the Equality Act".to_owned()),
             registered_at: Set(now),
@@ -207,6 +218,12 @@ async fn open_survey(app: &TestApp, officer: &str, panel: Option<&str>, anonymou
         .as_str()
         .unwrap_or_else(|| panic!("{body}"))
         .to_owned();
+    fill_and_open(app, officer, &id).await;
+    id
+}
+
+/// Gives a draft the Corporate Plan survey's questions and opens it.
+pub(crate) async fn fill_and_open(app: &TestApp, officer: &str, id: &str) {
     let body = app
         .graphql(
             QUESTIONS,
@@ -226,11 +243,15 @@ async fn open_survey(app: &TestApp, officer: &str, panel: Option<&str>, anonymou
         body["data"]["consultationOpen"]["consultation"]["status"], "OPEN",
         "{body}"
     );
-    id
 }
 
-/// Invites the panel and runs the job and the outbox; the job's result.
-async fn invite(app: &TestApp, officer: &str, consultation: &str) -> Value {
+/// Asks to invite the consultation's audience: the job's ID, or the response body when
+/// the request was refused.
+pub(crate) async fn ask_to_invite(
+    app: &TestApp,
+    officer: &str,
+    consultation: &str,
+) -> Result<String, Value> {
     let body = app
         .graphql(
             INVITE,
@@ -238,10 +259,17 @@ async fn invite(app: &TestApp, officer: &str, consultation: &str) -> Value {
             Some(officer),
         )
         .await;
-    let job = body["data"]["consultationInvite"]["job"]["id"]
+    body["data"]["consultationInvite"]["job"]["id"]
         .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
-        .to_owned();
+        .map(str::to_owned)
+        .ok_or(body)
+}
+
+/// Invites the panel and runs the job and the outbox; the job's result.
+async fn invite(app: &TestApp, officer: &str, consultation: &str) -> Value {
+    let job = ask_to_invite(app, officer, consultation)
+        .await
+        .unwrap_or_else(|body| panic!("{body}"));
     app.run_jobs().await;
     let job = app.job(officer, &job).await;
     assert_eq!(job["status"], "SUCCEEDED", "{job}");

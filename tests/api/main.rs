@@ -12,6 +12,7 @@ mod addresses;
 mod benchmarks;
 mod busy;
 mod cli;
+mod consultation_sample;
 mod consultations;
 mod delivery;
 mod helpers;
