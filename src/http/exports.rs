@@ -1,14 +1,14 @@
-//! File downloads for officers: export bundles built by jobs, the audit list of drawn
-//! addresses, and incentive claims for finance. Authenticated like `/graphql`, with a
-//! bearer token of an OFFICER (or ADMIN); errors carry the same codes.
+//! File downloads: export bundles built by jobs, the audit list of drawn addresses and
+//! incentive claims for finance (OFFICER), and consultation reports (OFFICER, SCRUTINY).
+//! Authenticated like `/graphql`, with a bearer token; errors carry the same codes.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 
-use crate::domain::ids::{FileId, RoundId};
+use crate::domain::ids::{ConsultationId, FileId, RoundId};
 use crate::error::AppError;
 use crate::graphql::id;
 use crate::http::HttpState;
@@ -16,7 +16,8 @@ use crate::http::error::respond;
 use crate::http::graphql::caller;
 use crate::http::negotiate::ResponseType;
 use crate::service::auth::Caller;
-use crate::service::{downloads, incentives, letters, recruitment};
+use crate::service::reports::{self, ReportOptions};
+use crate::service::{downloads, incentives, letters, recruitment, report_csv};
 
 /// The caller of a download request, or the response refusing it.
 async fn authenticated(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Response> {
@@ -149,4 +150,46 @@ pub async fn incentives_csv(
 /// The round number for a file name (the ID as given when it does not decode).
 fn id_for_name(round: &str) -> String {
     id::decode::<RoundId>(round, "round").map_or_else(|_| "unknown".to_owned(), |id| id.to_string())
+}
+
+/// Report settings from a download's query string: `areaCode` and `threshold` (the rest
+/// as the API's defaults).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportQuery {
+    area_code: Option<String>,
+    threshold: Option<u64>,
+}
+
+/// `GET /exports/consultations/{consultation}/report.csv?areaCode=…`: a consultation's
+/// report as CSV (OFFICER in full; SCRUTINY protected exactly as in the API).
+pub async fn report_csv(
+    State(state): State<HttpState>,
+    Path(consultation): Path<String>,
+    Query(query): Query<ReportQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = match authenticated(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let csv = async {
+        let consultation_id = id::decode::<ConsultationId>(&consultation, "consultation")?;
+        let options = ReportOptions {
+            area_code: query.area_code,
+            threshold: query.threshold,
+            ..ReportOptions::default()
+        };
+        let report =
+            reports::consultation_report(&state.app, &caller, consultation_id, &options).await?;
+        report_csv::csv(&report)
+    }
+    .await;
+    let number = id::decode::<ConsultationId>(&consultation, "consultation")
+        .map_or_else(|_| "unknown".to_owned(), |id| id.to_string());
+    download(
+        csv,
+        "text/csv; charset=utf-8",
+        &format!("consultation-{number}-report.csv"),
+    )
 }

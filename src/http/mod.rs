@@ -45,6 +45,10 @@ pub fn router(app: AppState) -> Router {
             "/exports/rounds/{round}/incentives.csv",
             get(exports::incentives_csv),
         )
+        .route(
+            "/exports/consultations/{consultation}/report.csv",
+            get(exports::report_csv),
+        )
         .route("/t/o/{token}", get(tracking::open))
         .route("/t/c/{token}", get(tracking::click))
         .route(

@@ -24,6 +24,7 @@ pub mod progress;
 pub mod rate_limit;
 pub mod recruitment;
 pub mod registration;
+pub mod report_csv;
 pub mod reports;
 pub mod round_status;
 pub mod selection;

@@ -14,7 +14,7 @@ use civic_panel::graphql::id;
 use civic_panel::service::disclosure::joint;
 use civic_panel::service::reports::{self, ReportOptions};
 
-use crate::helpers::{TestApp, error_code};
+use crate::helpers::{TestApp, csv_rows, error_code};
 
 /// Tewkesbury, the area of the bundled demonstration register.
 const AREA: &str = "E07000083";
@@ -551,8 +551,41 @@ async fn scrutiny_sees_no_small_count_and_the_attack_on_every_table_recovers_non
         .flatten()
         .any(|(low, high)| high - low < 10.0 - 1e-6);
     assert!(pinned, "the attack finds a small count hidden alone");
-    // What the API returned matches the protection: the men's completions by sex.
     assert!(suppressed.iter().filter(|&&s| s).count() >= 2);
+    // The CSV export hides what the API hides; officers get every count.
+    let uri = format!("/exports/consultations/{consultation}/report.csv?areaCode={AREA}");
+    let file = app.get(&uri, Some(&scrutiny)).await;
+    assert_eq!(file.status, 200);
+    assert!(
+        file.bytes.starts_with("\u{feff}".as_bytes()),
+        "a BOM for Excel"
+    );
+    let rows = csv_rows(&file.bytes);
+    assert_eq!(rows[0][1..], ["group", "measure", "value", "note"]);
+    let cell = |rows: &[Vec<String>], table: &str, group: &str, measure: &str| {
+        rows.iter()
+            .find(|r| r[0] == table && r[1] == group && r[2] == measure)
+            .map(|r| (r[3].clone(), r[4].clone()))
+            .unwrap_or_else(|| panic!("no {table}/{group}/{measure}"))
+    };
+    assert_eq!(
+        cell(&rows, "sex", "male", "completed"),
+        (String::new(), "suppressed".to_owned())
+    );
+    for row in &rows[1..] {
+        if let Ok(n) = row[3].parse::<u64>() {
+            let count = !row[2].contains("share") && !row[2].contains("ratio");
+            assert!(!count || n == 0 || n >= 10, "{row:?}");
+        }
+    }
+    let file = app.get(&uri, Some(&officer)).await;
+    let rows = csv_rows(&file.bytes);
+    assert_eq!(
+        cell(&rows, "sex", "male", "completed"),
+        ("4".to_owned(), String::new())
+    );
+    let resident = app.token_for(Role::Resident).await;
+    assert_eq!(app.get(&uri, Some(&resident)).await.status, 403);
 }
 
 #[tokio::test]

@@ -1,0 +1,229 @@
+//! A consultation report as one CSV file in long form (`table, group, measure, value,
+//! note`), ready for a spreadsheet's pivot table. It is written from the report as the
+//! caller may read it, so SCRUTINY's copy hides exactly what the API hides: a hidden
+//! figure has an empty value and the note `suppressed`.
+
+use crate::error::{AppError, AppResult};
+use crate::service::reports::{COLUMNS, Flag, Report, Score, Split};
+
+/// The header row.
+pub const HEADER: [&str; 5] = ["table", "group", "measure", "value", "note"];
+
+/// Text a spreadsheet would not take for a formula: a leading `=`, `+`, `-`, `@`, tab or
+/// carriage return gets an apostrophe before it (OWASP's advice on CSV injection).
+pub fn spreadsheet_safe(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_owned(),
+    }
+}
+
+struct Rows {
+    writer: csv::Writer<Vec<u8>>,
+}
+
+impl Rows {
+    fn row(
+        &mut self,
+        table: &str,
+        group: &str,
+        measure: &str,
+        value: Option<String>,
+    ) -> AppResult<()> {
+        let note = if value.is_none() { "suppressed" } else { "" };
+        self.writer
+            .write_record([
+                spreadsheet_safe(table),
+                spreadsheet_safe(group),
+                measure.to_owned(),
+                value.unwrap_or_default(),
+                note.to_owned(),
+            ])
+            .map_err(AppError::internal)
+    }
+
+    /// A count, hidden when `None`.
+    fn count(
+        &mut self,
+        table: &str,
+        group: &str,
+        measure: &str,
+        value: Option<u64>,
+    ) -> AppResult<()> {
+        self.row(table, group, measure, value.map(|v| v.to_string()))
+    }
+
+    /// A figure that may be absent because it is not known (not because it is hidden):
+    /// absent figures are left out.
+    fn figure(
+        &mut self,
+        table: &str,
+        group: &str,
+        measure: &str,
+        value: Option<f64>,
+    ) -> AppResult<()> {
+        match value.filter(|v| v.is_finite()) {
+            Some(v) => self.row(table, group, measure, Some(format!("{v:.6}"))),
+            None => Ok(()),
+        }
+    }
+
+    fn score(
+        &mut self,
+        table: &str,
+        group: &str,
+        measure: &str,
+        score: Option<Score>,
+    ) -> AppResult<()> {
+        if let Some(s) = score {
+            self.figure(table, group, measure, Some(s.value))?;
+            self.figure(table, group, &format!("{measure}_low"), Some(s.low))?;
+            self.figure(table, group, &format!("{measure}_high"), Some(s.high))?;
+        }
+        Ok(())
+    }
+
+    fn split(&mut self, split: &Split) -> AppResult<()> {
+        let table = split.name.as_str();
+        for group in &split.rows {
+            let label = group.label.as_str();
+            for (measure, value) in COLUMNS.iter().zip(group.counts) {
+                self.count(table, label, measure, value)?;
+            }
+            self.figure(table, label, "population_share", group.population_share)?;
+            self.figure(table, label, "invited_share", group.invited_share)?;
+            self.figure(table, label, "respondent_share", group.respondent_share)?;
+            if let Some((ratio, low, high)) = group.ratio {
+                self.figure(table, label, "representation_ratio", Some(ratio))?;
+                self.figure(table, label, "representation_ratio_low", Some(low))?;
+                self.figure(table, label, "representation_ratio_high", Some(high))?;
+            }
+            let flag = match group.flag {
+                Flag::None => None,
+                Flag::Under => Some("under"),
+                Flag::Over => Some("over"),
+            };
+            if let Some(flag) = flag {
+                self.row(table, label, "flag", Some(flag.to_owned()))?;
+            }
+            self.figure(table, label, "response_rate", group.response_rate)?;
+            if let Some((u, c)) = group.partial {
+                self.figure(table, label, "partial_r_unconditional", Some(u))?;
+                self.figure(table, label, "partial_r_conditional", Some(c))?;
+            }
+        }
+        for (measure, value) in COLUMNS.iter().zip(split.totals) {
+            self.count(table, "all", measure, value)?;
+        }
+        self.figure(table, "all", "dissimilarity", split.dissimilarity)?;
+        if let Some(chi) = &split.chi_square {
+            self.figure(table, "all", "chi_square", Some(chi.statistic))?;
+            self.figure(
+                table,
+                "all",
+                "chi_square_df",
+                Some(f64::from(chi.degrees_of_freedom)),
+            )?;
+            self.figure(table, "all", "chi_square_p", Some(chi.p_value))?;
+        }
+        if let Some((u, c)) = split.partial {
+            self.figure(table, "all", "partial_r_unconditional", Some(u))?;
+            self.figure(table, "all", "partial_r_conditional", Some(c))?;
+        }
+        Ok(())
+    }
+}
+
+/// The report as CSV (UTF-8 with a byte-order mark, so that Excel reads it as UTF-8).
+pub fn csv(report: &Report) -> AppResult<Vec<u8>> {
+    let mut bytes = "\u{feff}".as_bytes().to_vec();
+    let mut rows = Rows {
+        writer: csv::Writer::from_writer(Vec::new()),
+    };
+    rows.writer
+        .write_record(HEADER)
+        .map_err(AppError::internal)?;
+    for (measure, value) in COLUMNS.iter().zip(report.funnel.totals) {
+        rows.count("funnel", "all", measure, value)?;
+    }
+    rows.count("funnel", "all", "bounced", report.funnel.bounced)?;
+    rows.count(
+        "funnel",
+        "all",
+        "machine_opened_only",
+        report.funnel.machine_opened_only,
+    )?;
+    rows.split(&report.by_channel)?;
+    for split in &report.splits {
+        rows.split(split)?;
+    }
+    rows.split(&report.young)?;
+    for day in &report.by_day {
+        let group = day.day.to_string();
+        for (measure, value) in ["sent", "opened", "clicked", "started", "completed"]
+            .iter()
+            .zip(day.counts)
+        {
+            rows.count("by_day", &group, measure, Some(value))?;
+        }
+    }
+    let p = &report.propensity;
+    rows.figure("propensity", "all", "r_indicator", p.r)?;
+    rows.figure("propensity", "all", "propensity_sd", p.s)?;
+    rows.figure("propensity", "all", "mean_propensity", p.mean)?;
+    let w = &report.weighting;
+    if w.weighted {
+        rows.figure(
+            "weighting",
+            "all",
+            "iterations",
+            Some(f64::from(w.iterations)),
+        )?;
+        rows.figure(
+            "weighting",
+            "all",
+            "effective_sample_size",
+            Some(w.effective_n),
+        )?;
+        rows.figure("weighting", "all", "design_effect", Some(w.design_effect))?;
+    }
+    rows.count("weighting", "all", "respondents", w.respondents)?;
+    rows.count("weighting", "all", "left_out", w.left_out)?;
+    for q in &report.questions {
+        let table = format!("question:{}", q.key);
+        rows.count(&table, "all", "answered", q.answered)?;
+        for o in &q.options {
+            rows.count(&table, &o.label, "count", o.count)?;
+            rows.figure(&table, &o.label, "share", o.share)?;
+            rows.figure(&table, &o.label, "weighted_share", o.weighted_share)?;
+        }
+        rows.score(&table, "all", "score", q.score)?;
+        rows.score(&table, "all", "weighted_score", q.weighted_score)?;
+        if let Some(change) = &q.change {
+            rows.figure(
+                &table,
+                "all",
+                "previous_score",
+                Some(change.previous_score.value),
+            )?;
+            rows.figure(&table, "all", "change", Some(change.difference))?;
+            rows.figure(&table, "all", "change_p_value", Some(change.p_value))?;
+        }
+    }
+    bytes.extend(rows.writer.into_inner().map_err(AppError::internal)?);
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_as_formulas_are_defused() {
+        assert_eq!(spreadsheet_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(spreadsheet_safe("+44"), "'+44");
+        assert_eq!(spreadsheet_safe("@sum"), "'@sum");
+        assert_eq!(spreadsheet_safe("Aged 16 to 24"), "Aged 16 to 24");
+        assert_eq!(spreadsheet_safe(""), "");
+    }
+}
