@@ -110,32 +110,35 @@ impl From<RecruitmentRoundCreateInput> for RoundRequest {
     }
 }
 
-/// Letters, codes and registrations for one group of a round.
+/// Letters, codes and registrations for one group of a round. For SCRUTINY, counts below
+/// the disclosure threshold, and counts beside them that would give them away, are
+/// `null` (see the README's "Disclosure control").
 #[derive(SimpleObject)]
 pub struct RoundFunnel {
     /// Ward code, decile (`1`…`10`, `unknown`) or `all`.
     pub group: String,
     /// Letters drawn.
-    pub drawn: u64,
+    pub drawn: Option<u64>,
     /// Letters exported for printing.
-    pub exported: u64,
+    pub exported: Option<u64>,
     /// Codes redeemed.
-    pub redeemed: u64,
+    pub redeemed: Option<u64>,
     /// Registrants in the pool.
-    pub registrations: u64,
-    /// Registrations per letter drawn, 0 to 1.
-    pub registration_rate: f64,
+    pub registrations: Option<u64>,
+    /// Registrations per letter drawn, 0 to 1 (`null` when either is hidden).
+    pub registration_rate: Option<f64>,
 }
 
 impl From<Funnel> for RoundFunnel {
     fn from(f: Funnel) -> Self {
+        let shown = |value: u64, hidden: bool| (!hidden).then_some(value);
         Self {
-            registration_rate: f.registration_rate(),
+            registration_rate: (!f.hidden[0] && !f.hidden[3]).then(|| f.registration_rate()),
+            drawn: shown(f.drawn, f.hidden[0]),
+            exported: shown(f.exported, f.hidden[1]),
+            redeemed: shown(f.redeemed, f.hidden[2]),
+            registrations: shown(f.registrations, f.hidden[3]),
             group: f.group,
-            drawn: f.drawn,
-            exported: f.exported,
-            redeemed: f.redeemed,
-            registrations: f.registrations,
         }
     }
 }
@@ -151,29 +154,31 @@ pub struct RoundStatusView {
     pub by_decile: Vec<RoundFunnel>,
 }
 
-/// A category of the pool against the population.
+/// A category of the pool against the population. For SCRUTINY, a count below the
+/// disclosure threshold (or one that would give such a count away) is `null`, with its
+/// share and ratio.
 #[derive(SimpleObject)]
 pub struct CompositionCategory {
     /// Census category label.
     pub category: String,
     /// Registrants in it.
-    pub count: u64,
+    pub count: Option<u64>,
     /// Their share of the pool.
-    pub share: f64,
+    pub share: Option<f64>,
     /// The population share (adults at or above the round's minimum age, for age bands).
     pub population_share: Option<f64>,
     /// Pool share ÷ population share: 1 is proportional, below 1 under-represented.
     pub representation_ratio: Option<f64>,
 }
 
-impl From<CompositionRow> for CompositionCategory {
-    fn from(r: CompositionRow) -> Self {
+impl CompositionCategory {
+    fn from_row(r: CompositionRow, hidden: bool) -> Self {
         Self {
             category: r.category,
-            count: r.count,
-            share: r.share,
+            count: (!hidden).then_some(r.count),
+            share: (!hidden).then_some(r.share),
             population_share: r.population_share,
-            representation_ratio: r.ratio,
+            representation_ratio: r.ratio.filter(|_| !hidden),
         }
     }
 }
@@ -368,7 +373,12 @@ impl RoundNode {
             .into_iter()
             .map(|d| CompositionDimensionView {
                 dimension: d.dimension.as_str().to_owned(),
-                categories: d.rows.into_iter().map(Into::into).collect(),
+                categories: d
+                    .rows
+                    .into_iter()
+                    .zip(d.hidden)
+                    .map(|(row, hidden)| CompositionCategory::from_row(row, hidden))
+                    .collect(),
                 unmatched_categories: d.unmatched,
             })
             .collect())

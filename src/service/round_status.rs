@@ -1,6 +1,7 @@
 //! How a recruitment round is going: letters drawn, exported and redeemed, registrations,
 //! by ward and by deprivation decile; and the pool's make-up against the population.
-//! Aggregates only, so officers and scrutiny members may read them.
+//! Aggregates only, so officers and scrutiny members may read them; scrutiny members
+//! with small counts hidden (see [`protect`]).
 
 use std::collections::HashMap;
 
@@ -13,10 +14,12 @@ use crate::domain::demographics::{
     AgeBand, Category, Dimension, Disability, EthnicGroup, Sex, age_on,
 };
 use crate::domain::ids::RoundId;
+use crate::domain::role::Role;
 use crate::domain::round::Round;
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
+use crate::service::disclosure::{self, CountTable, Hidden, Population};
 use crate::service::recruitment;
 use crate::state::AppState;
 
@@ -33,6 +36,9 @@ pub struct Funnel {
     pub redeemed: u64,
     /// Registrants still in the pool (not withdrawn).
     pub registrations: u64,
+    /// Which of drawn, exported, redeemed and registrations are hidden from the reader
+    /// (SCRUTINY; see [`protect`]).
+    pub hidden: [bool; 4],
 }
 
 impl Funnel {
@@ -52,7 +58,19 @@ impl Funnel {
             exported: counts.exported,
             redeemed: counts.redeemed,
             registrations: counts.registrations,
+            hidden: [false; 4],
         }
+    }
+
+    /// Each letter in one part by how far it got: drawn only, exported, redeemed without
+    /// a registrant in the pool, registered. `None` if the counts do not nest.
+    fn parts(&self) -> Option<Vec<u64>> {
+        Some(vec![
+            self.drawn.checked_sub(self.exported)?,
+            self.exported.checked_sub(self.redeemed)?,
+            self.redeemed.checked_sub(self.registrations)?,
+            self.registrations,
+        ])
     }
 }
 
@@ -67,13 +85,32 @@ pub struct RoundStatus {
     pub by_decile: Vec<Funnel>,
 }
 
-/// The status of each of `rounds` (two queries whatever their number), in the same order.
+/// The status of each of `rounds` (two queries whatever their number), in the same order;
+/// for SCRUTINY, protected with the pool's make-up (see [`protect`]).
 pub async fn statuses(
     state: &AppState,
     caller: &Caller,
     rounds: &[RoundId],
 ) -> AppResult<Vec<RoundStatus>> {
     caller.require(recruitment::READERS)?;
+    let statuses = counted_statuses(state, rounds).await?;
+    if caller.role() != Some(Role::Scrutiny) {
+        return Ok(statuses);
+    }
+    let mut profiles = profiles_of(state, rounds).await?;
+    statuses
+        .into_iter()
+        .zip(rounds)
+        .map(|(mut status, round)| {
+            let profiles = profiles.remove(round).unwrap_or_default();
+            protect(state, &mut status, &profiles)?;
+            Ok(status)
+        })
+        .collect()
+}
+
+/// The status of each of `rounds`, every count shown.
+async fn counted_statuses(state: &AppState, rounds: &[RoundId]) -> AppResult<Vec<RoundStatus>> {
     let db = state.db.reader();
     let mut statuses: HashMap<RoundId, RoundStatus> = HashMap::new();
     for (round, group) in counts::counts(db, rounds, Grouping::Ward).await? {
@@ -126,9 +163,13 @@ pub struct CompositionDimension {
     /// Benchmark categories that name none of the dimension's values, as written: left
     /// out of the population shares, so the comparison says what it could not use.
     pub unmatched: Vec<String>,
+    /// Per row, whether its count (and so its share and ratio) is hidden from the
+    /// reader (SCRUTINY).
+    pub hidden: Vec<bool>,
 }
 
 /// A registrant's profile as stored, read back into categories.
+#[derive(Clone, Debug)]
 struct Profile {
     sex: Option<Sex>,
     ethnic_group: Option<EthnicGroup>,
@@ -191,30 +232,19 @@ pub async fn pool_compositions(
         .filter(benchmark::Column::AreaCode.is_in(areas.iter().copied()))
         .all(db)
         .await?;
-    let rows: Vec<(i64, String, String, String, chrono::NaiveDate)> = resident::Entity::find()
-        .select_only()
-        .column(resident::Column::RoundId)
-        .columns([
-            resident::Column::Sex,
-            resident::Column::EthnicGroup,
-            resident::Column::Disability,
-        ])
-        .column(resident::Column::DateOfBirth)
-        .filter(resident::Column::RoundId.is_in(round_ids.iter().map(|r| r.get())))
-        .filter(resident::Column::WithdrawnAt.is_null())
-        .into_tuple()
-        .all(db)
-        .await?;
-    let today = uk_date(state.clock.now());
-    let mut profiles: HashMap<RoundId, Vec<Profile>> = HashMap::new();
-    for (round, sex, ethnic_group, disability, born) in rows {
-        profiles.entry(RoundId(round)).or_default().push(Profile {
-            sex: Sex::from_label(&sex),
-            ethnic_group: EthnicGroup::from_label(&ethnic_group),
-            disability: Disability::from_label(&disability),
-            band: AgeBand::of(age_on(born, today).unwrap_or(0)),
-        });
+    let mut profiles = profiles_of(state, &round_ids).await?;
+    let protected = caller.role() == Some(Role::Scrutiny);
+    let mut hidden: HashMap<RoundId, HashMap<(Dimension, String), bool>> = HashMap::new();
+    if protected {
+        for (round, mut status) in round_ids
+            .iter()
+            .zip(counted_statuses(state, &round_ids).await?)
+        {
+            let profiles = profiles.get(round).map_or(&[][..], Vec::as_slice);
+            hidden.insert(*round, protect(state, &mut status, profiles)?);
+        }
     }
+    let profiles = std::mem::take(&mut profiles);
     Ok(wanted
         .iter()
         .map(|(round_id, area)| {
@@ -227,9 +257,186 @@ pub async fn pool_compositions(
                 return None;
             }
             let profiles = profiles.get(round_id).map_or(&[][..], Vec::as_slice);
-            Some(compose(&population, profiles, u32::from(round.min_age)))
+            let mut dimensions = compose(&population, profiles, u32::from(round.min_age));
+            if let Some(hidden) = hidden.get(round_id) {
+                for dimension in &mut dimensions {
+                    let d = dimension.dimension;
+                    dimension.hidden = dimension
+                        .rows
+                        .iter()
+                        .map(|r| {
+                            hidden
+                                .get(&(d, r.category.clone()))
+                                .copied()
+                                .unwrap_or(false)
+                        })
+                        .collect();
+                }
+            }
+            Some(dimensions)
         })
         .collect())
+}
+
+/// The registrants (not withdrawn) of each of `rounds`, read back into categories, with
+/// ages today (one query).
+async fn profiles_of(
+    state: &AppState,
+    round_ids: &[RoundId],
+) -> AppResult<HashMap<RoundId, Vec<Profile>>> {
+    let rows: Vec<(i64, String, String, String, chrono::NaiveDate)> = resident::Entity::find()
+        .select_only()
+        .column(resident::Column::RoundId)
+        .columns([
+            resident::Column::Sex,
+            resident::Column::EthnicGroup,
+            resident::Column::Disability,
+        ])
+        .column(resident::Column::DateOfBirth)
+        .filter(resident::Column::RoundId.is_in(round_ids.iter().map(|r| r.get())))
+        .filter(resident::Column::WithdrawnAt.is_null())
+        .into_tuple()
+        .all(state.db.reader())
+        .await?;
+    let today = uk_date(state.clock.now());
+    let mut profiles: HashMap<RoundId, Vec<Profile>> = HashMap::new();
+    for (round, sex, ethnic_group, disability, born) in rows {
+        profiles.entry(RoundId(round)).or_default().push(Profile {
+            sex: Sex::from_label(&sex),
+            ethnic_group: EthnicGroup::from_label(&ethnic_group),
+            disability: Disability::from_label(&disability),
+            band: AgeBand::of(age_on(born, today).unwrap_or(0)),
+        });
+    }
+    Ok(profiles)
+}
+
+/// A profile's category label in `dimension` (`unknown` when it names none).
+fn label_of(profile: &Profile, dimension: Dimension) -> String {
+    profile
+        .category(dimension)
+        .map_or_else(|| "unknown".to_owned(), Category::label)
+}
+
+/// The round's letters, parted by how far each got (see [`Funnel::parts`]).
+fn letters() -> Population {
+    Population {
+        name: "letters",
+        parts: 4,
+        columns: vec![
+            ("drawn", vec![0, 1, 2, 3]),
+            ("exported", vec![1, 2, 3]),
+            ("redeemed", vec![2, 3]),
+            ("registrations", vec![3]),
+        ],
+    }
+}
+
+/// Each make-up dimension's category labels, in table row order.
+type MakeUp = Vec<(Dimension, Vec<String>)>;
+
+/// The round's status and pool make-up as disclosure tables of its letters: the ward
+/// and decile tables, then one per dimension of the make-up, counting registrants (the
+/// rest of the letters as an unpublished remainder), with each make-up table's labels.
+/// `None` when the counts do not nest (more redeemed than exported).
+fn tables_of(status: &RoundStatus, profiles: &[Profile]) -> Option<(Vec<CountTable>, MakeUp)> {
+    let population = letters();
+    let parts = |funnels: &[Funnel]| -> Option<Vec<Vec<u64>>> {
+        funnels.iter().map(Funnel::parts).collect()
+    };
+    let wards = parts(&status.by_ward)?;
+    let deciles = parts(&status.by_decile)?;
+    let totals: Vec<u64> = (0..4).map(|p| wards.iter().map(|w| w[p]).sum()).collect();
+    let mut tables = vec![
+        CountTable::full(&population, 0, wards),
+        CountTable::full(&population, 0, deciles),
+    ];
+    let mut labels = Vec::new();
+    for dimension in Dimension::ALL {
+        let mut counts: Vec<(String, u64)> = Vec::new();
+        for profile in profiles {
+            let label = label_of(profile, dimension);
+            match counts.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((label, 1)),
+            }
+        }
+        let mut rows: Vec<Vec<u64>> = counts.iter().map(|(_, n)| vec![0, 0, 0, *n]).collect();
+        rows.push(vec![totals[0], totals[1], totals[2], 0]);
+        tables.push(CountTable {
+            population: 0,
+            counts: rows,
+            residual: true,
+            columns: vec![3],
+            groups: Vec::new(),
+        });
+        labels.push((dimension, counts.into_iter().map(|(l, _)| l).collect()));
+    }
+    Some((tables, labels))
+}
+
+/// Hides from SCRUTINY what a round's status and pool make-up would give away about a
+/// few people, protecting them together (`service::disclosure`, over [`tables_of`]).
+/// Marks `status` and returns the hidden make-up counts by (dimension, category).
+/// Counts that do not nest hide everything.
+fn protect(
+    state: &AppState,
+    status: &mut RoundStatus,
+    profiles: &[Profile],
+) -> AppResult<HashMap<(Dimension, String), bool>> {
+    let Some((tables, labels)) = tables_of(status, profiles) else {
+        for f in status
+            .by_ward
+            .iter_mut()
+            .chain(&mut status.by_decile)
+            .chain([&mut status.total])
+        {
+            f.hidden = [true; 4];
+        }
+        return Ok(Dimension::ALL
+            .iter()
+            .flat_map(|&d| profiles.iter().map(move |p| ((d, label_of(p, d)), true)))
+            .collect());
+    };
+    let hidden = disclosure::protect(&[letters()], &tables, state.config.disclosure_threshold)?;
+    let mark = |funnels: &mut [Funnel], hidden: &Hidden| {
+        for (f, h) in funnels.iter_mut().zip(&hidden.cells) {
+            f.hidden = [h[0], h[1], h[2], h[3]];
+        }
+    };
+    mark(&mut status.by_ward, &hidden[0]);
+    mark(&mut status.by_decile, &hidden[1]);
+    let t = &hidden[0].totals;
+    status.total.hidden = [t[0], t[1], t[2], t[3]];
+    // Shares are of all registrants: with their number hidden, so are the shares.
+    let total_hidden = status.total.hidden[3];
+    let mut marks = HashMap::new();
+    for ((dimension, labels), hidden) in labels.into_iter().zip(&hidden[2..]) {
+        for (label, h) in labels.into_iter().zip(&hidden.cells) {
+            marks.insert((dimension, label), h[0] || total_hidden);
+        }
+    }
+    Ok(marks)
+}
+
+/// The disclosure tables of a round (status and pool make-up) and what SCRUTINY's copy
+/// hides, for the attack that checks it.
+pub async fn protection_of(
+    state: &AppState,
+    round: RoundId,
+) -> AppResult<(Vec<Population>, Vec<CountTable>, Vec<Hidden>)> {
+    let status = counted_statuses(state, &[round])
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let profiles = profiles_of(state, &[round])
+        .await?
+        .remove(&round)
+        .unwrap_or_default();
+    let (tables, _) = tables_of(&status, &profiles)
+        .ok_or_else(|| AppError::conflict("the round's counts do not nest"))?;
+    let hidden = disclosure::protect(&[letters()], &tables, state.config.disclosure_threshold)?;
+    Ok((vec![letters()], tables, hidden))
 }
 
 /// Compares registrants' profiles with one area's benchmarks, dimension by dimension.
@@ -268,17 +475,17 @@ fn compose(
         };
         let mut counts: Vec<(String, u64)> = Vec::new();
         for profile in profiles {
-            let label = profile
-                .category(dimension)
-                .map_or_else(|| "unknown".to_owned(), Category::label);
+            let label = label_of(profile, dimension);
             match counts.iter_mut().find(|(l, _)| *l == label) {
                 Some((_, n)) => *n += 1,
                 None => counts.push((label, 1)),
             }
         }
+        let rows = compare(&counts, &population);
         dimensions.push(CompositionDimension {
             dimension,
-            rows: compare(&counts, &population),
+            hidden: vec![false; rows.len()],
+            rows,
             unmatched,
         });
     }

@@ -547,7 +547,8 @@ E07000083,Tewkesbury,ethnic_group,White,80000,persons
 }
 
 #[tokio::test]
-async fn scrutiny_reads_a_rounds_status_and_pool_composition_but_no_person() {
+async fn scrutiny_reads_a_rounds_status_and_pool_composition_with_small_counts_hidden_but_no_person()
+ {
     let app = TestApp::spawn().await;
     app.load_demo_register(0.5).await;
     app.load_benchmarks().await;
@@ -574,11 +575,51 @@ async fn scrutiny_reads_a_rounds_status_and_pool_composition_but_no_person() {
         .graphql(aggregates, json!({ "id": round }), Some(&scrutiny))
         .await;
     assert!(seen_by_scrutiny["errors"].is_null(), "{seen_by_scrutiny}");
-    assert_eq!(seen_by_scrutiny, seen_by_officer, "the same aggregates");
+    // Officers see every count; scrutiny the same tables with the small ones hidden.
+    let officer_round = &seen_by_officer["data"]["recruitmentRound"];
+    let scrutiny_round = &seen_by_scrutiny["data"]["recruitmentRound"];
+    assert_eq!(officer_round["status"]["total"]["registrations"], 3);
     assert_eq!(
-        seen_by_scrutiny["data"]["recruitmentRound"]["status"]["total"]["registrations"],
-        3
+        scrutiny_round["status"]["total"]["registrations"],
+        Value::Null
     );
+    assert_eq!(scrutiny_round["status"]["total"]["drawn"], 12);
+    let sex = |round: &Value| round["poolComposition"][1]["categories"][0].clone();
+    assert_eq!(sex(officer_round)["count"], 3);
+    assert_eq!(sex(scrutiny_round)["count"], Value::Null);
+    assert_eq!(sex(scrutiny_round)["share"], Value::Null);
+    fn small(value: &Value, key: &str) -> bool {
+        match value {
+            Value::Object(map) => map.iter().any(|(k, v)| small(v, k)),
+            Value::Array(items) => items.iter().any(|v| small(v, key)),
+            Value::Number(n) => {
+                ["drawn", "registrations", "count"].contains(&key)
+                    && n.as_u64().is_some_and(|n| (1..10).contains(&n))
+            }
+            _ => false,
+        }
+    }
+    assert!(!small(scrutiny_round, ""), "{scrutiny_round}");
+    // The attack on the round's tables (status by ward and decile, make-up by each
+    // dimension, all over the same letters) narrows no hidden count below the threshold.
+    let round_id =
+        civic_panel::graphql::id::decode::<civic_panel::domain::ids::RoundId>(&round, "id")
+            .unwrap();
+    let (populations, tables, hidden) =
+        civic_panel::service::round_status::protection_of(&app.state, round_id)
+            .await
+            .unwrap();
+    let (model, suppressed) =
+        civic_panel::service::disclosure::joint(&populations, &tables, &hidden).unwrap();
+    let ranges = civic_panel::domain::disclosure::attack(&model, &suppressed).unwrap();
+    for (item, range) in ranges.iter().enumerate() {
+        if let Some((low, high)) = range {
+            assert!(
+                high - low >= 10.0 - 1e-6,
+                "item {item} pinned to {low}..{high}"
+            );
+        }
+    }
     let listed = app
         .graphql(
             "{ recruitmentRounds { edges { node { status { total { drawn } } } } } }",
