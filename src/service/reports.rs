@@ -1035,7 +1035,7 @@ async fn gather(
     let (young, young_labels) = split_young(db, id, reference_day, options.young).await?;
     let channel = split_channel(db, id).await?;
     let questions = consultations::questions_of(db, id).await?;
-    let answers = answer_counts(db, id).await?;
+    let answers = answer_counts(db, id, &options.weighting).await?;
     let part_totals: Vec<u64> = (0..=OPEN_PART)
         .map(|p| channel.rows.iter().map(|(_, parts)| parts[p]).sum())
         .collect();
@@ -1460,38 +1460,53 @@ struct AnswerCounts {
     answered: Vec<(String, bool, Vec<String>, u64)>,
 }
 
-async fn answer_counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<AnswerCounts> {
-    let cell: Vec<&str> = ReportDimension::ALL
-        .iter()
-        .map(|d| d.response_sql())
+/// The SQL of a weighting cell over `responses s` (a leading comma before each column,
+/// nothing for no dimension) and its `GROUP BY` positions from `first`.
+fn cell_sql(dims: &[ReportDimension], first: usize) -> (String, String) {
+    let select: String = dims.iter().map(|d| format!(", {}", d.response_sql())).collect();
+    let group: String = (first..first + dims.len())
+        .map(|i| format!(", {i}"))
         .collect();
+    (select, group)
+}
+
+/// A weighting cell's key (the labels of `dims`) from a row's columns from `from`.
+fn cell_key(
+    row: &sea_orm::QueryResult,
+    from: usize,
+    dims: &[ReportDimension],
+) -> AppResult<Vec<String>> {
+    dims.iter()
+        .enumerate()
+        .map(|(k, d)| {
+            let raw: Option<String> = row.try_get_by_index(from + k)?;
+            Ok(d.label(raw.as_deref()))
+        })
+        .collect()
+}
+
+/// Answers counted by question, option and weighting cell (of the weighting dimensions
+/// `dims`): two grouped queries.
+async fn answer_counts(
+    db: &impl ConnectionTrait,
+    id: ConsultationId,
+    dims: &[ReportDimension],
+) -> AppResult<AnswerCounts> {
+    let (cell, group) = cell_sql(dims, 5);
     let rows = query(
         db,
         format!(
             "SELECT a.question_key, COALESCE(a.option_key, CAST(a.scale AS TEXT)), a.rank, \
-               CASE WHEN s.channel = 'qr' THEN 1 ELSE 0 END, {}, COUNT(*) \
+               CASE WHEN s.channel = 'qr' THEN 1 ELSE 0 END{cell}, COUNT(*) \
              FROM answers a JOIN responses s ON s.id = a.response_id \
              WHERE s.consultation_id = $1 AND (a.option_key IS NOT NULL OR a.scale IS NOT NULL) \
                AND (a.rank IS NULL OR a.rank = 1) \
-             GROUP BY 1, 2, 3, 4, {}",
-            cell.join(", "),
-            (5..5 + cell.len())
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+             GROUP BY 1, 2, 3, 4{group}"
         ),
         vec![id.get().into()],
     )
     .await?;
     let mut counts = AnswerCounts::default();
-    let cell_of = |row: &sea_orm::QueryResult, from: usize| -> AppResult<Vec<String>> {
-        (0..ReportDimension::ALL.len())
-            .map(|k| {
-                let raw: Option<String> = row.try_get_by_index(from + k)?;
-                Ok(ReportDimension::ALL[k].label(raw.as_deref()))
-            })
-            .collect()
-    };
     for row in &rows {
         let open: i32 = row.try_get_by_index(3)?;
         counts.rows.push((
@@ -1500,22 +1515,18 @@ async fn answer_counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResu
                 .unwrap_or_default(),
             row.try_get_by_index(2)?,
             open == 1,
-            cell_of(row, 4)?,
-            count_of(row, 4 + ReportDimension::ALL.len())?,
+            cell_key(row, 4, dims)?,
+            count_of(row, 4 + dims.len())?,
         ));
     }
+    let (cell, group) = cell_sql(dims, 3);
     let rows = query(
         db,
         format!(
-            "SELECT a.question_key, CASE WHEN s.channel = 'qr' THEN 1 ELSE 0 END, {}, \
+            "SELECT a.question_key, CASE WHEN s.channel = 'qr' THEN 1 ELSE 0 END{cell}, \
                COUNT(DISTINCT a.response_id) \
              FROM answers a JOIN responses s ON s.id = a.response_id \
-             WHERE s.consultation_id = $1 GROUP BY 1, 2, {}",
-            cell.join(", "),
-            (3..3 + cell.len())
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+             WHERE s.consultation_id = $1 GROUP BY 1, 2{group}"
         ),
         vec![id.get().into()],
     )
@@ -1525,8 +1536,8 @@ async fn answer_counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResu
         counts.answered.push((
             row.try_get_by_index(0)?,
             open == 1,
-            cell_of(row, 2)?,
-            count_of(row, 2 + ReportDimension::ALL.len())?,
+            cell_key(row, 2, dims)?,
+            count_of(row, 2 + dims.len())?,
         ));
     }
     Ok(counts)
@@ -1669,7 +1680,7 @@ fn question_tables(
     tables
 }
 
-/// Weights per weighting cell (the key is the labels of [`ReportDimension::ALL`]).
+/// Weights per weighting cell (the key is the labels of the weighting dimensions).
 type CellWeights = HashMap<Vec<String>, f64>;
 
 /// Rakes the respondents to the population margins of the weighting dimensions.
@@ -1706,49 +1717,32 @@ async fn weigh(
             return Ok((weighting, HashMap::new()));
         }
     }
-    let cell: Vec<&str> = ReportDimension::ALL
-        .iter()
-        .map(|d| d.response_sql())
-        .collect();
+    // The weighting dimensions are not empty here, so the cell starts the select list.
+    let (cell, group) = cell_sql(&dims, 1);
     let rows = query(
         db,
         format!(
             "SELECT {}, COUNT(*) FROM responses s WHERE s.consultation_id = $1 GROUP BY {}",
-            cell.join(", "),
-            (1..=cell.len())
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            cell.trim_start_matches(", "),
+            group.trim_start_matches(", ")
         ),
         vec![id.get().into()],
     )
     .await?;
     let mut cells: Vec<(Vec<String>, u64)> = Vec::new();
     for row in &rows {
-        let key: Vec<String> = (0..ReportDimension::ALL.len())
-            .map(|k| {
-                let raw: Option<String> = row.try_get_by_index(k)?;
-                Ok(ReportDimension::ALL[k].label(raw.as_deref()))
-            })
-            .collect::<AppResult<_>>()?;
-        cells.push((key, count_of(row, ReportDimension::ALL.len())?));
+        cells.push((cell_key(row, 0, &dims)?, count_of(row, dims.len())?));
     }
     // Categories of each weighting dimension with a population and a respondent.
-    let position = |d: ReportDimension| {
-        ReportDimension::ALL
-            .iter()
-            .position(|x| *x == d)
-            .unwrap_or(0)
-    };
     let mut margins_labels: Vec<Vec<(String, f64)>> = Vec::new();
-    for &d in &dims {
+    for (position, &d) in dims.iter().enumerate() {
         let (shares, _) = &population.by_dimension[&d];
         let mut kept = Vec::new();
         for (label, people) in shares {
             if *people <= 0.0 {
                 continue;
             }
-            if cells.iter().any(|(key, _)| key[position(d)] == *label) {
+            if cells.iter().any(|(key, _)| key[position] == *label) {
                 kept.push((label.clone(), *people));
             } else {
                 weighting.dropped.push(format!("{}: {label}", d.as_str()));
@@ -1759,7 +1753,8 @@ async fn weigh(
     let usable = |key: &Vec<String>| {
         dims.iter()
             .zip(&margins_labels)
-            .all(|(&d, kept)| kept.iter().any(|(l, _)| *l == key[position(d)]))
+            .enumerate()
+            .all(|(k, (_, kept))| kept.iter().any(|(l, _)| *l == key[k]))
     };
     let (kept_cells, left): (Vec<_>, Vec<_>) = cells.into_iter().partition(|(k, _)| usable(k));
     let n: u64 = kept_cells.iter().map(|(_, c)| c).sum();
@@ -1774,10 +1769,10 @@ async fn weigh(
     let mut first_unit = Vec::new();
     for (key, count) in &kept_cells {
         first_unit.push(category_of[0].len());
-        for (k, &d) in dims.iter().enumerate() {
+        for k in 0..dims.len() {
             let c = margins_labels[k]
                 .iter()
-                .position(|(l, _)| *l == key[position(d)])
+                .position(|(l, _)| *l == key[k])
                 .unwrap_or(0);
             category_of[k].extend(std::iter::repeat_n(c, *count as usize));
         }
