@@ -6,6 +6,7 @@
 pub mod account;
 pub mod address_csv;
 pub mod benchmark_csv;
+pub mod charts;
 pub mod code_key;
 pub mod composition;
 pub mod consultation;
@@ -15,6 +16,7 @@ pub mod dense_lp;
 pub mod disclosure;
 pub mod draw_record;
 pub mod email;
+pub mod html_report;
 pub mod ids;
 pub mod invitation_code;
 pub mod job;
