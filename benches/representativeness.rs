@@ -19,9 +19,9 @@ use civic_panel::config::{Config, DatabaseConfig};
 use civic_panel::db::entities::{answer, response};
 use civic_panel::domain::consultation::Step;
 use civic_panel::domain::ids::ConsultationId;
+use civic_panel::domain::ids::{AccountId, SessionId};
 use civic_panel::domain::questionnaire::QuestionKind;
 use civic_panel::domain::role::Role;
-use civic_panel::domain::ids::{AccountId, SessionId};
 use civic_panel::service::auth::{AuthSession, Caller};
 use civic_panel::service::clock::Clock;
 use civic_panel::service::consultations::{self, ConsultationRequest, QuestionRequest};
@@ -134,7 +134,11 @@ async fn consultation_with(state: &AppState, n: usize) -> anyhow::Result<Consult
             let given = |numbers: &mut Numbers, value: &str| {
                 (numbers.below(20) != 0).then(|| value.to_owned())
             };
-            let sex = if numbers.below(100) < 56 { "female" } else { "male" };
+            let sex = if numbers.below(100) < 56 {
+                "female"
+            } else {
+                "male"
+            };
             let disability = if numbers.below(5) == 0 {
                 "Disabled under the Equality Act"
             } else {
@@ -165,7 +169,9 @@ async fn consultation_with(state: &AppState, n: usize) -> anyhow::Result<Consult
             answers.push(answer::ActiveModel {
                 response_id: Set(id),
                 question_key: Set("again".to_owned()),
-                option_key: Set(Some(if numbers.below(3) == 0 { "no" } else { "yes" }.to_owned())),
+                option_key: Set(Some(
+                    if numbers.below(3) == 0 { "no" } else { "yes" }.to_owned(),
+                )),
                 ..Default::default()
             });
         }
@@ -270,7 +276,10 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let dir = tempfile::tempdir()?;
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.db").display()
+        );
         bench("SQLite", &url, n).await?;
         if let Ok(url) = std::env::var("BENCH_DATABASE_URL")
             && !url.is_empty()

@@ -17,7 +17,7 @@ use crate::http::graphql::caller;
 use crate::http::negotiate::ResponseType;
 use crate::service::auth::Caller;
 use crate::service::reports::{self, ReportOptions};
-use crate::service::{downloads, incentives, letters, recruitment, report_csv};
+use crate::service::{downloads, incentives, letters, recruitment, report_csv, report_html};
 
 /// The caller of a download request, or the response refusing it.
 async fn authenticated(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Response> {
@@ -161,35 +161,106 @@ pub struct ReportQuery {
     threshold: Option<u64>,
 }
 
+/// The caller's report of a consultation (OFFICER in full; SCRUTINY protected exactly as
+/// in the API), or the response refusing it.
+async fn report_for(
+    state: &HttpState,
+    headers: &HeaderMap,
+    consultation: &str,
+    query: ReportQuery,
+) -> Result<reports::Report, Response> {
+    let caller = authenticated(state, headers).await?;
+    let report = async {
+        let consultation_id = id::decode::<ConsultationId>(consultation, "consultation")?;
+        let options = ReportOptions {
+            area_code: query.area_code,
+            threshold: query.threshold,
+            ..ReportOptions::default()
+        };
+        reports::consultation_report(&state.app, &caller, consultation_id, &options).await
+    }
+    .await;
+    report.map_err(respond)
+}
+
+/// The consultation's number for a file name.
+fn consultation_for_name(consultation: &str) -> String {
+    id::decode::<ConsultationId>(consultation, "consultation")
+        .map_or_else(|_| "unknown".to_owned(), |id| id.to_string())
+}
+
 /// `GET /exports/consultations/{consultation}/report.csv?areaCode=…`: a consultation's
-/// report as CSV (OFFICER in full; SCRUTINY protected exactly as in the API).
+/// report as CSV.
 pub async fn report_csv(
     State(state): State<HttpState>,
     Path(consultation): Path<String>,
     Query(query): Query<ReportQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let caller = match authenticated(&state, &headers).await {
-        Ok(caller) => caller,
+    let csv = match report_for(&state, &headers, &consultation, query).await {
+        Ok(report) => report_csv::csv(&report),
         Err(response) => return response,
     };
-    let csv = async {
-        let consultation_id = id::decode::<ConsultationId>(&consultation, "consultation")?;
-        let options = ReportOptions {
-            area_code: query.area_code,
-            threshold: query.threshold,
-            ..ReportOptions::default()
-        };
-        let report =
-            reports::consultation_report(&state.app, &caller, consultation_id, &options).await?;
-        report_csv::csv(&report)
-    }
-    .await;
-    let number = id::decode::<ConsultationId>(&consultation, "consultation")
-        .map_or_else(|_| "unknown".to_owned(), |id| id.to_string());
     download(
         csv,
         "text/csv; charset=utf-8",
-        &format!("consultation-{number}-report.csv"),
+        &format!(
+            "consultation-{}-report.csv",
+            consultation_for_name(&consultation)
+        ),
     )
+}
+
+/// `GET /exports/consultations/{consultation}/report.html?areaCode=…`: the report as one
+/// self-contained page (charts inline, printable) for committee papers.
+pub async fn report_html(
+    State(state): State<HttpState>,
+    Path(consultation): Path<String>,
+    Query(query): Query<ReportQuery>,
+    headers: HeaderMap,
+) -> Response {
+    match report_for(&state, &headers, &consultation, query).await {
+        Ok(report) => download(
+            Ok(report_html::html(&report).into_bytes()),
+            "text/html; charset=utf-8",
+            &format!(
+                "consultation-{}-report.html",
+                consultation_for_name(&consultation)
+            ),
+        ),
+        Err(response) => response,
+    }
+}
+
+/// `GET /exports/consultations/{consultation}/charts/{chart}.svg?areaCode=…`: one chart
+/// of the report (`funnel`, `age_band`, `sex`, `ethnic_group`, `disability`, `ward`,
+/// `deprivation_decile`, `young_people`), shown inline.
+pub async fn report_chart(
+    State(state): State<HttpState>,
+    Path((consultation, chart)): Path<(String, String)>,
+    Query(query): Query<ReportQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(name) = chart.strip_suffix(".svg") else {
+        return respond(AppError::NotFound { what: "chart" });
+    };
+    let report = match report_for(&state, &headers, &consultation, query).await {
+        Ok(report) => report,
+        Err(response) => return response,
+    };
+    match report_html::chart(&report, name) {
+        Ok(svg) => (
+            StatusCode::OK,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("image/svg+xml"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            svg,
+        )
+            .into_response(),
+        Err(err) => respond(err),
+    }
 }

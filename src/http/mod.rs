@@ -49,6 +49,14 @@ pub fn router(app: AppState) -> Router {
             "/exports/consultations/{consultation}/report.csv",
             get(exports::report_csv),
         )
+        .route(
+            "/exports/consultations/{consultation}/report.html",
+            get(exports::report_html),
+        )
+        .route(
+            "/exports/consultations/{consultation}/charts/{chart}",
+            get(exports::report_chart),
+        )
         .route("/t/o/{token}", get(tracking::open))
         .route("/t/c/{token}", get(tracking::click))
         .route(

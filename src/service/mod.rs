@@ -25,6 +25,7 @@ pub mod rate_limit;
 pub mod recruitment;
 pub mod registration;
 pub mod report_csv;
+pub mod report_html;
 pub mod reports;
 pub mod round_status;
 pub mod selection;

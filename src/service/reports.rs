@@ -1463,7 +1463,10 @@ struct AnswerCounts {
 /// The SQL of a weighting cell over `responses s` (a leading comma before each column,
 /// nothing for no dimension) and its `GROUP BY` positions from `first`.
 fn cell_sql(dims: &[ReportDimension], first: usize) -> (String, String) {
-    let select: String = dims.iter().map(|d| format!(", {}", d.response_sql())).collect();
+    let select: String = dims
+        .iter()
+        .map(|d| format!(", {}", d.response_sql()))
+        .collect();
     let group: String = (first..first + dims.len())
         .map(|i| format!(", {i}"))
         .collect();

@@ -439,6 +439,16 @@ async fn an_officer_reads_the_funnel_respondents_against_the_census_propensities
     assert_eq!(report["questions"][1]["answered"], 16);
     assert!(!body.to_string().contains("A private comment"));
     assert_eq!(report["byDay"][0]["completed"], 16, "{report}");
+    // The page for committee papers: every count, charts inline, the scores written out.
+    let page = format!("/exports/consultations/{consultation}/report.html?areaCode={AREA}");
+    let html = app.get(&page, Some(&officer)).await;
+    assert_eq!(html.status, 200);
+    let text = String::from_utf8(html.bytes.clone()).unwrap();
+    assert!(
+        text.contains("Net Promoter Score") && text.contains("<svg"),
+        "{text}"
+    );
+    assert!(!text.contains("[c]"), "officers see every count");
 }
 
 #[tokio::test]
@@ -586,6 +596,28 @@ async fn scrutiny_sees_no_small_count_and_the_attack_on_every_table_recovers_non
     );
     let resident = app.token_for(Role::Resident).await;
     assert_eq!(app.get(&uri, Some(&resident)).await.status, 403);
+    // The HTML report and the charts: the same protection.
+    let page = format!("/exports/consultations/{consultation}/report.html?areaCode={AREA}");
+    let html = app.get(&page, Some(&scrutiny)).await;
+    assert_eq!(html.status, 200);
+    assert!(html.content_type().starts_with("text/html"));
+    let text = String::from_utf8(html.bytes.clone()).unwrap();
+    assert!(
+        text.contains("<svg") && text.contains("[c]"),
+        "charts inline, hidden cells marked"
+    );
+    assert!(!text.contains("A private comment") && !text.contains("<script"));
+    roxmltree::Document::parse(text.trim_start_matches("<!DOCTYPE html>").trim())
+        .expect("the page is well-formed");
+    let chart = format!("/exports/consultations/{consultation}/charts/sex.svg?areaCode={AREA}");
+    let svg = app.get(&chart, Some(&scrutiny)).await;
+    assert_eq!(svg.status, 200);
+    assert_eq!(svg.content_type(), "image/svg+xml");
+    let svg = String::from_utf8(svg.bytes.clone()).unwrap();
+    roxmltree::Document::parse(&svg).expect("the chart is well-formed");
+    let missing =
+        format!("/exports/consultations/{consultation}/charts/nothing.svg?areaCode={AREA}");
+    assert_eq!(app.get(&missing, Some(&scrutiny)).await.status, 404);
 }
 
 #[tokio::test]
