@@ -18,6 +18,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod letters;
 pub mod login_links;
+pub mod panel_report;
 pub mod panels;
 pub mod passwords;
 pub mod progress;

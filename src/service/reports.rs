@@ -96,7 +96,7 @@ impl ReportDimension {
 
     /// The member's category in SQL over `residents r` (age bands come from the
     /// reference day's cut-off dates, bound from `$2`).
-    fn member_sql(self) -> String {
+    pub(crate) fn member_sql(self) -> String {
         match self {
             Self::AgeBand => age_band_sql(),
             Self::Sex => "r.sex".to_owned(),
@@ -121,7 +121,7 @@ impl ReportDimension {
 
     /// A stored value as its report label: census categories in the census's wording,
     /// anything else as written, and a missing one as [`NOT_GIVEN`].
-    fn label(self, raw: Option<&str>) -> String {
+    pub(crate) fn label(self, raw: Option<&str>) -> String {
         let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
             return NOT_GIVEN.to_owned();
         };
@@ -154,7 +154,7 @@ fn age_band_sql() -> String {
 }
 
 /// The birth-date cut-offs of [`age_band_sql`] for ages on `day`.
-fn age_cutoffs(day: NaiveDate) -> Vec<Value> {
+pub(crate) fn age_cutoffs(day: NaiveDate) -> Vec<Value> {
     (0..=BANDS)
         .rev()
         .map(|low| born_by(day, low * 5).into())
@@ -475,17 +475,22 @@ pub struct Report {
 }
 
 /// Counts of one split, before publishing: rows by label, each per part.
-struct Counted {
-    name: String,
-    rows: Vec<(String, Vec<u64>)>,
+pub(crate) struct Counted {
+    pub(crate) name: String,
+    pub(crate) rows: Vec<(String, Vec<u64>)>,
 }
 
 impl Counted {
     fn add(&mut self, label: String, part: usize, count: u64) {
+        self.add_in(label, part, count, OPEN_PART + 1);
+    }
+
+    /// Adds `count` people of `label` to `part`, rows having `width` parts.
+    pub(crate) fn add_in(&mut self, label: String, part: usize, count: u64, width: usize) {
         match self.rows.iter_mut().find(|(l, _)| *l == label) {
             Some((_, parts)) => parts[part] += count,
             None => {
-                let mut parts = vec![0; OPEN_PART + 1];
+                let mut parts = vec![0; width];
                 parts[part] = count;
                 self.rows.push((label, parts));
             }
@@ -493,7 +498,7 @@ impl Counted {
     }
 }
 
-async fn query(
+pub(crate) async fn query(
     db: &impl ConnectionTrait,
     sql: String,
     values: Vec<Value>,
@@ -507,7 +512,7 @@ async fn query(
         .await?)
 }
 
-fn count_of(row: &sea_orm::QueryResult, index: usize) -> AppResult<u64> {
+pub(crate) fn count_of(row: &sea_orm::QueryResult, index: usize) -> AppResult<u64> {
     let n: i64 = row.try_get_by_index(index)?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
@@ -703,14 +708,14 @@ async fn split_channel(db: &impl ConnectionTrait, id: ConsultationId) -> AppResu
 /// and over for age bands), and the labels that named no category.
 /// One dimension's population: category label → people, and the benchmark labels that
 /// named no category.
-type Benchmarked = (Vec<(String, f64)>, Vec<String>);
+pub(crate) type Benchmarked = (Vec<(String, f64)>, Vec<String>);
 
-struct PopulationShares {
-    by_dimension: HashMap<ReportDimension, Benchmarked>,
+pub(crate) struct PopulationShares {
+    pub(crate) by_dimension: HashMap<ReportDimension, Benchmarked>,
     age_bands: Vec<(String, i64)>,
 }
 
-async fn population(
+pub(crate) async fn population(
     db: &impl ConnectionTrait,
     area: Option<&str>,
     min_age: u32,
@@ -800,10 +805,10 @@ async fn population(
 
 /// Orders a split's rows: the population's categories first, then others, then
 /// [`NOT_GIVEN`], adding empty rows for population categories nobody is in.
-fn order_rows(counted: &mut Counted, population: &[(String, f64)]) {
+pub(crate) fn order_rows(counted: &mut Counted, population: &[(String, f64)], width: usize) {
     for (label, _) in population {
         if !counted.rows.iter().any(|(l, _)| l == label) {
-            counted.rows.push((label.clone(), vec![0; OPEN_PART + 1]));
+            counted.rows.push((label.clone(), vec![0; width]));
         }
     }
     let rank = |label: &str| {
@@ -821,11 +826,11 @@ fn order_rows(counted: &mut Counted, population: &[(String, f64)]) {
     });
 }
 
-fn shown(value: u64, hidden: bool) -> Shown {
+pub(crate) fn shown(value: u64, hidden: bool) -> Shown {
     (!hidden).then_some(value)
 }
 
-fn ratio_of(part: Shown, whole: Shown) -> Option<f64> {
+pub(crate) fn ratio_of(part: Shown, whole: Shown) -> Option<f64> {
     match (part, whole) {
         (Some(p), Some(w)) if w > 0 => Some(p as f64 / w as f64),
         _ => None,
@@ -1029,7 +1034,7 @@ async fn gather(
             .by_dimension
             .get(&dimension)
             .map_or(&[][..], |(s, _)| s.as_slice());
-        order_rows(&mut split, shares);
+        order_rows(&mut split, shares, OPEN_PART + 1);
         splits.push(split);
     }
     let (young, young_labels) = split_young(db, id, reference_day, options.young).await?;

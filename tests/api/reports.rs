@@ -722,3 +722,146 @@ async fn bad_report_requests_get_clear_codes_and_an_empty_consultation_reports_z
         0
     );
 }
+
+const PANEL_REPORT: &str = "query($id: ID!, $input: ReportInput) {
+    panelReport(id: $id, input: $input, seriesDimension: SEX) {
+        name threshold suppressed seriesDimension
+        splits {
+            name totals { members sitting left responding lapsed neverResponded }
+            groups {
+                label populationShare sittingShare representationRatio leavingRate lapseRate
+                counts { members sitting left responding lapsed neverResponded }
+            }
+        }
+        series { title openedOn groups { label invited completed responseRate } }
+    }
+}";
+
+#[tokio::test]
+async fn a_panels_health_shows_who_left_and_who_stopped_responding_by_group() {
+    let app = TestApp::spawn().await;
+    app.load_benchmarks().await;
+    let officer = app.token_for(Role::Officer).await;
+    let scrutiny = app.token_for(Role::Scrutiny).await;
+    let members = members();
+    let panel = panel_of(&app, &officer, &members).await;
+    answered_survey(&app, &officer, &panel, &members, "Spring").await;
+    // Two more rounds nobody answers: the spring respondents have lapsed.
+    let silent: Vec<Member> = self::members()
+        .into_iter()
+        .map(|m| Member { rating: None, ..m })
+        .collect();
+    answered_survey(&app, &officer, &panel, &silent, "Summer").await;
+    answered_survey(&app, &officer, &panel, &silent, "Autumn").await;
+    // Four men who never answered leave.
+    let panel_id = id::decode::<PanelId>(&panel, "id").unwrap();
+    let leavers: Vec<i64> = membership::Entity::find()
+        .filter(membership::Column::PanelId.eq(panel_id.get()))
+        .order_by_desc(membership::Column::ResidentId)
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .take(4)
+        .map(|m| m.id)
+        .collect();
+    membership::Entity::update_many()
+        .col_expr(
+            membership::Column::Status,
+            sea_orm::sea_query::Expr::value("withdrawn"),
+        )
+        .filter(membership::Column::Id.is_in(leavers))
+        .exec(app.db())
+        .await
+        .unwrap();
+    let body = app
+        .graphql(
+            PANEL_REPORT,
+            json!({ "id": panel, "input": { "areaCode": AREA } }),
+            Some(&officer),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let report = &body["data"]["panelReport"];
+    let sex = split(report, "sex");
+    let counts = |label: &str| group(sex, label)["counts"].clone();
+    assert_eq!(
+        counts("female"),
+        json!({ "members": 24, "sitting": 24, "left": 0, "responding": 0, "lapsed": 12,
+                "neverResponded": 12 })
+    );
+    assert_eq!(
+        counts("male"),
+        json!({ "members": 16, "sitting": 12, "left": 4, "responding": 0, "lapsed": 4,
+                "neverResponded": 12 })
+    );
+    assert!(close(&group(sex, "male")["leavingRate"], 0.25));
+    assert!(close(&group(sex, "female")["lapseRate"], 1.0));
+    assert!(close(&group(sex, "female")["sittingShare"], 24.0 / 36.0));
+    // The series, consultation by consultation, as each one's own report shows it.
+    let series = report["series"].as_array().unwrap();
+    assert_eq!(series.len(), 3);
+    assert_eq!(series[0]["title"], "Spring");
+    let women = |point: &Value| {
+        point["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["label"] == "female")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(women(&series[0])["completed"], 12);
+    assert!(close(&women(&series[0])["responseRate"], 0.5));
+    assert_eq!(women(&series[2])["completed"], 0);
+    // SCRUTINY: no small count, and the attack on the panel's tables finds nothing.
+    let body = app
+        .graphql(
+            PANEL_REPORT,
+            json!({ "id": panel, "input": { "areaCode": AREA } }),
+            Some(&scrutiny),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let report = &body["data"]["panelReport"];
+    assert_eq!(report["threshold"], 10);
+    assert_eq!(
+        group(split(report, "sex"), "male")["counts"]["left"],
+        Value::Null
+    );
+    let text = report.to_string();
+    for key in [
+        "members",
+        "sitting",
+        "left",
+        "responding",
+        "lapsed",
+        "neverResponded",
+        "invited",
+        "completed",
+    ] {
+        for n in 1..10 {
+            assert!(
+                !text.contains(&format!("\"{key}\":{n},"))
+                    && !text.contains(&format!("\"{key}\":{n}}}")),
+                "{key} = {n} shown"
+            );
+        }
+    }
+    let options = ReportOptions {
+        area_code: Some(AREA.to_owned()),
+        ..ReportOptions::default()
+    };
+    let (populations, tables, hidden) =
+        civic_panel::service::panel_report::protection_of(&app.state, panel_id, &options)
+            .await
+            .unwrap();
+    let (model, suppressed) = joint(&populations, &tables, &hidden).unwrap();
+    for range in disclosure::attack(&model, &suppressed)
+        .unwrap()
+        .iter()
+        .flatten()
+    {
+        assert!(range.1 - range.0 >= 10.0 - 1e-6, "pinned to {range:?}");
+    }
+}

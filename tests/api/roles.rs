@@ -81,6 +81,11 @@ const ACCESS: &[(&str, Access, &str)] = &[
         r#"{ consultationReport(id: "Q29uc3VsdGF0aW9uOjE=") { title } }"#,
     ),
     (
+        "Query.panelReport",
+        Access::Roles(&[Role::Officer, Role::Scrutiny]),
+        r#"{ panelReport(id: "UGFuZWw6MQ==") { name } }"#,
+    ),
+    (
         "Query.recruitmentPlan",
         Access::Roles(&[Role::Officer]),
         "{ recruitmentPlan(targetRegistrations: 10) { lettersNeeded } }",
@@ -414,9 +419,9 @@ async fn each_role_is_refused_every_field_it_is_not_granted() {
         }
     }
     // Three ADMIN-only fields refused to three roles, thirty-six OFFICER fields to two,
-    // five OFFICER-or-SCRUTINY fields to residents, and one OFFICER-or-RESIDENT field to
+    // six OFFICER-or-SCRUTINY fields to residents, and one OFFICER-or-RESIDENT field to
     // scrutiny members.
-    assert_eq!(refusals, 3 * 3 + 36 * 2 + 5 + 1);
+    assert_eq!(refusals, 3 * 3 + 36 * 2 + 6 + 1);
 }
 
 #[tokio::test]

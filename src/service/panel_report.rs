@@ -1,0 +1,360 @@
+//! A panel's health: who sits on it against the population, who has left, who responds and
+//! who has stopped responding, by group, so that recruitment can top up the groups that
+//! leave; and the response rate of each group consultation by consultation.
+//!
+//! Members are counted by their profile (ages today) and by two things about their
+//! membership: whether they still sit (selected, active, paused) or have left (withdrawn,
+//! term ended), and how they answer the panel's consultations:
+//! - *not yet invited*;
+//! - *never responded*: invited, never completed;
+//! - *responding*: completed at least one of their two latest invitations;
+//! - *lapsed*: completed an earlier one, but neither of their two latest.
+//!
+//! One grouped query per dimension (the classification is worked out in SQL). For
+//! SCRUTINY, the tables are protected together by `service::disclosure`; the series by
+//! consultation is taken from each consultation's own report, so a count hidden there is
+//! hidden here too.
+
+use chrono::NaiveDate;
+
+use crate::domain::ids::{ConsultationId, PanelId};
+use crate::domain::role::Role;
+use crate::domain::uk_time::uk_date;
+use crate::error::AppResult;
+use crate::service::auth::Caller;
+use crate::service::disclosure::{self, CountTable, Hidden, Population};
+use crate::service::panels;
+use crate::service::reports::{
+    self, COMPLETED, Counted, INVITED, PopulationShares, ReportDimension, ReportOptions, Shown,
+    age_cutoffs, count_of, order_rows, population, query, ratio_of, shown,
+};
+use crate::state::AppState;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+/// Parts: sitting or left, times the four ways of answering (not yet invited, never
+/// responded, responding, lapsed).
+const PARTS: usize = 8;
+
+/// The published columns.
+pub const COLUMNS: [&str; 6] = [
+    "members",
+    "sitting",
+    "left",
+    "responding",
+    "lapsed",
+    "never_responded",
+];
+
+fn members() -> Population {
+    Population {
+        name: "memberships",
+        parts: PARTS,
+        columns: vec![
+            (COLUMNS[0], (0..PARTS).collect()),
+            (COLUMNS[1], (0..4).collect()),
+            (COLUMNS[2], (4..8).collect()),
+            (COLUMNS[3], vec![2, 6]),
+            (COLUMNS[4], vec![3, 7]),
+            (COLUMNS[5], vec![1, 5]),
+        ],
+    }
+}
+
+/// One group of a panel split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PanelGroup {
+    /// The category.
+    pub label: String,
+    /// Per [`COLUMNS`].
+    pub counts: [Shown; 6],
+    /// Its share of the population (census benchmarks).
+    pub population_share: Option<f64>,
+    /// Its share of the sitting members whose category is known.
+    pub sitting_share: Option<f64>,
+    /// Sitting share ÷ population share.
+    pub ratio: Option<f64>,
+    /// Left ÷ all who have been members.
+    pub leaving_rate: Option<f64>,
+    /// Lapsed ÷ those who ever responded (responding or lapsed).
+    pub lapse_rate: Option<f64>,
+}
+
+/// The panel split by one dimension.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PanelSplit {
+    /// `age_band`, `sex`, …
+    pub name: String,
+    /// Its groups.
+    pub rows: Vec<PanelGroup>,
+    /// Everyone.
+    pub totals: [Shown; 6],
+}
+
+/// One consultation of the panel, by group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngagementPoint {
+    /// The consultation.
+    pub consultation: ConsultationId,
+    /// Its title.
+    pub title: String,
+    /// The day it opened.
+    pub opened: Option<NaiveDate>,
+    /// Per group of the chosen dimension: label, invited, completed (as its own report
+    /// shows them).
+    pub groups: Vec<(String, Shown, Shown)>,
+}
+
+/// A panel's health.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PanelReport {
+    /// The panel.
+    pub panel: PanelId,
+    /// Its name.
+    pub name: String,
+    /// The benchmark area compared with.
+    pub area_code: Option<String>,
+    /// The threshold applied (`None` for readers who see everything).
+    pub threshold: Option<u64>,
+    /// Whether anything was hidden.
+    pub suppressed: bool,
+    /// Members by each dimension.
+    pub splits: Vec<PanelSplit>,
+    /// The dimension of the series.
+    pub series_dimension: ReportDimension,
+    /// Consultations in the order they opened.
+    pub series: Vec<EngagementPoint>,
+}
+
+/// The SQL classifying each member of panel `$1`: `e` is 1 (never responded), 2
+/// (responding) or 3 (lapsed); a member with no invitation has no row (0, not invited).
+const ENGAGEMENT_SQL: &str = "\
+WITH ranked AS ( \
+  SELECT i.resident_id, CASE WHEN i.completed_at IS NOT NULL THEN 1 ELSE 0 END AS done, \
+    ROW_NUMBER() OVER (PARTITION BY i.resident_id ORDER BY i.consultation_id DESC) AS recent \
+  FROM invitations i JOIN consultations c ON c.id = i.consultation_id \
+  WHERE c.panel_id = $1 AND i.revoked_at IS NULL), \
+engaged AS ( \
+  SELECT resident_id, CASE \
+    WHEN MAX(done) = 0 THEN 1 \
+    WHEN MAX(CASE WHEN recent <= 2 THEN done ELSE 0 END) = 1 THEN 2 \
+    ELSE 3 END AS e \
+  FROM ranked GROUP BY resident_id) ";
+
+async fn split_members(
+    state: &AppState,
+    panel: PanelId,
+    day: NaiveDate,
+    dimension: ReportDimension,
+) -> AppResult<Counted> {
+    let mut values = vec![panel.get().into()];
+    if dimension == ReportDimension::AgeBand {
+        values.extend(age_cutoffs(day));
+    }
+    let rows = query(
+        state.db.reader(),
+        format!(
+            "{ENGAGEMENT_SQL} SELECT {} AS category, \
+               CASE WHEN m.status IN ('withdrawn', 'term_ended') THEN 1 ELSE 0 END, \
+               COALESCE(g.e, 0), COUNT(*) \
+             FROM memberships m JOIN residents r ON r.id = m.resident_id \
+             LEFT JOIN engaged g ON g.resident_id = m.resident_id \
+             WHERE m.panel_id = $1 GROUP BY 1, 2, 3",
+            dimension.member_sql()
+        ),
+        values,
+    )
+    .await?;
+    let mut counted = Counted {
+        name: dimension.as_str().to_owned(),
+        rows: Vec::new(),
+    };
+    for row in &rows {
+        let category: Option<String> = row.try_get_by_index(0)?;
+        let left: i32 = row.try_get_by_index(1)?;
+        let engagement: i32 = row.try_get_by_index(2)?;
+        let part = usize::from(left == 1) * 4 + usize::try_from(engagement).unwrap_or(0).min(3);
+        counted.add_in(
+            dimension.label(category.as_deref()),
+            part,
+            count_of(row, 3)?,
+            PARTS,
+        );
+    }
+    Ok(counted)
+}
+
+/// Members split by every dimension, with the population, as disclosure tables.
+async fn gather(
+    state: &AppState,
+    panel: PanelId,
+    options: &ReportOptions,
+) -> AppResult<(
+    Option<String>,
+    PopulationShares,
+    Vec<Counted>,
+    Vec<CountTable>,
+)> {
+    let today = uk_date(state.clock.now());
+    let (area_code, shares) = population(
+        state.db.reader(),
+        options.area_code.as_deref(),
+        options.min_age,
+    )
+    .await?;
+    let people = members();
+    let mut counted = Vec::new();
+    let mut tables = Vec::new();
+    for dimension in ReportDimension::ALL {
+        let mut split = split_members(state, panel, today, dimension).await?;
+        let population = shares
+            .by_dimension
+            .get(&dimension)
+            .map_or(&[][..], |(s, _)| s.as_slice());
+        order_rows(&mut split, population, PARTS);
+        tables.push(CountTable::full(
+            &people,
+            0,
+            split.rows.iter().map(|(_, parts)| parts.clone()).collect(),
+        ));
+        counted.push(split);
+    }
+    Ok((area_code, shares, counted, tables))
+}
+
+/// A panel's health report for `caller`: in full for OFFICER and ADMIN, protected for
+/// SCRUTINY. `series_dimension` is the dimension of the consultation-by-consultation
+/// series.
+pub async fn panel_report(
+    state: &AppState,
+    caller: &Caller,
+    panel: PanelId,
+    options: &ReportOptions,
+    series_dimension: ReportDimension,
+) -> AppResult<PanelReport> {
+    caller.require(reports::READERS)?;
+    let db = state.db.reader();
+    let found = panels::find_any(db, panel).await?;
+    let protected = caller.role() == Some(Role::Scrutiny);
+    let server = state.config.disclosure_threshold;
+    let threshold = options.threshold.unwrap_or(server).max(server);
+    let (area_code, shares, counted, tables) = gather(state, panel, options).await?;
+    let people = members();
+    let hidden: Vec<Hidden> = if protected {
+        disclosure::protect(std::slice::from_ref(&people), &tables, threshold)?
+    } else {
+        tables.iter().map(Hidden::none).collect()
+    };
+    let mut splits = Vec::new();
+    for (((c, table), hidden), dimension) in counted
+        .iter()
+        .zip(&tables)
+        .zip(&hidden)
+        .zip(ReportDimension::ALL)
+    {
+        let population = shares.by_dimension.get(&dimension).map(|(s, _)| s);
+        let population_total: f64 = population.map_or(0.0, |p| p.iter().map(|(_, n)| n).sum());
+        let counts_of = |row: Option<usize>| -> [Shown; 6] {
+            std::array::from_fn(|k| match row {
+                Some(r) => shown(table.value(&people, Some(&[r]), k), hidden.cells[r][k]),
+                None => shown(table.value(&people, None, k), hidden.totals[k]),
+            })
+        };
+        let known_sitting: Shown = c
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, (l, _))| l != reports::NOT_GIVEN)
+            .try_fold(0, |sum, (r, _)| counts_of(Some(r))[1].map(|n| sum + n));
+        let rows = c
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(r, (label, _))| {
+                let counts = counts_of(Some(r));
+                let population_share = population
+                    .and_then(|p| p.iter().find(|(l, _)| l == label))
+                    .filter(|_| population_total > 0.0)
+                    .map(|(_, n)| n / population_total);
+                let sitting_share = ratio_of(counts[1], known_sitting);
+                let ever = counts[3].zip(counts[4]).map(|(a, b)| a + b);
+                PanelGroup {
+                    label: label.clone(),
+                    population_share,
+                    sitting_share,
+                    ratio: sitting_share
+                        .zip(population_share)
+                        .filter(|(_, p)| *p > 0.0)
+                        .map(|(s, p)| s / p),
+                    leaving_rate: ratio_of(counts[2], counts[0]),
+                    lapse_rate: ratio_of(counts[4], ever),
+                    counts,
+                }
+            })
+            .collect();
+        splits.push(PanelSplit {
+            name: c.name.clone(),
+            rows,
+            totals: counts_of(None),
+        });
+    }
+    // The series: each consultation's own report, as the caller may read it.
+    let mut series = Vec::new();
+    let mut consultations: Vec<_> = crate::db::entities::consultation::Entity::find()
+        .filter(crate::db::entities::consultation::Column::PanelId.eq(panel.get()))
+        .filter(crate::db::entities::consultation::Column::OpenedAt.is_not_null())
+        .all(db)
+        .await?;
+    consultations.sort_by_key(|c| (c.opened_at, c.id));
+    for consultation in consultations {
+        let report = reports::consultation_report(
+            state,
+            caller,
+            ConsultationId(consultation.id),
+            &ReportOptions {
+                weighting: Vec::new(),
+                ..options.clone()
+            },
+        )
+        .await?;
+        let groups = report
+            .splits
+            .iter()
+            .find(|s| s.name == series_dimension.as_str())
+            .map(|s| {
+                s.rows
+                    .iter()
+                    .map(|r| (r.label.clone(), r.counts[INVITED], r.counts[COMPLETED]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        series.push(EngagementPoint {
+            consultation: ConsultationId(consultation.id),
+            title: consultation.title,
+            opened: consultation.opened_at.map(uk_date),
+            groups,
+        });
+    }
+    Ok(PanelReport {
+        panel,
+        name: found.name,
+        area_code,
+        threshold: protected.then_some(threshold),
+        suppressed: hidden.iter().any(Hidden::any),
+        splits,
+        series_dimension,
+        series,
+    })
+}
+
+/// The disclosure tables of a panel report and what SCRUTINY's copy hides, for the
+/// attack that checks it.
+pub async fn protection_of(
+    state: &AppState,
+    panel: PanelId,
+    options: &ReportOptions,
+) -> AppResult<(Vec<Population>, Vec<CountTable>, Vec<Hidden>)> {
+    let (_, _, _, tables) = gather(state, panel, options).await?;
+    let people = vec![members()];
+    let hidden = disclosure::protect(&people, &tables, state.config.disclosure_threshold)?;
+    Ok((people, tables, hidden))
+}
