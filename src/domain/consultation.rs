@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
+use super::charts::escape;
 use super::ids::{AccountId, ConsultationId, PanelId};
 use super::questionnaire::Question;
 
@@ -296,22 +297,6 @@ pub fn render(template: &str, values: &[(&str, &str)]) -> Result<String, Templat
     Ok(out)
 }
 
-/// `text` safe inside HTML.
-pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// An email's HTML alternative: the plain text's paragraphs, `link` made a button-like
 /// link, and the 1×1 tracking image at `pixel` last.
 pub fn email_html(text: &str, link: &str, pixel: &str) -> String {
@@ -319,8 +304,8 @@ pub fn email_html(text: &str, link: &str, pixel: &str) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"></head>\n<body style=\"font-family: sans-serif; font-size: 16px; line-height: 1.5\">\n",
     );
     for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
-        let escaped = html_escape(paragraph).replace('\n', "<br>\n");
-        let escaped_link = html_escape(link);
+        let escaped = escape(paragraph).replace('\n', "<br>\n");
+        let escaped_link = escape(link);
         let body = if !link.is_empty() && paragraph.contains(link) {
             escaped.replace(
                 &escaped_link,
@@ -335,7 +320,7 @@ pub fn email_html(text: &str, link: &str, pixel: &str) -> String {
     }
     html.push_str(&format!(
         "<img src=\"{}\" width=\"1\" height=\"1\" alt=\"\">\n</body></html>\n",
-        html_escape(pixel)
+        escape(pixel)
     ));
     html
 }

@@ -16,7 +16,7 @@ use civic_panel::db::entities::{
 use civic_panel::domain::role::Role;
 
 use crate::delivery::smtp_to;
-use crate::helpers::{TestApp, csv_rows, error_code};
+use crate::helpers::{TestApp, csv_rows, error_code, resident_row};
 use crate::smtp_server::SmtpServer;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -74,13 +74,6 @@ pub(crate) async fn panel_of(
     for (i, (member, letter)) in members.iter().zip(&letters).enumerate() {
         let (sex, born) = profile(i);
         let row = resident::Entity::insert(resident::ActiveModel {
-            account_id: Set(None),
-            letter_id: Set(letter.id),
-            round_id: Set(round.get()),
-            address_id: Set(letter.address_id),
-            household_key: Set(format!("H{i}")),
-            household_lock: Set(None),
-            ward_code: Set("E05000001".to_owned()),
             deprivation_decile: Set(Some(3)),
             full_name: Set(format!("Member {i}")),
             email: Set(member.email.map(str::to_owned)),
@@ -88,12 +81,7 @@ pub(crate) async fn panel_of(
             date_of_birth: Set(born.parse().unwrap()),
             sex: Set(sex.to_owned()),
             ethnic_group: Set("Asian, Asian British or Asian Welsh: Indian".to_owned()),
-            disability: Set("Not disabled under the Equality Act".to_owned()),
-            registered_at: Set(now),
-            incentive_owed: Set(false),
-            incentive_fulfilled_at: Set(None),
-            withdrawn_at: Set(None),
-            ..Default::default()
+            ..resident_row(letter, round, i, now)
         })
         .exec(app.db())
         .await

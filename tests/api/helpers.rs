@@ -563,3 +563,37 @@ pub fn registration(code: &str, email: &str) -> Value {
 pub const REGISTER: &str = "mutation($input: RegistrationCreateInput!) {
     registrationCreate(input: $input) { residentId token incentiveOwed account { email role } }
 }";
+
+/// A registrant of `round` from `letter`, numbered `n`: in ward E05000001, decile 5, born
+/// 1 May 1990, female, White British, not disabled, with no email or phone. Tests change
+/// what they need with struct update syntax.
+pub fn resident_row(
+    letter: &civic_panel::db::entities::letter::Model,
+    round: RoundId,
+    n: usize,
+    now: chrono::DateTime<Utc>,
+) -> civic_panel::db::entities::resident::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    civic_panel::db::entities::resident::ActiveModel {
+        account_id: Set(None),
+        letter_id: Set(letter.id),
+        round_id: Set(round.get()),
+        address_id: Set(letter.address_id),
+        household_key: Set(format!("H{n}")),
+        household_lock: Set(None),
+        ward_code: Set("E05000001".to_owned()),
+        deprivation_decile: Set(Some(5)),
+        full_name: Set(format!("Resident {n}")),
+        email: Set(None),
+        phone: Set(None),
+        date_of_birth: Set(chrono::NaiveDate::from_ymd_opt(1990, 5, 1).unwrap_or_default()),
+        sex: Set("female".to_owned()),
+        ethnic_group: Set("White: English, Welsh, Scottish, Northern Irish or British".to_owned()),
+        disability: Set("Not disabled under the Equality Act".to_owned()),
+        registered_at: Set(now),
+        incentive_owed: Set(false),
+        incentive_fulfilled_at: Set(None),
+        withdrawn_at: Set(None),
+        ..Default::default()
+    }
+}

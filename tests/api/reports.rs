@@ -14,7 +14,7 @@ use civic_panel::graphql::id;
 use civic_panel::service::disclosure::joint;
 use civic_panel::service::reports::{self, ReportOptions};
 
-use crate::helpers::{TestApp, csv_rows, error_code};
+use crate::helpers::{TestApp, csv_rows, error_code, resident_row};
 
 /// Tewkesbury, the area of the bundled demonstration register.
 const AREA: &str = "E07000083";
@@ -90,26 +90,14 @@ async fn panel_of(app: &TestApp, officer: &str, members: &[Member]) -> String {
     let now = app.clock.now();
     for (i, (member, letter)) in members.iter().zip(&letters).enumerate() {
         let row = resident::Entity::insert(resident::ActiveModel {
-            account_id: Set(None),
-            letter_id: Set(letter.id),
-            round_id: Set(round.get()),
-            address_id: Set(letter.address_id),
-            household_key: Set(format!("H{i}")),
-            household_lock: Set(None),
             ward_code: Set(if i % 2 == 0 { "E05010001" } else { "E05010002" }.to_owned()),
             deprivation_decile: Set(Some(1 + (i % 10) as i16)),
             full_name: Set(format!("Member {i}")),
             email: Set(Some(format!("member{i}@example.org"))),
-            phone: Set(None),
             date_of_birth: Set(member.born.parse().unwrap()),
             sex: Set(member.sex.to_owned()),
             ethnic_group: Set(member.ethnic_group.to_owned()),
-            disability: Set("Not disabled under the Equality Act".to_owned()),
-            registered_at: Set(now),
-            incentive_owed: Set(false),
-            incentive_fulfilled_at: Set(None),
-            withdrawn_at: Set(None),
-            ..Default::default()
+            ..resident_row(letter, round, i, now)
         })
         .exec(app.db())
         .await
