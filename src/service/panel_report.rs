@@ -259,12 +259,11 @@ pub async fn panel_report(
                 None => shown(table.value(&people, None, k), hidden.totals[k]),
             })
         };
-        let known_sitting: Shown = c
-            .rows
-            .iter()
-            .enumerate()
-            .filter(|(_, (l, _))| l != reports::NOT_GIVEN)
-            .try_fold(0, |sum, (r, _)| counts_of(Some(r))[1].map(|n| sum + n));
+        // Sitting members whose category is known (the total less those not giving it).
+        let not_given = c.rows.iter().position(|(l, _)| l == reports::NOT_GIVEN);
+        let known_sitting: Shown = not_given
+            .map_or(Some(0), |r| counts_of(Some(r))[1])
+            .and_then(|given| counts_of(None)[1].map(|total| total - given));
         let rows = c
             .rows
             .iter()

@@ -863,16 +863,12 @@ fn publish_split(
     let totals = counts_of(None);
     let (shares, unmatched) = population.cloned().unwrap_or_default();
     let population_total: f64 = shares.iter().map(|(_, n)| n).sum();
+    // Everyone in the column whose category is known: the total less those not giving
+    // it (hidden if either is, since it would give the other away).
+    let not_given = counted.rows.iter().position(|(label, _)| label == NOT_GIVEN);
     let known = |column: usize| -> Shown {
-        // Everyone in the column whose category is known; hidden if any part is.
-        let mut sum = 0;
-        for (r, (label, _)) in counted.rows.iter().enumerate() {
-            if label == NOT_GIVEN {
-                continue;
-            }
-            sum += counts_of(Some(r))[column]?;
-        }
-        Some(sum)
+        let given = not_given.map_or(Some(0), |r| counts_of(Some(r))[column])?;
+        totals[column].map(|total| total - given)
     };
     let known_invited = known(INVITED);
     let known_respondents = known(RESPONDENTS);
