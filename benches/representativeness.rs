@@ -1,8 +1,10 @@
 //! The representativeness report's benchmark (run with `cargo bench --bench
 //! representativeness`): a consultation with 100,000 open-link responses, each with a
 //! profile on six dimensions and two answers (a 0–10 rating and a single choice), reported
-//! in full (`service::reports::consultation_report`: every split, the young people, the
-//! R-indicator, raking on age band and sex, and both questions) as an officer and as a
+//! by `service::reports::consultation_report`: the representativeness alone (funnel,
+//! every split against the census, the young people, the R-indicator: what `consultationReport`
+//! works out when weighting and questions are not asked for), and in full (raking on age
+//! band and sex and both questions' results, weighted and not) as an officer and as a
 //! scrutiny member (with disclosure control).
 //!
 //! The baseline, timed in the same run on the same data, is one grouped count of the
@@ -244,11 +246,19 @@ async fn bench(name: &str, url: &str, n: usize) -> anyhow::Result<()> {
         account_id: AccountId(1),
         role: Role::Scrutiny,
     });
-    for (who, caller) in [("officer", Caller::System), ("scrutiny", scrutiny)] {
-        let report = reports::consultation_report(&state, &caller, id, &options).await?;
+    let representativeness = ReportOptions {
+        results: false,
+        ..options.clone()
+    };
+    for (who, caller, options) in [
+        ("officer, representativeness only", Caller::System, &representativeness),
+        ("officer, with weighted results", Caller::System, &options),
+        ("scrutiny, with weighted results", scrutiny, &options),
+    ] {
+        let report = reports::consultation_report(&state, &caller, id, options).await?;
         let respondents = report.funnel.totals[reports::RESPONDENTS];
         let (best, median) = timed(|| async {
-            reports::consultation_report(&state, &caller, id, &options).await?;
+            reports::consultation_report(&state, &caller, id, options).await?;
             Ok(())
         })
         .await?;

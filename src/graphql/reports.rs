@@ -91,6 +91,7 @@ impl ReportInput {
             propensity: dimensions(self.propensity_dimensions, defaults.propensity),
             weighting: dimensions(self.weighting_dimensions, defaults.weighting),
             trim: self.trim.map(|t| (t.low, t.high)),
+            results: true,
         }
     }
 }
@@ -569,7 +570,10 @@ impl ReportQuery {
     ) -> async_graphql::Result<ConsultationReport> {
         let consultation = id::decode::<ConsultationId>(&id, "id")?;
         let state = context::state(ctx)?;
-        let options = input.unwrap_or_default().options();
+        let mut options = input.unwrap_or_default().options();
+        // Weighting and results are worked out only when asked for.
+        let wanted = ctx.look_ahead();
+        options.results = wanted.field("weighting").exists() || wanted.field("questions").exists();
         let report =
             reports::consultation_report(state, &context::caller(ctx), consultation, &options)
                 .await?;

@@ -311,6 +311,7 @@ pub async fn panel_report(
             ConsultationId(consultation.id),
             &ReportOptions {
                 weighting: Vec::new(),
+                results: false,
                 ..options.clone()
             },
         )

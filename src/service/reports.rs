@@ -188,6 +188,10 @@ pub struct ReportOptions {
     pub weighting: Vec<ReportDimension>,
     /// Weight trimming, as multiples of the mean weight.
     pub trim: Option<(f64, f64)>,
+    /// Whether to work out the weighting and the questions' results (the API leaves them
+    /// out when they are not asked for). SCRUTINY's copy always counts the answers, since
+    /// they are protected together with everything else.
+    pub results: bool,
 }
 
 impl Default for ReportOptions {
@@ -205,6 +209,7 @@ impl Default for ReportOptions {
             ],
             weighting: vec![ReportDimension::AgeBand, ReportDimension::Sex],
             trim: None,
+            results: true,
         }
     }
 }
@@ -377,6 +382,25 @@ pub struct Weighting {
     pub dropped: Vec<String>,
     /// What the reader should know.
     pub note: Option<String>,
+}
+
+impl Weighting {
+    /// Unweighted, because the weighting was not asked for.
+    fn not_asked(options: &ReportOptions) -> Self {
+        Self {
+            dimensions: options.weighting.clone(),
+            weighted: false,
+            iterations: 0,
+            converged: false,
+            max_error: 0.0,
+            effective_n: 0.0,
+            design_effect: 1.0,
+            respondents: None,
+            left_out: None,
+            dropped: Vec::new(),
+            note: Some("Not asked for.".to_owned()),
+        }
+    }
 }
 
 /// A score with its 95 % interval.
@@ -1017,6 +1041,7 @@ async fn gather(
     state: &AppState,
     id: ConsultationId,
     options: &ReportOptions,
+    answers: bool,
 ) -> AppResult<Gathered> {
     let db = state.db.reader();
     let consultation = consultations::find_any(db, id).await?;
@@ -1035,8 +1060,14 @@ async fn gather(
     }
     let (young, young_labels) = split_young(db, id, reference_day, options.young).await?;
     let channel = split_channel(db, id).await?;
-    let questions = consultations::questions_of(db, id).await?;
-    let answers = answer_counts(db, id, &options.weighting).await?;
+    let (questions, answers) = if answers {
+        (
+            consultations::questions_of(db, id).await?,
+            answer_counts(db, id, &options.weighting).await?,
+        )
+    } else {
+        (Vec::new(), AnswerCounts::default())
+    };
     let part_totals: Vec<u64> = (0..=OPEN_PART)
         .map(|p| channel.rows.iter().map(|(_, parts)| parts[p]).sum())
         .collect();
@@ -1080,7 +1111,7 @@ pub async fn consultation_report(
     let db = state.db.reader();
     let protected = caller.role() == Some(Role::Scrutiny);
     let threshold = threshold_of(state, options);
-    let gathered = gather(state, id, options).await?;
+    let gathered = gather(state, id, options, options.results || protected).await?;
     let (populations, tables) = gathered.tables();
     let hidden: Vec<Hidden> = if protected {
         disclosure::protect(&populations, &tables, threshold)?
@@ -1138,7 +1169,11 @@ pub async fn consultation_report(
         protected,
     )
     .await?;
-    let (mut weighting, weights) = weigh(db, id, options, &gathered.population).await?;
+    let (mut weighting, weights) = if options.results {
+        weigh(db, id, options, &gathered.population).await?
+    } else {
+        (Weighting::not_asked(options), HashMap::new())
+    };
     if protected {
         let safe = |n: Shown| n.filter(|&n| n == 0 || n >= threshold);
         weighting.respondents = safe(weighting.respondents);
@@ -2033,7 +2068,7 @@ pub async fn protection_of(
     id: ConsultationId,
     options: &ReportOptions,
 ) -> AppResult<(Vec<Population>, Vec<CountTable>, Vec<Hidden>)> {
-    let gathered = gather(state, id, options).await?;
+    let gathered = gather(state, id, options, true).await?;
     let (populations, tables) = gathered.tables();
     let hidden = disclosure::protect(&populations, &tables, threshold_of(state, options))?;
     Ok((populations, tables, hidden))
