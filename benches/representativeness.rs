@@ -251,7 +251,11 @@ async fn bench(name: &str, url: &str, n: usize) -> anyhow::Result<()> {
         ..options.clone()
     };
     for (who, caller, options) in [
-        ("officer, representativeness only", Caller::System, &representativeness),
+        (
+            "officer, representativeness only",
+            Caller::System,
+            &representativeness,
+        ),
         ("officer, with weighted results", Caller::System, &options),
         ("scrutiny, with weighted results", scrutiny, &options),
     ] {

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 
-use crate::domain::ids::{ConsultationId, FileId, RoundId};
+use crate::domain::ids::{ConsultationId, FileId, RoundId, SelectionRunId};
 use crate::error::AppError;
 use crate::graphql::id;
 use crate::http::HttpState;
@@ -17,7 +17,9 @@ use crate::http::graphql::caller;
 use crate::http::negotiate::ResponseType;
 use crate::service::auth::Caller;
 use crate::service::reports::{self, ReportOptions};
-use crate::service::{downloads, incentives, letters, recruitment, report_csv, report_html};
+use crate::service::{
+    downloads, incentives, letters, recruitment, report_csv, report_html, selection_report,
+};
 
 /// The caller of a download request, or the response refusing it.
 async fn authenticated(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Response> {
@@ -263,4 +265,42 @@ pub async fn report_chart(
             .into_response(),
         Err(err) => respond(err),
     }
+}
+
+/// `GET /exports/selection-runs/{run}/probabilities.svg`: everyone's chance of selection
+/// in a run as a chart (OFFICER).
+pub async fn probabilities_svg(
+    State(state): State<HttpState>,
+    Path(run): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = match authenticated(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let svg = async {
+        let run_id = id::decode::<SelectionRunId>(&run, "run")?;
+        selection_report::probabilities_svg(&state.app, &caller, run_id).await
+    }
+    .await;
+    match svg {
+        Ok(svg) => svg_response(svg),
+        Err(err) => respond(err),
+    }
+}
+
+/// An SVG image, shown inline and never cached.
+fn svg_response(svg: String) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("image/svg+xml"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        svg,
+    )
+        .into_response()
 }

@@ -57,6 +57,10 @@ pub fn router(app: AppState) -> Router {
             "/exports/consultations/{consultation}/charts/{chart}",
             get(exports::report_chart),
         )
+        .route(
+            "/exports/selection-runs/{run}/probabilities.svg",
+            get(exports::probabilities_svg),
+        )
         .route("/t/o/{token}", get(tracking::open))
         .route("/t/c/{token}", get(tracking::click))
         .route(

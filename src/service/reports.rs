@@ -889,7 +889,10 @@ fn publish_split(
     let population_total: f64 = shares.iter().map(|(_, n)| n).sum();
     // Everyone in the column whose category is known: the total less those not giving
     // it (hidden if either is, since it would give the other away).
-    let not_given = counted.rows.iter().position(|(label, _)| label == NOT_GIVEN);
+    let not_given = counted
+        .rows
+        .iter()
+        .position(|(label, _)| label == NOT_GIVEN);
     let known = |column: usize| -> Shown {
         let given = not_given.map_or(Some(0), |r| counts_of(Some(r))[column])?;
         totals[column].map(|total| total - given)

@@ -251,3 +251,33 @@ pub async fn probabilities_csv(
     }
     Ok(out)
 }
+
+/// Everyone's probability in a run drawn as an SVG chart (OFFICER): sorted, with the
+/// lowest marked and the equal-chance line at k ÷ pool.
+pub async fn probabilities_svg(
+    state: &AppState,
+    caller: &Caller,
+    id: SelectionRunId,
+) -> AppResult<String> {
+    let run = find(state, caller, id).await?;
+    let probabilities: Vec<f64> = selection_probability::Entity::find()
+        .select_only()
+        .column(selection_probability::Column::Probability)
+        .filter(selection_probability::Column::RunId.eq(id.get()))
+        .into_tuple()
+        .all(state.db.reader())
+        .await?;
+    let k_over_n =
+        (!probabilities.is_empty()).then(|| f64::from(run.k) / probabilities.len() as f64);
+    Ok(crate::domain::charts::probabilities(
+        &format!("Chances of selection in run {}", run.id),
+        &format!(
+            "The selection probability of each of the {} people in the pool, sorted, against \
+             the equal chance k / n for a panel of {}.",
+            probabilities.len(),
+            run.k
+        ),
+        &probabilities,
+        k_over_n,
+    ))
+}

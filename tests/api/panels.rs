@@ -320,6 +320,18 @@ async fn the_papers_small_instance_gives_everyone_one_in_ten_and_greedy_does_not
             );
         }
         assert!((run["minimumProbability"].as_f64().unwrap() - 0.1).abs() <= 0.001);
+        // The chances as a chart, for officers only.
+        let chart = format!(
+            "/exports/selection-runs/{}/probabilities.svg",
+            run["id"].as_str().unwrap()
+        );
+        let svg = app.get(&chart, Some(&officer)).await;
+        assert_eq!(svg.status, 200);
+        assert_eq!(svg.content_type(), "image/svg+xml");
+        let svg = String::from_utf8(svg.bytes.clone()).unwrap();
+        assert!(svg.contains("200 people") && !svg.contains("NaN"), "{svg}");
+        let scrutiny = app.token_for(Role::Scrutiny).await;
+        assert_eq!(app.get(&chart, Some(&scrutiny)).await.status, 403);
         // The lottery's text is what its hash commits to.
         let text = run["lotteryText"].as_str().unwrap();
         assert!(text.starts_with("civic-panel-lottery/1\n"));
