@@ -1064,10 +1064,9 @@ async fn gather(
     let (young, young_labels) = split_young(db, id, reference_day, options.young).await?;
     let channel = split_channel(db, id).await?;
     let (questions, answers) = if answers {
-        (
-            consultations::questions_of(db, id).await?,
-            answer_counts(db, id, &options.weighting).await?,
-        )
+        let questions = consultations::questions_of(db, id).await?;
+        let answers = answer_counts(db, id, &options.weighting, &questions).await?;
+        (questions, answers)
     } else {
         (Vec::new(), AnswerCounts::default())
     };
@@ -1533,6 +1532,7 @@ async fn answer_counts(
     db: &impl ConnectionTrait,
     id: ConsultationId,
     dims: &[ReportDimension],
+    questions: &[QuestionItem],
 ) -> AppResult<AnswerCounts> {
     let (cell, group) = cell_sql(dims, 5);
     let rows = query(
@@ -1561,16 +1561,46 @@ async fn answer_counts(
             count_of(row, 4 + dims.len())?,
         ));
     }
+    // A respondent gives one answer row to a single choice, a scale or a ranking's first
+    // place: those rows count who answered. Multiple choices (a row per option ticked)
+    // and free text (no option) are counted in the database.
+    let (one_row, counted): (Vec<&QuestionItem>, Vec<&QuestionItem>) =
+        questions.iter().partition(|q| {
+            !matches!(
+                q.question.kind,
+                QuestionKind::MultipleChoice { .. } | QuestionKind::FreeText { .. }
+            )
+        });
+    for q in one_row {
+        let mut by_cell: HashMap<(bool, Vec<String>), u64> = HashMap::new();
+        for (key, _, _, open, cell, n) in &counts.rows {
+            if *key == q.question.key {
+                *by_cell.entry((*open, cell.clone())).or_default() += n;
+            }
+        }
+        counts.answered.extend(
+            by_cell
+                .into_iter()
+                .map(|((open, cell), n)| (q.question.key.clone(), open, cell, n)),
+        );
+    }
+    if counted.is_empty() {
+        return Ok(counts);
+    }
     let (cell, group) = cell_sql(dims, 3);
+    let keys: Vec<String> = (0..counted.len()).map(|i| format!("${}", i + 2)).collect();
+    let mut values: Vec<Value> = vec![id.get().into()];
+    values.extend(counted.iter().map(|q| q.question.key.clone().into()));
     let rows = query(
         db,
         format!(
             "SELECT a.question_key, CASE WHEN s.channel = 'qr' THEN 1 ELSE 0 END{cell}, \
                COUNT(DISTINCT a.response_id) \
              FROM answers a JOIN responses s ON s.id = a.response_id \
-             WHERE s.consultation_id = $1 GROUP BY 1, 2{group}"
+             WHERE s.consultation_id = $1 AND a.question_key IN ({}) GROUP BY 1, 2{group}",
+            keys.join(", ")
         ),
-        vec![id.get().into()],
+        values,
     )
     .await?;
     for row in &rows {
