@@ -151,13 +151,19 @@ pub fn protect_beside(
         .zip(already)
         .map(|(&v, &hidden)| hidden || (v > 0 && v < threshold))
         .collect();
-    let width = threshold as f64 - 1e-6;
     loop {
         let ranges = attack(report, &suppressed)?;
+        // Counts are whole numbers: the attacker's range is from the least whole number
+        // above the lower bound to the greatest below the upper one.
         let weak: Vec<usize> = ranges
             .iter()
             .enumerate()
-            .filter_map(|(i, r)| r.filter(|(low, high)| high - low < width).map(|_| i))
+            .filter_map(|(i, r)| {
+                r.filter(|(low, high)| {
+                    (high + 1e-6).floor() - (low - 1e-6).ceil() < threshold as f64
+                })
+                .map(|_| i)
+            })
             .collect();
         if weak.is_empty() {
             return Ok(suppressed);

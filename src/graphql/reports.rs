@@ -56,9 +56,6 @@ pub struct ReportInput {
     /// The benchmark area to compare with (e.g. `E06000020`); needed only when more than
     /// one area's benchmarks are imported.
     pub area_code: Option<String>,
-    /// Counts below this are hidden from SCRUTINY; it can only raise the server's
-    /// threshold (`CIVIC_PANEL_DISCLOSURE_THRESHOLD`, default 10).
-    pub threshold: Option<u64>,
     /// Flag groups whose representation ratio is below 1 − this or above 1 + this
     /// (default 0.2).
     pub flag_beyond: Option<f64>,
@@ -84,7 +81,6 @@ impl ReportInput {
         };
         ReportOptions {
             area_code: self.area_code,
-            threshold: self.threshold,
             flag_beyond: self.flag_beyond.unwrap_or(defaults.flag_beyond),
             young: self.young_people.map_or(defaults.young, |r| (r.from, r.to)),
             min_age: self.min_age.unwrap_or(defaults.min_age),
@@ -506,9 +502,15 @@ impl From<reports::Report> for ConsultationReport {
                 weighted: w.weighted,
                 iterations: w.iterations,
                 converged: w.converged,
-                max_error: w.weighted.then_some(w.max_error).and_then(finite),
-                effective_sample_size: w.weighted.then_some(w.effective_n).and_then(finite),
-                design_effect: w.weighted.then_some(w.design_effect).and_then(finite),
+                max_error: (w.weighted && !w.withheld)
+                    .then_some(w.max_error)
+                    .and_then(finite),
+                effective_sample_size: (w.weighted && !w.withheld)
+                    .then_some(w.effective_n)
+                    .and_then(finite),
+                design_effect: (w.weighted && !w.withheld)
+                    .then_some(w.design_effect)
+                    .and_then(finite),
                 respondents: w.respondents,
                 left_out: w.left_out,
                 dropped_categories: w.dropped,

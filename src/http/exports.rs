@@ -154,13 +154,12 @@ fn id_for_name(round: &str) -> String {
     id::decode::<RoundId>(round, "round").map_or_else(|_| "unknown".to_owned(), |id| id.to_string())
 }
 
-/// Report settings from a download's query string: `areaCode` and `threshold` (the rest
-/// as the API's defaults).
+/// Report settings from a download's query string: `areaCode` (the rest as the API's
+/// defaults).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportQuery {
     area_code: Option<String>,
-    threshold: Option<u64>,
 }
 
 /// The caller's report of a consultation (OFFICER in full; SCRUTINY protected exactly as
@@ -176,7 +175,6 @@ async fn report_for(
         let consultation_id = id::decode::<ConsultationId>(consultation, "consultation")?;
         let options = ReportOptions {
             area_code: query.area_code,
-            threshold: query.threshold,
             ..ReportOptions::default()
         };
         reports::consultation_report(&state.app, &caller, consultation_id, &options).await

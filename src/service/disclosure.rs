@@ -187,10 +187,6 @@ fn layout(table: &CountTable) -> Layout {
     }
 }
 
-fn failed(error: disclosure::DisclosureError) -> AppError {
-    AppError::internal(anyhow::anyhow!(error))
-}
-
 /// What to hide in each table so that no count from 1 to `threshold − 1` is shown and
 /// no hidden count can be narrowed to a range less than `threshold` wide from anything
 /// published in the same report.
@@ -219,8 +215,9 @@ pub fn protect(
             for (column, &c) in table.columns.iter().enumerate() {
                 already[layout.total(column)] = shared[c];
             }
-            let suppressed =
-                disclosure::protect_beside(&report, threshold, &already).map_err(failed)?;
+            // A solver that gives up hides the whole table rather than failing the report.
+            let suppressed = disclosure::protect_beside(&report, threshold, &already)
+                .unwrap_or_else(|_| vec![true; layout.len()]);
             for (column, &c) in table.columns.iter().enumerate() {
                 if suppressed[layout.total(column)] && !shared[c] {
                     shared[c] = true;

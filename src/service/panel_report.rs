@@ -232,11 +232,11 @@ pub async fn panel_report(
     series_dimension: ReportDimension,
 ) -> AppResult<PanelReport> {
     caller.require(reports::READERS)?;
+    reports::check_options(options)?;
     let db = state.db.reader();
     let found = panels::find_any(db, panel).await?;
     let protected = caller.role() == Some(Role::Scrutiny);
-    let server = state.config.disclosure_threshold;
-    let threshold = options.threshold.unwrap_or(server).max(server);
+    let threshold = state.config.disclosure_threshold;
     let (area_code, shares, counted, tables) = gather(state, panel, options).await?;
     let people = members();
     let hidden: Vec<Hidden> = if protected {

@@ -173,8 +173,6 @@ pub struct ReportOptions {
     /// The benchmark area the population comes from (e.g. `E06000020`); the only one
     /// imported when `None`.
     pub area_code: Option<String>,
-    /// Counts below this are hidden from SCRUTINY; never below the server's setting.
-    pub threshold: Option<u64>,
     /// A group is flagged when its representation ratio is below `1 − flag_beyond` or
     /// above `1 + flag_beyond`.
     pub flag_beyond: f64,
@@ -198,7 +196,6 @@ impl Default for ReportOptions {
     fn default() -> Self {
         Self {
             area_code: None,
-            threshold: None,
             flag_beyond: 0.2,
             young: (16, Some(24)),
             min_age: 16,
@@ -382,6 +379,8 @@ pub struct Weighting {
     pub dropped: Vec<String>,
     /// What the reader should know.
     pub note: Option<String>,
+    /// Whether the figures are withheld from the reader (SCRUTINY).
+    pub withheld: bool,
 }
 
 impl Weighting {
@@ -399,6 +398,7 @@ impl Weighting {
             left_out: None,
             dropped: Vec::new(),
             note: Some("Not asked for.".to_owned()),
+            withheld: false,
         }
     }
 }
@@ -1016,14 +1016,18 @@ struct Gathered {
 }
 
 impl Gathered {
-    /// Every table of the report, the people's first (splits, young people, channel,
-    /// then each question's), then the two delivery flags, with their populations.
-    fn tables(&self) -> (Vec<Population>, Vec<CountTable>) {
+    /// Every table of the report, the people's first (splits, young people when
+    /// `with_young`, channel, then each question's), then the two delivery flags, with
+    /// their populations. SCRUTINY's young people are sums of age bands instead (see
+    /// [`young_by_bands`]), so their table is not published.
+    fn tables(&self, with_young: bool) -> (Vec<Population>, Vec<CountTable>) {
         let people = people();
+        let young = with_young.then_some(&self.young);
         let mut tables: Vec<CountTable> = self
             .splits
             .iter()
-            .chain([&self.young, &self.channel])
+            .chain(young)
+            .chain([&self.channel])
             .map(|c| table_of(c, &people))
             .collect();
         for q in &self.question_tables {
@@ -1094,10 +1098,10 @@ async fn gather(
     })
 }
 
-/// The threshold for a report: the server's, or the report's own if higher.
-fn threshold_of(state: &AppState, options: &ReportOptions) -> u64 {
-    let server = state.config.disclosure_threshold;
-    options.threshold.unwrap_or(server).max(server)
+/// The threshold for a report: always the server's, so that two requests never hide
+/// different counts of the same people.
+fn threshold_of(state: &AppState) -> u64 {
+    state.config.disclosure_threshold
 }
 
 /// A consultation's report for `caller`: in full for OFFICER and ADMIN, protected for
@@ -1112,9 +1116,9 @@ pub async fn consultation_report(
     check_options(options)?;
     let db = state.db.reader();
     let protected = caller.role() == Some(Role::Scrutiny);
-    let threshold = threshold_of(state, options);
+    let threshold = threshold_of(state);
     let gathered = gather(state, id, options, options.results || protected).await?;
-    let (populations, tables) = gathered.tables();
+    let (populations, tables) = gathered.tables(!protected);
     let hidden: Vec<Hidden> = if protected {
         disclosure::protect(&populations, &tables, threshold)?
     } else {
@@ -1138,20 +1142,27 @@ pub async fn consultation_report(
             )
         })
         .collect();
-    let young_population = young_shares(&gathered.population, options, &gathered.young_labels);
-    let mut young = publish_split(
-        &gathered.young,
-        &tables[n],
-        &hidden[n],
-        people,
-        young_population.as_ref(),
-        options.flag_beyond,
-    );
-    young.notes = young_notes(&gathered.population, options, &gathered.young_labels);
+    let young = if protected {
+        young_by_bands(&gathered, options, &hidden[0], people)
+    } else {
+        let young_population = young_shares(&gathered.population, options, &gathered.young_labels);
+        let mut young = publish_split(
+            &gathered.young,
+            &tables[n],
+            &hidden[n],
+            people,
+            young_population.as_ref(),
+            options.flag_beyond,
+        );
+        young.notes = young_notes(&gathered.population, options, &gathered.young_labels);
+        young
+    };
+    // The channel table follows the splits (and the young people's, for officers).
+    let channel = n + usize::from(!protected);
     let by_channel = publish_split(
         &gathered.channel,
-        &tables[n + 1],
-        &hidden[n + 1],
+        &tables[channel],
+        &hidden[channel],
         people,
         None,
         options.flag_beyond,
@@ -1176,12 +1187,25 @@ pub async fn consultation_report(
     } else {
         (Weighting::not_asked(options), HashMap::new())
     };
-    if protected {
-        let safe = |n: Shown| n.filter(|&n| n == 0 || n >= threshold);
-        weighting.respondents = safe(weighting.respondents);
-        weighting.left_out = safe(weighting.left_out);
-    }
-    let mut question_hidden = hidden[n + 2..].iter();
+    // Weighted figures rest on counts of the weighting cells, which are not published:
+    // the effective sample size, a weighted share or score is one more equation in them.
+    // SCRUTINY gets whether and how the raking went, not its figures.
+    let weights = if protected {
+        weighting.respondents = None;
+        weighting.left_out = None;
+        weighting.withheld = true;
+        if weighting.weighted {
+            weighting.note = Some(
+                "Weighted figures are for officers: they would reveal groups too small to \
+                 publish."
+                    .to_owned(),
+            );
+        }
+        HashMap::new()
+    } else {
+        weights
+    };
+    let mut question_hidden = hidden[channel + 1..].iter();
     let mut results = Vec::new();
     for (item, tables) in gathered.questions.iter().zip(&gathered.question_tables) {
         let hidden: Vec<&Hidden> = question_hidden.by_ref().take(tables.len()).collect();
@@ -1192,11 +1216,13 @@ pub async fn consultation_report(
             protected,
         }
         .result(item, tables, &hidden);
+        // The previous round's score would reveal its groups whatever its own report
+        // hides: the comparison is for officers.
         let change = match result.score {
-            Some(score) => {
-                previous_round(db, &gathered.consultation, item, score, protected).await?
+            Some(score) if !protected => {
+                previous_round(db, &gathered.consultation, item, score).await?
             }
-            None => None,
+            _ => None,
         };
         results.push(QuestionResult { change, ..result });
     }
@@ -1222,7 +1248,7 @@ pub async fn consultation_report(
     })
 }
 
-fn check_options(options: &ReportOptions) -> AppResult<()> {
+pub(crate) fn check_options(options: &ReportOptions) -> AppResult<()> {
     if !(options.flag_beyond.is_finite() && (0.0..1.0).contains(&options.flag_beyond)) {
         return Err(AppError::bad_input(
             "input.flagBeyond",
@@ -1230,10 +1256,11 @@ fn check_options(options: &ReportOptions) -> AppResult<()> {
         ));
     }
     let (low, high) = options.young;
-    if high.is_some_and(|h| h < low) || low > crate::domain::demographics::MAX_AGE {
+    let oldest = crate::domain::demographics::MAX_AGE;
+    if high.is_some_and(|h| h < low || h > oldest) || low > oldest {
         return Err(AppError::bad_input(
             "input.youngPeople",
-            "the youngest age must not be above the oldest",
+            "ages from 0 to 120, the youngest not above the oldest",
         ));
     }
     if options.propensity.is_empty() {
@@ -1250,15 +1277,88 @@ fn check_options(options: &ReportOptions) -> AppResult<()> {
             "trim bounds are multiples of the mean weight: below 1 and above 1",
         ));
     }
-    if let Some(t) = options.threshold
-        && !(2..=1000).contains(&t)
-    {
-        return Err(AppError::bad_input(
-            "input.threshold",
-            "the threshold must be from 2 to 1000",
-        ));
-    }
     Ok(())
+}
+
+/// SCRUTINY's young people: whole census age bands added up from the age-band table as
+/// published (a sum is hidden when any band in it is), so they tell nothing the age
+/// bands do not. Bands the range touches count as in it.
+fn young_by_bands(
+    gathered: &Gathered,
+    options: &ReportOptions,
+    age_hidden: &Hidden,
+    people: &Population,
+) -> Split {
+    let (low, high) = options.young;
+    let labels = &gathered.young_labels;
+    let class_of = |label: &str| -> usize {
+        match AgeBand::from_label(label) {
+            Some(band) => {
+                let band_high = (band.low < AgeBand::OPEN_FROM).then_some(band.low + 4);
+                let touches =
+                    band_high.is_none_or(|bh| bh >= low) && high.is_none_or(|h| band.low <= h);
+                usize::from(!touches)
+            }
+            None if label == NOT_GIVEN => 2,
+            None => 1,
+        }
+    };
+    let ages = &gathered.splits[0];
+    let names = [labels[0].clone(), labels[1].clone(), NOT_GIVEN.to_owned()];
+    let mut counted = Counted {
+        name: "young_people".to_owned(),
+        rows: names
+            .iter()
+            .map(|n| (n.clone(), vec![0; OPEN_PART + 1]))
+            .collect(),
+    };
+    let columns = people.columns.len();
+    let mut hidden = Hidden {
+        cells: vec![vec![false; columns]; 3],
+        groups: Vec::new(),
+        totals: age_hidden.totals.clone(),
+    };
+    let mut bands: [Vec<&str>; 3] = Default::default();
+    for (r, (label, parts)) in ages.rows.iter().enumerate() {
+        let class = class_of(label);
+        bands[class].push(label);
+        for (sum, n) in counted.rows[class].1.iter_mut().zip(parts) {
+            *sum += n;
+        }
+        for (h, &row_hidden) in hidden.cells[class].iter_mut().zip(&age_hidden.cells[r]) {
+            *h |= row_hidden;
+        }
+    }
+    if counted.rows[2].1.iter().all(|&n| n == 0) {
+        counted.rows.pop();
+        hidden.cells.pop();
+    }
+    let population = gathered
+        .population
+        .by_dimension
+        .get(&ReportDimension::AgeBand)
+        .map(|(shares, _)| {
+            let mut classes = vec![(names[0].clone(), 0.0), (names[1].clone(), 0.0)];
+            for (label, n) in shares {
+                classes[class_of(label).min(1)].1 += n;
+            }
+            (classes, Vec::new())
+        });
+    let table = table_of(&counted, people);
+    let mut split = publish_split(
+        &counted,
+        &table,
+        &hidden,
+        people,
+        population.as_ref(),
+        options.flag_beyond,
+    );
+    split.notes.push(format!(
+        "Counted by whole census age bands ({}), added up from the age-band table, so that \
+         these figures reveal nothing it does not.",
+        bands[0].join(", ")
+    ));
+    split
 }
 
 /// The population shares of the young-people split, from the census age bands.
@@ -1448,31 +1548,34 @@ async fn propensity(
             note: Some("Nobody was invited.".to_owned()),
         });
     };
+    // For SCRUTINY: R is one more equation in the cells' counts, so it is shown only when
+    // every group of every propensity dimension has its invited and completed counts
+    // shown (and it says nothing when everyone or no one responded).
+    let all_shown = dimensions.iter().all(|d| {
+        splits
+            .iter()
+            .find(|s| s.name == d.as_str())
+            .is_some_and(|s| {
+                s.rows
+                    .iter()
+                    .all(|r| r.counts[INVITED].is_some() && r.counts[COMPLETED].is_some())
+            })
+    });
     for (dimension, partial) in dimensions.iter().zip(&r.partials) {
         let Some(split) = splits.iter_mut().find(|s| s.name == dimension.as_str()) else {
             continue;
         };
-        let all_shown = split
-            .rows
-            .iter()
-            .all(|row| row.counts[INVITED].is_some() && row.counts[COMPLETED].is_some());
         split.partial =
             (!protected || all_shown).then_some((partial.unconditional, partial.conditional));
+        // Conditional partials come from unpublished cross-classified cells: for SCRUTINY,
+        // like R, only with every count shown.
         for (row, &(u, c)) in split.rows.iter_mut().zip(&partial.categories) {
-            let shown = row.counts[INVITED].is_some() && row.counts[COMPLETED].is_some();
-            row.partial = (!protected || shown).then_some((u, c));
+            row.partial = (!protected || all_shown).then_some((u, c));
         }
     }
     let invited: u64 = cells.iter().map(|c| c.invited).sum();
     let responded: u64 = cells.iter().map(|c| c.responded).sum();
-    // For SCRUTINY: the invited and completed totals must be published, and R (a spread
-    // of propensities) says nothing useful when everyone or no one responded.
-    let visible = !protected
-        || splits
-            .first()
-            .is_some_and(|s| s.totals[INVITED].is_some() && s.totals[COMPLETED].is_some())
-            && responded > 0
-            && responded < invited;
+    let visible = !protected || all_shown && responded > 0 && responded < invited;
     Ok(Propensity {
         dimensions: dims,
         r: visible.then_some(r.r),
@@ -1699,17 +1802,6 @@ fn question_tables(
         columns: vec![RESPONDENTS],
         groups,
     };
-    let mut answered = vec![0; OPEN_PART + 1];
-    for (q, open, _, n) in &answers.answered {
-        if q == key {
-            answered[part(*open)] += n;
-        }
-    }
-    let mut tables = vec![QuestionTable {
-        table: table(vec![answered], Vec::new()),
-        keys: vec![String::new()],
-        group_names: Vec::new(),
-    }];
     let options = options_of(item);
     let count_rows = |option: &str| -> Vec<u64> {
         let mut parts = vec![0; OPEN_PART + 1];
@@ -1720,8 +1812,23 @@ fn question_tables(
         }
         parts
     };
+    let answered_table = || {
+        let mut answered = vec![0; OPEN_PART + 1];
+        for (q, open, _, n) in &answers.answered {
+            if q == key {
+                answered[part(*open)] += n;
+            }
+        }
+        QuestionTable {
+            table: table(vec![answered], Vec::new()),
+            keys: vec![String::new()],
+            group_names: Vec::new(),
+        }
+    };
     match &item.question.kind {
         QuestionKind::MultipleChoice { .. } => {
+            // Each option its own yes-or-no table (a respondent may tick several).
+            let mut tables = vec![answered_table()];
             for (option, _) in &options {
                 tables.push(QuestionTable {
                     table: table(vec![count_rows(option)], Vec::new()),
@@ -1729,10 +1836,13 @@ fn question_tables(
                     group_names: Vec::new(),
                 });
             }
+            tables
         }
-        QuestionKind::FreeText { .. } => {}
+        QuestionKind::FreeText { .. } => vec![answered_table()],
         kind => {
-            let (groups, group_names) = match kind {
+            // One answer each: the number who answered is the sum of the options' rows,
+            // published as a group of them so that the protection sees it.
+            let (mut groups, mut group_names): (Vec<Vec<usize>>, Vec<&'static str>) = match kind {
                 QuestionKind::Rating => (
                     vec![(9..=10).collect(), (0..=6).collect()],
                     vec!["promoters", "detractors"],
@@ -1742,15 +1852,19 @@ fn question_tables(
                 }
                 _ => (Vec::new(), Vec::new()),
             };
-            tables.push(QuestionTable {
+            groups.push((0..options.len()).collect());
+            group_names.push(ANSWERED);
+            vec![QuestionTable {
                 table: table(options.iter().map(|(o, _)| count_rows(o)).collect(), groups),
                 keys: options.iter().map(|(o, _)| o.clone()).collect(),
                 group_names,
-            });
+            }]
         }
     }
-    tables
 }
+
+/// The row group of a one-answer question's table that counts who answered it.
+const ANSWERED: &str = "answered";
 
 /// Weights per weighting cell (the key is the labels of the weighting dimensions).
 type CellWeights = HashMap<Vec<String>, f64>;
@@ -1775,6 +1889,7 @@ async fn weigh(
         left_out: Some(0),
         dropped: Vec::new(),
         note: None,
+        withheld: false,
     };
     if dims.is_empty() {
         weighting.note = Some("No weighting dimensions were chosen.".to_owned());
@@ -1962,10 +2077,19 @@ impl QuestionContext<'_> {
         hidden: &[&Hidden],
     ) -> QuestionResult {
         let key = &item.question.key;
-        let answered = shown(
-            tables[0].table.value(self.people, Some(&[0]), 0),
-            hidden[0].cells[0][0],
-        );
+        // Who answered: a table of its own, or the "answered" group of the options' table.
+        let answered = match tables[0].group_names.iter().position(|g| *g == ANSWERED) {
+            Some(g) => shown(
+                tables[0]
+                    .table
+                    .value(self.people, Some(&tables[0].table.groups[g]), 0),
+                hidden[0].groups[g][0],
+            ),
+            None => shown(
+                tables[0].table.value(self.people, Some(&[0]), 0),
+                hidden[0].cells[0][0],
+            ),
+        };
         let weighted_answered: f64 = self
             .answers
             .answered
@@ -1976,7 +2100,7 @@ impl QuestionContext<'_> {
         let mut options = Vec::new();
         for (option, label) in options_of(item) {
             // The table and row holding this option.
-            let found = tables.iter().enumerate().skip(1).find_map(|(t, table)| {
+            let found = tables.iter().enumerate().find_map(|(t, table)| {
                 table.keys.iter().position(|k| *k == option).map(|r| (t, r))
             });
             let count = found.and_then(|(t, r)| {
@@ -1997,10 +2121,8 @@ impl QuestionContext<'_> {
         }
         // A score is worked out from published groups (promoters and detractors, those
         // agreeing and disagreeing) and the number who answered: all must be shown.
-        let groups_shown = tables.get(1).is_some_and(|t| !t.group_names.is_empty())
-            && hidden
-                .get(1)
-                .is_some_and(|h| !h.groups.iter().flatten().any(|&g| g))
+        let groups_shown = tables[0].group_names.len() > 1
+            && !hidden[0].groups.iter().flatten().any(|&g| g)
             && answered.is_some();
         let kind = &item.question.kind;
         let scored = matches!(kind, QuestionKind::Rating | QuestionKind::Agreement)
@@ -2025,14 +2147,12 @@ impl QuestionContext<'_> {
 }
 
 /// The same question's unweighted score in the latest earlier round of the series, and
-/// the test of the change. For SCRUTINY, only when the earlier round's groups are each
-/// zero or at least the default threshold.
+/// the test of the change (OFFICER).
 async fn previous_round(
     db: &impl ConnectionTrait,
     consultation: &Consultation,
     item: &QuestionItem,
     score: Score,
-    protected: bool,
 ) -> AppResult<Option<Change>> {
     let rows = query(
         db,
@@ -2066,18 +2186,6 @@ async fn previous_round(
             n as usize,
         ));
     }
-    if protected {
-        let (high, low) = match item.question.kind {
-            QuestionKind::Rating => (9..=10, 0..=6),
-            _ => (4..=5, 1..=2),
-        };
-        let safe = |n: usize| n == 0 || n as u64 >= crate::domain::disclosure::DEFAULT_THRESHOLD;
-        let top = pairs.iter().filter(|(v, _)| high.contains(v)).count();
-        let bottom = pairs.iter().filter(|(v, _)| low.contains(v)).count();
-        if !(safe(top) && safe(bottom) && safe(pairs.len() - top - bottom)) {
-            return Ok(None);
-        }
-    }
     Ok(
         score_of(&item.question.kind, &pairs).map(|previous_score| Change {
             previous: ConsultationId(previous),
@@ -2102,7 +2210,7 @@ pub async fn protection_of(
     options: &ReportOptions,
 ) -> AppResult<(Vec<Population>, Vec<CountTable>, Vec<Hidden>)> {
     let gathered = gather(state, id, options, true).await?;
-    let (populations, tables) = gathered.tables();
-    let hidden = disclosure::protect(&populations, &tables, threshold_of(state, options))?;
+    let (populations, tables) = gathered.tables(false);
+    let hidden = disclosure::protect(&populations, &tables, threshold_of(state))?;
     Ok((populations, tables, hidden))
 }
