@@ -302,9 +302,18 @@ impl RoundNode {
     async fn eligible_count(&self) -> u64 {
         self.0.eligible_count
     }
-    /// Letters drawn.
-    async fn drawn_count(&self) -> u64 {
-        self.0.drawn_count
+    /// Letters drawn (for SCRUTINY, `null` when the round's status hides its total).
+    async fn drawn_count(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<u64>> {
+        if context::caller(ctx).role() == Some(crate::domain::role::Role::Scrutiny) {
+            let status = loaders::get(ctx)?
+                .load_one(StatusOf(self.0.id))
+                .await?
+                .unwrap_or_default();
+            if status.total.hidden[0] {
+                return Ok(None);
+            }
+        }
+        Ok(Some(self.0.drawn_count))
     }
     /// When the round was drawn.
     async fn created_at(&self) -> DateTime<Utc> {
