@@ -253,7 +253,7 @@ async fn invited(
     let questions = consultations::frozen_questions(db, &state.questions, &consultation)
         .await?
         .to_vec();
-    let saved = saved_answers(db, InvitationId(row.id)).await?;
+    let saved = saved_answers(db, &row).await?;
     Ok(Invited {
         invitation: to_domain(row)?,
         consultation,
@@ -262,12 +262,18 @@ async fn invited(
     })
 }
 
+/// The answers saved to an invitation, in the order they were first saved.
 async fn saved_answers(
     db: &impl ConnectionTrait,
-    invitation: InvitationId,
+    invitation: &invitation::Model,
 ) -> AppResult<Vec<(String, Answer)>> {
+    // The first saved answer marks the invitation started in the same transaction, so
+    // one never started has none: no query for the common case of answering in one go.
+    if invitation.started_at.is_none() {
+        return Ok(Vec::new());
+    }
     saved_answer::Entity::find()
-        .filter(saved_answer::Column::InvitationId.eq(invitation.get()))
+        .filter(saved_answer::Column::InvitationId.eq(invitation.id))
         .order_by_asc(saved_answer::Column::Id)
         .all(db)
         .await?
@@ -498,7 +504,7 @@ pub async fn submit(
         refusal(&consultation, now)?;
     }
     let questions = consultations::frozen_questions(db, &state.questions, &consultation).await?;
-    let mut all: HashMap<String, Answer> = saved_answers(db, id).await?.into_iter().collect();
+    let mut all: HashMap<String, Answer> = saved_answers(db, &row).await?.into_iter().collect();
     all.extend(answers);
     let plain: Vec<_> = questions.iter().map(|q| q.question.clone()).collect();
     check_submission(&plain, &all).map_err(answer_error)?;
