@@ -346,6 +346,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(worker) = worker {
         worker.await?;
     }
+    state.drain().await;
     state.db.close().await;
     tracing::info!("civic-panel stopped");
     Ok(())

@@ -11,6 +11,7 @@ use crate::service::clock::Clock;
 use crate::service::consultations::QuestionCache;
 use crate::service::passwords::PasswordHasher;
 use crate::service::progress::RunningJobs;
+use crate::service::submissions::Submissions;
 use crate::service::tracking::Tracker;
 
 /// Shared, cheaply cloned state.
@@ -33,6 +34,8 @@ pub struct AppState {
     pub running: RunningJobs,
     /// Stores opens and clicks in batches and tells subscribers of progress.
     pub tracker: Tracker,
+    /// Writes submissions in batches.
+    pub submissions: Submissions,
     /// Open consultations' questions, which never change.
     pub questions: QuestionCache,
 }
@@ -44,6 +47,7 @@ impl AppState {
         let passwords = PasswordHasher::new(&config.password_hash)?;
         let codes = crate::secrets::code_keys(&config.secrets, &config.database.database_url)?;
         let tracker = Tracker::new(db.writer().clone(), config.open_rules()?);
+        let submissions = Submissions::new(db.writer().clone(), tracker.clone());
         Ok(Self {
             db,
             config: Arc::new(config),
@@ -53,7 +57,15 @@ impl AppState {
             work_queued: Arc::new(Notify::new()),
             running: RunningJobs::default(),
             tracker,
+            submissions,
             questions: QuestionCache::default(),
         })
+    }
+
+    /// Stops the group-commit writers once what is queued is written (at shutdown, after
+    /// the last request, before the database closes).
+    pub async fn drain(&self) {
+        self.submissions.drain().await;
+        self.tracker.drain().await;
     }
 }

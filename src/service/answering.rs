@@ -6,7 +6,8 @@
 //! Submission is exactly-once: the invitation is marked completed by a conditional update
 //! in the same transaction as the response is written, so double taps, retries and
 //! concurrent submits of one token produce one response; the later ones are told it was
-//! already submitted.
+//! already submitted. A submission is read and checked here, then written with whatever
+//! others are waiting, in one transaction (`service::submissions`).
 //!
 //! An anonymous consultation's response carries the respondent's demographic snapshot
 //! but no link to the invitation, and only the day it came in; the invitation records
@@ -22,7 +23,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use crate::db::entities::{answer, invitation, resident, response, saved_answer};
+use crate::db::entities::{answer, consultation, invitation, resident, response, saved_answer};
 use crate::domain::consultation::{
     AnswerChannel, Channel, Consultation, QuestionItem, Status, accepts_answers,
 };
@@ -36,7 +37,8 @@ use crate::domain::tracking::Stage;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::service::consultations::{self, OFFICERS};
-use crate::service::tracking::{Event, EventKind, append_in, record_in};
+use crate::service::submissions::{Claim, Claimed};
+use crate::service::tracking::{Event, EventKind, record_in};
 use crate::state::AppState;
 
 /// One member's invitation to a consultation.
@@ -190,6 +192,34 @@ async fn resolve(
     Ok(row)
 }
 
+/// The invitation `access` names, checked as [`resolve`] does, and its consultation: for
+/// a token (the busiest way in) both in one query.
+async fn resolve_with_consultation(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    caller: &Caller,
+    access: &Access,
+) -> AppResult<(invitation::Model, Consultation)> {
+    let Access::Token(token) = access else {
+        let row = resolve(db, state, caller, access).await?;
+        let consultation = consultations::find_any(db, ConsultationId(row.consultation_id)).await?;
+        return Ok((row, consultation));
+    };
+    let (row, consultation) = invitation::Entity::find()
+        .filter(invitation::Column::TokenHash.eq(TokenHash::of(token.trim()).as_str()))
+        .find_also_related(consultation::Entity)
+        .one(db)
+        .await?
+        .ok_or_else(not_found)?;
+    if row.revoked_at.is_some() {
+        return Err(not_found());
+    }
+    let consultation = consultation.ok_or(AppError::NotFound {
+        what: "consultation",
+    })?;
+    Ok((row, consultations::to_domain(consultation)?))
+}
+
 /// Whether the caller reaches the invitation as an officer rather than as its holder (the
 /// token's, or the signed-in member's): officers see and enter only what a respondent has
 /// given them (paper, phone), never answers being written.
@@ -205,8 +235,8 @@ fn as_officer(caller: &Caller, access: &Access) -> bool {
 /// its holder; an officer sees no saved answers).
 pub async fn open(state: &AppState, caller: &Caller, access: Access) -> AppResult<Invited> {
     let db = state.db.reader();
-    let row = resolve(db, state, caller, &access).await?;
-    let mut invited = invited(db, state, row).await?;
+    let (row, consultation) = resolve_with_consultation(db, state, caller, &access).await?;
+    let mut invited = invited(db, state, row, consultation).await?;
     if as_officer(caller, &access) {
         invited.saved.clear();
     }
@@ -218,12 +248,12 @@ async fn invited(
     db: &impl ConnectionTrait,
     state: &AppState,
     row: invitation::Model,
+    consultation: Consultation,
 ) -> AppResult<Invited> {
-    let consultation = consultations::find_any(db, ConsultationId(row.consultation_id)).await?;
     let questions = consultations::frozen_questions(db, &state.questions, &consultation)
         .await?
         .to_vec();
-    let saved = saved_answers(db, InvitationId(row.id)).await?;
+    let saved = saved_answers(db, &row).await?;
     Ok(Invited {
         invitation: to_domain(row)?,
         consultation,
@@ -232,12 +262,18 @@ async fn invited(
     })
 }
 
+/// The answers saved to an invitation, in the order they were first saved.
 async fn saved_answers(
     db: &impl ConnectionTrait,
-    invitation: InvitationId,
+    invitation: &invitation::Model,
 ) -> AppResult<Vec<(String, Answer)>> {
+    // The first saved answer marks the invitation started in the same transaction, so
+    // one never started has none: no query for the common case of answering in one go.
+    if invitation.started_at.is_none() {
+        return Ok(Vec::new());
+    }
     saved_answer::Entity::find()
-        .filter(saved_answer::Column::InvitationId.eq(invitation.get()))
+        .filter(saved_answer::Column::InvitationId.eq(invitation.id))
         .order_by_asc(saved_answer::Column::Id)
         .all(db)
         .await?
@@ -322,8 +358,7 @@ pub async fn save(
         return Err(AppError::Forbidden);
     }
     let db = state.db.writer();
-    let row = resolve(db, state, caller, &access).await?;
-    let consultation = consultations::find_any(db, ConsultationId(row.consultation_id)).await?;
+    let (row, consultation) = resolve_with_consultation(db, state, caller, &access).await?;
     let now = state.clock.now();
     refusal(&consultation, now)?;
     if row.completed_at.is_some() {
@@ -420,7 +455,7 @@ pub async fn save(
         .one(db)
         .await?
         .ok_or_else(not_found)?;
-    invited(db, state, row).await
+    invited(db, state, row, consultation).await
 }
 
 /// What a submission did.
@@ -450,8 +485,10 @@ pub async fn submit(
         // Online answers come from the member; officers enter paper and phone ones.
         return Err(AppError::Forbidden);
     }
-    let db = state.db.writer();
-    let row = resolve(db, state, caller, &access).await?;
+    // Everything up to the claim is read from a reader: the claim, in the writer's
+    // transaction, decides whether this submission is the one that counts.
+    let db = state.db.reader();
+    let (row, consultation) = resolve_with_consultation(db, state, caller, &access).await?;
     let id = InvitationId(row.id);
     if row.completed_at.is_some() {
         return Ok(Submitted {
@@ -460,7 +497,6 @@ pub async fn submit(
             duplicate: true,
         });
     }
-    let consultation = consultations::find_any(db, ConsultationId(row.consultation_id)).await?;
     let now = state.clock.now();
     // Officers may enter paper answers that arrived before the close after it, but
     // never into a draft.
@@ -468,7 +504,7 @@ pub async fn submit(
         refusal(&consultation, now)?;
     }
     let questions = consultations::frozen_questions(db, &state.questions, &consultation).await?;
-    let mut all: HashMap<String, Answer> = saved_answers(db, id).await?.into_iter().collect();
+    let mut all: HashMap<String, Answer> = saved_answers(db, &row).await?.into_iter().collect();
     all.extend(answers);
     let plain: Vec<_> = questions.iter().map(|q| q.question.clone()).collect();
     check_submission(&plain, &all).map_err(answer_error)?;
@@ -484,38 +520,6 @@ pub async fn submit(
     } else {
         now
     };
-    let txn = db.begin().await?;
-    let claimed = invitation::Entity::update_many()
-        .col_expr(invitation::Column::CompletedAt, Expr::value(completed_at))
-        .col_expr(
-            invitation::Column::StartedAt,
-            Expr::cust_with_values("COALESCE(started_at, $1)", [completed_at]),
-        )
-        .col_expr(
-            invitation::Column::CompletedChannel,
-            Expr::value(channel.as_str()),
-        )
-        .col_expr(
-            invitation::Column::Stage,
-            Expr::value(Stage::Completed.as_str()),
-        )
-        .filter(invitation::Column::Id.eq(id.get()))
-        .filter(invitation::Column::CompletedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if claimed.rows_affected == 0 {
-        // Another submit of the same invitation got there first.
-        txn.rollback().await?;
-        let row = invitation::Entity::find_by_id(id.get())
-            .one(db)
-            .await?
-            .ok_or_else(not_found)?;
-        return Ok(Submitted {
-            invitation: to_domain(row)?,
-            response: None,
-            duplicate: true,
-        });
-    }
     let profile = Profile {
         date_of_birth: member.date_of_birth,
         sex: member.sex.clone(),
@@ -525,7 +529,7 @@ pub async fn submit(
         deprivation_decile: member.deprivation_decile,
         attributes: HashMap::new(),
     };
-    let response_row = response::ActiveModel {
+    let response = response::ActiveModel {
         consultation_id: Set(consultation.id.get()),
         invitation_id: Set((!anonymous).then_some(id.get())),
         submission_key: Set(None),
@@ -539,48 +543,45 @@ pub async fn submit(
         ward_code: Set(Some(member.ward_code)),
         deprivation_decile: Set(member.deprivation_decile),
         ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    insert_answers(&txn, response_row.id, &questions, &all).await?;
-    saved_answer::Entity::delete_many()
-        .filter(saved_answer::Column::InvitationId.eq(id.get()))
-        .exec(&txn)
-        .await?;
-    // An anonymous consultation writes no event here: events are numbered in order, and
-    // so are responses, so any event written with a response would pair the two.
-    let mut events = Vec::new();
-    if !anonymous {
-        if row.started_at.is_none() {
-            events.push(Event {
-                invitation: id,
-                kind: EventKind::Started,
-                at: now,
-                machine: false,
-                detail: None,
-            });
+    };
+    let claim = Claim {
+        invitation: id,
+        consultation: consultation.id,
+        anonymous,
+        channel,
+        at: now,
+        completed_at,
+        starts: row.started_at.is_none(),
+        response,
+        answers: answer_rows(&questions, &all),
+    };
+    match state.submissions.write(claim).await? {
+        Claimed::Written(response) => {
+            // The row as the claim left it.
+            let mut row = row;
+            row.completed_at = Some(completed_at);
+            row.started_at = row.started_at.or(Some(completed_at));
+            row.completed_channel = Some(channel.as_str().to_owned());
+            row.stage = Stage::Completed.as_str().to_owned();
+            Ok(Submitted {
+                invitation: to_domain(row)?,
+                response,
+                duplicate: false,
+            })
         }
-        events.push(Event {
-            invitation: id,
-            kind: EventKind::Completed,
-            at: now,
-            machine: false,
-            detail: Some(channel.as_str().to_owned()),
-        });
+        Claimed::Duplicate => {
+            // Another submit of the same invitation got there first.
+            let row = invitation::Entity::find_by_id(id.get())
+                .one(db)
+                .await?
+                .ok_or_else(not_found)?;
+            Ok(Submitted {
+                invitation: to_domain(row)?,
+                response: None,
+                duplicate: true,
+            })
+        }
     }
-    // The completion claim above already moved the invitation on.
-    append_in(&txn, &events).await?;
-    txn.commit().await?;
-    state.tracker.changed(consultation.id);
-    let row = invitation::Entity::find_by_id(id.get())
-        .one(db)
-        .await?
-        .ok_or_else(not_found)?;
-    Ok(Submitted {
-        invitation: to_domain(row)?,
-        response: (!anonymous).then_some(ResponseId(response_row.id)),
-        duplicate: false,
-    })
 }
 
 /// An open-link consultation by the code in its link and QR code: the consultation and
@@ -714,14 +715,32 @@ fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
     )
 }
 
-/// Writes a response's answers: a row per chosen option (with its rank for a ranking),
-/// per scale value or per text, in question order.
+/// Writes a response's answers (see [`answer_rows`]).
 async fn insert_answers(
     db: &impl ConnectionTrait,
     response: i64,
     questions: &[QuestionItem],
     answers: &HashMap<String, Answer>,
 ) -> AppResult<()> {
+    let rows: Vec<answer::ActiveModel> = answer_rows(questions, answers)
+        .into_iter()
+        .map(|mut row| {
+            row.response_id = Set(response);
+            row
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        answer::Entity::insert_many(chunk.to_vec()).exec(db).await?;
+    }
+    Ok(())
+}
+
+/// A response's answer rows, all but the response they belong to: a row per chosen
+/// option (with its rank for a ranking), per scale value or per text, in question order.
+fn answer_rows(
+    questions: &[QuestionItem],
+    answers: &HashMap<String, Answer>,
+) -> Vec<answer::ActiveModel> {
     let mut rows = Vec::new();
     for item in questions {
         let key = &item.question.key;
@@ -729,7 +748,6 @@ async fn insert_answers(
             continue;
         };
         let blank = answer::ActiveModel {
-            response_id: Set(response),
             question_key: Set(key.clone()),
             option_key: Set(None),
             rank: Set(None),
@@ -764,8 +782,5 @@ async fn insert_answers(
             }
         }
     }
-    for chunk in rows.chunks(500) {
-        answer::Entity::insert_many(chunk.to_vec()).exec(db).await?;
-    }
-    Ok(())
+    rows
 }

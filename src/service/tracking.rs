@@ -3,7 +3,7 @@
 //!
 //! Opens and clicks arrive as HTTP requests, many at once when a mailing goes out. They go
 //! through the [`Tracker`]: each request hands its event to one writer task and waits;
-//! the writer stores everything waiting in one transaction (group commit) and then
+//! the writer stores everything waiting in one transaction (a [`GroupCommit`]) and then
 //! answers each request. A request is answered only once its event is stored, so nothing
 //! acknowledged is lost, and a thousand opens cost a handful of commits rather than a
 //! thousand.
@@ -13,20 +13,20 @@
 //! caused them.
 
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
     Statement, TransactionTrait,
 };
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::broadcast;
 
 use crate::db::entities::{invitation, tracking_event};
 use crate::domain::ids::{ConsultationId, InvitationId};
 use crate::domain::session_token::TokenHash;
 use crate::domain::tracking::{OpenRules, Stage};
 use crate::error::{AppError, AppResult};
+use crate::service::group_commit::{BatchWrite, GroupCommit};
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,23 +183,16 @@ pub struct Hit {
     pub user_agent: Option<String>,
 }
 
-struct Pending {
-    hit: Hit,
-    stored: oneshot::Sender<bool>,
-}
-
 /// Most events stored in one transaction.
 const MAX_BATCH: usize = 512;
 
-/// Requests waiting for the writer before new ones are turned away.
+/// Requests waiting for the writer before new ones wait to join the queue.
 const QUEUE: usize = 16_384;
 
 /// The group-commit writer of opens and clicks, and the news of changed consultations.
 #[derive(Clone)]
 pub struct Tracker {
-    db: DatabaseConnection,
-    rules: Arc<OpenRules>,
-    queue: Arc<OnceLock<mpsc::Sender<Pending>>>,
+    hits: GroupCommit<HitWriter>,
     changed: broadcast::Sender<ConsultationId>,
 }
 
@@ -208,17 +201,20 @@ impl Tracker {
     /// with the first hit.
     pub fn new(db: DatabaseConnection, rules: OpenRules) -> Self {
         let (changed, _) = broadcast::channel(1024);
-        Self {
+        let writer = HitWriter {
             db,
-            rules: Arc::new(rules),
-            queue: Arc::new(OnceLock::new()),
+            rules,
+            changed: changed.clone(),
+        };
+        Self {
+            hits: GroupCommit::new("tracking", writer, MAX_BATCH, QUEUE),
             changed,
         }
     }
 
     /// The rules telling machine opens from people.
     pub fn rules(&self) -> &OpenRules {
-        &self.rules
+        &self.hits.writer().rules
     }
 
     /// Consultations whose progress changed, as they change.
@@ -235,55 +231,58 @@ impl Tracker {
     /// Stores a hit; returns once it is stored (or known not to belong to any
     /// invitation, which is not an error: the caller answers the same either way).
     pub async fn record(&self, hit: Hit) -> AppResult<()> {
-        let queue = self.queue.get_or_init(|| {
-            let (sender, receiver) = mpsc::channel(QUEUE);
-            tokio::spawn(write_batches(self.clone(), receiver));
-            sender
-        });
-        let (stored, done) = oneshot::channel();
-        queue
-            .send(Pending { hit, stored })
-            .await
-            .map_err(|_| AppError::internal(anyhow::anyhow!("the tracking writer has stopped")))?;
-        match done.await {
+        match self.hits.write(hit).await {
             Ok(true) => Ok(()),
-            Ok(false) | Err(_) => Err(AppError::internal(anyhow::anyhow!(
+            Ok(false) => Err(AppError::internal(anyhow::anyhow!(
                 "a tracking event could not be stored"
             ))),
+            Err(stopped) => Err(AppError::internal(stopped)),
         }
+    }
+
+    /// Stops the writer once the hits already queued are stored (at shutdown).
+    pub async fn drain(&self) {
+        self.hits.drain().await;
     }
 }
 
-/// The writer: takes whatever is waiting (up to [`MAX_BATCH`]), stores it in one
-/// transaction, answers each request, and goes round again.
-async fn write_batches(tracker: Tracker, mut receiver: mpsc::Receiver<Pending>) {
-    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let stored = match store(&tracker, &batch).await {
+/// Stores hits in batches: looks their tokens up, tells machine opens apart, stores the
+/// events in one transaction and tells subscribers which consultations moved.
+struct HitWriter {
+    db: DatabaseConnection,
+    rules: OpenRules,
+    changed: broadcast::Sender<ConsultationId>,
+}
+
+impl BatchWrite for HitWriter {
+    type Item = Hit;
+    /// Stored (every hit of a batch shares its transaction's fate).
+    type Outcome = bool;
+
+    async fn write(&self, hits: Vec<Hit>) -> Vec<bool> {
+        let stored = match store(self, &hits).await {
             Ok(consultations) => {
                 for consultation in consultations {
-                    tracker.changed(consultation);
+                    // No subscriber is not an error.
+                    let _ = self.changed.send(consultation);
                 }
                 true
             }
             Err(error) => {
-                tracing::error!(error = ?error, events = batch.len(), "tracking events not stored");
+                tracing::error!(error = ?error, events = hits.len(), "tracking events not stored");
                 false
             }
         };
-        for pending in batch.drain(..) {
-            // A request that gave up waiting is not an error.
-            let _ = pending.stored.send(stored);
-        }
+        vec![stored; hits.len()]
     }
 }
 
 /// Looks the batch's tokens up, tells machine opens apart, and stores the events;
 /// returns the consultations touched.
-async fn store(tracker: &Tracker, batch: &[Pending]) -> AppResult<Vec<ConsultationId>> {
-    let hashes: Vec<String> = batch
+async fn store(writer: &HitWriter, hits: &[Hit]) -> AppResult<Vec<ConsultationId>> {
+    let hashes: Vec<String> = hits
         .iter()
-        .map(|p| TokenHash::of(&p.hit.token).as_str().to_owned())
+        .map(|hit| TokenHash::of(&hit.token).as_str().to_owned())
         .collect();
     type Found = (
         i64,
@@ -302,21 +301,20 @@ async fn store(tracker: &Tracker, batch: &[Pending]) -> AppResult<Vec<Consultati
         .filter(invitation::Column::TokenHash.is_in(hashes.iter().cloned()))
         .filter(invitation::Column::RevokedAt.is_null())
         .into_tuple()
-        .all(&tracker.db)
+        .all(&writer.db)
         .await?;
-    let mut events = Vec::with_capacity(batch.len());
+    let mut events = Vec::with_capacity(hits.len());
     let mut consultations: Vec<ConsultationId> = Vec::new();
-    for (pending, hash) in batch.iter().zip(&hashes) {
+    for (hit, hash) in hits.iter().zip(&hashes) {
         let Some((id, consultation, _, sent_at, reminded_at)) = found.iter().find(|f| &f.2 == hash)
         else {
             continue;
         };
-        let hit = &pending.hit;
         // Measured from the latest message: a proxy fetches a reminder's image on arrival
         // too.
         let last_sent = (*sent_at).max(*reminded_at);
         let machine = hit.kind == EventKind::Opened
-            && tracker.rules.is_machine(
+            && writer.rules.is_machine(
                 last_sent.map(|s| (hit.at - s).num_seconds()),
                 hit.address,
                 hit.user_agent.as_deref(),
@@ -335,7 +333,7 @@ async fn store(tracker: &Tracker, batch: &[Pending]) -> AppResult<Vec<Consultati
     if events.is_empty() {
         return Ok(consultations);
     }
-    let txn = tracker.db.begin().await?;
+    let txn = writer.db.begin().await?;
     record_in(&txn, &events).await?;
     txn.commit().await?;
     Ok(consultations)

@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 use civic_panel::db::entities::{
     answer, invitation, letter, membership, resident, response, tracking_event,
 };
+use civic_panel::domain::consultation::AnswerChannel;
+use civic_panel::domain::ids::{ConsultationId, InvitationId};
 use civic_panel::domain::role::Role;
+use civic_panel::service::submissions::{Claim, Claimed};
 
 use crate::delivery::smtp_to;
 use crate::helpers::{TestApp, csv_rows, error_code, resident_row};
@@ -606,20 +609,7 @@ async fn concurrent_submits_of_one_token_make_one_response() {
     .await;
     let consultation = open_survey(&app, &officer, Some(&panel), false).await;
     invite(&app, &officer, &consultation).await;
-    let token = mailed_token(&app);
-    let submits = (0..20).map(|_| {
-        let app = &app;
-        let token = token.clone();
-        async move {
-            app.graphql(
-                SUBMIT,
-                json!({ "input": { "token": token, "answers": full_answers("no") } }),
-                None,
-            )
-            .await
-        }
-    });
-    let bodies = futures_util::future::join_all(submits).await;
+    let bodies = submit_all(&app, &vec![mailed_token(&app); 20]).await;
     let fresh = bodies
         .iter()
         .filter(|b| b["data"]["responseSubmit"]["duplicate"] == false)
@@ -636,6 +626,179 @@ async fn concurrent_submits_of_one_token_make_one_response() {
         .await
         .unwrap();
     assert_eq!(completions, 1);
+}
+
+/// A panel of `members` with email, a named survey open to them, and their invitations
+/// written by the file transport; returns the survey's ID.
+async fn invited_by_email(app: &TestApp, officer: &str, members: usize) -> String {
+    let members: Vec<Member> = (0..members)
+        .map(|i| Member {
+            email: Some(String::leak(format!("member{i}@example.org"))),
+            phone: None,
+        })
+        .collect();
+    let (panel, _) = panel_with(app, officer, &members).await;
+    let consultation = open_survey(app, officer, Some(&panel), false).await;
+    invite(app, officer, &consultation).await;
+    consultation
+}
+
+/// Submits full answers with each of `tokens`, all at once; the bodies, in order.
+async fn submit_all(app: &TestApp, tokens: &[String]) -> Vec<Value> {
+    let submits = tokens.iter().map(|token| {
+        app.graphql(
+            SUBMIT,
+            json!({ "input": { "token": token, "answers": full_answers("no") } }),
+            None,
+        )
+    });
+    futures_util::future::join_all(submits).await
+}
+
+/// The tokens in every invitation the file transport wrote.
+fn mailed_tokens(app: &TestApp) -> Vec<String> {
+    std::fs::read_dir(app.dir.path().join("mail"))
+        .unwrap()
+        .map(|mail| {
+            let eml = std::fs::read_to_string(mail.unwrap().path()).unwrap();
+            token_in(&crate::mime::body_part(eml.as_bytes(), "text/plain").unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn many_members_submitting_at_once_are_each_counted_once_and_their_repeats_are_duplicates() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    invited_by_email(&app, &officer, 40).await;
+    let tokens = mailed_tokens(&app);
+    assert_eq!(tokens.len(), 40);
+    // Every token twice, all at once: many submissions share a batch, and the two of one
+    // token often the same one.
+    let bodies = submit_all(&app, &[tokens.clone(), tokens.clone()].concat()).await;
+    for token in &tokens {
+        let mut outcomes: Vec<bool> = bodies
+            .iter()
+            .zip(tokens.iter().chain(&tokens))
+            .filter(|(_, t)| *t == token)
+            .map(|(body, _)| {
+                body["data"]["responseSubmit"]["duplicate"]
+                    .as_bool()
+                    .unwrap_or_else(|| panic!("{body}"))
+            })
+            .collect();
+        outcomes.sort_unstable();
+        assert_eq!(
+            outcomes,
+            [false, true],
+            "one counts, one is a repeat: {bodies:?}"
+        );
+    }
+    assert!(
+        bodies
+            .iter()
+            .all(|b| b["data"]["responseSubmit"]["stage"] == "COMPLETED"),
+        "{bodies:?}"
+    );
+    let responses = response::Entity::find().all(app.db()).await.unwrap();
+    let linked: std::collections::HashSet<Option<i64>> =
+        responses.iter().map(|r| r.invitation_id).collect();
+    assert_eq!((responses.len(), linked.len()), (40, 40));
+    assert!(!linked.contains(&None), "each response is linked");
+    let answers = |response: i64| {
+        answer::Entity::find()
+            .filter(answer::Column::ResponseId.eq(response))
+            .count(app.db())
+    };
+    let one = answers(responses[0].id).await.unwrap();
+    assert!(one > 0);
+    for response in &responses {
+        assert_eq!(
+            answers(response.id).await.unwrap(),
+            one,
+            "every response has all its answers"
+        );
+    }
+    assert_eq!(app.count(answer::Entity).await, 40 * one);
+    for kind in ["started", "completed"] {
+        let events = tracking_event::Entity::find()
+            .filter(tracking_event::Column::Kind.eq(kind))
+            .count(app.db())
+            .await
+            .unwrap();
+        assert_eq!(events, 40, "{kind}");
+    }
+    let pending = invitation::Entity::find()
+        .filter(invitation::Column::CompletedAt.is_null())
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(pending, 0);
+}
+
+#[tokio::test]
+async fn a_submission_that_cannot_be_written_costs_the_others_in_its_batch_nothing() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    invited_by_email(&app, &officer, 2).await;
+    let invitations = invitation::Entity::find()
+        .order_by_asc(invitation::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap();
+    let now = app.clock.now();
+    let claim = |row: &invitation::Model, consultation: i64| Claim {
+        invitation: InvitationId(row.id),
+        consultation: ConsultationId(row.consultation_id),
+        anonymous: false,
+        channel: AnswerChannel::Web,
+        at: now,
+        completed_at: now,
+        starts: true,
+        response: response::ActiveModel {
+            consultation_id: Set(consultation),
+            invitation_id: Set(Some(row.id)),
+            submission_key: Set(None),
+            channel: Set("web".to_owned()),
+            submitted_on: Set(now.date_naive()),
+            submitted_at: Set(Some(now)),
+            age_band: Set(None),
+            sex: Set(None),
+            ethnic_group: Set(None),
+            disability: Set(None),
+            ward_code: Set(None),
+            deprivation_decile: Set(None),
+            ..Default::default()
+        },
+        answers: vec![answer::ActiveModel {
+            question_key: Set("satisfaction".to_owned()),
+            option_key: Set(None),
+            rank: Set(None),
+            scale: Set(Some(7)),
+            text: Set(None),
+            ..Default::default()
+        }],
+    };
+    let good = claim(&invitations[0], invitations[0].consultation_id);
+    // A response naming no consultation breaks a foreign key, failing its batch.
+    let bad = claim(&invitations[1], i64::MAX);
+    let submissions = &app.state.submissions;
+    let (good, bad) = tokio::join!(submissions.write(good), submissions.write(bad));
+    assert!(matches!(good, Ok(Claimed::Written(Some(_)))), "{good:?}");
+    assert!(bad.is_err(), "{bad:?}");
+    let responses = response::Entity::find().all(app.db()).await.unwrap();
+    assert_eq!(responses.len(), 1);
+    assert_eq!(responses[0].invitation_id, Some(invitations[0].id));
+    assert_eq!(app.count(answer::Entity).await, 1);
+    let completed: Vec<bool> = invitation::Entity::find()
+        .order_by_asc(invitation::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.completed_at.is_some())
+        .collect();
+    assert_eq!(completed, [true, false], "the failed one is not claimed");
 }
 
 #[tokio::test]

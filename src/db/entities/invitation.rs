@@ -36,7 +36,22 @@ pub struct Model {
     pub revoked_at: Option<DateTimeUtc>,
 }
 
+/// The invitation's consultation, so that a token's look-up reads both in one query.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The consultation the member is invited to.
+    #[sea_orm(
+        belongs_to = "super::consultation::Entity",
+        from = "Column::ConsultationId",
+        to = "super::consultation::Column::Id"
+    )]
+    Consultation,
+}
+
+impl Related<super::consultation::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Consultation.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}
