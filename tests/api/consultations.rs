@@ -10,16 +10,14 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use civic_panel::db::entities::{
-    answer, invitation, letter, membership, resident, response, tracking_event,
-};
+use civic_panel::db::entities::{answer, invitation, resident, response, tracking_event};
 use civic_panel::domain::consultation::AnswerChannel;
 use civic_panel::domain::ids::{ConsultationId, InvitationId};
 use civic_panel::domain::role::Role;
 use civic_panel::service::submissions::{Claim, Claimed};
 
 use crate::delivery::smtp_to;
-use crate::helpers::{TestApp, csv_rows, error_code, resident_row};
+use crate::helpers::{TestApp, csv_rows, error_code};
 use crate::smtp_server::SmtpServer;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -57,26 +55,10 @@ pub(crate) async fn panel_of(
     members: &[Member],
     profile: impl Fn(usize) -> (&'static str, &'static str),
 ) -> (String, Vec<i64>) {
-    app.load_demo_register(1.0).await;
-    let round = app
-        .round_id(
-            officer,
-            json!({ "name": "Panel round", "letters": members.len(), "seed": "11" }),
-        )
-        .await;
-    let round = civic_panel::graphql::id::decode::<civic_panel::domain::ids::RoundId>(&round, "id")
-        .unwrap();
-    let letters = letter::Entity::find()
-        .filter(letter::Column::RoundId.eq(round.get()))
-        .order_by_asc(letter::Column::Id)
-        .all(app.db())
-        .await
-        .unwrap();
-    let now = app.clock.now();
-    let mut ids = Vec::new();
-    for (i, (member, letter)) in members.iter().zip(&letters).enumerate() {
+    app.panel_of_residents(officer, members.len(), |i, row| {
         let (sex, born) = profile(i);
-        let row = resident::Entity::insert(resident::ActiveModel {
+        let member = &members[i];
+        resident::ActiveModel {
             deprivation_decile: Set(Some(3)),
             full_name: Set(format!("Member {i}")),
             email: Set(member.email.map(str::to_owned)),
@@ -84,43 +66,10 @@ pub(crate) async fn panel_of(
             date_of_birth: Set(born.parse().unwrap()),
             sex: Set(sex.to_owned()),
             ethnic_group: Set("Asian, Asian British or Asian Welsh: Indian".to_owned()),
-            ..resident_row(letter, round, i, now)
-        })
-        .exec(app.db())
-        .await
-        .unwrap();
-        ids.push(row.last_insert_id);
-    }
-    let body = app
-        .graphql(
-            "mutation($input: PanelCreateInput!) { panelCreate(input: $input) { id } }",
-            json!({ "input": { "name": "Residents Panel", "targetSize": members.len() } }),
-            Some(officer),
-        )
-        .await;
-    let panel = body["data"]["panelCreate"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
-        .to_owned();
-    let panel_row =
-        civic_panel::graphql::id::decode::<civic_panel::domain::ids::PanelId>(&panel, "id")
-            .unwrap();
-    for id in &ids {
-        membership::Entity::insert(membership::ActiveModel {
-            panel_id: Set(panel_row.get()),
-            resident_id: Set(*id),
-            run_id: Set(None),
-            status: Set("active".to_owned()),
-            selected_at: Set(now),
-            term_ends_at: Set(None),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .exec(app.db())
-        .await
-        .unwrap();
-    }
-    (panel, ids)
+            ..row
+        }
+    })
+    .await
 }
 
 const CREATE: &str = "mutation($input: ConsultationCreateInput!) {

@@ -597,3 +597,75 @@ pub fn resident_row(
         ..Default::default()
     }
 }
+
+impl TestApp {
+    /// A panel of `n` registrants written straight to the database (selection is tested
+    /// in `panels.rs`), all active members: each row is `resident_row` changed by
+    /// `row(i, default)`. The panel's ID and the residents' row ids, in order.
+    pub async fn panel_of_residents(
+        &self,
+        officer: &str,
+        n: usize,
+        row: impl Fn(
+            usize,
+            civic_panel::db::entities::resident::ActiveModel,
+        ) -> civic_panel::db::entities::resident::ActiveModel,
+    ) -> (String, Vec<i64>) {
+        use civic_panel::db::entities::{letter, membership, resident};
+        use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder};
+        self.load_demo_register(1.0).await;
+        let round = self
+            .round_id(
+                officer,
+                json!({ "name": "Panel round", "letters": n, "seed": "11" }),
+            )
+            .await;
+        let round = civic_panel::graphql::id::decode::<RoundId>(&round, "id").unwrap();
+        let letters = letter::Entity::find()
+            .filter(letter::Column::RoundId.eq(round.get()))
+            .order_by_asc(letter::Column::Id)
+            .all(self.db())
+            .await
+            .unwrap();
+        assert_eq!(letters.len(), n, "one letter per registrant");
+        let now = self.clock.now();
+        let mut ids = Vec::new();
+        for (i, letter) in letters.iter().enumerate() {
+            let inserted = resident::Entity::insert(row(i, resident_row(letter, round, i, now)))
+                .exec(self.db())
+                .await
+                .unwrap();
+            ids.push(inserted.last_insert_id);
+        }
+        let body = self
+            .graphql(
+                "mutation($input: PanelCreateInput!) { panelCreate(input: $input) { id } }",
+                json!({ "input": { "name": "Residents Panel", "targetSize": n } }),
+                Some(officer),
+            )
+            .await;
+        let panel = body["data"]["panelCreate"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{body}"))
+            .to_owned();
+        let panel_id =
+            civic_panel::graphql::id::decode::<civic_panel::domain::ids::PanelId>(&panel, "id")
+                .unwrap();
+        for id in &ids {
+            membership::Entity::insert(membership::ActiveModel {
+                panel_id: Set(panel_id.get()),
+                resident_id: Set(*id),
+                run_id: Set(None),
+                status: Set("active".to_owned()),
+                selected_at: Set(now),
+                term_ends_at: Set(None),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .exec(self.db())
+            .await
+            .unwrap();
+        }
+        (panel, ids)
+    }
+}

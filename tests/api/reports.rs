@@ -6,15 +6,15 @@
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
-use civic_panel::db::entities::{invitation, letter, membership, resident};
+use civic_panel::db::entities::{invitation, membership, resident};
 use civic_panel::domain::disclosure;
-use civic_panel::domain::ids::{ConsultationId, InvitationId, PanelId, RoundId};
+use civic_panel::domain::ids::{ConsultationId, InvitationId, PanelId};
 use civic_panel::domain::role::Role;
 use civic_panel::graphql::id;
 use civic_panel::service::disclosure::joint;
 use civic_panel::service::reports::{self, ReportOptions};
 
-use crate::helpers::{TestApp, csv_rows, error_code, resident_row};
+use crate::helpers::{TestApp, csv_rows, error_code};
 
 /// Tewkesbury, the area of the bundled demonstration register.
 const AREA: &str = "E07000083";
@@ -61,61 +61,21 @@ fn members() -> Vec<Member> {
 /// A panel of `members`, written straight to the database (selection is tested in
 /// `panels.rs`); its ID.
 async fn panel_of(app: &TestApp, officer: &str, members: &[Member]) -> String {
-    app.load_demo_register(1.0).await;
-    let round = app
-        .round_id(
-            officer,
-            json!({ "name": "Panel round", "letters": members.len(), "seed": "5" }),
-        )
-        .await;
-    let round = id::decode::<RoundId>(&round, "id").unwrap();
-    let letters = letter::Entity::find()
-        .filter(letter::Column::RoundId.eq(round.get()))
-        .order_by_asc(letter::Column::Id)
-        .all(app.db())
-        .await
-        .unwrap();
-    let body = app
-        .graphql(
-            "mutation($input: PanelCreateInput!) { panelCreate(input: $input) { id } }",
-            json!({ "input": { "name": "Residents Panel", "targetSize": members.len() } }),
-            Some(officer),
-        )
-        .await;
-    let panel = body["data"]["panelCreate"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
-        .to_owned();
-    let panel_id = id::decode::<PanelId>(&panel, "id").unwrap();
-    let now = app.clock.now();
-    for (i, (member, letter)) in members.iter().zip(&letters).enumerate() {
-        let row = resident::Entity::insert(resident::ActiveModel {
-            ward_code: Set(if i % 2 == 0 { "E05010001" } else { "E05010002" }.to_owned()),
-            deprivation_decile: Set(Some(1 + (i % 10) as i16)),
-            full_name: Set(format!("Member {i}")),
-            email: Set(Some(format!("member{i}@example.org"))),
-            date_of_birth: Set(member.born.parse().unwrap()),
-            sex: Set(member.sex.to_owned()),
-            ethnic_group: Set(member.ethnic_group.to_owned()),
-            ..resident_row(letter, round, i, now)
+    let (panel, _) = app
+        .panel_of_residents(officer, members.len(), |i, row| {
+            let member = &members[i];
+            resident::ActiveModel {
+                ward_code: Set(if i % 2 == 0 { "E05010001" } else { "E05010002" }.to_owned()),
+                deprivation_decile: Set(Some(1 + (i % 10) as i16)),
+                full_name: Set(format!("Member {i}")),
+                email: Set(Some(format!("member{i}@example.org"))),
+                date_of_birth: Set(member.born.parse().unwrap()),
+                sex: Set(member.sex.to_owned()),
+                ethnic_group: Set(member.ethnic_group.to_owned()),
+                ..row
+            }
         })
-        .exec(app.db())
-        .await
-        .unwrap();
-        membership::Entity::insert(membership::ActiveModel {
-            panel_id: Set(panel_id.get()),
-            resident_id: Set(row.last_insert_id),
-            run_id: Set(None),
-            status: Set("active".to_owned()),
-            selected_at: Set(now),
-            term_ends_at: Set(None),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .exec(app.db())
-        .await
-        .unwrap();
-    }
+        .await;
     panel
 }
 
