@@ -13,6 +13,7 @@ mod m20261201_000005_jobs_outbox_files;
 mod m20261202_000006_round_draw_records;
 mod m20261202_000007_panels_and_selection;
 mod m20261203_000008_consultations;
+mod m20261204_000009_response_profile_index;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_round_draw_records::Migration),
             Box::new(m20261202_000007_panels_and_selection::Migration),
             Box::new(m20261203_000008_consultations::Migration),
+            Box::new(m20261204_000009_response_profile_index::Migration),
         ]
     }
 }

@@ -2,7 +2,8 @@
 //! respondents against the population, who responds among those invited (response rates
 //! and R-indicators), and its results weighted to the population.
 //!
-//! Counts are aggregated in the database, one grouped query per table; the statistics are
+//! Counts are aggregated in the database (every split of a side counted at once, see
+//! `service::grouped`; one grouped query for each other table); the statistics are
 //! the pure functions of `domain::statistics`. Every count SCRUTINY receives passes
 //! through `service::disclosure` (and anything worked out from a hidden count is hidden
 //! with it); OFFICER and ADMIN see everything.
@@ -37,6 +38,7 @@ use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::service::consultations;
 use crate::service::disclosure::{self, CountTable, Hidden, Population};
+use crate::service::grouped::{self, Key};
 use crate::state::AppState;
 
 /// Who may read reports: officers in full, scrutiny members with small counts hidden.
@@ -104,6 +106,29 @@ impl ReportDimension {
             Self::Disability => "r.disability".to_owned(),
             Self::Ward => "r.ward_code".to_owned(),
             Self::DeprivationDecile => "CAST(r.deprivation_decile AS TEXT)".to_owned(),
+        }
+    }
+
+    /// The member's category as a grouping key over `residents r` (see
+    /// [`Self::member_sql`]).
+    fn member_key(self) -> Key {
+        match self {
+            Self::DeprivationDecile => Key {
+                select: self.member_sql(),
+                group: "r.deprivation_decile".to_owned(),
+            },
+            _ => Key::text(self.member_sql()),
+        }
+    }
+
+    /// The response's stored category as a grouping key over `responses s`.
+    fn response_key(self) -> Key {
+        match self {
+            Self::DeprivationDecile => Key {
+                select: self.response_sql().to_owned(),
+                group: "s.deprivation_decile".to_owned(),
+            },
+            _ => Key::text(self.response_sql()),
         }
     }
 
@@ -548,72 +573,29 @@ fn stage_part(stored: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// A consultation's invitations and open-link responses split by `dimension` (two
-/// grouped queries).
-async fn split_people(
-    db: &impl ConnectionTrait,
-    id: ConsultationId,
-    day: NaiveDate,
-    dimension: ReportDimension,
-) -> AppResult<Counted> {
-    let mut values: Vec<Value> = vec![id.get().into()];
-    if dimension == ReportDimension::AgeBand {
-        values.extend(age_cutoffs(day));
-    }
-    let rows = query(
-        db,
-        format!(
-            "SELECT {} AS category, i.stage, COUNT(*) FROM invitations i \
-             JOIN residents r ON r.id = i.resident_id \
-             WHERE i.consultation_id = $1 AND i.revoked_at IS NULL GROUP BY 1, 2",
-            dimension.member_sql()
-        ),
-        values,
-    )
-    .await?;
-    let mut counted = Counted {
-        name: dimension.as_str().to_owned(),
-        rows: Vec::new(),
-    };
-    for row in &rows {
-        let category: Option<String> = row.try_get_by_index(0)?;
-        let stage: String = row.try_get_by_index(1)?;
-        counted.add(
-            dimension.label(category.as_deref()),
-            stage_part(&stage),
-            count_of(row, 2)?,
-        );
-    }
-    let rows = query(
-        db,
-        format!(
-            "SELECT {} AS category, COUNT(*) FROM responses s \
-             WHERE s.consultation_id = $1 AND s.channel = 'qr' GROUP BY 1",
-            dimension.response_sql()
-        ),
-        vec![id.get().into()],
-    )
-    .await?;
-    for row in &rows {
-        let category: Option<String> = row.try_get_by_index(0)?;
-        counted.add(
-            dimension.label(category.as_deref()),
-            OPEN_PART,
-            count_of(row, 1)?,
-        );
-    }
-    Ok(counted)
+/// A consultation's people counted for every split of its report.
+struct People {
+    /// By each of [`ReportDimension::ALL`], in that order.
+    splits: Vec<Counted>,
+    /// By whether they are in the young age range (and its three labels).
+    young: Counted,
+    young_labels: [String; 3],
+    /// Invitations by channel, and the open link.
+    channel: Counted,
 }
 
-/// Invitations by whether their member was in the young age range on `day`, and open
-/// responses by whether their age band is inside it, outside it, or cut by it.
-async fn split_young(
+/// Counts a consultation's people for every split at once: its invitations by each
+/// dimension, by whether the member was young on `day` and by channel, each with the
+/// furthest stage reached; its open-link responses by each dimension (the young people
+/// and the open-link total follow from their age bands). One grouped query for each side
+/// on PostgreSQL, a query per split side by side on SQLite (see `service::grouped`).
+async fn count_people(
     db: &impl ConnectionTrait,
     id: ConsultationId,
     day: NaiveDate,
     (low, high): (u32, Option<u32>),
-) -> AppResult<(Counted, [String; 3])> {
-    let labels = [
+) -> AppResult<People> {
+    let young_labels = [
         match high {
             Some(high) => format!("Aged {low} to {high}"),
             None => format!("Aged {low} and over"),
@@ -621,111 +603,141 @@ async fn split_young(
         "Other ages".to_owned(),
         "Age band partly in the range".to_owned(),
     ];
+    let mut values: Vec<Value> = vec![id.get().into()];
+    values.extend(age_cutoffs(day));
     // Young: born on or before the day they turned `low`, and after the day they would
-    // have turned `high + 1`.
-    let (young_sql, mut values) = match high {
-        Some(high) => (
-            "r.date_of_birth <= $2 AND r.date_of_birth > $3",
-            vec![born_by(day, low).into(), born_by(day, high + 1).into()],
-        ),
-        None => ("r.date_of_birth <= $2", vec![born_by(day, low).into()]),
+    // have turned `high + 1` (parameters after the age cut-offs).
+    let first = values.len() + 1;
+    let young_sql = match high {
+        Some(high) => {
+            values.push(born_by(day, low).into());
+            values.push(born_by(day, high + 1).into());
+            format!(
+                "r.date_of_birth <= ${first} AND r.date_of_birth > ${}",
+                first + 1
+            )
+        }
+        None => {
+            values.push(born_by(day, low).into());
+            format!("r.date_of_birth <= ${first}")
+        }
     };
-    values.insert(0, id.get().into());
-    let rows = query(
+    let mut member_keys: Vec<Key> = ReportDimension::ALL
+        .iter()
+        .map(|d| d.member_key())
+        .collect();
+    member_keys.push(Key::text(format!(
+        "CASE WHEN {young_sql} THEN '1' ELSE '0' END"
+    )));
+    member_keys.push(Key::text("i.channel"));
+    let invited = grouped::count_by_each(
         db,
-        format!(
-            "SELECT CASE WHEN {young_sql} THEN 1 ELSE 0 END AS young, i.stage, COUNT(*) \
-             FROM invitations i JOIN residents r ON r.id = i.resident_id \
-             WHERE i.consultation_id = $1 AND i.revoked_at IS NULL GROUP BY 1, 2"
-        ),
+        &member_keys,
+        &["i.stage"],
+        "FROM invitations i JOIN residents r ON r.id = i.resident_id \
+         WHERE i.consultation_id = $1 AND i.revoked_at IS NULL",
         values,
-    )
-    .await?;
-    let mut counted = Counted {
+    );
+    let response_keys: Vec<Key> = ReportDimension::ALL
+        .iter()
+        .map(|d| d.response_key())
+        .collect();
+    let open = grouped::count_by_each(
+        db,
+        &response_keys,
+        &[],
+        "FROM responses s WHERE s.consultation_id = $1 AND s.channel = 'qr'",
+        vec![id.get().into()],
+    );
+    let (invited, open) = futures_util::future::try_join(invited, open).await?;
+    let mut splits: Vec<Counted> = ReportDimension::ALL
+        .iter()
+        .map(|d| Counted {
+            name: d.as_str().to_owned(),
+            rows: Vec::new(),
+        })
+        .collect();
+    let mut young = Counted {
         name: "young_people".to_owned(),
-        rows: labels
+        rows: young_labels
             .iter()
             .take(2)
             .map(|l| (l.clone(), vec![0; OPEN_PART + 1]))
             .collect(),
     };
-    for row in &rows {
-        let young: i32 = row.try_get_by_index(0)?;
-        let stage: String = row.try_get_by_index(1)?;
-        let label = labels[usize::from(young == 0)].clone();
-        counted.add(label, stage_part(&stage), count_of(row, 2)?);
-    }
-    let rows = query(
-        db,
-        "SELECT s.age_band, COUNT(*) FROM responses s \
-         WHERE s.consultation_id = $1 AND s.channel = 'qr' GROUP BY 1"
-            .to_owned(),
-        vec![id.get().into()],
-    )
-    .await?;
-    for row in &rows {
-        let band: Option<String> = row.try_get_by_index(0)?;
-        let label = match band.as_deref().and_then(AgeBand::from_label) {
-            None => NOT_GIVEN.to_owned(),
-            Some(band) => {
-                let band_high = (band.low < AgeBand::OPEN_FROM).then_some(band.low + 4);
-                let starts_in = band.low >= low;
-                let ends_in = match (high, band_high) {
-                    (None, _) => true,
-                    (Some(h), Some(bh)) => bh <= h,
-                    (Some(_), None) => false,
-                };
-                let touches =
-                    band_high.is_none_or(|bh| bh >= low) && high.is_none_or(|h| band.low <= h);
-                if starts_in && ends_in {
-                    labels[0].clone()
-                } else if touches {
-                    labels[2].clone()
-                } else {
-                    labels[1].clone()
-                }
-            }
-        };
-        counted.add(label, OPEN_PART, count_of(row, 1)?);
-    }
-    Ok((counted, labels))
-}
-
-/// Invitations by channel, and the open link.
-async fn split_channel(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Counted> {
-    let rows = query(
-        db,
-        "SELECT channel, stage, COUNT(*) FROM invitations \
-         WHERE consultation_id = $1 AND revoked_at IS NULL GROUP BY 1, 2"
-            .to_owned(),
-        vec![id.get().into()],
-    )
-    .await?;
-    let mut counted = Counted {
+    let mut channel = Counted {
         name: "channel".to_owned(),
         rows: ["email", "sms", "post"]
             .iter()
             .map(|c| ((*c).to_owned(), vec![0; OPEN_PART + 1]))
             .collect(),
     };
-    for row in &rows {
-        let channel: String = row.try_get_by_index(0)?;
-        let stage: String = row.try_get_by_index(1)?;
-        counted.add(channel, stage_part(&stage), count_of(row, 2)?);
+    let dimensions = ReportDimension::ALL.len();
+    for group in &invited {
+        let stage: String = group.by(0)?;
+        let part = stage_part(&stage);
+        let count = group.count(1)?;
+        let category = group.category.as_deref();
+        match group.key {
+            k if k < dimensions => {
+                splits[k].add(ReportDimension::ALL[k].label(category), part, count);
+            }
+            k if k == dimensions => {
+                let label = &young_labels[usize::from(category != Some("1"))];
+                young.add(label.clone(), part, count);
+            }
+            _ => channel.add(category.unwrap_or_default().to_owned(), part, count),
+        }
     }
-    let open = query(
-        db,
-        "SELECT COUNT(*) FROM responses WHERE consultation_id = $1 AND channel = 'qr'".to_owned(),
-        vec![id.get().into()],
-    )
-    .await?;
-    let open = open
-        .first()
-        .map(|r| count_of(r, 0))
-        .transpose()?
-        .unwrap_or(0);
-    counted.add("open_link".to_owned(), OPEN_PART, open);
-    Ok(counted)
+    let mut open_total = 0;
+    for group in &open {
+        let count = group.count(0)?;
+        let category = group.category.as_deref();
+        splits[group.key].add(
+            ReportDimension::ALL[group.key].label(category),
+            OPEN_PART,
+            count,
+        );
+        if ReportDimension::ALL[group.key] == ReportDimension::AgeBand {
+            let label = young_label_of_band(category, (low, high), &young_labels);
+            young.add(label, OPEN_PART, count);
+            open_total += count;
+        }
+    }
+    channel.add("open_link".to_owned(), OPEN_PART, open_total);
+    Ok(People {
+        splits,
+        young,
+        young_labels,
+        channel,
+    })
+}
+
+/// Where an open-link response of census age band `band` falls against the young age
+/// range: inside it, outside it, cut by it, or not given.
+fn young_label_of_band(
+    band: Option<&str>,
+    (low, high): (u32, Option<u32>),
+    labels: &[String; 3],
+) -> String {
+    let Some(band) = band.and_then(AgeBand::from_label) else {
+        return NOT_GIVEN.to_owned();
+    };
+    let band_high = (band.low < AgeBand::OPEN_FROM).then_some(band.low + 4);
+    let starts_in = band.low >= low;
+    let ends_in = match (high, band_high) {
+        (None, _) => true,
+        (Some(h), Some(bh)) => bh <= h,
+        (Some(_), None) => false,
+    };
+    let touches = band_high.is_none_or(|bh| bh >= low) && high.is_none_or(|h| band.low <= h);
+    if starts_in && ends_in {
+        labels[0].clone()
+    } else if touches {
+        labels[2].clone()
+    } else {
+        labels[1].clone()
+    }
 }
 
 /// The population of one area: per dimension, category label → people (aged `min_age`
@@ -1055,18 +1067,19 @@ async fn gather(
     let reference_day = uk_date(consultation.opened_at.unwrap_or_else(|| state.clock.now()));
     let (area_code, population) =
         population(db, options.area_code.as_deref(), options.min_age).await?;
-    let mut splits = Vec::new();
-    for dimension in ReportDimension::ALL {
-        let mut split = split_people(db, id, reference_day, dimension).await?;
+    let People {
+        mut splits,
+        young,
+        young_labels,
+        channel,
+    } = count_people(db, id, reference_day, options.young).await?;
+    for (split, dimension) in splits.iter_mut().zip(ReportDimension::ALL) {
         let shares = population
             .by_dimension
             .get(&dimension)
             .map_or(&[][..], |(s, _)| s.as_slice());
-        order_rows(&mut split, shares, OPEN_PART + 1);
-        splits.push(split);
+        order_rows(split, shares, OPEN_PART + 1);
     }
-    let (young, young_labels) = split_young(db, id, reference_day, options.young).await?;
-    let channel = split_channel(db, id).await?;
     let (questions, answers) = if answers {
         let questions = consultations::questions_of(db, id).await?;
         let answers = answer_counts(db, id, &options.weighting, &questions).await?;
