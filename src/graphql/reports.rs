@@ -5,7 +5,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::NaiveDate;
 
-use crate::domain::ids::{ConsultationId, PanelId};
+use crate::domain::ids::{ConsultationId, PanelId, SelectionRunId};
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id;
@@ -582,6 +582,25 @@ impl ReportQuery {
         Ok(report.into())
     }
 
+    /// A selection's transparency report: per category value the quota, the population
+    /// share, the pool and the probabilities (OFFICER in full, with the selected counts;
+    /// SCRUTINY with small counts, the probabilities of small groups and narrow quota
+    /// ranges `null`, and no selected counts).
+    #[graphql(guard = "RoleGuard::OFFICER_OR_SCRUTINY")]
+    async fn selection_report(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The selection run's ID.")] id: ID,
+    ) -> async_graphql::Result<SelectionReport> {
+        let run = id::decode::<SelectionRunId>(&id, "id")?;
+        let state = context::state(ctx)?;
+        Ok(
+            crate::service::selection_report::published(state, &context::caller(ctx), run)
+                .await?
+                .into(),
+        )
+    }
+
     /// A panel's health: its members against the population, who has left, who responds
     /// and who has stopped, by group, and each consultation's response by group (OFFICER;
     /// SCRUTINY with small counts hidden).
@@ -721,6 +740,9 @@ pub struct PanelReport {
     pub series_dimension: DimensionValue,
     /// The panel's consultations in the order they opened.
     pub series: Vec<EngagementPoint>,
+    /// The drawn selections that filled the panel, newest first: each one's report is
+    /// `selectionReport`.
+    pub selection_run_ids: Vec<ID>,
 }
 
 impl From<crate::service::panel_report::PanelReport> for PanelReport {
@@ -775,6 +797,126 @@ impl From<crate::service::panel_report::PanelReport> for PanelReport {
                         .collect(),
                 })
                 .collect(),
+            selection_run_ids: report.selection_runs.into_iter().map(id::encode).collect(),
+        }
+    }
+}
+
+/// Lowest, median and highest selection probability of a group.
+#[derive(SimpleObject, Clone, Copy, Debug)]
+pub struct ProbabilityRange {
+    /// Lowest.
+    pub minimum: f64,
+    /// Median.
+    pub median: f64,
+    /// Highest.
+    pub maximum: f64,
+}
+
+impl ProbabilityRange {
+    fn of(range: Option<(f64, f64, f64)>) -> Option<Self> {
+        let (minimum, median, maximum) = range?;
+        Some(Self {
+            minimum: finite(minimum)?,
+            median: finite(median)?,
+            maximum: finite(maximum)?,
+        })
+    }
+}
+
+/// One category value of a selection report (`null` where hidden from the reader).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SelectionReportValue {
+    /// The feature.
+    pub feature: String,
+    /// The value.
+    pub value: String,
+    /// The quota's minimum (after sitting members, in a top-up).
+    pub quota_min: Option<u32>,
+    /// The quota's maximum.
+    pub quota_max: Option<u32>,
+    /// The value's share of the population, where benchmarks give one.
+    pub population_share: Option<f64>,
+    /// Sitting members with it (a top-up; 0 otherwise).
+    pub sitting: Option<u32>,
+    /// Registrants in the pool with it.
+    pub pool: Option<u32>,
+    /// Selected by the draw (OFFICER, once drawn).
+    pub selected: Option<u32>,
+    /// Their selection probabilities.
+    pub probabilities: Option<ProbabilityRange>,
+}
+
+/// A selection's transparency report as the reader may see it.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SelectionReport {
+    /// The selection run.
+    pub run_id: ID,
+    /// The panel.
+    pub panel_id: ID,
+    /// Its name.
+    pub panel_name: String,
+    /// The method.
+    pub method: crate::graphql::panels::MethodValue,
+    /// A top-up of a sitting panel.
+    pub top_up: bool,
+    /// Seats filled.
+    pub k: u32,
+    /// The moment ages and eligibility were counted on.
+    pub as_of: chrono::DateTime<chrono::Utc>,
+    /// Registrants in the pool.
+    pub pool_size: Option<u32>,
+    /// Selection probabilities across the pool.
+    pub probabilities: Option<ProbabilityRange>,
+    /// SHA-256 of the lottery, published before the draw.
+    pub lottery_sha256: Option<String>,
+    /// The drawn number, once drawn.
+    pub drawn_number: Option<u32>,
+    /// How the number was found.
+    pub draw_source: Option<String>,
+    /// When the draw was recorded.
+    pub drawn_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Per category value, in the quotas' order.
+    pub values: Vec<SelectionReportValue>,
+    /// The disclosure threshold applied (`null` when the reader sees every count).
+    pub threshold: Option<u64>,
+    /// Whether anything is hidden.
+    pub suppressed: bool,
+}
+
+impl From<crate::service::selection_report::Published> for SelectionReport {
+    fn from(p: crate::service::selection_report::Published) -> Self {
+        Self {
+            run_id: id::encode(p.run.id),
+            panel_id: id::encode(p.run.panel_id),
+            panel_name: p.panel_name,
+            method: p.run.method.into(),
+            top_up: p.run.top_up,
+            k: p.run.k,
+            as_of: p.run.as_of,
+            pool_size: p.pool_size,
+            probabilities: ProbabilityRange::of(p.probabilities),
+            lottery_sha256: p.run.lottery_sha256,
+            drawn_number: p.run.drawn_number,
+            draw_source: p.run.draw_source,
+            drawn_at: p.run.drawn_at,
+            values: p
+                .values
+                .into_iter()
+                .map(|v| SelectionReportValue {
+                    feature: v.feature,
+                    value: v.value,
+                    quota_min: v.quota.map(|q| q.0),
+                    quota_max: v.quota.map(|q| q.1),
+                    population_share: v.population_share.and_then(finite),
+                    sitting: v.sitting,
+                    pool: v.pool,
+                    selected: v.selected,
+                    probabilities: ProbabilityRange::of(v.probabilities),
+                })
+                .collect(),
+            threshold: p.threshold,
+            suppressed: p.suppressed,
         }
     }
 }

@@ -17,7 +17,8 @@
 
 use chrono::NaiveDate;
 
-use crate::domain::ids::{ConsultationId, PanelId};
+use crate::db::entities::{consultation, selection_run};
+use crate::domain::ids::{ConsultationId, PanelId, SelectionRunId};
 use crate::domain::role::Role;
 use crate::domain::uk_time::uk_date;
 use crate::error::AppResult;
@@ -29,7 +30,7 @@ use crate::service::reports::{
     age_cutoffs, count_of, order_rows, population, query, ratio_of, shown,
 };
 use crate::state::AppState;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 /// Parts: sitting or left, times the four ways of answering (not yet invited, never
 /// responded, responding, lapsed).
@@ -123,6 +124,9 @@ pub struct PanelReport {
     pub series_dimension: ReportDimension,
     /// Consultations in the order they opened.
     pub series: Vec<EngagementPoint>,
+    /// The drawn selections that filled the panel, newest first (see
+    /// `service::selection_report::published`).
+    pub selection_runs: Vec<SelectionRunId>,
 }
 
 /// The SQL classifying each member of panel `$1`: `e` is 1 (never responded), 2
@@ -298,9 +302,9 @@ pub async fn panel_report(
     }
     // The series: each consultation's own report, as the caller may read it.
     let mut series = Vec::new();
-    let mut consultations: Vec<_> = crate::db::entities::consultation::Entity::find()
-        .filter(crate::db::entities::consultation::Column::PanelId.eq(panel.get()))
-        .filter(crate::db::entities::consultation::Column::OpenedAt.is_not_null())
+    let mut consultations: Vec<_> = consultation::Entity::find()
+        .filter(consultation::Column::PanelId.eq(panel.get()))
+        .filter(consultation::Column::OpenedAt.is_not_null())
         .all(db)
         .await?;
     consultations.sort_by_key(|c| (c.opened_at, c.id));
@@ -334,9 +338,23 @@ pub async fn panel_report(
             groups,
         });
     }
+    // The runs that filled it, for their reports.
+    let selection_runs = selection_run::Entity::find()
+        .select_only()
+        .column(selection_run::Column::Id)
+        .filter(selection_run::Column::PanelId.eq(panel.get()))
+        .filter(selection_run::Column::DrawnNumber.is_not_null())
+        .order_by_desc(selection_run::Column::Id)
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(SelectionRunId)
+        .collect();
     Ok(PanelReport {
         panel,
         name: found.name,
+        selection_runs,
         area_code,
         threshold: protected.then_some(threshold),
         suppressed: hidden.iter().any(Hidden::any),

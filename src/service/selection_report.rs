@@ -1,7 +1,18 @@
 //! A selection's transparency report: per category value, the quota's range, the
 //! population share, sitting members, the pool and selected counts and the probabilities,
 //! with the run's method, seed, lottery and drawn number; as GraphQL rows or CSV, and
-//! everyone's probability as CSV. OFFICER only: the rows count people.
+//! everyone's probability as CSV (OFFICER).
+//!
+//! [`published`] is the report as a reader may see it: in full for OFFICER; for
+//! SCRUTINY through `service::disclosure`, with
+//! - the sitting and pool counts protected as tables of one population (everyone counted
+//!   in a run is in exactly one value of each feature, so the features' tables share
+//!   their totals), and the pool size with them;
+//! - a value's probabilities hidden with its pool count (a small group's lowest and
+//!   highest probability are its members' own);
+//! - no selected counts (the panel's members by group are in `panelReport`, protected
+//!   there), and a quota's range only when it is at least the threshold wide: the
+//!   selection always meets its quotas, so a narrow range would pin the number selected.
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,11 +21,14 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use crate::db::entities::{membership, resident, resident_attribute, selection_probability};
 use crate::domain::ids::{ResidentId, SelectionRunId};
 use crate::domain::panel::Profile;
+use crate::domain::role::Role;
 use crate::domain::selection;
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
+use crate::service::disclosure::{self, CountTable, Hidden, Population};
 use crate::service::panels::{self, OFFICERS, selection_error};
+use crate::service::reports::READERS;
 use crate::service::selection::{Run, ValueReport, find};
 use crate::state::AppState;
 
@@ -116,6 +130,206 @@ pub async fn report(
         }
     }
     Ok((run, values))
+}
+
+/// A selection's report as its reader may see it (`None` where hidden).
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// The run.
+    pub run: Run,
+    /// Its panel's name.
+    pub panel_name: String,
+    /// Registrants in the pool.
+    pub pool_size: Option<u32>,
+    /// Lowest, median and highest probability in the pool.
+    pub probabilities: Option<(f64, f64, f64)>,
+    /// Per category value, in the quotas' order.
+    pub values: Vec<PublishedValue>,
+    /// The threshold applied (`None` for readers who see everything).
+    pub threshold: Option<u64>,
+    /// Whether anything was hidden.
+    pub suppressed: bool,
+}
+
+/// One category value as its reader may see it.
+#[derive(Clone, Debug)]
+pub struct PublishedValue {
+    /// The feature.
+    pub feature: String,
+    /// The value.
+    pub value: String,
+    /// The quota's minimum and maximum for this selection.
+    pub quota: Option<(u32, u32)>,
+    /// The value's share of the population.
+    pub population_share: Option<f64>,
+    /// Sitting members with it (a top-up).
+    pub sitting: Option<u32>,
+    /// Registrants in the pool with it.
+    pub pool: Option<u32>,
+    /// Selected by the draw (OFFICER, once drawn).
+    pub selected: Option<u32>,
+    /// Lowest, median and highest probability among them.
+    pub probabilities: Option<(f64, f64, f64)>,
+}
+
+/// The people a run counts: parts are sitting members, the pool not selected, and the
+/// selected; columns are sitting, pool (selected or not) and selected.
+fn run_people() -> Population {
+    Population {
+        name: "selection",
+        parts: 3,
+        columns: vec![
+            ("sitting", vec![0]),
+            ("pool", vec![1, 2]),
+            ("selected", vec![2]),
+        ],
+    }
+}
+
+/// One table per feature (values in the quotas' order) of what SCRUTINY may see: sitting
+/// (in a top-up) and pool. Selected counts are counted in the model but not shown.
+fn run_tables(run: &Run, values: &[ValueReport]) -> (Vec<String>, Vec<CountTable>) {
+    let people = run_people();
+    let mut features: Vec<String> = Vec::new();
+    for v in values {
+        if !features.contains(&v.feature) {
+            features.push(v.feature.clone());
+        }
+    }
+    let columns: Vec<usize> = if run.top_up { vec![0, 1] } else { vec![1] };
+    let tables = features
+        .iter()
+        .map(|feature| {
+            let counts = values
+                .iter()
+                .filter(|v| v.feature == *feature)
+                .map(|v| {
+                    let selected = u64::from(v.selected.unwrap_or(0));
+                    let pool = u64::from(v.pool);
+                    vec![
+                        u64::from(v.sitting),
+                        pool.saturating_sub(selected),
+                        selected,
+                    ]
+                })
+                .collect();
+            CountTable {
+                columns: columns.clone(),
+                ..CountTable::full(&people, 0, counts)
+            }
+        })
+        .collect();
+    (features, tables)
+}
+
+/// The report for `caller`: in full for OFFICER, protected for SCRUTINY.
+pub async fn published(
+    state: &AppState,
+    caller: &Caller,
+    id: SelectionRunId,
+) -> AppResult<Published> {
+    caller.require(READERS)?;
+    let (run, values) = report(state, &Caller::System, id).await?;
+    let panel = panels::find_any(state.db.reader(), run.panel_id).await?;
+    let protected = caller.role() == Some(Role::Scrutiny);
+    let summary = run.summary.as_ref();
+    let probabilities_of =
+        |v: &ValueReport| Some((v.probability_min, v.probability_median, v.probability_max));
+    if !protected {
+        return Ok(Published {
+            pool_size: summary.map(|s| s.pool_size),
+            probabilities: summary.map(|s| (s.minimum, s.median, s.maximum)),
+            values: values
+                .iter()
+                .map(|v| PublishedValue {
+                    feature: v.feature.clone(),
+                    value: v.value.clone(),
+                    quota: Some((v.min, v.max)),
+                    population_share: v.population_share,
+                    sitting: Some(v.sitting),
+                    pool: Some(v.pool),
+                    selected: v.selected,
+                    probabilities: probabilities_of(v),
+                })
+                .collect(),
+            threshold: None,
+            suppressed: false,
+            panel_name: panel.name,
+            run,
+        });
+    }
+    let threshold = state.config.disclosure_threshold;
+    let (features, tables) = run_tables(&run, &values);
+    let hidden = if tables.is_empty() {
+        Vec::new()
+    } else {
+        disclosure::protect(std::slice::from_ref(&run_people()), &tables, threshold)?
+    };
+    // Column positions in each table: sitting first in a top-up, then pool.
+    let (sitting_column, pool_column) = if run.top_up { (Some(0), 1) } else { (None, 0) };
+    let mut published = Vec::with_capacity(values.len());
+    let mut row_in: Vec<usize> = vec![0; features.len()];
+    let mut quota_withheld = false;
+    for v in &values {
+        let t = features.iter().position(|f| *f == v.feature).unwrap_or(0);
+        let row = row_in[t];
+        row_in[t] += 1;
+        let cell = |column: usize| hidden.get(t).is_none_or(|h| h.cells[row][column]);
+        let pool_hidden = cell(pool_column);
+        let wide = u64::from(v.max.saturating_sub(v.min)) >= threshold;
+        quota_withheld |= !wide;
+        published.push(PublishedValue {
+            feature: v.feature.clone(),
+            value: v.value.clone(),
+            quota: wide.then_some((v.min, v.max)),
+            population_share: v.population_share,
+            sitting: match sitting_column {
+                Some(c) => (!cell(c)).then_some(v.sitting),
+                None => Some(0),
+            },
+            pool: (!pool_hidden).then_some(v.pool),
+            selected: None,
+            probabilities: if pool_hidden {
+                None
+            } else {
+                probabilities_of(v)
+            },
+        });
+    }
+    let total_hidden = hidden.first().is_some_and(|h| h.totals[pool_column]);
+    Ok(Published {
+        pool_size: if total_hidden {
+            None
+        } else {
+            summary.map(|s| s.pool_size)
+        },
+        probabilities: if total_hidden {
+            None
+        } else {
+            summary.map(|s| (s.minimum, s.median, s.maximum))
+        },
+        values: published,
+        threshold: Some(threshold),
+        suppressed: quota_withheld || hidden.iter().any(Hidden::any),
+        panel_name: panel.name,
+        run,
+    })
+}
+
+/// The disclosure tables of a run and what SCRUTINY's copy hides, for the attack that
+/// checks it.
+pub async fn protection_of(
+    state: &AppState,
+    id: SelectionRunId,
+) -> AppResult<(Vec<Population>, Vec<CountTable>, Vec<Hidden>)> {
+    let (run, values) = report(state, &Caller::System, id).await?;
+    let (_, tables) = run_tables(&run, &values);
+    let hidden = disclosure::protect(
+        std::slice::from_ref(&run_people()),
+        &tables,
+        state.config.disclosure_threshold,
+    )?;
+    Ok((vec![run_people()], tables, hidden))
 }
 
 /// The transparency report as CSV: first the run (`item,value` rows: panel, method, seed,

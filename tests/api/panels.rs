@@ -1402,3 +1402,157 @@ async fn a_running_selection_stops_when_cancelled_and_stores_nothing() {
         "resident_id,probability,lottery_probability\n"
     );
 }
+
+const SELECTION_REPORT: &str = "query($id: ID!) {
+    selectionReport(id: $id) {
+        runId panelName method topUp k poolSize drawnNumber threshold suppressed
+        probabilities { minimum median maximum }
+        values {
+            feature value quotaMin quotaMax sitting pool selected
+            probabilities { minimum maximum }
+        }
+    }
+}";
+
+fn value_row<'a>(report: &'a Value, feature: &str, value: &str) -> &'a Value {
+    report["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["feature"] == feature && v["value"] == value)
+        .unwrap_or_else(|| panic!("no {feature} {value}: {report}"))
+}
+
+#[tokio::test]
+async fn scrutiny_reads_a_selection_report_whose_small_groups_no_attack_recovers() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let scrutiny = app.token_for(Role::Scrutiny).await;
+    // The paper's pool, and three registrants of a third leaning: a group too small to
+    // publish.
+    let mut pool = small_pool();
+    pool.extend((0..3).map(|_| Registrant {
+        sex: "FEMALE",
+        born: "1990-06-01".to_owned(),
+        attributes: vec![("leaning".to_owned(), "green".to_owned())],
+    }));
+    register_pool(&app, &pool).await;
+    let panel = create_panel(
+        &app,
+        &officer,
+        json!({ "name": "Residents Panel", "targetSize": 20 }),
+    )
+    .await;
+    let quotas = format!("{SMALL_QUOTAS}\nleaning,green,0,3\n");
+    let imported = import_quotas(&app, &officer, &panel, &quotas).await;
+    assert!(imported["errors"].is_null(), "{imported}");
+    let run = select(
+        &app,
+        &officer,
+        json!({ "panelId": panel, "method": "MAXIMIN", "seed": "7", "tickets": 100 }),
+    )
+    .await;
+    assert_eq!(run["job"]["status"], "SUCCEEDED", "{run}");
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    let body = app
+        .graphql(
+            "mutation($input: SelectionDrawInput!) { selectionDraw(input: $input) { id } }",
+            json!({ "input": { "runId": run_id, "number": 1 } }),
+            Some(&officer),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+
+    // OFFICER: every count, the selected ones included.
+    let body = app
+        .graphql(SELECTION_REPORT, json!({ "id": run_id }), Some(&officer))
+        .await;
+    let report = &body["data"]["selectionReport"];
+    assert_eq!(report["poolSize"], 203, "{body}");
+    assert_eq!(report["threshold"], Value::Null);
+    assert_eq!(report["suppressed"], false);
+    let green = value_row(report, "leaning", "green");
+    assert_eq!(green["pool"], 3);
+    assert_eq!(green["quotaMax"], 3);
+    let selected: u64 = report["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["feature"] == "gender")
+        .map(|v| v["selected"].as_u64().unwrap())
+        .sum();
+    assert_eq!(selected, 20);
+
+    // SCRUTINY finds the run from the panel's report.
+    let body = app
+        .graphql(
+            "query($id: ID!) { panelReport(id: $id) { selectionRunIds } }",
+            json!({ "id": panel }),
+            Some(&scrutiny),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["panelReport"]["selectionRunIds"],
+        json!([run_id]),
+        "{body}"
+    );
+    let body = app
+        .graphql(SELECTION_REPORT, json!({ "id": run_id }), Some(&scrutiny))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let report = &body["data"]["selectionReport"];
+    assert_eq!(report["threshold"], 10);
+    assert_eq!(report["suppressed"], true);
+    assert_eq!(report["k"], 20);
+    let green = value_row(report, "leaning", "green");
+    // The small group: its count, its probabilities and its narrow quota withheld.
+    assert_eq!(green["pool"], Value::Null, "{report}");
+    assert_eq!(green["probabilities"], Value::Null);
+    assert_eq!(green["quotaMin"], Value::Null);
+    assert_eq!(green["quotaMax"], Value::Null);
+    // A wide quota is shown; the pool's own counts where large enough.
+    let women = value_row(report, "gender", "female");
+    assert_eq!(women["quotaMin"], 9);
+    assert_eq!(women["quotaMax"], 20);
+    assert_eq!(women["pool"], 103);
+    // Secondary suppression: the green count is not the total less the rest.
+    let liberal = &value_row(report, "leaning", "liberal")["pool"];
+    let conservative = &value_row(report, "leaning", "conservative")["pool"];
+    assert!(
+        liberal.is_null() || conservative.is_null() || report["poolSize"].is_null(),
+        "{report}"
+    );
+    // No selected counts, and no count from 1 to 9 anywhere.
+    for row in report["values"].as_array().unwrap() {
+        assert_eq!(row["selected"], Value::Null, "{row}");
+        for key in ["pool", "sitting"] {
+            if let Some(n) = row[key].as_u64() {
+                assert!(n == 0 || n >= 10, "{key} = {n} shown: {row}");
+            }
+        }
+    }
+    // The attack: every hidden count keeps a range at least the threshold wide.
+    let run =
+        civic_panel::graphql::id::decode::<civic_panel::domain::ids::SelectionRunId>(&run_id, "id")
+            .unwrap();
+    let (populations, tables, hidden) =
+        civic_panel::service::selection_report::protection_of(&app.state, run)
+            .await
+            .unwrap();
+    let (model, suppressed) =
+        civic_panel::service::disclosure::joint(&populations, &tables, &hidden).unwrap();
+    assert!(!suppressed.is_empty());
+    for range in civic_panel::domain::disclosure::attack(&model, &suppressed)
+        .unwrap()
+        .iter()
+        .flatten()
+    {
+        assert!(range.1 - range.0 >= 10.0 - 1e-6, "pinned to {range:?}");
+    }
+    // Residents may not read it.
+    let resident = app.token_for(Role::Resident).await;
+    let body = app
+        .graphql(SELECTION_REPORT, json!({ "id": run_id }), Some(&resident))
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+}

@@ -86,6 +86,11 @@ const ACCESS: &[(&str, Access, &str)] = &[
         r#"{ panelReport(id: "UGFuZWw6MQ==") { name } }"#,
     ),
     (
+        "Query.selectionReport",
+        Access::Roles(&[Role::Officer, Role::Scrutiny]),
+        r#"{ selectionReport(id: "U2VsZWN0aW9uUnVuOjE") { k } }"#,
+    ),
+    (
         "Query.recruitmentPlan",
         Access::Roles(&[Role::Officer]),
         "{ recruitmentPlan(targetRegistrations: 10) { lettersNeeded } }",
@@ -419,9 +424,9 @@ async fn each_role_is_refused_every_field_it_is_not_granted() {
         }
     }
     // Three ADMIN-only fields refused to three roles, thirty-six OFFICER fields to two,
-    // six OFFICER-or-SCRUTINY fields to residents, and one OFFICER-or-RESIDENT field to
+    // seven OFFICER-or-SCRUTINY fields to residents, and one OFFICER-or-RESIDENT field to
     // scrutiny members.
-    assert_eq!(refusals, 3 * 3 + 36 * 2 + 6 + 1);
+    assert_eq!(refusals, 3 * 3 + 36 * 2 + 7 + 1);
 }
 
 #[tokio::test]
