@@ -15,6 +15,8 @@
 //! hidden in all of them, until nothing changes. [`joint`] builds the whole report as one
 //! model, for the attack that checks the result.
 
+use std::collections::HashMap;
+
 use crate::domain::disclosure::{self, Report};
 use crate::error::{AppError, AppResult};
 
@@ -44,6 +46,11 @@ pub struct CountTable {
     pub columns: Vec<usize>,
     /// Published sums of rows (each a list of rows), shown in every column.
     pub groups: Vec<Vec<usize>>,
+    /// Groups that count the same people as groups of other tables of the population
+    /// (those who answered a multiple-choice question, in each of its options' tables):
+    /// a group index and a key. Groups with one key are one published figure, hidden in
+    /// every table when hidden in one, and the attacker knows that their parts are equal.
+    pub linked: Vec<(usize, usize)>,
 }
 
 impl CountTable {
@@ -55,6 +62,7 @@ impl CountTable {
             residual: false,
             columns: (0..population.columns.len()).collect(),
             groups: Vec::new(),
+            linked: Vec::new(),
         }
     }
 
@@ -199,6 +207,8 @@ pub fn protect(
         .iter()
         .map(|p| vec![false; p.columns.len()])
         .collect();
+    // Per (population, key) of linked groups, per column.
+    let mut hidden_links: HashMap<(usize, usize), Vec<bool>> = HashMap::new();
     let mut hidden: Vec<Vec<bool>> = vec![Vec::new(); tables.len()];
     loop {
         let mut changed = false;
@@ -215,6 +225,14 @@ pub fn protect(
             for (column, &c) in table.columns.iter().enumerate() {
                 already[layout.total(column)] = shared[c];
             }
+            for &(group, key) in &table.linked {
+                let linked = hidden_links
+                    .entry((table.population, key))
+                    .or_insert_with(|| vec![false; layout.columns]);
+                for (column, &h) in linked.iter().enumerate() {
+                    already[layout.group(group, column)] |= h;
+                }
+            }
             // A solver that gives up hides the whole table rather than failing the report.
             let suppressed = disclosure::protect_beside(&report, threshold, &already)
                 .unwrap_or_else(|_| vec![true; layout.len()]);
@@ -222,6 +240,16 @@ pub fn protect(
                 if suppressed[layout.total(column)] && !shared[c] {
                     shared[c] = true;
                     changed = true;
+                }
+            }
+            for &(group, key) in &table.linked {
+                if let Some(linked) = hidden_links.get_mut(&(table.population, key)) {
+                    for (column, h) in linked.iter_mut().enumerate() {
+                        if suppressed[layout.group(group, column)] && !*h {
+                            *h = true;
+                            changed = true;
+                        }
+                    }
                 }
             }
             hidden[t] = suppressed;
@@ -275,6 +303,8 @@ pub fn joint(
     let mut suppressed = Vec::new();
     // The first table of each population: its base cells' numbering and its parts.
     let mut first_of: Vec<Option<(usize, usize)>> = vec![None; populations.len()];
+    // The first of each (population, key) of linked groups: its cells in each part.
+    let mut first_link: HashMap<(usize, usize), Vec<Vec<usize>>> = HashMap::new();
     for (table, hidden) in tables.iter().zip(hidden) {
         let population = &populations[table.population];
         let first = report.cells.len();
@@ -294,6 +324,22 @@ pub fn joint(
                         part_total(first, rows, part),
                     ));
                 }
+            }
+        }
+        for &(group, key) in &table.linked {
+            let parts: Vec<Vec<usize>> = (0..population.parts)
+                .map(|part| {
+                    table.groups[group]
+                        .iter()
+                        .map(|&r| first + r * population.parts + part)
+                        .collect()
+                })
+                .collect();
+            match first_link.get(&(table.population, key)) {
+                None => {
+                    first_link.insert((table.population, key), parts);
+                }
+                Some(earlier) => report.links.extend(earlier.iter().cloned().zip(parts)),
             }
         }
         report.items.extend(items_of(table, population, first));
@@ -384,6 +430,7 @@ mod tests {
             residual: false,
             columns: vec![0],
             groups: vec![vec![2, 3]],
+            linked: Vec::new(),
         }];
         let hidden = protect(&populations, &tables, 10).unwrap();
         assert!(hidden[0].cells[3][0]);
@@ -408,12 +455,65 @@ mod tests {
             residual: true,
             columns: vec![1],
             groups: vec![vec![0, 1]],
+            linked: Vec::new(),
         };
         let tables = [by_sex, question];
         let hidden = protect(&populations, &tables, 10).unwrap();
         assert_eq!(hidden[1].cells.len(), 2, "the rest is not a shown row");
         assert!(hidden[1].cells[0][0], "the 3 is hidden");
         assert!(hidden[1].cells[1][0] || hidden[1].groups[0][0]);
+        assert_safe(&populations, &tables, &hidden);
+    }
+
+    /// One option's table of a multiple-choice question answered by `answered` of 40:
+    /// those who ticked it, those who answered without, the rest; who answered linked.
+    fn option(chose: u64, answered: u64) -> CountTable {
+        CountTable {
+            population: 0,
+            counts: vec![vec![chose], vec![answered - chose], vec![40 - answered]],
+            residual: true,
+            columns: vec![0],
+            groups: vec![vec![0, 1]],
+            linked: vec![(0, 7)],
+        }
+    }
+
+    fn respondents() -> Population {
+        Population {
+            name: "respondents",
+            parts: 1,
+            columns: vec![("respondents", vec![0])],
+        }
+    }
+
+    #[test]
+    fn those_who_answered_without_ticking_an_option_are_protected_too() {
+        // 16 answered: 14 ticked one option (so 2 did not), 11 the other (5 did not).
+        let populations = [respondents()];
+        let tables = [option(14, 16), option(11, 16)];
+        let hidden = protect(&populations, &tables, 10).unwrap();
+        for (table, without) in hidden.iter().zip([2, 5]) {
+            assert!(table.cells[1][0], "the {without} who did not tick it");
+            assert!(
+                table.cells[0][0] || table.groups[0][0],
+                "or {without} = answered − ticked"
+            );
+        }
+        assert_eq!(hidden[0].groups[0][0], hidden[1].groups[0][0]);
+        assert_safe(&populations, &tables, &hidden);
+    }
+
+    #[test]
+    fn a_linked_figure_is_hidden_in_every_table_that_holds_it() {
+        // 7 answered, 5 ticking the first option and none the second: the 7 is one
+        // figure, hidden in both tables, and the attack knows that both hold it.
+        let populations = [respondents()];
+        let tables = [option(5, 7), option(0, 7)];
+        let hidden = protect(&populations, &tables, 10).unwrap();
+        assert!(hidden[0].groups[0][0] && hidden[1].groups[0][0]);
+        let (report, _) = joint(&populations, &tables, &hidden).unwrap();
+        // The tables' totals (one part) and who answered, each equal in both tables.
+        assert_eq!(report.links.len(), 2);
         assert_safe(&populations, &tables, &hidden);
     }
 }

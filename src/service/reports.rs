@@ -1092,7 +1092,8 @@ async fn gather(
         .collect();
     let question_tables = questions
         .iter()
-        .map(|q| question_tables(q, &answers, &part_totals))
+        .enumerate()
+        .map(|(i, q)| question_tables(q, i, &answers, &part_totals))
         .collect();
     let flags = flag_counts(db, id).await?;
     Ok(Gathered {
@@ -1734,8 +1735,9 @@ async fn answer_counts(
 /// One disclosure table of a question, and what its rows are.
 struct QuestionTable {
     table: CountTable,
-    /// Each shown row's option key (or scale value); the "answered" table has one row
-    /// keyed by the empty string.
+    /// Each shown row's option key (or scale value); a row that is not an option (who
+    /// answered a free-text question, who answered without ticking an option) is keyed
+    /// by the empty string.
     keys: Vec<String>,
     /// Row groups' names (`promoters`, `detractors`, `agree`, `disagree`).
     group_names: Vec<&'static str>,
@@ -1786,13 +1788,14 @@ fn kind_name(kind: &QuestionKind) -> &'static str {
     }
 }
 
-/// The disclosure tables of one question: one partition of everyone when each respondent
-/// gives one answer (single choice, scales, first choice of a ranking), otherwise one
-/// table per option (multiple choice), and always the number who answered. Each ends
-/// with the unpublished rest of the consultation's people, so that its parts add up to
-/// theirs (`part_totals`).
+/// The disclosure tables of question number `index`: one partition of everyone when each
+/// respondent gives one answer (single choice, scales, first choice of a ranking), one
+/// table per option when a respondent may tick several (multiple choice), and a table of
+/// the number who answered (free text). Each ends with the unpublished rest of the
+/// consultation's people, so that its parts add up to theirs (`part_totals`).
 fn question_tables(
     item: &QuestionItem,
+    index: usize,
     answers: &AnswerCounts,
     part_totals: &[u64],
 ) -> Vec<QuestionTable> {
@@ -1814,6 +1817,7 @@ fn question_tables(
         residual: true,
         columns: vec![RESPONDENTS],
         groups,
+        linked: Vec::new(),
     };
     let options = options_of(item);
     let count_rows = |option: &str| -> Vec<u64> {
@@ -1825,33 +1829,44 @@ fn question_tables(
         }
         parts
     };
-    let answered_table = || {
-        let mut answered = vec![0; OPEN_PART + 1];
-        for (q, open, _, n) in &answers.answered {
-            if q == key {
-                answered[part(*open)] += n;
-            }
+    let mut answered = vec![0; OPEN_PART + 1];
+    for (q, open, _, n) in &answers.answered {
+        if q == key {
+            answered[part(*open)] += n;
         }
-        QuestionTable {
+    }
+    match &item.question.kind {
+        QuestionKind::MultipleChoice { .. } => {
+            // Each option its own table (a respondent may tick several): those who ticked
+            // it and those who answered without ticking it, never shown but known to
+            // anyone who has both figures, so protected too. Their sum, who answered, is
+            // one figure linked across the options' tables: an option is never ticked by
+            // more than answered.
+            options
+                .iter()
+                .map(|(option, _)| {
+                    let chose = count_rows(option);
+                    let other = answered
+                        .iter()
+                        .zip(&chose)
+                        .map(|(a, c)| a.saturating_sub(*c))
+                        .collect();
+                    QuestionTable {
+                        table: CountTable {
+                            linked: vec![(0, index)],
+                            ..table(vec![chose, other], vec![vec![0, 1]])
+                        },
+                        keys: vec![option.clone(), String::new()],
+                        group_names: vec![ANSWERED],
+                    }
+                })
+                .collect()
+        }
+        QuestionKind::FreeText { .. } => vec![QuestionTable {
             table: table(vec![answered], Vec::new()),
             keys: vec![String::new()],
             group_names: Vec::new(),
-        }
-    };
-    match &item.question.kind {
-        QuestionKind::MultipleChoice { .. } => {
-            // Each option its own yes-or-no table (a respondent may tick several).
-            let mut tables = vec![answered_table()];
-            for (option, _) in &options {
-                tables.push(QuestionTable {
-                    table: table(vec![count_rows(option)], Vec::new()),
-                    keys: vec![option.clone()],
-                    group_names: Vec::new(),
-                });
-            }
-            tables
-        }
-        QuestionKind::FreeText { .. } => vec![answered_table()],
+        }],
         kind => {
             // One answer each: the number who answered is the sum of the options' rows,
             // published as a group of them so that the protection sees it.
@@ -1876,7 +1891,8 @@ fn question_tables(
     }
 }
 
-/// The row group of a one-answer question's table that counts who answered it.
+/// The row group of a question's table that counts who answered it (in each option's
+/// table of a multiple-choice question).
 const ANSWERED: &str = "answered";
 
 /// Weights per weighting cell (the key is the labels of the weighting dimensions).

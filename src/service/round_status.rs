@@ -369,6 +369,7 @@ fn tables_of(status: &RoundStatus, profiles: &[Profile]) -> Option<(Vec<CountTab
             residual: true,
             columns: vec![3],
             groups: Vec::new(),
+            linked: Vec::new(),
         });
         labels.push((dimension, counts.into_iter().map(|(l, _)| l).collect()));
     }

@@ -79,8 +79,19 @@ async fn panel_of(app: &TestApp, officer: &str, members: &[Member]) -> String {
     panel
 }
 
-/// A satisfaction survey for `panel` (a 0–10 rating and a free-text comment), opened,
-/// its invitations sent, and the answering members' answers entered from paper.
+/// The services member `i` ticks: bins, but for members 1 and 2, who used only the
+/// libraries; the parks for even members.
+fn services(i: usize) -> Vec<&'static str> {
+    match i {
+        1 | 2 => vec!["libraries"],
+        _ if i.is_multiple_of(2) => vec!["bins", "parks"],
+        _ => vec!["bins"],
+    }
+}
+
+/// A satisfaction survey for `panel` (a 0–10 rating, a free-text comment and the services
+/// used, several of three), opened, its invitations sent, and the answering members'
+/// answers entered from paper.
 async fn answered_survey(
     app: &TestApp,
     officer: &str,
@@ -109,7 +120,12 @@ async fn answered_survey(
                 { "key": "satisfaction", "kind": "RATING", "required": true,
                   "text": "How happy are you with the council, from 0 to 10?" },
                 { "key": "why", "kind": "FREE_TEXT", "maxChars": 200, "required": false,
-                  "text": "Tell us why." }
+                  "text": "Tell us why." },
+                { "key": "services", "kind": "MULTIPLE_CHOICE", "required": false,
+                  "options": [{ "key": "bins", "label": "Bins" },
+                              { "key": "parks", "label": "Parks" },
+                              { "key": "libraries", "label": "Libraries" }],
+                  "text": "Which services did you use this year?" }
             ] } }),
             Some(officer),
         )
@@ -142,7 +158,7 @@ async fn answered_survey(
         .await
         .unwrap();
     assert_eq!(invitations.len(), members.len());
-    for (member, invitation) in members.iter().zip(&invitations) {
+    for (i, (member, invitation)) in members.iter().zip(&invitations).enumerate() {
         let Some(rating) = member.rating else {
             continue;
         };
@@ -154,7 +170,8 @@ async fn answered_survey(
                     "channel": "PAPER",
                     "answers": [
                         { "questionKey": "satisfaction", "value": rating },
-                        { "questionKey": "why", "text": "A private comment." }
+                        { "questionKey": "why", "text": "A private comment." },
+                        { "questionKey": "services", "options": services(i) }
                     ]
                 } }),
                 Some(officer),
@@ -201,6 +218,16 @@ const REPORT: &str = "query($id: ID!, $input: ReportInput) {
         }
     }
 }";
+
+/// A question's result for one option.
+fn option<'a>(question: &'a Value, key: &str) -> &'a Value {
+    question["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"] == key)
+        .unwrap_or_else(|| panic!("no option {key} in {question}"))
+}
 
 fn split<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["splits"]
@@ -386,6 +413,13 @@ async fn an_officer_reads_the_funnel_respondents_against_the_census_propensities
     assert_eq!(report["questions"][1]["kind"], "free_text");
     assert_eq!(report["questions"][1]["answered"], 16);
     assert!(!body.to_string().contains("A private comment"));
+    // Several options each: a share of those who answered, adding up to more than one.
+    let services = &report["questions"][2];
+    assert_eq!(services["kind"], "multiple_choice");
+    assert_eq!(services["answered"], 16, "{services}");
+    assert_eq!(option(services, "bins")["count"], 14);
+    assert_eq!(option(services, "parks")["count"], 7);
+    assert!(close(&option(services, "libraries")["share"], 2.0 / 16.0));
     assert_eq!(report["byDay"][0]["completed"], 16, "{report}");
     // The page for committee papers: every count, charts inline, the scores written out.
     let page = format!("/exports/consultations/{consultation}/report.html?areaCode={AREA}");
@@ -476,6 +510,15 @@ async fn scrutiny_sees_no_small_count_and_the_attack_on_every_table_recovers_non
         report["youngPeople"]
     );
     assert!(!body.to_string().contains("A private comment"));
+    // 14 of the 16 who answered ticked the bins: the 2 who did not are protected too, so
+    // the bins' count and the number who answered are not both shown.
+    let services = &report["questions"][2];
+    assert!(
+        services["answered"].is_null() || option(services, "bins")["count"].is_null(),
+        "{services}"
+    );
+    assert_eq!(option(services, "parks")["count"], Value::Null);
+    assert_eq!(option(services, "libraries")["count"], Value::Null);
     // The attack: for every table SCRUTINY reads, the linear programmes bounding each
     // hidden count from everything published beside it (all tables of the report,
     // linked through their shared people) leave every hidden count a range at least
