@@ -83,6 +83,24 @@ pub fn attack(
     Ok(ranges)
 }
 
+/// The suppressed items that the attack narrows to fewer than `threshold` whole numbers.
+/// Counts are whole numbers: the attacker's range is from the least whole number above
+/// the lower bound to the greatest below the upper one.
+pub fn weak(
+    report: &Report,
+    suppressed: &[bool],
+    threshold: u64,
+) -> Result<Vec<usize>, DisclosureError> {
+    Ok(attack(report, suppressed)?
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            r.filter(|(low, high)| (high + 1e-6).floor() - (low - 1e-6).ceil() < threshold as f64)
+                .map(|_| i)
+        })
+        .collect())
+}
+
 /// The least or greatest value of the sum of `target` cells under the shown items.
 fn bound(
     report: &Report,
@@ -152,19 +170,7 @@ pub fn protect_beside(
         .map(|(&v, &hidden)| hidden || (v > 0 && v < threshold))
         .collect();
     loop {
-        let ranges = attack(report, &suppressed)?;
-        // Counts are whole numbers: the attacker's range is from the least whole number
-        // above the lower bound to the greatest below the upper one.
-        let weak: Vec<usize> = ranges
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                r.filter(|(low, high)| {
-                    (high + 1e-6).floor() - (low - 1e-6).ceil() < threshold as f64
-                })
-                .map(|_| i)
-            })
-            .collect();
+        let weak = weak(report, &suppressed, threshold)?;
         if weak.is_empty() {
             return Ok(suppressed);
         }
