@@ -1,5 +1,6 @@
 //! File downloads: export bundles built by jobs, the audit list of drawn addresses and
-//! incentive claims for finance (OFFICER), and consultation reports (OFFICER, SCRUTINY).
+//! incentive claims for finance (OFFICER), and reports: consultations', panels' and
+//! selection runs' (OFFICER, SCRUTINY).
 //! Authenticated like `/graphql`, with a bearer token; errors carry the same codes.
 
 use axum::body::Body;
@@ -8,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 
-use crate::domain::ids::{ConsultationId, FileId, RoundId, SelectionRunId};
+use crate::domain::ids::{ConsultationId, FileId, PanelId, RoundId, SelectionRunId};
 use crate::error::AppError;
 use crate::graphql::id;
 use crate::http::HttpState;
@@ -16,9 +17,10 @@ use crate::http::error::respond;
 use crate::http::graphql::caller;
 use crate::http::negotiate::ResponseType;
 use crate::service::auth::Caller;
-use crate::service::reports::{self, ReportOptions};
+use crate::service::reports::{self, ReportDimension, ReportOptions};
 use crate::service::{
-    downloads, incentives, letters, recruitment, report_csv, report_html, selection_report,
+    downloads, incentives, letters, panel_report, recruitment, report_csv, report_html,
+    selection_report,
 };
 
 /// The caller of a download request, or the response refusing it.
@@ -118,7 +120,7 @@ pub async fn addresses_csv(
     download(
         csv,
         "text/csv; charset=utf-8",
-        &format!("round-{}-addresses.csv", id_for_name(&round)),
+        &format!("round-{}-addresses.csv", number_for_name::<RoundId>(&round)),
     )
 }
 
@@ -145,13 +147,16 @@ pub async fn incentives_csv(
     download(
         csv,
         "text/csv; charset=utf-8",
-        &format!("round-{}-incentives.csv", id_for_name(&round)),
+        &format!(
+            "round-{}-incentives.csv",
+            number_for_name::<RoundId>(&round)
+        ),
     )
 }
 
-/// The round number for a file name (the ID as given when it does not decode).
-fn id_for_name(round: &str) -> String {
-    id::decode::<RoundId>(round, "round").map_or_else(|_| "unknown".to_owned(), |id| id.to_string())
+/// An ID's number for a file name (`unknown` when it does not decode).
+fn number_for_name<T: id::GlobalId>(raw: &str) -> String {
+    id::decode::<T>(raw, "id").map_or_else(|_| "unknown".to_owned(), |id| id.row().to_string())
 }
 
 /// Report settings from a download's query string: `areaCode` (the rest as the API's
@@ -183,12 +188,6 @@ async fn report_for(
     report.map_err(respond)
 }
 
-/// The consultation's number for a file name.
-fn consultation_for_name(consultation: &str) -> String {
-    id::decode::<ConsultationId>(consultation, "consultation")
-        .map_or_else(|_| "unknown".to_owned(), |id| id.to_string())
-}
-
 /// `GET /exports/consultations/{consultation}/report.csv?areaCode=…`: a consultation's
 /// report as CSV.
 pub async fn report_csv(
@@ -206,7 +205,7 @@ pub async fn report_csv(
         "text/csv; charset=utf-8",
         &format!(
             "consultation-{}-report.csv",
-            consultation_for_name(&consultation)
+            number_for_name::<ConsultationId>(&consultation)
         ),
     )
 }
@@ -225,7 +224,7 @@ pub async fn report_html(
             "text/html; charset=utf-8",
             &format!(
                 "consultation-{}-report.html",
-                consultation_for_name(&consultation)
+                number_for_name::<ConsultationId>(&consultation)
             ),
         ),
         Err(response) => response,
@@ -263,6 +262,87 @@ pub async fn report_chart(
             .into_response(),
         Err(err) => respond(err),
     }
+}
+
+/// A panel report's download settings: `areaCode`, and `seriesDimension` (a dimension's
+/// name as in the report's splits, `age_band` when not given).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PanelReportQuery {
+    area_code: Option<String>,
+    series_dimension: Option<String>,
+}
+
+/// `GET /exports/panels/{panel}/report.csv?areaCode=…&seriesDimension=…`: a panel's
+/// health as CSV (OFFICER in full; SCRUTINY protected exactly as in the API).
+pub async fn panel_report_csv(
+    State(state): State<HttpState>,
+    Path(panel): Path<String>,
+    Query(query): Query<PanelReportQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = match authenticated(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let csv = async {
+        let panel_id = id::decode::<PanelId>(&panel, "panel")?;
+        let series = match query.series_dimension.as_deref() {
+            None => ReportDimension::AgeBand,
+            Some(name) => ReportDimension::ALL
+                .into_iter()
+                .find(|d| d.as_str() == name)
+                .ok_or_else(|| {
+                    AppError::bad_input(
+                        "seriesDimension",
+                        format!(
+                            "{name:?} is not a dimension: one of age_band, sex, ethnic_group, \
+                             disability, ward, deprivation_decile"
+                        ),
+                    )
+                })?,
+        };
+        let options = ReportOptions {
+            area_code: query.area_code,
+            ..ReportOptions::default()
+        };
+        let report =
+            panel_report::panel_report(&state.app, &caller, panel_id, &options, series).await?;
+        report_csv::panel_csv(&report)
+    }
+    .await;
+    download(
+        csv,
+        "text/csv; charset=utf-8",
+        &format!("panel-{}-report.csv", number_for_name::<PanelId>(&panel)),
+    )
+}
+
+/// `GET /exports/selection-runs/{run}/report.csv`: a selection run's report as CSV
+/// (OFFICER in full; SCRUTINY protected exactly as in the API).
+pub async fn selection_report_csv(
+    State(state): State<HttpState>,
+    Path(run): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let caller = match authenticated(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let csv = async {
+        let run_id = id::decode::<SelectionRunId>(&run, "run")?;
+        let report = selection_report::published(&state.app, &caller, run_id).await?;
+        report_csv::selection_csv(&report)
+    }
+    .await;
+    download(
+        csv,
+        "text/csv; charset=utf-8",
+        &format!(
+            "selection-run-{}-report.csv",
+            number_for_name::<SelectionRunId>(&run)
+        ),
+    )
 }
 
 /// `GET /exports/selection-runs/{run}/probabilities.svg`: everyone's chance of selection

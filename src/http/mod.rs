@@ -58,6 +58,14 @@ pub fn router(app: AppState) -> Router {
             get(exports::report_chart),
         )
         .route(
+            "/exports/panels/{panel}/report.csv",
+            get(exports::panel_report_csv),
+        )
+        .route(
+            "/exports/selection-runs/{run}/report.csv",
+            get(exports::selection_report_csv),
+        )
+        .route(
             "/exports/selection-runs/{run}/probabilities.svg",
             get(exports::probabilities_svg),
         )

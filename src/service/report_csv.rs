@@ -1,10 +1,13 @@
-//! A consultation report as one CSV file in long form (`table, group, measure, value,
-//! note`), ready for a spreadsheet's pivot table. It is written from the report as the
-//! caller may read it, so SCRUTINY's copy hides exactly what the API hides: a hidden
-//! figure has an empty value and the note `suppressed`.
+//! Reports as CSV files in long form (`table, group, measure, value, note`), ready for a
+//! spreadsheet's pivot table: a consultation's report, a panel's health and a selection
+//! run's report. Each is written from the report as the caller may read it, so SCRUTINY's
+//! copy hides exactly what the API hides: a hidden figure has an empty value and the note
+//! `suppressed`.
 
 use crate::error::{AppError, AppResult};
+use crate::service::panel_report::{self, PanelReport};
 use crate::service::reports::{COLUMNS, Flag, Report, Score, Split};
+use crate::service::selection_report::Published;
 
 /// The header row.
 pub const HEADER: [&str; 5] = ["table", "group", "measure", "value", "note"];
@@ -134,15 +137,25 @@ impl Rows {
     }
 }
 
-/// The report as CSV (UTF-8 with a byte-order mark, so that Excel reads it as UTF-8).
+impl Rows {
+    /// A file with its header row.
+    fn new() -> AppResult<Self> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(HEADER).map_err(AppError::internal)?;
+        Ok(Self { writer })
+    }
+
+    /// The file: UTF-8 with a byte-order mark, so that Excel reads it as UTF-8.
+    fn finish(self) -> AppResult<Vec<u8>> {
+        let mut bytes = "\u{feff}".as_bytes().to_vec();
+        bytes.extend(self.writer.into_inner().map_err(AppError::internal)?);
+        Ok(bytes)
+    }
+}
+
+/// A consultation's report as CSV.
 pub fn csv(report: &Report) -> AppResult<Vec<u8>> {
-    let mut bytes = "\u{feff}".as_bytes().to_vec();
-    let mut rows = Rows {
-        writer: csv::Writer::from_writer(Vec::new()),
-    };
-    rows.writer
-        .write_record(HEADER)
-        .map_err(AppError::internal)?;
+    let mut rows = Rows::new()?;
     for (measure, value) in COLUMNS.iter().zip(report.funnel.totals) {
         rows.count("funnel", "all", measure, value)?;
     }
@@ -210,8 +223,107 @@ pub fn csv(report: &Report) -> AppResult<Vec<u8>> {
             rows.figure(&table, "all", "change_p_value", Some(change.p_value))?;
         }
     }
-    bytes.extend(rows.writer.into_inner().map_err(AppError::internal)?);
-    Ok(bytes)
+    rows.finish()
+}
+
+/// A panel's health as CSV: members by each dimension (tables `panel:<dimension>`), then
+/// each consultation's invitations and completions by the series' dimension (table
+/// `series:<dimension>`, the group being the consultation and the category).
+pub fn panel_csv(report: &PanelReport) -> AppResult<Vec<u8>> {
+    let mut rows = Rows::new()?;
+    for split in &report.splits {
+        let table = format!("panel:{}", split.name);
+        for group in &split.rows {
+            let label = group.label.as_str();
+            for (measure, value) in panel_report::COLUMNS.iter().zip(group.counts) {
+                rows.count(&table, label, measure, value)?;
+            }
+            rows.figure(&table, label, "population_share", group.population_share)?;
+            rows.figure(&table, label, "sitting_share", group.sitting_share)?;
+            rows.figure(&table, label, "representation_ratio", group.ratio)?;
+            rows.figure(&table, label, "leaving_rate", group.leaving_rate)?;
+            rows.figure(&table, label, "lapse_rate", group.lapse_rate)?;
+        }
+        for (measure, value) in panel_report::COLUMNS.iter().zip(split.totals) {
+            rows.count(&table, "all", measure, value)?;
+        }
+    }
+    let table = format!("series:{}", report.series_dimension.as_str());
+    for point in &report.series {
+        let opened = point.opened.map(|d| d.to_string()).unwrap_or_default();
+        for (label, invited, completed) in &point.groups {
+            let group = format!("{} ({opened}): {label}", point.title);
+            rows.count(&table, &group, "invited", *invited)?;
+            rows.count(&table, &group, "completed", *completed)?;
+        }
+    }
+    rows.finish()
+}
+
+/// A selection run's report as CSV: the run (table `run`), then per category value of the
+/// quotas its quota, population share, sitting members (a top-up), pool, selected
+/// (OFFICER, once drawn) and probabilities (table `value:<feature>`). What the reader may
+/// not see is left out (the selected, for SCRUTINY) or marked `suppressed` (a hidden
+/// count, probability or quota range).
+pub fn selection_csv(report: &Published) -> AppResult<Vec<u8>> {
+    let mut rows = Rows::new()?;
+    let run = &report.run;
+    rows.row("run", "all", "method", Some(run.method.as_str().to_owned()))?;
+    rows.row("run", "all", "seats", Some(run.k.to_string()))?;
+    if let Some(hash) = &run.lottery_sha256 {
+        rows.row("run", "all", "lottery_sha256", Some(hash.clone()))?;
+    }
+    if let Some(number) = run.drawn_number {
+        rows.row("run", "all", "drawn_number", Some(number.to_string()))?;
+    }
+    // Before it is computed a run has no pool or probabilities to hide.
+    if run.summary.is_some() {
+        rows.count("run", "all", "pool_size", report.pool_size.map(u64::from))?;
+        rows.probabilities("run", "all", report.probabilities)?;
+    }
+    let officer = report.threshold.is_none();
+    for v in &report.values {
+        let table = format!("value:{}", v.feature);
+        let label = v.value.as_str();
+        let (min, max) = v.quota.unzip();
+        rows.row(&table, label, "quota_min", min.map(|m| m.to_string()))?;
+        rows.row(&table, label, "quota_max", max.map(|m| m.to_string()))?;
+        rows.figure(&table, label, "population_share", v.population_share)?;
+        if run.top_up {
+            rows.count(&table, label, "sitting", v.sitting.map(u64::from))?;
+        }
+        rows.count(&table, label, "pool", v.pool.map(u64::from))?;
+        if officer && run.drawn_number.is_some() {
+            rows.count(&table, label, "selected", v.selected.map(u64::from))?;
+        }
+        rows.probabilities(&table, label, v.probabilities)?;
+    }
+    rows.finish()
+}
+
+impl Rows {
+    /// Lowest, median and highest probability, each `suppressed` when hidden.
+    fn probabilities(
+        &mut self,
+        table: &str,
+        group: &str,
+        values: Option<(f64, f64, f64)>,
+    ) -> AppResult<()> {
+        let parts = values.map_or([None; 3], |(low, median, high)| {
+            [Some(low), Some(median), Some(high)]
+        });
+        for (measure, value) in [
+            "probability_lowest",
+            "probability_median",
+            "probability_highest",
+        ]
+        .iter()
+        .zip(parts)
+        {
+            self.row(table, group, measure, value.map(|v| format!("{v:.6}")))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

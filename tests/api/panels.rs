@@ -1549,10 +1549,43 @@ async fn scrutiny_reads_a_selection_report_whose_small_groups_no_attack_recovers
     {
         assert!(range.1 - range.0 >= 10.0 - 1e-6, "pinned to {range:?}");
     }
+    // The CSV export: the same protection; no selected counts for SCRUTINY.
+    let uri = format!("/exports/selection-runs/{run_id}/report.csv");
+    let file = app.get(&uri, Some(&scrutiny)).await;
+    assert_eq!(file.status, 200);
+    let rows = crate::helpers::csv_rows(&file.bytes);
+    let cell = |rows: &[Vec<String>], table: &str, group: &str, measure: &str| {
+        rows.iter()
+            .find(|r| r[0] == table && r[1] == group && r[2] == measure)
+            .map(|r| (r[3].clone(), r[4].clone()))
+    };
+    assert_eq!(
+        cell(&rows, "value:leaning", "green", "pool"),
+        Some((String::new(), "suppressed".to_owned()))
+    );
+    assert_eq!(
+        cell(&rows, "value:gender", "female", "pool"),
+        Some(("103".to_owned(), String::new()))
+    );
+    assert!(rows.iter().all(|r| r[2] != "selected"), "{rows:?}");
+    for row in &rows[1..] {
+        if ["pool", "sitting", "pool_size"].contains(&row[2].as_str())
+            && let Ok(n) = row[3].parse::<u64>()
+        {
+            assert!(n == 0 || n >= 10, "{row:?}");
+        }
+    }
+    let rows = crate::helpers::csv_rows(&app.get(&uri, Some(&officer)).await.bytes);
+    assert_eq!(
+        cell(&rows, "value:leaning", "green", "pool"),
+        Some(("3".to_owned(), String::new()))
+    );
+    assert!(rows.iter().any(|r| r[2] == "selected"));
     // Residents may not read it.
     let resident = app.token_for(Role::Resident).await;
     let body = app
         .graphql(SELECTION_REPORT, json!({ "id": run_id }), Some(&resident))
         .await;
     assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(app.get(&uri, Some(&resident)).await.status, 403);
 }

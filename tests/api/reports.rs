@@ -865,4 +865,47 @@ async fn a_panels_health_shows_who_left_and_who_stopped_responding_by_group() {
     {
         assert!(range.1 - range.0 >= 10.0 - 1e-6, "pinned to {range:?}");
     }
+    // The CSV export: what the API hides is `suppressed`, and no small count is written;
+    // officers get every count.
+    let uri = format!("/exports/panels/{panel}/report.csv?areaCode={AREA}&seriesDimension=sex");
+    let file = app.get(&uri, Some(&scrutiny)).await;
+    assert_eq!(file.status, 200);
+    assert!(file.bytes.starts_with("\u{feff}".as_bytes()));
+    let rows = csv_rows(&file.bytes);
+    let find = |rows: &[Vec<String>], table: &str, group: &str, measure: &str| {
+        rows.iter()
+            .find(|r| {
+                r[0].trim_start_matches('\u{feff}') == table && r[1] == group && r[2] == measure
+            })
+            .map(|r| (r[3].clone(), r[4].clone()))
+            .unwrap_or_else(|| panic!("no {table}/{group}/{measure}"))
+    };
+    assert_eq!(
+        find(&rows, "panel:sex", "male", "left"),
+        (String::new(), "suppressed".to_owned())
+    );
+    for row in &rows[1..] {
+        if let Ok(n) = row[3].parse::<u64>() {
+            assert!(n == 0 || n >= 10, "{row:?}");
+        }
+    }
+    assert!(rows.iter().any(|r| r[0] == "series:sex"), "the series");
+    let rows = csv_rows(&app.get(&uri, Some(&officer)).await.bytes);
+    let left = find(&rows, "panel:sex", "male", "left");
+    assert_eq!(left.1, "", "officers see the count: {left:?}");
+    assert!(left.0.parse::<u64>().is_ok());
+    let bad = app
+        .get(
+            &format!("/exports/panels/{panel}/report.csv?seriesDimension=shoe_size"),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        String::from_utf8_lossy(&bad.bytes).contains("BAD_USER_INPUT"),
+        "{}",
+        String::from_utf8_lossy(&bad.bytes)
+    );
+    let resident = app.token_for(Role::Resident).await;
+    assert_eq!(app.get(&uri, Some(&resident)).await.status, 403);
 }
