@@ -1789,8 +1789,9 @@ fn kind_name(kind: &QuestionKind) -> &'static str {
 }
 
 /// The disclosure tables of question number `index`: one partition of everyone when each
-/// respondent gives one answer (single choice, scales, first choice of a ranking), one
-/// table per option when a respondent may tick several (multiple choice), and a table of
+/// respondent gives one answer (single choice, scales, first choice of a ranking, multiple
+/// choice of at most one), one table per option when a respondent may tick several
+/// (multiple choice), and a table of
 /// the number who answered (free text). Each ends with the unpublished rest of the
 /// consultation's people, so that its parts add up to theirs (`part_totals`).
 fn question_tables(
@@ -1836,7 +1837,9 @@ fn question_tables(
         }
     }
     match &item.question.kind {
-        QuestionKind::MultipleChoice { .. } => {
+        // At most one tick (and never none: an empty answer is not stored) is one answer
+        // each, the options adding up to who answered: the one-answer table below.
+        QuestionKind::MultipleChoice { max, .. } if *max != Some(1) => {
             // Each option its own table (a respondent may tick several): those who ticked
             // it and those who answered without ticking it, never shown but known to
             // anyone who has both figures, so protected too. Their sum, who answered, is
@@ -2242,4 +2245,76 @@ pub async fn protection_of(
     let (populations, tables) = gathered.tables(false);
     let hidden = disclosure::protect(&populations, &tables, threshold_of(state))?;
     Ok((populations, tables, hidden))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::questionnaire::Question;
+
+    /// A multiple-choice question `key` with options a, b and c, ticked by 15, 3 and 12
+    /// of 30 completed invitations (each ticking one), with 40 people in all.
+    fn tables_of(max: Option<usize>) -> (Population, Vec<CountTable>) {
+        let item = QuestionItem {
+            question: Question {
+                key: "contact".to_owned(),
+                text: "How should we contact you?".to_owned(),
+                kind: QuestionKind::MultipleChoice {
+                    options: vec!["a".to_owned(), "b".to_owned(), "c".to_owned()],
+                    max,
+                },
+                required: false,
+                show_when: None,
+            },
+            labels: Vec::new(),
+            about_you: None,
+        };
+        let completed = OPEN_PART - 1;
+        let rows = [("a", 15), ("b", 3), ("c", 12)]
+            .iter()
+            .map(|(o, n)| {
+                (
+                    "contact".to_owned(),
+                    (*o).to_owned(),
+                    None,
+                    false,
+                    Vec::new(),
+                    *n,
+                )
+            })
+            .collect();
+        let answers = AnswerCounts {
+            rows,
+            answered: vec![("contact".to_owned(), false, Vec::new(), 30)],
+        };
+        let mut totals = vec![0; OPEN_PART + 1];
+        totals[completed] = 30;
+        totals[0] = 10;
+        let tables = question_tables(&item, 0, &answers, &totals)
+            .into_iter()
+            .map(|t| t.table)
+            .collect();
+        (people(), tables)
+    }
+
+    #[test]
+    fn a_multiple_choice_of_at_most_one_is_protected_as_one_answer_each() {
+        // Shown alone, the 15, the 12 and the 30 who answered would give away the 3.
+        let (population, tables) = tables_of(Some(1));
+        assert_eq!(
+            tables.len(),
+            1,
+            "one table, its options adding up to who answered"
+        );
+        let hidden = disclosure::protect(std::slice::from_ref(&population), &tables, 10).unwrap();
+        let h = &hidden[0];
+        assert!(h.cells[1][0], "the 3 is hidden");
+        assert!(
+            h.cells[0][0] || h.cells[2][0] || h.groups[0][0],
+            "and so is one of the figures it could be worked out from: {h:?}"
+        );
+        // Several ticks allowed: a table per option.
+        let (_, tables) = tables_of(None);
+        assert_eq!(tables.len(), 3);
+    }
 }

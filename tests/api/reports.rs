@@ -89,8 +89,9 @@ fn services(i: usize) -> Vec<&'static str> {
     }
 }
 
-/// A satisfaction survey for `panel` (a 0–10 rating, a free-text comment and the services
-/// used, several of three), opened, its invitations sent, and the answering members'
+/// A satisfaction survey for `panel` (a 0–10 rating, a free-text comment, the services
+/// used, several of three, and one way to be contacted: the letter for members 1 to 3,
+/// email for the rest), opened, its invitations sent, and the answering members'
 /// answers entered from paper.
 async fn answered_survey(
     app: &TestApp,
@@ -125,7 +126,13 @@ async fn answered_survey(
                   "options": [{ "key": "bins", "label": "Bins" },
                               { "key": "parks", "label": "Parks" },
                               { "key": "libraries", "label": "Libraries" }],
-                  "text": "Which services did you use this year?" }
+                  "text": "Which services did you use this year?" },
+                { "key": "contact", "kind": "MULTIPLE_CHOICE", "maxChoices": 1,
+                  "required": false,
+                  "options": [{ "key": "email", "label": "Email" },
+                              { "key": "letter", "label": "Letter" },
+                              { "key": "phone", "label": "Phone" }],
+                  "text": "How should we contact you?" }
             ] } }),
             Some(officer),
         )
@@ -162,6 +169,11 @@ async fn answered_survey(
         let Some(rating) = member.rating else {
             continue;
         };
+        let contact = if (1..=3).contains(&i) {
+            "letter"
+        } else {
+            "email"
+        };
         let body = app
             .graphql(
                 "mutation($input: ResponseEnterInput!) { responseEnter(input: $input) { stage } }",
@@ -171,7 +183,8 @@ async fn answered_survey(
                     "answers": [
                         { "questionKey": "satisfaction", "value": rating },
                         { "questionKey": "why", "text": "A private comment." },
-                        { "questionKey": "services", "options": services(i) }
+                        { "questionKey": "services", "options": services(i) },
+                        { "questionKey": "contact", "options": [contact] }
                     ]
                 } }),
                 Some(officer),
@@ -420,6 +433,11 @@ async fn an_officer_reads_the_funnel_respondents_against_the_census_propensities
     assert_eq!(option(services, "bins")["count"], 14);
     assert_eq!(option(services, "parks")["count"], 7);
     assert!(close(&option(services, "libraries")["share"], 2.0 / 16.0));
+    let contact = &report["questions"][3];
+    assert_eq!(contact["answered"], 16, "{contact}");
+    assert_eq!(option(contact, "letter")["count"], 3);
+    assert_eq!(option(contact, "email")["count"], 13);
+    assert_eq!(option(contact, "phone")["count"], 0);
     assert_eq!(report["byDay"][0]["completed"], 16, "{report}");
     // The page for committee papers: every count, charts inline, the scores written out.
     let page = format!("/exports/consultations/{consultation}/report.html?areaCode={AREA}");
@@ -519,6 +537,14 @@ async fn scrutiny_sees_no_small_count_and_the_attack_on_every_table_recovers_non
     );
     assert_eq!(option(services, "parks")["count"], Value::Null);
     assert_eq!(option(services, "libraries")["count"], Value::Null);
+    // At most one tick: the options add up to who answered (nobody answers with none),
+    // so the 3 letters are not the 16 less the 13 emails and the 0 phones.
+    let contact = &report["questions"][3];
+    assert_eq!(option(contact, "letter")["count"], Value::Null, "{contact}");
+    assert!(
+        contact["answered"].is_null() || option(contact, "email")["count"].is_null(),
+        "{contact}"
+    );
     // The attack: for every table SCRUTINY reads, the linear programmes bounding each
     // hidden count from everything published beside it (all tables of the report,
     // linked through their shared people) leave every hidden count a range at least
