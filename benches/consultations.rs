@@ -146,21 +146,11 @@ async fn load(
     send(address, connections, total, None, expect, make).await
 }
 
-/// As [`load`], but request `i` is due `i / rate` seconds after the start (an open-loop
-/// load at `rate` a second). A request sent late because its connection was still waiting
-/// for an earlier answer counts its latency from when it was due, so a slow answer is not
-/// hidden by the requests it held back.
-async fn load_at(
-    address: SocketAddr,
-    connections: usize,
-    total: usize,
-    rate: f64,
-    expect: u16,
-    make: Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync>,
-) -> anyhow::Result<(Duration, Vec<Duration>, usize)> {
-    send(address, connections, total, Some(rate), expect, make).await
-}
-
+/// Sends `total` requests as [`load`] does, or with a `rate`, request `i` being due
+/// `i / rate` seconds after the start (an open-loop load at `rate` a second). A request
+/// sent late because its connection was still waiting for an earlier answer counts its
+/// latency from when it was due, so a slow answer is not hidden by the requests it held
+/// back.
 async fn send(
     address: SocketAddr,
     connections: usize,
@@ -522,7 +512,7 @@ async fn run(members: usize) -> anyhow::Result<()> {
                 ),
                 Some(rate) => (
                     format!("GET /t/{route}/<token> ({name}) at {rate:.0}/s"),
-                    load_at(address, 64, requests, rate, status, make).await?,
+                    send(address, 64, requests, Some(rate), status, make).await?,
                 ),
             };
             rows.push(row(&what, measured));

@@ -598,15 +598,28 @@ mod tests {
 
     #[test]
     fn a_linked_figure_is_hidden_in_every_table_that_holds_it() {
-        // 7 answered, 5 ticking the first option and none the second: the 7 is one
-        // figure, hidden in both tables, and the attack knows that both hold it.
+        // 16 answered, nothing small: the number who answered, hidden in the first table
+        // only (as the whole-report step may ask), is hidden in the second as well.
         let populations = [respondents()];
+        let tables = [option(14, 16), option(11, 16)];
+        let mut extra: Vec<Vec<bool>> = tables
+            .iter()
+            .map(|t| vec![false; layout(t).len()])
+            .collect();
+        extra[0][layout(&tables[0]).group(0, 0)] = true;
+        let hidden = protect_tables(&populations, &tables, 10, &extra).unwrap();
+        assert!(
+            hidden[0].groups[0][0] && hidden[1].groups[0][0],
+            "{hidden:?}"
+        );
+        // And the attack knows both tables hold one figure: their totals (one part) and
+        // who answered, each linked.
+        let (report, _) = joint(&populations, &tables, &hidden).unwrap();
+        assert_eq!(report.links.len(), 2);
+        // A small one is hidden everywhere from the start.
         let tables = [option(5, 7), option(0, 7)];
         let hidden = protect(&populations, &tables, 10).unwrap();
         assert!(hidden[0].groups[0][0] && hidden[1].groups[0][0]);
-        let (report, _) = joint(&populations, &tables, &hidden).unwrap();
-        // The tables' totals (one part) and who answered, each equal in both tables.
-        assert_eq!(report.links.len(), 2);
         assert_safe(&populations, &tables, &hidden);
     }
 }
