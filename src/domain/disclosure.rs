@@ -6,8 +6,9 @@
 //! A report is modelled as *base cells* (the finest counts, e.g. respondents per age band
 //! and ward) and *items*, each a published count that is the sum of some base cells: the
 //! cells of a table, its row and column totals, the cells of another table over the same
-//! people. An item is either shown or suppressed. The attacker knows every shown item and
-//! that counts are not negative; for a suppressed item, the smallest and largest values
+//! people. An item is either shown or suppressed. The attacker knows every shown item,
+//! that counts are not negative, and the report's [`Link`]s (sums known to be equal, or
+//! bounded, without being published); for a suppressed item, the smallest and largest values
 //! consistent with that are two linear programmes ([`attack`]). [`protect`] suppresses
 //! every item from 1 to `threshold − 1`, then adds secondary suppressions until the
 //! attack leaves every suppressed item a range at least `threshold` wide.
@@ -26,10 +27,63 @@ pub struct Report {
     pub cells: Vec<u64>,
     /// Each published item, as the base cells it adds up.
     pub items: Vec<Vec<usize>>,
-    /// Sums the attacker knows to be equal without either being published: two tables
+    /// What the attacker knows of the base cells without it being published: two tables
     /// classifying the same people, each by its own base cells, have the same total
-    /// within each part (see `service::disclosure`).
-    pub links: Vec<(Vec<usize>, Vec<usize>)>,
+    /// within each part; the options ticked on a multiple-choice question are at least
+    /// as many as those who answered it, and at most its maximum times them (see
+    /// `service::disclosure`).
+    pub links: Vec<Link>,
+}
+
+/// A weighted sum of base cells known to be zero, or known to be at least zero.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    /// Each base cell and its weight (a cell may appear more than once: its weights add).
+    pub terms: Vec<(usize, f64)>,
+    /// Whether the sum is at least zero rather than exactly zero.
+    pub at_least: bool,
+}
+
+impl Link {
+    /// The sum of the `left` cells equals the sum of the `right` ones.
+    pub fn equal(left: &[usize], right: &[usize]) -> Self {
+        Self {
+            terms: left
+                .iter()
+                .map(|&c| (c, 1.0))
+                .chain(right.iter().map(|&c| (c, -1.0)))
+                .collect(),
+            at_least: false,
+        }
+    }
+
+    /// The weighted sum of `terms` is at least zero.
+    pub fn at_least(terms: Vec<(usize, f64)>) -> Self {
+        Self {
+            terms,
+            at_least: true,
+        }
+    }
+
+    /// Whether the cells' true values satisfy the link.
+    pub fn holds(&self, cells: &[u64]) -> bool {
+        let sum: f64 = self.terms.iter().map(|&(c, w)| w * cells[c] as f64).sum();
+        if self.at_least {
+            sum >= -1e-9
+        } else {
+            sum.abs() < 1e-9
+        }
+    }
+
+    /// Each cell once with its weights added, cells whose weights cancel left out (the
+    /// solver takes each variable at most once in a constraint).
+    fn merged(&self) -> Vec<(usize, f64)> {
+        let mut weights: std::collections::BTreeMap<usize, f64> = Default::default();
+        for &(c, w) in &self.terms {
+            *weights.entry(c).or_default() += w;
+        }
+        weights.into_iter().filter(|&(_, w)| w != 0.0).collect()
+    }
 }
 
 impl Report {
@@ -129,13 +183,21 @@ fn bound(
             report.value(item) as f64,
         );
     }
-    for (left, right) in &report.links {
-        let terms: Vec<_> = left
-            .iter()
-            .map(|&c| (vars[c], 1.0))
-            .chain(right.iter().map(|&c| (vars[c], -1.0)))
+    for link in &report.links {
+        let terms: Vec<_> = link
+            .merged()
+            .into_iter()
+            .map(|(c, w)| (vars[c], w))
             .collect();
-        problem.add_constraint(terms.as_slice(), ComparisonOp::Eq, 0.0);
+        if terms.is_empty() {
+            continue;
+        }
+        let op = if link.at_least {
+            ComparisonOp::Ge
+        } else {
+            ComparisonOp::Eq
+        };
+        problem.add_constraint(terms.as_slice(), op, 0.0);
     }
     match problem.solve() {
         Ok(outcome) => match outcome.into_solution() {
@@ -195,7 +257,8 @@ pub fn protect_beside(
 
 /// A shown item to suppress beside weak `item`: one that shares base cells with an item
 /// overlapping it (a cell of the same row or column), preferring the smallest count of at
-/// least `threshold`, then the largest smaller one.
+/// least `threshold`, then the largest smaller one. When its own table has none left, one
+/// from the tables that a link ties it to, the closest link (fewest cells) first.
 fn partner(
     report: &Report,
     suppressed: &[bool],
@@ -205,32 +268,43 @@ fn partner(
 ) -> Option<usize> {
     let cells = &report.items[item];
     let overlaps = |a: &[usize], b: &[usize]| a.iter().any(|c| b.contains(c));
-    // Items (shown or not) that overlap the weak item: its row, its column, its totals.
-    let around: Vec<usize> = (0..report.items.len())
-        .filter(|&j| j != item && overlaps(&report.items[j], cells))
-        .collect();
-    let candidates: Vec<usize> = (0..report.items.len())
-        .filter(|&j| !suppressed[j] && j != item)
-        .filter(|&j| {
-            around
-                .iter()
-                .any(|&a| overlaps(&report.items[a], &report.items[j]))
-        })
-        .filter(|&j| !overlaps(&report.items[j], cells) || report.items[j].len() < cells.len())
-        .collect();
-    let big = candidates
-        .iter()
-        .copied()
-        .filter(|&j| values[j] >= threshold)
-        .min_by_key(|&j| (values[j], report.items[j].len()));
-    big.or_else(|| {
-        candidates
+    // A shown item with cells in `near`, other than the weak item and those that hold it.
+    let pick = |near: &[usize]| -> Option<usize> {
+        let candidates: Vec<usize> = (0..report.items.len())
+            .filter(|&j| !suppressed[j] && j != item)
+            .filter(|&j| overlaps(&report.items[j], near))
+            .filter(|&j| !overlaps(&report.items[j], cells) || report.items[j].len() < cells.len())
+            .collect();
+        let big = candidates
             .iter()
             .copied()
-            .filter(|&j| values[j] > 0)
-            .max_by_key(|&j| (values[j], std::cmp::Reverse(report.items[j].len())))
+            .filter(|&j| values[j] >= threshold)
+            .min_by_key(|&j| (values[j], report.items[j].len()));
+        big.or_else(|| {
+            candidates
+                .iter()
+                .copied()
+                .filter(|&j| values[j] > 0)
+                .max_by_key(|&j| (values[j], std::cmp::Reverse(report.items[j].len())))
+        })
+        .or_else(|| candidates.first().copied())
+    };
+    // The cells of the items (shown or not) that overlap the weak item: its row, its
+    // column, its totals.
+    let around: Vec<usize> = (0..report.items.len())
+        .filter(|&j| j != item && overlaps(&report.items[j], cells))
+        .flat_map(|j| report.items[j].iter().copied())
+        .collect();
+    pick(&around).or_else(|| {
+        let mut linked: Vec<Vec<usize>> = report
+            .links
+            .iter()
+            .map(|link| link.merged().into_iter().map(|(c, _)| c).collect())
+            .filter(|link: &Vec<usize>| overlaps(link, cells))
+            .collect();
+        linked.sort_by_key(Vec::len);
+        linked.iter().find_map(|near| pick(near))
     })
-    .or_else(|| candidates.first().copied())
 }
 
 #[cfg(test)]
@@ -347,7 +421,7 @@ mod tests {
         let hidden = [true, false, false];
         let (low, high) = attack(&report, &hidden).unwrap()[0].unwrap();
         assert_eq!((low, high), (0.0, f64::INFINITY), "alone, A's cell is free");
-        report.links.push((vec![0, 1], vec![2, 3]));
+        report.links.push(Link::equal(&[0, 1], &[2, 3]));
         let (low, high) = attack(&report, &hidden).unwrap()[0].unwrap();
         assert!((low - 3.0).abs() < 1e-6 && (high - 3.0).abs() < 1e-6);
         // Protection sees the link too and hides a partner.

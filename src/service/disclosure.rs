@@ -9,7 +9,8 @@
 //! adds up some rows (promoters are the ratings 9 and 10). Tables of one population share
 //! their column totals, and the attacker knows that each part has the same total in every
 //! one of them, whatever the dimension: both facts go into the linear programmes of
-//! [`crate::domain::disclosure`].
+//! [`crate::domain::disclosure`], with what a multiple-choice question makes public
+//! ([`Ticks`]: each answer ticks at least one option and at most the maximum).
 //!
 //! Tables are protected one at a time (small programmes), with totals hidden by one table
 //! hidden in all of them, until nothing changes; then the whole report, built as one model
@@ -18,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use crate::domain::disclosure::{self, Report};
+use crate::domain::disclosure::{self, Link, Report};
 use crate::error::{AppError, AppResult};
 
 /// The people a table counts, and how its counts are published.
@@ -52,6 +53,22 @@ pub struct CountTable {
     /// a group index and a key. Groups with one key are one published figure, hidden in
     /// every table when hidden in one, and the attacker knows that their parts are equal.
     pub linked: Vec<(usize, usize)>,
+    /// Set when the table is one option's of a multiple-choice question (see [`Ticks`]).
+    pub ticks: Option<Ticks>,
+}
+
+/// One option's table of a multiple-choice question, whose options each have a table
+/// (those of one question share `key`): the row that counts who ticked the option, and the
+/// linked group that counts who answered the question. The attacker knows that every
+/// answer ticks at least one option (an empty answer is not stored) and at most `max`, so
+/// the options' ticks add up to between who answered and `max` times them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ticks {
+    pub key: usize,
+    pub row: usize,
+    pub answered: usize,
+    /// The most options an answer may tick (`None` for any number).
+    pub max: Option<usize>,
 }
 
 impl CountTable {
@@ -64,6 +81,7 @@ impl CountTable {
             columns: (0..population.columns.len()).collect(),
             groups: Vec::new(),
             linked: Vec::new(),
+            ticks: None,
         }
     }
 
@@ -358,6 +376,8 @@ pub fn joint(
     let mut first_of: Vec<Option<(usize, usize)>> = vec![None; populations.len()];
     // The first of each (population, key) of linked groups: its cells in each part.
     let mut first_link: HashMap<(usize, usize), Vec<Vec<usize>>> = HashMap::new();
+    // Per multiple-choice question: who answered and each option's ticks, per part.
+    let mut choices: Vec<Choice> = Vec::new();
     for (table, hidden) in tables.iter().zip(hidden) {
         let population = &populations[table.population];
         let first = report.cells.len();
@@ -372,9 +392,9 @@ pub fn joint(
             None => first_of[table.population] = Some((first, rows)),
             Some((start, first_rows)) => {
                 for part in 0..population.parts {
-                    report.links.push((
-                        part_total(start, first_rows, part),
-                        part_total(first, rows, part),
+                    report.links.push(Link::equal(
+                        &part_total(start, first_rows, part),
+                        &part_total(first, rows, part),
                     ));
                 }
             }
@@ -392,7 +412,34 @@ pub fn joint(
                 None => {
                     first_link.insert((table.population, key), parts);
                 }
-                Some(earlier) => report.links.extend(earlier.iter().cloned().zip(parts)),
+                Some(earlier) => report.links.extend(
+                    earlier
+                        .iter()
+                        .zip(&parts)
+                        .map(|(left, right)| Link::equal(left, right)),
+                ),
+            }
+        }
+        if let Some(ticks) = &table.ticks {
+            let in_part = |rows: &[usize], part: usize| -> Vec<usize> {
+                rows.iter()
+                    .map(|&r| first + r * population.parts + part)
+                    .collect()
+            };
+            let ticked = (0..population.parts)
+                .map(|part| first + ticks.row * population.parts + part)
+                .collect();
+            let key = (table.population, ticks.key);
+            match choices.iter_mut().find(|c| c.key == key) {
+                Some(choice) => choice.ticked.push(ticked),
+                None => choices.push(Choice {
+                    key,
+                    max: ticks.max,
+                    answered: (0..population.parts)
+                        .map(|part| in_part(&table.groups[ticks.answered], part))
+                        .collect(),
+                    ticked: vec![ticked],
+                }),
             }
         }
         report.items.extend(items_of(table, population, first));
@@ -400,7 +447,49 @@ pub fn joint(
         suppressed.extend(hidden.groups.iter().flatten().copied());
         suppressed.extend(hidden.totals.iter().copied());
     }
+    for choice in &choices {
+        report.links.extend(choice.links());
+    }
     Ok((report, suppressed))
+}
+
+/// A multiple-choice question's cells in a joint model, for its links.
+struct Choice {
+    /// Population and question key.
+    key: (usize, usize),
+    max: Option<usize>,
+    /// Per part, the cells of who answered (in the question's first option table).
+    answered: Vec<Vec<usize>>,
+    /// Per option, per part, the cell of who ticked it.
+    ticked: Vec<Vec<usize>>,
+}
+
+impl Choice {
+    /// In each part, the options' ticks are at least who answered, and at most the
+    /// maximum times them (said only when below the number of options: otherwise each
+    /// option being at most who answered says it already).
+    fn links(&self) -> Vec<Link> {
+        let mut links = Vec::new();
+        for (part, answered) in self.answered.iter().enumerate() {
+            let ticks = || self.ticked.iter().map(move |option| option[part]);
+            links.push(Link::at_least(
+                ticks()
+                    .map(|c| (c, 1.0))
+                    .chain(answered.iter().map(|&c| (c, -1.0)))
+                    .collect(),
+            ));
+            if let Some(max) = self.max.filter(|&m| m < self.ticked.len()) {
+                links.push(Link::at_least(
+                    answered
+                        .iter()
+                        .map(|&c| (c, max as f64))
+                        .chain(ticks().map(|c| (c, -1.0)))
+                        .collect(),
+                ));
+            }
+        }
+        links
+    }
 }
 
 #[cfg(test)]
@@ -484,6 +573,7 @@ mod tests {
             columns: vec![0],
             groups: vec![vec![2, 3]],
             linked: Vec::new(),
+            ticks: None,
         }];
         let hidden = protect(&populations, &tables, 10).unwrap();
         assert!(hidden[0].cells[3][0]);
@@ -509,6 +599,7 @@ mod tests {
             columns: vec![1],
             groups: vec![vec![0, 1]],
             linked: Vec::new(),
+            ticks: None,
         };
         let tables = [by_sex, question];
         let hidden = protect(&populations, &tables, 10).unwrap();
@@ -561,6 +652,11 @@ mod tests {
     /// One option's table of a multiple-choice question answered by `answered` of 40:
     /// those who ticked it, those who answered without, the rest; who answered linked.
     fn option(chose: u64, answered: u64) -> CountTable {
+        ticking(chose, answered, None)
+    }
+
+    /// [`option`] of a question allowing at most `max` ticks.
+    fn ticking(chose: u64, answered: u64, max: Option<usize>) -> CountTable {
         CountTable {
             population: 0,
             counts: vec![vec![chose], vec![answered - chose], vec![40 - answered]],
@@ -568,6 +664,12 @@ mod tests {
             columns: vec![0],
             groups: vec![vec![0, 1]],
             linked: vec![(0, 7)],
+            ticks: Some(Ticks {
+                key: 7,
+                row: 0,
+                answered: 0,
+                max,
+            }),
         }
     }
 
@@ -615,11 +717,142 @@ mod tests {
         // And the attack knows both tables hold one figure: their totals (one part) and
         // who answered, each linked.
         let (report, _) = joint(&populations, &tables, &hidden).unwrap();
-        assert_eq!(report.links.len(), 2);
+        assert_eq!(report.links.iter().filter(|l| !l.at_least).count(), 2);
         // A small one is hidden everywhere from the start.
         let tables = [option(5, 7), option(0, 7)];
         let hidden = protect(&populations, &tables, 10).unwrap();
         assert!(hidden[0].groups[0][0] && hidden[1].groups[0][0]);
         assert_safe(&populations, &tables, &hidden);
+    }
+
+    #[test]
+    fn the_most_ticks_an_answer_may_have_is_known_to_the_attacker() {
+        // 30 of 40 answered, each ticking at most 3 of 5 options: everyone ticked the
+        // first two, 10 and 11 the next, 5 the last. The 5 and the 25 who answered
+        // without ticking it are hidden, but with three ticks each at most, the ticks
+        // left for the last option are 90 − 30 − 30 − 10 − 11 = 9: it is at most 9.
+        let populations = [respondents()];
+        let question = |max| -> Vec<CountTable> {
+            [30, 30, 10, 11, 5]
+                .iter()
+                .map(|&n| ticking(n, 30, max))
+                .collect()
+        };
+        let tables = question(Some(3));
+        let mut hidden: Vec<Hidden> = tables.iter().map(Hidden::none).collect();
+        hidden[4].cells[0][0] = true;
+        hidden[4].cells[1][0] = true;
+        let (report, suppressed) = joint(&populations, &tables, &hidden).unwrap();
+        let ranges = disclosure::attack(&report, &suppressed).unwrap();
+        let last = layout(&tables[0]).len() * 4 + layout(&tables[4]).cell(0, 0);
+        let (low, high) = ranges[last].unwrap();
+        assert!(
+            low.abs() < 1e-6 && (high - 9.0).abs() < 1e-6,
+            "{low}..{high}"
+        );
+        // Without a maximum, nothing narrows it below who answered.
+        let tables = question(None);
+        let (report, suppressed) = joint(&populations, &tables, &hidden).unwrap();
+        let (_, high) = disclosure::attack(&report, &suppressed).unwrap()[last].unwrap();
+        assert!((high - 30.0).abs() < 1e-6, "{high}");
+        // Each table protected on its own hides just those two; the whole report's
+        // protection hides more.
+        let tables = question(Some(3));
+        let none: Vec<Vec<bool>> = tables
+            .iter()
+            .map(|t| vec![false; layout(t).len()])
+            .collect();
+        let one_at_a_time = protect_tables(&populations, &tables, 10, &none).unwrap();
+        assert_eq!(one_at_a_time, hidden);
+        let hidden = protect(&populations, &tables, 10).unwrap();
+        assert!(hidden[4].cells[0][0]);
+        assert_safe(&populations, &tables, &hidden);
+    }
+
+    #[test]
+    fn that_every_answer_ticks_an_option_is_known_to_the_attacker() {
+        // 30 answered; no one ticked the second or third option, so everyone ticked the
+        // first: hidden, with who answered without ticking it, it is still 30.
+        let populations = [respondents()];
+        let tables: Vec<CountTable> = [30, 0, 0].iter().map(|&n| option(n, 30)).collect();
+        let mut hidden: Vec<Hidden> = tables.iter().map(Hidden::none).collect();
+        hidden[0].cells[0][0] = true;
+        hidden[0].cells[1][0] = true;
+        let (report, suppressed) = joint(&populations, &tables, &hidden).unwrap();
+        let (low, high) = disclosure::attack(&report, &suppressed).unwrap()[0].unwrap();
+        assert!((low - 30.0).abs() < 1e-6 && (high - 30.0).abs() < 1e-6);
+    }
+
+    /// Pseudo-random multiple-choice questions of 2 to 6 options, with a maximum of 1 up
+    /// to every option or none, answered by 20 to 40 people each ticking between one
+    /// option and the maximum, some options far more popular than others.
+    fn random_questions(seed: u64, count: usize) -> Vec<Vec<CountTable>> {
+        let mut state = seed;
+        let mut next = |below: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % below
+        };
+        (0..count)
+            .map(|_| {
+                let options = 2 + next(5) as usize;
+                let max = match next(options as u64 + 1) as usize {
+                    0 => None,
+                    m => Some(m),
+                };
+                let weights: Vec<u64> = (0..options)
+                    .map(|_| [1, 3, 30, 300][next(4) as usize])
+                    .collect();
+                let answered = 20 + next(21);
+                let mut ticked = vec![0u64; options];
+                for _ in 0..answered {
+                    let ticks = 1 + next(max.unwrap_or(options) as u64) as usize;
+                    let mut left: Vec<usize> = (0..options).collect();
+                    for _ in 0..ticks {
+                        let total: u64 = left.iter().map(|&o| weights[o]).sum();
+                        let mut at = next(total);
+                        let i = left
+                            .iter()
+                            .position(|&o| {
+                                let hit = at < weights[o];
+                                at = at.saturating_sub(weights[o]);
+                                hit
+                            })
+                            .unwrap_or(0);
+                        ticked[left.remove(i)] += 1;
+                    }
+                }
+                ticked.iter().map(|&n| ticking(n, answered, max)).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn multiple_choice_questions_of_every_shape_are_protected() {
+        let populations = [respondents()];
+        let mut given_away = 0;
+        for tables in random_questions(99_991, 200) {
+            let hidden = protect(&populations, &tables, 10).unwrap();
+            assert_safe(&populations, &tables, &hidden);
+            // Protected as if the ticks were not bounded, some give a count away (all of
+            // them questions of at most one tick, which reports show as one table).
+            let blind: Vec<CountTable> = tables
+                .iter()
+                .map(|t| CountTable {
+                    ticks: None,
+                    ..t.clone()
+                })
+                .collect();
+            let hidden = protect(&populations, &blind, 10).unwrap();
+            let (report, suppressed) = joint(&populations, &tables, &hidden).unwrap();
+            if !disclosure::weak(&report, &suppressed, 10)
+                .unwrap()
+                .is_empty()
+            {
+                given_away += 1;
+            }
+        }
+        assert!(given_away > 0);
     }
 }

@@ -37,7 +37,7 @@ use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::service::consultations;
-use crate::service::disclosure::{self, CountTable, Hidden, Population};
+use crate::service::disclosure::{self, CountTable, Hidden, Population, Ticks};
 use crate::service::grouped::{self, Key};
 use crate::state::AppState;
 
@@ -1819,6 +1819,7 @@ fn question_tables(
         columns: vec![RESPONDENTS],
         groups,
         linked: Vec::new(),
+        ticks: None,
     };
     let options = options_of(item);
     let count_rows = |option: &str| -> Vec<u64> {
@@ -1844,7 +1845,8 @@ fn question_tables(
             // it and those who answered without ticking it, never shown but known to
             // anyone who has both figures, so protected too. Their sum, who answered, is
             // one figure linked across the options' tables: an option is never ticked by
-            // more than answered.
+            // more than answered, and the options' ticks add up to between who answered
+            // and the maximum times them.
             options
                 .iter()
                 .map(|(option, _)| {
@@ -1857,6 +1859,12 @@ fn question_tables(
                     QuestionTable {
                         table: CountTable {
                             linked: vec![(0, index)],
+                            ticks: Some(Ticks {
+                                key: index,
+                                row: 0,
+                                answered: 0,
+                                max: *max,
+                            }),
                             ..table(vec![chose, other], vec![vec![0, 1]])
                         },
                         keys: vec![option.clone(), String::new()],
@@ -2313,8 +2321,16 @@ mod tests {
             h.cells[0][0] || h.cells[2][0] || h.groups[0][0],
             "and so is one of the figures it could be worked out from: {h:?}"
         );
-        // Several ticks allowed: a table per option.
+        // Several ticks allowed: a table per option, each saying how many an answer may
+        // have.
         let (_, tables) = tables_of(None);
         assert_eq!(tables.len(), 3);
+        let (_, tables) = tables_of(Some(2));
+        assert!(
+            tables
+                .iter()
+                .all(|t| t.ticks.as_ref().is_some_and(|k| k.max == Some(2))),
+            "{tables:?}"
+        );
     }
 }

@@ -370,6 +370,7 @@ fn tables_of(status: &RoundStatus, profiles: &[Profile]) -> Option<(Vec<CountTab
             columns: vec![3],
             groups: Vec::new(),
             linked: Vec::new(),
+            ticks: None,
         });
         labels.push((dimension, counts.into_iter().map(|(l, _)| l).collect()));
     }
