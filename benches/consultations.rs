@@ -39,6 +39,7 @@ use civic_panel::jobs::worker::Worker;
 use civic_panel::service::auth::Caller;
 use civic_panel::service::clock::Clock;
 use civic_panel::service::consultations::{self, ConsultationRequest, QuestionRequest};
+use civic_panel::service::group_commit::{BatchStats, DURATION_BUCKETS_MS};
 use civic_panel::service::invitations::{self, InviteRequest};
 use civic_panel::service::panels::{self, PanelRequest};
 use civic_panel::service::progress::Progress;
@@ -240,6 +241,35 @@ fn row(what: &str, (took, mut latencies, ok): (Duration, Vec<Duration>, usize)) 
         p99_ms: at(0.99),
         ok,
     }
+}
+
+/// How the tracking writer's batches went during one load: how many, their mean size,
+/// the longest, and how many took each range of milliseconds to write.
+fn batch_line(what: &str, before: &BatchStats, after: &BatchStats) -> String {
+    let batches = after.batches - before.batches;
+    let items = after.items - before.items;
+    let mut lower = 0;
+    let buckets: Vec<String> = after
+        .by_duration
+        .iter()
+        .zip(&before.by_duration)
+        .enumerate()
+        .map(|(i, (a, b))| {
+            let range = match DURATION_BUCKETS_MS.get(i) {
+                Some(&upper) => format!("{lower}-{upper} ms"),
+                None => format!("> {lower} ms"),
+            };
+            lower = DURATION_BUCKETS_MS.get(i).copied().unwrap_or(lower);
+            format!("{range}: {}", a - b)
+        })
+        .collect();
+    format!(
+        "batches during {what}: {batches}, {:.1} events each; longest so far {:.1} ms ({} events); {}",
+        items as f64 / batches.max(1) as f64,
+        after.longest.as_secs_f64() * 1000.0,
+        after.longest_items,
+        buckets.join(", ")
+    )
 }
 
 /// The database, the panel of `members` (with emails) and an open Corporate Plan survey.
@@ -486,14 +516,30 @@ async fn run(members: usize) -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     let requests = 100_000;
+    // The baseline twice, as the tracking routes below: as fast as 64 connections go,
+    // then at the target's 10,000 a second (the tail the machine itself gives a route
+    // that does nothing).
+    let paced = 10_000.0;
     rows.push(row(
         "GET /healthz (baseline)",
         load(address, 64, requests, 200, Arc::new(|_| get("/healthz"))).await?,
     ));
+    rows.push(row(
+        &format!("GET /healthz (baseline) at {paced:.0}/s"),
+        send(
+            address,
+            64,
+            requests,
+            Some(paced),
+            200,
+            Arc::new(|_| get("/healthz")),
+        )
+        .await?,
+    ));
     // Each tracking route twice: as fast as 64 connections go, then at the target's
     // 10,000 a second (its p99 is the target's).
-    let paced = 10_000.0;
     let mut stored = Vec::new();
+    let mut batches = Vec::new();
     for (route, kind, status) in [("o", "opened", 200), ("c", "clicked", 302)] {
         let name = if route == "o" {
             "tracking image"
@@ -502,6 +548,7 @@ async fn run(members: usize) -> anyhow::Result<()> {
         };
         for rate in [None, Some(paced)] {
             let before = events_before(kind).await?;
+            let stats_before = state.tracker.stats();
             let t = Arc::clone(&tokens);
             let make: Arc<dyn Fn(usize) -> Vec<u8> + Send + Sync> =
                 Arc::new(move |i| get(&format!("/t/{route}/{}", t[i % t.len()])));
@@ -516,11 +563,15 @@ async fn run(members: usize) -> anyhow::Result<()> {
                 ),
             };
             rows.push(row(&what, measured));
+            batches.push((what.clone(), stats_before, state.tracker.stats()));
             stored.push((what, events_before(kind).await? - before));
         }
     }
     for (what, events) in stored {
         println!("events stored: {events} {what} of {requests} requests");
+    }
+    for (what, before, after) in batches {
+        println!("{}", batch_line(&what, &before, &after));
     }
 
     let t = Arc::clone(&tokens);

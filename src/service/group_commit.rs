@@ -9,7 +9,9 @@
 //! answered before it returns.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -47,6 +49,62 @@ struct Shared<W: BatchWrite> {
     queue: OnceLock<mpsc::Sender<Waiting<W>>>,
     task: Mutex<Option<JoinHandle<()>>>,
     stop: watch::Sender<bool>,
+    timings: Arc<Timings>,
+}
+
+/// Upper ends of the [`BatchStats::by_duration`] buckets, in milliseconds (the last
+/// bucket is everything longer).
+pub const DURATION_BUCKETS_MS: [u64; 6] = [1, 2, 5, 10, 20, 50];
+
+/// How a writer's batches went since it started.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Batches written.
+    pub batches: u64,
+    /// Requests written, in all.
+    pub items: u64,
+    /// The longest a batch took to write, and its size.
+    pub longest: Duration,
+    pub longest_items: u64,
+    /// Batches by how long they took to write: up to each of [`DURATION_BUCKETS_MS`],
+    /// then longer.
+    pub by_duration: [u64; DURATION_BUCKETS_MS.len() + 1],
+}
+
+/// The counters behind [`BatchStats`], updated by the writer task.
+#[derive(Default)]
+struct Timings {
+    batches: AtomicU64,
+    items: AtomicU64,
+    longest_micros: AtomicU64,
+    longest_items: AtomicU64,
+    by_duration: [AtomicU64; DURATION_BUCKETS_MS.len() + 1],
+}
+
+impl Timings {
+    fn record(&self, items: usize, took: Duration) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.items.fetch_add(items as u64, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        if self.longest_micros.fetch_max(micros, Ordering::Relaxed) < micros {
+            self.longest_items.store(items as u64, Ordering::Relaxed);
+        }
+        let bucket = DURATION_BUCKETS_MS
+            .iter()
+            .position(|&ms| micros <= ms * 1000)
+            .unwrap_or(DURATION_BUCKETS_MS.len());
+        self.by_duration[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> BatchStats {
+        BatchStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            items: self.items.load(Ordering::Relaxed),
+            longest: Duration::from_micros(self.longest_micros.load(Ordering::Relaxed)),
+            longest_items: self.longest_items.load(Ordering::Relaxed),
+            by_duration: std::array::from_fn(|i| self.by_duration[i].load(Ordering::Relaxed)),
+        }
+    }
 }
 
 /// A group-commit writer: cloned handles share one queue and one writer task.
@@ -77,6 +135,7 @@ impl<W: BatchWrite> GroupCommit<W> {
                 queue: OnceLock::new(),
                 task: Mutex::new(None),
                 stop,
+                timings: Arc::default(),
             }),
         }
     }
@@ -84,6 +143,11 @@ impl<W: BatchWrite> GroupCommit<W> {
     /// The writer itself.
     pub fn writer(&self) -> &W {
         &self.shared.writer
+    }
+
+    /// How the batches written so far went.
+    pub fn stats(&self) -> BatchStats {
+        self.shared.timings.snapshot()
     }
 
     /// Queues `item` and returns its outcome once the batch it joined is written.
@@ -99,6 +163,7 @@ impl<W: BatchWrite> GroupCommit<W> {
                 receiver,
                 shared.stop.subscribe(),
                 shared.max_batch,
+                Arc::clone(&shared.timings),
             ));
             if let Ok(mut slot) = shared.task.lock() {
                 *slot = Some(task);
@@ -135,6 +200,7 @@ async fn run<W: BatchWrite>(
     mut receiver: mpsc::Receiver<Waiting<W>>,
     mut stop: watch::Receiver<bool>,
     max_batch: usize,
+    timings: Arc<Timings>,
 ) {
     let mut batch: Vec<Waiting<W>> = Vec::with_capacity(max_batch);
     let mut stopping = false;
@@ -146,7 +212,10 @@ async fn run<W: BatchWrite>(
                 }
                 let (items, replies): (Vec<_>, Vec<_>) =
                     batch.drain(..).map(|w| (w.item, w.reply)).unzip();
+                let size = items.len();
+                let started = Instant::now();
                 let outcomes = writer.write(items).await;
+                timings.record(size, started.elapsed());
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // A request that gave up waiting is not an error.
                     let _ = reply.send(outcome);
@@ -196,6 +265,11 @@ mod tests {
         assert_eq!(sizes.iter().sum::<usize>(), 200);
         assert!(sizes.iter().all(|&s| s <= 64), "{sizes:?}");
         assert!(sizes.len() < 200, "batched: {sizes:?}");
+        let stats = commits.stats();
+        assert_eq!(stats.batches, sizes.len() as u64);
+        assert_eq!(stats.items, 200);
+        assert_eq!(stats.by_duration.iter().sum::<u64>(), stats.batches);
+        assert!(sizes.contains(&(stats.longest_items as usize)));
     }
 
     #[tokio::test]

@@ -128,42 +128,125 @@ pub async fn append_in(db: &impl ConnectionTrait, events: &[Event]) -> AppResult
     Ok(())
 }
 
-/// Moves the events' invitations on: the first time of each kind, the furthest stage.
-async fn advance_in(db: &impl ConnectionTrait, events: &[Event]) -> AppResult<()> {
-    let backend = db.get_database_backend();
+/// The invitation columns holding when each kind of event first happened, in the order
+/// of [`Advance::first`].
+const FIRST_COLUMNS: [&str; 7] = [
+    "sent_at",
+    "bounced_at",
+    "machine_opened_at",
+    "opened_at",
+    "clicked_at",
+    "started_at",
+    "completed_at",
+];
+
+/// Invitations moved on in one statement at most. A statement's rows are padded up to a
+/// power of two (rows of no invitation), so that a handful of statement texts, prepared
+/// once each, serve every batch.
+const ADVANCE_CHUNK: usize = 256;
+
+/// What a set of events does to one invitation.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Advance {
+    /// The earliest time of each kind of event ([`FIRST_COLUMNS`]).
+    first: [Option<DateTime<Utc>>; FIRST_COLUMNS.len()],
+    /// The furthest stage the events reach.
+    stage: Option<Stage>,
+    /// Reminders queued, and the latest.
+    reminders: i32,
+    last_reminded: Option<DateTime<Utc>>,
+}
+
+/// Each invitation's [`Advance`] from `events` (in the order of their ids).
+fn advances(events: &[Event]) -> std::collections::BTreeMap<i64, Advance> {
+    let mut advances: std::collections::BTreeMap<i64, Advance> = Default::default();
     for event in events {
-        let mut sets: Vec<String> = Vec::new();
-        if let Some(column) = event.kind.first_at(event.machine) {
-            sets.push(format!("{column} = COALESCE({column}, $1)"));
+        let advance = advances.entry(event.invitation.get()).or_default();
+        if let Some(column) = event.kind.first_at(event.machine)
+            && let Some(i) = FIRST_COLUMNS.iter().position(|c| *c == column)
+        {
+            let first = &mut advance.first[i];
+            *first = Some(first.map_or(event.at, |t| t.min(event.at)));
         }
         if let Some(stage) = event.kind.stage(event.machine) {
-            let below: Vec<String> = Stage::ALL
-                .into_iter()
-                .filter(|s| *s < stage)
-                .map(|s| format!("'{}'", s.as_str()))
-                .collect();
-            if !below.is_empty() {
-                sets.push(format!(
-                    "stage = CASE WHEN stage IN ({}) THEN '{}' ELSE stage END",
-                    below.join(", "),
-                    stage.as_str()
-                ));
-            }
+            advance.stage = advance.stage.max(Some(stage));
         }
         if event.kind == EventKind::Reminded {
-            sets.push("reminders_sent = reminders_sent + 1".to_owned());
-            sets.push("last_reminded_at = $1".to_owned());
+            advance.reminders += 1;
+            advance.last_reminded = advance.last_reminded.max(Some(event.at));
         }
-        if sets.is_empty() {
-            continue;
+    }
+    advances
+}
+
+/// Moves the events' invitations on, a statement for up to [`ADVANCE_CHUNK`] of them: the
+/// first time of each kind, the furthest stage, the reminders.
+async fn advance_in(db: &impl ConnectionTrait, events: &[Event]) -> AppResult<()> {
+    let backend = db.get_database_backend();
+    let advances: Vec<(i64, Advance)> = advances(events).into_iter().collect();
+    // The stage's rank, so that it only moves forward.
+    let rank = |column: &str| {
+        let whens: Vec<String> = Stage::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("WHEN '{}' THEN {i}", s.as_str()))
+            .collect();
+        format!(
+            "CASE {column} {} ELSE {} END",
+            whens.join(" "),
+            Stage::ALL.len()
+        )
+    };
+    let columns_per_row = FIRST_COLUMNS.len() + 5;
+    // Ids start at 1: a row of id 0 moves nothing.
+    let padding = (0, Advance::default());
+    for chunk in advances.chunks(ADVANCE_CHUNK) {
+        let size = chunk.len().next_power_of_two();
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(size * columns_per_row);
+        let mut rows: Vec<String> = Vec::with_capacity(size);
+        let padded = chunk
+            .iter()
+            .chain(std::iter::repeat_n(&padding, size - chunk.len()));
+        for (id, advance) in padded {
+            let first = values.len();
+            values.push((*id).into());
+            values.extend(advance.first.iter().map(|&t| t.into()));
+            values.push(advance.stage.map(|s| s.as_str().to_owned()).into());
+            values.push(
+                advance
+                    .stage
+                    .and_then(|s| Stage::ALL.iter().position(|a| *a == s))
+                    .map(|i| i as i32)
+                    .into(),
+            );
+            values.push(advance.reminders.into());
+            values.push(advance.last_reminded.into());
+            let params: Vec<String> = (first..values.len())
+                .map(|n| match backend {
+                    sea_orm::DbBackend::Postgres => format!("${}", n + 1),
+                    _ => "?".to_owned(),
+                })
+                .collect();
+            rows.push(format!("({})", params.join(", ")));
         }
-        let sql = format!("UPDATE invitations SET {} WHERE id = $2", sets.join(", "));
-        db.execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [event.at.into(), event.invitation.get().into()],
-        ))
-        .await?;
+        let firsts: Vec<String> = FIRST_COLUMNS
+            .iter()
+            .map(|c| format!("{c} = COALESCE(invitations.{c}, v.{c})"))
+            .collect();
+        let sql = format!(
+            "WITH v (id, {}, stage, stage_rank, reminders, last_reminded_at) AS (VALUES {}) \
+             UPDATE invitations SET {}, \
+               stage = CASE WHEN v.stage_rank > {} THEN v.stage ELSE invitations.stage END, \
+               reminders_sent = invitations.reminders_sent + v.reminders, \
+               last_reminded_at = COALESCE(v.last_reminded_at, invitations.last_reminded_at) \
+             FROM v WHERE invitations.id = v.id",
+            FIRST_COLUMNS.join(", "),
+            rows.join(", "),
+            firsts.join(", "),
+            rank("invitations.stage"),
+        );
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
     }
     Ok(())
 }
@@ -210,6 +293,11 @@ impl Tracker {
             hits: GroupCommit::new("tracking", writer, MAX_BATCH, QUEUE),
             changed,
         }
+    }
+
+    /// How the writer's batches of hits went so far.
+    pub fn stats(&self) -> crate::service::group_commit::BatchStats {
+        self.hits.stats()
     }
 
     /// The rules telling machine opens from people.
@@ -303,11 +391,12 @@ async fn store(writer: &HitWriter, hits: &[Hit]) -> AppResult<Vec<ConsultationId
         .into_tuple()
         .all(&writer.db)
         .await?;
+    let found: std::collections::HashMap<&str, &Found> =
+        found.iter().map(|f| (f.2.as_str(), f)).collect();
     let mut events = Vec::with_capacity(hits.len());
     let mut consultations: Vec<ConsultationId> = Vec::new();
     for (hit, hash) in hits.iter().zip(&hashes) {
-        let Some((id, consultation, _, sent_at, reminded_at)) = found.iter().find(|f| &f.2 == hash)
-        else {
+        let Some((id, consultation, _, sent_at, reminded_at)) = found.get(hash.as_str()) else {
             continue;
         };
         // Measured from the latest message: a proxy fetches a reminder's image on arrival
@@ -337,4 +426,50 @@ async fn store(writer: &HitWriter, hits: &[Hit]) -> AppResult<Vec<ConsultationId
     record_in(&txn, &events).await?;
     txn.commit().await?;
     Ok(consultations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(invitation: i64, kind: EventKind, second: i64, machine: bool) -> Event {
+        Event {
+            invitation: InvitationId(invitation),
+            kind,
+            at: DateTime::from_timestamp(1_800_000_000 + second, 0).unwrap(),
+            machine,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn events_of_one_batch_come_to_one_change_per_invitation() {
+        let events = [
+            event(7, EventKind::Opened, 20, false),
+            event(7, EventKind::Clicked, 30, false),
+            event(7, EventKind::Opened, 10, false),
+            event(7, EventKind::Opened, 5, true),
+            event(3, EventKind::Sent, 1, false),
+            event(3, EventKind::Reminded, 40, false),
+            event(3, EventKind::Reminded, 50, false),
+        ];
+        let advances = advances(&events);
+        assert_eq!(advances.keys().copied().collect::<Vec<_>>(), [3, 7]);
+        let at = |second: i64| Some(DateTime::from_timestamp(1_800_000_000 + second, 0).unwrap());
+        let column = |name| FIRST_COLUMNS.iter().position(|c| *c == name).unwrap();
+        let seven = &advances[&7];
+        assert_eq!(
+            seven.first[column("opened_at")],
+            at(10),
+            "the earliest open"
+        );
+        assert_eq!(seven.first[column("machine_opened_at")], at(5));
+        assert_eq!(seven.first[column("clicked_at")], at(30));
+        assert_eq!(seven.first[column("sent_at")], None);
+        assert_eq!(seven.stage, Some(Stage::Clicked), "the furthest stage");
+        assert_eq!(seven.reminders, 0);
+        let three = &advances[&3];
+        assert_eq!(three.stage, Some(Stage::Sent));
+        assert_eq!((three.reminders, three.last_reminded), (2, at(50)));
+    }
 }
