@@ -270,9 +270,13 @@ fn partner(
     let overlaps = |a: &[usize], b: &[usize]| a.iter().any(|c| b.contains(c));
     // A shown item with cells in `near`, other than the weak item and those that hold it.
     let pick = |near: &[usize]| -> Option<usize> {
+        let mut is_near = vec![false; report.cells.len()];
+        for &c in near {
+            is_near[c] = true;
+        }
         let candidates: Vec<usize> = (0..report.items.len())
             .filter(|&j| !suppressed[j] && j != item)
-            .filter(|&j| overlaps(&report.items[j], near))
+            .filter(|&j| report.items[j].iter().any(|&c| is_near[c]))
             .filter(|&j| !overlaps(&report.items[j], cells) || report.items[j].len() < cells.len())
             .collect();
         let big = candidates

@@ -372,8 +372,8 @@ pub fn joint(
         links: Vec::new(),
     };
     let mut suppressed = Vec::new();
-    // The first table of each population: its base cells' numbering and its parts.
-    let mut first_of: Vec<Option<(usize, usize)>> = vec![None; populations.len()];
+    // The first table of each population: its cells in each part.
+    let mut first_of: Vec<Option<Vec<Vec<usize>>>> = vec![None; populations.len()];
     // The first of each (population, key) of linked groups: its cells in each part.
     let mut first_link: HashMap<(usize, usize), Vec<Vec<usize>>> = HashMap::new();
     // Per multiple-choice question: who answered and each option's ticks, per part.
@@ -382,32 +382,29 @@ pub fn joint(
         let population = &populations[table.population];
         let first = report.cells.len();
         report.cells.extend(base_cells(table, population)?);
-        let rows = table.counts.len();
-        let part_total = |start: usize, rows: usize, part: usize| -> Vec<usize> {
-            (0..rows)
-                .map(|r| start + r * population.parts + part)
-                .collect()
-        };
-        match first_of[table.population] {
-            None => first_of[table.population] = Some((first, rows)),
-            Some((start, first_rows)) => {
-                for part in 0..population.parts {
-                    report.links.push(Link::equal(
-                        &part_total(start, first_rows, part),
-                        &part_total(first, rows, part),
-                    ));
-                }
-            }
-        }
-        for &(group, key) in &table.linked {
-            let parts: Vec<Vec<usize>> = (0..population.parts)
+        // The table's cells of `rows`, in each part.
+        let by_part = |rows: &[usize]| -> Vec<Vec<usize>> {
+            (0..population.parts)
                 .map(|part| {
-                    table.groups[group]
-                        .iter()
+                    rows.iter()
                         .map(|&r| first + r * population.parts + part)
                         .collect()
                 })
-                .collect();
+                .collect()
+        };
+        let all: Vec<usize> = (0..table.counts.len()).collect();
+        let totals = by_part(&all);
+        match &first_of[table.population] {
+            None => first_of[table.population] = Some(totals),
+            Some(earlier) => report.links.extend(
+                earlier
+                    .iter()
+                    .zip(&totals)
+                    .map(|(left, right)| Link::equal(left, right)),
+            ),
+        }
+        for &(group, key) in &table.linked {
+            let parts = by_part(&table.groups[group]);
             match first_link.get(&(table.population, key)) {
                 None => {
                     first_link.insert((table.population, key), parts);
@@ -421,23 +418,15 @@ pub fn joint(
             }
         }
         if let Some(ticks) = &table.ticks {
-            let in_part = |rows: &[usize], part: usize| -> Vec<usize> {
-                rows.iter()
-                    .map(|&r| first + r * population.parts + part)
-                    .collect()
-            };
-            let ticked = (0..population.parts)
-                .map(|part| first + ticks.row * population.parts + part)
-                .collect();
+            // One cell in each part.
+            let ticked: Vec<usize> = by_part(&[ticks.row]).into_iter().flatten().collect();
             let key = (table.population, ticks.key);
             match choices.iter_mut().find(|c| c.key == key) {
                 Some(choice) => choice.ticked.push(ticked),
                 None => choices.push(Choice {
                     key,
                     max: ticks.max,
-                    answered: (0..population.parts)
-                        .map(|part| in_part(&table.groups[ticks.answered], part))
-                        .collect(),
+                    answered: by_part(&table.groups[ticks.answered]),
                     ticked: vec![ticked],
                 }),
             }
@@ -766,6 +755,7 @@ mod tests {
         assert_eq!(one_at_a_time, hidden);
         let hidden = protect(&populations, &tables, 10).unwrap();
         assert!(hidden[4].cells[0][0]);
+        assert_ne!(hidden, one_at_a_time);
         assert_safe(&populations, &tables, &hidden);
     }
 

@@ -63,8 +63,9 @@ pub struct BatchStats {
     pub batches: u64,
     /// Requests written, in all.
     pub items: u64,
-    /// The longest a batch took to write, and its size.
+    /// The longest a batch took to write.
     pub longest: Duration,
+    /// How many requests that batch held.
     pub longest_items: u64,
     /// Batches by how long they took to write: up to each of [`DURATION_BUCKETS_MS`],
     /// then longer.

@@ -472,4 +472,24 @@ mod tests {
         assert_eq!(three.stage, Some(Stage::Sent));
         assert_eq!((three.reminders, three.last_reminded), (2, at(50)));
     }
+
+    #[test]
+    fn every_first_time_an_event_keeps_has_its_column() {
+        let kinds = [
+            EventKind::Sent,
+            EventKind::Bounced,
+            EventKind::Opened,
+            EventKind::Clicked,
+            EventKind::Started,
+            EventKind::Completed,
+            EventKind::Reminded,
+        ];
+        for kind in kinds {
+            for machine in [false, true] {
+                if let Some(column) = kind.first_at(machine) {
+                    assert!(FIRST_COLUMNS.contains(&column), "{column}");
+                }
+            }
+        }
+    }
 }
