@@ -31,6 +31,7 @@ pub mod readability;
 pub mod role;
 pub mod round;
 pub mod sampling;
+pub mod seats;
 pub mod selection;
 pub mod session_token;
 pub mod statistics;

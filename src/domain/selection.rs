@@ -639,7 +639,14 @@ impl Instance {
                 .map(|(&v, &c)| (v, f64::from(c)))
                 .collect()
         });
-        let outcome = problem.solve_with(options).map_err(infeasible_quotas)?;
+        let outcome = match problem.solve_with(options) {
+            Err(microlp::Error::Infeasible) => {
+                return Err(SelectionError::Infeasible {
+                    reasons: vec![self.conflict(limit)],
+                });
+            }
+            other => other.map_err(infeasible_quotas)?,
+        };
         let bound = outcome.stats().best_bound;
         let solution = outcome
             .into_solution()
@@ -743,6 +750,122 @@ impl Instance {
             }
         }
         self.add_households(problem, vars);
+    }
+
+    /// Names quotas that cannot be met together, for a pool that passed
+    /// [`Instance::check`] yet has no panel meeting every quota: the smallest set of
+    /// features whose quotas conflict (each feature left out in turn, and kept out when
+    /// the rest still conflict), then within them the bounds that conflict, found the same
+    /// way. Each step is one small integer programme over the types; should any not finish
+    /// within `limit`, the conflict is described without names.
+    pub fn conflict(&self, limit: Duration) -> String {
+        self.named_conflict(limit)
+            .unwrap_or_else(|| "the quotas of different features cannot be met together".to_owned())
+    }
+
+    fn named_conflict(&self, limit: Duration) -> Option<String> {
+        let all: Vec<Bound> = self
+            .features
+            .iter()
+            .enumerate()
+            .flat_map(|(f, feature)| {
+                feature
+                    .bounds
+                    .iter()
+                    .enumerate()
+                    .flat_map(move |(v, &(min, max))| {
+                        [
+                            (min > 0).then_some(Bound::Min(f, v, min)),
+                            (max < self.k).then_some(Bound::Max(f, v, max)),
+                        ]
+                    })
+            })
+            .flatten()
+            .collect();
+        let feature_of = |b: &Bound| match *b {
+            Bound::Min(f, _, _) | Bound::Max(f, _, _) => f,
+        };
+        let mut features: Vec<usize> = (0..self.features.len()).collect();
+        for f in 0..self.features.len() {
+            let without: Vec<Bound> = all
+                .iter()
+                .filter(|b| feature_of(b) != f && features.contains(&feature_of(b)))
+                .copied()
+                .collect();
+            if !self.meets(&without, limit)? {
+                features.retain(|&g| g != f);
+            }
+        }
+        let mut bounds: Vec<Bound> = all
+            .into_iter()
+            .filter(|b| features.contains(&feature_of(b)))
+            .collect();
+        if self.meets(&bounds, limit)? {
+            return None;
+        }
+        let mut i = 0;
+        while i < bounds.len() {
+            let mut without = bounds.clone();
+            without.remove(i);
+            if self.meets(&without, limit)? {
+                i += 1;
+            } else {
+                bounds = without;
+            }
+        }
+        let names: Vec<&str> = features
+            .iter()
+            .map(|&f| self.features[f].name.as_str())
+            .collect();
+        let named = match names.as_slice() {
+            [one] => format!("the quotas of {one} cannot be met"),
+            [rest @ .., last] => format!(
+                "the quotas of {} and {last} cannot be met together",
+                rest.join(", ")
+            ),
+            [] => return None,
+        };
+        let detail: Vec<String> = bounds
+            .iter()
+            .map(|b| match *b {
+                Bound::Min(f, v, min) => format!(
+                    "{} {} at least {min}",
+                    self.features[f].name, self.features[f].values[v]
+                ),
+                Bound::Max(f, v, max) => format!(
+                    "{} {} at most {max}",
+                    self.features[f].name, self.features[f].values[v]
+                ),
+            })
+            .collect();
+        Some(format!(
+            "{named} in a panel of {} from this pool ({})",
+            self.k,
+            detail.join("; ")
+        ))
+    }
+
+    /// Whether some panel of `k` from the pool (one per household) meets `bounds`, or
+    /// `None` when the solver could not tell within `limit`.
+    fn meets(&self, bounds: &[Bound], limit: Duration) -> Option<bool> {
+        let mut problem = Problem::new(OptimizationDirection::Minimize);
+        let vars = self.panel_vars(&mut problem, &vec![0.0; self.types.len()]);
+        for bound in bounds {
+            let (f, v, op, n) = match *bound {
+                Bound::Min(f, v, n) => (f, v, ComparisonOp::Ge, n),
+                Bound::Max(f, v, n) => (f, v, ComparisonOp::Le, n),
+            };
+            let terms = self.with_value(&vars, f, v);
+            problem.add_constraint(terms.as_slice(), op, f64::from(n));
+        }
+        self.add_households(&mut problem, &vars);
+        let mut options = microlp::SolveOptions::default();
+        options.time_limit = Some(limit);
+        match problem.solve_with(options) {
+            Err(microlp::Error::Infeasible) => Some(false),
+            Err(_) => None,
+            Ok(outcome) => outcome.into_solution().ok().map(|_| true),
+        }
     }
 
     /// Adds each household's limit of one panel member to `problem`.
@@ -864,6 +987,13 @@ const RISE: f64 = 1e-5;
 /// How far below a settled level the relaxation may keep a type: room for the solver's
 /// rounding.
 const RELAXED_SLACK: f64 = 1e-9;
+
+/// One quota bound: a feature's value at least, or at most, so many.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bound {
+    Min(usize, usize, u32),
+    Max(usize, usize, u32),
+}
 
 /// The quotas' infeasibility, or the solver's failure.
 fn infeasible_quotas(error: microlp::Error) -> SelectionError {
@@ -2033,6 +2163,43 @@ mod tests {
             people.push_str(&format!("p{n},{sex},{age}\n"));
         }
         people
+    }
+
+    #[test]
+    fn quotas_that_conflict_across_features_are_named_with_their_bounds() {
+        // Every woman is young: four women need four young people, and at most two may be.
+        let mut people = String::from("id,sex,age,area\n");
+        for n in 0..12 {
+            let (sex, age) = if n < 5 {
+                ("female", "young")
+            } else {
+                ("male", "old")
+            };
+            let area = if n % 2 == 0 { "north" } else { "south" };
+            people.push_str(&format!("p{n},{sex},{age},{area}\n"));
+        }
+        let quotas = "feature,value,min,max\nsex,female,4,6\nsex,male,0,6\n\
+                      age,young,0,2\nage,old,0,6\narea,north,2,4\narea,south,2,4\n";
+        let pool = instance(quotas, &people, 6);
+        assert_eq!(pool.check(), Ok(()));
+        let Err(SelectionError::Infeasible { reasons }) = maximin(&pool, LIMIT) else {
+            panic!("must be infeasible");
+        };
+        assert_eq!(
+            reasons,
+            vec![
+                "the quotas of sex and age cannot be met together in a panel of 6 from this pool \
+                 (sex female at least 4; age young at most 2)"
+                    .to_owned()
+            ]
+        );
+        let Err(SelectionError::Infeasible { reasons }) = leximin(&pool, LIMIT) else {
+            panic!("must be infeasible");
+        };
+        assert!(
+            reasons[0].starts_with("the quotas of sex and age"),
+            "{reasons:?}"
+        );
     }
 
     #[test]

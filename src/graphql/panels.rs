@@ -508,6 +508,24 @@ impl SelectionRunNode {
     async fn drawn_at(&self) -> Option<DateTime<Utc>> {
         self.0.drawn_at
     }
+    /// Whether this computed, undrawn run no longer fits the panel: another run was drawn
+    /// after it was computed, or (a top-up) the sitting members or their households have
+    /// changed since. `selectionDraw` refuses a superseded run (`CONFLICT`); start a new
+    /// selection or top-up instead. False once drawn and before it is computed.
+    async fn superseded(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let state = context::state(ctx)?;
+        Ok(
+            selection::superseded_reason(state, &context::caller(ctx), &self.0)
+                .await?
+                .is_some(),
+        )
+    }
+    /// Why the run is superseded, in the words `selectionDraw` refuses it with; null while
+    /// it may be drawn.
+    async fn superseded_reason(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let state = context::state(ctx)?;
+        Ok(selection::superseded_reason(state, &context::caller(ctx), &self.0).await?)
+    }
     /// When the run was started.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

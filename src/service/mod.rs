@@ -31,6 +31,7 @@ pub mod report_csv;
 pub mod report_html;
 pub mod reports;
 pub mod round_status;
+pub mod seats;
 pub mod selection;
 pub mod selection_report;
 pub mod sessions;

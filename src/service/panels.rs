@@ -854,17 +854,45 @@ pub async fn membership_counts(
         .collect())
 }
 
-/// A membership's history, oldest first.
+/// A membership's history, oldest first: for officers, and for the member themself (who
+/// reads it in `panelWithdraw`'s answer), without the accounts of the officers who made
+/// the changes.
 pub async fn membership_events(
     state: &AppState,
     caller: &Caller,
     id: MembershipId,
 ) -> AppResult<Vec<MembershipEvent>> {
-    caller.require(OFFICERS)?;
+    let db = state.db.reader();
+    let own_account = if caller.require(OFFICERS).is_ok() {
+        None
+    } else {
+        let session = caller.session()?;
+        let resident_id: Option<i64> = membership::Entity::find_by_id(id.get())
+            .select_only()
+            .column(membership::Column::ResidentId)
+            .into_tuple()
+            .one(db)
+            .await?;
+        let account: Option<Option<i64>> = match resident_id {
+            Some(resident_id) => {
+                resident::Entity::find_by_id(resident_id)
+                    .select_only()
+                    .column(resident::Column::AccountId)
+                    .into_tuple()
+                    .one(db)
+                    .await?
+            }
+            None => None,
+        };
+        if account.flatten() != Some(session.account_id.get()) {
+            return Err(AppError::Forbidden);
+        }
+        Some(session.account_id.get())
+    };
     let rows = membership_event::Entity::find()
         .filter(membership_event::Column::MembershipId.eq(id.get()))
         .order_by_asc(membership_event::Column::Id)
-        .all(state.db.reader())
+        .all(db)
         .await?;
     rows.into_iter()
         .map(|row| {
@@ -876,7 +904,10 @@ pub async fn membership_events(
                 from: row.from_status.as_deref().map(parse).transpose()?,
                 to: parse(&row.to_status)?,
                 reason: row.reason,
-                by: row.by_account.map(AccountId),
+                by: row
+                    .by_account
+                    .filter(|by| own_account.is_none_or(|own| own == *by))
+                    .map(AccountId),
                 at: row.at,
             })
         })

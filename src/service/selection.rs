@@ -28,11 +28,13 @@ use crate::db::entities::{
     selection_probability, selection_run,
 };
 use crate::db::files::{self, NewFile};
+use crate::db::locks;
 use crate::domain::ids::{AccountId, FileId, PanelId, SelectionRunId};
 use crate::domain::job::{Job, JobKind};
 use crate::domain::panel::{
     MembershipStatus, Panel, Profile, feature_key, profile_feature, rfc3797_ticket,
 };
+use crate::domain::seats::{ComputedFor, superseded};
 use crate::domain::selection::{
     self, Distribution, Feature, Instance, Person, SelectionError, estimate_greedy,
 };
@@ -42,6 +44,7 @@ use crate::service::auth::Caller;
 use crate::service::jobs;
 use crate::service::panels::{self, OFFICERS, selection_error};
 use crate::service::progress::Progress;
+use crate::service::seats;
 use crate::state::AppState;
 
 /// How a selection chooses.
@@ -217,6 +220,8 @@ pub struct Run {
     pub created_by: Option<AccountId>,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// The seats it was computed for, once computed.
+    pub computed_for: Option<ComputedFor>,
 }
 
 /// Stored run summary: the figures, or why the quotas failed.
@@ -266,6 +271,10 @@ fn to_domain(row: selection_run::Model) -> AppResult<Run> {
         drawn_at: row.drawn_at,
         created_by: row.created_by.map(AccountId),
         created_at: row.created_at,
+        computed_for: row.seats_fingerprint.map(|fingerprint| ComputedFor {
+            fingerprint,
+            sitting: row.seats_sitting.map_or(0, count),
+        }),
     })
 }
 
@@ -379,6 +388,8 @@ pub async fn start(
         drawn_at: Set(None),
         created_by: Set(caller.account().map(AccountId::get)),
         created_at: Set(now),
+        seats_fingerprint: Set(None),
+        seats_sitting: Set(None),
         ..Default::default()
     }
     .insert(&txn)
@@ -675,6 +686,9 @@ pub async fn run(
     let features = selection::read_quotas(run.quotas_csv.as_bytes())
         .map_err(|err| selection_error("quotas", err))?;
     progress.set_total(3);
+    // The seats are read before the pool: a draw landing in between then makes the run
+    // look superseded (refused, safe) rather than current (an overfilled panel).
+    let computed_for = seats::seats(db, panel.id, None).await?;
     let pool = build_pool(db, &panel, features, run.as_of, run.top_up).await?;
     progress.set_done(1);
     progress.check()?;
@@ -793,6 +807,22 @@ pub async fn run(
                 .col_expr(
                     selection_run::Column::DistributionFileId,
                     sea_orm::sea_query::Expr::value(distribution.get()),
+                )
+                .col_expr(
+                    selection_run::Column::K,
+                    sea_orm::sea_query::Expr::value(
+                        i32::try_from(pool.instance.k).unwrap_or(i32::MAX),
+                    ),
+                )
+                .col_expr(
+                    selection_run::Column::SeatsFingerprint,
+                    sea_orm::sea_query::Expr::value(computed_for.fingerprint()),
+                )
+                .col_expr(
+                    selection_run::Column::SeatsSitting,
+                    sea_orm::sea_query::Expr::value(
+                        i32::try_from(computed_for.count()).unwrap_or(i32::MAX),
+                    ),
                 )
                 .filter(selection_run::Column::Id.eq(run.id.get()))
                 .exec(&txn)
@@ -1081,6 +1111,9 @@ pub async fn draw(
     let now = state.clock.now();
     let term_ends = now.checked_add_months(Months::new(panel.term_months));
     let txn = db.begin().await?;
+    // Draws of one panel one at a time, so each sees the seats the one before it filled
+    // (PostgreSQL; SQLite's one writer already runs them one at a time).
+    locks::hold_until_commit(&txn, &format!("selection-draw:panel:{}", panel.id)).await?;
     // The guard on `drawn_number` makes the draw once only, even when two officers record
     // it at the same moment.
     let claimed = selection_run::Entity::update_many()
@@ -1106,6 +1139,13 @@ pub async fn draw(
         .await?;
     if claimed.rows_affected != 1 {
         return Err(AppError::conflict("This selection has already been drawn."));
+    }
+    // Read inside the transaction, after the claim: the seats the members are added to.
+    let now_seats = seats::seats(&txn, panel.id, Some(id)).await?;
+    if let Some(why) = superseded(run.top_up, run.computed_for.as_ref(), &now_seats) {
+        return Err(AppError::conflict(format!(
+            "This selection is superseded and cannot be drawn: {why}"
+        )));
     }
     let reason = format!("Selected by selection run {id}, ticket {ticket} of {tickets}.");
     for resident in &members {
@@ -1142,6 +1182,22 @@ pub async fn draw(
     txn.commit().await?;
     tracing::info!(run_id = %id, ticket, members = members.len(), by = ?caller.account(), "selection drawn");
     find_any(state.db.reader(), id).await
+}
+
+/// Why a computed run may no longer be drawn (another run drawn since, or the seats it
+/// was computed for changed), or `None` while it may; `None` too for a run drawn or not
+/// yet computed. The draw refuses a superseded run with the same words.
+pub async fn superseded_reason(
+    state: &AppState,
+    caller: &Caller,
+    run: &Run,
+) -> AppResult<Option<String>> {
+    caller.require(OFFICERS)?;
+    if run.drawn_number.is_some() || run.lottery_file.is_none() {
+        return Ok(None);
+    }
+    let now = seats::seats(state.db.reader(), run.panel_id, None).await?;
+    Ok(superseded(run.top_up, run.computed_for.as_ref(), &now))
 }
 
 /// The lottery's text (`civic-panel-lottery/1`), whose SHA-256 is the commitment.

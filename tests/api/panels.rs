@@ -586,8 +586,10 @@ async fn a_drawn_number_makes_its_ticket_the_panel_and_members_move_through_thei
     // A member withdraws themselves; someone not on the panel cannot.
     let member_resident = edges[1]["node"]["residentId"].as_str().unwrap();
     let (_, member_token) = people.iter().find(|(id, _)| id == member_resident).unwrap();
+    // The member reads their own history in the answer (the withdrawal is theirs, so
+    // its account is given; the officer's who recorded the selection is not).
     let withdraw = "mutation($input: PanelWithdrawInput!) {
-        panelWithdraw(input: $input) { status }
+        panelWithdraw(input: $input) { status events { from to reason byAccountId } }
     }";
     let body = app
         .graphql(
@@ -596,10 +598,17 @@ async fn a_drawn_number_makes_its_ticket_the_panel_and_members_move_through_thei
             Some(member_token),
         )
         .await;
-    assert_eq!(
-        body["data"]["panelWithdraw"]["status"], "WITHDRAWN",
-        "{body}"
-    );
+    assert!(body["errors"].is_null(), "{body}");
+    let answer = &body["data"]["panelWithdraw"];
+    assert_eq!(answer["status"], "WITHDRAWN", "{body}");
+    let events = answer["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{body}");
+    assert_eq!(events[0]["to"], "SELECTED");
+    assert!(events[0]["byAccountId"].is_null(), "{body}");
+    assert_eq!(events[1]["from"], "SELECTED");
+    assert_eq!(events[1]["to"], "WITHDRAWN");
+    assert_eq!(events[1]["reason"], "moving away");
+    assert!(events[1]["byAccountId"].is_string(), "{body}");
     let withdrawn = app
         .graphql(
             "query($id: ID!) { panel(id: $id) { memberships(status: WITHDRAWN) { edges { node {
@@ -760,6 +769,15 @@ async fn quotas_no_panel_can_meet_are_refused_at_once_or_answered_with_a_relaxat
             .as_str()
             .unwrap()
             .contains("No panel meets the quotas")
+    );
+    // The conflict is named: which features, and which of their bounds.
+    assert_eq!(
+        run["infeasibleReasons"],
+        json!([
+            "the quotas of gender and leaning cannot be met together in a panel of 20 from this pool \
+             (gender male at most 10; leaning conservative at least 20)"
+        ]),
+        "{run}"
     );
     let suggested = run["suggestedQuotasCsv"].as_str().unwrap();
     assert!(
@@ -1588,4 +1606,271 @@ async fn scrutiny_reads_a_selection_report_whose_small_groups_no_attack_recovers
         .await;
     assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
     assert_eq!(app.get(&uri, Some(&resident)).await.status, 403);
+}
+
+/// A panel of 20 over the paper's small pool, with its quotas.
+async fn paper_panel(app: &TestApp, officer: &str) -> String {
+    seed_pool(app, &small_pool()).await;
+    let panel = create_panel(
+        app,
+        officer,
+        json!({ "name": "Ward forum", "targetSize": 20 }),
+    )
+    .await;
+    import_quotas(app, officer, &panel, SMALL_QUOTAS).await;
+    panel
+}
+
+/// A computed maximin selection of `panel` with a lottery of ten tickets.
+async fn maximin(app: &TestApp, officer: &str, panel: &str, seed: &str) -> Value {
+    select(
+        app,
+        officer,
+        json!({ "panelId": panel, "method": "MAXIMIN", "seed": seed, "tickets": 10 }),
+    )
+    .await
+}
+
+const DRAW: &str = "mutation($input: SelectionDrawInput!) {
+    selectionDraw(input: $input) { id drawnNumber }
+}";
+
+const SUPERSEDED: &str = "query($id: ID!) {
+    selectionRun(id: $id) { superseded supersededReason drawnNumber }
+}";
+
+/// Members holding a seat (selected, active or paused).
+async fn sitting(app: &TestApp, officer: &str, panel: &str) -> u64 {
+    let body = app
+        .graphql(
+            "query($id: ID!) { panel(id: $id) { memberCounts { status count } } }",
+            json!({ "id": panel }),
+            Some(officer),
+        )
+        .await;
+    body["data"]["panel"]["memberCounts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .filter(|c| ["SELECTED", "ACTIVE", "PAUSED"].contains(&c["status"].as_str().unwrap()))
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum()
+}
+
+/// The panel's sitting memberships' ids.
+async fn sitting_memberships(app: &TestApp, officer: &str, panel: &str) -> Vec<String> {
+    let body = app
+        .graphql(
+            "query($id: ID!) { panel(id: $id) { memberships(first: 100, status: SELECTED) {
+                edges { node { id } } } } }",
+            json!({ "id": panel }),
+            Some(officer),
+        )
+        .await;
+    body["data"]["panel"]["memberships"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn withdraw_member(app: &TestApp, officer: &str, membership: &str) {
+    let body = app
+        .graphql(
+            "mutation($input: MembershipStatusChangeInput!) {
+                membershipStatusChange(input: $input) { status } }",
+            json!({ "input": { "membershipId": membership, "status": "WITHDRAWN", "reason": "moved" } }),
+            Some(officer),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["membershipStatusChange"]["status"], "WITHDRAWN",
+        "{body}"
+    );
+}
+
+async fn assert_superseded(app: &TestApp, officer: &str, run: &Value, words: &str) {
+    let body = app
+        .graphql(
+            DRAW,
+            json!({ "input": { "runId": run["id"], "number": 1 } }),
+            Some(officer),
+        )
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("superseded") && message.contains(words),
+        "{message}"
+    );
+    let body = app
+        .graphql(SUPERSEDED, json!({ "id": run["id"] }), Some(officer))
+        .await;
+    let view = &body["data"]["selectionRun"];
+    assert_eq!(view["superseded"], true, "{body}");
+    assert!(
+        message.ends_with(view["supersededReason"].as_str().unwrap()),
+        "{body}"
+    );
+    assert!(
+        view["drawnNumber"].is_null(),
+        "the refused draw left nothing: {body}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_computed_before_another_was_drawn_is_superseded_and_never_overfills_the_panel() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let panel = paper_panel(&app, &officer).await;
+    let first = maximin(&app, &officer, &panel, "1").await;
+    let second = maximin(&app, &officer, &panel, "2").await;
+    for run in [&first, &second] {
+        let body = app
+            .graphql(SUPERSEDED, json!({ "id": run["id"] }), Some(&officer))
+            .await;
+        assert_eq!(body["data"]["selectionRun"]["superseded"], false, "{body}");
+        assert!(body["data"]["selectionRun"]["supersededReason"].is_null());
+    }
+    let body = app
+        .graphql(
+            DRAW,
+            json!({ "input": { "runId": second["id"], "number": 4 } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(body["data"]["selectionDraw"]["drawnNumber"], 4, "{body}");
+    assert_superseded(&app, &officer, &first, "20 members now sit on the panel").await;
+    assert_eq!(sitting(&app, &officer, &panel).await, 20);
+    // A drawn run is not superseded by its own members.
+    let body = app
+        .graphql(SUPERSEDED, json!({ "id": second["id"] }), Some(&officer))
+        .await;
+    assert_eq!(body["data"]["selectionRun"]["superseded"], false, "{body}");
+
+    // Everyone drawn leaves again: the old run is still not the panel's to draw.
+    for membership in sitting_memberships(&app, &officer, &panel).await {
+        withdraw_member(&app, &officer, &membership).await;
+    }
+    assert_eq!(sitting(&app, &officer, &panel).await, 0);
+    assert_superseded(
+        &app,
+        &officer,
+        &first,
+        "Another selection of this panel was drawn",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn two_top_ups_computed_from_the_same_sitting_members_cannot_both_be_drawn() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let panel = paper_panel(&app, &officer).await;
+    let full = maximin(&app, &officer, &panel, "3").await;
+    let body = app
+        .graphql(
+            DRAW,
+            json!({ "input": { "runId": full["id"], "number": 1 } }),
+            Some(&officer),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let members = sitting_memberships(&app, &officer, &panel).await;
+    for membership in &members[..4] {
+        withdraw_member(&app, &officer, membership).await;
+    }
+    let top_up = json!({ "panelId": panel, "method": "MAXIMIN", "topUp": true, "tickets": 10 });
+    let a = select(&app, &officer, top_up.clone()).await;
+    let b = select(&app, &officer, top_up.clone()).await;
+    assert_eq!(
+        (a["k"].as_u64(), b["k"].as_u64()),
+        (Some(4), Some(4)),
+        "{a} {b}"
+    );
+    let body = app
+        .graphql(
+            DRAW,
+            json!({ "input": { "runId": a["id"], "number": 2 } }),
+            Some(&officer),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_superseded(&app, &officer, &b, "16 sitting then, 20 now").await;
+    assert_eq!(sitting(&app, &officer, &panel).await, 20);
+
+    // A top-up computed, then one more member leaves: its seats have changed too.
+    let members = sitting_memberships(&app, &officer, &panel).await;
+    withdraw_member(&app, &officer, &members[0]).await;
+    withdraw_member(&app, &officer, &members[1]).await;
+    let c = select(&app, &officer, top_up.clone()).await;
+    assert_eq!(c["k"], 2, "{c}");
+    withdraw_member(&app, &officer, &members[2]).await;
+    assert_superseded(&app, &officer, &c, "18 sitting then, 17 now").await;
+    assert_eq!(sitting(&app, &officer, &panel).await, 17);
+    // A top-up computed for the panel as it is now is drawn.
+    let d = select(&app, &officer, top_up).await;
+    assert_eq!(d["k"], 3, "{d}");
+    let body = app
+        .graphql(
+            DRAW,
+            json!({ "input": { "runId": d["id"], "number": 1 } }),
+            Some(&officer),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(sitting(&app, &officer, &panel).await, 20);
+}
+
+#[tokio::test]
+async fn two_runs_drawn_at_the_same_moment_seat_one_panel() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let panel = paper_panel(&app, &officer).await;
+    let a = maximin(&app, &officer, &panel, "11").await;
+    let b = maximin(&app, &officer, &panel, "12").await;
+    // Tickets with no resident in common, so that nothing but the draw's own check (no
+    // membership would clash) can stop the second.
+    let tickets = |run: &Value| -> Vec<(u64, Vec<String>)> {
+        run["lotteryText"]
+            .as_str()
+            .unwrap()
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .filter_map(|(n, ids)| {
+                Some((n.parse().ok()?, ids.split(',').map(str::to_owned).collect()))
+            })
+            .collect()
+    };
+    let (n, m) = tickets(&a)
+        .iter()
+        .flat_map(|(n, x)| {
+            tickets(&b)
+                .into_iter()
+                .filter(|(_, y)| !y.iter().any(|id| x.contains(id)))
+                .map(move |(m, _)| (*n, m))
+        })
+        .next()
+        .expect("two tickets with no one in common");
+    let (x, y) = tokio::join!(
+        app.graphql(
+            DRAW,
+            json!({ "input": { "runId": a["id"], "number": n } }),
+            Some(&officer)
+        ),
+        app.graphql(
+            DRAW,
+            json!({ "input": { "runId": b["id"], "number": m } }),
+            Some(&officer)
+        ),
+    );
+    let drawn = [&x, &y]
+        .iter()
+        .filter(|body| body["errors"].is_null())
+        .count();
+    assert_eq!(drawn, 1, "{x} {y}");
+    let refused = if x["errors"].is_null() { &y } else { &x };
+    assert_eq!(error_code(refused), "CONFLICT", "{refused}");
+    assert_eq!(sitting(&app, &officer, &panel).await, 20);
 }

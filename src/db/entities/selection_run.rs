@@ -30,6 +30,8 @@ pub struct Model {
     pub drawn_at: Option<DateTimeUtc>,
     pub created_by: Option<i64>,
     pub created_at: DateTimeUtc,
+    pub seats_fingerprint: Option<String>,
+    pub seats_sitting: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
