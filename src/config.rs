@@ -236,8 +236,9 @@ pub struct Config {
     )]
     pub login_link_max_per_email: u32,
 
-    /// Unknown codes allowed per client address per hour; past it that address's unknown
-    /// codes are refused, while valid ones still register.
+    /// Unknown printed codes (registration and consultation letters alike) allowed per
+    /// client address per hour; past it that address's unknown codes are refused, while
+    /// valid ones still work.
     #[arg(
         long,
         env = "CIVIC_PANEL_REDEEM_MAX_FAILURES_PER_CLIENT",
@@ -245,8 +246,8 @@ pub struct Config {
     )]
     pub redeem_max_failures_per_client: u32,
 
-    /// Unknown codes allowed per hour across all clients; past it every redemption is
-    /// refused (this is what bounds guessing).
+    /// Unknown printed codes allowed per hour across all clients; past it every look-up
+    /// of a code is refused (this is what bounds guessing).
     #[arg(
         long,
         env = "CIVIC_PANEL_REDEEM_MAX_FAILURES_GLOBAL",

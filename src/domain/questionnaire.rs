@@ -3,10 +3,11 @@
 //! ranking), required or optional, and simple skip logic (show a question only when an
 //! earlier one was answered a certain way).
 //!
-//! Answers are checked against the questions as a whole: a hidden question must have no
-//! answer, a shown required one must have one, and each answer must fit its type. Saving
-//! as you go checks each answer alone ([`check_answer`]); submitting checks them all
-//! ([`check_submission`]).
+//! Answers are checked against the questions as a whole: a shown required question must
+//! have an answer and each answer must fit its type. Saving as you go checks each answer
+//! alone ([`check_answer`]), so drafts may hold answers to questions that later answers
+//! hide; submitting drops those ([`visible_answers`]) and checks the rest
+//! ([`check_submission`], which refuses an answer to a hidden question outright).
 
 use std::collections::{HashMap, HashSet};
 
@@ -260,6 +261,24 @@ pub fn is_shown(question: &Question, answers: &HashMap<String, Answer>) -> bool 
     }
 }
 
+/// The answers to the questions shown, walked in question order: an answer to a question
+/// the answers before it hide is dropped, and so is one to a question that only a dropped
+/// answer would have shown (skip logic points back only, so one pass settles it). This is
+/// what every survey tool does with a follow-up answered before its earlier question was
+/// changed: the follow-up no longer applies. Answers naming no question are kept, for
+/// [`check_submission`] to refuse.
+pub fn visible_answers(
+    questions: &[Question],
+    mut answers: HashMap<String, Answer>,
+) -> HashMap<String, Answer> {
+    for question in questions {
+        if !is_shown(question, &answers) {
+            answers.remove(&question.key);
+        }
+    }
+    answers
+}
+
 /// Checks a whole submission: every answer names a question and fits it, every shown
 /// required question is answered, and no hidden question is. Returns every problem, in
 /// question order (unknown questions first).
@@ -384,6 +403,38 @@ mod tests {
             ("priorities", Answer::Options(options(&["housing"]))),
         ]);
         assert_eq!(check_submission(&questions, &no), Ok(()));
+    }
+
+    #[test]
+    fn answers_that_earlier_answers_now_hide_are_dropped_down_the_chain() {
+        // library → satisfied (if yes) → why (if satisfied is 0).
+        let mut questions = survey();
+        let mut why = question("why", QuestionKind::FreeText { max_chars: 20 }, true);
+        why.show_when = Some(ShowWhen {
+            question: "satisfied".to_owned(),
+            answer: "0".to_owned(),
+        });
+        questions.insert(2, why);
+        let changed_mind = answers(&[
+            ("library", Answer::Options(options(&["no"]))),
+            ("satisfied", Answer::Scale(0)),
+            ("why", Answer::Text("Too far.".to_owned())),
+            ("priorities", Answer::Options(options(&["parks"]))),
+            ("shoe_size", Answer::Scale(9)),
+        ]);
+        let visible = visible_answers(&questions, changed_mind);
+        let mut keys: Vec<&str> = visible.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        // `why` goes with `satisfied`, though its own rule reads an answer that was given;
+        // an unknown key stays, for the check to refuse.
+        assert_eq!(keys, ["library", "priorities", "shoe_size"]);
+        let still_yes = answers(&[
+            ("library", Answer::Options(options(&["yes"]))),
+            ("satisfied", Answer::Scale(0)),
+            ("why", Answer::Text("Too far.".to_owned())),
+            ("priorities", Answer::Options(options(&["parks"]))),
+        ]);
+        assert_eq!(visible_answers(&questions, still_yes.clone()), still_yes);
     }
 
     #[test]

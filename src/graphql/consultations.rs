@@ -12,6 +12,7 @@ use crate::domain::ids::{ConsultationId, InvitationId, PanelId};
 use crate::domain::questionnaire::{Answer, QuestionKind, ShowWhen};
 use crate::domain::readability;
 use crate::error::AppError;
+use crate::graphql::consultation_changes::ConsultationChangesInput;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id;
@@ -825,16 +826,26 @@ impl ConsultationQuery {
         ))
     }
 
-    /// The consultation a personal link opens, with the answers saved so far (no login:
-    /// the token is the key). An unknown or withdrawn token is `NOT_FOUND`.
+    /// The consultation a personal link or a postal letter opens, with the answers saved
+    /// so far (no login: the token, or the letter's code, is the key). A letter's code is
+    /// taken with or without its hyphen, in either case; a typing mistake in it is
+    /// `BAD_USER_INPUT` (its check symbol catches one before any look-up); an unknown or
+    /// withdrawn token or code is `NOT_FOUND`, and unknown codes are limited per client
+    /// address and in all as registration codes are (`RATE_LIMITED`). Opening with a
+    /// letter's code counts the invitation as clicked, as following an email's link does.
     async fn invitation_by_token(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The token from the personal link.")] token: String,
+        #[graphql(
+            desc = "The token from the personal link (`cpc_…`), or the code printed on the postal letter (`XXXXX-XXXXX`)."
+        )]
+        token: String,
     ) -> async_graphql::Result<InvitedView> {
         let state = context::state(ctx)?;
+        let request = context::request(ctx);
+        let access = Access::holding(token, request.client, "token")?;
         Ok(InvitedView(
-            answering::open(state, &context::caller(ctx), Access::Token(token)).await?,
+            answering::open(state, &request.caller, access).await?,
         ))
     }
 
@@ -944,13 +955,13 @@ impl ConsultationCreateInput {
     }
 }
 
-/// A draft's new wording and settings (every field, as when creating it).
+/// A draft and the changes to make to it.
 #[derive(InputObject)]
 pub struct ConsultationUpdateInput {
     /// The consultation.
     pub consultation_id: ID,
-    /// Everything about it.
-    pub consultation: ConsultationCreateInput,
+    /// What changes: only the fields given; the others keep their values.
+    pub consultation: ConsultationChangesInput,
 }
 
 /// One question as an officer writes it.
@@ -1114,7 +1125,7 @@ pub struct ConsultationLettersExportInput {
 /// Answers to save.
 #[derive(InputObject)]
 pub struct AnswersSaveInput {
-    /// The token from the personal link; or
+    /// The token from the personal link, or the code printed on the postal letter; or
     pub token: Option<String>,
     /// the invitation's ID, signed in.
     pub invitation_id: Option<ID>,
@@ -1125,7 +1136,7 @@ pub struct AnswersSaveInput {
 /// Answers to submit.
 #[derive(InputObject)]
 pub struct ResponseSubmitInput {
-    /// The token from the personal link; or
+    /// The token from the personal link, or the code printed on the postal letter; or
     pub token: Option<String>,
     /// the invitation's ID, signed in.
     pub invitation_id: Option<ID>,
@@ -1190,9 +1201,17 @@ impl From<Submitted> for ResponseSubmitPayload {
     }
 }
 
-fn access(token: Option<String>, invitation: Option<ID>) -> async_graphql::Result<Access> {
+fn access(
+    ctx: &Context<'_>,
+    token: Option<String>,
+    invitation: Option<ID>,
+) -> async_graphql::Result<Access> {
     match (token, invitation) {
-        (Some(token), None) => Ok(Access::Token(token)),
+        (Some(token), None) => Ok(Access::holding(
+            token,
+            context::request(ctx).client,
+            "input.token",
+        )?),
         (None, Some(invitation)) => Ok(Access::Invitation(id::decode::<InvitationId>(
             &invitation,
             "input.invitationId",
@@ -1242,7 +1261,10 @@ impl ConsultationMutation {
         })
     }
 
-    /// Changes a draft's wording and settings (OFFICER). `CONFLICT` once it is open.
+    /// Changes a draft's wording and settings (OFFICER): only the fields given change,
+    /// an omitted field keeps its value, and `null` clears one that may be empty. The
+    /// consultation as changed is checked whole (`BAD_USER_INPUT` naming the field).
+    /// `CONFLICT` once it is open.
     #[graphql(guard = "RoleGuard::OFFICER")]
     async fn consultation_update(
         &self,
@@ -1255,7 +1277,7 @@ impl ConsultationMutation {
             state,
             &context::caller(ctx),
             id,
-            input.consultation.request()?,
+            input.consultation.changes()?,
         )
         .await?;
         Ok(ConsultationPayload {
@@ -1424,14 +1446,15 @@ impl ConsultationMutation {
     }
 
     /// Saves answers without submitting, to resume later on any device (the personal
-    /// link's token, or signed in with the invitation's ID). The first save marks the
-    /// invitation started. Each answer is checked against its question.
+    /// link's token or the postal letter's code, or signed in with the invitation's ID).
+    /// The first save marks the invitation started. Each answer is checked against its
+    /// question; answers to questions the other answers hide are kept while drafting.
     async fn answers_save(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Who is answering and the answers.")] input: AnswersSaveInput,
     ) -> async_graphql::Result<InvitedView> {
-        let access = access(input.token, input.invitation_id)?;
+        let access = access(ctx, input.token, input.invitation_id)?;
         let answers = answers_in(input.answers)?;
         let state = context::state(ctx)?;
         Ok(InvitedView(
@@ -1439,15 +1462,16 @@ impl ConsultationMutation {
         ))
     }
 
-    /// Submits the answers (saved ones with these over them), checked as a whole: types,
-    /// required questions, skip logic. Exactly once per invitation: a repeat (a double
-    /// tap, a retry) changes nothing and says `duplicate`.
+    /// Submits the answers (saved ones with these over them), checked as a whole: types
+    /// and required questions; answers to questions the other answers hide are dropped,
+    /// never stored. Exactly once per invitation: a repeat (a double tap, a retry)
+    /// changes nothing and says `duplicate`.
     async fn response_submit(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Who is answering and the answers.")] input: ResponseSubmitInput,
     ) -> async_graphql::Result<ResponseSubmitPayload> {
-        let access = access(input.token, input.invitation_id)?;
+        let access = access(ctx, input.token, input.invitation_id)?;
         let channel: crate::domain::consultation::AnswerChannel = input.channel.into();
         if channel.is_offline() {
             return Err(AppError::bad_input(

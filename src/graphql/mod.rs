@@ -5,6 +5,7 @@
 //! SQL.
 
 pub mod accounts;
+pub mod consultation_changes;
 pub mod consultations;
 pub mod context;
 pub mod error;

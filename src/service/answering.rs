@@ -30,13 +30,17 @@ use crate::domain::consultation::{
 use crate::domain::ids::{ConsultationId, InvitationId, ResidentId, ResponseId};
 use crate::domain::invitation_code::InvitationCode;
 use crate::domain::panel::Profile;
-use crate::domain::questionnaire::{Answer, AnswerError, check_answer, check_submission};
+use crate::domain::questionnaire::{
+    Answer, AnswerError, check_answer, check_submission, visible_answers,
+};
 use crate::domain::role::Role;
-use crate::domain::session_token::TokenHash;
+use crate::domain::session_token::{INVITATION_PREFIX, TokenHash};
 use crate::domain::tracking::Stage;
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
+use crate::service::auth::{Caller, ClientAddress};
 use crate::service::consultations::{self, OFFICERS};
+use crate::service::rate_limit;
+use crate::service::registration::code_limits;
 use crate::service::submissions::{Claim, Claimed};
 use crate::service::tracking::{Event, EventKind, record_in};
 use crate::state::AppState;
@@ -121,6 +125,28 @@ pub enum Access {
     Invitation(InvitationId),
     /// The short code printed on a letter (officers entering a paper response).
     Code(String),
+    /// The short code printed on a postal letter, typed by the member holding it (no
+    /// login). Looked up under the same limits on unknown codes as registration codes.
+    LetterCode {
+        /// The code, already checked for typing mistakes.
+        code: InvitationCode,
+        /// Where the request came from, for the per-client limit.
+        client: ClientAddress,
+    },
+}
+
+impl Access {
+    /// What a respondent holds without logging in: the token from their link (`cpc_…`),
+    /// or the code printed on their letter, with or without its hyphen. A code with a
+    /// typing mistake is `BAD_USER_INPUT` on `field`, before any look-up.
+    pub fn holding(key: String, client: ClientAddress, field: &str) -> AppResult<Self> {
+        if key.trim().starts_with(INVITATION_PREFIX) {
+            return Ok(Self::Token(key));
+        }
+        InvitationCode::parse(&key)
+            .map(|code| Self::LetterCode { code, client })
+            .map_err(|e| AppError::bad_input(field, format!("{e}.")))
+    }
 }
 
 /// What a respondent sees: the consultation, its questions and their saved answers.
@@ -185,11 +211,39 @@ async fn resolve(
                 .await?
                 .ok_or_else(not_found)?
         }
+        Access::LetterCode { code, client } => by_letter_code(state, code, *client).await?,
     };
     if row.revoked_at.is_some() {
         return Err(not_found());
     }
     Ok(row)
+}
+
+/// The invitation whose letter carries `code`, looked up as registration codes are: one
+/// look-up at a time under the limit on everyone's unknown codes, an unknown (or reprinted,
+/// or revoked) code counted against the client and everyone, a known one counting nothing.
+async fn by_letter_code(
+    state: &AppState,
+    code: &InvitationCode,
+    client: ClientAddress,
+) -> AppResult<invitation::Model> {
+    let (client, global) = code_limits(state, client);
+    let lookup = rate_limit::Serial::begin(state.db.writer(), &global, state.clock.now()).await?;
+    let found = invitation::Entity::find()
+        .filter(invitation::Column::CodeHash.is_in(state.codes.lookup_hashes(code)))
+        .filter(invitation::Column::RevokedAt.is_null())
+        .one(lookup.connection())
+        .await?;
+    match found {
+        Some(row) => {
+            lookup.passed().await?;
+            Ok(row)
+        }
+        None => {
+            lookup.failed(&[client, global]).await?;
+            Err(not_found())
+        }
+    }
 }
 
 /// The invitation `access` names, checked as [`resolve`] does, and its consultation: for
@@ -225,7 +279,7 @@ async fn resolve_with_consultation(
 /// given them (paper, phone), never answers being written.
 fn as_officer(caller: &Caller, access: &Access) -> bool {
     match access {
-        Access::Token(_) => false,
+        Access::Token(_) | Access::LetterCode { .. } => false,
         Access::Code(_) => true,
         Access::Invitation(_) => caller.role() != Some(Role::Resident),
     }
@@ -233,9 +287,29 @@ fn as_officer(caller: &Caller, access: &Access) -> bool {
 
 /// The consultation an invitation opens, its questions and the answers saved so far (to
 /// its holder; an officer sees no saved answers).
+///
+/// Opening it with the code printed on a postal letter is what following the link of an
+/// email is: the invitation is counted as clicked, as the link's redirect counts it.
 pub async fn open(state: &AppState, caller: &Caller, access: Access) -> AppResult<Invited> {
     let db = state.db.reader();
-    let (row, consultation) = resolve_with_consultation(db, state, caller, &access).await?;
+    let (mut row, consultation) = resolve_with_consultation(db, state, caller, &access).await?;
+    if let Access::LetterCode { .. } = access {
+        let click = Event {
+            invitation: InvitationId(row.id),
+            kind: EventKind::Clicked,
+            at: state.clock.now(),
+            machine: false,
+            detail: Some("letter code".to_owned()),
+        };
+        let txn = state.db.writer().begin().await?;
+        record_in(&txn, &[click]).await?;
+        txn.commit().await?;
+        state.tracker.changed(consultation.id);
+        row = invitation::Entity::find_by_id(row.id)
+            .one(state.db.writer())
+            .await?
+            .ok_or_else(not_found)?;
+    }
     let mut invited = invited(db, state, row, consultation).await?;
     if as_officer(caller, &access) {
         invited.saved.clear();
@@ -504,9 +578,18 @@ pub async fn submit(
         refusal(&consultation, now)?;
     }
     let questions = consultations::frozen_questions(db, &state.questions, &consultation).await?;
-    let mut all: HashMap<String, Answer> = saved_answers(db, &row).await?.into_iter().collect();
+    // The answers saved while drafting are the member's own; an officer enters only what
+    // the paper form or the call gave (and never sees the drafts).
+    let mut all: HashMap<String, Answer> = if channel.is_offline() {
+        HashMap::new()
+    } else {
+        saved_answers(db, &row).await?.into_iter().collect()
+    };
     all.extend(answers);
     let plain: Vec<_> = questions.iter().map(|q| q.question.clone()).collect();
+    // Answers to questions the other answers now hide (an earlier answer changed after a
+    // follow-up was answered) are dropped, never stored or counted.
+    let all = visible_answers(&plain, all);
     check_submission(&plain, &all).map_err(answer_error)?;
     let member = resident::Entity::find_by_id(row.resident_id)
         .one(db)
@@ -640,8 +723,8 @@ pub async fn submit_open(
             "A submission key has 1 to 64 characters.",
         ));
     }
-    let answers: HashMap<String, Answer> = answers.into_iter().collect();
     let plain: Vec<_> = questions.iter().map(|q| q.question.clone()).collect();
+    let answers = visible_answers(&plain, answers.into_iter().collect());
     check_submission(&plain, &answers).map_err(answer_error)?;
     let about = |dimension: &str| -> Option<String> {
         let item = questions

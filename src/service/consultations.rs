@@ -78,6 +78,113 @@ pub struct ConsultationRequest {
     pub sample_seed: Option<String>,
 }
 
+/// Changes to a draft: each field names a change, `None` leaves it as it is.
+#[derive(Clone, Debug, Default)]
+pub struct ConsultationChanges {
+    /// A new title.
+    pub title: Option<String>,
+    /// A new summary.
+    pub summary: Option<String>,
+    /// Anonymous or not.
+    pub anonymous: Option<bool>,
+    /// Another panel, or none (`Some(None)`).
+    pub panel: Option<Option<PanelId>>,
+    /// Open to anyone through the link, or not (the link's code is kept while it stays).
+    pub open_link: Option<bool>,
+    /// A new opening time, or none.
+    pub opens_at: Option<Option<DateTime<Utc>>>,
+    /// A new closing time, or none.
+    pub closes_at: Option<Option<DateTime<Utc>>>,
+    /// A new reading age target.
+    pub reading_age_target: Option<f64>,
+    /// New message templates, each one named changing alone.
+    pub templates: TemplateChanges,
+    /// A new most reminders per invitation.
+    pub max_reminders: Option<u32>,
+    /// A new fewest hours between messages.
+    pub reminder_gap_hours: Option<u32>,
+    /// A sample of this size, or the whole panel (`Some(None)`).
+    pub sample_size: Option<Option<i64>>,
+    /// A new seed for the sample, as typed.
+    pub sample_seed: Option<String>,
+}
+
+/// Changes to a draft's message templates: `None` leaves one as it is.
+#[derive(Clone, Debug, Default)]
+pub struct TemplateChanges {
+    /// Invitation email subject.
+    pub invite_subject: Option<String>,
+    /// Invitation email text.
+    pub invite_text: Option<String>,
+    /// Reminder email subject.
+    pub reminder_subject: Option<String>,
+    /// Reminder email text.
+    pub reminder_text: Option<String>,
+    /// Text message.
+    pub sms_text: Option<String>,
+}
+
+impl TemplateChanges {
+    fn any(&self) -> bool {
+        [
+            &self.invite_subject,
+            &self.invite_text,
+            &self.reminder_subject,
+            &self.reminder_text,
+            &self.sms_text,
+        ]
+        .iter()
+        .any(|t| t.is_some())
+    }
+
+    fn applied_to(&self, mut templates: Templates) -> Templates {
+        let pairs = [
+            (&self.invite_subject, &mut templates.invite_subject),
+            (&self.invite_text, &mut templates.invite_text),
+            (&self.reminder_subject, &mut templates.reminder_subject),
+            (&self.reminder_text, &mut templates.reminder_text),
+            (&self.sms_text, &mut templates.sms_text),
+        ];
+        for (change, template) in pairs {
+            if let Some(text) = change {
+                template.clone_from(text);
+            }
+        }
+        templates
+    }
+}
+
+impl ConsultationChanges {
+    /// The consultation as it would be with these changes, as a request to check whole.
+    fn applied_to(&self, current: &Consultation) -> ConsultationRequest {
+        ConsultationRequest {
+            title: self.title.clone().unwrap_or_else(|| current.title.clone()),
+            summary: self
+                .summary
+                .clone()
+                .unwrap_or_else(|| current.summary.clone()),
+            anonymous: self.anonymous.unwrap_or(current.anonymous),
+            panel: self.panel.unwrap_or(current.panel),
+            open_link: self.open_link.unwrap_or(current.open_code.is_some()),
+            opens_at: self.opens_at.unwrap_or(current.opens_at),
+            closes_at: self.closes_at.unwrap_or(current.closes_at),
+            reading_age_target: Some(
+                self.reading_age_target
+                    .unwrap_or(current.reading_age_target),
+            ),
+            templates: Some(self.templates.applied_to(current.templates.clone())),
+            max_reminders: self.max_reminders.unwrap_or(current.max_reminders),
+            reminder_gap_hours: self
+                .reminder_gap_hours
+                .unwrap_or(current.reminder_gap_hours),
+            sample_size: self
+                .sample_size
+                .unwrap_or(current.sample_size.map(i64::from)),
+            sample_seed: self.sample_seed.clone(),
+        }
+    }
+}
+
 /// One question as an officer gives it.
 #[derive(Clone, Debug)]
 pub struct QuestionRequest {
@@ -320,42 +427,69 @@ pub async fn create(
     to_domain(row)
 }
 
-/// Changes a draft's wording, times, audience or templates.
+/// Changes a draft's wording, times, audience or templates: only what `changes` names,
+/// the consultation as changed checked whole (a close time against a stored open time, a
+/// sample against a stored panel). Only the named columns are written, so two officers
+/// editing different fields at once keep both edits.
 pub async fn update(
     state: &AppState,
     caller: &Caller,
     id: ConsultationId,
-    request: ConsultationRequest,
+    changes: ConsultationChanges,
 ) -> AppResult<Consultation> {
     caller.require(OFFICERS)?;
     let db = state.db.writer();
-    let checked = check_request(db, &request, state.clock.now()).await?;
     let current = row_of(db, id).await?;
     require_draft(&current)?;
-    let (sample_size, sample_seed) = checked.sample_columns(current.sample_seed.as_deref());
-    let open_code = match (request.open_link, current.open_code.clone()) {
-        (true, Some(code)) => Some(code),
-        (true, None) => Some(new_open_code()),
-        (false, _) => None,
-    };
+    let stored_seed = current.sample_seed.clone();
+    let stored_code = current.open_code.clone();
+    let as_is = to_domain(current.clone())?;
+    let request = changes.applied_to(&as_is);
+    let checked = check_request(db, &request, state.clock.now()).await?;
+    let (sample_size, sample_seed) = checked.sample_columns(stored_seed.as_deref());
     let mut row: consultation::ActiveModel = current.into();
-    row.title = Set(checked.title);
-    row.summary = Set(checked.summary);
-    row.anonymous = Set(request.anonymous);
-    row.panel_id = Set(request.panel.map(PanelId::get));
-    row.open_code = Set(open_code);
-    row.opens_at = Set(request.opens_at);
-    row.closes_at = Set(request.closes_at);
-    row.reading_age_target = Set(checked.reading_age_target);
-    row.invite_subject = Set(checked.templates.invite_subject);
-    row.invite_text = Set(checked.templates.invite_text);
-    row.reminder_subject = Set(checked.templates.reminder_subject);
-    row.reminder_text = Set(checked.templates.reminder_text);
-    row.sms_text = Set(checked.templates.sms_text);
-    row.max_reminders = Set(i32::try_from(request.max_reminders).unwrap_or(0));
-    row.reminder_gap_hours = Set(i32::try_from(request.reminder_gap_hours).unwrap_or(72));
-    row.sample_size = Set(sample_size);
-    row.sample_seed = Set(sample_seed);
+    if changes.title.is_some() {
+        row.title = Set(checked.title);
+    }
+    if changes.summary.is_some() {
+        row.summary = Set(checked.summary);
+    }
+    if let Some(anonymous) = changes.anonymous {
+        row.anonymous = Set(anonymous);
+    }
+    if let Some(panel) = changes.panel {
+        row.panel_id = Set(panel.map(PanelId::get));
+    }
+    if let Some(open) = changes.open_link {
+        row.open_code = Set(open.then(|| stored_code.unwrap_or_else(new_open_code)));
+    }
+    if let Some(opens_at) = changes.opens_at {
+        row.opens_at = Set(opens_at);
+    }
+    if let Some(closes_at) = changes.closes_at {
+        row.closes_at = Set(closes_at);
+    }
+    if changes.reading_age_target.is_some() {
+        row.reading_age_target = Set(checked.reading_age_target);
+    }
+    if changes.templates.any() {
+        let t = checked.templates;
+        row.invite_subject = Set(t.invite_subject);
+        row.invite_text = Set(t.invite_text);
+        row.reminder_subject = Set(t.reminder_subject);
+        row.reminder_text = Set(t.reminder_text);
+        row.sms_text = Set(t.sms_text);
+    }
+    if let Some(n) = changes.max_reminders {
+        row.max_reminders = Set(i32::try_from(n).unwrap_or(0));
+    }
+    if let Some(hours) = changes.reminder_gap_hours {
+        row.reminder_gap_hours = Set(i32::try_from(hours).unwrap_or(72));
+    }
+    if changes.sample_size.is_some() || changes.sample_seed.is_some() {
+        row.sample_size = Set(sample_size);
+        row.sample_seed = Set(sample_seed);
+    }
     row.updated_at = Set(state.clock.now());
     // Only while still a draft: a concurrent open wins.
     let updated = consultation::Entity::update_many()

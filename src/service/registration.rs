@@ -72,20 +72,23 @@ pub struct Registered {
     pub incentive_owed: bool,
 }
 
-fn client_limit(state: &AppState, client: ClientAddress) -> Limit {
-    Limit {
-        bucket: format!("redeem:client:{}", client.key()),
-        max: state.config.redeem_max_failures_per_client,
-        window: chrono::Duration::hours(1),
-    }
-}
-
-fn global_limit(state: &AppState) -> Limit {
-    Limit {
-        bucket: "redeem:global".to_owned(),
-        max: state.config.redeem_max_failures_global,
-        window: chrono::Duration::hours(1),
-    }
+/// The limits on unknown printed codes from one client address and from everyone: shared
+/// by registration codes and postal consultation codes, which are the same kind of code,
+/// so a guesser gains nothing by alternating between them.
+pub(crate) fn code_limits(state: &AppState, client: ClientAddress) -> (Limit, Limit) {
+    let hour = chrono::Duration::hours(1);
+    (
+        Limit {
+            bucket: format!("redeem:client:{}", client.key()),
+            max: state.config.redeem_max_failures_per_client,
+            window: hour,
+        },
+        Limit {
+            bucket: "redeem:global".to_owned(),
+            max: state.config.redeem_max_failures_global,
+            window: hour,
+        },
+    )
 }
 
 fn parse_phone(raw: &str) -> AppResult<String> {
@@ -214,7 +217,7 @@ pub async fn register(
 ) -> AppResult<Registered> {
     let now = state.clock.now();
     let checked = check_input(&input)?;
-    let (client, global) = (client_limit(state, client), global_limit(state));
+    let (client, global) = code_limits(state, client);
     let lookup = rate_limit::Serial::begin(state.db.writer(), &global, now).await?;
     let found = letter::Entity::find()
         .filter(letter::Column::CodeHash.is_in(state.codes.lookup_hashes(&checked.code)))

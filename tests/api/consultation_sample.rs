@@ -295,12 +295,21 @@ async fn the_same_seed_draws_the_same_members_and_another_seed_others() {
     let copy = &body["data"]["consultationDuplicate"]["consultation"];
     assert_eq!(copy["sampleSize"], 8, "{body}");
     assert_ne!(copy["sampleSeed"], seed.as_str(), "{body}");
-    // Back to the whole panel: no size, no seed.
+    // An edit that does not name the sample keeps it; null goes back to the whole panel.
     let body = app
         .graphql(
             UPDATE,
-            json!({ "input": { "consultationId": id, "consultation": {
-                "title": "Budget priorities", "panelId": panel } } }),
+            json!({ "input": { "consultationId": id, "consultation": { "title": "Budget priorities" } } }),
+            Some(&officer),
+        )
+        .await;
+    let updated = &body["data"]["consultationUpdate"]["consultation"];
+    assert_eq!(updated["sampleSize"], 8, "{body}");
+    assert_eq!(updated["sampleSeed"], seed.as_str(), "{body}");
+    let body = app
+        .graphql(
+            UPDATE,
+            json!({ "input": { "consultationId": id, "consultation": { "sampleSize": null } } }),
             Some(&officer),
         )
         .await;

@@ -44,7 +44,11 @@ pub(crate) struct Member {
 
 /// A panel of `members`, written straight to the database (selection is tested in
 /// `panels.rs`); returns the panel's ID and the residents' row ids.
-async fn panel_with(app: &TestApp, officer: &str, members: &[Member]) -> (String, Vec<i64>) {
+pub(crate) async fn panel_with(
+    app: &TestApp,
+    officer: &str,
+    members: &[Member],
+) -> (String, Vec<i64>) {
     panel_of(app, officer, members, |_| ("female", "1990-05-01")).await
 }
 
@@ -72,29 +76,29 @@ pub(crate) async fn panel_of(
     .await
 }
 
-const CREATE: &str = "mutation($input: ConsultationCreateInput!) {
+pub(crate) const CREATE: &str = "mutation($input: ConsultationCreateInput!) {
     consultationCreate(input: $input) { consultation { id status seriesId openLinkUrl } }
 }";
 
-const QUESTIONS: &str = "mutation($input: ConsultationQuestionsSetInput!) {
+pub(crate) const QUESTIONS: &str = "mutation($input: ConsultationQuestionsSetInput!) {
     consultationQuestionsSet(input: $input) { questions { key kind } }
 }";
 
-const OPEN: &str = "mutation($id: ID!) {
+pub(crate) const OPEN: &str = "mutation($id: ID!) {
     consultationOpen(input: { consultationId: $id }) { consultation { status openedAt } }
 }";
 
-const INVITE: &str = "mutation($input: ConsultationInviteInput!) {
+pub(crate) const INVITE: &str = "mutation($input: ConsultationInviteInput!) {
     consultationInvite(input: $input) { job { id status } }
 }";
 
-const PROGRESS: &str = "query($id: ID!) {
+pub(crate) const PROGRESS: &str = "query($id: ID!) {
     consultation(id: $id) {
         progress { channel invited sent bounced opened machineOpenedOnly clicked started completed }
     }
 }";
 
-const BY_TOKEN: &str = "query($token: String!) {
+pub(crate) const BY_TOKEN: &str = "query($token: String!) {
     invitationByToken(token: $token) {
         invitationId stage completedAt
         consultation { title status questions { key kind required options { key label } } }
@@ -102,15 +106,15 @@ const BY_TOKEN: &str = "query($token: String!) {
     }
 }";
 
-const SAVE: &str = "mutation($input: AnswersSaveInput!) {
+pub(crate) const SAVE: &str = "mutation($input: AnswersSaveInput!) {
     answersSave(input: $input) { stage savedAnswers { questionKey value options text } }
 }";
 
-const SUBMIT: &str = "mutation($input: ResponseSubmitInput!) {
+pub(crate) const SUBMIT: &str = "mutation($input: ResponseSubmitInput!) {
     responseSubmit(input: $input) { stage completedAt duplicate }
 }";
 
-const ENTER: &str = "mutation($input: ResponseEnterInput!) {
+pub(crate) const ENTER: &str = "mutation($input: ResponseEnterInput!) {
     responseEnter(input: $input) { stage completedAt duplicate }
 }";
 
@@ -142,7 +146,12 @@ fn corporate_plan_questions() -> Value {
 }
 
 /// Drafts, fills and opens the Corporate Plan survey for `panel`; its ID.
-async fn open_survey(app: &TestApp, officer: &str, panel: Option<&str>, anonymous: bool) -> String {
+pub(crate) async fn open_survey(
+    app: &TestApp,
+    officer: &str,
+    panel: Option<&str>,
+    anonymous: bool,
+) -> String {
     let body = app
         .graphql(
             CREATE,
@@ -206,7 +215,7 @@ pub(crate) async fn ask_to_invite(
 }
 
 /// Invites the panel and runs the job and the outbox; the job's result.
-async fn invite(app: &TestApp, officer: &str, consultation: &str) -> Value {
+pub(crate) async fn invite(app: &TestApp, officer: &str, consultation: &str) -> Value {
     let job = ask_to_invite(app, officer, consultation)
         .await
         .unwrap_or_else(|body| panic!("{body}"));
@@ -216,7 +225,12 @@ async fn invite(app: &TestApp, officer: &str, consultation: &str) -> Value {
     job
 }
 
-async fn progress(app: &TestApp, officer: &str, consultation: &str, channel: &str) -> Value {
+pub(crate) async fn progress(
+    app: &TestApp,
+    officer: &str,
+    consultation: &str,
+    channel: &str,
+) -> Value {
     let body = app
         .graphql(PROGRESS, json!({ "id": consultation }), Some(officer))
         .await;
@@ -230,13 +244,13 @@ async fn progress(app: &TestApp, officer: &str, consultation: &str, channel: &st
 }
 
 /// The personal token in an email's text (its tracked link).
-fn token_in(text: &str) -> String {
+pub(crate) fn token_in(text: &str) -> String {
     let start = text.find("/t/c/").expect("a tracked link") + "/t/c/".len();
     text[start..].split_whitespace().next().unwrap().to_owned()
 }
 
 /// The token in the one invitation the file transport wrote.
-fn mailed_token(app: &TestApp) -> String {
+pub(crate) fn mailed_token(app: &TestApp) -> String {
     let mail = std::fs::read_dir(app.dir.path().join("mail"))
         .unwrap()
         .next()
@@ -246,8 +260,36 @@ fn mailed_token(app: &TestApp) -> String {
     token_in(&crate::mime::body_part(eml.as_bytes(), "text/plain").unwrap())
 }
 
+/// Prints the consultation's post letters not yet printed: the mail-merge file's rows,
+/// its header first.
+pub(crate) async fn letters(app: &TestApp, officer: &str, consultation: &str) -> Vec<Vec<String>> {
+    let body = app
+        .graphql(
+            "mutation($id: ID!) { consultationLettersExport(input: { consultationId: $id }) { job { id } } }",
+            json!({ "id": consultation }),
+            Some(officer),
+        )
+        .await;
+    let job = body["data"]["consultationLettersExport"]["job"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    app.run_jobs().await;
+    let job = app.job(officer, &job).await;
+    assert_eq!(job["status"], "SUCCEEDED", "{job}");
+    let url = job["result"]["mailMergeUrl"].as_str().unwrap();
+    let file = app.get(url, Some(officer)).await;
+    assert_eq!(file.status, 200);
+    let rows = csv_rows(&file.bytes);
+    assert_eq!(
+        rows[0].join(","),
+        civic_panel::service::invitations::LETTERS_HEADER
+    );
+    rows
+}
+
 /// Every answer the survey needs, satisfied.
-fn full_answers(unhappy: &str) -> Vec<Value> {
+pub(crate) fn full_answers(unhappy: &str) -> Vec<Value> {
     let mut answers: Vec<Value> = (1..=10)
         .map(|i| json!({ "questionKey": format!("commitment_{i}"), "value": 1 + i % 5 }))
         .collect();
@@ -474,28 +516,7 @@ async fn the_corporate_plan_survey_goes_out_by_email_text_and_post_and_every_ste
     assert_eq!(stored.len(), 13);
 
     // The letter: printed with a short code, answered on paper and entered by an officer.
-    let body = app
-        .graphql(
-            "mutation($id: ID!) { consultationLettersExport(input: { consultationId: $id }) { job { id } } }",
-            json!({ "id": consultation }),
-            Some(&officer),
-        )
-        .await;
-    let job = body["data"]["consultationLettersExport"]["job"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.run_jobs().await;
-    let job = app.job(&officer, &job).await;
-    assert_eq!(job["result"]["letters"], 1, "{job}");
-    let url = job["result"]["mailMergeUrl"].as_str().unwrap();
-    let file = app.get(url, Some(&officer)).await;
-    assert_eq!(file.status, 200);
-    let rows = csv_rows(&file.bytes);
-    assert_eq!(
-        rows[0].join(","),
-        civic_panel::service::invitations::LETTERS_HEADER
-    );
+    let rows = letters(&app, &officer, &consultation).await;
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1][1], "Member 3");
     let code = rows[1][7].clone();
@@ -973,16 +994,14 @@ async fn bad_answers_tokens_and_edits_get_clear_codes_and_change_nothing() {
             .await
         }
     };
-    // Wrong type, off the scale, missing required, an answer to a skipped question, text
-    // over its limit, a question that does not exist.
+    // Wrong type, off the scale, missing required, text over its limit, a question that
+    // does not exist.
     let mut wrong_type = full_answers("no");
     wrong_type[0] = json!({ "questionKey": "commitment_1", "options": ["yes"] });
     let mut off_scale = full_answers("no");
     off_scale[10] = json!({ "questionKey": "satisfaction", "value": 11 });
     let mut missing = full_answers("no");
     missing.remove(3);
-    let mut skipped = full_answers("no");
-    skipped.push(json!({ "questionKey": "why", "text": "Because." }));
     let mut too_long = full_answers("yes");
     too_long.push(json!({ "questionKey": "why", "text": "x".repeat(201) }));
     let mut unknown_question = full_answers("no");
@@ -991,7 +1010,6 @@ async fn bad_answers_tokens_and_edits_get_clear_codes_and_change_nothing() {
         (wrong_type, "not of the question's kind"),
         (off_scale, "not on the scale of 0 to 10"),
         (missing, "must be answered"),
-        (skipped, "not shown"),
         (too_long, "at most 200"),
         (unknown_question, "no question"),
     ] {

@@ -9,9 +9,11 @@
 
 mod accounts;
 mod addresses;
+mod answering;
 mod benchmarks;
 mod busy;
 mod cli;
+mod consultation_edits;
 mod consultation_sample;
 mod consultations;
 mod delivery;
