@@ -54,6 +54,14 @@ impl Stage {
         }
     }
 
+    /// The stages at or beyond this one: an invitation "reached" a stage when it got at
+    /// least this far, whichever events it took (a click with images blocked has been
+    /// opened; a paper answer has been sent, opened, clicked and started).
+    pub fn and_beyond(self) -> &'static [Stage] {
+        let from = Self::ALL.iter().position(|&s| s == self).unwrap_or(0);
+        &Self::ALL[from..]
+    }
+
     /// The furthest of the current stage and an event's: stages never move back.
     pub fn advance(self, event: Stage) -> Stage {
         self.max(event)

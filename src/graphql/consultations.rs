@@ -280,27 +280,30 @@ impl From<MessageTemplates> for Templates {
     }
 }
 
-/// Invitations of one channel, counted by how far they got.
+/// Invitations of one channel, counted by how far they got: each stage counts the
+/// people who got at least that far, as the report's funnel does (a click with images
+/// blocked has been opened; a paper answer has been sent, opened, clicked and started).
+/// Bounces and machine-only opens are counted apart.
 #[derive(SimpleObject)]
 pub struct ChannelProgress {
     /// The channel.
     pub channel: ChannelValue,
-    /// Invitations made.
+    /// Invitations made (not revoked).
     pub invited: u64,
-    /// Sent (or printed).
+    /// Sent (or printed), or further.
     pub sent: u64,
     /// Reported undeliverable.
     pub bounced: u64,
-    /// Opened by a person (machine opens are not counted here).
+    /// Opened by a person, or further (machine opens are not counted here).
     pub opened: u64,
     /// Opened only by a machine (a mail-privacy proxy or an image scanner fetching the
-    /// tracking image): says nothing about whether a person read it.
+    /// tracking image) and never by a person: says nothing about whether a person read it.
     pub machine_opened_only: u64,
-    /// Followed the link.
+    /// Followed the link, or further.
     pub clicked: u64,
-    /// Saved a first answer (or submitted).
+    /// Saved a first answer, or submitted.
     pub started: u64,
-    /// Submitted.
+    /// Submitted, whatever the channel (paper and phone included).
     pub completed: u64,
 }
 

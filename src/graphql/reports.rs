@@ -295,15 +295,15 @@ pub struct ReportFunnel {
 pub struct ReportDay {
     /// The day.
     pub day: NaiveDate,
-    /// Invitations sent.
+    /// Invitations that first got at least as far as sent (or printed) that day.
     pub sent: u64,
-    /// First opened by a person.
+    /// First got at least as far as opened by a person that day (a click counts).
     pub opened: u64,
-    /// Link first followed.
+    /// First got at least as far as following the link that day.
     pub clicked: u64,
-    /// First answer saved.
+    /// First got at least as far as a saved answer that day.
     pub started: u64,
-    /// Submitted.
+    /// Submitted that day.
     pub completed: u64,
 }
 

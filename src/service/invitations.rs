@@ -932,39 +932,59 @@ pub async fn run_letters(
     })
 }
 
-/// Counts of invitations by channel: how many reached each point.
+/// Counts of invitations by channel: how many reached each stage, at least (the same
+/// definition as the report's funnel), with bounces and machine-only opens apart.
 #[derive(Clone, Debug, Default, PartialEq, Eq, FromQueryResult)]
 pub struct Counts {
     /// `email`, `sms` or `post`.
     pub channel: String,
     /// Invitations made.
     pub invited: i64,
-    /// Sent (or printed).
+    /// Sent (or printed), or further.
     pub sent: i64,
     /// Bounced.
     pub bounced: i64,
-    /// Opened by a person (the tracking image, not a machine).
+    /// Opened by a person, or further (a click with images blocked counts).
     pub opened: i64,
     /// Opened only by a machine (a mail-privacy proxy or scanner), never by a person.
     pub machine_opened_only: i64,
-    /// Followed the link.
+    /// Followed the link, or further.
     pub clicked: i64,
-    /// Saved a first answer (or submitted).
+    /// Saved a first answer, or submitted.
     pub started: i64,
     /// Submitted.
     pub completed: i64,
 }
 
+/// `1` for an invitation that reached `stage` or beyond, else `0`, as SQL.
+pub(crate) fn reached(stage: Stage) -> String {
+    let names: Vec<String> = stage
+        .and_beyond()
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!(
+        "CASE WHEN stage IN ({}) THEN 1 ELSE 0 END",
+        names.join(", ")
+    )
+}
+
 /// A consultation's invitations counted by channel, with one grouped query.
 pub async fn counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Vec<Counts>> {
-    let sql = "SELECT channel, COUNT(*) AS invited, COUNT(sent_at) AS sent, \
-                 COUNT(bounced_at) AS bounced, COUNT(opened_at) AS opened, \
-                 SUM(CASE WHEN machine_opened_at IS NOT NULL AND opened_at IS NULL THEN 1 ELSE 0 END) \
-                   AS machine_opened_only, \
-                 COUNT(clicked_at) AS clicked, COUNT(started_at) AS started, \
-                 COUNT(completed_at) AS completed \
-               FROM invitations WHERE consultation_id = $1 AND revoked_at IS NULL \
-               GROUP BY channel ORDER BY channel";
+    let sql = format!(
+        "SELECT channel, COUNT(*) AS invited, SUM({}) AS sent, \
+           COUNT(bounced_at) AS bounced, SUM({}) AS opened, \
+           SUM(CASE WHEN machine_opened_at IS NOT NULL AND opened_at IS NULL THEN 1 ELSE 0 END) \
+             AS machine_opened_only, \
+           SUM({}) AS clicked, SUM({}) AS started, SUM({}) AS completed \
+         FROM invitations WHERE consultation_id = $1 AND revoked_at IS NULL \
+         GROUP BY channel ORDER BY channel",
+        reached(Stage::Sent),
+        reached(Stage::Opened),
+        reached(Stage::Clicked),
+        reached(Stage::Started),
+        reached(Stage::Completed),
+    );
     Ok(Counts::find_by_statement(Statement::from_sql_and_values(
         db.get_database_backend(),
         sql,

@@ -1452,28 +1452,45 @@ async fn flag_counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult
     }
 }
 
-/// Stages first reached per day, for officers.
+/// Stages first reached per day, for officers: each invitation counted on the day it first
+/// got at least that far (the earliest of its times at that stage or beyond), as the
+/// funnel counts it.
 async fn days(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Vec<Day>> {
-    let columns = [
-        "sent_at",
-        "opened_at",
-        "clicked_at",
-        "started_at",
-        "completed_at",
+    let stages = [
+        (Stage::Sent, "sent_at"),
+        (Stage::Opened, "opened_at"),
+        (Stage::Clicked, "clicked_at"),
+        (Stage::Started, "started_at"),
+        (Stage::Completed, "completed_at"),
     ];
-    let day_of = |column: &str| match db.get_database_backend() {
-        DatabaseBackend::Postgres => format!("CAST(({column} AT TIME ZONE 'UTC') AS DATE)"),
-        _ => format!("substr({column}, 1, 10)"),
-    };
-    let sql = columns
-        .iter()
-        .enumerate()
-        .map(|(i, column)| {
+    let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
+    let sql = (0..stages.len())
+        .map(|i| {
+            let columns: Vec<&str> = stages[i..].iter().map(|(_, c)| *c).collect();
+            // The earliest of the times set: PostgreSQL's LEAST skips nulls; SQLite's min
+            // does not (and with one argument is the aggregate), so a null stands for a
+            // day after every other (timestamps are stored as ISO text there).
+            let first = match (postgres, columns.as_slice()) {
+                (_, [one]) => (*one).to_owned(),
+                (true, many) => format!("LEAST({})", many.join(", ")),
+                (false, many) => {
+                    let padded: Vec<String> = many
+                        .iter()
+                        .map(|c| format!("COALESCE({c}, '9999')"))
+                        .collect();
+                    format!("min({})", padded.join(", "))
+                }
+            };
+            let day = if postgres {
+                format!("CAST(({first} AT TIME ZONE 'UTC') AS DATE)")
+            } else {
+                format!("substr({first}, 1, 10)")
+            };
             format!(
-                "SELECT {i} AS k, CAST({} AS TEXT) AS d, COUNT(*) AS n FROM invitations \
-                 WHERE consultation_id = $1 AND revoked_at IS NULL AND {column} IS NOT NULL \
-                 GROUP BY 2",
-                day_of(column)
+                "SELECT {i} AS k, CAST({day} AS TEXT) AS d, COUNT(*) AS n FROM invitations \
+                 WHERE consultation_id = $1 AND revoked_at IS NULL AND {} = 1 \
+                 AND {first} IS NOT NULL GROUP BY 2",
+                crate::service::invitations::reached(stages[i].0)
             )
         })
         .collect::<Vec<_>>()

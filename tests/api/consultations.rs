@@ -626,7 +626,7 @@ async fn submit_all(app: &TestApp, tokens: &[String]) -> Vec<Value> {
 }
 
 /// The tokens in every invitation the file transport wrote.
-fn mailed_tokens(app: &TestApp) -> Vec<String> {
+pub(crate) fn mailed_tokens(app: &TestApp) -> Vec<String> {
     std::fs::read_dir(app.dir.path().join("mail"))
         .unwrap()
         .map(|mail| {

@@ -27,6 +27,7 @@ mod loaders;
 mod mail;
 mod mime;
 mod panels;
+mod progress;
 mod recruitment;
 mod registration;
 mod reports;

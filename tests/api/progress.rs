@@ -1,0 +1,124 @@
+//! One definition of each stage everywhere: `Consultation.progress` (and the live count,
+//! which is made by the same function), the report's funnel by channel and its daily
+//! series all count the people who got at least that far.
+
+use serde_json::{Value, json};
+
+use civic_panel::domain::role::Role;
+
+use crate::consultations::{
+    ENTER, Member, full_answers, invite, letters, mailed_tokens, open_survey, panel_with,
+};
+use crate::helpers::TestApp;
+
+const STAGES: [&str; 6] = [
+    "invited",
+    "sent",
+    "opened",
+    "clicked",
+    "started",
+    "completed",
+];
+
+const REPORT: &str = "query($id: ID!) { consultationReport(id: $id) {
+    funnel { counts { invited sent opened clicked started completed } }
+    byChannel { groups { label counts { invited sent opened clicked started completed } } }
+    byDay { sent opened clicked started completed }
+} }";
+
+const PROGRESS: &str = "query($id: ID!) { consultation(id: $id) {
+    progress { channel invited sent opened clicked started completed }
+} }";
+
+fn stages(counts: &Value) -> Vec<u64> {
+    STAGES
+        .iter()
+        .map(|s| {
+            counts[s]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{s} in {counts}"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn progress_the_report_and_its_daily_series_count_the_same_people_at_each_stage() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let members = [
+        Member {
+            email: Some("clicks@example.org"),
+            phone: None,
+        },
+        Member {
+            email: Some("opens@example.org"),
+            phone: None,
+        },
+        Member {
+            email: None,
+            phone: None,
+        },
+    ];
+    let (panel, _) = panel_with(&app, &officer, &members).await;
+    let consultation = open_survey(&app, &officer, Some(&panel), false).await;
+    invite(&app, &officer, &consultation).await;
+    app.clock.advance(chrono::Duration::minutes(5));
+    let tokens = mailed_tokens(&app);
+    assert_eq!(tokens.len(), 2);
+    // One follows the link with images blocked; the other only loads the image.
+    assert_eq!(
+        app.get(&format!("/t/c/{}", tokens[0]), None).await.status,
+        302
+    );
+    assert_eq!(
+        app.get(&format!("/t/o/{}", tokens[1]), None).await.status,
+        200
+    );
+    // The third answers the letter on paper.
+    let code = letters(&app, &officer, &consultation).await[1][7].clone();
+    let body = app
+        .graphql(
+            ENTER,
+            json!({ "input": { "code": code, "channel": "PAPER", "answers": full_answers("no") } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["responseEnter"]["stage"], "COMPLETED",
+        "{body}"
+    );
+
+    let body = app
+        .graphql(PROGRESS, json!({ "id": consultation }), Some(&officer))
+        .await;
+    let progress = body["data"]["consultation"]["progress"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let of = |channel: &str| stages(progress.iter().find(|p| p["channel"] == channel).unwrap());
+    assert_eq!(of("EMAIL"), [2, 2, 2, 1, 0, 0], "{body}");
+    assert_eq!(of("POST"), [1, 1, 1, 1, 1, 1], "{body}");
+
+    let body = app
+        .graphql(REPORT, json!({ "id": consultation }), Some(&officer))
+        .await;
+    let report = &body["data"]["consultationReport"];
+    for group in report["byChannel"]["groups"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+    {
+        let channel = group["label"].as_str().unwrap().to_uppercase();
+        let counts = stages(&group["counts"]);
+        if counts[0] > 0 {
+            assert_eq!(counts, of(&channel), "{channel}: {body}");
+        }
+    }
+    let funnel = stages(&report["funnel"]["counts"]);
+    assert_eq!(funnel, [3, 3, 3, 2, 1, 1], "{body}");
+    // Each invitation counted once per stage, on the day it first got that far.
+    let days = report["byDay"].as_array().unwrap();
+    for (i, stage) in STAGES.iter().enumerate().skip(1) {
+        let total: u64 = days.iter().map(|d| d[stage].as_u64().unwrap()).sum();
+        assert_eq!(total, funnel[i], "{stage}: {body}");
+    }
+}
