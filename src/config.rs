@@ -272,8 +272,10 @@ pub struct Config {
     )]
     pub tracking_url: String,
 
-    /// Opens of the tracking image this many seconds or fewer after sending are counted as
-    /// machine opens (mail servers and privacy proxies fetch images on arrival).
+    /// Opens of the tracking image less than this many seconds after a message's hand-off
+    /// to the relay began, or after the relay accepted it, are machine opens (mail servers
+    /// and privacy proxies fetch images on arrival), as are opens before any of the
+    /// invitation's messages is recorded as sent.
     #[arg(long, env = "CIVIC_PANEL_MACHINE_OPEN_SECONDS", default_value_t = 10)]
     pub machine_open_seconds: i64,
 

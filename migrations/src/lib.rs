@@ -15,6 +15,7 @@ mod m20261202_000007_panels_and_selection;
 mod m20261203_000008_consultations;
 mod m20261204_000009_response_profile_index;
 mod m20261207_000010_selection_run_seats;
+mod m20261207_000011_outbox_handoff;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000008_consultations::Migration),
             Box::new(m20261204_000009_response_profile_index::Migration),
             Box::new(m20261207_000010_selection_run_seats::Migration),
+            Box::new(m20261207_000011_outbox_handoff::Migration),
         ]
     }
 }

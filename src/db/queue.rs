@@ -259,7 +259,8 @@ pub async fn cancel(
 }
 
 /// Claims up to `limit` messages that are due for `worker` until `lease_until`, in the
-/// order they were queued.
+/// order they were queued, stamping `now` as the moment their hand-off begins (committed
+/// before any of them is sent).
 pub async fn claim_messages(
     db: &DatabaseConnection,
     worker: &str,
@@ -268,7 +269,8 @@ pub async fn claim_messages(
     limit: u64,
 ) -> AppResult<Vec<outbox::Model>> {
     let sql = format!(
-        "UPDATE outbox SET locked_by = $1, locked_until = $2, attempts = attempts + 1 \
+        "UPDATE outbox SET locked_by = $1, locked_until = $2, attempts = attempts + 1, \
+           handoff_at = $3 \
          WHERE id IN (SELECT id FROM outbox \
            WHERE sent_at IS NULL AND failed_at IS NULL \
              AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \

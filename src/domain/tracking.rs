@@ -9,10 +9,17 @@
 //! Many opens are not people: Apple Mail Privacy Protection fetches every image of every
 //! message through Apple's relays, and webmail image proxies fetch images when a message
 //! arrives. Such opens are flagged (`machine`) and reported apart: an open from a known
-//! proxy's address range or user agent, or one within seconds of sending.
+//! proxy's address range or user agent, or one that comes with a message rather than
+//! after it: before any of the invitation's messages is recorded as sent, while one is
+//! being handed to the relay, or within seconds of a hand-off's start or its acceptance
+//! ([`OpenRules::is_machine`]).
 
 use std::net::IpAddr;
 use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::ids::InvitationId;
 
 /// Where an invitation has got to, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -166,16 +173,49 @@ impl Default for OpenRules {
     }
 }
 
+/// One of an invitation's email messages as delivery has it, for telling whether an open
+/// came with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Handoff {
+    /// When its latest hand-off to the relay began (its claim).
+    pub began: Option<DateTime<Utc>>,
+    /// When the relay accepted it.
+    pub accepted: Option<DateTime<Utc>>,
+    /// While a hand-off is under way: until when its worker holds it.
+    pub held_until: Option<DateTime<Utc>>,
+}
+
 impl OpenRules {
-    /// Whether an open `seconds_after_sending` after the message went out, from `address`
-    /// with `user_agent`, was a machine rather than a person.
+    /// Whether an open at `at` of an invitation whose email messages are `messages`, from
+    /// `address` with `user_agent`, was a machine rather than a person. It was when:
+    ///
+    /// - none of the messages is recorded as sent yet (no person can be reading one), or
+    ///   one is being handed to the relay at that moment: mail servers fetch images as a
+    ///   message lands, before the relay's acceptance is written;
+    /// - it came within `within_seconds` of a hand-off's start, or of a message's
+    ///   acceptance (proxies fetch on arrival, however long the hand-off took);
+    /// - it came from a proxy's address range, or with an image proxy's user agent.
     pub fn is_machine(
         &self,
-        seconds_after_sending: Option<i64>,
+        at: DateTime<Utc>,
+        messages: &[Handoff],
         address: Option<IpAddr>,
         user_agent: Option<&str>,
     ) -> bool {
-        if seconds_after_sending.is_some_and(|s| s < self.within_seconds) {
+        let window = Duration::seconds(self.within_seconds);
+        let soon_after =
+            |moment: Option<DateTime<Utc>>| moment.is_some_and(|m| m <= at && at < m + window);
+        let handing_over = |began: Option<DateTime<Utc>>, held: Option<DateTime<Utc>>| {
+            began.is_some_and(|b| b <= at) && held.is_some_and(|h| at < h)
+        };
+        if messages.iter().all(|m| m.accepted.is_none())
+            || messages
+                .iter()
+                .any(|m| m.accepted.is_none() && handing_over(m.began, m.held_until))
+            || messages
+                .iter()
+                .any(|m| soon_after(m.began) || soon_after(m.accepted))
+        {
             return true;
         }
         if let Some(address) = address
@@ -191,6 +231,24 @@ impl OpenRules {
             PROXY_USER_AGENTS.iter().any(|proxy| agent.contains(proxy))
         })
     }
+}
+
+/// The outbox key of an invitation's first message.
+pub fn invite_key(invitation: InvitationId) -> String {
+    format!("consultation-invite:{invitation}")
+}
+
+/// The outbox key of an invitation's `n`th reminder.
+pub fn reminder_key(invitation: InvitationId, n: u32) -> String {
+    format!("consultation-reminder:{invitation}:{n}")
+}
+
+/// The invitation an outbox message belongs to, from its key.
+pub fn invitation_of_key(key: &str) -> Option<InvitationId> {
+    let rest = key
+        .strip_prefix("consultation-invite:")
+        .or_else(|| key.strip_prefix("consultation-reminder:"))?;
+    rest.split(':').next()?.parse().ok().map(InvitationId)
 }
 
 /// Reads a list of address ranges, one per line; anything after the range on a line (a
@@ -260,16 +318,77 @@ mod tests {
         };
         let person = Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/133.0");
         let home: Option<IpAddr> = "81.2.69.160".parse().ok();
-        assert!(!rules.is_machine(Some(3_600), home, person));
+        let sent = [delivered(0, 1)];
+        assert!(!rules.is_machine(at(3_600), &sent, home, person));
         // Within seconds of sending, from a relay, or through an image proxy: machines.
-        assert!(rules.is_machine(Some(2), home, person));
-        assert!(rules.is_machine(Some(3_600), "172.224.224.5".parse().ok(), person));
+        assert!(rules.is_machine(at(2), &sent, home, person));
+        assert!(rules.is_machine(at(3_600), &sent, "172.224.224.5".parse().ok(), person));
         assert!(rules.is_machine(
-            Some(3_600),
+            at(3_600),
+            &sent,
             home,
             Some("Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)")
         ));
-        // Nothing known about it: a person.
-        assert!(!rules.is_machine(None, None, None));
+        // Nothing else known about a sent message's open an hour on: a person.
+        assert!(!rules.is_machine(at(3_600), &sent, None, None));
+    }
+
+    fn at(second: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + second, 0).unwrap_or_default()
+    }
+
+    /// A message handed off at `began` and accepted at `accepted` (seconds).
+    fn delivered(began: i64, accepted: i64) -> Handoff {
+        Handoff {
+            began: Some(at(began)),
+            accepted: Some(at(accepted)),
+            held_until: None,
+        }
+    }
+
+    #[test]
+    fn an_open_that_comes_with_its_message_is_a_machine() {
+        let rules = OpenRules::default();
+        // Before anything is recorded as sent: while its hand-off is under way (however
+        // long), or once its worker died holding it.
+        let going = Handoff {
+            began: Some(at(0)),
+            accepted: None,
+            held_until: Some(at(60)),
+        };
+        assert!(rules.is_machine(at(1), &[going], None, None));
+        assert!(rules.is_machine(at(45), &[going], None, None));
+        assert!(rules.is_machine(at(600), &[going], None, None));
+        assert!(rules.is_machine(at(600), &[Handoff::default()], None, None));
+        // A slow relay: accepted 30 s after its hand-off began, fetched as it lands.
+        assert!(rules.is_machine(at(32), &[delivered(0, 30)], None, None));
+        assert!(!rules.is_machine(at(45), &[delivered(0, 30)], None, None));
+        // A reminder being handed off: the open comes with it, though the invitation
+        // went days ago; a person's open of the invitation before the reminder is not.
+        let day = 86_400;
+        let reminder = Handoff {
+            began: Some(at(3 * day)),
+            accepted: None,
+            held_until: Some(at(3 * day + 60)),
+        };
+        let both = [delivered(0, 1), reminder];
+        assert!(rules.is_machine(at(3 * day + 2), &both, None, None));
+        assert!(!rules.is_machine(at(2 * day), &both, None, None));
+        // A reminder that failed for now (no longer held) leaves opens of the invitation
+        // to people.
+        let retrying = Handoff {
+            held_until: None,
+            ..reminder
+        };
+        assert!(!rules.is_machine(
+            at(3 * day + 3_600),
+            &[delivered(0, 1), retrying],
+            None,
+            None
+        ));
+        // Reminded, then opened on arrival of the reminder.
+        let reminded = [delivered(0, 1), delivered(3 * day, 3 * day + 1)];
+        assert!(rules.is_machine(at(3 * day + 5), &reminded, None, None));
+        assert!(!rules.is_machine(at(3 * day + 60), &reminded, None, None));
     }
 }

@@ -1,25 +1,35 @@
 //! Delivering the outbox: claim due messages with a lease, hand them to the transport
-//! (a group of them at once), and record what happened.
+//! (a group of them at once), and record what happened to each as soon as it happens.
 //!
-//! A message is marked sent as soon as the transport accepts it. Transient failures (the
-//! mail server down, a 4xx answer) are retried with backoff until
+//! The claim stamps the moment each message's hand-off begins, committed before any
+//! connection to the relay opens, so that an open of the tracking image arriving with the
+//! message is known for a machine's. Each message is recorded as sent the moment the
+//! transport accepts it, in a write of its own (results that arrive together share one
+//! transaction), not when the rest of its group finishes: a worker killed at any instant
+//! leaves unrecorded only the messages it was handing over at that instant. Transient
+//! failures (the mail server down, a 4xx answer) are retried with backoff until
 //! `CIVIC_PANEL_DELIVERY_MAX_ATTEMPTS`; a permanent refusal (a 5xx answer, an address
 //! that does not parse) is recorded at once and not retried. A worker that dies while
-//! sending leaves the message claimed until its lease runs out; then another sends it.
+//! sending leaves its messages claimed until the lease runs out; then another sends them.
 //! An SMTP server keeps a message only once it has answered the end of its data, so a
-//! message cut off mid-send is not delivered twice; every message carries a `Message-ID`
-//! derived from its idempotency key, so a receiver can also recognise a repeat.
+//! message cut off mid-send is not delivered; one accepted in the instant before the kill,
+//! its acceptance not yet written, is sent again, with the same `Message-ID` (derived from
+//! its idempotency key), so a receiver can recognise the repeat.
 
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use crate::db::entities::{invitation, outbox};
 use crate::db::queue::{self, Claim, Delivery};
 use crate::domain::ids::{ConsultationId, OutboxId};
 use crate::domain::job::retry_delay;
-use crate::error::AppResult;
+use crate::domain::tracking::invitation_of_key;
+use crate::error::{AppError, AppResult};
 use crate::jobs::mail::{DeliveryError, Mailer, OutgoingEmail};
 use crate::jobs::sms::SmsSender;
-use crate::service::invitations;
+use crate::service::group_commit::{BatchWrite, GroupCommit};
 use crate::service::tracking::{Event, EventKind, record_in};
 use crate::state::AppState;
 
@@ -32,7 +42,8 @@ pub const BATCH: usize = 64;
 ///
 /// Each group is claimed just before it is sent, with a lease longer than twice the SMTP
 /// timeout, so a claim never runs out while its message is still being sent (which would
-/// let another worker send it too). A group's outcomes are recorded in one transaction.
+/// let another worker send it too). Each message's outcome is written as soon as its send
+/// returns, while the rest of its group is still going.
 pub async fn deliver_due(
     state: &AppState,
     mailer: &Mailer,
@@ -44,6 +55,15 @@ pub async fn deliver_due(
             chrono::Duration::from_std(state.config.mail.smtp_timeout()).unwrap_or_default() * 2,
         );
     let together = u64::from(state.config.worker.delivery_concurrency.max(1));
+    let recorder = GroupCommit::new(
+        "delivery",
+        Recorder {
+            state: state.clone(),
+            worker: worker.to_owned(),
+        },
+        BATCH,
+        BATCH,
+    );
     let mut delivered = 0;
     while delivered < BATCH {
         let now = state.clock.now();
@@ -53,11 +73,30 @@ pub async fn deliver_due(
             break;
         }
         delivered += claimed.len();
-        let sent = futures_util::future::join_all(
-            claimed.iter().map(|message| send(mailer, sms, message)),
-        )
-        .await;
-        record(state, worker, &claimed, sent).await?;
+        // Each send records its own outcome, so one slow exchange holds no other's record.
+        let mut going: FuturesUnordered<_> = claimed
+            .iter()
+            .map(|message| {
+                let recorder = &recorder;
+                async move {
+                    let sent = send(mailer, sms, message).await;
+                    recorder.write(attempt(state, message, sent)).await
+                }
+            })
+            .collect();
+        let mut failed = None;
+        while let Some(recorded) = going.next().await {
+            match recorded {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => failed = Some(error),
+                Err(stopped) => failed = Some(stopped.to_string()),
+            }
+        }
+        if let Some(error) = failed {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "a delivery outcome could not be recorded: {error}"
+            )));
+        }
     }
     Ok(delivered)
 }
@@ -127,49 +166,96 @@ fn outcome(state: &AppState, message: &outbox::Model, sent: Result<(), DeliveryE
     delivery
 }
 
-/// Records a group's outcomes in one transaction. A consultation invitation's event
-/// (sent, or bounced when the transport refused it for good) is stored with its message's outcome, so a message is
-/// never recorded sent without its invitation knowing, or the reverse.
-async fn record(
-    state: &AppState,
-    worker: &str,
-    claimed: &[outbox::Model],
-    sent: Vec<Result<(), DeliveryError>>,
-) -> AppResult<()> {
-    let now = state.clock.now();
+/// One attempt's outcome, to record.
+struct Attempt {
+    message: OutboxId,
+    /// Which of its attempts, as claimed.
+    attempt: i32,
+    key: String,
+    delivery: Delivery,
+    /// The transport refused it for good (a bounce).
+    refused: bool,
+    /// When its send returned.
+    at: DateTime<Utc>,
+}
+
+/// What became of one attempt, stamped with the moment its send returned.
+fn attempt(state: &AppState, message: &outbox::Model, sent: Result<(), DeliveryError>) -> Attempt {
+    // Only a refusal is a bounce; giving up after temporary failures (a relay down,
+    // refused credentials) says nothing about the address.
+    let refused = matches!(sent, Err(DeliveryError::Permanent(_)));
+    Attempt {
+        message: OutboxId(message.id),
+        attempt: message.attempts,
+        key: message.idempotency_key.clone(),
+        delivery: outcome(state, message, sent),
+        refused,
+        at: state.clock.now(),
+    }
+}
+
+/// Writes attempts' outcomes as they come: those that arrive together in one transaction.
+struct Recorder {
+    state: AppState,
+    worker: String,
+}
+
+impl BatchWrite for Recorder {
+    type Item = Attempt;
+    /// Written, or why not (every attempt of a batch shares its transaction's fate).
+    type Outcome = Result<(), String>;
+
+    async fn write(&self, attempts: Vec<Attempt>) -> Vec<Result<(), String>> {
+        let written = record(&self.state, &self.worker, &attempts)
+            .await
+            .map_err(|error| {
+                tracing::error!(error = ?error, messages = attempts.len(), "delivery outcomes not recorded");
+                "the database refused the write".to_owned()
+            });
+        vec![written; attempts.len()]
+    }
+}
+
+/// Records attempts' outcomes in one transaction. A consultation invitation's event (sent,
+/// or bounced when the transport refused it for good) is stored with its message's
+/// outcome, so a message is never recorded sent without its invitation knowing, or the
+/// reverse.
+async fn record(state: &AppState, worker: &str, attempts: &[Attempt]) -> AppResult<()> {
     let txn = state.db.writer().begin().await?;
     let mut events = Vec::new();
-    for (message, sent) in claimed.iter().zip(sent) {
-        // Only a refusal is a bounce; giving up after temporary failures (a relay down,
-        // refused credentials) says nothing about the address.
-        let refused = matches!(sent, Err(DeliveryError::Permanent(_)));
-        let delivery = outcome(state, message, sent);
+    for attempt in attempts {
+        let event = invitation_of_key(&attempt.key).and_then(|invitation| {
+            let (kind, detail) = match &attempt.delivery {
+                Delivery::Sent => (EventKind::Sent, None),
+                Delivery::Failed { error } if attempt.refused => {
+                    (EventKind::Bounced, Some(error.clone()))
+                }
+                Delivery::Failed { .. } | Delivery::Retry { .. } => return None,
+            };
+            Some(Event {
+                invitation,
+                kind,
+                at: attempt.at,
+                machine: false,
+                detail,
+            })
+        });
         let claim = Claim {
             worker: worker.to_owned(),
-            attempt: message.attempts,
+            attempt: attempt.attempt,
         };
-        let event =
-            invitations::invitation_of_key(&message.idempotency_key).and_then(|invitation| {
-                let (kind, detail) = match &delivery {
-                    Delivery::Sent => (EventKind::Sent, None),
-                    Delivery::Failed { error } if refused => {
-                        (EventKind::Bounced, Some(error.clone()))
-                    }
-                    Delivery::Failed { .. } | Delivery::Retry { .. } => return None,
-                };
-                Some(Event {
-                    invitation,
-                    kind,
-                    at: now,
-                    machine: false,
-                    detail,
-                })
-            });
-        let id = OutboxId(message.id);
-        if queue::delivered(&txn, id, &claim, delivery, now).await? {
+        if queue::delivered(
+            &txn,
+            attempt.message,
+            &claim,
+            attempt.delivery.clone(),
+            attempt.at,
+        )
+        .await?
+        {
             events.extend(event);
         } else {
-            tracing::warn!(outbox_id = %id, "the message's lease ran out while it was being sent");
+            tracing::warn!(outbox_id = %attempt.message, "the message's lease ran out while it was being sent");
         }
     }
     record_in(&txn, &events).await?;

@@ -26,7 +26,7 @@ use crate::domain::ids::{ConsultationId, FileId, InvitationId, JobId};
 use crate::domain::invitation_code::InvitationCode;
 use crate::domain::job::{Job, JobKind};
 use crate::domain::session_token::{INVITATION_PREFIX, TokenHash};
-use crate::domain::tracking::Stage;
+use crate::domain::tracking::{Stage, invite_key, reminder_key};
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::service::consultations::{self, OFFICERS};
@@ -66,24 +66,6 @@ fn token_again(keys: &CodeKeys, salt: &str, stored_hash: &str) -> Option<String>
         .chain(&keys.previous)
         .map(|key| token_from(key, salt))
         .find(|token| TokenHash::of(token).as_str() == stored_hash)
-}
-
-/// The outbox key of an invitation's first message.
-pub fn invite_key(invitation: InvitationId) -> String {
-    format!("consultation-invite:{invitation}")
-}
-
-/// The outbox key of an invitation's `n`th reminder.
-pub fn reminder_key(invitation: InvitationId, n: u32) -> String {
-    format!("consultation-reminder:{invitation}:{n}")
-}
-
-/// The invitation an outbox message belongs to, from its key.
-pub fn invitation_of_key(key: &str) -> Option<InvitationId> {
-    let rest = key
-        .strip_prefix("consultation-invite:")
-        .or_else(|| key.strip_prefix("consultation-reminder:"))?;
-    rest.split(':').next()?.parse().ok().map(InvitationId)
 }
 
 /// What inviting is asked to do.

@@ -12,6 +12,7 @@
 //! submitted) are stored with [`record_in`], inside the transaction of the change that
 //! caused them.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
@@ -21,10 +22,12 @@ use sea_orm::{
 };
 use tokio::sync::broadcast;
 
-use crate::db::entities::{invitation, tracking_event};
+use crate::db::entities::{invitation, outbox, tracking_event};
 use crate::domain::ids::{ConsultationId, InvitationId};
 use crate::domain::session_token::TokenHash;
-use crate::domain::tracking::{OpenRules, Stage};
+use crate::domain::tracking::{
+    Handoff, OpenRules, Stage, invitation_of_key, invite_key, reminder_key,
+};
 use crate::error::{AppError, AppResult};
 use crate::service::group_commit::{BatchWrite, GroupCommit};
 
@@ -365,6 +368,10 @@ impl BatchWrite for HitWriter {
     }
 }
 
+/// An invitation a hit's token names: its id, consultation, token hash, first sent time
+/// and reminders sent.
+type Found = (i64, i64, String, Option<DateTime<Utc>>, i32);
+
 /// Looks the batch's tokens up, tells machine opens apart, and stores the events;
 /// returns the consultations touched.
 async fn store(writer: &HitWriter, hits: &[Hit]) -> AppResult<Vec<ConsultationId>> {
@@ -372,39 +379,36 @@ async fn store(writer: &HitWriter, hits: &[Hit]) -> AppResult<Vec<ConsultationId
         .iter()
         .map(|hit| TokenHash::of(&hit.token).as_str().to_owned())
         .collect();
-    type Found = (
-        i64,
-        i64,
-        String,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-    );
     let found: Vec<Found> = invitation::Entity::find()
         .select_only()
         .column(invitation::Column::Id)
         .column(invitation::Column::ConsultationId)
         .column(invitation::Column::TokenHash)
         .column(invitation::Column::SentAt)
-        .column(invitation::Column::LastRemindedAt)
+        .column(invitation::Column::RemindersSent)
         .filter(invitation::Column::TokenHash.is_in(hashes.iter().cloned()))
         .filter(invitation::Column::RevokedAt.is_null())
         .into_tuple()
         .all(&writer.db)
         .await?;
-    let found: std::collections::HashMap<&str, &Found> =
-        found.iter().map(|f| (f.2.as_str(), f)).collect();
+    let found: HashMap<&str, &Found> = found.iter().map(|f| (f.2.as_str(), f)).collect();
+    let opened: Vec<&Found> = hits
+        .iter()
+        .zip(&hashes)
+        .filter(|(hit, _)| hit.kind == EventKind::Opened)
+        .filter_map(|(_, hash)| found.get(hash.as_str()).copied())
+        .collect();
+    let messages = handoffs(&writer.db, &opened).await?;
     let mut events = Vec::with_capacity(hits.len());
     let mut consultations: Vec<ConsultationId> = Vec::new();
     for (hit, hash) in hits.iter().zip(&hashes) {
-        let Some((id, consultation, _, sent_at, reminded_at)) = found.get(hash.as_str()) else {
+        let Some((id, consultation, _, _, _)) = found.get(hash.as_str()) else {
             continue;
         };
-        // Measured from the latest message: a proxy fetches a reminder's image on arrival
-        // too.
-        let last_sent = (*sent_at).max(*reminded_at);
         let machine = hit.kind == EventKind::Opened
             && writer.rules.is_machine(
-                last_sent.map(|s| (hit.at - s).num_seconds()),
+                hit.at,
+                messages.get(id).map_or(&[][..], Vec::as_slice),
                 hit.address,
                 hit.user_agent.as_deref(),
             );
@@ -426,6 +430,63 @@ async fn store(writer: &HitWriter, hits: &[Hit]) -> AppResult<Vec<ConsultationId
     record_in(&txn, &events).await?;
     txn.commit().await?;
     Ok(consultations)
+}
+
+/// The email messages (the invitation and each reminder) of the invitations opened, as
+/// delivery has them, read from the outbox by their keys in one statement. An invitation
+/// whose messages are no longer in the outbox is known by its own sent time.
+async fn handoffs(
+    db: &DatabaseConnection,
+    opened: &[&Found],
+) -> AppResult<HashMap<i64, Vec<Handoff>>> {
+    let mut keys = Vec::new();
+    for &&(id, _, _, _, reminders) in opened {
+        let id = InvitationId(id);
+        keys.push(invite_key(id));
+        let reminders = u32::try_from(reminders).unwrap_or(0);
+        keys.extend((1..=reminders).map(|n| reminder_key(id, n)));
+    }
+    let mut messages: HashMap<i64, Vec<Handoff>> = HashMap::new();
+    if keys.is_empty() {
+        return Ok(messages);
+    }
+    type Row = (
+        String,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+    );
+    let rows: Vec<Row> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::IdempotencyKey)
+        .column(outbox::Column::HandoffAt)
+        .column(outbox::Column::SentAt)
+        .column(outbox::Column::LockedUntil)
+        .filter(outbox::Column::Channel.eq("email"))
+        .filter(outbox::Column::IdempotencyKey.is_in(keys))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (key, began, accepted, held_until) in rows {
+        if let Some(invitation) = invitation_of_key(&key) {
+            messages.entry(invitation.get()).or_default().push(Handoff {
+                began,
+                accepted,
+                held_until,
+            });
+        }
+    }
+    for &&(id, _, _, sent_at, _) in opened {
+        if sent_at.is_some() {
+            messages.entry(id).or_insert_with(|| {
+                vec![Handoff {
+                    accepted: sent_at,
+                    ..Handoff::default()
+                }]
+            });
+        }
+    }
+    Ok(messages)
 }
 
 #[cfg(test)]

@@ -162,3 +162,89 @@ async fn a_refused_recipient_is_given_up_at_once_and_a_server_down_too_long_afte
     );
     assert!(server.messages().is_empty());
 }
+
+/// Polls `count` until it reaches `want`, for at most `limit`.
+async fn reaches(limit: Duration, want: u64, count: impl AsyncFn() -> u64) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if count().await == want {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn each_message_is_recorded_sent_as_the_relay_accepts_it_and_opens_that_come_with_it_are_machines()
+ {
+    use sea_orm::PaginatorTrait;
+
+    use crate::consultations::{
+        Member, ask_to_invite, open_survey, panel_with, progress, token_in,
+    };
+    let server = SmtpServer::start().await;
+    let app = TestApp::spawn_with(|config| {
+        config.mail = smtp_to(&server);
+        config.worker.delivery_concurrency = 4;
+    })
+    .await;
+    let officer = app.token_for(Role::Officer).await;
+    let members: Vec<Member> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|_| Member {
+            email: Some("member@example.org"),
+            phone: None,
+        })
+        .collect();
+    let (panel, _) = panel_with(&app, &officer, &members).await;
+    let consultation = open_survey(&app, &officer, Some(&panel), false).await;
+    // The relay accepts two of the four at once and holds the other two.
+    server.hold_after(2);
+    ask_to_invite(&app, &officer, &consultation)
+        .await
+        .unwrap_or_else(|body| panic!("{body}"));
+    let worker = app.worker();
+    let running = tokio::spawn(async move { worker.run_until_idle().await });
+    let accepted = server.wait_for(2, WAIT).await;
+    server.stalled(WAIT).await;
+    let sent = || async {
+        outbox::Entity::find()
+            .filter(outbox::Column::SentAt.is_not_null())
+            .count(app.db())
+            .await
+            .unwrap()
+    };
+    // Recorded as the relay accepted them, while the rest of the group is still going.
+    assert!(
+        reaches(Duration::from_secs(3), 2, sent).await,
+        "the accepted messages were not recorded while the others were held"
+    );
+    let image = |message: &crate::smtp_server::ReceivedMessage| {
+        format!("/t/o/{}", token_in(&message.text_body().unwrap()))
+    };
+    // A mail server fetching the image as the message lands: a machine.
+    assert_eq!(app.get(&image(&accepted[0]), None).await.status, 200);
+    // Twenty seconds on (past the window of its hand-off): a message still being handed
+    // over says nothing of a person; one recorded as sent twenty seconds ago does.
+    app.clock.advance(chrono::Duration::seconds(20));
+    let held = server.held_messages();
+    assert_eq!(held.len(), 2);
+    assert_eq!(app.get(&image(&held[0]), None).await.status, 200);
+    assert_eq!(app.get(&image(&accepted[1]), None).await.status, 200);
+    let email = progress(&app, &officer, &consultation, "EMAIL").await;
+    assert_eq!(
+        (&email["opened"], &email["machineOpenedOnly"]),
+        (&json!(1), &json!(2)),
+        "{email}"
+    );
+    server.release().await;
+    running.await.unwrap().unwrap();
+    // An hour on, the first is opened by a person.
+    app.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(app.get(&image(&accepted[0]), None).await.status, 200);
+    let email = progress(&app, &officer, &consultation, "EMAIL").await;
+    assert_eq!(email["opened"], 2, "{email}");
+}

@@ -1,7 +1,7 @@
 //! A real SMTP server on loopback for the mail tests: enough of RFC 5321 for lettre's
 //! client (EHLO, AUTH PLAIN and LOGIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT; no TLS), with
 //! switches for what a relay can do wrong: refuse a recipient, defer a message, stall
-//! before its final answer, or be down.
+//! before its final answer (after letting some through), or be down.
 //!
 //! A message counts as accepted only when the server commits to the final `250` after
 //! DATA, as in SMTP: a client that leaves before that answer has not delivered anything.
@@ -59,6 +59,8 @@ struct Rules {
     refused: Vec<String>,
     /// How many of the next messages are answered `451` after DATA.
     temporary_failures: usize,
+    /// How many of the next messages are accepted at once while stalling.
+    let_through: usize,
 }
 
 /// State shared by the server handle and every session.
@@ -71,6 +73,9 @@ struct Shared {
     stalling: watch::Sender<bool>,
     /// How many sessions are holding their answer now.
     held: watch::Sender<usize>,
+    /// The messages whose answer is being held (a counter to tell them apart, and each
+    /// with its number).
+    held_messages: Mutex<(u64, Vec<(u64, ReceivedMessage)>)>,
 }
 
 /// A running (or stopped) test SMTP server.
@@ -92,6 +97,7 @@ impl SmtpServer {
             rules: Mutex::new(Rules::default()),
             stalling: watch::Sender::new(false),
             held: watch::Sender::new(0),
+            held_messages: Mutex::new((0, Vec::new())),
         });
         let server = Self {
             port,
@@ -184,9 +190,23 @@ impl SmtpServer {
         self.shared.stalling.send_replace(true);
     }
 
+    /// Accepts the next `count` messages at once, then stalls as [`stall`](Self::stall)
+    /// does: a relay part-way through a mailing.
+    pub fn hold_after(&self, count: usize) {
+        self.shared.rules.lock().unwrap().let_through = count;
+        self.stall();
+    }
+
+    /// The messages whose answer is being held now (their data received, not accepted).
+    pub fn held_messages(&self) -> Vec<ReceivedMessage> {
+        let held = self.shared.held_messages.lock().unwrap();
+        held.1.iter().map(|(_, m)| m.clone()).collect()
+    }
+
     /// Stops stalling and waits until every held message is settled: answered, or
     /// dropped because its client had left. Fails the test if that takes seconds.
     pub async fn release(&self) {
+        self.shared.rules.lock().unwrap().let_through = 0;
         self.shared.stalling.send_replace(false);
         let limit = Duration::from_secs(5);
         let mut held = self.shared.held.subscribe();

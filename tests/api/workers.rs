@@ -230,3 +230,80 @@ async fn a_worker_killed_while_sending_leaves_its_message_to_another_and_each_ar
         "the message cut off was tried again: {rows:?}"
     );
 }
+
+#[tokio::test]
+async fn a_worker_killed_mid_mailing_resends_only_what_the_relay_had_not_accepted() {
+    use sea_orm::PaginatorTrait;
+    let server = SmtpServer::start().await;
+    let app = TestApp::spawn().await;
+    let emails: Vec<String> = (0..8).map(|i| format!("member{i}@example.org")).collect();
+    for email in &emails {
+        app.create_account(Role::Resident, email).await;
+        login_links::send_link(
+            &app.state,
+            &LinkRequest {
+                email: email.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let mail = [
+        ("CIVIC_PANEL_MAIL_TRANSPORT", "smtp".to_owned()),
+        ("CIVIC_PANEL_SMTP_HOST", "127.0.0.1".to_owned()),
+        ("CIVIC_PANEL_SMTP_PORT", server.port().to_string()),
+        ("CIVIC_PANEL_SMTP_TLS", "none".to_owned()),
+        ("CIVIC_PANEL_MAIL_FROM", smtp_to(&server).mail_from),
+        ("CIVIC_PANEL_SMTP_TIMEOUT_SECS", "5".to_owned()),
+        // All eight in flight at once.
+        ("CIVIC_PANEL_DELIVERY_CONCURRENCY", "8".to_owned()),
+    ];
+    // The relay accepts three and is still taking its time over the other five when the
+    // worker dies.
+    server.hold_after(3);
+    let mut first = worker(&app, &mail);
+    server.wait_for(3, Duration::from_secs(30)).await;
+    server.stalled(Duration::from_secs(30)).await;
+    // The three are recorded as sent while the five are still being handed over.
+    poll("the accepted messages recorded as sent", async || {
+        let sent = outbox::Entity::find()
+            .filter(outbox::Column::SentAt.is_not_null())
+            .count(app.db())
+            .await
+            .unwrap();
+        (sent == 3).then_some(())
+    })
+    .await;
+    kill_hard(&mut first);
+    server.release().await;
+    assert_eq!(
+        server.messages().len(),
+        3,
+        "the five cut off were not accepted"
+    );
+
+    let mut second = worker(&app, &mail);
+    let received = server.wait_for(8, Duration::from_secs(60)).await;
+    // Give the second worker time to make any mistake it would make.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop(&mut second);
+    let received = if server.messages().len() > received.len() {
+        server.messages()
+    } else {
+        received
+    };
+    let ids: std::collections::BTreeSet<String> = received
+        .iter()
+        .map(|m| m.header("Message-ID").unwrap())
+        .collect();
+    assert_eq!(
+        (received.len(), ids.len()),
+        (8, 8),
+        "each message once, none of the accepted three again"
+    );
+    let rows = outbox::Entity::find().all(app.db()).await.unwrap();
+    assert!(rows.iter().all(|m| m.sent_at.is_some()), "{rows:?}");
+    let mut attempts: Vec<i32> = rows.iter().map(|m| m.attempts).collect();
+    attempts.sort_unstable();
+    assert_eq!(attempts, [1, 1, 1, 2, 2, 2, 2, 2], "{rows:?}");
+}

@@ -43,6 +43,8 @@ pub struct Model {
     /// Extra headers (`List-Unsubscribe`…) as a JSON array of `[name, value]` pairs.
     #[sea_orm(column_type = "Text", nullable)]
     pub headers: Option<String>,
+    /// When the latest attempt's hand-off to the transport began (stamped by its claim).
+    pub handoff_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -186,8 +186,19 @@ impl Session {
             let unstuffed = line.strip_prefix(b".").unwrap_or(&line);
             data.extend_from_slice(unstuffed);
         }
-        let stalling = *self.shared.stalling.borrow();
-        if stalling && !self.hold().await {
+        let message = ReceivedMessage {
+            from: self.from.take().unwrap_or_default(),
+            recipients: std::mem::take(&mut self.recipients),
+            data,
+        };
+        let let_through = {
+            let mut rules = self.shared.rules.lock().unwrap();
+            let through = rules.let_through > 0;
+            rules.let_through = rules.let_through.saturating_sub(1);
+            through
+        };
+        let stalling = *self.shared.stalling.borrow() && !let_through;
+        if stalling && !self.hold(&message).await {
             return Ok(false);
         }
         let deferred = {
@@ -195,11 +206,6 @@ impl Session {
             let deferred = rules.temporary_failures > 0;
             rules.temporary_failures = rules.temporary_failures.saturating_sub(1);
             deferred
-        };
-        let message = ReceivedMessage {
-            from: self.from.take().unwrap_or_default(),
-            recipients: std::mem::take(&mut self.recipients),
-            data,
         };
         if deferred {
             self.reply("451 4.3.0 try again later").await?;
@@ -213,9 +219,10 @@ impl Session {
         Ok(true)
     }
 
-    /// Holds the final answer until released; `false` if the client left first.
-    async fn hold(&mut self) -> bool {
-        let _held = Held::new(&self.shared);
+    /// Holds the final answer to `message` until released; `false` if the client left
+    /// first.
+    async fn hold(&mut self, message: &ReceivedMessage) -> bool {
+        let _held = Held::new(&self.shared, message);
         let mut stalling = self.shared.stalling.subscribe();
         // The watch guard is not `Send`; only the outcome leaves the block.
         let released = async { stalling.wait_for(|stalling| !*stalling).await.is_ok() };
@@ -265,17 +272,30 @@ impl Session {
 }
 
 /// Counts a held transaction for as long as it is held, however the hold ends.
-struct Held(Arc<Shared>);
+struct Held(Arc<Shared>, u64);
 
 impl Held {
-    fn new(shared: &Arc<Shared>) -> Self {
+    fn new(shared: &Arc<Shared>, message: &ReceivedMessage) -> Self {
+        let id = {
+            let mut held = shared.held_messages.lock().unwrap();
+            let id = held.0;
+            held.0 += 1;
+            held.1.push((id, message.clone()));
+            id
+        };
         shared.held.send_modify(|count| *count += 1);
-        Self(Arc::clone(shared))
+        Self(Arc::clone(shared), id)
     }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
+        self.0
+            .held_messages
+            .lock()
+            .unwrap()
+            .1
+            .retain(|(id, _)| *id != self.1);
         self.0.held.send_modify(|count| *count -= 1);
     }
 }
