@@ -16,6 +16,7 @@ mod m20261203_000008_consultations;
 mod m20261204_000009_response_profile_index;
 mod m20261207_000010_selection_run_seats;
 mod m20261207_000011_outbox_handoff;
+mod m20261207_000012_audit_log;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000009_response_profile_index::Migration),
             Box::new(m20261207_000010_selection_run_seats::Migration),
             Box::new(m20261207_000011_outbox_handoff::Migration),
+            Box::new(m20261207_000012_audit_log::Migration),
         ]
     }
 }

@@ -94,6 +94,10 @@ id_type!(
     MembershipId
 );
 id_type!(
+    /// An entry of the audit log.
+    AuditEntryId
+);
+id_type!(
     /// A file kept for download (an export bundle) or for a job (an upload).
     FileId
 );

@@ -7,8 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::ids::{
-    AccountId, ConsultationId, FileId, InvitationId, JobId, MembershipId, PanelId, ResidentId,
-    RoundId, SelectionRunId,
+    AccountId, AuditEntryId, ConsultationId, FileId, InvitationId, JobId, MembershipId, PanelId,
+    ResidentId, ResponseId, RoundId, SelectionRunId,
 };
 use crate::error::{AppError, AppResult};
 
@@ -47,6 +47,8 @@ global_id!(SelectionRunId, "SelectionRun");
 global_id!(MembershipId, "Membership");
 global_id!(ConsultationId, "Consultation");
 global_id!(InvitationId, "Invitation");
+global_id!(ResponseId, "Response");
+global_id!(AuditEntryId, "AuditEntry");
 
 /// Encodes an identity as an opaque ID.
 pub fn encode<T: GlobalId>(id: T) -> ID {

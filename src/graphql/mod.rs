@@ -20,6 +20,7 @@ pub mod recruitment;
 pub mod register;
 pub mod registration;
 pub mod reports;
+pub mod responses;
 pub mod sessions;
 pub mod subscriptions;
 
@@ -43,6 +44,7 @@ pub struct QueryRoot(
     panels::PanelQuery,
     consultations::ConsultationQuery,
     reports::ReportQuery,
+    responses::ResponseQuery,
 );
 
 /// Every mutation field.

@@ -30,7 +30,10 @@ async fn authenticated(state: &HttpState, headers: &HeaderMap) -> Result<Caller,
         .map_err(|refusal| refusal.into_response(ResponseType::Json))
 }
 
-fn headers_for(content_type: &str, name: &str) -> [(header::HeaderName, HeaderValue); 3] {
+pub(crate) fn headers_for(
+    content_type: &str,
+    name: &str,
+) -> [(header::HeaderName, HeaderValue); 3] {
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
     let content_type = HeaderValue::from_str(content_type)
@@ -43,7 +46,11 @@ fn headers_for(content_type: &str, name: &str) -> [(header::HeaderName, HeaderVa
 }
 
 /// The file as a download, or the coded error.
-fn download(result: Result<Vec<u8>, AppError>, content_type: &str, name: &str) -> Response {
+pub(crate) fn download(
+    result: Result<Vec<u8>, AppError>,
+    content_type: &str,
+    name: &str,
+) -> Response {
     match result {
         Ok(bytes) => (StatusCode::OK, headers_for(content_type, name), bytes).into_response(),
         Err(err) => respond(err),

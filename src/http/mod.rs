@@ -7,6 +7,7 @@ pub mod graphql;
 pub mod health;
 pub mod negotiate;
 pub mod request_id;
+pub mod response_exports;
 pub mod subscriptions;
 pub mod tracking;
 
@@ -56,6 +57,14 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/exports/consultations/{consultation}/charts/{chart}",
             get(exports::report_chart),
+        )
+        .route(
+            "/exports/consultations/{consultation}/responses.csv",
+            get(response_exports::responses_csv),
+        )
+        .route(
+            "/exports/consultations/{consultation}/response-members.csv",
+            get(response_exports::members_csv),
         )
         .route(
             "/exports/panels/{panel}/report.csv",

@@ -1003,17 +1003,16 @@ pub async fn list(
     first: u64,
 ) -> AppResult<Vec<crate::service::answering::Invitation>> {
     caller.require(OFFICERS)?;
-    let mut query = invitation::Entity::find()
-        .filter(invitation::Column::ConsultationId.eq(id.get()))
-        .order_by_asc(invitation::Column::Id)
-        .limit(first);
-    if let Some(after) = after {
-        query = query.filter(invitation::Column::Id.gt(after.get()));
-    }
-    query
-        .all(state.db.reader())
-        .await?
-        .into_iter()
-        .map(crate::service::answering::to_domain)
-        .collect()
+    crate::db::pages::page(
+        invitation::Entity::find().filter(invitation::Column::ConsultationId.eq(id.get())),
+        invitation::Column::Id,
+        crate::db::pages::Order::OldestFirst,
+        after.map(InvitationId::get),
+        first,
+    )
+    .all(state.db.reader())
+    .await?
+    .into_iter()
+    .map(crate::service::answering::to_domain)
+    .collect()
 }

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod addresses;
 pub mod answering;
+pub mod audit;
 pub mod auth;
 pub mod benchmarks;
 pub mod clock;
@@ -30,6 +31,8 @@ pub mod registration;
 pub mod report_csv;
 pub mod report_html;
 pub mod reports;
+pub mod response_csv;
+pub mod responses;
 pub mod round_status;
 pub mod seats;
 pub mod selection;

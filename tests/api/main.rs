@@ -31,6 +31,7 @@ mod progress;
 mod recruitment;
 mod registration;
 mod reports;
+mod responses;
 mod roles;
 mod schema_file;
 mod sessions;

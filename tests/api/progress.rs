@@ -115,6 +115,29 @@ async fn progress_the_report_and_its_daily_series_count_the_same_people_at_each_
     }
     let funnel = stages(&report["funnel"]["counts"]);
     assert_eq!(funnel, [3, 3, 3, 2, 1, 1], "{body}");
+    // The invitations themselves, a page at a time.
+    let page = "query($id: ID!, $first: Int, $after: String) { consultation(id: $id) {
+        invitations(first: $first, after: $after) { pageInfo { hasNextPage } edges { cursor } } } }";
+    let body = app
+        .graphql(
+            page,
+            json!({ "id": consultation, "first": 2 }),
+            Some(&officer),
+        )
+        .await;
+    let invitations = &body["data"]["consultation"]["invitations"];
+    assert_eq!(invitations["pageInfo"]["hasNextPage"], true, "{body}");
+    let after = invitations["edges"][1]["cursor"].clone();
+    let body = app
+        .graphql(
+            page,
+            json!({ "id": consultation, "first": 2, "after": after }),
+            Some(&officer),
+        )
+        .await;
+    let invitations = &body["data"]["consultation"]["invitations"];
+    assert_eq!(invitations["edges"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(invitations["pageInfo"]["hasNextPage"], false, "{body}");
     // Each invitation counted once per stage, on the day it first got that far.
     let days = report["byDay"].as_array().unwrap();
     for (i, stage) in STAGES.iter().enumerate().skip(1) {

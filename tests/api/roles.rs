@@ -31,6 +31,16 @@ const ACCESS: &[(&str, Access, &str)] = &[
         r#"{ node(id: "QWNjb3VudDox") { id } }"#,
     ),
     (
+        "Query.responses",
+        Access::Roles(&[Role::Officer]),
+        r#"{ responses(consultationId: "Q29uc3VsdGF0aW9uOjE") { edges { cursor } } }"#,
+    ),
+    (
+        "Query.auditEntries",
+        Access::Roles(&[]),
+        "{ auditEntries { edges { cursor } } }",
+    ),
+    (
         "Query.job",
         Access::Roles(&[Role::Officer]),
         r#"{ job(id: "Sm9iOjE") { id } }"#,
@@ -423,10 +433,10 @@ async fn each_role_is_refused_every_field_it_is_not_granted() {
             refusals += 1;
         }
     }
-    // Three ADMIN-only fields refused to three roles, thirty-six OFFICER fields to two,
+    // Four ADMIN-only fields refused to three roles, thirty-seven OFFICER fields to two,
     // seven OFFICER-or-SCRUTINY fields to residents, and one OFFICER-or-RESIDENT field to
     // scrutiny members.
-    assert_eq!(refusals, 3 * 3 + 36 * 2 + 7 + 1);
+    assert_eq!(refusals, 4 * 3 + 37 * 2 + 7 + 1);
 }
 
 #[tokio::test]

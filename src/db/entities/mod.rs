@@ -4,6 +4,7 @@
 pub mod account;
 pub mod address;
 pub mod answer;
+pub mod audit_entry;
 pub mod benchmark;
 pub mod consent;
 pub mod consultation;

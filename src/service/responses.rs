@@ -1,0 +1,398 @@
+//! Officers' view of what residents answered: a consultation's responses one by one, free
+//! text included, paged and filtered (by how they came, the day, answers, words in the
+//! free text). Never SCRUTINY's: scrutiny members read aggregates only.
+//!
+//! Each response has a number, 1 for the first submitted, kept whatever the filter, so a
+//! comment found here is found again in the export. An anonymous consultation's responses
+//! show their answers and number only: the day and the way each came would pair it with
+//! the member whose invitation shows them, so they are neither shown nor filtered on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Value};
+
+use crate::db::entities::answer;
+use crate::domain::consultation::{AnswerChannel, Channel, Consultation, QuestionItem};
+use crate::domain::ids::{ConsultationId, ResponseId};
+use crate::domain::questionnaire::QuestionKind;
+use crate::error::{AppError, AppResult};
+use crate::service::auth::Caller;
+use crate::service::consultations::{self, OFFICERS};
+use crate::service::reports::query;
+use crate::state::AppState;
+
+/// Which responses to list: every condition given must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResponseFilter {
+    /// Came one of these ways (none given: any).
+    pub channels: Vec<AnswerChannel>,
+    /// Submitted on or after this day (UTC).
+    pub from: Option<NaiveDate>,
+    /// Submitted on or before this day (UTC).
+    pub to: Option<NaiveDate>,
+    /// Conditions on answers.
+    pub answers: Vec<AnswerCondition>,
+    /// Words in a free-text answer, found whatever their case.
+    pub text: Option<String>,
+}
+
+/// A condition on the answer to one question.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AnswerCondition {
+    /// The question.
+    pub question_key: String,
+    /// Chose (ticked, ranked) any of these options.
+    pub options: Vec<String>,
+    /// A scale answer at least this.
+    pub min: Option<i64>,
+    /// A scale answer at most this.
+    pub max: Option<i64>,
+    /// `false`: responses that did not answer it (skipped, or not shown).
+    pub answered: bool,
+}
+
+/// One submitted response, as an officer reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseView {
+    /// Its identity.
+    pub id: ResponseId,
+    /// 1 for the consultation's first response, and so on in the order they came.
+    pub number: u64,
+    /// How it came; `None` for an anonymous consultation.
+    pub channel: Option<AnswerChannel>,
+    /// The invitation's channel (email, text message, post); `None` for an open-link
+    /// response or an anonymous consultation.
+    pub invited_by: Option<Channel>,
+    /// The day it came (UTC); `None` for an anonymous consultation.
+    pub submitted_on: Option<NaiveDate>,
+    /// When it came; `None` for an anonymous consultation.
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// Its answers, in question order.
+    pub answers: Vec<GivenAnswer>,
+}
+
+/// One question's answer in a response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GivenAnswer {
+    /// The question.
+    pub question_key: String,
+    /// The options chosen (a ranking's in the order given).
+    pub options: Vec<String>,
+    /// Their labels, as the respondent saw them.
+    pub labels: Vec<String>,
+    /// A scale answer.
+    pub value: Option<i64>,
+    /// A free-text answer.
+    pub text: Option<String>,
+}
+
+/// A consultation an officer may read the responses of, with its questions.
+pub(crate) async fn readable(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+) -> AppResult<(Consultation, Arc<Vec<QuestionItem>>)> {
+    caller.require(OFFICERS)?;
+    let db = state.db.reader();
+    let consultation = consultations::find_any(db, id).await?;
+    let questions = consultations::frozen_questions(db, &state.questions, &consultation).await?;
+    Ok((consultation, questions))
+}
+
+/// A page of a consultation's responses in the order they came, after `after`, that meet
+/// `filter` (OFFICER); up to `limit + 1`, so the caller can tell whether more follow.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+    filter: &ResponseFilter,
+    after: Option<ResponseId>,
+    limit: u64,
+) -> AppResult<Vec<ResponseView>> {
+    let (consultation, questions) = readable(state, caller, id).await?;
+    check_filter(&consultation, &questions, filter)?;
+    let db = state.db.reader();
+    let rows = page(db, id, filter, after, limit.saturating_add(1)).await?;
+    views(db, rows, &questions, consultation.anonymous).await
+}
+
+fn check_filter(
+    consultation: &Consultation,
+    questions: &[QuestionItem],
+    filter: &ResponseFilter,
+) -> AppResult<()> {
+    if consultation.anonymous {
+        let told_apart = [
+            ("filter.channels", !filter.channels.is_empty()),
+            ("filter.submittedFrom", filter.from.is_some()),
+            ("filter.submittedTo", filter.to.is_some()),
+        ];
+        if let Some((field, _)) = told_apart.iter().find(|(_, given)| *given) {
+            return Err(AppError::bad_input(
+                *field,
+                "An anonymous consultation's responses are not told apart by the way or the day they came.",
+            ));
+        }
+    }
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
+        && to < from
+    {
+        return Err(AppError::bad_input(
+            "filter.submittedTo",
+            "The last day is before the first.",
+        ));
+    }
+    if let Some(text) = &filter.text
+        && !(1..=200).contains(&text.trim().chars().count())
+    {
+        return Err(AppError::bad_input(
+            "filter.text",
+            "Search for 1 to 200 characters.",
+        ));
+    }
+    for (i, condition) in filter.answers.iter().enumerate() {
+        let field = format!("filter.answers.{i}");
+        let item = questions
+            .iter()
+            .find(|q| q.question.key == condition.question_key)
+            .ok_or_else(|| {
+                AppError::bad_input(
+                    format!("{field}.questionKey"),
+                    format!("No question has the key {:?}.", condition.question_key),
+                )
+            })?;
+        let scale = matches!(
+            item.question.kind,
+            QuestionKind::Agreement | QuestionKind::Rating
+        );
+        if (condition.min.is_some() || condition.max.is_some()) && !scale {
+            return Err(AppError::bad_input(
+                format!("{field}.min"),
+                "Only an agreement or rating question has a scale.",
+            ));
+        }
+        let known = option_keys(&item.question.kind);
+        if let Some(unknown) = condition.options.iter().find(|o| !known.contains(o)) {
+            return Err(AppError::bad_input(
+                format!("{field}.options"),
+                format!("{unknown:?} is not one of the question's options."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn option_keys(kind: &QuestionKind) -> &[String] {
+    match kind {
+        QuestionKind::SingleChoice { options }
+        | QuestionKind::MultipleChoice { options, .. }
+        | QuestionKind::Ranking { options } => options,
+        _ => &[],
+    }
+}
+
+/// One response row of a page.
+pub(crate) struct Row {
+    pub(crate) id: i64,
+    pub(crate) number: u64,
+    pub(crate) channel: String,
+    pub(crate) submitted_on: NaiveDate,
+    pub(crate) submitted_at: Option<DateTime<Utc>>,
+    pub(crate) invited_by: Option<String>,
+}
+
+/// Up to `limit` of the consultation's responses after `after` that meet `filter`, in id
+/// order, each with its number among all the consultation's responses.
+pub(crate) async fn page(
+    db: &impl ConnectionTrait,
+    id: ConsultationId,
+    filter: &ResponseFilter,
+    after: Option<ResponseId>,
+    limit: u64,
+) -> AppResult<Vec<Row>> {
+    let mut values: Vec<Value> = vec![id.get().into(), after.map_or(0, ResponseId::get).into()];
+    let mut bind = |value: Value| {
+        values.push(value);
+        format!("${}", values.len())
+    };
+    let mut sql = String::from(
+        "SELECT t.id, t.number, t.channel, t.submitted_on, t.submitted_at, i.channel \
+         FROM (SELECT s.id, s.invitation_id, s.channel, s.submitted_on, s.submitted_at, \
+                 ROW_NUMBER() OVER (ORDER BY s.id) AS number \
+               FROM responses s WHERE s.consultation_id = $1) t \
+         LEFT JOIN invitations i ON i.id = t.invitation_id \
+         WHERE t.id > $2",
+    );
+    if !filter.channels.is_empty() {
+        let list: Vec<String> = filter
+            .channels
+            .iter()
+            .map(|c| bind(c.as_str().into()))
+            .collect();
+        sql.push_str(&format!(" AND t.channel IN ({})", list.join(", ")));
+    }
+    if let Some(from) = filter.from {
+        sql.push_str(&format!(" AND t.submitted_on >= {}", bind(from.into())));
+    }
+    if let Some(to) = filter.to {
+        sql.push_str(&format!(" AND t.submitted_on <= {}", bind(to.into())));
+    }
+    for condition in &filter.answers {
+        let mut exists = format!(
+            "SELECT 1 FROM answers a WHERE a.response_id = t.id AND a.question_key = {}",
+            bind(condition.question_key.clone().into())
+        );
+        if !condition.options.is_empty() {
+            let list: Vec<String> = condition
+                .options
+                .iter()
+                .map(|o| bind(o.clone().into()))
+                .collect();
+            exists.push_str(&format!(" AND a.option_key IN ({})", list.join(", ")));
+        }
+        if let Some(min) = condition.min {
+            exists.push_str(&format!(" AND a.scale >= {}", bind(min.into())));
+        }
+        if let Some(max) = condition.max {
+            exists.push_str(&format!(" AND a.scale <= {}", bind(max.into())));
+        }
+        let not = if condition.answered { "" } else { "NOT " };
+        sql.push_str(&format!(" AND {not}EXISTS ({exists})"));
+    }
+    if let Some(text) = &filter.text {
+        let pattern = format!("%{}%", like_escaped(&text.trim().to_lowercase()));
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM answers a WHERE a.response_id = t.id \
+               AND a.text IS NOT NULL AND LOWER(a.text) LIKE {} ESCAPE '\\')",
+            bind(pattern.into())
+        ));
+    }
+    sql.push_str(&format!(
+        " ORDER BY t.id LIMIT {}",
+        bind(i64::try_from(limit).unwrap_or(i64::MAX).into())
+    ));
+    query(db, sql, values)
+        .await?
+        .iter()
+        .map(|row| {
+            let number: i64 = row.try_get_by_index(1)?;
+            Ok(Row {
+                id: row.try_get_by_index(0)?,
+                number: u64::try_from(number).unwrap_or(0),
+                channel: row.try_get_by_index(2)?,
+                submitted_on: row.try_get_by_index(3)?,
+                submitted_at: row.try_get_by_index(4)?,
+                invited_by: row.try_get_by_index(5)?,
+            })
+        })
+        .collect()
+}
+
+/// `text` with the characters `LIKE` treats specially escaped by a backslash.
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The answers of the responses `ids`, each response's in the order they were stored.
+pub(crate) async fn answers_of(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> AppResult<HashMap<i64, Vec<answer::Model>>> {
+    let mut by_response: HashMap<i64, Vec<answer::Model>> = HashMap::new();
+    for chunk in ids.chunks(1_000) {
+        let rows = answer::Entity::find()
+            .filter(answer::Column::ResponseId.is_in(chunk.iter().copied()))
+            .order_by_asc(answer::Column::ResponseId)
+            .order_by_asc(answer::Column::Id)
+            .all(db)
+            .await?;
+        for row in rows {
+            by_response.entry(row.response_id).or_default().push(row);
+        }
+    }
+    Ok(by_response)
+}
+
+/// One response's answers, grouped by question in question order, a ranking's options by
+/// rank.
+pub(crate) fn given(rows: &[answer::Model], questions: &[QuestionItem]) -> Vec<GivenAnswer> {
+    questions
+        .iter()
+        .filter_map(|item| {
+            let key = &item.question.key;
+            let mut mine: Vec<&answer::Model> =
+                rows.iter().filter(|a| &a.question_key == key).collect();
+            if mine.is_empty() {
+                return None;
+            }
+            mine.sort_by_key(|a| a.rank.unwrap_or(0));
+            let keys = option_keys(&item.question.kind);
+            let options: Vec<String> = mine.iter().filter_map(|a| a.option_key.clone()).collect();
+            let labels = options
+                .iter()
+                .map(|o| {
+                    keys.iter()
+                        .position(|k| k == o)
+                        .and_then(|i| item.labels.get(i))
+                        .cloned()
+                        .unwrap_or_else(|| o.clone())
+                })
+                .collect();
+            Some(GivenAnswer {
+                question_key: key.clone(),
+                options,
+                labels,
+                value: mine.iter().find_map(|a| a.scale).map(i64::from),
+                text: mine.iter().find_map(|a| a.text.clone()),
+            })
+        })
+        .collect()
+}
+
+async fn views(
+    db: &impl ConnectionTrait,
+    rows: Vec<Row>,
+    questions: &[QuestionItem],
+    anonymous: bool,
+) -> AppResult<Vec<ResponseView>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let answers = answers_of(db, &ids).await?;
+    rows.into_iter()
+        .map(|row| {
+            let corrupt = |what: &str, value: &str| {
+                AppError::internal(anyhow::anyhow!("response {}: {what} {value:?}", row.id))
+            };
+            let channel: AnswerChannel = row
+                .channel
+                .parse()
+                .map_err(|_| corrupt("channel", &row.channel))?;
+            let invited_by: Option<Channel> = row
+                .invited_by
+                .as_deref()
+                .map(|c| c.parse().map_err(|_| corrupt("invitation channel", c)))
+                .transpose()?;
+            let given = given(
+                answers.get(&row.id).map_or(&[][..], Vec::as_slice),
+                questions,
+            );
+            Ok(ResponseView {
+                id: ResponseId(row.id),
+                number: row.number,
+                channel: (!anonymous).then_some(channel),
+                invited_by: invited_by.filter(|_| !anonymous),
+                submitted_on: (!anonymous).then_some(row.submitted_on),
+                submitted_at: row.submitted_at.filter(|_| !anonymous),
+                answers: given,
+            })
+        })
+        .collect()
+}
