@@ -98,6 +98,11 @@ id_type!(
     AuditEntryId
 );
 id_type!(
+    /// A response's number among its consultation's responses (its place in the order
+    /// they came, or in a keyed shuffle for an anonymous consultation).
+    ResponseNumber
+);
+id_type!(
     /// A file kept for download (an export bundle) or for a job (an upload).
     FileId
 );

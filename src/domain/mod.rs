@@ -19,6 +19,7 @@ pub mod email;
 pub mod html_report;
 pub mod ids;
 pub mod invitation_code;
+pub mod invitation_token;
 pub mod job;
 pub mod letter_bundle;
 pub mod min_norm;

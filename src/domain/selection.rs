@@ -756,14 +756,16 @@ impl Instance {
     /// [`Instance::check`] yet has no panel meeting every quota: the smallest set of
     /// features whose quotas conflict (each feature left out in turn, and kept out when
     /// the rest still conflict), then within them the bounds that conflict, found the same
-    /// way. Each step is one small integer programme over the types; should any not finish
-    /// within `limit`, the conflict is described without names.
+    /// way. Each step is one small integer programme over the types; should they not all
+    /// finish within `limit` (and [`NAMING_LIMIT`] at most, in all), the conflict is
+    /// described without names.
     pub fn conflict(&self, limit: Duration) -> String {
-        self.named_conflict(limit)
+        let deadline = Instant::now() + limit.min(NAMING_LIMIT);
+        self.named_conflict(deadline)
             .unwrap_or_else(|| "the quotas of different features cannot be met together".to_owned())
     }
 
-    fn named_conflict(&self, limit: Duration) -> Option<String> {
+    fn named_conflict(&self, deadline: Instant) -> Option<String> {
         let all: Vec<Bound> = self
             .features
             .iter()
@@ -792,7 +794,7 @@ impl Instance {
                 .filter(|b| feature_of(b) != f && features.contains(&feature_of(b)))
                 .copied()
                 .collect();
-            if !self.meets(&without, limit)? {
+            if !self.meets(&without, deadline)? {
                 features.retain(|&g| g != f);
             }
         }
@@ -800,14 +802,14 @@ impl Instance {
             .into_iter()
             .filter(|b| features.contains(&feature_of(b)))
             .collect();
-        if self.meets(&bounds, limit)? {
+        if self.meets(&bounds, deadline)? {
             return None;
         }
         let mut i = 0;
         while i < bounds.len() {
             let mut without = bounds.clone();
             without.remove(i);
-            if self.meets(&without, limit)? {
+            if self.meets(&without, deadline)? {
                 i += 1;
             } else {
                 bounds = without;
@@ -846,8 +848,9 @@ impl Instance {
     }
 
     /// Whether some panel of `k` from the pool (one per household) meets `bounds`, or
-    /// `None` when the solver could not tell within `limit`.
-    fn meets(&self, bounds: &[Bound], limit: Duration) -> Option<bool> {
+    /// `None` when the solver could not tell by `deadline`.
+    fn meets(&self, bounds: &[Bound], deadline: Instant) -> Option<bool> {
+        let limit = deadline.checked_duration_since(Instant::now())?;
         let mut problem = Problem::new(OptimizationDirection::Minimize);
         let vars = self.panel_vars(&mut problem, &vec![0.0; self.types.len()]);
         for bound in bounds {
@@ -987,6 +990,9 @@ const RISE: f64 = 1e-5;
 /// How far below a settled level the relaxation may keep a type: room for the solver's
 /// rounding.
 const RELAXED_SLACK: f64 = 1e-9;
+
+/// The longest naming the quotas that conflict may take, in all.
+const NAMING_LIMIT: Duration = Duration::from_secs(10);
 
 /// One quota bound: a feature's value at least, or at most, so many.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -208,10 +208,15 @@ impl OpenRules {
         let handing_over = |began: Option<DateTime<Utc>>, held: Option<DateTime<Utc>>| {
             began.is_some_and(|b| b <= at) && held.is_some_and(|h| at < h)
         };
+        // Between a hand-off's start and its acceptance, however late the acceptance was
+        // written beside the open.
+        let during = |m: &Handoff| {
+            m.began.is_some_and(|b| b <= at)
+                && m.accepted
+                    .map_or_else(|| handing_over(m.began, m.held_until), |a| at < a)
+        };
         if messages.iter().all(|m| m.accepted.is_none())
-            || messages
-                .iter()
-                .any(|m| m.accepted.is_none() && handing_over(m.began, m.held_until))
+            || messages.iter().any(during)
             || messages
                 .iter()
                 .any(|m| soon_after(m.began) || soon_after(m.accepted))
@@ -360,8 +365,10 @@ mod tests {
         assert!(rules.is_machine(at(45), &[going], None, None));
         assert!(rules.is_machine(at(600), &[going], None, None));
         assert!(rules.is_machine(at(600), &[Handoff::default()], None, None));
-        // A slow relay: accepted 30 s after its hand-off began, fetched as it lands.
+        // A slow relay: accepted 30 s after its hand-off began, fetched as it lands, or
+        // fetched while it was still being handed over (the acceptance written first).
         assert!(rules.is_machine(at(32), &[delivered(0, 30)], None, None));
+        assert!(rules.is_machine(at(15), &[delivered(0, 30)], None, None));
         assert!(!rules.is_machine(at(45), &[delivered(0, 30)], None, None));
         // A reminder being handed off: the open comes with it, though the invitation
         // went days ago; a person's open of the invitation before the reminder is not.

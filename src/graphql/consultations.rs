@@ -749,6 +749,12 @@ impl InvitedView {
     async fn consultation(&self) -> PublicConsultation {
         PublicConsultation(self.0.consultation.clone(), self.0.questions.clone())
     }
+    /// For a member who opened it with the code printed on their letter: the invitation's
+    /// own link token. Save and submit with it (as with an email's link), so that only the
+    /// first look-up of the code counts against the limits on codes. Null otherwise.
+    async fn token(&self) -> Option<&str> {
+        self.0.token.as_deref()
+    }
     /// Answers saved so far (cleared once submitted).
     async fn saved_answers(&self) -> Vec<AnswerValue> {
         self.0

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::domain::ids::{
     AccountId, AuditEntryId, ConsultationId, FileId, InvitationId, JobId, MembershipId, PanelId,
-    ResidentId, ResponseId, RoundId, SelectionRunId,
+    ResidentId, ResponseNumber, RoundId, SelectionRunId,
 };
 use crate::error::{AppError, AppResult};
 
@@ -47,7 +47,7 @@ global_id!(SelectionRunId, "SelectionRun");
 global_id!(MembershipId, "Membership");
 global_id!(ConsultationId, "Consultation");
 global_id!(InvitationId, "Invitation");
-global_id!(ResponseId, "Response");
+global_id!(ResponseNumber, "ResponseNumber");
 global_id!(AuditEntryId, "AuditEntry");
 
 /// Encodes an identity as an opaque ID.

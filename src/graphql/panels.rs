@@ -248,7 +248,8 @@ pub struct MembershipEventView {
     pub to: MembershipStatusValue,
     /// Why, as given.
     pub reason: Option<String>,
-    /// Who made the change (an officer, or the resident withdrawing).
+    /// Who made the change (an officer, or the resident withdrawing); for the member
+    /// reading their own history, only their own account (an officer's is null).
     pub by_account_id: Option<ID>,
     /// When.
     pub at: DateTime<Utc>,
@@ -751,7 +752,7 @@ pub struct MembershipStatusChangeInput {
     pub membership_id: ID,
     /// The new status.
     pub status: MembershipStatusValue,
-    /// Why.
+    /// Why. The member reads it too, in their membership's history.
     pub reason: Option<String>,
 }
 

@@ -5,7 +5,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::ids::{AuditEntryId, ConsultationId, ResponseId};
+use crate::domain::ids::{AuditEntryId, ConsultationId, ResponseNumber};
 use crate::graphql::consultations::{AnswerChannelValue, ChannelValue};
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
@@ -31,8 +31,8 @@ pub struct ResponseFilterInput {
     #[graphql(default)]
     pub answers: Vec<AnswerConditionInput>,
     /// Only responses with a free-text answer containing this (1 to 200 characters,
-    /// whatever their case; on SQLite only the letters A to Z are matched whatever their
-    /// case).
+    /// whatever their case: the letters A to Z always; others as the database folds case,
+    /// on PostgreSQL by its locale, on SQLite not at all).
     pub text: Option<String>,
 }
 
@@ -48,7 +48,8 @@ pub struct AnswerConditionInput {
     pub min: Option<i32>,
     /// A scale answer at most this.
     pub max: Option<i32>,
-    /// `false` for responses that did not answer it (skipped, or not shown to them).
+    /// `false` for responses that did not answer it (skipped, or not shown to them); then
+    /// no options or values may be given.
     #[graphql(default = true)]
     pub answered: bool,
 }
@@ -82,12 +83,9 @@ pub struct ResponseNode(pub ResponseView);
 /// give their number and answers only.
 #[Object(name = "Response")]
 impl ResponseNode {
-    /// Opaque identifier.
-    async fn id(&self) -> ID {
-        id::encode(self.0.id)
-    }
-    /// 1 for the consultation's first response, and so on in the order they came; the
-    /// same number as in the responses export, whatever the filter.
+    /// 1 for the consultation's first response, and so on in the order they came (for an
+    /// anonymous consultation, in a shuffle keyed by the server's secret, which follows no
+    /// order); the same number as in the responses export, whatever the filter.
     async fn number(&self) -> u64 {
         self.0.number
     }
@@ -100,13 +98,11 @@ impl ResponseNode {
     async fn invitation_channel(&self) -> Option<ChannelValue> {
         self.0.invited_by.map(Into::into)
     }
-    /// The day it came, UTC (null for an anonymous consultation).
+    /// The day it came, UTC (null for an anonymous consultation). The time is not given:
+    /// it would tie the response to its invitation's completion, which
+    /// `response-members.csv` does, logged.
     async fn submitted_on(&self) -> Option<NaiveDate> {
         self.0.submitted_on
-    }
-    /// When it came (null for an anonymous consultation).
-    async fn submitted_at(&self) -> Option<DateTime<Utc>> {
-        self.0.submitted_at
     }
     /// Its answers, in question order; a question it did not answer is left out.
     async fn answers(&self) -> Vec<ResponseAnswer> {
@@ -181,10 +177,12 @@ pub struct ResponseQuery;
 
 #[Object]
 impl ResponseQuery {
-    /// A consultation's responses in the order they came, with every answer, free text
-    /// included (OFFICER; never SCRUTINY). Filter by the way or the day they came (not for
-    /// an anonymous consultation), by answers, and by words in free text. An unknown
-    /// question or option in a filter is `BAD_USER_INPUT` naming it.
+    /// A consultation's responses by number, with every answer, free text included
+    /// (OFFICER; never SCRUTINY). Filter by the way or the day they came (not for an
+    /// anonymous consultation), by answers, and by words in free text. An unknown question
+    /// or option in a filter is `BAD_USER_INPUT` naming it. An anonymous consultation's
+    /// responses are read once it is closed (`CONFLICT` before). Each read is written in
+    /// the audit log.
     #[graphql(
         guard = "RoleGuard::OFFICER",
         complexity = "connection_complexity(first, child_complexity)"
@@ -200,19 +198,25 @@ impl ResponseQuery {
         #[graphql(desc = "Which responses.")] filter: Option<ResponseFilterInput>,
     ) -> async_graphql::Result<Connection<String, ResponseNode>> {
         let consultation = id::decode::<ConsultationId>(&consultation_id, "consultationId")?;
-        let page = Page::<ResponseId>::parse(first, after.as_deref())?;
+        let page = Page::<ResponseNumber>::parse(first, after.as_deref())?;
         let state = context::state(ctx)?;
         let filter: ResponseFilter = filter.unwrap_or_default().into();
+        let request = context::request(ctx);
         let rows = responses::list(
             state,
-            &context::caller(ctx),
+            &request.caller,
+            request.client,
             consultation,
             &filter,
-            page.after,
+            page.after.and_then(|n| u64::try_from(n.get()).ok()),
             page.first,
         )
         .await?;
-        Ok(page.connection(rows, |r| r.id, ResponseNode))
+        Ok(page.connection(
+            rows,
+            |r| ResponseNumber(i64::try_from(r.number).unwrap_or(i64::MAX)),
+            ResponseNode,
+        ))
     }
 
     /// The audit log, newest first (ADMIN): staff actions on residents' personal data.

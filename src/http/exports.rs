@@ -24,7 +24,10 @@ use crate::service::{
 };
 
 /// The caller of a download request, or the response refusing it.
-async fn authenticated(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Response> {
+pub(crate) async fn authenticated(
+    state: &HttpState,
+    headers: &HeaderMap,
+) -> Result<Caller, Response> {
     caller(state, headers)
         .await
         .map_err(|refusal| refusal.into_response(ResponseType::Json))

@@ -13,9 +13,8 @@ use crate::domain::ids::ConsultationId;
 use crate::graphql::id;
 use crate::http::HttpState;
 use crate::http::error::respond;
-use crate::http::exports::{download, headers_for};
-use crate::http::graphql::{caller, client_address};
-use crate::http::negotiate::ResponseType;
+use crate::http::exports::{authenticated, download, headers_for};
+use crate::http::graphql::client_address;
 use crate::service::auth::{Caller, ClientAddress};
 use crate::service::response_csv;
 
@@ -31,9 +30,7 @@ async fn asked(
     let client = client_address(state, &request);
     let headers = request.headers().clone();
     drop(request);
-    let caller = caller(state, &headers)
-        .await
-        .map_err(|refusal| refusal.into_response(ResponseType::Json))?;
+    let caller = authenticated(state, &headers).await?;
     let id = id::decode::<ConsultationId>(consultation, "consultation").map_err(respond)?;
     Ok((caller, client, id))
 }

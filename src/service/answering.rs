@@ -28,7 +28,8 @@ use crate::domain::consultation::{
     AnswerChannel, Channel, Consultation, QuestionItem, Status, accepts_answers,
 };
 use crate::domain::ids::{ConsultationId, InvitationId, ResidentId, ResponseId};
-use crate::domain::invitation_code::InvitationCode;
+use crate::domain::invitation_code::{CODE_LEN, InvitationCode};
+use crate::domain::invitation_token::token_again;
 use crate::domain::panel::Profile;
 use crate::domain::questionnaire::{
     Answer, AnswerError, check_answer, check_submission, visible_answers,
@@ -137,10 +138,12 @@ pub enum Access {
 
 impl Access {
     /// What a respondent holds without logging in: the token from their link (`cpc_…`),
-    /// or the code printed on their letter, with or without its hyphen. A code with a
-    /// typing mistake is `BAD_USER_INPUT` on `field`, before any look-up.
+    /// or the code printed on their letter, with or without its hyphen. A code (ten
+    /// symbols, whatever separates them) with a typing mistake is `BAD_USER_INPUT` on
+    /// `field`, before any look-up; anything else is taken for a token.
     pub fn holding(key: String, client: ClientAddress, field: &str) -> AppResult<Self> {
-        if key.trim().starts_with(INVITATION_PREFIX) {
+        let symbols = key.chars().filter(|c| c.is_alphanumeric()).count();
+        if key.trim().starts_with(INVITATION_PREFIX) || symbols != CODE_LEN {
             return Ok(Self::Token(key));
         }
         InvitationCode::parse(&key)
@@ -160,6 +163,9 @@ pub struct Invited {
     pub questions: Vec<QuestionItem>,
     /// Answers saved so far, by question key.
     pub saved: Vec<(String, Answer)>,
+    /// The invitation's link token, for a member who opened it with their letter's code:
+    /// saving and submitting with it need no further look-up of the code.
+    pub token: Option<String>,
 }
 
 fn not_found() -> AppError {
@@ -279,9 +285,13 @@ async fn resolve_with_consultation(
 /// given them (paper, phone), never answers being written.
 fn as_officer(caller: &Caller, access: &Access) -> bool {
     match access {
-        Access::Token(_) | Access::LetterCode { .. } => false,
+        Access::Token(_) => false,
         Access::Code(_) => true,
-        Access::Invitation(_) => caller.role() != Some(Role::Resident),
+        // Staff print the letters and so hold every code: with one they still only enter
+        // what the member gave them, through `responseEnter`.
+        Access::Invitation(_) | Access::LetterCode { .. } => {
+            caller.role().is_some_and(|role| role != Role::Resident)
+        }
     }
 }
 
@@ -289,11 +299,24 @@ fn as_officer(caller: &Caller, access: &Access) -> bool {
 /// its holder; an officer sees no saved answers).
 ///
 /// Opening it with the code printed on a postal letter is what following the link of an
-/// email is: the invitation is counted as clicked, as the link's redirect counts it.
+/// email is: the invitation is counted as clicked, as the link's redirect counts it, and
+/// the member is given the link's token to save and submit with.
 pub async fn open(state: &AppState, caller: &Caller, access: Access) -> AppResult<Invited> {
     let db = state.db.reader();
     let (mut row, consultation) = resolve_with_consultation(db, state, caller, &access).await?;
-    if let Access::LetterCode { .. } = access {
+    let officer = as_officer(caller, &access);
+    let mut token = None;
+    if let Access::LetterCode { .. } = access
+        && !officer
+    {
+        token = Some(
+            token_again(&state.codes, &row.token_salt, &row.token_hash).ok_or_else(|| {
+                AppError::internal(anyhow::anyhow!(
+                    "invitation {}: no secret gives its token",
+                    row.id
+                ))
+            })?,
+        );
         let click = Event {
             invitation: InvitationId(row.id),
             kind: EventKind::Clicked,
@@ -311,9 +334,10 @@ pub async fn open(state: &AppState, caller: &Caller, access: Access) -> AppResul
             .ok_or_else(not_found)?;
     }
     let mut invited = invited(db, state, row, consultation).await?;
-    if as_officer(caller, &access) {
+    if officer {
         invited.saved.clear();
     }
+    invited.token = token;
     Ok(invited)
 }
 
@@ -333,6 +357,7 @@ async fn invited(
         consultation,
         questions,
         saved,
+        token: None,
     })
 }
 

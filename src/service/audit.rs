@@ -17,6 +17,8 @@ use crate::state::AppState;
 /// What was done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// A page of a consultation's responses read (answers, free text included).
+    ResponsesRead,
     /// A consultation's responses downloaded (answers, free text included).
     ResponsesExport,
     /// Which member gave which response of a consultation, downloaded.
@@ -27,6 +29,7 @@ impl Action {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::ResponsesRead => "responses.read",
             Self::ResponsesExport => "responses.export",
             Self::ResponseMembersExport => "response_members.export",
         }

@@ -9,8 +9,8 @@
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 
 use crate::db::entities::{consultation, question};
@@ -125,18 +125,6 @@ pub struct TemplateChanges {
 }
 
 impl TemplateChanges {
-    fn any(&self) -> bool {
-        [
-            &self.invite_subject,
-            &self.invite_text,
-            &self.reminder_subject,
-            &self.reminder_text,
-            &self.sms_text,
-        ]
-        .iter()
-        .any(|t| t.is_some())
-    }
-
     fn applied_to(&self, mut templates: Templates) -> Templates {
         let pairs = [
             (&self.invite_subject, &mut templates.invite_subject),
@@ -429,8 +417,10 @@ pub async fn create(
 
 /// Changes a draft's wording, times, audience or templates: only what `changes` names,
 /// the consultation as changed checked whole (a close time against a stored open time, a
-/// sample against a stored panel). Only the named columns are written, so two officers
-/// editing different fields at once keep both edits.
+/// sample against a stored panel). The draft is read, checked and written in one
+/// transaction holding its row (PostgreSQL; SQLite's one writer runs them one at a
+/// time), so two officers' edits never combine into one neither checked; only the named
+/// columns are written, so each keeps the other's edits of other fields.
 pub async fn update(
     state: &AppState,
     caller: &Caller,
@@ -438,8 +428,15 @@ pub async fn update(
     changes: ConsultationChanges,
 ) -> AppResult<Consultation> {
     caller.require(OFFICERS)?;
-    let db = state.db.writer();
-    let current = row_of(db, id).await?;
+    let txn = state.db.writer().begin().await?;
+    let db = &txn;
+    let current = consultation::Entity::find_by_id(id.get())
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound {
+            what: "consultation",
+        })?;
     require_draft(&current)?;
     let stored_seed = current.sample_seed.clone();
     let stored_code = current.open_code.clone();
@@ -472,13 +469,34 @@ pub async fn update(
     if changes.reading_age_target.is_some() {
         row.reading_age_target = Set(checked.reading_age_target);
     }
-    if changes.templates.any() {
-        let t = checked.templates;
-        row.invite_subject = Set(t.invite_subject);
-        row.invite_text = Set(t.invite_text);
-        row.reminder_subject = Set(t.reminder_subject);
-        row.reminder_text = Set(t.reminder_text);
-        row.sms_text = Set(t.sms_text);
+    let (named, t) = (&changes.templates, checked.templates);
+    let columns = [
+        (
+            named.invite_subject.is_some(),
+            &mut row.invite_subject,
+            t.invite_subject,
+        ),
+        (
+            named.invite_text.is_some(),
+            &mut row.invite_text,
+            t.invite_text,
+        ),
+        (
+            named.reminder_subject.is_some(),
+            &mut row.reminder_subject,
+            t.reminder_subject,
+        ),
+        (
+            named.reminder_text.is_some(),
+            &mut row.reminder_text,
+            t.reminder_text,
+        ),
+        (named.sms_text.is_some(), &mut row.sms_text, t.sms_text),
+    ];
+    for (named, column, text) in columns {
+        if named {
+            *column = Set(text);
+        }
     }
     if let Some(n) = changes.max_reminders {
         row.max_reminders = Set(i32::try_from(n).unwrap_or(0));
@@ -501,7 +519,9 @@ pub async fn update(
     if updated.rows_affected == 0 {
         return Err(frozen());
     }
-    find_any(db, id).await
+    let changed = find_any(db, id).await?;
+    txn.commit().await?;
+    Ok(changed)
 }
 
 fn frozen() -> AppError {

@@ -8,8 +8,6 @@
 //! hundred members, never one long one, and a member is invited at most once (a unique
 //! index), so a job taken up again after a crash carries on where it stopped.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -20,12 +18,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::entities::{consultation, invitation, outbox};
 use crate::db::files::{self, NewFile};
-use crate::domain::code_key::{CodeKey, CodeKeys};
 use crate::domain::consultation::{Channel, Consultation, Status, email_html, render};
 use crate::domain::ids::{ConsultationId, FileId, InvitationId, JobId};
 use crate::domain::invitation_code::InvitationCode;
+use crate::domain::invitation_token::{new_token, token_again};
 use crate::domain::job::{Job, JobKind};
-use crate::domain::session_token::{INVITATION_PREFIX, TokenHash};
+use crate::domain::session_token::TokenHash;
 use crate::domain::tracking::{Stage, invite_key, reminder_key};
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
@@ -38,35 +36,6 @@ use crate::state::AppState;
 
 /// Members invited per transaction.
 const CHUNK: usize = 250;
-
-/// What a personal token is derived for (with the code secret and the invitation's salt).
-const TOKEN_PURPOSE: &str = "consultation-invitation";
-
-/// A new invitation's salt (base64) and the personal token it gives under `key`.
-fn new_token(key: &CodeKey) -> (String, String) {
-    let salt: [u8; 16] = rand::random();
-    let salt = URL_SAFE_NO_PAD.encode(salt);
-    let token = token_from(key, &salt);
-    (salt, token)
-}
-
-/// The personal token of an invitation with `salt`, under `key`: `cpc_` and 256 bits.
-fn token_from(key: &CodeKey, salt: &str) -> String {
-    format!(
-        "{INVITATION_PREFIX}{}",
-        URL_SAFE_NO_PAD.encode(key.derive(TOKEN_PURPOSE, salt.as_bytes()))
-    )
-}
-
-/// An invitation's token again, for a reminder: under the current secret or, after a
-/// rotation, the previous one it was made under; `None` when no configured secret gives
-/// its stored hash.
-fn token_again(keys: &CodeKeys, salt: &str, stored_hash: &str) -> Option<String> {
-    std::iter::once(&keys.current)
-        .chain(&keys.previous)
-        .map(|key| token_from(key, salt))
-        .find(|token| TokenHash::of(token).as_str() == stored_hash)
-}
 
 /// What inviting is asked to do.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -951,18 +920,27 @@ pub(crate) fn reached(stage: Stage) -> String {
     )
 }
 
+/// `1` for an invitation opened only by machines (a proxy, a scanner, a mail server on
+/// arrival) that no person has got to opened or beyond, else `0`, as SQL.
+pub(crate) fn machine_opened_only() -> String {
+    format!(
+        "CASE WHEN machine_opened_at IS NOT NULL AND {} = 0 THEN 1 ELSE 0 END",
+        reached(Stage::Opened)
+    )
+}
+
 /// A consultation's invitations counted by channel, with one grouped query.
 pub async fn counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Vec<Counts>> {
     let sql = format!(
         "SELECT channel, COUNT(*) AS invited, SUM({}) AS sent, \
            COUNT(bounced_at) AS bounced, SUM({}) AS opened, \
-           SUM(CASE WHEN machine_opened_at IS NOT NULL AND opened_at IS NULL THEN 1 ELSE 0 END) \
-             AS machine_opened_only, \
+           SUM({}) AS machine_opened_only, \
            SUM({}) AS clicked, SUM({}) AS started, SUM({}) AS completed \
          FROM invitations WHERE consultation_id = $1 AND revoked_at IS NULL \
          GROUP BY channel ORDER BY channel",
         reached(Stage::Sent),
         reached(Stage::Opened),
+        machine_opened_only(),
         reached(Stage::Clicked),
         reached(Stage::Started),
         reached(Stage::Completed),

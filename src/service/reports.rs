@@ -1439,10 +1439,11 @@ fn young_notes(
 async fn flag_counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<(u64, u64)> {
     let rows = query(
         db,
-        "SELECT COUNT(bounced_at), \
-           COUNT(CASE WHEN machine_opened_at IS NOT NULL AND opened_at IS NULL THEN 1 END) \
-         FROM invitations WHERE consultation_id = $1 AND revoked_at IS NULL"
-            .to_owned(),
+        format!(
+            "SELECT COUNT(bounced_at), COALESCE(SUM({}), 0) \
+             FROM invitations WHERE consultation_id = $1 AND revoked_at IS NULL",
+            crate::service::invitations::machine_opened_only()
+        ),
         vec![id.get().into()],
     )
     .await?;
@@ -1478,7 +1479,7 @@ async fn days(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Vec<Da
                         .iter()
                         .map(|c| format!("COALESCE({c}, '9999')"))
                         .collect();
-                    format!("min({})", padded.join(", "))
+                    format!("NULLIF(min({}), '9999')", padded.join(", "))
                 }
             };
             let day = if postgres {

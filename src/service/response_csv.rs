@@ -16,14 +16,14 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::db::entities::response;
 use crate::domain::consultation::{Consultation, QuestionItem};
-use crate::domain::ids::{ConsultationId, ResponseId};
+use crate::domain::ids::ConsultationId;
 use crate::domain::questionnaire::QuestionKind;
 use crate::error::{AppError, AppResult};
 use crate::service::audit::{self, Action};
 use crate::service::auth::{Caller, ClientAddress};
 use crate::service::report_csv::spreadsheet_safe;
 use crate::service::reports::query;
-use crate::service::responses::{self, ResponseFilter, answers_of, given, readable};
+use crate::service::responses::{self, Numbering, ResponseFilter, answers_of, given, readable};
 use crate::state::AppState;
 
 /// Responses written in one piece of the stream.
@@ -125,23 +125,18 @@ impl ResponsesExport {
         writer.into_inner().map_err(AppError::internal)
     }
 
-    /// The rows of up to a thousand responses after `after`, and the last one's id; `None`
-    /// once every response is written.
+    /// The rows of up to a thousand responses numbered after `after`, and the last one's
+    /// number; `None` once every response is written.
     pub async fn rows(
         &self,
         state: &AppState,
-        after: Option<ResponseId>,
-    ) -> AppResult<Option<(Vec<u8>, ResponseId)>> {
+        after: Option<u64>,
+    ) -> AppResult<Option<(Vec<u8>, u64)>> {
         let db = state.db.reader();
-        let page = responses::page(
-            db,
-            self.consultation.id,
-            &ResponseFilter::default(),
-            after,
-            CHUNK,
-        )
-        .await?;
-        let Some(last) = page.last().map(|row| ResponseId(row.id)) else {
+        let numbering = Numbering::of(state, &self.consultation);
+        let page =
+            responses::page(db, &numbering, &ResponseFilter::default(), after, CHUNK).await?;
+        let Some(last) = page.last().map(|row| row.number) else {
             return Ok(None);
         };
         let ids: Vec<i64> = page.iter().map(|row| row.id).collect();

@@ -2,23 +2,30 @@
 //! text included, paged and filtered (by how they came, the day, answers, words in the
 //! free text). Never SCRUTINY's: scrutiny members read aggregates only.
 //!
-//! Each response has a number, 1 for the first submitted, kept whatever the filter, so a
-//! comment found here is found again in the export. An anonymous consultation's responses
-//! show their answers and number only: the day and the way each came would pair it with
-//! the member whose invitation shows them, so they are neither shown nor filtered on.
+//! Each response has a number, kept whatever the filter, so a comment found here is found
+//! again in the export: 1 for the first submitted. An anonymous consultation's responses
+//! show their answers and number only, and only once it is closed: the day and the way
+//! each came, its place in the order they came, or a response appearing beside a
+//! completion while it is open would pair it with the member whose invitation shows
+//! them. Its numbers are a shuffle keyed by the code secret, so they follow no order an
+//! officer can see. Every read is written in the audit log.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Value};
+use chrono::NaiveDate;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
+};
 
-use crate::db::entities::answer;
-use crate::domain::consultation::{AnswerChannel, Channel, Consultation, QuestionItem};
+use crate::db::entities::{answer, response};
+use crate::domain::code_key::CodeKey;
+use crate::domain::consultation::{AnswerChannel, Channel, Consultation, QuestionItem, Status};
 use crate::domain::ids::{ConsultationId, ResponseId};
 use crate::domain::questionnaire::QuestionKind;
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
+use crate::service::audit::{self, Action};
+use crate::service::auth::{Caller, ClientAddress};
 use crate::service::consultations::{self, OFFICERS};
 use crate::service::reports::query;
 use crate::state::AppState;
@@ -56,9 +63,10 @@ pub struct AnswerCondition {
 /// One submitted response, as an officer reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResponseView {
-    /// Its identity.
+    /// Its identity (never shown: its order would give away an anonymous response's).
     pub id: ResponseId,
-    /// 1 for the consultation's first response, and so on in the order they came.
+    /// 1 for the consultation's first response, and so on in the order they came (for an
+    /// anonymous consultation, in a keyed shuffle).
     pub number: u64,
     /// How it came; `None` for an anonymous consultation.
     pub channel: Option<AnswerChannel>,
@@ -67,8 +75,6 @@ pub struct ResponseView {
     pub invited_by: Option<Channel>,
     /// The day it came (UTC); `None` for an anonymous consultation.
     pub submitted_on: Option<NaiveDate>,
-    /// When it came; `None` for an anonymous consultation.
-    pub submitted_at: Option<DateTime<Utc>>,
     /// Its answers, in question order.
     pub answers: Vec<GivenAnswer>,
 }
@@ -88,7 +94,8 @@ pub struct GivenAnswer {
     pub text: Option<String>,
 }
 
-/// A consultation an officer may read the responses of, with its questions.
+/// A consultation an officer may read the responses of, with its questions: an anonymous
+/// one only once closed (`CONFLICT` before).
 pub(crate) async fn readable(
     state: &AppState,
     caller: &Caller,
@@ -97,24 +104,42 @@ pub(crate) async fn readable(
     caller.require(OFFICERS)?;
     let db = state.db.reader();
     let consultation = consultations::find_any(db, id).await?;
+    if consultation.anonymous && consultation.status != Status::Closed {
+        return Err(AppError::conflict(
+            "This consultation is anonymous: its responses can be read one by one once it is closed, so that none can be paired with a completion as it comes.",
+        ));
+    }
     let questions = consultations::frozen_questions(db, &state.questions, &consultation).await?;
     Ok((consultation, questions))
 }
 
-/// A page of a consultation's responses in the order they came, after `after`, that meet
-/// `filter` (OFFICER); up to `limit + 1`, so the caller can tell whether more follow.
+/// A page of a consultation's responses by number, after the number `after`, that meet
+/// `filter` (OFFICER); up to `limit + 1`, so the caller can tell whether more follow. The
+/// read is written in the audit log.
 pub async fn list(
     state: &AppState,
     caller: &Caller,
+    client: ClientAddress,
     id: ConsultationId,
     filter: &ResponseFilter,
-    after: Option<ResponseId>,
+    after: Option<u64>,
     limit: u64,
 ) -> AppResult<Vec<ResponseView>> {
     let (consultation, questions) = readable(state, caller, id).await?;
     check_filter(&consultation, &questions, filter)?;
     let db = state.db.reader();
-    let rows = page(db, id, filter, after, limit.saturating_add(1)).await?;
+    let numbering = Numbering::of(state, &consultation);
+    let rows = page(db, &numbering, filter, after, limit.saturating_add(1)).await?;
+    audit::record(
+        state.db.writer(),
+        caller,
+        client,
+        Action::ResponsesRead,
+        format!("consultation:{id}"),
+        Some(u64::try_from(rows.len()).unwrap_or(u64::MAX).min(limit)),
+        state.clock.now(),
+    )
+    .await?;
     views(db, rows, &questions, consultation.anonymous).await
 }
 
@@ -173,6 +198,22 @@ fn check_filter(
                 "Only an agreement or rating question has a scale.",
             ));
         }
+        if !condition.answered
+            && (!condition.options.is_empty() || condition.min.is_some() || condition.max.is_some())
+        {
+            return Err(AppError::bad_input(
+                format!("{field}.answered"),
+                "A question not answered has no options or value to ask for.",
+            ));
+        }
+        if let (Some(min), Some(max)) = (condition.min, condition.max)
+            && max < min
+        {
+            return Err(AppError::bad_input(
+                format!("{field}.max"),
+                "The largest value is below the smallest.",
+            ));
+        }
         let known = option_keys(&item.question.kind);
         if let Some(unknown) = condition.options.iter().find(|o| !known.contains(o)) {
             return Err(AppError::bad_input(
@@ -199,31 +240,57 @@ pub(crate) struct Row {
     pub(crate) number: u64,
     pub(crate) channel: String,
     pub(crate) submitted_on: NaiveDate,
-    pub(crate) submitted_at: Option<DateTime<Utc>>,
     pub(crate) invited_by: Option<String>,
 }
 
-/// Up to `limit` of the consultation's responses after `after` that meet `filter`, in id
-/// order, each with its number among all the consultation's responses.
+/// How a consultation's responses are numbered: in the order they came, or (anonymous) in
+/// a shuffle keyed by the code secret and the consultation.
+pub(crate) enum Numbering {
+    /// 1 for the first to come.
+    Arrival(ConsultationId),
+    /// By the keyed digest of each response's id.
+    Shuffled(ConsultationId, CodeKey),
+}
+
+impl Numbering {
+    /// The numbering of `consultation`'s responses.
+    pub(crate) fn of(state: &AppState, consultation: &Consultation) -> Self {
+        if consultation.anonymous {
+            Self::Shuffled(consultation.id, state.codes.current.clone())
+        } else {
+            Self::Arrival(consultation.id)
+        }
+    }
+
+    fn consultation(&self) -> ConsultationId {
+        match self {
+            Self::Arrival(id) | Self::Shuffled(id, _) => *id,
+        }
+    }
+}
+
+/// Up to `limit` of the consultation's responses numbered after `after` that meet
+/// `filter`, in number order, each numbered among all the consultation's responses.
 pub(crate) async fn page(
     db: &impl ConnectionTrait,
-    id: ConsultationId,
+    numbering: &Numbering,
     filter: &ResponseFilter,
-    after: Option<ResponseId>,
+    after: Option<u64>,
     limit: u64,
 ) -> AppResult<Vec<Row>> {
-    let mut values: Vec<Value> = vec![id.get().into(), after.map_or(0, ResponseId::get).into()];
+    let id = numbering.consultation();
+    let mut values: Vec<Value> = vec![id.get().into()];
     let mut bind = |value: Value| {
         values.push(value);
         format!("${}", values.len())
     };
     let mut sql = String::from(
-        "SELECT t.id, t.number, t.channel, t.submitted_on, t.submitted_at, i.channel \
-         FROM (SELECT s.id, s.invitation_id, s.channel, s.submitted_on, s.submitted_at, \
+        "SELECT t.id, t.number, t.channel, t.submitted_on, i.channel \
+         FROM (SELECT s.id, s.invitation_id, s.channel, s.submitted_on, \
                  ROW_NUMBER() OVER (ORDER BY s.id) AS number \
                FROM responses s WHERE s.consultation_id = $1) t \
          LEFT JOIN invitations i ON i.id = t.invitation_id \
-         WHERE t.id > $2",
+         WHERE 1 = 1",
     );
     if !filter.channels.is_empty() {
         let list: Vec<String> = filter
@@ -269,11 +336,16 @@ pub(crate) async fn page(
             bind(pattern.into())
         ));
     }
-    sql.push_str(&format!(
-        " ORDER BY t.id LIMIT {}",
-        bind(i64::try_from(limit).unwrap_or(i64::MAX).into())
-    ));
-    query(db, sql, values)
+    let arrival = matches!(numbering, Numbering::Arrival(_));
+    if arrival {
+        // In number order, the page alone; a shuffle is ordered below, in memory.
+        sql.push_str(&format!(
+            " AND t.number > {} ORDER BY t.number LIMIT {}",
+            bind(i64::try_from(after.unwrap_or(0)).unwrap_or(i64::MAX).into()),
+            bind(i64::try_from(limit).unwrap_or(i64::MAX).into())
+        ));
+    }
+    let mut rows = query(db, sql, values)
         .await?
         .iter()
         .map(|row| {
@@ -283,11 +355,53 @@ pub(crate) async fn page(
                 number: u64::try_from(number).unwrap_or(0),
                 channel: row.try_get_by_index(2)?,
                 submitted_on: row.try_get_by_index(3)?,
-                submitted_at: row.try_get_by_index(4)?,
-                invited_by: row.try_get_by_index(5)?,
+                invited_by: row.try_get_by_index(4)?,
             })
         })
-        .collect()
+        .collect::<AppResult<Vec<Row>>>()?;
+    if let Numbering::Shuffled(_, key) = numbering {
+        let numbers = shuffled_numbers(db, id, key).await?;
+        for row in &mut rows {
+            row.number = numbers.get(&row.id).copied().unwrap_or(0);
+        }
+        rows.retain(|row| row.number > after.unwrap_or(0));
+        rows.sort_by_key(|row| row.number);
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    }
+    Ok(rows)
+}
+
+/// Every response of an anonymous consultation numbered 1, 2, … in the order of a keyed
+/// digest of its id: an order no one without the code secret can tie to the order they
+/// came in.
+async fn shuffled_numbers(
+    db: &impl ConnectionTrait,
+    id: ConsultationId,
+    key: &CodeKey,
+) -> AppResult<HashMap<i64, u64>> {
+    let ids: Vec<i64> = response::Entity::find()
+        .select_only()
+        .column(response::Column::Id)
+        .filter(response::Column::ConsultationId.eq(id.get()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut keyed: Vec<([u8; 32], i64)> = ids
+        .into_iter()
+        .map(|response| {
+            let salt = format!("{id}:{response}");
+            (
+                key.derive("anonymous-response-order", salt.as_bytes()),
+                response,
+            )
+        })
+        .collect();
+    keyed.sort_unstable();
+    Ok(keyed
+        .into_iter()
+        .zip(1..)
+        .map(|((_, response), number)| (response, number))
+        .collect())
 }
 
 /// `text` with the characters `LIKE` treats specially escaped by a backslash.
@@ -390,7 +504,6 @@ async fn views(
                 channel: (!anonymous).then_some(channel),
                 invited_by: invited_by.filter(|_| !anonymous),
                 submitted_on: (!anonymous).then_some(row.submitted_on),
-                submitted_at: row.submitted_at.filter(|_| !anonymous),
                 answers: given,
             })
         })

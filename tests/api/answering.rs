@@ -359,3 +359,155 @@ async fn paper_and_open_link_answers_to_questions_their_answers_hide_are_dropped
         .unwrap();
     assert_eq!(answer_keys(&stored), ["visit"]);
 }
+
+const OPEN_BY_CODE: &str = "query($token: String!) {
+    invitationByToken(token: $token) { invitationId stage token savedAnswers { questionKey } }
+}";
+
+#[tokio::test]
+async fn the_token_a_letter_code_gives_saves_and_submits_when_codes_are_refused_for_the_hour() {
+    use civic_panel::domain::invitation_code::InvitationCode;
+    let app = TestApp::spawn_with(|config| {
+        config.redeem_max_failures_per_client = 1_000;
+        config.redeem_max_failures_global = 3;
+    })
+    .await;
+    let officer = app.token_for(Role::Officer).await;
+    let (_, code) = posted(&app, &officer).await;
+    let body = app
+        .graphql(OPEN_BY_CODE, json!({ "token": code }), None)
+        .await;
+    let token = body["data"]["invitationByToken"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    assert!(token.starts_with("cpc_"), "{token}");
+    // Guessing fills the hour's limit on everyone's codes.
+    let mut refused = false;
+    for _ in 0..5 {
+        let guess = InvitationCode::generate(&mut rand::rng()).display();
+        let body = app.graphql(BY_TOKEN, json!({ "token": guess }), None).await;
+        refused |= error_code(&body) == "RATE_LIMITED";
+    }
+    assert!(refused, "the global limit was reached");
+    let body = app.graphql(BY_TOKEN, json!({ "token": code }), None).await;
+    assert_eq!(error_code(&body), "RATE_LIMITED", "{body}");
+    // The member who opened it before goes on with the token.
+    let body = app
+        .graphql(
+            SAVE,
+            json!({ "input": { "token": token, "answers": [{ "questionKey": "satisfaction", "value": 6 }] } }),
+            None,
+        )
+        .await;
+    assert_eq!(body["data"]["answersSave"]["stage"], "STARTED", "{body}");
+    let body = app
+        .graphql(
+            SUBMIT,
+            json!({ "input": { "token": token, "answers": full_answers("no") } }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["responseSubmit"]["stage"], "COMPLETED",
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn staff_holding_a_letter_code_enter_paper_answers_but_never_answer_online_as_the_member() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let (consultation, code) = posted(&app, &officer).await;
+    // Opened by an officer: no click, no token, no drafts shown.
+    let body = app
+        .graphql(OPEN_BY_CODE, json!({ "token": code }), Some(&officer))
+        .await;
+    let opened = &body["data"]["invitationByToken"];
+    assert_eq!(opened["stage"], "SENT", "{body}");
+    assert!(opened["token"].is_null(), "{body}");
+    for document in [SAVE, SUBMIT] {
+        let body = app
+            .graphql(
+                document,
+                json!({ "input": { "token": code, "answers": full_answers("no") } }),
+                Some(&officer),
+            )
+            .await;
+        assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    }
+    // The member drafts a comment online, then posts the paper form without it: the
+    // officer's entry records the form alone.
+    let body = app
+        .graphql(
+            SAVE,
+            json!({ "input": { "token": code, "answers": [
+                { "questionKey": "unhappy", "options": ["yes"] },
+                { "questionKey": "why", "text": "A draft never sent." }
+            ] } }),
+            None,
+        )
+        .await;
+    assert_eq!(body["data"]["answersSave"]["stage"], "STARTED", "{body}");
+    let body = app
+        .graphql(
+            ENTER,
+            json!({ "input": { "code": code, "channel": "PAPER", "answers": full_answers("yes") } }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["responseEnter"]["stage"], "COMPLETED",
+        "{body}"
+    );
+    let stored = answer::Entity::find().all(app.db()).await.unwrap();
+    assert!(!answer_keys(&stored).contains(&"why"), "{stored:?}");
+    let post = progress(&app, &officer, &consultation, "POST").await;
+    assert_eq!(post["completed"], 1, "{post}");
+}
+
+#[tokio::test]
+async fn a_reprinted_or_revoked_letters_code_opens_nothing() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let (consultation, old) = posted(&app, &officer).await;
+    let body = app
+        .graphql(
+            "mutation($id: ID!) { consultationLettersExport(input: { consultationId: $id, reprint: true }) { job { id } } }",
+            json!({ "id": consultation }),
+            Some(&officer),
+        )
+        .await;
+    let job = body["data"]["consultationLettersExport"]["job"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    app.run_jobs().await;
+    let body = app.graphql(BY_TOKEN, json!({ "token": old }), None).await;
+    assert_eq!(error_code(&body), "NOT_FOUND", "the old code: {body}");
+    // The reprinted letter's code works, until the invitation is revoked.
+    let job = app.job(&officer, &job).await;
+    let url = job["result"]["mailMergeUrl"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{job}"));
+    let file = app.get(url, Some(&officer)).await;
+    let reprinted = crate::helpers::csv_rows(&file.bytes)[1][7].clone();
+    assert_ne!(reprinted, old);
+    let body = app
+        .graphql(BY_TOKEN, json!({ "token": reprinted }), None)
+        .await;
+    let invitation = body["data"]["invitationByToken"]["invitationId"].clone();
+    assert!(invitation.is_string(), "{body}");
+    let body = app
+        .graphql(
+            "mutation($id: ID!) { invitationRevoke(input: { invitationId: $id }) { id } }",
+            json!({ "id": invitation }),
+            Some(&officer),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let body = app
+        .graphql(BY_TOKEN, json!({ "token": reprinted }), None)
+        .await;
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+}

@@ -134,3 +134,69 @@ async fn editing_a_draft_changes_only_the_fields_named() {
     let body = update(&app, &officer, &id, json!({ "title": "Too late" })).await;
     assert_eq!(error_code(&body), "CONFLICT", "{body}");
 }
+
+#[tokio::test]
+async fn two_officers_editing_one_draft_at_once_keep_each_others_edits_and_never_a_bad_mix() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    let body = app
+        .graphql(
+            CREATE,
+            json!({ "input": { "title": "Parks", "openLink": true } }),
+            Some(&officer),
+        )
+        .await;
+    let id = body["data"]["consultationCreate"]["consultation"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let before = read(&app, &officer, &id).await;
+    // Two templates, one each: both kept.
+    let (a, b) = tokio::join!(
+        update(
+            &app,
+            &officer,
+            &id,
+            json!({ "templates": { "smsText": "Parks survey: {link}" } })
+        ),
+        update(
+            &app,
+            &officer,
+            &id,
+            json!({ "templates": { "reminderText": "Last call: {link}" } })
+        ),
+    );
+    assert!(a["errors"].is_null() && b["errors"].is_null(), "{a} {b}");
+    let after = read(&app, &officer, &id).await;
+    let mut templates = before["templates"].clone();
+    templates["smsText"] = json!("Parks survey: {link}");
+    templates["reminderText"] = json!("Last call: {link}");
+    assert_eq!(after["templates"], templates);
+    // An opening time and a closing time before it, at once: each is checked against the
+    // other, so they never both land.
+    let (a, b) = tokio::join!(
+        update(
+            &app,
+            &officer,
+            &id,
+            json!({ "opensAt": "2027-05-01T09:00:00Z" })
+        ),
+        update(
+            &app,
+            &officer,
+            &id,
+            json!({ "closesAt": "2027-04-01T09:00:00Z" })
+        ),
+    );
+    let refused: Vec<&Value> = [&a, &b]
+        .into_iter()
+        .filter(|body| !body["errors"].is_null())
+        .collect();
+    assert_eq!(refused.len(), 1, "{a} {b}");
+    assert_eq!(error_code(refused[0]), "BAD_USER_INPUT", "{a} {b}");
+    let after = read(&app, &officer, &id).await;
+    assert!(
+        after["opensAt"].is_null() || after["closesAt"].is_null(),
+        "{after}"
+    );
+}

@@ -209,7 +209,8 @@ async fn each_message_is_recorded_sent_as_the_relay_accepts_it_and_opens_that_co
     let worker = app.worker();
     let running = tokio::spawn(async move { worker.run_until_idle().await });
     let accepted = server.wait_for(2, WAIT).await;
-    server.stalled(WAIT).await;
+    let held = || async { u64::try_from(server.held_messages().len()).unwrap() };
+    assert!(reaches(WAIT, 2, held).await, "two held");
     let sent = || async {
         outbox::Entity::find()
             .filter(outbox::Column::SentAt.is_not_null())

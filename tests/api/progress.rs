@@ -1,6 +1,7 @@
-//! One definition of each stage everywhere: `Consultation.progress` (and the live count,
-//! which is made by the same function), the report's funnel by channel and its daily
-//! series all count the people who got at least that far.
+//! One definition of each stage everywhere: `Consultation.progress` (whose counts the
+//! live subscription sends too), the report's funnel by channel and its daily series all
+//! count the people who got at least that far, and machine-only opens those no person got
+//! further than.
 
 use serde_json::{Value, json};
 
@@ -21,13 +22,13 @@ const STAGES: [&str; 6] = [
 ];
 
 const REPORT: &str = "query($id: ID!) { consultationReport(id: $id) {
-    funnel { counts { invited sent opened clicked started completed } }
+    funnel { counts { invited sent opened clicked started completed } machineOpenedOnly }
     byChannel { groups { label counts { invited sent opened clicked started completed } } }
     byDay { sent opened clicked started completed }
 } }";
 
 const PROGRESS: &str = "query($id: ID!) { consultation(id: $id) {
-    progress { channel invited sent opened clicked started completed }
+    progress { channel invited sent opened clicked started completed machineOpenedOnly }
 } }";
 
 fn stages(counts: &Value) -> Vec<u64> {
@@ -45,15 +46,15 @@ fn stages(counts: &Value) -> Vec<u64> {
 async fn progress_the_report_and_its_daily_series_count_the_same_people_at_each_stage() {
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
+    let email = |address: &'static str| Member {
+        email: Some(address),
+        phone: None,
+    };
     let members = [
-        Member {
-            email: Some("clicks@example.org"),
-            phone: None,
-        },
-        Member {
-            email: Some("opens@example.org"),
-            phone: None,
-        },
+        email("clicks@example.org"),
+        email("opens@example.org"),
+        email("proxied-then-clicks@example.org"),
+        email("proxied@example.org"),
         Member {
             email: None,
             phone: None,
@@ -62,18 +63,22 @@ async fn progress_the_report_and_its_daily_series_count_the_same_people_at_each_
     let (panel, _) = panel_with(&app, &officer, &members).await;
     let consultation = open_survey(&app, &officer, Some(&panel), false).await;
     invite(&app, &officer, &consultation).await;
-    app.clock.advance(chrono::Duration::minutes(5));
     let tokens = mailed_tokens(&app);
-    assert_eq!(tokens.len(), 2);
-    // One follows the link with images blocked; the other only loads the image.
-    assert_eq!(
-        app.get(&format!("/t/c/{}", tokens[0]), None).await.status,
-        302
-    );
-    assert_eq!(
-        app.get(&format!("/t/o/{}", tokens[1]), None).await.status,
-        200
-    );
+    assert_eq!(tokens.len(), 4);
+    let hit = |path: String| {
+        let app = &app;
+        async move { app.get(&path, None).await.status.as_u16() }
+    };
+    // Two images fetched by their mail servers as the messages land.
+    for token in &tokens[2..] {
+        assert_eq!(hit(format!("/t/o/{token}")).await, 200);
+    }
+    app.clock.advance(chrono::Duration::minutes(5));
+    // One follows the link with images blocked; one loads the image; one whose image a
+    // machine fetched follows the link.
+    assert_eq!(hit(format!("/t/c/{}", tokens[0])).await, 302);
+    assert_eq!(hit(format!("/t/o/{}", tokens[1])).await, 200);
+    assert_eq!(hit(format!("/t/c/{}", tokens[2])).await, 302);
     // The third answers the letter on paper.
     let code = letters(&app, &officer, &consultation).await[1][7].clone();
     let body = app
@@ -96,7 +101,12 @@ async fn progress_the_report_and_its_daily_series_count_the_same_people_at_each_
         .unwrap()
         .clone();
     let of = |channel: &str| stages(progress.iter().find(|p| p["channel"] == channel).unwrap());
-    assert_eq!(of("EMAIL"), [2, 2, 2, 1, 0, 0], "{body}");
+    assert_eq!(of("EMAIL"), [4, 4, 3, 2, 0, 0], "{body}");
+    let email = progress.iter().find(|p| p["channel"] == "EMAIL").unwrap();
+    assert_eq!(
+        email["machineOpenedOnly"], 1,
+        "a person got further: {body}"
+    );
     assert_eq!(of("POST"), [1, 1, 1, 1, 1, 1], "{body}");
 
     let body = app
@@ -114,29 +124,30 @@ async fn progress_the_report_and_its_daily_series_count_the_same_people_at_each_
         }
     }
     let funnel = stages(&report["funnel"]["counts"]);
-    assert_eq!(funnel, [3, 3, 3, 2, 1, 1], "{body}");
+    assert_eq!(funnel, [5, 5, 4, 3, 1, 1], "{body}");
+    assert_eq!(report["funnel"]["machineOpenedOnly"], 1, "{body}");
     // The invitations themselves, a page at a time.
     let page = "query($id: ID!, $first: Int, $after: String) { consultation(id: $id) {
         invitations(first: $first, after: $after) { pageInfo { hasNextPage } edges { cursor } } } }";
     let body = app
         .graphql(
             page,
-            json!({ "id": consultation, "first": 2 }),
+            json!({ "id": consultation, "first": 3 }),
             Some(&officer),
         )
         .await;
     let invitations = &body["data"]["consultation"]["invitations"];
     assert_eq!(invitations["pageInfo"]["hasNextPage"], true, "{body}");
-    let after = invitations["edges"][1]["cursor"].clone();
+    let after = invitations["edges"][2]["cursor"].clone();
     let body = app
         .graphql(
             page,
-            json!({ "id": consultation, "first": 2, "after": after }),
+            json!({ "id": consultation, "first": 3, "after": after }),
             Some(&officer),
         )
         .await;
     let invitations = &body["data"]["consultation"]["invitations"];
-    assert_eq!(invitations["edges"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(invitations["edges"].as_array().unwrap().len(), 2, "{body}");
     assert_eq!(invitations["pageInfo"]["hasNextPage"], false, "{body}");
     // Each invitation counted once per stage, on the day it first got that far.
     let days = report["byDay"].as_array().unwrap();

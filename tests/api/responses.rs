@@ -181,7 +181,8 @@ async fn an_officer_reads_every_response_with_its_free_text_and_finds_comments_b
     for (filter, want) in [
         (json!({ "text": "bins" }), vec![1, 3]),
         (json!({ "text": "more BUSES" }), vec![4]),
-        (json!({ "text": "100%" }), vec![]),
+        (json!({ "text": "%" }), vec![]),
+        (json!({ "text": "_" }), vec![]),
         (json!({ "channels": ["PAPER"] }), vec![4]),
         (
             json!({ "answers": [{ "questionKey": "satisfaction", "min": 5, "max": 8 }] }),
@@ -226,6 +227,14 @@ async fn an_officer_reads_every_response_with_its_free_text_and_finds_comments_b
             "filter.submittedTo",
         ),
         (json!({ "text": "" }), "filter.text"),
+        (
+            json!({ "answers": [{ "questionKey": "bins", "options": ["weekly"], "answered": false }] }),
+            "filter.answers.0.answered",
+        ),
+        (
+            json!({ "answers": [{ "questionKey": "satisfaction", "min": 8, "max": 5 }] }),
+            "filter.answers.0.max",
+        ),
     ] {
         let body = read(&app, &officer, json!({ "id": id, "filter": filter })).await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
@@ -237,6 +246,30 @@ async fn an_officer_reads_every_response_with_its_free_text_and_finds_comments_b
         let body = read(&app, &token, json!({ "id": id })).await;
         assert_eq!(error_code(&body), "FORBIDDEN", "{role}: {body}");
     }
+    // Every read is in the audit log, with how many responses it gave.
+    let admin = app.token_for(Role::Admin).await;
+    let body = app
+        .graphql(
+            "{ auditEntries(first: 100) { edges { node { action records } } } }",
+            json!({}),
+            Some(&admin),
+        )
+        .await;
+    let reads: Vec<u64> = body["data"]["auditEntries"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .filter(|e| e["node"]["action"] == "responses.read")
+        .map(|e| e["node"]["records"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        reads.first(),
+        Some(&0),
+        "the last good read found none: {body}"
+    );
+    // The whole list, its two pages, and each of the eleven filters.
+    assert_eq!(reads.len(), 14, "{body}");
+    assert_eq!(reads[reads.len() - 3..], [2, 2, 4], "{body}");
 }
 
 #[tokio::test]
@@ -380,18 +413,63 @@ async fn an_anonymous_consultations_responses_give_their_answers_but_not_their_d
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
     let id = answered(&app, &officer, true).await;
+    // While it is open, a response appearing beside a completion would pair the two.
+    let body = read(&app, &officer, json!({ "id": id })).await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+    let uri = format!("/exports/consultations/{id}/responses.csv");
+    assert_eq!(app.get(&uri, Some(&officer)).await.status, 409);
+    let body = app
+        .graphql(
+            "mutation($id: ID!) { consultationClose(input: { consultationId: $id }) { consultation { status } } }",
+            json!({ "id": id }),
+            Some(&officer),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["consultationClose"]["consultation"]["status"], "CLOSED",
+        "{body}"
+    );
     let body = read(&app, &officer, json!({ "id": id })).await;
     let all = nodes(&body);
-    assert_eq!(all.len(), 4, "{body}");
+    assert_eq!(numbers(&body), [1, 2, 3, 4], "{body}");
     for node in &all {
         assert!(node["channel"].is_null(), "{node}");
         assert!(node["invitationChannel"].is_null(), "{node}");
         assert!(node["submittedOn"].is_null(), "{node}");
     }
-    assert_eq!(
-        all[0]["answers"][4]["text"],
-        "The BINS are never emptied on time."
-    );
+    // Numbered in a keyed shuffle, not in the order they came, and the same on every read.
+    let comment = |answers: &Value| {
+        answers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["questionKey"] == "comments")
+            .map(|a| a["text"].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let shown: Vec<String> = all.iter().map(|n| comment(&n["answers"])).collect();
+    let arrival = [
+        "The BINS are never emptied on time.",
+        "",
+        "=HYPERLINK(\"http://example.org\",\"bins\")",
+        "Written on the form: more buses please.",
+    ];
+    assert_ne!(shown, arrival, "{body}");
+    let mut sorted = shown.clone();
+    sorted.sort();
+    let mut expected: Vec<String> = arrival.iter().map(|s| (*s).to_owned()).collect();
+    expected.sort();
+    assert_eq!(sorted, expected);
+    assert_eq!(nodes(&read(&app, &officer, json!({ "id": id })).await), all);
+    let body = read(&app, &officer, json!({ "id": id, "first": 2 })).await;
+    let cursor = body["data"]["responses"]["edges"][1]["cursor"].clone();
+    let body = read(
+        &app,
+        &officer,
+        json!({ "id": id, "first": 2, "after": cursor }),
+    )
+    .await;
+    assert_eq!(nodes(&body), all[2..].to_vec(), "pages follow the shuffle");
     for (filter, field) in [
         (json!({ "channels": ["PAPER"] }), "filter.channels"),
         (
@@ -403,14 +481,23 @@ async fn an_anonymous_consultations_responses_give_their_answers_but_not_their_d
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
         assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
     }
-    let file = app
-        .get(
-            &format!("/exports/consultations/{id}/responses.csv"),
-            Some(&officer),
-        )
-        .await;
+    // The export has no day or way, and numbers them as the view does.
+    let file = app.get(&uri, Some(&officer)).await;
     let rows = csv_rows(&file.bytes[3..]);
     assert_eq!(rows[0][..2], ["response_number", "bins"]);
+    let column = rows[0].iter().position(|c| c == "comments").unwrap();
+    let exported: Vec<String> = rows[1..].iter().map(|r| r[column].clone()).collect();
+    let safe: Vec<String> = shown
+        .iter()
+        .map(|c| {
+            if c.starts_with('=') {
+                format!("'{c}")
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
+    assert_eq!(exported, safe);
     let members = app
         .get(
             &format!("/exports/consultations/{id}/response-members.csv"),

@@ -263,7 +263,11 @@ async fn a_worker_killed_mid_mailing_resends_only_what_the_relay_had_not_accepte
     server.hold_after(3);
     let mut first = worker(&app, &mail);
     server.wait_for(3, Duration::from_secs(30)).await;
-    server.stalled(Duration::from_secs(30)).await;
+    // All five held, their data received and their answer not yet given, when it dies.
+    poll("the five held", async || {
+        (server.held_messages().len() == 5).then_some(())
+    })
+    .await;
     // The three are recorded as sent while the five are still being handed over.
     poll("the accepted messages recorded as sent", async || {
         let sent = outbox::Entity::find()
