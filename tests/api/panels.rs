@@ -1542,7 +1542,7 @@ async fn scrutiny_reads_a_selection_report_whose_small_groups_no_attack_recovers
     let (model, suppressed) =
         civic_panel::service::disclosure::joint(&populations, &tables, &hidden).unwrap();
     assert!(!suppressed.is_empty());
-    for range in civic_panel::domain::disclosure::attack(&model, &suppressed)
+    for range in civic_panel::domain::disclosure::attack_plain(&model, &suppressed)
         .unwrap()
         .iter()
         .flatten()

@@ -564,7 +564,7 @@ async fn scrutiny_sees_no_small_count_and_the_attack_on_every_table_recovers_non
         let value = model.value(item);
         assert!(h || value == 0 || value >= 10, "item {item} shows {value}");
     }
-    let ranges = disclosure::attack(&model, &suppressed).unwrap();
+    let ranges = disclosure::attack_plain(&model, &suppressed).unwrap();
     for (item, range) in ranges.iter().enumerate() {
         if let Some((low, high)) = range {
             assert!(
@@ -884,7 +884,7 @@ async fn a_panels_health_shows_who_left_and_who_stopped_responding_by_group() {
             .await
             .unwrap();
     let (model, suppressed) = joint(&populations, &tables, &hidden).unwrap();
-    for range in disclosure::attack(&model, &suppressed)
+    for range in disclosure::attack_plain(&model, &suppressed)
         .unwrap()
         .iter()
         .flatten()
