@@ -273,7 +273,7 @@ async fn bench(name: &str, url: &str, n: usize) -> anyhow::Result<()> {
             ms(best) / ms(baseline.0),
             ms(median) / ms(baseline.1),
             report.weighting.weighted,
-            report.weighting.effective_n,
+            report.weighting.effective_n.unwrap_or(0.0),
         );
     }
     Ok(())

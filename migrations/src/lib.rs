@@ -14,6 +14,7 @@ mod m20261202_000006_round_draw_records;
 mod m20261202_000007_panels_and_selection;
 mod m20261203_000008_consultations;
 mod m20261204_000009_response_profile_index;
+mod m20261207_000020_publications;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_panels_and_selection::Migration),
             Box::new(m20261203_000008_consultations::Migration),
             Box::new(m20261204_000009_response_profile_index::Migration),
+            Box::new(m20261207_000020_publications::Migration),
         ]
     }
 }

@@ -329,10 +329,11 @@ pub struct ReportWeighting {
     pub dimensions: Vec<DimensionValue>,
     /// Whether weights were made (otherwise `note` says why).
     pub weighted: bool,
-    /// Raking sweeps made.
-    pub iterations: u32,
-    /// Whether every margin met its population total.
-    pub converged: bool,
+    /// Raking sweeps made (`null` when not weighted; withheld from SCRUTINY, like every
+    /// figure of the weighting but whether there was one).
+    pub iterations: Option<u32>,
+    /// Whether every margin met its population total (`null` as `iterations`).
+    pub converged: Option<bool>,
     /// Largest relative difference between a weighted margin and its total at the end.
     pub max_error: Option<f64>,
     /// Kish's effective sample size, (Σw)² / Σw².
@@ -502,15 +503,9 @@ impl From<reports::Report> for ConsultationReport {
                 weighted: w.weighted,
                 iterations: w.iterations,
                 converged: w.converged,
-                max_error: (w.weighted && !w.withheld)
-                    .then_some(w.max_error)
-                    .and_then(finite),
-                effective_sample_size: (w.weighted && !w.withheld)
-                    .then_some(w.effective_n)
-                    .and_then(finite),
-                design_effect: (w.weighted && !w.withheld)
-                    .then_some(w.design_effect)
-                    .and_then(finite),
+                max_error: w.max_error.and_then(finite),
+                effective_sample_size: w.effective_n.and_then(finite),
+                design_effect: w.design_effect.and_then(finite),
                 respondents: w.respondents,
                 left_out: w.left_out,
                 dropped_categories: w.dropped,
@@ -785,14 +780,11 @@ impl From<crate::service::panel_report::PanelReport> for PanelReport {
                     groups: p
                         .groups
                         .into_iter()
-                        .map(|(label, invited, completed)| EngagementGroup {
-                            label,
-                            response_rate: match (invited, completed) {
-                                (Some(i), Some(c)) if i > 0 => Some(c as f64 / i as f64),
-                                _ => None,
-                            },
-                            invited,
-                            completed,
+                        .map(|g| EngagementGroup {
+                            label: g.label,
+                            invited: g.invited,
+                            completed: g.completed,
+                            response_rate: g.response_rate.and_then(finite),
                         })
                         .collect(),
                 })

@@ -24,6 +24,7 @@ pub mod panel_report;
 pub mod panels;
 pub mod passwords;
 pub mod progress;
+pub mod publications;
 pub mod rate_limit;
 pub mod recruitment;
 pub mod registration;

@@ -20,6 +20,7 @@
 //! same way. [`loss`] says how much was hidden.
 
 mod joint;
+mod named;
 
 use std::collections::HashSet;
 
@@ -27,9 +28,10 @@ use crate::domain::disclosure::{self, Costs, Report, Tier};
 use crate::error::{AppError, AppResult};
 
 use joint::Layout;
+pub use named::{ALGORITHM, Protection, Tables, protect_named};
 
 /// The people a table counts, and how its counts are published.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Population {
     /// Its name in messages (`invitations`, `respondents`).
     pub name: &'static str,
@@ -40,7 +42,7 @@ pub struct Population {
 }
 
 /// One table: rows of one dimension over one population.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct CountTable {
     /// The population counted (an index into the report's populations).
     pub population: usize,
@@ -68,10 +70,13 @@ pub struct CountTable {
 /// linked group that counts who answered the question. The attacker knows that every
 /// answer ticks at least one option (an empty answer is not stored) and at most `max`, so
 /// the options' ticks add up to between who answered and `max` times them.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Ticks {
+    /// The question (the same in each of its options' tables).
     pub key: usize,
+    /// The row counting who ticked the option.
     pub row: usize,
+    /// The group counting who answered the question.
     pub answered: usize,
     /// The most options an answer may tick (`None` for any number).
     pub max: Option<usize>,
