@@ -195,6 +195,12 @@ pub struct ReportGroup {
     pub response_rate: Option<f64>,
     /// The category's partial R-indicators (when its dimension is a propensity dimension).
     pub partial_indicator: Option<PartialIndicator>,
+    /// Its share of the weighted respondents whose category is known, by the profile
+    /// stored with each response (as weighting uses it): on a weighting dimension it is
+    /// the raked margin, the population share of the categories weighted. OFFICER only
+    /// (`null` for SCRUTINY, like every weighted figure), on the six dimensions' splits,
+    /// when the respondents are weighted; `null` for `Not given`.
+    pub weighted_share: Option<f64>,
 }
 
 /// Chi-square goodness of fit.
@@ -258,6 +264,7 @@ impl From<reports::Split> for ReportSplit {
                     flag: row.flag.into(),
                     response_rate: row.response_rate.and_then(finite),
                     partial_indicator: row.partial.and_then(partial),
+                    weighted_share: row.weighted_share.and_then(finite),
                 })
                 .collect(),
             totals: split.totals.into(),
@@ -570,7 +577,13 @@ impl ReportQuery {
         let mut options = input.unwrap_or_default().options();
         // Weighting and results are worked out only when asked for.
         let wanted = ctx.look_ahead();
-        options.results = wanted.field("weighting").exists() || wanted.field("questions").exists();
+        options.results = wanted.field("weighting").exists()
+            || wanted.field("questions").exists()
+            || wanted
+                .field("splits")
+                .field("groups")
+                .field("weightedShare")
+                .exists();
         let report =
             reports::consultation_report(state, &context::caller(ctx), consultation, &options)
                 .await?;

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod addresses;
+pub mod age_bands;
 pub mod answering;
 pub mod auth;
 pub mod benchmarks;

@@ -122,6 +122,7 @@ impl Rows {
                 self.figure(table, label, "partial_r_unconditional", Some(u))?;
                 self.figure(table, label, "partial_r_conditional", Some(c))?;
             }
+            self.figure(table, label, "weighted_share", group.weighted_share)?;
         }
         for (measure, value) in COLUMNS.iter().zip(split.totals) {
             self.count(table, "all", measure, value)?;

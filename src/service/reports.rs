@@ -25,6 +25,7 @@ use sea_orm::{
 };
 
 use crate::db::entities::benchmark;
+use crate::domain::age_range::{AgeAnswer, AgeRange, AgeScheme};
 use crate::domain::composition::{age_bands_from, share_aged};
 use crate::domain::consultation::{Consultation, QuestionItem};
 use crate::domain::demographics::{AgeBand, Category, Dimension};
@@ -36,15 +37,19 @@ use crate::domain::tracking::Stage;
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
-use crate::service::consultations;
 use crate::service::disclosure::{self, CountTable, Population, Protection, Tables, Ticks};
 use crate::service::grouped::{self, Key};
 use crate::service::publications::{self, Kind};
+use crate::service::{age_bands, consultations};
 use crate::state::AppState;
 
 mod young;
 
 use young::{young_by_bands, young_label_of_band, young_notes, young_shares};
+
+mod weighting;
+
+use weighting::{CellWeights, profiles, weigh, weighted_shares};
 
 /// Who may read reports: officers in full, scrutiny members with small counts hidden.
 pub const READERS: &[Role] = &[Role::Officer, Role::Scrutiny];
@@ -155,9 +160,24 @@ impl ReportDimension {
         let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
             return NOT_GIVEN.to_owned();
         };
+        if self == Self::AgeBand && AgeRange::parse(raw) == Some(AgeAnswer::NotGiven) {
+            return NOT_GIVEN.to_owned();
+        }
         self.census()
             .and_then(|d| Category::from_label(d, raw))
             .map_or_else(|| raw.to_owned(), Category::label)
+    }
+
+    /// [`Self::label`], ages counted in `scheme`'s bands when there is one (see
+    /// `service::age_bands`).
+    pub(crate) fn label_in(self, raw: Option<&str>, scheme: Option<&AgeScheme>) -> String {
+        let label = self.label(raw);
+        match scheme {
+            Some(scheme) if self == Self::AgeBand && label != NOT_GIVEN => {
+                scheme.label_of(&label).map_or(label, str::to_owned)
+            }
+            _ => label,
+        }
     }
 }
 
@@ -322,6 +342,10 @@ pub struct GroupRow {
     /// Partial R-indicators of the category (unconditional, signed; conditional), when the
     /// split is one of the propensity dimensions.
     pub partial: Option<(f64, f64)>,
+    /// Its share of the weighted respondents whose category is known (OFFICER, when the
+    /// respondents are weighted; by the profile stored with each response, as weighting
+    /// uses): on a weighting dimension, the raked margin.
+    pub weighted_share: Option<f64>,
 }
 
 /// People split by one dimension, compared with the population.
@@ -918,6 +942,7 @@ fn publish_split(
             flag,
             response_rate: ratio_of(counts[COMPLETED], counts[INVITED]),
             partial: None,
+            weighted_share: None,
         });
     }
     // Goodness of fit over the categories with a population share, when every count it
@@ -1013,6 +1038,8 @@ struct Gathered {
     answers: AnswerCounts,
     /// Bounced, opened only by machines.
     flags: (u64, u64),
+    /// The age bands of an "about you" question, when ages are counted in them.
+    scheme: Option<AgeScheme>,
 }
 
 impl Gathered {
@@ -1073,6 +1100,36 @@ async fn gather(
         young_labels,
         channel,
     } = count_people(db, id, reference_day, options.young).await?;
+    // An "about you" age question with bands of its own: ages are counted in them.
+    let all_questions = consultations::questions_of(db, id).await?;
+    let youngest = age_bands::youngest_age(db, consultation.panel).await?;
+    let scheme = age_bands::scheme_of(&all_questions, youngest);
+    let mut population = population;
+    if let Some(scheme) = &scheme {
+        let ages = &mut splits[0];
+        let mut merged = Counted {
+            name: ages.name.clone(),
+            rows: Vec::new(),
+        };
+        for (label, parts) in std::mem::take(&mut ages.rows) {
+            let label = ReportDimension::AgeBand.label_in(Some(&label), Some(scheme));
+            for (part, n) in parts.into_iter().enumerate() {
+                merged.add(label.clone(), part, n);
+            }
+        }
+        *ages = merged;
+        if let Some((shares, _)) = population.by_dimension.get_mut(&ReportDimension::AgeBand) {
+            let mut summed: Vec<(String, f64)> = Vec::new();
+            for (label, n) in std::mem::take(shares) {
+                let label = ReportDimension::AgeBand.label_in(Some(&label), Some(scheme));
+                match summed.iter_mut().find(|(l, _)| *l == label) {
+                    Some((_, total)) => *total += n,
+                    None => summed.push((label, n)),
+                }
+            }
+            *shares = summed;
+        }
+    }
     for (split, dimension) in splits.iter_mut().zip(ReportDimension::ALL) {
         let shares = population
             .by_dimension
@@ -1081,9 +1138,9 @@ async fn gather(
         order_rows(split, shares, OPEN_PART + 1);
     }
     let (questions, answers) = if answers {
-        let questions = consultations::questions_of(db, id).await?;
-        let answers = answer_counts(db, id, &options.weighting, &questions).await?;
-        (questions, answers)
+        let answers =
+            answer_counts(db, id, &options.weighting, &all_questions, scheme.as_ref()).await?;
+        (all_questions, answers)
     } else {
         (Vec::new(), AnswerCounts::default())
     };
@@ -1109,6 +1166,7 @@ async fn gather(
         question_tables,
         answers,
         flags,
+        scheme,
     })
 }
 
@@ -1191,10 +1249,26 @@ pub async fn consultation_report(
         &options.propensity,
         &mut splits,
         protected,
+        gathered.scheme.as_ref(),
     )
     .await?;
+    let scheme = gathered.scheme.as_ref();
     let (mut weighting, weights) = if options.results {
-        weigh(db, id, options, &gathered.population).await?
+        let profiles = profiles(db, id).await?;
+        let (weighting, weights) = weigh(&profiles, options, &gathered.population, scheme);
+        if !protected {
+            // Each category's weighted share (OFFICER): a raked margin read back.
+            let shares = weighted_shares(&profiles, &options.weighting, &weights, scheme);
+            for (split, dimension) in splits.iter_mut().zip(ReportDimension::ALL) {
+                for row in &mut split.rows {
+                    row.weighted_share = shares
+                        .get(&dimension)
+                        .map(|s| s.get(&row.label).copied().unwrap_or(0.0))
+                        .filter(|_| row.label != NOT_GIVEN);
+                }
+            }
+        }
+        (weighting, weights)
     } else {
         (Weighting::not_asked(options), HashMap::new())
     };
@@ -1364,6 +1438,7 @@ async fn propensity(
     dimensions: &[ReportDimension],
     splits: &mut [Split],
     protected: bool,
+    scheme: Option<&AgeScheme>,
 ) -> AppResult<Propensity> {
     let mut values: Vec<Value> = vec![id.get().into()];
     if dimensions.contains(&ReportDimension::AgeBand) {
@@ -1399,7 +1474,7 @@ async fn propensity(
         let mut categories = Vec::new();
         for (k, dimension) in dimensions.iter().enumerate() {
             let raw: Option<String> = row.try_get_by_index(k)?;
-            let label = dimension.label(raw.as_deref());
+            let label = dimension.label_in(raw.as_deref(), scheme);
             categories.push(labels[k].iter().position(|l| *l == label).unwrap_or(0));
         }
         cells.push(Cell {
@@ -1490,12 +1565,13 @@ fn cell_key(
     row: &sea_orm::QueryResult,
     from: usize,
     dims: &[ReportDimension],
+    scheme: Option<&AgeScheme>,
 ) -> AppResult<Vec<String>> {
     dims.iter()
         .enumerate()
         .map(|(k, d)| {
             let raw: Option<String> = row.try_get_by_index(from + k)?;
-            Ok(d.label(raw.as_deref()))
+            Ok(d.label_in(raw.as_deref(), scheme))
         })
         .collect()
 }
@@ -1507,6 +1583,7 @@ async fn answer_counts(
     id: ConsultationId,
     dims: &[ReportDimension],
     questions: &[QuestionItem],
+    scheme: Option<&AgeScheme>,
 ) -> AppResult<AnswerCounts> {
     let (cell, group) = cell_sql(dims, 5);
     let rows = query(
@@ -1531,7 +1608,7 @@ async fn answer_counts(
                 .unwrap_or_default(),
             row.try_get_by_index(2)?,
             open == 1,
-            cell_key(row, 4, dims)?,
+            cell_key(row, 4, dims, scheme)?,
             count_of(row, 4 + dims.len())?,
         ));
     }
@@ -1582,7 +1659,7 @@ async fn answer_counts(
         counts.answered.push((
             row.try_get_by_index(0)?,
             open == 1,
-            cell_key(row, 2, dims)?,
+            cell_key(row, 2, dims, scheme)?,
             count_of(row, 2 + dims.len())?,
         ));
     }
@@ -1768,151 +1845,6 @@ fn question_tables(
 /// The row group of a question's table that counts who answered it (in each option's
 /// table of a multiple-choice question).
 const ANSWERED: &str = "answered";
-
-/// Weights per weighting cell (the key is the labels of the weighting dimensions).
-type CellWeights = HashMap<Vec<String>, f64>;
-
-/// Rakes the respondents to the population margins of the weighting dimensions.
-async fn weigh(
-    db: &impl ConnectionTrait,
-    id: ConsultationId,
-    options: &ReportOptions,
-    population: &PopulationShares,
-) -> AppResult<(Weighting, CellWeights)> {
-    let dims = options.weighting.clone();
-    let mut weighting = Weighting {
-        dimensions: dims.clone(),
-        weighted: false,
-        iterations: None,
-        converged: None,
-        max_error: None,
-        effective_n: None,
-        design_effect: None,
-        respondents: Some(0),
-        left_out: Some(0),
-        dropped: Vec::new(),
-        note: None,
-    };
-    if dims.is_empty() {
-        weighting.note = Some("No weighting dimensions were chosen.".to_owned());
-        return Ok((weighting, HashMap::new()));
-    }
-    for d in &dims {
-        if !population.by_dimension.contains_key(d) {
-            weighting.note = Some(format!(
-                "Not weighted: the population has no benchmark for {}.",
-                d.as_str()
-            ));
-            return Ok((weighting, HashMap::new()));
-        }
-    }
-    // The weighting dimensions are not empty here, so the cell starts the select list.
-    let (cell, group) = cell_sql(&dims, 1);
-    let rows = query(
-        db,
-        format!(
-            "SELECT {}, COUNT(*) FROM responses s WHERE s.consultation_id = $1 GROUP BY {}",
-            cell.trim_start_matches(", "),
-            group.trim_start_matches(", ")
-        ),
-        vec![id.get().into()],
-    )
-    .await?;
-    let mut cells: Vec<(Vec<String>, u64)> = Vec::new();
-    for row in &rows {
-        cells.push((cell_key(row, 0, &dims)?, count_of(row, dims.len())?));
-    }
-    // Categories of each weighting dimension with a population and a respondent.
-    let mut margins_labels: Vec<Vec<(String, f64)>> = Vec::new();
-    for (position, &d) in dims.iter().enumerate() {
-        let (shares, _) = &population.by_dimension[&d];
-        let mut kept = Vec::new();
-        for (label, people) in shares {
-            if *people <= 0.0 {
-                continue;
-            }
-            if cells.iter().any(|(key, _)| key[position] == *label) {
-                kept.push((label.clone(), *people));
-            } else {
-                weighting.dropped.push(format!("{}: {label}", d.as_str()));
-            }
-        }
-        margins_labels.push(kept);
-    }
-    let usable = |key: &Vec<String>| {
-        dims.iter()
-            .zip(&margins_labels)
-            .enumerate()
-            .all(|(k, (_, kept))| kept.iter().any(|(l, _)| *l == key[k]))
-    };
-    let (kept_cells, left): (Vec<_>, Vec<_>) = cells.into_iter().partition(|(k, _)| usable(k));
-    let n: u64 = kept_cells.iter().map(|(_, c)| c).sum();
-    weighting.respondents = Some(n);
-    weighting.left_out = Some(left.iter().map(|(_, c)| c).sum());
-    if n == 0 {
-        weighting.note = Some("Not weighted: no respondent to weight.".to_owned());
-        return Ok((weighting, HashMap::new()));
-    }
-    // One unit per respondent, so trimming works on people's weights.
-    let mut category_of: Vec<Vec<usize>> = vec![Vec::with_capacity(n as usize); dims.len()];
-    let mut first_unit = Vec::new();
-    for (key, count) in &kept_cells {
-        first_unit.push(category_of[0].len());
-        for k in 0..dims.len() {
-            let c = margins_labels[k]
-                .iter()
-                .position(|(l, _)| *l == key[k])
-                .unwrap_or(0);
-            category_of[k].extend(std::iter::repeat_n(c, *count as usize));
-        }
-    }
-    let margins: Vec<Margin> = dims
-        .iter()
-        .zip(&margins_labels)
-        .zip(category_of)
-        .map(|((d, kept), category_of)| {
-            let total: f64 = kept.iter().map(|(_, p)| p).sum();
-            Margin {
-                name: d.as_str().to_owned(),
-                category_of,
-                totals: kept.iter().map(|(_, p)| p / total * n as f64).collect(),
-            }
-        })
-        .collect();
-    let start = vec![1.0; n as usize];
-    let raked = match statistics::rake(
-        &start,
-        &margins,
-        RakeOptions {
-            trim: options.trim,
-            ..RakeOptions::default()
-        },
-    ) {
-        Ok(raked) => raked,
-        Err(error) => {
-            weighting.note = Some(format!("Not weighted: {error}."));
-            return Ok((weighting, HashMap::new()));
-        }
-    };
-    weighting.weighted = true;
-    weighting.iterations = Some(raked.iterations);
-    weighting.converged = Some(raked.converged);
-    weighting.max_error = Some(raked.max_error);
-    weighting.effective_n = Some(statistics::effective_sample_size(&raked.weights));
-    weighting.design_effect = Some(statistics::design_effect(&raked.weights));
-    if !raked.converged {
-        weighting.note = Some(format!(
-            "Raking stopped after {} sweeps without meeting every margin (largest error {:.2e}).",
-            raked.iterations, raked.max_error
-        ));
-    }
-    let weights = kept_cells
-        .iter()
-        .zip(first_unit)
-        .map(|((key, _), unit)| (key.clone(), raked.weights[unit]))
-        .collect();
-    Ok((weighting, weights))
-}
 
 /// What a question's results are worked out with.
 struct QuestionContext<'a> {

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod addresses;
+mod age_bands;
 mod benchmarks;
 mod busy;
 mod cli;

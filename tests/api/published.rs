@@ -206,7 +206,7 @@ fragment split on ReportSplit {
     partialIndicator { unconditional conditional }
     totals { invited sent opened clicked started completed openLink respondents }
     groups {
-        label populationShare invitedShare respondentShare responseRate flag
+        label populationShare invitedShare respondentShare responseRate flag weightedShare
         counts { invited sent opened clicked started completed openLink respondents }
         representationRatio { value low high }
         partialIndicator { unconditional conditional }
@@ -258,6 +258,7 @@ fn consultation_figures(report: &Value) -> Figures {
                     ("invitedShare", "invited_share"),
                     ("respondentShare", "respondent_share"),
                     ("responseRate", "response_rate"),
+                    ("weightedShare", "weighted_share"),
                 ],
             );
             if !g["representationRatio"].is_null() {

@@ -265,7 +265,7 @@ fn close(a: &Value, b: f64) -> bool {
 }
 
 /// The benchmark count of one category in the test area, from the bundled file.
-fn census(dimension: &str, category: &str) -> f64 {
+pub fn census(dimension: &str, category: &str) -> f64 {
     civic_panel::service::demo::CENSUS_BENCHMARKS
         .lines()
         .map(|l| l.split(',').collect::<Vec<_>>())

@@ -4,17 +4,27 @@
 
 use super::*;
 
-/// Where an open-link response of census age band `band` falls against the young age
-/// range: inside it, outside it, cut by it, or not given.
+/// The range of ages an age label names (a census band's, or any band a council
+/// writes: see `domain::age_range`), if any.
+fn range_of(label: &str) -> Option<AgeRange> {
+    match AgeRange::parse(label)? {
+        AgeAnswer::Range(range) => Some(range),
+        AgeAnswer::NotGiven => None,
+    }
+}
+
+/// Where an open-link response of age band `band` (a census band or one an "about you"
+/// question wrote) falls against the young age range: inside it, outside it, cut by it,
+/// or not given.
 pub(super) fn young_label_of_band(
     band: Option<&str>,
     (low, high): (u32, Option<u32>),
     labels: &[String; 3],
 ) -> String {
-    let Some(band) = band.and_then(AgeBand::from_label) else {
+    let Some(band) = band.and_then(range_of) else {
         return NOT_GIVEN.to_owned();
     };
-    let band_high = (band.low < AgeBand::OPEN_FROM).then_some(band.low + 4);
+    let band_high = band.high;
     let starts_in = band.low >= low;
     let ends_in = match (high, band_high) {
         (None, _) => true,
@@ -43,11 +53,10 @@ pub(super) fn young_by_bands(
     let (low, high) = options.young;
     let labels = &gathered.young_labels;
     let class_of = |label: &str| -> usize {
-        match AgeBand::from_label(label) {
+        match range_of(label) {
             Some(band) => {
-                let band_high = (band.low < AgeBand::OPEN_FROM).then_some(band.low + 4);
                 let touches =
-                    band_high.is_none_or(|bh| bh >= low) && high.is_none_or(|h| band.low <= h);
+                    band.high.is_none_or(|bh| bh >= low) && high.is_none_or(|h| band.low <= h);
                 usize::from(!touches)
             }
             None if label == NOT_GIVEN => 2,
