@@ -786,6 +786,7 @@ pub(crate) async fn population(
         Some(area) => {
             benchmark::Entity::find()
                 .filter(benchmark::Column::AreaCode.eq(area.as_str()))
+                .order_by_asc(benchmark::Column::Id)
                 .all(db)
                 .await?
         }

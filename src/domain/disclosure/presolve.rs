@@ -9,7 +9,7 @@
 //! are in, never over the whole report. The result is exactly that of one programme over
 //! everything (`super::attack_plain`), which the tests check.
 
-use microlp::{ComparisonOp, OptimizationDirection, Problem};
+use microlp::{ComparisonOp, OptimizationDirection, Problem, SolveOptions};
 
 use super::{DisclosureError, Report};
 
@@ -166,6 +166,18 @@ impl<'a> Model<'a> {
         }
     }
 
+    /// The components holding `item`'s free cells, in order (none when it is pinned).
+    pub(super) fn components(&self, item: usize) -> Vec<usize> {
+        let mut components: Vec<usize> = self.report.items[item]
+            .iter()
+            .filter(|&&c| !self.fixed[c])
+            .map(|&c| self.component[c])
+            .collect();
+        components.sort_unstable();
+        components.dedup();
+        components
+    }
+
     /// The least (or greatest) value `item` can take, with a point reaching it; an
     /// unbounded greatest value is `f64::INFINITY`, with no point.
     pub(super) fn bound(
@@ -222,7 +234,10 @@ impl<'a> Model<'a> {
                 problem.add_constraint(terms.as_slice(), op, rest);
             }
         }
-        match problem.solve() {
+        let mut options = SolveOptions::default();
+        // The model is presolved already.
+        options.presolve = false;
+        match problem.solve_with(options) {
             Ok(outcome) => {
                 let solution = outcome
                     .into_solution()

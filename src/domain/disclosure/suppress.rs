@@ -13,8 +13,11 @@
 //! rule out, so the weak item's range is at least the threshold wide by construction.
 //! Every point found, by a move or by the attack's own programmes, also proves wide any
 //! hidden item it moves by the threshold or more, so most hidden items need no programme
-//! of their own. Hiding more only widens ranges, so an item once proven wide is never
-//! attacked again. Nothing depends on time: the same report always gets the same
+//! of their own. Where most of the items attacked in one component come out weak (tables
+//! whose columns pin little, such as a panel's), the rest go straight to the search for
+//! moves, which answers the same question (moves that change nothing shown prove an item
+//! wide). Hiding more only widens ranges, so an item once proven wide is never attacked
+//! again. Nothing depends on time: the same report always gets the same
 //! protection.
 
 use std::collections::HashMap;
@@ -167,8 +170,20 @@ pub fn protect(
     loop {
         let model = Model::new(report, &suppressed);
         let mut weak = Vec::new();
+        // Per component: items attacked, and how many of them came out weak.
+        let mut tries: HashMap<Vec<usize>, (usize, usize)> = HashMap::new();
         for (i, &hidden) in suppressed.iter().enumerate() {
             if !hidden || spread.wide(i, threshold) {
+                continue;
+            }
+            // Where most hidden items the attack has tried in a component came out weak,
+            // its two programmes per item are wasted: the search for moves answers the
+            // same question (moves that change nothing shown prove the item wide) and
+            // finds partners when the item is weak.
+            let key = model.components(i);
+            let (tried, found_weak) = tries.get(&key).copied().unwrap_or((0, 0));
+            if tried >= 4 && 2 * found_weak > tried {
+                weak.push(i);
                 continue;
             }
             for direction in [
@@ -183,7 +198,10 @@ pub fn protect(
                     break;
                 }
             }
+            let stats = tries.entry(key).or_insert((0, 0));
+            stats.0 += 1;
             if !spread.wide(i, threshold) {
+                stats.1 += 1;
                 weak.push(i);
             }
         }
