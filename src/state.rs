@@ -11,6 +11,7 @@ use crate::service::clock::Clock;
 use crate::service::consultations::QuestionCache;
 use crate::service::passwords::PasswordHasher;
 use crate::service::progress::RunningJobs;
+use crate::service::publications::Publications;
 use crate::service::submissions::Submissions;
 use crate::service::tracking::Tracker;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub submissions: Submissions,
     /// Open consultations' questions, which never change.
     pub questions: QuestionCache,
+    /// Recent protected publications, and the ones being computed.
+    pub publications: Publications,
 }
 
 impl AppState {
@@ -59,6 +62,7 @@ impl AppState {
             tracker,
             submissions,
             questions: QuestionCache::default(),
+            publications: Publications::default(),
         })
     }
 

@@ -17,6 +17,7 @@ mod m20261204_000009_response_profile_index;
 mod m20261207_000010_selection_run_seats;
 mod m20261207_000011_outbox_handoff;
 mod m20261207_000012_audit_log;
+mod m20261207_000020_publications;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_selection_run_seats::Migration),
             Box::new(m20261207_000011_outbox_handoff::Migration),
             Box::new(m20261207_000012_audit_log::Migration),
+            Box::new(m20261207_000020_publications::Migration),
         ]
     }
 }

@@ -18,6 +18,55 @@ mod funnel;
 mod probabilities;
 
 pub use bars::{Series, grouped_bars};
+
+/// Where a figure drawn or printed sits in its published report, as the report's CSV
+/// names it: table, group and measure. A drawn bar or a printed number carrying one is
+/// marked with `data-table`, `data-group`, `data-measure` and its exact `data-value` (or
+/// no `data-value` when suppressed), so a machine can read what a page shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FigureKey {
+    /// The table (`funnel`, `sex`, `question:satisfaction`, …).
+    pub table: String,
+    /// The group (a category's label, or `all`).
+    pub group: String,
+    /// The measure (`completed`, `respondent_share`, …).
+    pub measure: String,
+}
+
+impl FigureKey {
+    /// A key.
+    pub fn new(
+        table: impl Into<String>,
+        group: impl Into<String>,
+        measure: impl Into<String>,
+    ) -> Self {
+        Self {
+            table: table.into(),
+            group: group.into(),
+            measure: measure.into(),
+        }
+    }
+
+    /// The key as attributes (with a leading space), with `value` when it is shown.
+    pub fn attributes(&self, value: Option<&str>) -> String {
+        let mut out = format!(
+            " data-table=\"{}\" data-group=\"{}\" data-measure=\"{}\"",
+            escape(&self.table),
+            escape(&self.group),
+            escape(&self.measure)
+        );
+        if let Some(value) = value {
+            out.push_str(&format!(" data-value=\"{}\"", escape(value)));
+        }
+        out
+    }
+}
+
+/// A figure's value as marked, to six decimals (as the CSV writes every figure that is
+/// not a count).
+pub fn figure_value(value: f64) -> String {
+    format!("{value:.6}")
+}
 pub use funnel::{Stage, funnel};
 pub use probabilities::probabilities;
 
@@ -258,14 +307,17 @@ mod tests {
         let categories = vec!["16–24", "25–44", "45–64", "65 and over"];
         let series = vec![
             Series {
+                key: None,
                 name: "Population".to_owned(),
                 values: vec![Some(0.14), Some(0.33), Some(0.31), Some(0.22)],
             },
             Series {
+                key: None,
                 name: "Panel".to_owned(),
                 values: vec![None, Some(0.30), Some(0.36), Some(0.28)],
             },
             Series {
+                key: None,
                 name: "Respondents".to_owned(),
                 values: vec![Some(0.0), Some(0.25), Some(0.40), Some(0.35)],
             },
@@ -277,21 +329,25 @@ mod tests {
     pub(super) fn stages() -> Vec<Stage> {
         vec![
             Stage {
+                key: None,
                 label: "Letters sent".to_owned(),
                 count: Some(30_000),
                 rate: None,
             },
             Stage {
+                key: None,
                 label: "Registered".to_owned(),
                 count: Some(1_234),
                 rate: Some(0.041_13),
             },
             Stage {
+                key: None,
                 label: "Selected".to_owned(),
                 count: Some(60),
                 rate: Some(0.0486),
             },
             Stage {
+                key: None,
                 label: "Took part".to_owned(),
                 count: None,
                 rate: Some(0.9),
@@ -341,10 +397,12 @@ mod tests {
             "a &lt; b &amp; &quot;c&quot; &gt; &#39;d&#39;\n"
         );
         let series = [Series {
+            key: None,
             name: HOSTILE.to_owned(),
             values: vec![Some(0.5), None],
         }];
         let stage = [Stage {
+            key: None,
             label: HOSTILE.to_owned(),
             count: Some(3),
             rate: None,
@@ -375,6 +433,7 @@ mod tests {
             -0.0,
         ];
         let series = [Series {
+            key: None,
             name: "s".to_owned(),
             values: hostile.iter().map(|v| Some(*v)).collect(),
         }];
@@ -383,6 +442,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, r)| Stage {
+                key: None,
                 label: labels[i].to_owned(),
                 count: Some(if i == 0 { u64::MAX } else { i as u64 }),
                 rate: Some(*r),

@@ -10,7 +10,7 @@
 //! each table that has one. The output is well-formed XML as well as HTML, so a test can
 //! parse it whole.
 
-use super::charts::{escape, thousands};
+use super::charts::{FigureKey, escape, figure_value, thousands};
 
 /// The mark shown in place of a suppressed value.
 pub const SUPPRESSED: &str = "[c]";
@@ -57,6 +57,16 @@ pub enum Cell {
     Number(String),
     /// A value withheld for disclosure control, shown as [`SUPPRESSED`].
     Suppressed,
+    /// A figure of the report, marked with where it sits (see [`FigureKey`]): its text and
+    /// exact value, or the suppressed mark when `value` is `None`. Aligned right.
+    Figure {
+        /// Where it sits.
+        key: FigureKey,
+        /// As read.
+        text: String,
+        /// The exact value; `None` when suppressed.
+        value: Option<String>,
+    },
 }
 
 impl Cell {
@@ -78,6 +88,60 @@ impl Cell {
     /// A count, or the suppressed mark for `None`.
     pub fn count_or_suppressed(count: Option<u64>) -> Self {
         count.map_or(Self::Suppressed, Self::count)
+    }
+
+    /// A marked count (with thousands separators), or the marked suppressed mark.
+    pub fn marked_count(key: FigureKey, count: Option<u64>) -> Self {
+        Self::Figure {
+            key,
+            text: count.map_or_else(|| SUPPRESSED.to_owned(), thousands),
+            value: count.map(|c| c.to_string()),
+        }
+    }
+
+    /// A marked figure, `text` as read, `value` exact.
+    pub fn marked(key: FigureKey, text: impl Into<String>, value: f64) -> Self {
+        Self::Figure {
+            key,
+            text: text.into(),
+            value: Some(figure_value(value)),
+        }
+    }
+
+    fn is_suppressed(&self) -> bool {
+        matches!(self, Self::Suppressed | Self::Figure { value: None, .. })
+    }
+}
+
+/// A piece of a paragraph: text, or a figure marked with where it sits.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Inline {
+    /// Text.
+    Text(String),
+    /// A figure: its text as read and its exact value.
+    Figure {
+        /// Where it sits.
+        key: FigureKey,
+        /// As read.
+        text: String,
+        /// The exact value.
+        value: String,
+    },
+}
+
+impl Inline {
+    /// Text.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::Text(text.into())
+    }
+
+    /// A figure, `text` as read, `value` exact.
+    pub fn figure(key: FigureKey, text: impl Into<String>, value: f64) -> Self {
+        Self::Figure {
+            key,
+            text: text.into(),
+            value: figure_value(value),
+        }
     }
 }
 
@@ -112,7 +176,7 @@ impl Table {
     /// suppressed values.
     fn is_numeric(&self, c: usize) -> bool {
         let cells = || self.rows.iter().filter_map(|row| row.get(c));
-        cells().any(|cell| matches!(cell, Cell::Number(_)))
+        cells().any(|cell| matches!(cell, Cell::Number(_) | Cell::Figure { .. }))
             && cells().all(|cell| !matches!(cell, Cell::Text(_)))
     }
 
@@ -154,12 +218,28 @@ impl Table {
                         "<td class=\"number suppressed\"><abbr title=\"suppressed\">{}</abbr></td>",
                         escape(SUPPRESSED)
                     )),
+                    Cell::Figure {
+                        key,
+                        text,
+                        value: Some(value),
+                    } => out.push_str(&format!(
+                        "<td class=\"number\"{}>{}</td>",
+                        key.attributes(Some(value)),
+                        escape(text)
+                    )),
+                    Cell::Figure {
+                        key, value: None, ..
+                    } => out.push_str(&format!(
+                        "<td class=\"number suppressed\"{}><abbr title=\"suppressed\">{}</abbr></td>",
+                        key.attributes(None),
+                        escape(SUPPRESSED)
+                    )),
                 }
             }
             out.push_str("</tr>");
         }
         out.push_str("</tbody></table>");
-        if self.rows.iter().flatten().any(|c| *c == Cell::Suppressed) {
+        if self.rows.iter().flatten().any(Cell::is_suppressed) {
             out.push_str(&format!(
                 "<p class=\"footnote\">{}</p>",
                 escape(SUPPRESSION_NOTE)
@@ -172,6 +252,7 @@ impl Table {
 #[derive(Clone, Debug, PartialEq)]
 enum Block {
     Paragraph(String),
+    Marked(Vec<Inline>),
     Table(Table),
     Figure { svg: String, caption: String },
     Note(String),
@@ -197,6 +278,13 @@ impl Section {
     #[must_use]
     pub fn paragraph(mut self, text: impl Into<String>) -> Self {
         self.blocks.push(Block::Paragraph(text.into()));
+        self
+    }
+
+    /// The section with a paragraph of text and marked figures added.
+    #[must_use]
+    pub fn marked_paragraph(mut self, pieces: Vec<Inline>) -> Self {
+        self.blocks.push(Block::Marked(pieces));
         self
     }
 
@@ -231,6 +319,21 @@ impl Section {
         for block in &self.blocks {
             match block {
                 Block::Paragraph(text) => out.push_str(&format!("<p>{}</p>", escape(text))),
+                Block::Marked(pieces) => {
+                    out.push_str("<p>");
+                    for piece in pieces {
+                        match piece {
+                            Inline::Text(text) => out.push_str(&escape(text)),
+                            Inline::Figure { key, text, value } => out.push_str(&format!(
+                                "<data value=\"{}\"{}>{}</data>",
+                                escape(value),
+                                key.attributes(Some(value)),
+                                escape(text)
+                            )),
+                        }
+                    }
+                    out.push_str("</p>");
+                }
                 Block::Table(table) => table.render(out),
                 Block::Figure { svg, caption } => out.push_str(&format!(
                     "<figure>{}<figcaption>{}</figcaption></figure>",
@@ -309,153 +412,4 @@ impl Document {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::charts::{self, Series};
-
-    const HOSTILE: &str = "<script>alert('x')</script> & \"Ward\" <b>";
-
-    fn report() -> Document {
-        let chart = charts::grouped_bars(
-            "Age of the panel",
-            "Shares by age band.",
-            &["16–24", "25–44"],
-            &[Series {
-                name: "Panel".to_owned(),
-                values: vec![None, Some(0.4)],
-            }],
-        );
-        Document::new("Residents' panel: who took part")
-            .metadata("Council", "Tewkesbury Borough Council")
-            .metadata("Round", "Spring 2027")
-            .section(
-                Section::new("Who responded")
-                    .paragraph("Respondents by age band, against the population.")
-                    .table(
-                        Table::new(
-                            "Respondents by age band",
-                            &["Age band", "Respondents", "Share"],
-                        )
-                        .row(vec![
-                            Cell::text("16–24"),
-                            Cell::count_or_suppressed(None),
-                            Cell::Suppressed,
-                        ])
-                        .row(vec![
-                            Cell::text("25–44"),
-                            Cell::count(1_234),
-                            Cell::number("41.1%"),
-                        ]),
-                    )
-                    .figure(chart, "Figure 1: age of the panel.")
-                    .note("Shares are of respondents who gave their age."),
-            )
-    }
-
-    #[test]
-    fn a_report_is_one_well_formed_document_that_needs_nothing_from_outside() {
-        let html = report().render();
-        assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en-GB\">"));
-        let document = roxmltree::Document::parse_with_options(
-            &html,
-            roxmltree::ParsingOptions {
-                allow_dtd: true,
-                ..roxmltree::ParsingOptions::default()
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e}: {html}"));
-        let tags: Vec<&str> = document
-            .descendants()
-            .filter(|n| n.is_element())
-            .map(|n| n.tag_name().name())
-            .collect();
-        for tag in [
-            "title", "style", "h1", "dl", "section", "h2", "table", "figure", "svg",
-        ] {
-            assert!(tags.contains(&tag), "{tag}");
-        }
-        for tag in ["script", "link", "img", "iframe", "object"] {
-            assert!(!tags.contains(&tag), "{tag}");
-        }
-        for outside in ["src=", "href=", "url(", "@import", "javascript:"] {
-            assert!(!html.contains(outside), "{outside}");
-        }
-        // Printed: black text, headings kept with what follows, tables not split.
-        for rule in [
-            "@media print{",
-            "color:#000",
-            "h1,h2{break-after:avoid;page-break-after:avoid}",
-            "table,figure,.note,.footnote{break-inside:avoid;page-break-inside:avoid}",
-            "thead{display:table-header-group}",
-        ] {
-            assert!(html.contains(rule), "{rule}");
-        }
-        assert_eq!(html, report().render());
-    }
-
-    #[test]
-    fn numbers_are_aligned_right_and_suppressed_cells_marked_with_a_footnote() {
-        let html = report().render();
-        assert!(html.contains(
-            "<tr><th scope=\"col\">Age band</th><th scope=\"col\" class=\"number\">\
-             Respondents</th><th scope=\"col\" class=\"number\">Share</th></tr>"
-        ));
-        assert!(html.contains(
-            "<tr><th scope=\"row\">25–44</th><td class=\"number\">1,234</td>\
-             <td class=\"number\">41.1%</td></tr>"
-        ));
-        let mark = "<td class=\"number suppressed\"><abbr title=\"suppressed\">[c]</abbr></td>";
-        assert_eq!(html.matches(mark).count(), 2);
-        // One footnote for the table, right under it.
-        assert_eq!(
-            html.matches("<p class=\"footnote\">[c] Suppressed").count(),
-            1
-        );
-        assert!(html.contains("</table><p class=\"footnote\">"));
-        // A table with nothing suppressed has no footnote.
-        let plain = Document::new("t")
-            .section(Section::new("s").table(Table::new("c", &["a"]).row(vec![Cell::count(3)])))
-            .render();
-        assert!(!plain.contains("footnote\">"));
-        // A column of text stays left-aligned.
-        assert!(plain.contains("<th scope=\"col\" class=\"number\">a</th>"));
-        let words =
-            Document::new("t")
-                .section(Section::new("s").table(
-                    Table::new("c", &["a", "b"]).row(vec![Cell::text("x"), Cell::text("y")]),
-                ))
-                .render();
-        assert!(words.contains("<th scope=\"col\">b</th>") && words.contains("<td>y</td>"));
-    }
-
-    #[test]
-    fn every_piece_of_text_is_escaped() {
-        let html = Document::new(HOSTILE)
-            .metadata(HOSTILE, HOSTILE)
-            .section(
-                Section::new(HOSTILE)
-                    .paragraph(HOSTILE)
-                    .table(
-                        Table::new(HOSTILE, &[HOSTILE, HOSTILE])
-                            .row(vec![Cell::text(HOSTILE), Cell::number(HOSTILE)]),
-                    )
-                    .figure(charts::funnel(HOSTILE, HOSTILE, &[]), HOSTILE)
-                    .note(HOSTILE),
-            )
-            .render();
-        assert!(!html.contains("<script") && !html.contains("<b>"), "{html}");
-        let escaped =
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;Ward&quot; &lt;b&gt;";
-        // Title (twice), metadata (2), heading, paragraph, caption, headings (2), cells
-        // (2), the chart's title and description, the figure's caption, the note.
-        assert_eq!(html.matches(escaped).count(), 15);
-        roxmltree::Document::parse_with_options(
-            &html,
-            roxmltree::ParsingOptions {
-                allow_dtd: true,
-                ..roxmltree::ParsingOptions::default()
-            },
-        )
-        .unwrap();
-    }
-}
+mod tests;

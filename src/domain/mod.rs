@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod address_csv;
+pub mod age_range;
 pub mod benchmark_csv;
 pub mod charts;
 pub mod code_key;

@@ -4,9 +4,12 @@
 //!
 //! Reading ease = 206.835 − 1.015 × (words per sentence) − 84.6 × (syllables per word)
 //! (Flesch, 1948); grade = 0.39 × (words per sentence) + 11.8 × (syllables per word) −
-//! 15.59 (Kincaid et al., 1975); reading age = grade + 5 (a US school grade is taken at
-//! about five years younger than the age of its pupils). UK public-sector guidance aims
-//! for a reading age of 9. Syllables are counted by groups of vowels with the usual
+//! 15.59 (Kincaid et al., 1975); reading age = grade + 5, never below 5 (a US school grade
+//! is taken at about five years younger than the age of its pupils; very easy text would
+//! otherwise get an age below school age). UK public-sector guidance aims for a reading
+//! age of 9. Every score is shown rounded to one decimal (halves away from zero), and a
+//! passage is above a target when its reading age *as shown* is: 9.04 shows as 9.0 and is
+//! not above 9. Syllables are counted by groups of vowels with the usual
 //! English corrections (a silent final *e*, *-le*, *-es*, *-ed*), which is what readability
 //! tools do; it is right for most words and close for the rest.
 
@@ -35,10 +38,16 @@ pub struct Readability {
 }
 
 impl Readability {
-    /// Whether the passage is above `target` reading age.
+    /// Whether the passage is above `target` reading age, as shown (rounded to one
+    /// decimal): what a reader sees agrees with the flag.
     pub fn above(&self, target: f64) -> bool {
-        self.reading_age > target
+        rounded(self.reading_age) > target
     }
+}
+
+/// A score as shown: rounded to one decimal, halves away from zero.
+pub fn rounded(score: f64) -> f64 {
+    (score * 10.0).round() / 10.0
 }
 
 /// Scores `text`; `None` when it has no word.
@@ -187,6 +196,30 @@ pub fn syllable_count(word: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_passage_is_above_its_target_only_when_its_reading_age_as_shown_is() {
+        let at = |age: f64| Readability {
+            sentences: 1,
+            words: 10,
+            syllables: 14,
+            reading_ease: 70.0,
+            grade: age - 5.0,
+            reading_age: age,
+            longest_sentences: Vec::new(),
+            hard_words: Vec::new(),
+        };
+        assert_eq!(rounded(9.04), 9.0);
+        assert!(!at(9.04).above(9.0), "shown as 9.0, not above 9");
+        assert!(at(9.05).above(9.0), "shown as 9.1");
+        assert!(!at(9.0).above(9.0));
+        // Very easy text is floored at five.
+        let easy = score("The cat sat. The dog ran.").unwrap();
+        assert!(
+            easy.grade + 5.0 < 5.0 && easy.reading_age == 5.0,
+            "{easy:?}"
+        );
+    }
 
     #[test]
     fn the_published_worked_examples_score_as_published() {

@@ -136,13 +136,15 @@ pub struct ShowWhenRule {
 pub struct TextReadability {
     /// Which text: `title`, `summary`, `question:KEY`, `option:KEY:OPTION`.
     pub field: String,
-    /// Flesch reading ease: higher is easier (60–70 is plain English).
+    /// Flesch reading ease: higher is easier (60–70 is plain English); rounded to one
+    /// decimal.
     pub reading_ease: f64,
-    /// Flesch–Kincaid grade.
+    /// Flesch–Kincaid grade, rounded to one decimal.
     pub grade: f64,
-    /// Reading age in years (grade + 5).
+    /// Reading age in years: the grade + 5, never below 5, rounded to one decimal.
     pub reading_age: f64,
-    /// Above the consultation's reading-age target.
+    /// Whether `readingAge` as shown (rounded) is above the consultation's reading-age
+    /// target: 9.0 is not above 9.
     pub above_target: bool,
     /// The longest sentences, longest first (at most three).
     pub longest_sentences: Vec<String>,
@@ -153,17 +155,13 @@ pub struct TextReadability {
 fn readability_of(field: String, text: &str, target: f64) -> Option<TextReadability> {
     readability::score(text).map(|r| TextReadability {
         field,
-        reading_ease: round1(r.reading_ease),
-        grade: round1(r.grade),
-        reading_age: round1(r.reading_age),
+        reading_ease: readability::rounded(r.reading_ease),
+        grade: readability::rounded(r.grade),
+        reading_age: readability::rounded(r.reading_age),
         above_target: r.above(target),
         longest_sentences: r.longest_sentences.into_iter().map(|(s, _)| s).collect(),
         hard_words: r.hard_words.into_iter().map(|(w, _)| w).collect(),
     })
-}
-
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
 }
 
 /// A question.

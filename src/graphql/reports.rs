@@ -195,6 +195,12 @@ pub struct ReportGroup {
     pub response_rate: Option<f64>,
     /// The category's partial R-indicators (when its dimension is a propensity dimension).
     pub partial_indicator: Option<PartialIndicator>,
+    /// Its share of the weighted respondents whose category is known, by the profile
+    /// stored with each response (as weighting uses it): on a weighting dimension it is
+    /// the raked margin, the population share of the categories weighted. OFFICER only
+    /// (`null` for SCRUTINY, like every weighted figure), on the six dimensions' splits,
+    /// when the respondents are weighted; `null` for `Not given`.
+    pub weighted_share: Option<f64>,
 }
 
 /// Chi-square goodness of fit.
@@ -258,6 +264,7 @@ impl From<reports::Split> for ReportSplit {
                     flag: row.flag.into(),
                     response_rate: row.response_rate.and_then(finite),
                     partial_indicator: row.partial.and_then(partial),
+                    weighted_share: row.weighted_share.and_then(finite),
                 })
                 .collect(),
             totals: split.totals.into(),
@@ -329,10 +336,11 @@ pub struct ReportWeighting {
     pub dimensions: Vec<DimensionValue>,
     /// Whether weights were made (otherwise `note` says why).
     pub weighted: bool,
-    /// Raking sweeps made.
-    pub iterations: u32,
-    /// Whether every margin met its population total.
-    pub converged: bool,
+    /// Raking sweeps made (`null` when not weighted; withheld from SCRUTINY, like every
+    /// figure of the weighting but whether there was one).
+    pub iterations: Option<u32>,
+    /// Whether every margin met its population total (`null` as `iterations`).
+    pub converged: Option<bool>,
     /// Largest relative difference between a weighted margin and its total at the end.
     pub max_error: Option<f64>,
     /// Kish's effective sample size, (Σw)² / Σw².
@@ -502,15 +510,9 @@ impl From<reports::Report> for ConsultationReport {
                 weighted: w.weighted,
                 iterations: w.iterations,
                 converged: w.converged,
-                max_error: (w.weighted && !w.withheld)
-                    .then_some(w.max_error)
-                    .and_then(finite),
-                effective_sample_size: (w.weighted && !w.withheld)
-                    .then_some(w.effective_n)
-                    .and_then(finite),
-                design_effect: (w.weighted && !w.withheld)
-                    .then_some(w.design_effect)
-                    .and_then(finite),
+                max_error: w.max_error.and_then(finite),
+                effective_sample_size: w.effective_n.and_then(finite),
+                design_effect: w.design_effect.and_then(finite),
                 respondents: w.respondents,
                 left_out: w.left_out,
                 dropped_categories: w.dropped,
@@ -575,7 +577,13 @@ impl ReportQuery {
         let mut options = input.unwrap_or_default().options();
         // Weighting and results are worked out only when asked for.
         let wanted = ctx.look_ahead();
-        options.results = wanted.field("weighting").exists() || wanted.field("questions").exists();
+        options.results = wanted.field("weighting").exists()
+            || wanted.field("questions").exists()
+            || wanted
+                .field("splits")
+                .field("groups")
+                .field("weightedShare")
+                .exists();
         let report =
             reports::consultation_report(state, &context::caller(ctx), consultation, &options)
                 .await?;
@@ -785,14 +793,11 @@ impl From<crate::service::panel_report::PanelReport> for PanelReport {
                     groups: p
                         .groups
                         .into_iter()
-                        .map(|(label, invited, completed)| EngagementGroup {
-                            label,
-                            response_rate: match (invited, completed) {
-                                (Some(i), Some(c)) if i > 0 => Some(c as f64 / i as f64),
-                                _ => None,
-                            },
-                            invited,
-                            completed,
+                        .map(|g| EngagementGroup {
+                            label: g.label,
+                            invited: g.invited,
+                            completed: g.completed,
+                            response_rate: g.response_rate.and_then(finite),
                         })
                         .collect(),
                 })

@@ -24,7 +24,7 @@ use crate::domain::role::Role;
 use crate::domain::sampling::Seed;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
-use crate::service::{panels, sub_sample};
+use crate::service::{age_bands, panels, sub_sample};
 use crate::state::AppState;
 
 /// Who manages consultations.
@@ -560,6 +560,11 @@ pub async fn set_questions(
     check_questions(&questions)
         .map_err(|e| AppError::bad_input("input.questions", e.to_string()))?;
     let db = state.db.writer();
+    let panel = row_of(db, id).await?.panel_id.map(PanelId);
+    let youngest = age_bands::youngest_age(db, panel).await?;
+    age_bands::check(&items, youngest, |i, j| {
+        format!("input.questions.{i}.options.{j}.label")
+    })?;
     let txn = db.begin().await?;
     // Lock the consultation row (PostgreSQL) while checking it is a draft; SQLite
     // serialises writers anyway.
@@ -717,7 +722,7 @@ fn checked_question(i: usize, request: QuestionRequest) -> AppResult<QuestionIte
             if !matches!(request.kind, QuestionKind::SingleChoice { .. }) {
                 return Err(AppError::bad_input(
                     field("aboutYou"),
-                    "An \"about you\" question is a single choice whose option keys are the profile's values.",
+                    "An \"about you\" question is a single choice whose option labels are recorded as the profile's values.",
                 ));
             }
             if labels.iter().any(|l| l.chars().count() > 200) {
@@ -782,10 +787,26 @@ pub async fn transition(
             }
         }));
     }
-    if step == Step::Open && questions_of(db, id).await?.is_empty() {
-        return Err(AppError::conflict(
-            "Add at least one question before opening the consultation.",
-        ));
+    if step == Step::Open {
+        let questions = questions_of(db, id).await?;
+        if questions.is_empty() {
+            return Err(AppError::conflict(
+                "Add at least one question before opening the consultation.",
+            ));
+        }
+        let youngest = age_bands::youngest_age(db, current.panel_id.map(PanelId)).await?;
+        age_bands::check(&questions, youngest, |i, j| {
+            let item = &questions[i];
+            let option = match &item.question.kind {
+                QuestionKind::SingleChoice { options } => options.get(j).cloned(),
+                _ => None,
+            };
+            format!(
+                "questions.{}.options.{}",
+                item.question.key,
+                option.unwrap_or_else(|| j.to_string())
+            )
+        })?;
     }
     let now = state.clock.now();
     let mut update = consultation::Entity::update_many()

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod addresses;
+pub mod age_bands;
 pub mod answering;
 pub mod audit;
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod panel_report;
 pub mod panels;
 pub mod passwords;
 pub mod progress;
+pub mod publications;
 pub mod rate_limit;
 pub mod recruitment;
 pub mod registration;

@@ -23,11 +23,12 @@ use crate::domain::role::Role;
 use crate::domain::uk_time::uk_date;
 use crate::error::AppResult;
 use crate::service::auth::Caller;
-use crate::service::disclosure::{self, CountTable, Hidden, Population};
+use crate::service::disclosure::{CountTable, Hidden, Population, Protection, Tables};
 use crate::service::panels;
+use crate::service::publications::{self, Kind};
 use crate::service::reports::{
     self, COMPLETED, Counted, INVITED, PopulationShares, ReportDimension, ReportOptions, Shown,
-    age_cutoffs, count_of, order_rows, population, query, ratio_of, shown,
+    age_cutoffs, canonical, count_of, order_rows, population, query, ratio_of,
 };
 use crate::state::AppState;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -100,9 +101,21 @@ pub struct EngagementPoint {
     pub title: String,
     /// The day it opened.
     pub opened: Option<NaiveDate>,
-    /// Per group of the chosen dimension: label, invited, completed (as its own report
-    /// shows them).
-    pub groups: Vec<(String, Shown, Shown)>,
+    /// Per group of the chosen dimension, as its own report shows it.
+    pub groups: Vec<EngagementGroup>,
+}
+
+/// One group's invitations and completions in one consultation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngagementGroup {
+    /// The category.
+    pub label: String,
+    /// Members invited.
+    pub invited: Shown,
+    /// Completed.
+    pub completed: Shown,
+    /// Completed ÷ invited.
+    pub response_rate: Option<f64>,
 }
 
 /// A panel's health.
@@ -187,17 +200,13 @@ async fn split_members(
     Ok(counted)
 }
 
-/// Members split by every dimension, with the population, as disclosure tables.
+/// Members split by every dimension, with the population; and SCRUTINY's tables,
+/// canonical (see `service::disclosure::Tables`).
 async fn gather(
     state: &AppState,
     panel: PanelId,
     options: &ReportOptions,
-) -> AppResult<(
-    Option<String>,
-    PopulationShares,
-    Vec<Counted>,
-    Vec<CountTable>,
-)> {
+) -> AppResult<(Option<String>, PopulationShares, Vec<Counted>, Tables)> {
     let today = uk_date(state.clock.now());
     let (area_code, shares) = population(
         state.db.reader(),
@@ -207,19 +216,19 @@ async fn gather(
     .await?;
     let people = members();
     let mut counted = Vec::new();
-    let mut tables = Vec::new();
+    let mut tables = Tables {
+        populations: vec![people.clone()],
+        ..Tables::default()
+    };
     for dimension in ReportDimension::ALL {
         let mut split = split_members(state, panel, today, dimension).await?;
+        let (labels, table) = canonical(&split, &people, 0);
+        tables.push(split.name.clone(), labels, table);
         let population = shares
             .by_dimension
             .get(&dimension)
             .map_or(&[][..], |(s, _)| s.as_slice());
         order_rows(&mut split, population, PARTS);
-        tables.push(CountTable::full(
-            &people,
-            0,
-            split.rows.iter().map(|(_, parts)| parts.clone()).collect(),
-        ));
         counted.push(split);
     }
     Ok((area_code, shares, counted, tables))
@@ -243,24 +252,28 @@ pub async fn panel_report(
     let threshold = state.config.disclosure_threshold;
     let (area_code, shares, counted, tables) = gather(state, panel, options).await?;
     let people = members();
-    let hidden: Vec<Hidden> = if protected {
-        disclosure::protect(std::slice::from_ref(&people), &tables, threshold)?
+    let protection = if protected {
+        publications::protection(state, Kind::PanelReport, panel.get(), tables).await?
     } else {
-        tables.iter().map(Hidden::none).collect()
+        std::sync::Arc::new(Protection::none())
     };
     let mut splits = Vec::new();
-    for (((c, table), hidden), dimension) in counted
-        .iter()
-        .zip(&tables)
-        .zip(&hidden)
-        .zip(ReportDimension::ALL)
-    {
+    for (c, dimension) in counted.iter().zip(ReportDimension::ALL) {
         let population = shares.by_dimension.get(&dimension).map(|(s, _)| s);
         let population_total: f64 = population.map_or(0.0, |p| p.iter().map(|(_, n)| n).sum());
+        let value = |parts: &[u64], k: usize| -> u64 {
+            people.columns[k].1.iter().map(|&p| parts[p]).sum()
+        };
+        let all: Vec<u64> = (0..PARTS)
+            .map(|p| c.rows.iter().map(|(_, parts)| parts[p]).sum())
+            .collect();
         let counts_of = |row: Option<usize>| -> [Shown; 6] {
             std::array::from_fn(|k| match row {
-                Some(r) => shown(table.value(&people, Some(&[r]), k), hidden.cells[r][k]),
-                None => shown(table.value(&people, None, k), hidden.totals[k]),
+                Some(r) => {
+                    let (label, parts) = &c.rows[r];
+                    protection.count(&c.name, Some(label), k, value(parts, k))
+                }
+                None => protection.count(&c.name, None, k, value(&all, k)),
             })
         };
         // Sitting members whose category is known (the total less those not giving it).
@@ -327,7 +340,12 @@ pub async fn panel_report(
             .map(|s| {
                 s.rows
                     .iter()
-                    .map(|r| (r.label.clone(), r.counts[INVITED], r.counts[COMPLETED]))
+                    .map(|r| EngagementGroup {
+                        label: r.label.clone(),
+                        invited: r.counts[INVITED],
+                        completed: r.counts[COMPLETED],
+                        response_rate: ratio_of(r.counts[COMPLETED], r.counts[INVITED]),
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -357,22 +375,23 @@ pub async fn panel_report(
         selection_runs,
         area_code,
         threshold: protected.then_some(threshold),
-        suppressed: hidden.iter().any(Hidden::any),
+        suppressed: protection.any(),
         splits,
         series_dimension,
         series,
     })
 }
 
-/// The disclosure tables of a panel report and what SCRUTINY's copy hides, for the
-/// attack that checks it.
+/// The disclosure tables of a panel report and what SCRUTINY's copy hides (as stored and
+/// served), for the attack that checks it.
 pub async fn protection_of(
     state: &AppState,
     panel: PanelId,
     options: &ReportOptions,
 ) -> AppResult<(Vec<Population>, Vec<CountTable>, Vec<Hidden>)> {
     let (_, _, _, tables) = gather(state, panel, options).await?;
-    let people = vec![members()];
-    let hidden = disclosure::protect(&people, &tables, state.config.disclosure_threshold)?;
-    Ok((people, tables, hidden))
+    let protection =
+        publications::protection(state, Kind::PanelReport, panel.get(), tables.clone()).await?;
+    let hidden = protection.hidden(&tables);
+    Ok((tables.populations, tables.tables, hidden))
 }

@@ -1,9 +1,11 @@
 //! Reports as CSV files in long form (`table, group, measure, value, note`), ready for a
 //! spreadsheet's pivot table: a consultation's report, a panel's health and a selection
-//! run's report. Each is written from the report as the caller may read it, so SCRUTINY's
-//! copy hides exactly what the API hides: a hidden figure has an empty value and the note
-//! `suppressed`.
+//! run's report. Each renders the published report (what the reader may see is decided
+//! by the service that made it, never here): every figure it holds, a hidden count as an
+//! empty value with the note `suppressed`, nothing for a figure it does not hold. The
+//! HTML page and the charts mark their figures with the same table, group and measure.
 
+use crate::domain::charts::figure_value;
 use crate::error::{AppError, AppResult};
 use crate::service::panel_report::{self, PanelReport};
 use crate::service::reports::{COLUMNS, Flag, Report, Score, Split};
@@ -66,7 +68,7 @@ impl Rows {
         value: Option<f64>,
     ) -> AppResult<()> {
         match value.filter(|v| v.is_finite()) {
-            Some(v) => self.row(table, group, measure, Some(format!("{v:.6}"))),
+            Some(v) => self.row(table, group, measure, Some(figure_value(v))),
             None => Ok(()),
         }
     }
@@ -80,6 +82,12 @@ impl Rows {
     ) -> AppResult<()> {
         if let Some(s) = score {
             self.figure(table, group, measure, Some(s.value))?;
+            self.figure(
+                table,
+                group,
+                &format!("{measure}_standard_error"),
+                Some(s.standard_error),
+            )?;
             self.figure(table, group, &format!("{measure}_low"), Some(s.low))?;
             self.figure(table, group, &format!("{measure}_high"), Some(s.high))?;
         }
@@ -114,9 +122,18 @@ impl Rows {
                 self.figure(table, label, "partial_r_unconditional", Some(u))?;
                 self.figure(table, label, "partial_r_conditional", Some(c))?;
             }
+            self.figure(table, label, "weighted_share", group.weighted_share)?;
         }
         for (measure, value) in COLUMNS.iter().zip(split.totals) {
             self.count(table, "all", measure, value)?;
+        }
+        if split.benchmarked {
+            self.count(
+                table,
+                "all",
+                "respondents_without_benchmark",
+                split.respondents_without_benchmark,
+            )?;
         }
         self.figure(table, "all", "dissimilarity", split.dissimilarity)?;
         if let Some(chi) = &split.chi_square {
@@ -185,21 +202,18 @@ pub fn csv(report: &Report) -> AppResult<Vec<u8>> {
     rows.figure("propensity", "all", "propensity_sd", p.s)?;
     rows.figure("propensity", "all", "mean_propensity", p.mean)?;
     let w = &report.weighting;
-    if w.weighted {
-        rows.figure(
-            "weighting",
-            "all",
-            "iterations",
-            Some(f64::from(w.iterations)),
-        )?;
-        rows.figure(
-            "weighting",
-            "all",
-            "effective_sample_size",
-            Some(w.effective_n),
-        )?;
-        rows.figure("weighting", "all", "design_effect", Some(w.design_effect))?;
+    rows.figure(
+        "weighting",
+        "all",
+        "iterations",
+        w.iterations.map(f64::from),
+    )?;
+    if let Some(converged) = w.converged {
+        rows.row("weighting", "all", "converged", Some(converged.to_string()))?;
     }
+    rows.figure("weighting", "all", "max_error", w.max_error)?;
+    rows.figure("weighting", "all", "effective_sample_size", w.effective_n)?;
+    rows.figure("weighting", "all", "design_effect", w.design_effect)?;
     rows.count("weighting", "all", "respondents", w.respondents)?;
     rows.count("weighting", "all", "left_out", w.left_out)?;
     for q in &report.questions {
@@ -213,12 +227,7 @@ pub fn csv(report: &Report) -> AppResult<Vec<u8>> {
         rows.score(&table, "all", "score", q.score)?;
         rows.score(&table, "all", "weighted_score", q.weighted_score)?;
         if let Some(change) = &q.change {
-            rows.figure(
-                &table,
-                "all",
-                "previous_score",
-                Some(change.previous_score.value),
-            )?;
+            rows.score(&table, "all", "previous_score", Some(change.previous_score))?;
             rows.figure(&table, "all", "change", Some(change.difference))?;
             rows.figure(&table, "all", "change_p_value", Some(change.p_value))?;
         }
@@ -251,10 +260,11 @@ pub fn panel_csv(report: &PanelReport) -> AppResult<Vec<u8>> {
     let table = format!("series:{}", report.series_dimension.as_str());
     for point in &report.series {
         let opened = point.opened.map(|d| d.to_string()).unwrap_or_default();
-        for (label, invited, completed) in &point.groups {
-            let group = format!("{} ({opened}): {label}", point.title);
-            rows.count(&table, &group, "invited", *invited)?;
-            rows.count(&table, &group, "completed", *completed)?;
+        for g in &point.groups {
+            let group = format!("{} ({opened}): {}", point.title, g.label);
+            rows.count(&table, &group, "invited", g.invited)?;
+            rows.count(&table, &group, "completed", g.completed)?;
+            rows.figure(&table, &group, "response_rate", g.response_rate)?;
         }
     }
     rows.finish()
@@ -320,7 +330,7 @@ impl Rows {
         .iter()
         .zip(parts)
         {
-            self.row(table, group, measure, value.map(|v| format!("{v:.6}")))?;
+            self.row(table, group, measure, value.map(figure_value))?;
         }
         Ok(())
     }

@@ -1,12 +1,18 @@
 //! A consultation report as SVG charts and as one self-contained HTML page for committee
-//! papers (charts inline, printable). Written from the report as the caller may read it,
-//! so SCRUTINY's copy hides what the API hides: a hidden count shows `[c]` in tables and a
-//! "suppressed" mark in charts.
+//! papers (charts inline, printable). Rendered from the published report only (what the
+//! reader may see is decided in `service::reports`): a hidden count shows `[c]` in tables
+//! and a "suppressed" mark in charts, and a figure the reader may not see is simply not
+//! there. Every figure printed or drawn is marked with where it sits in the report, as the
+//! CSV names it (`data-table`, `data-group`, `data-measure`, `data-value`).
 
-use crate::domain::charts::{self, Series, Stage};
-use crate::domain::html_report::{Cell, Document, Section, Table};
+use crate::domain::charts::{self, FigureKey, Series, Stage};
+use crate::domain::html_report::{Cell, Document, Inline, Section, Table};
 use crate::error::{AppError, AppResult};
-use crate::service::reports::{COLUMNS, COMPLETED, Flag, INVITED, Report, Split};
+use crate::service::reports::{COLUMNS, COMPLETED, Flag, INVITED, RESPONDENTS, Report, Split};
+
+mod paragraphs;
+
+use paragraphs::{fit_paragraph, inline, score_paragraph, weighting_section};
 
 /// The charts of a report, by name: `funnel`, then one per split (`age_band`, `sex`,
 /// `ethnic_group`, `disability`, `ward`, `deprivation_decile`, `young_people`).
@@ -45,13 +51,14 @@ fn funnel_chart(report: &Report) -> String {
     let stages: Vec<Stage> = COLUMNS[..=COMPLETED]
         .iter()
         .zip(totals)
-        .map(|(label, count)| Stage {
-            label: title_of(label),
+        .map(|(measure, count)| Stage {
+            label: title_of(measure),
             count,
             rate: match (count, invited) {
                 (Some(c), Some(i)) if i > 0 => Some(c as f64 / i as f64),
                 _ => None,
             },
+            key: Some(FigureKey::new("funnel", "all", *measure)),
         })
         .collect();
     charts::funnel(
@@ -64,19 +71,27 @@ fn funnel_chart(report: &Report) -> String {
 
 fn shares_chart(report: &Report, split: &Split) -> String {
     let categories: Vec<&str> = split.rows.iter().map(|r| r.label.as_str()).collect();
+    let series = |name: &str, measure: &str, values: Vec<Option<f64>>| Series {
+        name: name.to_owned(),
+        values,
+        key: Some((split.name.clone(), measure.to_owned())),
+    };
     let series = vec![
-        Series {
-            name: "Population".to_owned(),
-            values: split.rows.iter().map(|r| r.population_share).collect(),
-        },
-        Series {
-            name: "Invited".to_owned(),
-            values: split.rows.iter().map(|r| r.invited_share).collect(),
-        },
-        Series {
-            name: "Respondents".to_owned(),
-            values: split.rows.iter().map(|r| r.respondent_share).collect(),
-        },
+        series(
+            "Population",
+            "population_share",
+            split.rows.iter().map(|r| r.population_share).collect(),
+        ),
+        series(
+            "Invited",
+            "invited_share",
+            split.rows.iter().map(|r| r.invited_share).collect(),
+        ),
+        series(
+            "Respondents",
+            "respondent_share",
+            split.rows.iter().map(|r| r.respondent_share).collect(),
+        ),
     ];
     charts::grouped_bars(
         &format!(
@@ -91,53 +106,64 @@ fn shares_chart(report: &Report, split: &Split) -> String {
     )
 }
 
-fn percent(value: Option<f64>) -> Cell {
+/// A share as a marked percentage, or a dash when there is none.
+fn percent(key: FigureKey, value: Option<f64>) -> Cell {
     match value.filter(|v| v.is_finite()) {
-        Some(v) => Cell::number(format!("{:.1}%", 100.0 * v)),
+        Some(v) => Cell::marked(key, format!("{:.1}%", 100.0 * v), v),
         None => Cell::text("–"),
     }
 }
 
 /// A split's table: counts, shares, ratio and flag, response rate.
 fn split_table(split: &Split) -> Table {
+    let name = split.name.as_str();
     let mut table = Table::new(
-        format!("Respondents by {}", title_of(&split.name).to_lowercase()),
+        format!("Respondents by {}", title_of(name).to_lowercase()),
         &[
             "Category",
             "Invited",
             "Respondents",
             "Population share",
             "Respondent share",
-            "Representation ratio (95% interval)",
+            "Representation ratio",
+            "95% interval",
             "Response rate",
         ],
     );
     for row in &split.rows {
-        let ratio = match row.ratio {
+        let label = row.label.as_str();
+        let key = |measure: &str| FigureKey::new(name, label, measure);
+        let (ratio, interval) = match row.ratio {
             Some((r, low, high)) => {
                 let flag = match row.flag {
                     Flag::Under => " under",
                     Flag::Over => " over",
                     Flag::None => "",
                 };
-                Cell::number(format!("{r:.2} ({low:.2}–{high:.2}){flag}"))
+                (
+                    Cell::marked(key("representation_ratio"), format!("{r:.2}{flag}"), r),
+                    Cell::text(format!("{low:.2}–{high:.2}")),
+                )
             }
-            None => Cell::text("–"),
+            None => (Cell::text("–"), Cell::text("")),
         };
         table = table.row(vec![
-            Cell::text(row.label.clone()),
-            Cell::count_or_suppressed(row.counts[INVITED]),
-            Cell::count_or_suppressed(row.counts[7]),
-            percent(row.population_share),
-            percent(row.respondent_share),
+            Cell::text(label),
+            Cell::marked_count(key(COLUMNS[INVITED]), row.counts[INVITED]),
+            Cell::marked_count(key(COLUMNS[RESPONDENTS]), row.counts[RESPONDENTS]),
+            percent(key("population_share"), row.population_share),
+            percent(key("respondent_share"), row.respondent_share),
             ratio,
-            percent(row.response_rate),
+            interval,
+            percent(key("response_rate"), row.response_rate),
         ]);
     }
+    let key = |measure: &str| FigureKey::new(name, "all", measure);
     table.row(vec![
         Cell::text("All"),
-        Cell::count_or_suppressed(split.totals[INVITED]),
-        Cell::count_or_suppressed(split.totals[7]),
+        Cell::marked_count(key(COLUMNS[INVITED]), split.totals[INVITED]),
+        Cell::marked_count(key(COLUMNS[RESPONDENTS]), split.totals[RESPONDENTS]),
+        Cell::text(""),
         Cell::text(""),
         Cell::text(""),
         Cell::text(""),
@@ -165,21 +191,22 @@ pub fn html(report: &Report) -> String {
     }
 
     let f = &report.funnel;
+    let key = |measure: &str| FigureKey::new("funnel", "all", measure);
     let mut funnel = Table::new("The funnel", &["Stage", "Count"]);
-    for (label, count) in COLUMNS.iter().zip(f.totals) {
+    for (measure, count) in COLUMNS.iter().zip(f.totals) {
         funnel = funnel.row(vec![
-            Cell::text(title_of(label)),
-            Cell::count_or_suppressed(count),
+            Cell::text(title_of(measure)),
+            Cell::marked_count(key(measure), count),
         ]);
     }
     funnel = funnel
         .row(vec![
             Cell::text("Bounced"),
-            Cell::count_or_suppressed(f.bounced),
+            Cell::marked_count(key("bounced"), f.bounced),
         ])
         .row(vec![
             Cell::text("Opened only by machines"),
-            Cell::count_or_suppressed(f.machine_opened_only),
+            Cell::marked_count(key("machine_opened_only"), f.machine_opened_only),
         ]);
     document = document.section(
         Section::new("How the invitations went")
@@ -210,23 +237,8 @@ pub fn html(report: &Report) -> String {
                 "Population, invited and respondent shares.",
             );
         }
-        let mut fit = Vec::new();
-        if let Some(d) = split.dissimilarity {
-            fit.push(format!("index of dissimilarity {d:.3}"));
-        }
-        if let Some(chi) = &split.chi_square {
-            fit.push(format!(
-                "chi-square {:.2} on {} degrees of freedom, p = {:.4}",
-                chi.statistic, chi.degrees_of_freedom, chi.p_value
-            ));
-        }
-        if let Some((u, c)) = split.partial {
-            fit.push(format!(
-                "partial R-indicators {u:.4} (unconditional), {c:.4} (conditional)"
-            ));
-        }
-        if !fit.is_empty() {
-            section = section.paragraph(format!("Against the population: {}.", fit.join("; ")));
+        if let Some(fit) = fit_paragraph(split) {
+            section = section.marked_paragraph(fit);
         }
         for note in &split.notes {
             section = section.note(note.clone());
@@ -237,54 +249,56 @@ pub fn html(report: &Report) -> String {
     let p = &report.propensity;
     let mut propensity = Section::new("Who responds among those invited");
     propensity = match p.r {
-        Some(r) => propensity.paragraph(format!(
-            "R-indicator {r:.3} (1 when every group responds alike), from response rates in \
-             cells of {}; mean response propensity {}.",
-            p.dimensions
-                .iter()
-                .map(|d| title_of(d.as_str()).to_lowercase())
-                .collect::<Vec<_>>()
-                .join(", "),
-            p.mean
-                .map_or("–".to_owned(), |m| format!("{:.1}%", 100.0 * m))
-        )),
+        Some(r) => {
+            let mut pieces = vec![
+                Inline::text("R-indicator "),
+                inline("propensity", "all", "r_indicator", format!("{r:.3}"), r),
+                Inline::text(format!(
+                    " (1 when every group responds alike), from response rates in cells of {}",
+                    p.dimensions
+                        .iter()
+                        .map(|d| title_of(d.as_str()).to_lowercase())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            ];
+            if let Some(m) = p.mean {
+                pieces.push(Inline::text("; mean response propensity "));
+                pieces.push(inline(
+                    "propensity",
+                    "all",
+                    "mean_propensity",
+                    format!("{:.1}%", 100.0 * m),
+                    m,
+                ));
+            }
+            pieces.push(Inline::text("."));
+            propensity.marked_paragraph(pieces)
+        }
         None => propensity.paragraph(p.note.clone().unwrap_or_default()),
     };
     document = document.section(propensity);
-
-    let w = &report.weighting;
-    let mut weighting = Section::new("Weighting");
-    weighting = if w.weighted {
-        weighting.paragraph(format!(
-            "Respondents are raked to the population on {} ({} sweeps, {}): effective sample \
-             size {:.0}, design effect {:.2}.",
-            w.dimensions
-                .iter()
-                .map(|d| title_of(d.as_str()).to_lowercase())
-                .collect::<Vec<_>>()
-                .join(" and "),
-            w.iterations,
-            if w.converged {
-                "converged"
-            } else {
-                "not converged"
-            },
-            w.effective_n,
-            w.design_effect
-        ))
-    } else {
-        weighting.paragraph(w.note.clone().unwrap_or_else(|| "Not weighted.".to_owned()))
-    };
-    document = document.section(weighting);
+    document = document.section(weighting_section(report));
 
     let mut results = Section::new("Results");
     for q in &report.questions {
+        let table_name = format!("question:{}", q.key);
         if q.options.is_empty() {
-            results = results.paragraph(format!(
-                "{} (free text): {} answered; the answers are not part of this report.",
-                q.text,
-                q.answered.map_or("[c]".to_owned(), |n| n.to_string())
+            let mut pieces = vec![Inline::text(format!("{} (free text): ", q.text))];
+            match q.answered {
+                Some(n) => pieces.push(inline(
+                    &table_name,
+                    "all",
+                    "answered",
+                    n.to_string(),
+                    n as f64,
+                )),
+                None => pieces.push(Inline::text("[c]")),
+            }
+            pieces.push(Inline::text(
+                " answered; the answers are not part of this report.",
             ));
+            results = results.marked_paragraph(pieces);
             continue;
         }
         let mut table = Table::new(
@@ -292,42 +306,18 @@ pub fn html(report: &Report) -> String {
             &["Answer", "Count", "Share", "Weighted share"],
         );
         for o in &q.options {
+            let key =
+                |measure: &str| FigureKey::new(table_name.as_str(), o.label.as_str(), measure);
             table = table.row(vec![
                 Cell::text(o.label.clone()),
-                Cell::count_or_suppressed(o.count),
-                percent(o.share),
-                percent(o.weighted_share),
+                Cell::marked_count(key("count"), o.count),
+                percent(key("share"), o.share),
+                percent(key("weighted_share"), o.weighted_share),
             ]);
         }
         results = results.table(table);
-        if let Some(score) = q.score {
-            let name = if q.kind == "rating" {
-                "Net Promoter Score"
-            } else {
-                "Net agreement"
-            };
-            let mut text = format!(
-                "{name} {:.1} (95% interval {:.1} to {:.1})",
-                score.value, score.low, score.high
-            );
-            if let Some(w) = q.weighted_score {
-                text.push_str(&format!("; weighted {:.1}", w.value));
-            }
-            if let Some(change) = &q.change {
-                text.push_str(&format!(
-                    "; {:.1} in {} ({:+.1}, p = {:.3}: {})",
-                    change.previous_score.value,
-                    change.previous_title,
-                    change.difference,
-                    change.p_value,
-                    if change.p_value < 0.05 {
-                        "more than noise"
-                    } else {
-                        "within noise"
-                    }
-                ));
-            }
-            results = results.paragraph(format!("{text}."));
+        if let Some(pieces) = score_paragraph(&table_name, q) {
+            results = results.marked_paragraph(pieces);
         }
     }
     document.section(results).render()

@@ -25,6 +25,7 @@ use sea_orm::{
 };
 
 use crate::db::entities::benchmark;
+use crate::domain::age_range::{AgeAnswer, AgeRange, AgeScheme};
 use crate::domain::composition::{age_bands_from, share_aged};
 use crate::domain::consultation::{Consultation, QuestionItem};
 use crate::domain::demographics::{AgeBand, Category, Dimension};
@@ -36,10 +37,19 @@ use crate::domain::tracking::Stage;
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
-use crate::service::consultations;
-use crate::service::disclosure::{self, CountTable, Hidden, Population, Ticks};
+use crate::service::disclosure::{self, CountTable, Population, Protection, Tables, Ticks};
 use crate::service::grouped::{self, Key};
+use crate::service::publications::{self, Kind};
+use crate::service::{age_bands, consultations};
 use crate::state::AppState;
+
+mod young;
+
+use young::{young_by_bands, young_label_of_band, young_notes, young_shares};
+
+mod weighting;
+
+use weighting::{CellWeights, profiles, weigh, weighted_shares};
 
 /// Who may read reports: officers in full, scrutiny members with small counts hidden.
 pub const READERS: &[Role] = &[Role::Officer, Role::Scrutiny];
@@ -150,9 +160,24 @@ impl ReportDimension {
         let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
             return NOT_GIVEN.to_owned();
         };
+        if self == Self::AgeBand && AgeRange::parse(raw) == Some(AgeAnswer::NotGiven) {
+            return NOT_GIVEN.to_owned();
+        }
         self.census()
             .and_then(|d| Category::from_label(d, raw))
             .map_or_else(|| raw.to_owned(), Category::label)
+    }
+
+    /// [`Self::label`], ages counted in `scheme`'s bands when there is one (see
+    /// `service::age_bands`).
+    pub(crate) fn label_in(self, raw: Option<&str>, scheme: Option<&AgeScheme>) -> String {
+        let label = self.label(raw);
+        match scheme {
+            Some(scheme) if self == Self::AgeBand && label != NOT_GIVEN => {
+                scheme.label_of(&label).map_or(label, str::to_owned)
+            }
+            _ => label,
+        }
     }
 }
 
@@ -317,6 +342,10 @@ pub struct GroupRow {
     /// Partial R-indicators of the category (unconditional, signed; conditional), when the
     /// split is one of the propensity dimensions.
     pub partial: Option<(f64, f64)>,
+    /// Its share of the weighted respondents whose category is known (OFFICER, when the
+    /// respondents are weighted; by the profile stored with each response, as weighting
+    /// uses): on a weighting dimension, the raked margin.
+    pub weighted_share: Option<f64>,
 }
 
 /// People split by one dimension, compared with the population.
@@ -386,16 +415,16 @@ pub struct Weighting {
     pub dimensions: Vec<ReportDimension>,
     /// Whether weights exist (otherwise `note` says why).
     pub weighted: bool,
-    /// Sweeps made.
-    pub iterations: u32,
-    /// Whether every margin met its total.
-    pub converged: bool,
-    /// Largest relative margin error at the end.
-    pub max_error: f64,
-    /// Kish's effective sample size.
-    pub effective_n: f64,
-    /// Kish's design effect from weighting.
-    pub design_effect: f64,
+    /// Sweeps made (`None` when not weighted, or withheld from the reader).
+    pub iterations: Option<u32>,
+    /// Whether every margin met its total (`None` as `iterations`).
+    pub converged: Option<bool>,
+    /// Largest relative margin error at the end (`None` as `iterations`).
+    pub max_error: Option<f64>,
+    /// Kish's effective sample size (`None` as `iterations`).
+    pub effective_n: Option<f64>,
+    /// Kish's design effect from weighting (`None` as `iterations`).
+    pub design_effect: Option<f64>,
     /// Respondents weighted.
     pub respondents: Shown,
     /// Respondents left out (a category missing or without a benchmark).
@@ -404,8 +433,6 @@ pub struct Weighting {
     pub dropped: Vec<String>,
     /// What the reader should know.
     pub note: Option<String>,
-    /// Whether the figures are withheld from the reader (SCRUTINY).
-    pub withheld: bool,
 }
 
 impl Weighting {
@@ -414,16 +441,15 @@ impl Weighting {
         Self {
             dimensions: options.weighting.clone(),
             weighted: false,
-            iterations: 0,
-            converged: false,
-            max_error: 0.0,
-            effective_n: 0.0,
-            design_effect: 1.0,
+            iterations: None,
+            converged: None,
+            max_error: None,
+            effective_n: None,
+            design_effect: None,
             respondents: None,
             left_out: None,
             dropped: Vec::new(),
             note: Some("Not asked for.".to_owned()),
-            withheld: false,
         }
     }
 }
@@ -713,33 +739,6 @@ async fn count_people(
     })
 }
 
-/// Where an open-link response of census age band `band` falls against the young age
-/// range: inside it, outside it, cut by it, or not given.
-fn young_label_of_band(
-    band: Option<&str>,
-    (low, high): (u32, Option<u32>),
-    labels: &[String; 3],
-) -> String {
-    let Some(band) = band.and_then(AgeBand::from_label) else {
-        return NOT_GIVEN.to_owned();
-    };
-    let band_high = (band.low < AgeBand::OPEN_FROM).then_some(band.low + 4);
-    let starts_in = band.low >= low;
-    let ends_in = match (high, band_high) {
-        (None, _) => true,
-        (Some(h), Some(bh)) => bh <= h,
-        (Some(_), None) => false,
-    };
-    let touches = band_high.is_none_or(|bh| bh >= low) && high.is_none_or(|h| band.low <= h);
-    if starts_in && ends_in {
-        labels[0].clone()
-    } else if touches {
-        labels[2].clone()
-    } else {
-        labels[1].clone()
-    }
-}
-
 /// The population of one area: per dimension, category label → people (aged `min_age`
 /// and over for age bands), and the labels that named no category.
 /// One dimension's population: category label → people, and the benchmark labels that
@@ -787,6 +786,7 @@ pub(crate) async fn population(
         Some(area) => {
             benchmark::Entity::find()
                 .filter(benchmark::Column::AreaCode.eq(area.as_str()))
+                .order_by_asc(benchmark::Column::Id)
                 .all(db)
                 .await?
         }
@@ -873,27 +873,28 @@ pub(crate) fn ratio_of(part: Shown, whole: Shown) -> Option<f64> {
     }
 }
 
-/// A split as published: counts (hidden where `hidden` says), shares, ratios, flags and
-/// goodness of fit.
+/// A split as published: counts (hidden where `protection` says, the split's name being
+/// its table's), shares, ratios, flags and goodness of fit.
 fn publish_split(
     counted: &Counted,
-    table: &CountTable,
-    hidden: &Hidden,
+    protection: &Protection,
     people: &Population,
     population: Option<&Benchmarked>,
     flag_beyond: f64,
 ) -> Split {
+    let table = counted.name.as_str();
+    let value =
+        |parts: &[u64], c: usize| -> u64 { people.columns[c].1.iter().map(|&p| parts[p]).sum() };
+    let all: Vec<u64> = (0..people.parts)
+        .map(|p| counted.rows.iter().map(|(_, parts)| parts[p]).sum())
+        .collect();
     let counts_of = |row: Option<usize>| -> [Shown; 8] {
-        std::array::from_fn(|c| {
-            let value = match row {
-                Some(r) => table.value(people, Some(&[r]), c),
-                None => table.value(people, None, c),
-            };
-            let is_hidden = match row {
-                Some(r) => hidden.cells[r][c],
-                None => hidden.totals[c],
-            };
-            shown(value, is_hidden)
+        std::array::from_fn(|c| match row {
+            Some(r) => {
+                let (label, parts) = &counted.rows[r];
+                protection.count(table, Some(label), c, value(parts, c))
+            }
+            None => protection.count(table, None, c, value(&all, c)),
         })
     };
     let totals = counts_of(None);
@@ -942,6 +943,7 @@ fn publish_split(
             flag,
             response_rate: ratio_of(counts[COMPLETED], counts[INVITED]),
             partial: None,
+            weighted_share: None,
         });
     }
     // Goodness of fit over the categories with a population share, when every count it
@@ -997,15 +999,27 @@ fn publish_split(
     }
 }
 
-fn table_of(counted: &Counted, people: &Population) -> CountTable {
-    CountTable::full(
-        people,
-        0,
-        counted
-            .rows
-            .iter()
-            .map(|(_, parts)| parts.clone())
-            .collect(),
+/// A split as a canonical table of `people`: the rows with anyone in them (a row of zeros
+/// tells an attacker nothing), in label order with [`NOT_GIVEN`] last, whatever order or
+/// empty rows the report shows; with their labels.
+pub(crate) fn canonical(
+    counted: &Counted,
+    people: &Population,
+    population: usize,
+) -> (Vec<String>, CountTable) {
+    let mut rows: Vec<&(String, Vec<u64>)> = counted
+        .rows
+        .iter()
+        .filter(|(_, parts)| parts.iter().any(|&n| n > 0))
+        .collect();
+    rows.sort_by(|a, b| (a.0 == NOT_GIVEN, &a.0).cmp(&(b.0 == NOT_GIVEN, &b.0)));
+    (
+        rows.iter().map(|(label, _)| label.clone()).collect(),
+        CountTable::full(
+            people,
+            population,
+            rows.iter().map(|(_, parts)| parts.clone()).collect(),
+        ),
     )
 }
 
@@ -1025,36 +1039,50 @@ struct Gathered {
     answers: AnswerCounts,
     /// Bounced, opened only by machines.
     flags: (u64, u64),
+    /// The age bands of an "about you" question, when ages are counted in them.
+    scheme: Option<AgeScheme>,
 }
 
 impl Gathered {
-    /// Every table of the report, the people's first (splits, young people when
-    /// `with_young`, channel, then each question's), then the two delivery flags, with
-    /// their populations. SCRUTINY's young people are sums of age bands instead (see
-    /// [`young_by_bands`]), so their table is not published.
-    fn tables(&self, with_young: bool) -> (Vec<Population>, Vec<CountTable>) {
+    /// SCRUTINY's tables, canonical (see `service::disclosure::Tables`): the people's
+    /// splits and channel, each question's tables, then the two delivery flags. Young
+    /// people are sums of age bands for SCRUTINY (see [`young_by_bands`]), not a table.
+    fn protected_tables(&self) -> Tables {
         let people = people();
-        let young = with_young.then_some(&self.young);
-        let mut tables: Vec<CountTable> = self
-            .splits
-            .iter()
-            .chain(young)
-            .chain([&self.channel])
-            .map(|c| table_of(c, &people))
-            .collect();
+        let mut tables = Tables::default();
+        for counted in self.splits.iter().chain([&self.channel]) {
+            let (labels, table) = canonical(counted, &people, 0);
+            tables.push(counted.name.clone(), labels, table);
+        }
         for q in &self.question_tables {
-            tables.extend(q.iter().map(|t| t.table.clone()));
+            for t in q {
+                tables.push(t.name.clone(), t.keys.clone(), t.table.clone());
+            }
         }
         let flag = Population {
             name: "delivery flags",
             parts: 1,
             columns: vec![("count", vec![0])],
         };
-        tables.push(CountTable::full(&flag, 1, vec![vec![self.flags.0]]));
-        tables.push(CountTable::full(&flag, 2, vec![vec![self.flags.1]]));
-        (vec![people, flag.clone(), flag], tables)
+        let all = vec!["all".to_owned()];
+        tables.push(
+            BOUNCED,
+            all.clone(),
+            CountTable::full(&flag, 1, vec![vec![self.flags.0]]),
+        );
+        tables.push(
+            MACHINE_OPENED,
+            all,
+            CountTable::full(&flag, 2, vec![vec![self.flags.1]]),
+        );
+        tables.populations = vec![people, flag.clone(), flag];
+        tables
     }
 }
+
+/// The delivery flags' tables.
+const BOUNCED: &str = "bounced";
+const MACHINE_OPENED: &str = "machine_opened_only";
 
 async fn gather(
     state: &AppState,
@@ -1073,6 +1101,36 @@ async fn gather(
         young_labels,
         channel,
     } = count_people(db, id, reference_day, options.young).await?;
+    // An "about you" age question with bands of its own: ages are counted in them.
+    let all_questions = consultations::questions_of(db, id).await?;
+    let youngest = age_bands::youngest_age(db, consultation.panel).await?;
+    let scheme = age_bands::scheme_of(&all_questions, youngest);
+    let mut population = population;
+    if let Some(scheme) = &scheme {
+        let ages = &mut splits[0];
+        let mut merged = Counted {
+            name: ages.name.clone(),
+            rows: Vec::new(),
+        };
+        for (label, parts) in std::mem::take(&mut ages.rows) {
+            let label = ReportDimension::AgeBand.label_in(Some(&label), Some(scheme));
+            for (part, n) in parts.into_iter().enumerate() {
+                merged.add(label.clone(), part, n);
+            }
+        }
+        *ages = merged;
+        if let Some((shares, _)) = population.by_dimension.get_mut(&ReportDimension::AgeBand) {
+            let mut summed: Vec<(String, f64)> = Vec::new();
+            for (label, n) in std::mem::take(shares) {
+                let label = ReportDimension::AgeBand.label_in(Some(&label), Some(scheme));
+                match summed.iter_mut().find(|(l, _)| *l == label) {
+                    Some((_, total)) => *total += n,
+                    None => summed.push((label, n)),
+                }
+            }
+            *shares = summed;
+        }
+    }
     for (split, dimension) in splits.iter_mut().zip(ReportDimension::ALL) {
         let shares = population
             .by_dimension
@@ -1081,9 +1139,9 @@ async fn gather(
         order_rows(split, shares, OPEN_PART + 1);
     }
     let (questions, answers) = if answers {
-        let questions = consultations::questions_of(db, id).await?;
-        let answers = answer_counts(db, id, &options.weighting, &questions).await?;
-        (questions, answers)
+        let answers =
+            answer_counts(db, id, &options.weighting, &all_questions, scheme.as_ref()).await?;
+        (all_questions, answers)
     } else {
         (Vec::new(), AnswerCounts::default())
     };
@@ -1109,6 +1167,7 @@ async fn gather(
         question_tables,
         answers,
         flags,
+        scheme,
     })
 }
 
@@ -1132,24 +1191,26 @@ pub async fn consultation_report(
     let protected = caller.role() == Some(Role::Scrutiny);
     let threshold = threshold_of(state);
     let gathered = gather(state, id, options, options.results || protected).await?;
-    let (populations, tables) = gathered.tables(!protected);
-    let hidden: Vec<Hidden> = if protected {
-        disclosure::protect(&populations, &tables, threshold)?
+    let protection = if protected {
+        publications::protection(
+            state,
+            Kind::ConsultationReport,
+            id.get(),
+            gathered.protected_tables(),
+        )
+        .await?
     } else {
-        tables.iter().map(Hidden::none).collect()
+        std::sync::Arc::new(Protection::none())
     };
-    let people = &populations[0];
-    let n = gathered.splits.len();
+    let people = &people();
     let mut splits: Vec<Split> = gathered
         .splits
         .iter()
         .zip(ReportDimension::ALL)
-        .enumerate()
-        .map(|(k, (c, dimension))| {
+        .map(|(c, dimension)| {
             publish_split(
                 c,
-                &tables[k],
-                &hidden[k],
+                &protection,
                 people,
                 gathered.population.by_dimension.get(&dimension),
                 options.flag_beyond,
@@ -1157,13 +1218,12 @@ pub async fn consultation_report(
         })
         .collect();
     let young = if protected {
-        young_by_bands(&gathered, options, &hidden[0], people)
+        young_by_bands(&gathered, options, &protection, people)
     } else {
         let young_population = young_shares(&gathered.population, options, &gathered.young_labels);
         let mut young = publish_split(
             &gathered.young,
-            &tables[n],
-            &hidden[n],
+            &protection,
             people,
             young_population.as_ref(),
             options.flag_beyond,
@@ -1171,21 +1231,17 @@ pub async fn consultation_report(
         young.notes = young_notes(&gathered.population, options, &gathered.young_labels);
         young
     };
-    // The channel table follows the splits (and the young people's, for officers).
-    let channel = n + usize::from(!protected);
     let by_channel = publish_split(
         &gathered.channel,
-        &tables[channel],
-        &hidden[channel],
+        &protection,
         people,
         None,
         options.flag_beyond,
     );
-    let flags = &hidden[hidden.len() - 2..];
     let funnel = Funnel {
         totals: by_channel.totals,
-        bounced: shown(gathered.flags.0, flags[0].cells[0][0]),
-        machine_opened_only: shown(gathered.flags.1, flags[1].cells[0][0]),
+        bounced: protection.count(BOUNCED, Some("all"), 0, gathered.flags.0),
+        machine_opened_only: protection.count(MACHINE_OPENED, Some("all"), 0, gathered.flags.1),
     };
     let propensity = propensity(
         db,
@@ -1194,42 +1250,59 @@ pub async fn consultation_report(
         &options.propensity,
         &mut splits,
         protected,
+        gathered.scheme.as_ref(),
     )
     .await?;
+    let scheme = gathered.scheme.as_ref();
     let (mut weighting, weights) = if options.results {
-        weigh(db, id, options, &gathered.population).await?
+        let profiles = profiles(db, id).await?;
+        let (weighting, weights) = weigh(&profiles, options, &gathered.population, scheme);
+        if !protected {
+            // Each category's weighted share (OFFICER): a raked margin read back.
+            let shares = weighted_shares(&profiles, &options.weighting, &weights, scheme);
+            for (split, dimension) in splits.iter_mut().zip(ReportDimension::ALL) {
+                for row in &mut split.rows {
+                    row.weighted_share = shares
+                        .get(&dimension)
+                        .map(|s| s.get(&row.label).copied().unwrap_or(0.0))
+                        .filter(|_| row.label != NOT_GIVEN);
+                }
+            }
+        }
+        (weighting, weights)
     } else {
         (Weighting::not_asked(options), HashMap::new())
     };
     // Weighted figures rest on counts of the weighting cells, which are not published:
-    // the effective sample size, a weighted share or score is one more equation in them.
-    // SCRUTINY gets whether and how the raking went, not its figures.
+    // the effective sample size, a weighted share or score is one more equation in them,
+    // and how the raking went (its sweeps, whether it converged) tells of them too.
+    // SCRUTINY gets whether respondents were weighted, and nothing else of it.
     let weights = if protected {
-        weighting.respondents = None;
-        weighting.left_out = None;
-        weighting.withheld = true;
-        if weighting.weighted {
-            weighting.note = Some(
+        weighting = Weighting {
+            dimensions: weighting.dimensions,
+            weighted: weighting.weighted,
+            dropped: weighting.dropped,
+            note: weighting.weighted.then(|| {
                 "Weighted figures are for officers: they would reveal groups too small to \
                  publish."
-                    .to_owned(),
-            );
-        }
+                    .to_owned()
+            }),
+            ..Weighting::not_asked(options)
+        };
         HashMap::new()
     } else {
         weights
     };
-    let mut question_hidden = hidden[channel + 1..].iter();
     let mut results = Vec::new();
     for (item, tables) in gathered.questions.iter().zip(&gathered.question_tables) {
-        let hidden: Vec<&Hidden> = question_hidden.by_ref().take(tables.len()).collect();
         let result = QuestionContext {
             people,
             answers: &gathered.answers,
             weights: &weights,
             protected,
+            protection: &protection,
         }
-        .result(item, tables, &hidden);
+        .result(item, tables);
         // The previous round's score would reveal its groups whatever its own report
         // hides: the comparison is for officers.
         let change = match result.score {
@@ -1250,7 +1323,7 @@ pub async fn consultation_report(
         area_code: gathered.area_code,
         reference_day: gathered.reference_day,
         threshold: protected.then_some(threshold),
-        suppressed: hidden.iter().any(Hidden::any),
+        suppressed: protection.any(),
         funnel,
         by_channel,
         splits,
@@ -1292,147 +1365,6 @@ pub(crate) fn check_options(options: &ReportOptions) -> AppResult<()> {
         ));
     }
     Ok(())
-}
-
-/// SCRUTINY's young people: whole census age bands added up from the age-band table as
-/// published (a sum is hidden when any band in it is), so they tell nothing the age
-/// bands do not. Bands the range touches count as in it.
-fn young_by_bands(
-    gathered: &Gathered,
-    options: &ReportOptions,
-    age_hidden: &Hidden,
-    people: &Population,
-) -> Split {
-    let (low, high) = options.young;
-    let labels = &gathered.young_labels;
-    let class_of = |label: &str| -> usize {
-        match AgeBand::from_label(label) {
-            Some(band) => {
-                let band_high = (band.low < AgeBand::OPEN_FROM).then_some(band.low + 4);
-                let touches =
-                    band_high.is_none_or(|bh| bh >= low) && high.is_none_or(|h| band.low <= h);
-                usize::from(!touches)
-            }
-            None if label == NOT_GIVEN => 2,
-            None => 1,
-        }
-    };
-    let ages = &gathered.splits[0];
-    let names = [labels[0].clone(), labels[1].clone(), NOT_GIVEN.to_owned()];
-    let mut counted = Counted {
-        name: "young_people".to_owned(),
-        rows: names
-            .iter()
-            .map(|n| (n.clone(), vec![0; OPEN_PART + 1]))
-            .collect(),
-    };
-    let columns = people.columns.len();
-    let mut hidden = Hidden {
-        cells: vec![vec![false; columns]; 3],
-        groups: Vec::new(),
-        totals: age_hidden.totals.clone(),
-    };
-    let mut bands: [Vec<&str>; 3] = Default::default();
-    for (r, (label, parts)) in ages.rows.iter().enumerate() {
-        let class = class_of(label);
-        bands[class].push(label);
-        for (sum, n) in counted.rows[class].1.iter_mut().zip(parts) {
-            *sum += n;
-        }
-        for (h, &row_hidden) in hidden.cells[class].iter_mut().zip(&age_hidden.cells[r]) {
-            *h |= row_hidden;
-        }
-    }
-    if counted.rows[2].1.iter().all(|&n| n == 0) {
-        counted.rows.pop();
-        hidden.cells.pop();
-    }
-    let population = gathered
-        .population
-        .by_dimension
-        .get(&ReportDimension::AgeBand)
-        .map(|(shares, _)| {
-            let mut classes = vec![(names[0].clone(), 0.0), (names[1].clone(), 0.0)];
-            for (label, n) in shares {
-                classes[class_of(label).min(1)].1 += n;
-            }
-            (classes, Vec::new())
-        });
-    let table = table_of(&counted, people);
-    let mut split = publish_split(
-        &counted,
-        &table,
-        &hidden,
-        people,
-        population.as_ref(),
-        options.flag_beyond,
-    );
-    split.notes.push(format!(
-        "Counted by whole census age bands ({}), added up from the age-band table, so that \
-         these figures reveal nothing it does not.",
-        bands[0].join(", ")
-    ));
-    split
-}
-
-/// The population shares of the young-people split, from the census age bands.
-fn young_shares(
-    population: &PopulationShares,
-    options: &ReportOptions,
-    labels: &[String; 3],
-) -> Option<Benchmarked> {
-    let (low, high) = options.young;
-    let share = share_aged(&population.age_bands, options.min_age, low, high)?;
-    Some((
-        vec![(labels[0].clone(), share), (labels[1].clone(), 1.0 - share)],
-        Vec::new(),
-    ))
-}
-
-/// Says how the census bands are cut for the young-people split.
-fn young_notes(
-    population: &PopulationShares,
-    options: &ReportOptions,
-    labels: &[String; 3],
-) -> Vec<String> {
-    let (low, high) = options.young;
-    let mut notes = vec![format!(
-        "Members are counted by their exact age on the reference day; open-link respondents \
-         by the age band they gave, a band the range cuts through counted as \"{}\".",
-        labels[2]
-    )];
-    if population.age_bands.is_empty() {
-        notes.push("No census age bands: the population share is not known.".to_owned());
-        return notes;
-    }
-    let cut = |age: u32| !age.is_multiple_of(5) && age < AgeBand::OPEN_FROM;
-    let mut cuts = Vec::new();
-    for edge in [Some(low.max(options.min_age)), high.map(|h| h + 1)]
-        .into_iter()
-        .flatten()
-    {
-        if cut(edge) {
-            let band = AgeBand::of(edge);
-            let kept = if Some(edge) == high.map(|h| h + 1) {
-                edge - band.low
-            } else {
-                band.low + 5 - edge
-            };
-            cuts.push(format!(
-                "the census band {} is cut at {edge}: {kept}/5 of its people are counted in \
-                 the range, assuming ages are spread evenly within the band",
-                band.label()
-            ));
-        }
-    }
-    if cuts.is_empty() {
-        notes.push("The range follows census band edges: no band is cut.".to_owned());
-    } else {
-        let mut text = cuts.join("; ");
-        text[..1].make_ascii_uppercase();
-        notes.push(format!("{text}."));
-    }
-    notes
 }
 
 /// Bounced invitations and invitations opened only by machines.
@@ -1525,6 +1457,7 @@ async fn propensity(
     dimensions: &[ReportDimension],
     splits: &mut [Split],
     protected: bool,
+    scheme: Option<&AgeScheme>,
 ) -> AppResult<Propensity> {
     let mut values: Vec<Value> = vec![id.get().into()];
     if dimensions.contains(&ReportDimension::AgeBand) {
@@ -1560,7 +1493,7 @@ async fn propensity(
         let mut categories = Vec::new();
         for (k, dimension) in dimensions.iter().enumerate() {
             let raw: Option<String> = row.try_get_by_index(k)?;
-            let label = dimension.label(raw.as_deref());
+            let label = dimension.label_in(raw.as_deref(), scheme);
             categories.push(labels[k].iter().position(|l| *l == label).unwrap_or(0));
         }
         cells.push(Cell {
@@ -1651,12 +1584,13 @@ fn cell_key(
     row: &sea_orm::QueryResult,
     from: usize,
     dims: &[ReportDimension],
+    scheme: Option<&AgeScheme>,
 ) -> AppResult<Vec<String>> {
     dims.iter()
         .enumerate()
         .map(|(k, d)| {
             let raw: Option<String> = row.try_get_by_index(from + k)?;
-            Ok(d.label(raw.as_deref()))
+            Ok(d.label_in(raw.as_deref(), scheme))
         })
         .collect()
 }
@@ -1668,6 +1602,7 @@ async fn answer_counts(
     id: ConsultationId,
     dims: &[ReportDimension],
     questions: &[QuestionItem],
+    scheme: Option<&AgeScheme>,
 ) -> AppResult<AnswerCounts> {
     let (cell, group) = cell_sql(dims, 5);
     let rows = query(
@@ -1692,7 +1627,7 @@ async fn answer_counts(
                 .unwrap_or_default(),
             row.try_get_by_index(2)?,
             open == 1,
-            cell_key(row, 4, dims)?,
+            cell_key(row, 4, dims, scheme)?,
             count_of(row, 4 + dims.len())?,
         ));
     }
@@ -1743,7 +1678,7 @@ async fn answer_counts(
         counts.answered.push((
             row.try_get_by_index(0)?,
             open == 1,
-            cell_key(row, 2, dims)?,
+            cell_key(row, 2, dims, scheme)?,
             count_of(row, 2 + dims.len())?,
         ));
     }
@@ -1752,6 +1687,9 @@ async fn answer_counts(
 
 /// One disclosure table of a question, and what its rows are.
 struct QuestionTable {
+    /// Its name: `question:<key>`, or `question:<key>:<option>` for one option's table of
+    /// a multiple-choice question.
+    name: String,
     table: CountTable,
     /// Each shown row's option key (or scale value); a row that is not an option (who
     /// answered a free-text question, who answered without ticking an option) is keyed
@@ -1875,6 +1813,7 @@ fn question_tables(
                         .map(|(a, c)| a.saturating_sub(*c))
                         .collect();
                     QuestionTable {
+                        name: format!("question:{key}:{option}"),
                         table: CountTable {
                             linked: vec![(0, index)],
                             ticks: Some(Ticks {
@@ -1892,6 +1831,7 @@ fn question_tables(
                 .collect()
         }
         QuestionKind::FreeText { .. } => vec![QuestionTable {
+            name: format!("question:{key}"),
             table: table(vec![answered], Vec::new()),
             keys: vec![String::new()],
             group_names: Vec::new(),
@@ -1912,6 +1852,7 @@ fn question_tables(
             groups.push((0..options.len()).collect());
             group_names.push(ANSWERED);
             vec![QuestionTable {
+                name: format!("question:{key}"),
                 table: table(options.iter().map(|(o, _)| count_rows(o)).collect(), groups),
                 keys: options.iter().map(|(o, _)| o.clone()).collect(),
                 group_names,
@@ -1924,158 +1865,14 @@ fn question_tables(
 /// table of a multiple-choice question).
 const ANSWERED: &str = "answered";
 
-/// Weights per weighting cell (the key is the labels of the weighting dimensions).
-type CellWeights = HashMap<Vec<String>, f64>;
-
-/// Rakes the respondents to the population margins of the weighting dimensions.
-async fn weigh(
-    db: &impl ConnectionTrait,
-    id: ConsultationId,
-    options: &ReportOptions,
-    population: &PopulationShares,
-) -> AppResult<(Weighting, CellWeights)> {
-    let dims = options.weighting.clone();
-    let mut weighting = Weighting {
-        dimensions: dims.clone(),
-        weighted: false,
-        iterations: 0,
-        converged: false,
-        max_error: 0.0,
-        effective_n: 0.0,
-        design_effect: 1.0,
-        respondents: Some(0),
-        left_out: Some(0),
-        dropped: Vec::new(),
-        note: None,
-        withheld: false,
-    };
-    if dims.is_empty() {
-        weighting.note = Some("No weighting dimensions were chosen.".to_owned());
-        return Ok((weighting, HashMap::new()));
-    }
-    for d in &dims {
-        if !population.by_dimension.contains_key(d) {
-            weighting.note = Some(format!(
-                "Not weighted: the population has no benchmark for {}.",
-                d.as_str()
-            ));
-            return Ok((weighting, HashMap::new()));
-        }
-    }
-    // The weighting dimensions are not empty here, so the cell starts the select list.
-    let (cell, group) = cell_sql(&dims, 1);
-    let rows = query(
-        db,
-        format!(
-            "SELECT {}, COUNT(*) FROM responses s WHERE s.consultation_id = $1 GROUP BY {}",
-            cell.trim_start_matches(", "),
-            group.trim_start_matches(", ")
-        ),
-        vec![id.get().into()],
-    )
-    .await?;
-    let mut cells: Vec<(Vec<String>, u64)> = Vec::new();
-    for row in &rows {
-        cells.push((cell_key(row, 0, &dims)?, count_of(row, dims.len())?));
-    }
-    // Categories of each weighting dimension with a population and a respondent.
-    let mut margins_labels: Vec<Vec<(String, f64)>> = Vec::new();
-    for (position, &d) in dims.iter().enumerate() {
-        let (shares, _) = &population.by_dimension[&d];
-        let mut kept = Vec::new();
-        for (label, people) in shares {
-            if *people <= 0.0 {
-                continue;
-            }
-            if cells.iter().any(|(key, _)| key[position] == *label) {
-                kept.push((label.clone(), *people));
-            } else {
-                weighting.dropped.push(format!("{}: {label}", d.as_str()));
-            }
-        }
-        margins_labels.push(kept);
-    }
-    let usable = |key: &Vec<String>| {
-        dims.iter()
-            .zip(&margins_labels)
-            .enumerate()
-            .all(|(k, (_, kept))| kept.iter().any(|(l, _)| *l == key[k]))
-    };
-    let (kept_cells, left): (Vec<_>, Vec<_>) = cells.into_iter().partition(|(k, _)| usable(k));
-    let n: u64 = kept_cells.iter().map(|(_, c)| c).sum();
-    weighting.respondents = Some(n);
-    weighting.left_out = Some(left.iter().map(|(_, c)| c).sum());
-    if n == 0 {
-        weighting.note = Some("Not weighted: no respondent to weight.".to_owned());
-        return Ok((weighting, HashMap::new()));
-    }
-    // One unit per respondent, so trimming works on people's weights.
-    let mut category_of: Vec<Vec<usize>> = vec![Vec::with_capacity(n as usize); dims.len()];
-    let mut first_unit = Vec::new();
-    for (key, count) in &kept_cells {
-        first_unit.push(category_of[0].len());
-        for k in 0..dims.len() {
-            let c = margins_labels[k]
-                .iter()
-                .position(|(l, _)| *l == key[k])
-                .unwrap_or(0);
-            category_of[k].extend(std::iter::repeat_n(c, *count as usize));
-        }
-    }
-    let margins: Vec<Margin> = dims
-        .iter()
-        .zip(&margins_labels)
-        .zip(category_of)
-        .map(|((d, kept), category_of)| {
-            let total: f64 = kept.iter().map(|(_, p)| p).sum();
-            Margin {
-                name: d.as_str().to_owned(),
-                category_of,
-                totals: kept.iter().map(|(_, p)| p / total * n as f64).collect(),
-            }
-        })
-        .collect();
-    let start = vec![1.0; n as usize];
-    let raked = match statistics::rake(
-        &start,
-        &margins,
-        RakeOptions {
-            trim: options.trim,
-            ..RakeOptions::default()
-        },
-    ) {
-        Ok(raked) => raked,
-        Err(error) => {
-            weighting.note = Some(format!("Not weighted: {error}."));
-            return Ok((weighting, HashMap::new()));
-        }
-    };
-    weighting.weighted = true;
-    weighting.iterations = raked.iterations;
-    weighting.converged = raked.converged;
-    weighting.max_error = raked.max_error;
-    weighting.effective_n = statistics::effective_sample_size(&raked.weights);
-    weighting.design_effect = statistics::design_effect(&raked.weights);
-    if !raked.converged {
-        weighting.note = Some(format!(
-            "Raking stopped after {} sweeps without meeting every margin (largest error {:.2e}).",
-            raked.iterations, raked.max_error
-        ));
-    }
-    let weights = kept_cells
-        .iter()
-        .zip(first_unit)
-        .map(|((key, _), unit)| (key.clone(), raked.weights[unit]))
-        .collect();
-    Ok((weighting, weights))
-}
-
 /// What a question's results are worked out with.
 struct QuestionContext<'a> {
     people: &'a Population,
     answers: &'a AnswerCounts,
     weights: &'a CellWeights,
     protected: bool,
+    /// What the reader may not see, by the question tables' names.
+    protection: &'a Protection,
 }
 
 /// A score from NPS or net agreement answers (`(value, weight)` pairs).
@@ -2128,24 +1925,22 @@ impl QuestionContext<'_> {
     }
 
     /// A question's results (without the change since the previous round).
-    fn result(
-        &self,
-        item: &QuestionItem,
-        tables: &[QuestionTable],
-        hidden: &[&Hidden],
-    ) -> QuestionResult {
+    fn result(&self, item: &QuestionItem, tables: &[QuestionTable]) -> QuestionResult {
         let key = &item.question.key;
+        let first = &tables[0];
         // Who answered: a table of its own, or the "answered" group of the options' table.
-        let answered = match tables[0].group_names.iter().position(|g| *g == ANSWERED) {
+        let answered = match first.group_names.iter().position(|g| *g == ANSWERED) {
             Some(g) => shown(
-                tables[0]
+                first
                     .table
-                    .value(self.people, Some(&tables[0].table.groups[g]), 0),
-                hidden[0].groups[g][0],
+                    .value(self.people, Some(&first.table.groups[g]), 0),
+                self.protection.hides_group(&first.name, g, 0),
             ),
-            None => shown(
-                tables[0].table.value(self.people, Some(&[0]), 0),
-                hidden[0].cells[0][0],
+            None => self.protection.count(
+                &first.name,
+                Some(&first.keys[0]),
+                0,
+                first.table.value(self.people, Some(&[0]), 0),
             ),
         };
         let weighted_answered: f64 = self
@@ -2162,9 +1957,11 @@ impl QuestionContext<'_> {
                 table.keys.iter().position(|k| *k == option).map(|r| (t, r))
             });
             let count = found.and_then(|(t, r)| {
-                shown(
+                self.protection.count(
+                    &tables[t].name,
+                    Some(&tables[t].keys[r]),
+                    0,
                     tables[t].table.value(self.people, Some(&[r]), 0),
-                    hidden[t].cells[r][0],
                 )
             });
             let weighted_share = (count.is_some() && weighted_answered > 0.0)
@@ -2179,8 +1976,9 @@ impl QuestionContext<'_> {
         }
         // A score is worked out from published groups (promoters and detractors, those
         // agreeing and disagreeing) and the number who answered: all must be shown.
-        let groups_shown = tables[0].group_names.len() > 1
-            && !hidden[0].groups.iter().flatten().any(|&g| g)
+        let groups_shown = first.group_names.len() > 1
+            && (0..first.group_names.len())
+                .all(|g| !self.protection.hides_group(&first.name, g, 0))
             && answered.is_some();
         let kind = &item.question.kind;
         let scored = matches!(kind, QuestionKind::Rating | QuestionKind::Agreement)
@@ -2261,16 +2059,19 @@ async fn previous_round(
 }
 
 /// Every disclosure table of a consultation report and what SCRUTINY's copy hides (the
-/// report's populations, tables and hidden marks), for the attack that checks it.
+/// report's populations, tables and hidden marks, as stored and served), for the attack
+/// that checks it.
 pub async fn protection_of(
     state: &AppState,
     id: ConsultationId,
     options: &ReportOptions,
-) -> AppResult<(Vec<Population>, Vec<CountTable>, Vec<Hidden>)> {
+) -> AppResult<(Vec<Population>, Vec<CountTable>, Vec<disclosure::Hidden>)> {
     let gathered = gather(state, id, options, true).await?;
-    let (populations, tables) = gathered.tables(false);
-    let hidden = disclosure::protect(&populations, &tables, threshold_of(state))?;
-    Ok((populations, tables, hidden))
+    let tables = gathered.protected_tables();
+    let protection =
+        publications::protection(state, Kind::ConsultationReport, id.get(), tables.clone()).await?;
+    let hidden = protection.hidden(&tables);
+    Ok((tables.populations, tables.tables, hidden))
 }
 
 #[cfg(test)]

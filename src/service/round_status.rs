@@ -19,7 +19,8 @@ use crate::domain::round::Round;
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
-use crate::service::disclosure::{self, CountTable, Hidden, Population};
+use crate::service::disclosure::{CountTable, Hidden, Population, Tables};
+use crate::service::publications::{self, Kind};
 use crate::service::recruitment;
 use crate::state::AppState;
 
@@ -98,15 +99,13 @@ pub async fn statuses(
         return Ok(statuses);
     }
     let mut profiles = profiles_of(state, rounds).await?;
-    statuses
-        .into_iter()
-        .zip(rounds)
-        .map(|(mut status, round)| {
-            let profiles = profiles.remove(round).unwrap_or_default();
-            protect(state, &mut status, &profiles)?;
-            Ok(status)
-        })
-        .collect()
+    let mut protected = Vec::with_capacity(statuses.len());
+    for (mut status, round) in statuses.into_iter().zip(rounds) {
+        let profiles = profiles.remove(round).unwrap_or_default();
+        protect(state, *round, &mut status, &profiles).await?;
+        protected.push(status);
+    }
+    Ok(protected)
 }
 
 /// The status of each of `rounds`, every count shown.
@@ -241,7 +240,7 @@ pub async fn pool_compositions(
             .zip(counted_statuses(state, &round_ids).await?)
         {
             let profiles = profiles.get(round).map_or(&[][..], Vec::as_slice);
-            hidden.insert(*round, protect(state, &mut status, profiles)?);
+            hidden.insert(*round, protect(state, *round, &mut status, profiles).await?);
         }
     }
     let profiles = std::mem::take(&mut profiles);
@@ -332,61 +331,74 @@ fn letters() -> Population {
     }
 }
 
-/// Each make-up dimension's category labels, in table row order.
-type MakeUp = Vec<(Dimension, Vec<String>)>;
+/// The name of a make-up dimension's table.
+fn makeup_table(dimension: Dimension) -> String {
+    format!("makeup:{}", dimension.as_str())
+}
 
-/// The round's status and pool make-up as disclosure tables of its letters: the ward
-/// and decile tables, then one per dimension of the make-up, counting registrants (the
-/// rest of the letters as an unpublished remainder), with each make-up table's labels.
-/// `None` when the counts do not nest (more redeemed than exported).
-fn tables_of(status: &RoundStatus, profiles: &[Profile]) -> Option<(Vec<CountTable>, MakeUp)> {
+/// The round's status and pool make-up as disclosure tables of its letters, canonical:
+/// the ward and decile tables (rows named by group, in the status's order), then one per
+/// dimension of the make-up, counting registrants by category (in label order; the rest of
+/// the letters as an unpublished remainder). `None` when the counts do not nest (more
+/// redeemed than exported).
+fn tables_of(status: &RoundStatus, profiles: &[Profile]) -> Option<Tables> {
     let population = letters();
     let parts = |funnels: &[Funnel]| -> Option<Vec<Vec<u64>>> {
         funnels.iter().map(Funnel::parts).collect()
     };
+    let labels = |funnels: &[Funnel]| funnels.iter().map(|f| f.group.clone()).collect();
     let wards = parts(&status.by_ward)?;
     let deciles = parts(&status.by_decile)?;
     let totals: Vec<u64> = (0..4).map(|p| wards.iter().map(|w| w[p]).sum()).collect();
-    let mut tables = vec![
+    let mut tables = Tables {
+        populations: vec![population.clone()],
+        ..Tables::default()
+    };
+    tables.push(
+        "ward",
+        labels(&status.by_ward),
         CountTable::full(&population, 0, wards),
+    );
+    tables.push(
+        "decile",
+        labels(&status.by_decile),
         CountTable::full(&population, 0, deciles),
-    ];
-    let mut labels = Vec::new();
+    );
     for dimension in Dimension::ALL {
-        let mut counts: Vec<(String, u64)> = Vec::new();
+        let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
         for profile in profiles {
-            let label = label_of(profile, dimension);
-            match counts.iter_mut().find(|(l, _)| *l == label) {
-                Some((_, n)) => *n += 1,
-                None => counts.push((label, 1)),
-            }
+            *counts.entry(label_of(profile, dimension)).or_default() += 1;
         }
-        let mut rows: Vec<Vec<u64>> = counts.iter().map(|(_, n)| vec![0, 0, 0, *n]).collect();
+        let mut rows: Vec<Vec<u64>> = counts.values().map(|&n| vec![0, 0, 0, n]).collect();
         rows.push(vec![totals[0], totals[1], totals[2], 0]);
-        tables.push(CountTable {
-            population: 0,
-            counts: rows,
-            residual: true,
-            columns: vec![3],
-            groups: Vec::new(),
-            linked: Vec::new(),
-            ticks: None,
-        });
-        labels.push((dimension, counts.into_iter().map(|(l, _)| l).collect()));
+        tables.push(
+            makeup_table(dimension),
+            counts.into_keys().collect(),
+            CountTable {
+                population: 0,
+                counts: rows,
+                residual: true,
+                columns: vec![3],
+                groups: Vec::new(),
+                linked: Vec::new(),
+                ticks: None,
+            },
+        );
     }
-    Some((tables, labels))
+    Some(tables)
 }
 
 /// Hides from SCRUTINY what a round's status and pool make-up would give away about a
-/// few people, protecting them together (`service::disclosure`, over [`tables_of`]).
-/// Marks `status` and returns the hidden make-up counts by (dimension, category).
-/// Counts that do not nest hide everything.
-fn protect(
+/// few people, protecting them together (`service::disclosure`, over [`tables_of`], the
+/// protection stored as the round's publication). Marks `status` and returns the hidden
+/// make-up counts by (dimension, category). Counts that do not nest hide everything.
+async fn protect(
     state: &AppState,
+    round: RoundId,
     status: &mut RoundStatus,
     profiles: &[Profile],
 ) -> AppResult<HashMap<(Dimension, String), bool>> {
-    let Some((tables, labels)) = tables_of(status, profiles) else {
+    let Some(tables) = tables_of(status, profiles) else {
         for f in status
             .by_ward
             .iter_mut()
@@ -400,29 +412,48 @@ fn protect(
             .flat_map(|&d| profiles.iter().map(move |p| ((d, label_of(p, d)), true)))
             .collect());
     };
-    let hidden = disclosure::protect(&[letters()], &tables, state.config.disclosure_threshold)?;
-    let mark = |funnels: &mut [Funnel], hidden: &Hidden| {
-        for (f, h) in funnels.iter_mut().zip(&hidden.cells) {
-            f.hidden = [h[0], h[1], h[2], h[3]];
+    let makeup: Vec<(Dimension, Vec<String>)> = Dimension::ALL
+        .iter()
+        .map(|&d| {
+            let name = makeup_table(d);
+            let labels = tables
+                .names
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, l)| l.clone())
+                .unwrap_or_default();
+            (d, labels)
+        })
+        .collect();
+    let protection =
+        publications::protection(state, Kind::RoundStatus, round.get(), tables).await?;
+    let mark = |table: &str, funnels: &mut [Funnel]| {
+        for f in funnels.iter_mut() {
+            let values = [f.drawn, f.exported, f.redeemed, f.registrations];
+            f.hidden =
+                std::array::from_fn(|c| protection.hides(table, Some(&f.group), c, values[c]));
         }
     };
-    mark(&mut status.by_ward, &hidden[0]);
-    mark(&mut status.by_decile, &hidden[1]);
-    let t = &hidden[0].totals;
-    status.total.hidden = [t[0], t[1], t[2], t[3]];
+    mark("ward", &mut status.by_ward);
+    mark("decile", &mut status.by_decile);
+    let t = &status.total;
+    let totals = [t.drawn, t.exported, t.redeemed, t.registrations];
+    status.total.hidden = std::array::from_fn(|c| protection.hides("ward", None, c, totals[c]));
     // Shares are of all registrants: with their number hidden, so are the shares.
     let total_hidden = status.total.hidden[3];
     let mut marks = HashMap::new();
-    for ((dimension, labels), hidden) in labels.into_iter().zip(&hidden[2..]) {
-        for (label, h) in labels.into_iter().zip(&hidden.cells) {
-            marks.insert((dimension, label), h[0] || total_hidden);
+    for (dimension, labels) in makeup {
+        let name = makeup_table(dimension);
+        for label in labels {
+            let hidden = protection.hides(&name, Some(&label), 0, 1);
+            marks.insert((dimension, label), hidden || total_hidden);
         }
     }
     Ok(marks)
 }
 
 /// The disclosure tables of a round (status and pool make-up) and what SCRUTINY's copy
-/// hides, for the attack that checks it.
+/// hides (as stored and served), for the attack that checks it.
 pub async fn protection_of(
     state: &AppState,
     round: RoundId,
@@ -435,10 +466,12 @@ pub async fn protection_of(
         .await?
         .remove(&round)
         .unwrap_or_default();
-    let (tables, _) = tables_of(&status, &profiles)
+    let tables = tables_of(&status, &profiles)
         .ok_or_else(|| AppError::conflict("the round's counts do not nest"))?;
-    let hidden = disclosure::protect(&[letters()], &tables, state.config.disclosure_threshold)?;
-    Ok((vec![letters()], tables, hidden))
+    let protection =
+        publications::protection(state, Kind::RoundStatus, round.get(), tables.clone()).await?;
+    let hidden = protection.hidden(&tables);
+    Ok((tables.populations, tables.tables, hidden))
 }
 
 /// Compares registrants' profiles with one area's benchmarks, dimension by dimension.

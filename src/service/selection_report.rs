@@ -26,8 +26,9 @@ use crate::domain::selection;
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
-use crate::service::disclosure::{self, CountTable, Hidden, Population};
+use crate::service::disclosure::{CountTable, Hidden, Population, Tables};
 use crate::service::panels::{self, OFFICERS, selection_error};
+use crate::service::publications::{self, Kind};
 use crate::service::reports::READERS;
 use crate::service::selection::{Run, ValueReport, find};
 use crate::state::AppState;
@@ -187,8 +188,9 @@ fn run_people() -> Population {
 }
 
 /// One table per feature (values in the quotas' order) of what SCRUTINY may see: sitting
-/// (in a top-up) and pool. Selected counts are counted in the model but not shown.
-fn run_tables(run: &Run, values: &[ValueReport]) -> (Vec<String>, Vec<CountTable>) {
+/// (in a top-up) and pool. Selected counts are counted in the model but not shown. Each
+/// table is named by its feature, its rows by their values.
+fn run_tables(run: &Run, values: &[ValueReport]) -> Tables {
     let people = run_people();
     let mut features: Vec<String> = Vec::new();
     for v in values {
@@ -197,29 +199,35 @@ fn run_tables(run: &Run, values: &[ValueReport]) -> (Vec<String>, Vec<CountTable
         }
     }
     let columns: Vec<usize> = if run.top_up { vec![0, 1] } else { vec![1] };
-    let tables = features
-        .iter()
-        .map(|feature| {
-            let counts = values
-                .iter()
-                .filter(|v| v.feature == *feature)
-                .map(|v| {
-                    let selected = u64::from(v.selected.unwrap_or(0));
-                    let pool = u64::from(v.pool);
-                    vec![
-                        u64::from(v.sitting),
-                        pool.saturating_sub(selected),
-                        selected,
-                    ]
-                })
-                .collect();
+    let mut tables = Tables {
+        populations: vec![people.clone()],
+        ..Tables::default()
+    };
+    for feature in &features {
+        let of_feature: Vec<&ValueReport> =
+            values.iter().filter(|v| v.feature == *feature).collect();
+        let counts = of_feature
+            .iter()
+            .map(|v| {
+                let selected = u64::from(v.selected.unwrap_or(0));
+                let pool = u64::from(v.pool);
+                vec![
+                    u64::from(v.sitting),
+                    pool.saturating_sub(selected),
+                    selected,
+                ]
+            })
+            .collect();
+        tables.push(
+            feature.clone(),
+            of_feature.iter().map(|v| v.value.clone()).collect(),
             CountTable {
                 columns: columns.clone(),
                 ..CountTable::full(&people, 0, counts)
-            }
-        })
-        .collect();
-    (features, tables)
+            },
+        );
+    }
+    tables
 }
 
 /// The report for `caller`: in full for OFFICER, protected for SCRUTINY.
@@ -259,23 +267,24 @@ pub async fn published(
         });
     }
     let threshold = state.config.disclosure_threshold;
-    let (features, tables) = run_tables(&run, &values);
-    let hidden = if tables.is_empty() {
-        Vec::new()
-    } else {
-        disclosure::protect(std::slice::from_ref(&run_people()), &tables, threshold)?
-    };
+    let tables = run_tables(&run, &values);
+    let first_feature = tables.names.first().map(|(name, _)| name.clone());
+    let pool_total = values
+        .iter()
+        .filter(|v| Some(&v.feature) == first_feature.as_ref())
+        .map(|v| u64::from(v.pool))
+        .sum::<u64>();
+    let protection =
+        publications::protection(state, Kind::SelectionReport, id.get(), tables).await?;
     // Column positions in each table: sitting first in a top-up, then pool.
     let (sitting_column, pool_column) = if run.top_up { (Some(0), 1) } else { (None, 0) };
     let mut published = Vec::with_capacity(values.len());
-    let mut row_in: Vec<usize> = vec![0; features.len()];
     let mut quota_withheld = false;
     for v in &values {
-        let t = features.iter().position(|f| *f == v.feature).unwrap_or(0);
-        let row = row_in[t];
-        row_in[t] += 1;
-        let cell = |column: usize| hidden.get(t).is_none_or(|h| h.cells[row][column]);
-        let pool_hidden = cell(pool_column);
+        let cell = |column: usize, value: u32| {
+            protection.hides(&v.feature, Some(&v.value), column, u64::from(value))
+        };
+        let pool_hidden = cell(pool_column, v.pool);
         let wide = u64::from(v.max.saturating_sub(v.min)) >= threshold;
         quota_withheld |= !wide;
         published.push(PublishedValue {
@@ -284,7 +293,7 @@ pub async fn published(
             quota: wide.then_some((v.min, v.max)),
             population_share: v.population_share,
             sitting: match sitting_column {
-                Some(c) => (!cell(c)).then_some(v.sitting),
+                Some(c) => (!cell(c, v.sitting)).then_some(v.sitting),
                 None => Some(0),
             },
             pool: (!pool_hidden).then_some(v.pool),
@@ -296,7 +305,8 @@ pub async fn published(
             },
         });
     }
-    let total_hidden = hidden.first().is_some_and(|h| h.totals[pool_column]);
+    let total_hidden =
+        first_feature.is_some_and(|f| protection.hides(&f, None, pool_column, pool_total));
     Ok(Published {
         pool_size: if total_hidden {
             None
@@ -310,26 +320,24 @@ pub async fn published(
         },
         values: published,
         threshold: Some(threshold),
-        suppressed: quota_withheld || hidden.iter().any(Hidden::any),
+        suppressed: quota_withheld || protection.any(),
         panel_name: panel.name,
         run,
     })
 }
 
-/// The disclosure tables of a run and what SCRUTINY's copy hides, for the attack that
-/// checks it.
+/// The disclosure tables of a run and what SCRUTINY's copy hides (as stored and served),
+/// for the attack that checks it.
 pub async fn protection_of(
     state: &AppState,
     id: SelectionRunId,
 ) -> AppResult<(Vec<Population>, Vec<CountTable>, Vec<Hidden>)> {
     let (run, values) = report(state, &Caller::System, id).await?;
-    let (_, tables) = run_tables(&run, &values);
-    let hidden = disclosure::protect(
-        std::slice::from_ref(&run_people()),
-        &tables,
-        state.config.disclosure_threshold,
-    )?;
-    Ok((vec![run_people()], tables, hidden))
+    let tables = run_tables(&run, &values);
+    let protection =
+        publications::protection(state, Kind::SelectionReport, id.get(), tables.clone()).await?;
+    let hidden = protection.hidden(&tables);
+    Ok((tables.populations, tables.tables, hidden))
 }
 
 /// The transparency report as CSV: first the run (`item,value` rows: panel, method, seed,

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod addresses;
+mod age_bands;
 mod answering;
 mod benchmarks;
 mod busy;
@@ -28,12 +29,15 @@ mod mail;
 mod mime;
 mod panels;
 mod progress;
+mod publications;
+mod published;
 mod recruitment;
 mod registration;
 mod reports;
 mod responses;
 mod roles;
 mod schema_file;
+mod scrutiny;
 mod sessions;
 mod smtp_server;
 mod workers;

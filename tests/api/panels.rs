@@ -7,21 +7,22 @@ use civic_panel::domain::role::Role;
 
 use crate::helpers::{REGISTER, TestApp, error_code};
 
-const SMALL_QUOTAS: &str = include_str!("../fixtures/selection/example_small_20/categories.csv");
+pub const SMALL_QUOTAS: &str =
+    include_str!("../fixtures/selection/example_small_20/categories.csv");
 const SMALL_PEOPLE: &str = include_str!("../fixtures/selection/example_small_20/respondents.csv");
 const LARGE_QUOTAS: &str = include_str!("../fixtures/selection/example_large_200/categories.csv");
 const LARGE_PEOPLE: &str = include_str!("../fixtures/selection/example_large_200/respondents.csv");
 
 /// A registrant to create: sex (`FEMALE`/`MALE`), date of birth, and custom attributes.
-struct Registrant {
-    sex: &'static str,
-    born: String,
-    attributes: Vec<(String, String)>,
+pub struct Registrant {
+    pub sex: &'static str,
+    pub born: String,
+    pub attributes: Vec<(String, String)>,
 }
 
 /// Registers `people` through the API (a round with a letter each, their codes, one
 /// registration each); returns each one's resident ID and session token, in order.
-async fn register_pool(app: &TestApp, people: &[Registrant]) -> Vec<(String, String)> {
+pub async fn register_pool(app: &TestApp, people: &[Registrant]) -> Vec<(String, String)> {
     let officer = app.token_for(Role::Officer).await;
     app.load_demo_register(1.0).await;
     let round = app
@@ -199,7 +200,7 @@ async fn seed_pool_in_households(
 }
 
 /// The paper's `example_small_20` pool.
-fn small_pool() -> Vec<Registrant> {
+pub fn small_pool() -> Vec<Registrant> {
     paper_pool(SMALL_PEOPLE)
 }
 
@@ -219,7 +220,7 @@ fn paper_pool(people: &str) -> Vec<Registrant> {
         .collect()
 }
 
-async fn create_panel(app: &TestApp, officer: &str, input: Value) -> String {
+pub async fn create_panel(app: &TestApp, officer: &str, input: Value) -> String {
     let body = app
         .graphql(
             "mutation($input: PanelCreateInput!) { panelCreate(input: $input) { id name } }",
@@ -233,7 +234,7 @@ async fn create_panel(app: &TestApp, officer: &str, input: Value) -> String {
         .to_owned()
 }
 
-async fn import_quotas(app: &TestApp, officer: &str, panel: &str, csv: &str) -> Value {
+pub async fn import_quotas(app: &TestApp, officer: &str, panel: &str, csv: &str) -> Value {
     app.graphql(
         "mutation($input: PanelQuotasImportInput!) {
             panelQuotasImport(input: $input) { feature value min max }
@@ -259,7 +260,7 @@ const RUN: &str = "query($id: ID!) {
 }";
 
 /// Starts a selection, runs its job, and returns the run.
-async fn select(app: &TestApp, officer: &str, input: Value) -> Value {
+pub async fn select(app: &TestApp, officer: &str, input: Value) -> Value {
     let body = app
         .graphql(START, json!({ "input": input }), Some(officer))
         .await;
@@ -1421,7 +1422,7 @@ async fn a_running_selection_stops_when_cancelled_and_stores_nothing() {
     );
 }
 
-const SELECTION_REPORT: &str = "query($id: ID!) {
+pub const SELECTION_REPORT: &str = "query($id: ID!) {
     selectionReport(id: $id) {
         runId panelName method topUp k poolSize drawnNumber threshold suppressed
         probabilities { minimum median maximum }
@@ -1560,7 +1561,7 @@ async fn scrutiny_reads_a_selection_report_whose_small_groups_no_attack_recovers
     let (model, suppressed) =
         civic_panel::service::disclosure::joint(&populations, &tables, &hidden).unwrap();
     assert!(!suppressed.is_empty());
-    for range in civic_panel::domain::disclosure::attack(&model, &suppressed)
+    for range in civic_panel::domain::disclosure::attack_plain(&model, &suppressed)
         .unwrap()
         .iter()
         .flatten()

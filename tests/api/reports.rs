@@ -17,15 +17,15 @@ use civic_panel::service::reports::{self, ReportOptions};
 use crate::helpers::{TestApp, csv_rows, error_code};
 
 /// Tewkesbury, the area of the bundled demonstration register.
-const AREA: &str = "E07000083";
+pub const AREA: &str = "E07000083";
 
 /// One member of the test panel.
-struct Member {
-    born: &'static str,
-    sex: &'static str,
-    ethnic_group: &'static str,
+pub struct Member {
+    pub born: &'static str,
+    pub sex: &'static str,
+    pub ethnic_group: &'static str,
     /// Whether they answer, and with which 0–10 rating.
-    rating: Option<u8>,
+    pub rating: Option<u8>,
 }
 
 const WHITE_BRITISH: &str = "White: English, Welsh, Scottish, Northern Irish or British";
@@ -34,7 +34,7 @@ const INDIAN: &str = "Asian, Asian British or Asian Welsh: Indian";
 /// 24 women, of whom 12 answer, and 16 men, of whom 4 answer: the response propensities
 /// of the two-group example (0.5 and 0.25). Three members are aged 16 to 24 and three are
 /// of Indian ethnic group.
-fn members() -> Vec<Member> {
+pub fn members() -> Vec<Member> {
     let mut members = Vec::new();
     for i in 0..40u8 {
         let female = i < 24;
@@ -60,7 +60,7 @@ fn members() -> Vec<Member> {
 
 /// A panel of `members`, written straight to the database (selection is tested in
 /// `panels.rs`); its ID.
-async fn panel_of(app: &TestApp, officer: &str, members: &[Member]) -> String {
+pub async fn panel_of(app: &TestApp, officer: &str, members: &[Member]) -> String {
     let (panel, _) = app
         .panel_of_residents(officer, members.len(), |i, row| {
             let member = &members[i];
@@ -93,7 +93,7 @@ fn services(i: usize) -> Vec<&'static str> {
 /// used, several of three, and one way to be contacted: the letter for members 1 to 3,
 /// email for the rest), opened, its invitations sent, and the answering members'
 /// answers entered from paper.
-async fn answered_survey(
+pub async fn answered_survey(
     app: &TestApp,
     officer: &str,
     panel: &str,
@@ -198,7 +198,7 @@ async fn answered_survey(
     consultation
 }
 
-const REPORT: &str = "query($id: ID!, $input: ReportInput) {
+pub const REPORT: &str = "query($id: ID!, $input: ReportInput) {
     consultationReport(id: $id, input: $input) {
         title areaCode threshold suppressed
         funnel { counts { invited sent opened completed respondents } bounced machineOpenedOnly }
@@ -233,7 +233,7 @@ const REPORT: &str = "query($id: ID!, $input: ReportInput) {
 }";
 
 /// A question's result for one option.
-fn option<'a>(question: &'a Value, key: &str) -> &'a Value {
+pub fn option<'a>(question: &'a Value, key: &str) -> &'a Value {
     question["options"]
         .as_array()
         .unwrap()
@@ -242,7 +242,7 @@ fn option<'a>(question: &'a Value, key: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no option {key} in {question}"))
 }
 
-fn split<'a>(report: &'a Value, name: &str) -> &'a Value {
+pub fn split<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["splits"]
         .as_array()
         .unwrap()
@@ -251,7 +251,7 @@ fn split<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} split in {report}"))
 }
 
-fn group<'a>(split: &'a Value, label: &str) -> &'a Value {
+pub fn group<'a>(split: &'a Value, label: &str) -> &'a Value {
     split["groups"]
         .as_array()
         .unwrap()
@@ -265,7 +265,7 @@ fn close(a: &Value, b: f64) -> bool {
 }
 
 /// The benchmark count of one category in the test area, from the bundled file.
-fn census(dimension: &str, category: &str) -> f64 {
+pub fn census(dimension: &str, category: &str) -> f64 {
     civic_panel::service::demo::CENSUS_BENCHMARKS
         .lines()
         .map(|l| l.split(',').collect::<Vec<_>>())
@@ -564,7 +564,7 @@ async fn scrutiny_sees_no_small_count_and_the_attack_on_every_table_recovers_non
         let value = model.value(item);
         assert!(h || value == 0 || value >= 10, "item {item} shows {value}");
     }
-    let ranges = disclosure::attack(&model, &suppressed).unwrap();
+    let ranges = disclosure::attack_plain(&model, &suppressed).unwrap();
     for (item, range) in ranges.iter().enumerate() {
         if let Some((low, high)) = range {
             assert!(
@@ -884,7 +884,7 @@ async fn a_panels_health_shows_who_left_and_who_stopped_responding_by_group() {
             .await
             .unwrap();
     let (model, suppressed) = joint(&populations, &tables, &hidden).unwrap();
-    for range in disclosure::attack(&model, &suppressed)
+    for range in disclosure::attack_plain(&model, &suppressed)
         .unwrap()
         .iter()
         .flatten()

@@ -13,6 +13,9 @@ pub struct Series {
     pub name: String,
     /// One share per category; `None` for a suppressed value.
     pub values: Vec<Option<f64>>,
+    /// The table and measure of its values in their report, each category being a group
+    /// (see [`super::FigureKey`]), when the bars are to be marked.
+    pub key: Option<(String, String)>,
 }
 
 /// What one bar shows.
@@ -124,12 +127,24 @@ pub fn grouped_bars(
         for (s, one) in series.iter().enumerate() {
             let y = group_top + s as f64 * (BAR + 1.0);
             let what = format!("{category}, {}", one.name);
+            let key = one.key.as_ref().map(|(table, measure)| {
+                super::FigureKey::new(table.as_str(), *category, measure.as_str())
+            });
             match one.bar(c) {
                 Bar::Share(v) => {
                     let width = v * scale;
+                    let exact = one
+                        .values
+                        .get(c)
+                        .copied()
+                        .flatten()
+                        .map(super::figure_value);
+                    let marks = key
+                        .map(|k| k.attributes(exact.as_deref()))
+                        .unwrap_or_default();
                     svg.push_str(&format!(
                         "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" \
-                         stroke=\"#000\" stroke-width=\"0.5\"><title>{}</title></rect>",
+                         stroke=\"#000\" stroke-width=\"0.5\"{marks}><title>{}</title></rect>",
                         px(left),
                         px(y),
                         px(width),
@@ -214,6 +229,7 @@ mod tests {
         assert_eq!(words.iter().filter(|w| **w == "suppressed").count(), 1);
         // A value left out of the series altogether is "no data", not suppressed.
         let short = [Series {
+            key: None,
             name: "Panel".to_owned(),
             values: vec![Some(0.2)],
         }];
@@ -263,6 +279,7 @@ mod tests {
     fn long_labels_are_cut_with_an_ellipsis_and_kept_whole_in_a_tooltip() {
         let long = "Black, Black British, Black Welsh, Caribbean or African";
         let series = [Series {
+            key: None,
             name: "Panel".to_owned(),
             values: vec![Some(0.04)],
         }];

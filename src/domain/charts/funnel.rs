@@ -14,6 +14,8 @@ pub struct Stage {
     /// A rate to write beside it, as a share (0..1) of the stage before or of the first,
     /// as the chart's description says.
     pub rate: Option<f64>,
+    /// Where the count sits in its report, when the bar is to be marked.
+    pub key: Option<super::FigureKey>,
 }
 
 /// A funnel: one centred horizontal bar per stage, its width in proportion to its count
@@ -57,9 +59,14 @@ pub fn funnel(title: &str, description: &str, stages: &[Stage]) -> String {
                 } else {
                     0.0
                 };
+                let marks = stage
+                    .key
+                    .as_ref()
+                    .map(|k| k.attributes(Some(&count.to_string())))
+                    .unwrap_or_default();
                 body.push_str(&format!(
                     "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\" \
-                     stroke=\"#000\" stroke-width=\"0.5\"><title>{}</title></rect>",
+                     stroke=\"#000\" stroke-width=\"0.5\"{marks}><title>{}</title></rect>",
                     px(centre - width / 2.0),
                     px(middle - BAR / 2.0),
                     px(width),
