@@ -32,8 +32,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 use civic_panel::config::{Config, DatabaseConfig};
 use civic_panel::db::entities::{letter, membership, resident, response, tracking_event};
-use civic_panel::domain::consultation::Step;
-use civic_panel::domain::questionnaire::QuestionKind;
+use civic_panel::domain::consultations::consultation::Step;
+use civic_panel::domain::consultations::questionnaire::QuestionKind;
 use civic_panel::jobs::mail::{MailTransportKind, Mailer, SmtpTls};
 use civic_panel::jobs::worker::Worker;
 use civic_panel::service::auth::Caller;

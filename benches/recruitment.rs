@@ -24,8 +24,8 @@ use chrono::Utc;
 use sea_orm::ConnectionTrait;
 
 use civic_panel::config::{Config, DatabaseConfig};
-use civic_panel::domain::demo_register::read_postcode_frame;
-use civic_panel::domain::letter_bundle;
+use civic_panel::domain::recruitment::letter_bundle;
+use civic_panel::domain::register::demo_register::read_postcode_frame;
 use civic_panel::jobs::mail::Mailer;
 use civic_panel::jobs::worker::Worker;
 use civic_panel::service::addresses::{self, ImportOptions};

@@ -26,7 +26,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use civic_panel::domain::statistics::{self, Margin, RakeOptions, Raked};
+use civic_panel::domain::reports::statistics::{self, Margin, RakeOptions, Raked};
 
 const RESPONDENTS: usize = 100_000;
 const POPULATION: u64 = 150_000;

@@ -21,11 +21,11 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement};
 
 use civic_panel::config::{Config, DatabaseConfig};
 use civic_panel::db::entities::{answer, response};
-use civic_panel::domain::consultation::Step;
+use civic_panel::domain::accounts::role::Role;
+use civic_panel::domain::consultations::consultation::Step;
+use civic_panel::domain::consultations::questionnaire::QuestionKind;
 use civic_panel::domain::ids::ConsultationId;
 use civic_panel::domain::ids::{AccountId, SessionId};
-use civic_panel::domain::questionnaire::QuestionKind;
-use civic_panel::domain::role::Role;
 use civic_panel::service::auth::{AuthSession, Caller};
 use civic_panel::service::clock::Clock;
 use civic_panel::service::consultations::{self, ConsultationRequest, QuestionRequest};

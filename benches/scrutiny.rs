@@ -21,12 +21,12 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use civic_panel::config::{Config, DatabaseConfig};
 use civic_panel::db::entities::{answer, invitation, letter, membership, resident, response};
-use civic_panel::domain::consultation::Step;
+use civic_panel::domain::accounts::role::Role;
+use civic_panel::domain::consultations::consultation::Step;
+use civic_panel::domain::consultations::questionnaire::QuestionKind;
 use civic_panel::domain::ids::{
     AccountId, ConsultationId, PanelId, RoundId, SelectionRunId, SessionId,
 };
-use civic_panel::domain::questionnaire::QuestionKind;
-use civic_panel::domain::role::Role;
 use civic_panel::service::auth::{AuthSession, Caller};
 use civic_panel::service::clock::Clock;
 use civic_panel::service::consultations::{self, ConsultationRequest, QuestionRequest};
@@ -366,10 +366,11 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
             channel: Set("web".to_owned()),
             submitted_on: Set(today),
             submitted_at: Set(Some(now)),
-            age_band: Set(
-                civic_panel::domain::demographics::age_on(member.date_of_birth, today)
-                    .map(|a| civic_panel::domain::demographics::AgeBand::of(a).label()),
-            ),
+            age_band: Set(civic_panel::domain::register::demographics::age_on(
+                member.date_of_birth,
+                today,
+            )
+            .map(|a| civic_panel::domain::register::demographics::AgeBand::of(a).label())),
             sex: Set(Some(member.sex.clone())),
             ethnic_group: Set(Some(member.ethnic_group.clone())),
             disability: Set(Some(member.disability.clone())),

@@ -1,14 +1,14 @@
 //! Panel selection benchmarks (run with `cargo bench --bench selection`): maximin and
 //! leximin on the paper's two instances and on synthetic council pools
-//! (`domain::synthetic_pool`: six features, skewed self-selection, quotas at the population
+//! (`domain::selection::synthetic_pool`: six features, skewed self-selection, quotas at the population
 //! share ± 10 %), with the greedy legacy method's estimated minimum beside them. Results
 //! are printed as a table; BENCHMARKS.md records them. `BENCH_SELECTION=800` runs only
 //! the instances whose name contains `800`.
 
 use std::time::{Duration, Instant};
 
+use civic_panel::domain::selection::synthetic_pool;
 use civic_panel::domain::selection::{self, Distribution, Instance, SelectionError};
-use civic_panel::domain::synthetic_pool;
 
 const LIMIT: Duration = Duration::from_secs(300);
 

@@ -8,9 +8,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, DatabaseConfig, LogFormat};
-use crate::domain::draw_record::{DrawRecord, RecordCheck};
+use crate::domain::accounts::role::Role;
 use crate::domain::ids::RoundId;
-use crate::domain::role::Role;
+use crate::domain::recruitment::draw_record::{DrawRecord, RecordCheck};
 use crate::domain::text_input::TextEncoding;
 use crate::jobs::mail::Mailer;
 use crate::jobs::worker::Worker;
@@ -619,7 +619,7 @@ async fn demo(
             register.len(),
             path.display()
         );
-        println!("{}", crate::domain::demo_register::SYNTHETIC_NOTE);
+        println!("{}", crate::domain::register::demo_register::SYNTHETIC_NOTE);
         return Ok(());
     }
     let state = open(config).await?;
@@ -642,7 +642,7 @@ async fn demo(
         "Demo loaded: {} synthetic Tewkesbury addresses ({} new) and {} census benchmark counts.",
         summary.rows_read, summary.inserted, benchmark_summary.written
     );
-    println!("{}", crate::domain::demo_register::SYNTHETIC_NOTE);
+    println!("{}", crate::domain::register::demo_register::SYNTHETIC_NOTE);
     Ok(())
 }
 

@@ -332,15 +332,15 @@ impl Config {
 
     /// The rules telling machine opens from people: the configured seconds, and the
     /// ranges in `proxy_ranges_file` (a line that is not a range is an error).
-    pub fn open_rules(&self) -> anyhow::Result<crate::domain::tracking::OpenRules> {
-        let mut rules = crate::domain::tracking::OpenRules {
+    pub fn open_rules(&self) -> anyhow::Result<crate::domain::consultations::tracking::OpenRules> {
+        let mut rules = crate::domain::consultations::tracking::OpenRules {
             within_seconds: self.machine_open_seconds,
             ..Default::default()
         };
         if let Some(path) = &self.proxy_ranges_file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            let (ranges, bad) = crate::domain::tracking::read_ranges(&text);
+            let (ranges, bad) = crate::domain::consultations::tracking::read_ranges(&text);
             if let Some(line) = bad.first() {
                 anyhow::bail!(
                     "{}: {line:?} is not an address range such as 17.0.0.0/8 ({} such lines)",
@@ -410,7 +410,7 @@ impl Config {
             import_max_rows: 2_000_000,
             trust_forwarded_for: false,
             open_responses_per_hour: 200,
-            disclosure_threshold: crate::domain::disclosure::DEFAULT_THRESHOLD,
+            disclosure_threshold: crate::domain::reports::disclosure::DEFAULT_THRESHOLD,
             log_format: LogFormat::Text,
         }
     }

@@ -1,4 +1,4 @@
-//! Finding the code secret at start-up (see `domain::code_key` for what it protects).
+//! Finding the code secret at start-up (see `domain::recruitment::code_key` for what it protects).
 //!
 //! In order: `CIVIC_PANEL_CODE_SECRET`, then the file `CIVIC_PANEL_CODE_SECRET_FILE`. With
 //! neither, the embedded SQLite default keeps its secret in a file beside the database,
@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 
 use crate::config::SecretConfig;
 use crate::db;
-use crate::domain::code_key::{CodeKey, CodeKeys};
+use crate::domain::recruitment::code_key::{CodeKey, CodeKeys};
 
 /// The code secrets for a database at `database_url`.
 pub fn code_keys(config: &SecretConfig, database_url: &str) -> anyhow::Result<CodeKeys> {
@@ -133,7 +133,8 @@ mod tests {
     fn sqlite_generates_its_secret_once_beside_the_database() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/panel.db?mode=rwc", dir.path().display());
-        let code = crate::domain::invitation_code::InvitationCode::parse("7K3M9QXW25").unwrap();
+        let code = crate::domain::recruitment::invitation_code::InvitationCode::parse("7K3M9QXW25")
+            .unwrap();
         let first = code_keys(&config(), &url).unwrap();
         let second = code_keys(&config(), &url).unwrap();
         assert_eq!(first.stored_hash(&code), second.stored_hash(&code));

@@ -6,7 +6,7 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::domain::code_key::CodeKeys;
+use crate::domain::recruitment::code_key::CodeKeys;
 use crate::service::clock::Clock;
 use crate::service::consultations::QuestionCache;
 use crate::service::passwords::PasswordHasher;

@@ -13,7 +13,7 @@ use sea_orm::{DatabaseConnection, sqlx};
 
 use crate::db::bulk::{self, Backend, Transaction};
 use crate::domain::ids::RoundId;
-use crate::domain::sampling::{self, FrameUnit};
+use crate::domain::recruitment::sampling::{self, FrameUnit};
 use crate::error::AppResult;
 
 /// Which addresses are eligible, and how much each weighs.

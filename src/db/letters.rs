@@ -8,7 +8,7 @@ use sea_orm::sqlx::{self, Database, Encode, Type};
 use crate::db::bulk::{self, Backend, Transaction};
 use crate::db::entities::address;
 use crate::domain::ids::{AccountId, FileId, LetterId, RoundId};
-use crate::domain::sampling::FrameUnit;
+use crate::domain::recruitment::sampling::FrameUnit;
 use crate::error::AppResult;
 
 /// A drawn round as it is stored.

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, sqlx};
 
 use crate::db::bulk;
-use crate::domain::address_csv::AddressRecord;
+use crate::domain::register::address_csv::AddressRecord;
 use crate::error::AppResult;
 
 /// Where the rows come from: the parser's batches, in file order.

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::ids::{AccountId, JobId};
+use crate::domain::ids::{AccountId, JobId};
 
 /// What a job does. The stored name is part of the database's contract: never rename one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -4,9 +4,9 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::domain::account::Account;
+use crate::domain::accounts::account::Account;
+use crate::domain::accounts::role::Role;
 use crate::domain::ids::AccountId;
-use crate::domain::role::Role;
 use crate::error::AppError;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;

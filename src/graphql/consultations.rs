@@ -7,10 +7,10 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::domain::consultation::{Consultation, QuestionItem, Step, Templates};
+use crate::domain::consultations::consultation::{Consultation, QuestionItem, Step, Templates};
+use crate::domain::consultations::questionnaire::{Answer, QuestionKind, ShowWhen};
+use crate::domain::consultations::readability;
 use crate::domain::ids::{ConsultationId, InvitationId, PanelId};
-use crate::domain::questionnaire::{Answer, QuestionKind, ShowWhen};
-use crate::domain::readability;
 use crate::error::AppError;
 use crate::graphql::consultation_changes::ConsultationChangesInput;
 use crate::graphql::context;
@@ -28,7 +28,7 @@ use crate::service::panels;
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(
     name = "ConsultationStatus",
-    remote = "crate::domain::consultation::Status"
+    remote = "crate::domain::consultations::consultation::Status"
 )]
 pub enum StatusValue {
     /// Being written: wording and questions may change.
@@ -43,7 +43,7 @@ pub enum StatusValue {
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(
     name = "InvitationChannel",
-    remote = "crate::domain::consultation::Channel"
+    remote = "crate::domain::consultations::consultation::Channel"
 )]
 pub enum ChannelValue {
     /// Email with a personal link.
@@ -58,7 +58,7 @@ pub enum ChannelValue {
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
 #[graphql(
     name = "AnswerChannel",
-    remote = "crate::domain::consultation::AnswerChannel"
+    remote = "crate::domain::consultations::consultation::AnswerChannel"
 )]
 pub enum AnswerChannelValue {
     /// The resident web client.
@@ -78,7 +78,10 @@ pub enum AnswerChannelValue {
 
 /// Where an invitation has got to.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "InvitationStage", remote = "crate::domain::tracking::Stage")]
+#[graphql(
+    name = "InvitationStage",
+    remote = "crate::domain::consultations::tracking::Stage"
+)]
 pub enum StageValue {
     /// Made, not yet sent.
     Created,
@@ -310,7 +313,7 @@ pub(crate) fn progress_of(counts: Vec<Counts>) -> async_graphql::Result<Vec<Chan
     counts
         .into_iter()
         .map(|c| {
-            let channel: crate::domain::consultation::Channel = c
+            let channel: crate::domain::consultations::consultation::Channel = c
                 .channel
                 .parse()
                 .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
@@ -497,7 +500,7 @@ impl ConsultationNode {
             .await?
             .into_iter()
             .map(|(channel, count)| {
-                let channel: crate::domain::consultation::AnswerChannel = channel
+                let channel: crate::domain::consultations::consultation::AnswerChannel = channel
                     .parse()
                     .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?;
                 Ok(ResponseCount {
@@ -1375,7 +1378,7 @@ impl ConsultationMutation {
         let id = id::decode::<ConsultationId>(&input.consultation_id, "input.consultationId")?;
         let state = context::state(ctx)?;
         let prefer = input.prefer.map(|p| {
-            crate::domain::consultation::Channel::from(p)
+            crate::domain::consultations::consultation::Channel::from(p)
                 .as_str()
                 .to_owned()
         });
@@ -1479,7 +1482,8 @@ impl ConsultationMutation {
         #[graphql(desc = "Who is answering and the answers.")] input: ResponseSubmitInput,
     ) -> async_graphql::Result<ResponseSubmitPayload> {
         let access = access(ctx, input.token, input.invitation_id)?;
-        let channel: crate::domain::consultation::AnswerChannel = input.channel.into();
+        let channel: crate::domain::consultations::consultation::AnswerChannel =
+            input.channel.into();
         if channel.is_offline() {
             return Err(AppError::bad_input(
                 "input.channel",
@@ -1529,7 +1533,8 @@ impl ConsultationMutation {
         #[graphql(desc = "Whose answers, how they came, and the answers.")]
         input: ResponseEnterInput,
     ) -> async_graphql::Result<ResponseSubmitPayload> {
-        let channel: crate::domain::consultation::AnswerChannel = input.channel.into();
+        let channel: crate::domain::consultations::consultation::AnswerChannel =
+            input.channel.into();
         if !channel.is_offline() {
             return Err(AppError::bad_input(
                 "input.channel",

@@ -5,7 +5,7 @@
 
 use async_graphql::{Context, Guard, Result};
 
-use crate::domain::role::Role;
+use crate::domain::accounts::role::Role;
 use crate::graphql::context;
 
 /// Allows callers whose role is one of `roles` (and ADMIN).

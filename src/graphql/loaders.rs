@@ -9,10 +9,10 @@ use std::sync::Arc;
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader};
 
-use crate::domain::account::Account;
+use crate::domain::accounts::account::Account;
 use crate::domain::ids::{AccountId, JobId, RoundId};
 use crate::domain::job::Job;
-use crate::domain::round::Round;
+use crate::domain::recruitment::round::Round;
 use crate::error::AppError;
 use crate::service::auth::Caller;
 use crate::service::round_status::{CompositionDimension, RoundStatus};

@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain::ids::{MembershipId, PanelId, ResidentId, SelectionRunId};
-use crate::domain::panel::{MembershipStatus, Panel};
+use crate::domain::panels::panel::{MembershipStatus, Panel};
 use crate::domain::selection::Feature;
 use crate::graphql::accounts::AccountNode;
 use crate::graphql::context;
@@ -23,7 +23,7 @@ use crate::service::selection_report;
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(
     name = "MembershipStatus",
-    remote = "crate::domain::panel::MembershipStatus"
+    remote = "crate::domain::panels::panel::MembershipStatus"
 )]
 pub enum MembershipStatusValue {
     /// Chosen by a selection's draw; not yet confirmed.

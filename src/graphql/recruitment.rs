@@ -4,9 +4,9 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::domain::composition::CompositionRow;
 use crate::domain::ids::{ResidentId, RoundId};
-use crate::domain::round::{self, Round};
+use crate::domain::recruitment::composition::CompositionRow;
+use crate::domain::recruitment::round::{self, Round};
 use crate::error::AppError;
 use crate::graphql::accounts::AccountNode;
 use crate::graphql::context;
@@ -30,7 +30,10 @@ pub struct DecileWeightInput {
 
 /// How a round's letters are split between wards.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
-#[graphql(name = "WardShares", remote = "crate::domain::sampling::WardShares")]
+#[graphql(
+    name = "WardShares",
+    remote = "crate::domain::recruitment::sampling::WardShares"
+)]
 pub enum WardSharesValue {
     /// In proportion to each ward's sum of oversampling weights: weighting a decile also
     /// moves letters towards the wards where that decile lies. With no weights, the same
@@ -304,7 +307,7 @@ impl RoundNode {
     }
     /// Letters drawn (for SCRUTINY, `null` when the round's status hides its total).
     async fn drawn_count(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<u64>> {
-        if context::caller(ctx).role() == Some(crate::domain::role::Role::Scrutiny) {
+        if context::caller(ctx).role() == Some(crate::domain::accounts::role::Role::Scrutiny) {
             let status = loaders::get(ctx)?
                 .load_one(StatusOf(self.0.id))
                 .await?

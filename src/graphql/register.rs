@@ -2,8 +2,8 @@
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, Upload};
 
-use crate::domain::address_csv::RowRejection;
-use crate::domain::benchmark_csv::DimensionShares;
+use crate::domain::register::address_csv::RowRejection;
+use crate::domain::register::benchmark_csv::DimensionShares;
 use crate::error::AppError;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;

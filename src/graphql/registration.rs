@@ -3,7 +3,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::demographics::{self, Disability, EthnicGroup};
+use crate::domain::register::demographics::{self, Disability, EthnicGroup};
 use crate::graphql::accounts::AccountNode;
 use crate::graphql::context;
 use crate::graphql::id;

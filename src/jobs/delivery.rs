@@ -23,9 +23,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use crate::db::entities::{invitation, outbox};
 use crate::db::queue::{self, Claim, Delivery};
+use crate::domain::consultations::tracking::invitation_of_key;
 use crate::domain::ids::{ConsultationId, OutboxId};
 use crate::domain::job::retry_delay;
-use crate::domain::tracking::invitation_of_key;
 use crate::error::{AppError, AppResult};
 use crate::jobs::mail::{DeliveryError, Mailer, OutgoingEmail};
 use crate::jobs::sms::SmsSender;

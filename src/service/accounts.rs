@@ -4,11 +4,11 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use crate::db::entities::account;
 use crate::db::pages::{self, Order};
-use crate::domain::account::{Account, parse_display_name};
+use crate::domain::accounts::account::{Account, parse_display_name};
+use crate::domain::accounts::password::NewPassword;
+use crate::domain::accounts::role::Role;
 use crate::domain::email::EmailAddress;
 use crate::domain::ids::AccountId;
-use crate::domain::password::NewPassword;
-use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::state::AppState;

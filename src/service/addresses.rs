@@ -2,7 +2,7 @@
 //!
 //! The file is first checked whole for what would refuse it (a header without the needed
 //! columns, more rows than allowed, unreadable bytes), so a refused file writes nothing.
-//! Then the CSV is parsed on a blocking thread (see `domain::address_csv`) and handed over
+//! Then the CSV is parsed on a blocking thread (see `domain::register::address_csv`) and handed over
 //! in batches to the database writer (see `db::register`), so parsing and writing overlap.
 //! Individual bad rows are skipped and reported with their line numbers. Re-importing the
 //! same file changes nothing; a row whose fields changed is updated in place (matched by
@@ -19,10 +19,12 @@ use tokio::sync::mpsc;
 use crate::db::entities::address;
 use crate::db::files::{self, CHUNK_BYTES, NewFile};
 use crate::db::register::{self, RecordBatches};
-use crate::domain::address_csv::{AddressCsvReader, AddressRecord, FatalError, RowRejection};
+use crate::domain::accounts::role::Role;
 use crate::domain::ids::{FileId, JobId};
 use crate::domain::job::{Job, JobKind};
-use crate::domain::role::Role;
+use crate::domain::register::address_csv::{
+    AddressCsvReader, AddressRecord, FatalError, RowRejection,
+};
 use crate::domain::text_input::TextEncoding;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;

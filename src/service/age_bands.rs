@@ -1,14 +1,14 @@
 //! "About you" age questions and the census: their bands are read as age ranges
-//! (`domain::age_range`), refused with `BAD_USER_INPUT` naming the option when they cut a
+//! (`domain::reports::age_range`), refused with `BAD_USER_INPUT` naming the option when they cut a
 //! census band (when the questions are set and when the consultation opens), and
 //! otherwise turned into the scheme reports count ages by.
 
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 use crate::db::entities::panel;
-use crate::domain::age_range::AgeScheme;
-use crate::domain::consultation::QuestionItem;
+use crate::domain::consultations::consultation::QuestionItem;
 use crate::domain::ids::PanelId;
+use crate::domain::reports::age_range::AgeScheme;
 use crate::error::{AppError, AppResult};
 
 /// The dimension an age question records.

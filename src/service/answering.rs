@@ -24,19 +24,19 @@ use sea_orm::{
 };
 
 use crate::db::entities::{answer, consultation, invitation, resident, response, saved_answer};
-use crate::domain::consultation::{
+use crate::domain::accounts::role::Role;
+use crate::domain::accounts::session_token::{INVITATION_PREFIX, TokenHash};
+use crate::domain::consultations::consultation::{
     AnswerChannel, Channel, Consultation, QuestionItem, Status, accepts_answers,
 };
-use crate::domain::ids::{ConsultationId, InvitationId, ResidentId, ResponseId};
-use crate::domain::invitation_code::{CODE_LEN, InvitationCode};
-use crate::domain::invitation_token::token_again;
-use crate::domain::panel::Profile;
-use crate::domain::questionnaire::{
+use crate::domain::consultations::invitation_token::token_again;
+use crate::domain::consultations::questionnaire::{
     Answer, AnswerError, check_answer, check_submission, visible_answers,
 };
-use crate::domain::role::Role;
-use crate::domain::session_token::{INVITATION_PREFIX, TokenHash};
-use crate::domain::tracking::Stage;
+use crate::domain::consultations::tracking::Stage;
+use crate::domain::ids::{ConsultationId, InvitationId, ResidentId, ResponseId};
+use crate::domain::panels::panel::Profile;
+use crate::domain::recruitment::invitation_code::{CODE_LEN, InvitationCode};
 use crate::error::{AppError, AppResult};
 use crate::service::auth::{Caller, ClientAddress};
 use crate::service::consultations::{self, OFFICERS};
@@ -759,7 +759,9 @@ pub async fn submit_open(
             return None;
         };
         let options = match &item.question.kind {
-            crate::domain::questionnaire::QuestionKind::SingleChoice { options } => options,
+            crate::domain::consultations::questionnaire::QuestionKind::SingleChoice { options } => {
+                options
+            }
             _ => return None,
         };
         let index = options.iter().position(|o| Some(o) == chosen.first())?;
@@ -867,7 +869,7 @@ fn answer_rows(
             Answer::Options(options) => {
                 let ranked = matches!(
                     item.question.kind,
-                    crate::domain::questionnaire::QuestionKind::Ranking { .. }
+                    crate::domain::consultations::questionnaire::QuestionKind::Ranking { .. }
                 );
                 for (i, option) in options.iter().enumerate() {
                     let mut row = blank.clone();

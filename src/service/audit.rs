@@ -8,8 +8,8 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
 use crate::db::entities::audit_entry;
 use crate::db::pages::{self, Order};
+use crate::domain::accounts::role::Role;
 use crate::domain::ids::{AccountId, AuditEntryId};
-use crate::domain::role::Role;
 use crate::error::AppResult;
 use crate::service::auth::{Caller, ClientAddress};
 use crate::state::AppState;

@@ -2,8 +2,8 @@
 
 use std::net::IpAddr;
 
+use crate::domain::accounts::role::Role;
 use crate::domain::ids::{AccountId, SessionId};
-use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};
 
 /// A logged-in caller, resolved from a valid session token.

@@ -11,11 +11,11 @@ use sea_orm::{
 };
 
 use crate::db::entities::benchmark::{self, Column};
-use crate::domain::address_csv::RowRejection;
-use crate::domain::benchmark_csv::{
+use crate::domain::accounts::role::Role;
+use crate::domain::register::address_csv::RowRejection;
+use crate::domain::register::benchmark_csv::{
     DimensionShares, UnmatchedCategory, parse_benchmarks, shares, unmatched_categories,
 };
-use crate::domain::role::Role;
 use crate::domain::text_input::TextEncoding;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;

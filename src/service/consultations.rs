@@ -14,14 +14,16 @@ use sea_orm::{
 };
 
 use crate::db::entities::{consultation, question};
-use crate::domain::consultation::{
+use crate::domain::accounts::role::Role;
+use crate::domain::consultations::consultation::{
     Consultation, QuestionItem, Status, Step, TemplateError, Templates, render,
 };
+use crate::domain::consultations::questionnaire::{
+    Question, QuestionKind, ShowWhen, check_questions,
+};
+use crate::domain::consultations::readability::DEFAULT_TARGET_READING_AGE;
 use crate::domain::ids::{AccountId, ConsultationId, PanelId};
-use crate::domain::questionnaire::{Question, QuestionKind, ShowWhen, check_questions};
-use crate::domain::readability::DEFAULT_TARGET_READING_AGE;
-use crate::domain::role::Role;
-use crate::domain::sampling::Seed;
+use crate::domain::recruitment::sampling::Seed;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::service::{age_bands, panels, sub_sample};
@@ -768,10 +770,9 @@ pub async fn transition(
     caller.require(OFFICERS)?;
     let db = state.db.writer();
     let current = row_of(db, id).await?;
-    let from: Status = current
-        .status
-        .parse()
-        .map_err(|e: crate::domain::consultation::UnknownValue| AppError::internal(e))?;
+    let from: Status = current.status.parse().map_err(
+        |e: crate::domain::consultations::consultation::UnknownValue| AppError::internal(e),
+    )?;
     let to = step.to();
     if from == to {
         return to_domain(current);
@@ -1076,10 +1077,9 @@ fn question_of(row: question::Model) -> AppResult<QuestionItem> {
 
 /// The stored row as the domain's consultation.
 pub fn to_domain(row: consultation::Model) -> AppResult<Consultation> {
-    let status = row
-        .status
-        .parse()
-        .map_err(|e: crate::domain::consultation::UnknownValue| AppError::internal(e))?;
+    let status = row.status.parse().map_err(
+        |e: crate::domain::consultations::consultation::UnknownValue| AppError::internal(e),
+    )?;
     Ok(Consultation {
         id: ConsultationId(row.id),
         series: ConsultationId(row.series_id.unwrap_or(row.id)),

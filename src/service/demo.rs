@@ -2,7 +2,7 @@
 //! bundled in `data/`, and the real Census 2021 benchmarks. See `data/README.md` for what
 //! is real and what is made up.
 
-use crate::domain::demo_register::{self, DemoAddress};
+use crate::domain::register::demo_register::{self, DemoAddress};
 use crate::error::{AppError, AppResult};
 
 /// Real Tewkesbury postcodes (OS Code-Point Open 2014, OGL v3).

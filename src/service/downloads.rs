@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::db::files;
+use crate::domain::accounts::role::Role;
 use crate::domain::ids::FileId;
-use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::state::AppState;

@@ -6,8 +6,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select};
 
 use crate::db::entities::resident;
 use crate::db::pages::{self, Order};
+use crate::domain::accounts::role::Role;
 use crate::domain::ids::{ResidentId, RoundId};
-use crate::domain::role::Role;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::service::recruitment;

@@ -18,13 +18,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::entities::{consultation, invitation, outbox};
 use crate::db::files::{self, NewFile};
-use crate::domain::consultation::{Channel, Consultation, Status, email_html, render};
+use crate::domain::accounts::session_token::TokenHash;
+use crate::domain::consultations::consultation::{
+    Channel, Consultation, Status, email_html, render,
+};
+use crate::domain::consultations::invitation_token::{new_token, token_again};
+use crate::domain::consultations::tracking::{Stage, invite_key, reminder_key};
 use crate::domain::ids::{ConsultationId, FileId, InvitationId, JobId};
-use crate::domain::invitation_code::InvitationCode;
-use crate::domain::invitation_token::{new_token, token_again};
 use crate::domain::job::{Job, JobKind};
-use crate::domain::session_token::TokenHash;
-use crate::domain::tracking::{Stage, invite_key, reminder_key};
+use crate::domain::recruitment::invitation_code::InvitationCode;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::service::consultations::{self, OFFICERS};
@@ -338,7 +340,7 @@ fn closes_text(consultation: &Consultation) -> String {
         .unwrap_or_else(|| "the date on the council's website".to_owned())
 }
 
-fn template_error(e: crate::domain::consultation::TemplateError) -> AppError {
+fn template_error(e: crate::domain::consultations::consultation::TemplateError) -> AppError {
     AppError::conflict(format!("A message template cannot be used: {e}."))
 }
 

@@ -2,7 +2,7 @@
 //! auditor need.
 //!
 //! A code exists in plain text only in the printer's bundle: the letter keeps a keyed hash
-//! of it (see `domain::code_key`). Exporting again mints codes only for letters not yet
+//! of it (see `domain::recruitment::code_key`). Exporting again mints codes only for letters not yet
 //! exported; `reissue` replaces the codes of every unredeemed letter (the old ones stop
 //! working), for a lost print file.
 //!
@@ -22,12 +22,12 @@ use tokio::sync::mpsc;
 use crate::db::entities::{address, letter};
 use crate::db::files::{self, CHUNK_BYTES, NewFile};
 use crate::db::letters::{self as letter_rows, CompletedFile};
+use crate::domain::accounts::role::Role;
 use crate::domain::ids::{AccountId, FileId, JobId, LetterId, RoundId};
-use crate::domain::invitation_code::InvitationCode;
 use crate::domain::job::{Job, JobKind};
-use crate::domain::letter_bundle::{self, LetterAddress, PrintedLetter};
-use crate::domain::role::Role;
-use crate::domain::round::Round;
+use crate::domain::recruitment::invitation_code::InvitationCode;
+use crate::domain::recruitment::letter_bundle::{self, LetterAddress, PrintedLetter};
+use crate::domain::recruitment::round::Round;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::service::progress::Progress;
@@ -445,7 +445,7 @@ pub async fn audit_list_csv(
         let decile = address.as_ref().and_then(|a| a.deprivation_decile);
         let weight = decile
             .and_then(|d| round.parameters.decile_weights.get(&d).copied())
-            .unwrap_or(crate::domain::sampling::DEFAULT_WEIGHT);
+            .unwrap_or(crate::domain::recruitment::sampling::DEFAULT_WEIGHT);
         let (key, line1, postcode) = address
             .map(|a| (a.address_key, a.line1, a.postcode))
             .unwrap_or_default();

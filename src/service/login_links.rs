@@ -17,12 +17,12 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::db::entities::{login_link, outbox};
-use crate::domain::account::Account;
+use crate::domain::accounts::account::Account;
+use crate::domain::accounts::role::Role;
+use crate::domain::accounts::session_token::{SessionToken, TokenHash};
 use crate::domain::email::EmailAddress;
 use crate::domain::ids::AccountId;
 use crate::domain::job::JobKind;
-use crate::domain::role::Role;
-use crate::domain::session_token::{SessionToken, TokenHash};
 use crate::error::{AppError, AppResult};
 use crate::service::accounts;
 use crate::service::auth::ClientAddress;

@@ -18,8 +18,8 @@
 use chrono::NaiveDate;
 
 use crate::db::entities::{consultation, selection_run};
+use crate::domain::accounts::role::Role;
 use crate::domain::ids::{ConsultationId, PanelId, SelectionRunId};
-use crate::domain::role::Role;
 use crate::domain::uk_time::uk_date;
 use crate::error::AppResult;
 use crate::service::auth::Caller;

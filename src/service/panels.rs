@@ -18,13 +18,13 @@ use crate::db::entities::{
     resident, resident_attribute,
 };
 use crate::db::pages::{self, Order};
-use crate::domain::demographics::{Category, Dimension};
+use crate::domain::accounts::role::Role;
 use crate::domain::ids::{AccountId, MembershipId, PanelId, ResidentId, SelectionRunId};
-use crate::domain::panel::{
+use crate::domain::panels::panel::{
     Eligibility, MembershipStatus, PROFILE_FEATURES, Panel, age_bands_between, broad_ethnic_group,
     feature_key, profile_feature, quotas_from_population,
 };
-use crate::domain::role::Role;
+use crate::domain::register::demographics::{Category, Dimension};
 use crate::domain::selection::{self, Feature, SelectionError};
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;

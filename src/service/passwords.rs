@@ -10,7 +10,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
 
 use crate::config::PasswordHashConfig;
-use crate::domain::password::NewPassword;
+use crate::domain::accounts::password::NewPassword;
 use crate::error::{AppError, AppResult};
 
 /// Hashes and verifies passwords.

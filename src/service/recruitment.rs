@@ -1,7 +1,7 @@
 //! Recruitment rounds: the reproducible stratified address lottery.
 //!
 //! A round's draw is a pure function of the eligible register snapshot, its parameters and
-//! its seed (see `domain::sampling`). All three are stored with the round, together with a
+//! its seed (see `domain::recruitment::sampling`). All three are stored with the round, together with a
 //! fingerprint of the snapshot, so that anyone with the seed can re-run the draw and get
 //! the identical list (`civic-panel lottery verify ROUND`).
 //!
@@ -22,12 +22,12 @@ use crate::db::files::{self, NewFile};
 use crate::db::frame::{self, FrameQuery};
 use crate::db::letters::{self as letter_rows, NewRound};
 use crate::db::pages::{self, Order};
-use crate::domain::draw_record::{self, DrawRecord, RecordCheck};
+use crate::domain::accounts::role::Role;
 use crate::domain::ids::{AccountId, FileId, RoundId};
 use crate::domain::job::{Job, JobKind};
-use crate::domain::role::Role;
-use crate::domain::round::{Incentive, LotteryParameters, Round};
-use crate::domain::sampling::{self, SamplingError, Seed, WardShares};
+use crate::domain::recruitment::draw_record::{self, DrawRecord, RecordCheck};
+use crate::domain::recruitment::round::{Incentive, LotteryParameters, Round};
+use crate::domain::recruitment::sampling::{self, SamplingError, Seed, WardShares};
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::service::jobs;
@@ -44,7 +44,7 @@ pub const READERS: &[Role] = &[Role::Officer, Role::Scrutiny];
 
 /// The youngest minimum age a round may set: a Youth Forum may start at 11. Registrants
 /// under 13 join the pool but no panel until a parent's or guardian's consent is recorded
-/// (`domain::panel::AGE_OF_DIGITAL_CONSENT`).
+/// (`domain::panels::panel::AGE_OF_DIGITAL_CONSENT`).
 pub const MIN_REGISTRATION_AGE: u8 = 11;
 
 /// A round as an officer asks for it, before any checks.
@@ -370,7 +370,7 @@ pub async fn draw(
 /// never reaches it).
 const DRAW_RECORD_YEARS: u32 = 100;
 
-/// Stores a draw's record (see `domain::draw_record`) as a file that does not expire.
+/// Stores a draw's record (see `domain::recruitment::draw_record`) as a file that does not expire.
 async fn store_draw_record(
     state: &AppState,
     record: &[u8],

@@ -12,14 +12,14 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
 use crate::db::entities::{account, address, consent, letter, recruitment_round, resident};
-use crate::domain::account::Account;
-use crate::domain::demographics::{Disability, EthnicGroup, Sex, check_birth_date};
+use crate::domain::accounts::account::Account;
+use crate::domain::accounts::password::NewPassword;
+use crate::domain::accounts::role::Role;
+use crate::domain::accounts::session_token::SessionToken;
 use crate::domain::email::EmailAddress;
 use crate::domain::ids::ResidentId;
-use crate::domain::invitation_code::InvitationCode;
-use crate::domain::password::NewPassword;
-use crate::domain::role::Role;
-use crate::domain::session_token::SessionToken;
+use crate::domain::recruitment::invitation_code::InvitationCode;
+use crate::domain::register::demographics::{Disability, EthnicGroup, Sex, check_birth_date};
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts;
@@ -121,7 +121,7 @@ struct Checked {
 fn check_input(input: &RegistrationInput) -> AppResult<Checked> {
     let code = InvitationCode::parse(&input.code)
         .map_err(|e| AppError::bad_input("input.code", e.to_string()))?;
-    let full_name = crate::domain::account::parse_display_name(&input.full_name)
+    let full_name = crate::domain::accounts::account::parse_display_name(&input.full_name)
         .map_err(|m| AppError::bad_input("input.fullName", m.replace("Display name", "Name")))?;
     let email = input
         .email

@@ -5,7 +5,7 @@
 //! empty value with the note `suppressed`, nothing for a figure it does not hold. The
 //! HTML page and the charts mark their figures with the same table, group and measure.
 
-use crate::domain::charts::figure_value;
+use crate::domain::reports::charts::figure_value;
 use crate::error::{AppError, AppResult};
 use crate::service::panel_report::{self, PanelReport};
 use crate::service::reports::{COLUMNS, Flag, Report, Score, Split};

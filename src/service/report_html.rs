@@ -5,8 +5,8 @@
 //! there. Every figure printed or drawn is marked with where it sits in the report, as the
 //! CSV names it (`data-table`, `data-group`, `data-measure`, `data-value`).
 
-use crate::domain::charts::{self, FigureKey, Series, Stage};
-use crate::domain::html_report::{Cell, Document, Inline, Section, Table};
+use crate::domain::reports::charts::{self, FigureKey, Series, Stage};
+use crate::domain::reports::html_report::{Cell, Document, Inline, Section, Table};
 use crate::error::{AppError, AppResult};
 use crate::service::reports::{COLUMNS, COMPLETED, Flag, INVITED, RESPONDENTS, Report, Split};
 

@@ -4,7 +4,7 @@
 //!
 //! Counts are aggregated in the database (every split of a side counted at once, see
 //! `service::grouped`; one grouped query for each other table); the statistics are
-//! the pure functions of `domain::statistics`. Every count SCRUTINY receives passes
+//! the pure functions of `domain::reports::statistics`. Every count SCRUTINY receives passes
 //! through `service::disclosure` (and anything worked out from a hidden count is hidden
 //! with it); OFFICER and ADMIN see everything.
 //!
@@ -25,15 +25,15 @@ use sea_orm::{
 };
 
 use crate::db::entities::benchmark;
-use crate::domain::age_range::{AgeAnswer, AgeRange, AgeScheme};
-use crate::domain::composition::{age_bands_from, share_aged};
-use crate::domain::consultation::{Consultation, QuestionItem};
-use crate::domain::demographics::{AgeBand, Category, Dimension};
+use crate::domain::accounts::role::Role;
+use crate::domain::consultations::consultation::{Consultation, QuestionItem};
+use crate::domain::consultations::questionnaire::QuestionKind;
+use crate::domain::consultations::tracking::Stage;
 use crate::domain::ids::ConsultationId;
-use crate::domain::questionnaire::QuestionKind;
-use crate::domain::role::Role;
-use crate::domain::statistics::{self, Cell, ChiSquare, Margin, RakeOptions};
-use crate::domain::tracking::Stage;
+use crate::domain::recruitment::composition::{age_bands_from, share_aged};
+use crate::domain::register::demographics::{AgeBand, Category, Dimension};
+use crate::domain::reports::age_range::{AgeAnswer, AgeRange, AgeScheme};
+use crate::domain::reports::statistics::{self, Cell, ChiSquare, Margin, RakeOptions};
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
@@ -804,7 +804,7 @@ pub(crate) async fn population(
         let mut shares: Vec<(String, f64)> = Vec::new();
         let mut unmatched = Vec::new();
         for row in rows.iter().filter(|b| {
-            crate::domain::demographics::normalise(&b.dimension).replace([' ', '-'], "_")
+            crate::domain::register::demographics::normalise(&b.dimension).replace([' ', '-'], "_")
                 == dimension.as_str()
         }) {
             let label = match dimension.census() {
@@ -1343,7 +1343,7 @@ pub(crate) fn check_options(options: &ReportOptions) -> AppResult<()> {
         ));
     }
     let (low, high) = options.young;
-    let oldest = crate::domain::demographics::MAX_AGE;
+    let oldest = crate::domain::register::demographics::MAX_AGE;
     if high.is_some_and(|h| h < low || h > oldest) || low > oldest {
         return Err(AppError::bad_input(
             "input.youngPeople",
@@ -2077,7 +2077,7 @@ pub async fn protection_of(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::questionnaire::Question;
+    use crate::domain::consultations::questionnaire::Question;
 
     /// A multiple-choice question `key` with options a, b and c, ticked by 15, 3 and 12
     /// of 30 completed invitations (each ticking one), with 40 people in all.

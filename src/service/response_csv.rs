@@ -15,9 +15,9 @@ use std::sync::Arc;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::db::entities::response;
-use crate::domain::consultation::{Consultation, QuestionItem};
+use crate::domain::consultations::consultation::{Consultation, QuestionItem};
+use crate::domain::consultations::questionnaire::QuestionKind;
 use crate::domain::ids::ConsultationId;
-use crate::domain::questionnaire::QuestionKind;
 use crate::error::{AppError, AppResult};
 use crate::service::audit::{self, Action};
 use crate::service::auth::{Caller, ClientAddress};

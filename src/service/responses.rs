@@ -19,10 +19,12 @@ use sea_orm::{
 };
 
 use crate::db::entities::{answer, response};
-use crate::domain::code_key::CodeKey;
-use crate::domain::consultation::{AnswerChannel, Channel, Consultation, QuestionItem, Status};
+use crate::domain::consultations::consultation::{
+    AnswerChannel, Channel, Consultation, QuestionItem, Status,
+};
+use crate::domain::consultations::questionnaire::QuestionKind;
 use crate::domain::ids::{ConsultationId, ResponseId};
-use crate::domain::questionnaire::QuestionKind;
+use crate::domain::recruitment::code_key::CodeKey;
 use crate::error::{AppError, AppResult};
 use crate::service::audit::{self, Action};
 use crate::service::auth::{Caller, ClientAddress};

@@ -9,13 +9,13 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::db::entities::{benchmark, resident};
 use crate::db::round_status::{self as counts, GroupCounts, Grouping};
-use crate::domain::composition::{CompositionRow, age_bands_from, compare};
-use crate::domain::demographics::{
+use crate::domain::accounts::role::Role;
+use crate::domain::ids::RoundId;
+use crate::domain::recruitment::composition::{CompositionRow, age_bands_from, compare};
+use crate::domain::recruitment::round::Round;
+use crate::domain::register::demographics::{
     AgeBand, Category, Dimension, Disability, EthnicGroup, Sex, age_on,
 };
-use crate::domain::ids::RoundId;
-use crate::domain::role::Role;
-use crate::domain::round::Round;
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
@@ -190,7 +190,7 @@ impl Profile {
 /// The registrants of `round` compared with the population benchmarks of `area_code`.
 /// Categories are matched as values, whatever the case or spacing of the benchmark's
 /// labels (see `Category::from_label`). Age bands are compared with the population aged the round's minimum age and
-/// over (see `domain::composition::age_bands_from`).
+/// over (see `domain::recruitment::composition::age_bands_from`).
 pub async fn pool_composition(
     state: &AppState,
     caller: &Caller,

@@ -1,12 +1,12 @@
-//! Reading a panel's seats (`domain::seats`) from the database, for a selection run to
+//! Reading a panel's seats (`domain::selection::seats`) from the database, for a selection run to
 //! record when it is computed and for its draw to compare against.
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::db::entities::{membership, resident, selection_run};
 use crate::domain::ids::{PanelId, SelectionRunId};
-use crate::domain::panel::MembershipStatus;
-use crate::domain::seats::Seats;
+use crate::domain::panels::panel::MembershipStatus;
+use crate::domain::selection::seats::Seats;
 use crate::error::AppResult;
 
 /// The panel's seats as `db` sees them now: pass the draw's transaction to read them as

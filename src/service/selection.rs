@@ -31,10 +31,10 @@ use crate::db::files::{self, NewFile};
 use crate::db::locks;
 use crate::domain::ids::{AccountId, FileId, PanelId, SelectionRunId};
 use crate::domain::job::{Job, JobKind};
-use crate::domain::panel::{
+use crate::domain::panels::panel::{
     MembershipStatus, Panel, Profile, feature_key, profile_feature, rfc3797_ticket,
 };
-use crate::domain::seats::{ComputedFor, superseded};
+use crate::domain::selection::seats::{ComputedFor, superseded};
 use crate::domain::selection::{
     self, Distribution, Feature, Instance, Person, SelectionError, estimate_greedy,
 };

@@ -19,9 +19,9 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::db::entities::{membership, resident, resident_attribute, selection_probability};
+use crate::domain::accounts::role::Role;
 use crate::domain::ids::{ResidentId, SelectionRunId};
-use crate::domain::panel::Profile;
-use crate::domain::role::Role;
+use crate::domain::panels::panel::Profile;
 use crate::domain::selection;
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
@@ -491,7 +491,7 @@ pub async fn probabilities_svg(
         .await?;
     let k_over_n =
         (!probabilities.is_empty()).then(|| f64::from(run.k) / probabilities.len() as f64);
-    Ok(crate::domain::charts::probabilities(
+    Ok(crate::domain::reports::charts::probabilities(
         &format!("Chances of selection in run {}", run.id),
         &format!(
             "The selection probability of each of the {} people in the pool, sorted, against \

@@ -5,11 +5,11 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::db::entities::{account, session};
-use crate::domain::account::Account;
+use crate::domain::accounts::account::Account;
+use crate::domain::accounts::role::Role;
+use crate::domain::accounts::session_token::{SessionToken, TokenHash};
 use crate::domain::email::EmailAddress;
 use crate::domain::ids::{AccountId, SessionId};
-use crate::domain::role::Role;
-use crate::domain::session_token::{SessionToken, TokenHash};
 use crate::error::{AppError, AppResult};
 use crate::service::accounts;
 use crate::service::auth::{AuthSession, ClientAddress};

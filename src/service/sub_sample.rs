@@ -1,5 +1,5 @@
 //! A consultation's audience as a balanced sub-sample of its panel: the pool (the panel's
-//! current members) with the panel's quotas scaled to the sample (`domain::sub_sample`),
+//! current members) with the panel's quotas scaled to the sample (`domain::panels::sub_sample`),
 //! checked when an officer asks for a sample and again when the panel is invited, and the
 //! draw the invite job makes with the consultation's stored seed.
 //!
@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::entities::{membership, resident};
 use crate::domain::ids::PanelId;
-use crate::domain::panel::MembershipStatus;
+use crate::domain::panels::panel::MembershipStatus;
+use crate::domain::panels::sub_sample::{self, scaled_quotas};
 use crate::domain::selection::{self, Instance, Person, SelectionError};
-use crate::domain::sub_sample::{self, scaled_quotas};
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::panels;

@@ -22,9 +22,9 @@ use sea_orm::{
 };
 
 use crate::db::entities::{answer, invitation, response, saved_answer};
-use crate::domain::consultation::AnswerChannel;
+use crate::domain::consultations::consultation::AnswerChannel;
+use crate::domain::consultations::tracking::Stage;
 use crate::domain::ids::{ConsultationId, InvitationId, ResponseId};
-use crate::domain::tracking::Stage;
 use crate::error::{AppError, AppResult};
 use crate::service::group_commit::{BatchWrite, GroupCommit};
 use crate::service::tracking::{Event, EventKind, Tracker, append_in};

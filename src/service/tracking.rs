@@ -23,11 +23,11 @@ use sea_orm::{
 use tokio::sync::broadcast;
 
 use crate::db::entities::{invitation, outbox, tracking_event};
-use crate::domain::ids::{ConsultationId, InvitationId};
-use crate::domain::session_token::TokenHash;
-use crate::domain::tracking::{
+use crate::domain::accounts::session_token::TokenHash;
+use crate::domain::consultations::tracking::{
     Handoff, OpenRules, Stage, invitation_of_key, invite_key, reminder_key,
 };
+use crate::domain::ids::{ConsultationId, InvitationId};
 use crate::error::{AppError, AppResult};
 use crate::service::group_commit::{BatchWrite, GroupCommit};
 

@@ -6,7 +6,7 @@ use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
 
 use civic_panel::db::entities::address;
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
 
 use crate::helpers::{TestApp, upload_request};
 

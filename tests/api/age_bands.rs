@@ -6,8 +6,8 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use civic_panel::db::entities::question;
+use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::ConsultationId;
-use civic_panel::domain::role::Role;
 use civic_panel::graphql::id;
 
 use crate::helpers::{TestApp, error_code};

@@ -6,7 +6,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use civic_panel::db::entities::{answer, response};
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
 
 use crate::consultations::{
     BY_TOKEN, CREATE, ENTER, Member, OPEN, QUESTIONS, SAVE, SUBMIT, full_answers, invite, letters,
@@ -143,7 +143,7 @@ async fn a_resident_opens_and_answers_their_postal_letter_online_with_its_code()
 
 #[tokio::test]
 async fn unknown_letter_codes_are_limited_like_registration_codes_while_the_real_one_still_opens() {
-    use civic_panel::domain::invitation_code::InvitationCode;
+    use civic_panel::domain::recruitment::invitation_code::InvitationCode;
     let app = TestApp::spawn_with(|config| config.redeem_max_failures_per_client = 3).await;
     let officer = app.token_for(Role::Officer).await;
     let (_, code) = posted(&app, &officer).await;
@@ -366,7 +366,7 @@ const OPEN_BY_CODE: &str = "query($token: String!) {
 
 #[tokio::test]
 async fn the_token_a_letter_code_gives_saves_and_submits_when_codes_are_refused_for_the_hour() {
-    use civic_panel::domain::invitation_code::InvitationCode;
+    use civic_panel::domain::recruitment::invitation_code::InvitationCode;
     let app = TestApp::spawn_with(|config| {
         config.redeem_max_failures_per_client = 1_000;
         config.redeem_max_failures_global = 3;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
 
 use crate::helpers::{TestApp, upload_request};
 

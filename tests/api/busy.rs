@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
+use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::RoundId;
-use civic_panel::domain::role::Role;
 use civic_panel::service::auth::Caller;
 use civic_panel::service::letters;
 

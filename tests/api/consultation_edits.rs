@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
 
 use crate::consultations::{CREATE, Member, ask_to_invite, fill_and_open, panel_with};
 use crate::helpers::{TestApp, error_code};

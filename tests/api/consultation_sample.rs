@@ -9,8 +9,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 use civic_panel::db::entities::{consultation, invitation, membership};
+use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::PanelId;
-use civic_panel::domain::role::Role;
 
 use crate::consultations::{Member, ask_to_invite, fill_and_open, panel_of};
 use crate::helpers::{TestApp, error_code};

@@ -11,9 +11,9 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use civic_panel::db::entities::{answer, invitation, resident, response, tracking_event};
-use civic_panel::domain::consultation::AnswerChannel;
+use civic_panel::domain::accounts::role::Role;
+use civic_panel::domain::consultations::consultation::AnswerChannel;
 use civic_panel::domain::ids::{ConsultationId, InvitationId};
-use civic_panel::domain::role::Role;
 use civic_panel::service::submissions::{Claim, Claimed};
 
 use crate::delivery::smtp_to;
@@ -1589,7 +1589,7 @@ async fn reminders_go_to_those_who_have_not_completed_within_the_cap_and_gap_and
     let late_row = invitation::Entity::find()
         .filter(
             invitation::Column::TokenHash
-                .eq(civic_panel::domain::session_token::TokenHash::of(&late).as_str()),
+                .eq(civic_panel::domain::accounts::session_token::TokenHash::of(&late).as_str()),
         )
         .one(app.db())
         .await

@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use civic_panel::db::entities::outbox;
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
 use civic_panel::jobs::mail::{MailConfig, MailTransportKind, SmtpTls};
 
 use crate::helpers::TestApp;

@@ -16,8 +16,8 @@ use tower::ServiceExt;
 
 use civic_panel::config::{Config, DatabaseConfig};
 use civic_panel::db;
+use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::RoundId;
-use civic_panel::domain::role::Role;
 use civic_panel::jobs::mail::Mailer;
 use civic_panel::jobs::worker::Worker;
 use civic_panel::service::accounts::{self, NewAccount};
@@ -478,7 +478,7 @@ impl TestApp {
     pub async fn issue_codes(
         &self,
         round_id: &str,
-    ) -> Vec<civic_panel::domain::letter_bundle::PrintedLetter> {
+    ) -> Vec<civic_panel::domain::recruitment::letter_bundle::PrintedLetter> {
         let id = civic_panel::graphql::id::decode::<RoundId>(round_id, "id").unwrap();
         civic_panel::service::letters::issue_codes(&self.state, id, false)
             .await

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use civic_panel::db::entities::{job, outbox, recruitment_round};
 use civic_panel::db::queue;
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
 use civic_panel::service::auth::Caller;
 use civic_panel::service::letters;
 

@@ -6,8 +6,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use civic_panel::db::entities::letter;
-use civic_panel::domain::invitation_code::InvitationCode;
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
+use civic_panel::domain::recruitment::invitation_code::InvitationCode;
 
 use crate::helpers::{REGISTER, TestApp, csv_rows, registration, unzip};
 

@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, TransactionTrait};
 use serde_json::json;
 
 use civic_panel::db::entities::account;
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
 
 use crate::helpers::TestApp;
 

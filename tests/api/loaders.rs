@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
 
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
 
 use crate::helpers::TestApp;
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
 
 use crate::helpers::{REGISTER, TestApp, error_code};
 
@@ -1161,7 +1161,8 @@ async fn a_selection_whose_worker_died_is_finished_by_another_or_fails_visibly()
 /// A panel of 60 over a council-like pool of 800 with six skewed features (as custom
 /// attributes), quotas at the population share ± 10 %: a solve of some seconds.
 async fn synthetic_panel(app: &TestApp, officer: &str) -> String {
-    let (people_csv, quotas_csv) = civic_panel::domain::synthetic_pool::pool(800, 60, 0.1, 3);
+    let (people_csv, quotas_csv) =
+        civic_panel::domain::selection::synthetic_pool::pool(800, 60, 0.1, 3);
     let mut lines = people_csv.lines();
     let header: Vec<String> = lines
         .next()
@@ -1561,7 +1562,7 @@ async fn scrutiny_reads_a_selection_report_whose_small_groups_no_attack_recovers
     let (model, suppressed) =
         civic_panel::service::disclosure::joint(&populations, &tables, &hidden).unwrap();
     assert!(!suppressed.is_empty());
-    for range in civic_panel::domain::disclosure::attack_plain(&model, &suppressed)
+    for range in civic_panel::domain::reports::disclosure::attack_plain(&model, &suppressed)
         .unwrap()
         .iter()
         .flatten()

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
 
 use crate::consultations::{
     ENTER, Member, full_answers, invite, letters, mailed_tokens, open_survey, panel_with,

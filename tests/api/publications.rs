@@ -6,8 +6,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde_json::json;
 
 use civic_panel::db::entities::invitation;
+use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::{AccountId, ConsultationId, InvitationId, SessionId};
-use civic_panel::domain::role::Role;
 use civic_panel::graphql::id;
 use civic_panel::service::auth::{AuthSession, Caller};
 use civic_panel::service::publications::Publications;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
 
 use crate::helpers::{TestApp, csv_rows};
 use crate::panels::{

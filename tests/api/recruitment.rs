@@ -7,9 +7,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 
 use civic_panel::db::entities::{address, letter, recruitment_round};
+use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::RoundId;
-use civic_panel::domain::role::Role;
-use civic_panel::domain::sampling::largest_remainder;
+use civic_panel::domain::recruitment::sampling::largest_remainder;
 use civic_panel::service::recruitment::{self, Verification};
 
 use crate::helpers::{REGISTER, TestApp, registration};
@@ -158,7 +158,7 @@ async fn ward_shares_by_addresses_keep_each_wards_share_while_deciles_are_oversa
     assert_eq!(round["parameters"]["wardShares"], "BY_ADDRESSES");
     assert_eq!(
         round["algorithm"],
-        civic_panel::domain::sampling::ALGORITHM_BY_ADDRESSES
+        civic_panel::domain::recruitment::sampling::ALGORITHM_BY_ADDRESSES
     );
     for id in [&by_weight, &by_addresses] {
         assert!(matches!(

@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use civic_panel::db::entities::{consent, letter, resident};
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
 
 use crate::helpers::{REGISTER, TestApp, error_code, registration};
 
@@ -14,7 +14,7 @@ async fn round_with_codes(
     input: Value,
 ) -> (
     String,
-    Vec<civic_panel::domain::letter_bundle::PrintedLetter>,
+    Vec<civic_panel::domain::recruitment::letter_bundle::PrintedLetter>,
 ) {
     let officer = app.token_for(Role::Officer).await;
     let round = app.round_id(&officer, input).await;
@@ -147,18 +147,22 @@ async fn guessing_codes_is_rate_limited_per_client() {
     let mut rng = rand::rng();
     for _ in 0..10 {
         let guess =
-            civic_panel::domain::invitation_code::InvitationCode::generate(&mut rng).display();
+            civic_panel::domain::recruitment::invitation_code::InvitationCode::generate(&mut rng)
+                .display();
         let body = register(&app, registration(&guess, "g@example.org")).await;
         assert_eq!(code_of(&body), "NOT_FOUND");
     }
-    let guess = civic_panel::domain::invitation_code::InvitationCode::generate(&mut rng).display();
+    let guess =
+        civic_panel::domain::recruitment::invitation_code::InvitationCode::generate(&mut rng)
+            .display();
     let body = register(&app, registration(&guess, "g@example.org")).await;
     assert_eq!(code_of(&body), "RATE_LIMITED");
 }
 
 /// A well-formed code that was never issued.
 fn unknown_code() -> String {
-    civic_panel::domain::invitation_code::InvitationCode::generate(&mut rand::rng()).display()
+    civic_panel::domain::recruitment::invitation_code::InvitationCode::generate(&mut rand::rng())
+        .display()
 }
 
 #[tokio::test]
@@ -611,7 +615,8 @@ async fn scrutiny_reads_a_rounds_status_and_pool_composition_with_small_counts_h
             .unwrap();
     let (model, suppressed) =
         civic_panel::service::disclosure::joint(&populations, &tables, &hidden).unwrap();
-    let ranges = civic_panel::domain::disclosure::attack_plain(&model, &suppressed).unwrap();
+    let ranges =
+        civic_panel::domain::reports::disclosure::attack_plain(&model, &suppressed).unwrap();
     for (item, range) in ranges.iter().enumerate() {
         if let Some((low, high)) = range {
             assert!(

@@ -7,9 +7,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use serde_json::{Value, json};
 
 use civic_panel::db::entities::{invitation, membership, resident};
-use civic_panel::domain::disclosure;
+use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::{ConsultationId, InvitationId, PanelId};
-use civic_panel::domain::role::Role;
+use civic_panel::domain::reports::disclosure;
 use civic_panel::graphql::id;
 use civic_panel::service::disclosure::joint;
 use civic_panel::service::reports::{self, ReportOptions};

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use civic_panel::domain::role::Role;
+use civic_panel::domain::accounts::role::Role;
 
 use crate::consultations::{
     CREATE, ENTER, INVITE, Member, OPEN, QUESTIONS, SUBMIT, letters, mailed_tokens, panel_with,

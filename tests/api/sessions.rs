@@ -6,8 +6,8 @@ use sea_orm::EntityTrait;
 use serde_json::json;
 
 use civic_panel::db::entities::session;
-use civic_panel::domain::role::Role;
-use civic_panel::domain::session_token::hex_sha256;
+use civic_panel::domain::accounts::role::Role;
+use civic_panel::domain::accounts::session_token::hex_sha256;
 
 use crate::helpers::{LOG_IN, PASSWORD, TestApp, error_code, post_request};
 

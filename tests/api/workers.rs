@@ -7,8 +7,8 @@ use std::time::Duration;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use civic_panel::db::entities::{job, letter, outbox, stored_file};
+use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::RoundId;
-use civic_panel::domain::role::Role;
 use civic_panel::service::auth::Caller;
 use civic_panel::service::letters;
 use civic_panel::service::login_links::{self, LinkRequest};
@@ -144,7 +144,9 @@ async fn a_killed_workers_export_is_finished_by_another_worker() {
     let rows = csv_rows(&unzip(&download.bytes)[0].1);
     assert_eq!(rows.len(), 8001);
     for row in rows.iter().skip(1).take(20) {
-        let code = civic_panel::domain::invitation_code::InvitationCode::parse(&row[7]).unwrap();
+        let code =
+            civic_panel::domain::recruitment::invitation_code::InvitationCode::parse(&row[7])
+                .unwrap();
         let hash = app.state.codes.stored_hash(&code);
         assert!(
             letters

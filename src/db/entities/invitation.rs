@@ -19,7 +19,7 @@ pub struct Model {
     pub token_salt: String,
     #[sea_orm(unique)]
     pub code_hash: Option<String>,
-    /// The furthest stage reached (`domain::tracking::Stage`).
+    /// The furthest stage reached (`domain::consultations::tracking::Stage`).
     pub stage: String,
     pub created_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,

@@ -28,7 +28,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub incentive_description: Option<String>,
     pub incentive_amount_pence: Option<i32>,
-    /// The stored file holding the draw record (see `domain::draw_record`); none for
+    /// The stored file holding the draw record (see `domain::recruitment::draw_record`); none for
     /// rounds drawn before records were kept.
     pub draw_record_file_id: Option<i64>,
 }

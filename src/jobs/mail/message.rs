@@ -12,7 +12,7 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 use super::{DeliveryError, OutgoingEmail};
-use crate::domain::session_token::hex_sha256;
+use crate::domain::accounts::session_token::hex_sha256;
 
 /// Sanitised keys longer than this are replaced by a hash, so that file names stay
 /// within file-system limits and `Message-ID` lines stay short.

@@ -1,4 +1,4 @@
-//! A report's tables as one model of `domain::disclosure`: every table's items over its
+//! A report's tables as one model of `domain::reports::disclosure`: every table's items over its
 //! own base cells, and what ties the tables together.
 //!
 //! Each population has one unpublished base cell per part, its *part total*: every table
@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use crate::domain::disclosure::{Link, Report, Tier};
+use crate::domain::reports::disclosure::{Link, Report, Tier};
 use crate::error::{AppError, AppResult};
 
 use super::{CountTable, Hidden, Population};

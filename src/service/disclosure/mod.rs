@@ -9,13 +9,13 @@
 //! adds up some rows (promoters are the ratings 9 and 10). Tables of one population share
 //! their column totals, and the attacker knows that each part has the same total in every
 //! one of them, whatever the dimension: both facts go into the linear programmes of
-//! [`crate::domain::disclosure`], with what a multiple-choice question makes public
+//! [`crate::domain::reports::disclosure`], with what a multiple-choice question makes public
 //! ([`Ticks`]: each answer ticks at least one option and at most the maximum).
 //!
 //! The whole report is one model ([`joint`]) and is protected as one: small counts are
 //! hidden, then what loses least beside them (cells before row groups before totals,
 //! partners looked for in a small count's own table before anywhere else; see
-//! `domain::disclosure::protect`) until the attack on the whole report leaves every
+//! `domain::reports::disclosure::protect`) until the attack on the whole report leaves every
 //! hidden count a range at least the threshold wide. The tests attack the result the
 //! same way. [`loss`] says how much was hidden.
 
@@ -24,7 +24,7 @@ mod named;
 
 use std::collections::HashSet;
 
-use crate::domain::disclosure::{self, Costs, Report, Tier};
+use crate::domain::reports::disclosure::{self, Costs, Report, Tier};
 use crate::error::{AppError, AppResult};
 
 use joint::Layout;

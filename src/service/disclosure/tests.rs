@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::disclosure;
+use crate::domain::reports::disclosure;
 
 fn stages() -> Population {
     // Parts: furthest stage reached, 0 = invited only, 1 = sent, 2 = completed.

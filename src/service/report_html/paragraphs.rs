@@ -1,8 +1,8 @@
 //! The report's paragraphs that carry figures: fit against the population, scores, the
 //! weighting. Every figure in them is marked (see the parent module).
 
-use crate::domain::charts::FigureKey;
-use crate::domain::html_report::{Inline, Section};
+use crate::domain::reports::charts::FigureKey;
+use crate::domain::reports::html_report::{Inline, Section};
 use crate::service::reports::{QuestionResult, Report, Score, Split};
 
 use super::title_of;

@@ -5,7 +5,7 @@
 use super::*;
 
 /// The range of ages an age label names (a census band's, or any band a council
-/// writes: see `domain::age_range`), if any.
+/// writes: see `domain::reports::age_range`), if any.
 fn range_of(label: &str) -> Option<AgeRange> {
     match AgeRange::parse(label)? {
         AgeAnswer::Range(range) => Some(range),

@@ -16,10 +16,10 @@ use std::io::Read;
 
 use csv::ByteRecord;
 
-use super::demographics::{Category, Dimension};
-use super::text_input::TextEncoding;
+use crate::domain::register::demographics::{Category, Dimension};
+use crate::domain::text_input::TextEncoding;
 
-use super::address_csv::{
+use crate::domain::register::address_csv::{
     FatalError, FieldSpec, HeaderError, Refusal, RowRejection, Rows, check_length, is_gss_code,
     map_columns, row_fields,
 };

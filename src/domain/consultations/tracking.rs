@@ -19,7 +19,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::ids::InvitationId;
+use crate::domain::ids::InvitationId;
 
 /// Where an invitation has got to, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

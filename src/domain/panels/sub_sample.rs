@@ -7,16 +7,16 @@
 //! quotas to within one person, and the rounding only ever widens a range, so quotas a
 //! panel could meet never contradict each other once scaled.
 //!
-//! The members are the pool of a selection ([`super::selection`]) for a panel of `n`:
+//! The members are the pool of a selection ([`crate::domain::selection`]) for a panel of `n`:
 //! the leximin distribution gives everyone as equal a chance of being sampled as the
 //! quotas allow, and one sample is drawn from it with a stored seed
-//! ([`super::selection::Distribution::draw`], ChaCha20), so the same members and the same
+//! ([`crate::domain::selection::Distribution::draw`], ChaCha20), so the same members and the same
 //! seed always give the same sample.
 
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use super::selection::{self, Feature, Instance, SelectionError};
+use crate::domain::selection::{self, Feature, Instance, SelectionError};
 
 /// The quotas of a panel of `target` members scaled to a sample of `size`: each minimum
 /// × `size` ÷ `target` rounded down, each maximum rounded up (and at most `size`). A

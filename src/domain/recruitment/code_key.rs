@@ -14,7 +14,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use rand::CryptoRng;
 use sha2::Sha256;
 
-use super::invitation_code::InvitationCode;
+use crate::domain::recruitment::invitation_code::InvitationCode;
 
 /// Fewest characters a secret may have (a generated one has 43).
 pub const MIN_SECRET_CHARS: usize = 32;

@@ -2,7 +2,7 @@
 //! shares per category and representation ratios (group share ÷ population share; 1 is
 //! proportional, below 1 under-represented).
 
-use super::demographics::AgeBand;
+use crate::domain::register::demographics::AgeBand;
 
 /// One category of one dimension.
 #[derive(Clone, Debug, PartialEq)]

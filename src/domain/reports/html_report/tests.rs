@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::charts::{self, Series};
+use crate::domain::reports::charts::{self, Series};
 
 const HOSTILE: &str = "<script>alert('x')</script> & \"Ward\" <b>";
 

@@ -19,8 +19,8 @@ use std::io::Read;
 
 use csv::ByteRecord;
 
-use super::postcode::Postcode;
-use super::text_input::{NOT_UTF8_ADVICE, TextEncoding, TextInput};
+use crate::domain::register::postcode::Postcode;
+use crate::domain::text_input::{NOT_UTF8_ADVICE, TextEncoding, TextInput};
 
 /// Human names of the required columns, as reported in [`HeaderError::MissingColumns`].
 pub const REQUIRED_COLUMNS: [&str; 4] = ["address key (uprn)", "line1", "postcode", "ward_code"];

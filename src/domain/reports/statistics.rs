@@ -740,7 +740,7 @@ pub fn ln_gamma(x: f64) -> f64 {
 mod tests {
     use super::*;
 
-    const APICLUS1: &str = include_str!("../../tests/fixtures/raking/raking_apiclus1.csv");
+    const APICLUS1: &str = include_str!("../../../tests/fixtures/raking/raking_apiclus1.csv");
 
     #[test]
     fn raking_apiclus1_gives_the_survey_packages_published_answer() {

@@ -31,16 +31,20 @@
 //! people, a programme with a column per type), which no distribution can beat, and looks
 //! for a distribution that reaches it: the nearest point to those probabilities in the
 //! convex hull of the panels' probabilities, by Wolfe's minimum-norm-point algorithm
-//! ([`super::min_norm`]), which needs no master programme, only small affine ones, and
+//! ([`lp::min_norm`]), which needs no master programme, only small affine ones, and
 //! whose pricing panels come from a swap search and a branch and bound stopped early.
 //! Wolfe's method creeps at the end, so once every type is close to its target, column
 //! generation on the primal finishes from the panels it found, with the dense simplex of
-//! [`super::dense_lp`] (a new panel is a column added to the current basis). If the
+//! [`lp::dense`] (a new panel is a column added to the current basis). If the
 //! target cannot be reached, a maximin stage per probability level gives the leximin.
 //!
 //! People may be grouped in households, at most one of each on a panel: someone who shares
 //! a household with another person in the pool is a type alone, and every panel counts at
 //! most one of each household's types.
+
+pub mod lp;
+pub mod seats;
+pub mod synthetic_pool;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -49,8 +53,8 @@ use std::time::{Duration, Instant};
 
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
 
-use super::dense_lp::{DenseLp, LpError};
-use super::min_norm::MinNorm;
+use lp::dense::{DenseLp, LpError};
+use lp::min_norm::MinNorm;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -1122,7 +1126,8 @@ impl Distribution {
             .enumerate()
             .map(|(i, (_, p))| (format!("{i:08}"), *p))
             .collect();
-        let counts = super::sampling::largest_remainder(&shares, u64::from(tickets));
+        let counts =
+            crate::domain::recruitment::sampling::largest_remainder(&shares, u64::from(tickets));
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let mut rounds: Vec<(Vec<usize>, usize)> = instance
             .types
@@ -1520,7 +1525,7 @@ impl<'a> Solver<'a> {
 
     /// A distribution over panels whose selection probabilities are `target` (to within
     /// [`REACHED`] below it for every type), found by Wolfe's minimum-norm-point
-    /// algorithm ([`super::min_norm`]), as each panel's weight in the order of the panels;
+    /// algorithm ([`lp::min_norm`]), as each panel's weight in the order of the panels;
     /// `None` once every type is within `close` of its target without having reached it,
     /// or when the nearest point of the panels' hull to `target` is not `target` itself
     /// (or rounding stops the search first). Adds the panels it finds.
@@ -1985,13 +1990,13 @@ mod tests {
     use super::*;
 
     const SMALL_QUOTAS: &str =
-        include_str!("../../tests/fixtures/selection/example_small_20/categories.csv");
+        include_str!("../../../tests/fixtures/selection/example_small_20/categories.csv");
     const SMALL_PEOPLE: &str =
-        include_str!("../../tests/fixtures/selection/example_small_20/respondents.csv");
+        include_str!("../../../tests/fixtures/selection/example_small_20/respondents.csv");
     const LARGE_QUOTAS: &str =
-        include_str!("../../tests/fixtures/selection/example_large_200/categories.csv");
+        include_str!("../../../tests/fixtures/selection/example_large_200/categories.csv");
     const LARGE_PEOPLE: &str =
-        include_str!("../../tests/fixtures/selection/example_large_200/respondents.csv");
+        include_str!("../../../tests/fixtures/selection/example_large_200/respondents.csv");
 
     fn instance(quotas: &str, people: &str, k: u32) -> Instance {
         let features = read_quotas(quotas.as_bytes()).unwrap();
@@ -2002,7 +2007,7 @@ mod tests {
 
     #[test]
     fn a_stopped_solve_ends_with_stopped_not_a_distribution() {
-        let (people, quotas) = crate::domain::synthetic_pool::pool(200, 20, 0.1, 4);
+        let (people, quotas) = super::synthetic_pool::pool(200, 20, 0.1, 4);
         let pool = instance(&quotas, &people, 20);
         let stop = AtomicBool::new(true);
         assert_eq!(
@@ -2266,7 +2271,7 @@ mod tests {
 
     #[test]
     fn leximin_keeps_maximins_minimum_and_is_lexicographically_fairer_on_a_synthetic_pool() {
-        let (people, quotas) = super::super::synthetic_pool::pool(150, 15, 0.1, 3);
+        let (people, quotas) = super::synthetic_pool::pool(150, 15, 0.1, 3);
         let instance = instance(&quotas, &people, 15);
         assert!(instance.types.len() > 50, "{}", instance.types.len());
         let plain = maximin(&instance, LIMIT).unwrap();
@@ -2304,7 +2309,7 @@ mod tests {
 
     #[test]
     fn swaps_keep_the_quotas_and_reach_a_panel_no_single_swap_improves() {
-        let (people, quotas) = super::super::synthetic_pool::pool(300, 30, 0.1, 5);
+        let (people, quotas) = super::synthetic_pool::pool(300, 30, 0.1, 5);
         let instance = instance(&quotas, &people, 30);
         let mut rng = ChaCha20Rng::seed_from_u64(9);
         let meets = |panel: &Composition| {
@@ -2362,7 +2367,7 @@ mod tests {
 
     #[test]
     fn the_nearest_point_alone_reaches_the_relaxation_on_a_synthetic_pool() {
-        let (people, quotas) = super::super::synthetic_pool::pool(150, 15, 0.1, 3);
+        let (people, quotas) = super::synthetic_pool::pool(150, 15, 0.1, 3);
         let instance = instance(&quotas, &people, 15);
         let stop = AtomicBool::new(false);
         let mut solver = Solver::new(&instance, LIMIT, &stop).unwrap();

@@ -34,8 +34,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::round::LotteryParameters;
-use super::sampling::{self, Draw, FrameUnit, SamplingError, Seed, WardShares};
+use crate::domain::recruitment::round::LotteryParameters;
+use crate::domain::recruitment::sampling::{
+    self, Draw, FrameUnit, SamplingError, Seed, WardShares,
+};
 
 /// The format named in every record this version writes and reads.
 pub const FORMAT: &str = "civic-panel-draw-record/1";

@@ -1,6 +1,6 @@
 //! Self-contained HTML reports, for scrutiny committees to read on screen or on paper: a
 //! title, lines of metadata, and sections of paragraphs, tables, figures (inline SVG
-//! charts from [`super::charts`]) and notes.
+//! charts from [`crate::domain::reports::charts`]) and notes.
 //!
 //! The document needs nothing from outside: the styles are inline, there is no script,
 //! no image to fetch and no font to download. It prints in black on white, with headings
@@ -10,7 +10,7 @@
 //! each table that has one. The output is well-formed XML as well as HTML, so a test can
 //! parse it whole.
 
-use super::charts::{FigureKey, escape, figure_value, thousands};
+use crate::domain::reports::charts::{FigureKey, escape, figure_value, thousands};
 
 /// The mark shown in place of a suppressed value.
 pub const SUPPRESSED: &str = "[c]";
@@ -296,7 +296,7 @@ impl Section {
     }
 
     /// The section with a figure added: an SVG chart, inlined as it is, and its caption.
-    /// The SVG is markup, not text, so it must come from [`super::charts`] (which
+    /// The SVG is markup, not text, so it must come from [`crate::domain::reports::charts`] (which
     /// escapes everything in it), never from what a user typed.
     #[must_use]
     pub fn figure(mut self, svg: impl Into<String>, caption: impl Into<String>) -> Self {

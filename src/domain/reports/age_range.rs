@@ -16,7 +16,7 @@
 //! may not overlap, and every age from the youngest up has one. `18-24` cuts the band
 //! 15-19 at 18 (unless 18 is the youngest age) and is refused; `over 75` is ambiguous.
 
-use super::demographics::{AgeBand, normalise};
+use crate::domain::register::demographics::{AgeBand, normalise};
 
 /// A range of whole years, `high` included; open at the top when `high` is `None`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -2,7 +2,7 @@
 //!
 //! A resident registers by typing the code from their letter, so the code is a bearer
 //! secret until it is used: only a keyed hash of it is stored (HMAC-SHA-256 under a server
-//! secret that lives outside the database, see [`super::code_key`]), and `Debug` never
+//! secret that lives outside the database, see [`crate::domain::recruitment::code_key`]), and `Debug` never
 //! shows it. 45 bits are few enough that an unkeyed hash could be reversed by trying
 //! every code, so a stolen database alone must not be enough.
 //!

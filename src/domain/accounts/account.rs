@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::email::EmailAddress;
-use super::role::Role;
+use crate::domain::accounts::role::Role;
+use crate::domain::email::EmailAddress;
 
-pub use super::ids::AccountId;
+pub use crate::domain::ids::AccountId;
 
 /// A staff or resident login.
 #[derive(Clone, Debug, PartialEq, Eq)]

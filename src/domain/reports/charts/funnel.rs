@@ -93,7 +93,7 @@ pub fn funnel(title: &str, description: &str, stages: &[Stage]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::charts::tests::{parsed, stages, tooltips};
+    use crate::domain::reports::charts::tests::{parsed, stages, tooltips};
 
     #[test]
     fn a_funnel_narrows_with_counts_and_rates_written_beside_each_stage() {

@@ -6,8 +6,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::code_key::{CodeKey, CodeKeys};
-use super::session_token::{INVITATION_PREFIX, TokenHash};
+use crate::domain::accounts::session_token::{INVITATION_PREFIX, TokenHash};
+use crate::domain::recruitment::code_key::{CodeKey, CodeKeys};
 
 /// What a personal token is derived for (with the code secret and the invitation's salt).
 const TOKEN_PURPOSE: &str = "consultation-invitation";

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ids::{AccountId, FileId, RoundId};
-use super::sampling::{Seed, WardShares};
+use crate::domain::ids::{AccountId, FileId, RoundId};
+use crate::domain::recruitment::sampling::{Seed, WardShares};
 
 /// The lottery's parameters, stored as JSON with the round.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

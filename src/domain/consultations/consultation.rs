@@ -9,9 +9,9 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
-use super::charts::escape;
-use super::ids::{AccountId, ConsultationId, PanelId};
-use super::questionnaire::Question;
+use crate::domain::consultations::questionnaire::Question;
+use crate::domain::ids::{AccountId, ConsultationId, PanelId};
+use crate::domain::reports::charts::escape;
 
 /// Where a consultation is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

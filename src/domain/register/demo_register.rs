@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-use super::postcode::Postcode;
+use crate::domain::register::postcode::Postcode;
 
 /// Says which parts of a demo register are real and which are invented.
 pub const SYNTHETIC_NOTE: &str = "Postcodes and ward codes are real (Ordnance Survey \

@@ -16,9 +16,9 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::demographics::{AgeBand, age_on};
-use super::ids::{AccountId, PanelId};
-use super::selection::Feature;
+use crate::domain::ids::{AccountId, PanelId};
+use crate::domain::register::demographics::{AgeBand, age_on};
+use crate::domain::selection::Feature;
 
 /// Youngest age at which a registrant may join a panel on their own consent (UK GDPR,
 /// Article 8, as set for the UK by the Data Protection Act 2018, s. 9): anyone younger

@@ -152,7 +152,7 @@ pub fn probabilities(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::charts::tests::parsed;
+    use crate::domain::reports::charts::tests::parsed;
 
     #[test]
     fn the_chances_chart_marks_the_lowest_and_the_equal_chance() {

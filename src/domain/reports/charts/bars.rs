@@ -203,7 +203,7 @@ fn bars_summary(description: &str, categories: &[&str], series: &[Series]) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::charts::tests::{parsed, shares, tooltips};
+    use crate::domain::reports::charts::tests::{parsed, shares, tooltips};
 
     #[test]
     fn a_suppressed_share_is_marked_not_drawn_as_a_bar_of_zero() {

@@ -12,7 +12,7 @@
 
 use std::io::Write;
 
-use super::qr::{self, QrError};
+use crate::domain::qr::{self, QrError};
 
 /// One letter ready to print.
 #[derive(Clone, Debug, PartialEq, Eq)]
