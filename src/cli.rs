@@ -390,7 +390,7 @@ fn round_id(raw: &str) -> anyhow::Result<RoundId> {
     if let Ok(n) = raw.trim().parse::<i64>() {
         return Ok(RoundId(n));
     }
-    Ok(graphql::id::decode::<RoundId>(raw, "round")?)
+    Ok(crate::global_id::decode::<RoundId>(raw, "round")?)
 }
 
 /// An encoding named on the command line.

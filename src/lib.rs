@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod global_id;
 pub mod graphql;
 pub mod http;
 pub mod jobs;

@@ -7,6 +7,7 @@
 //! by side (`register`, `frame`, `letters`, `round_status`, `queue`, `files`).
 
 pub mod bulk;
+pub mod counts;
 pub mod entities;
 pub mod files;
 pub mod frame;
@@ -16,6 +17,7 @@ pub mod pages;
 pub mod queue;
 pub mod register;
 pub mod round_status;
+pub mod sql;
 
 use std::sync::Arc;
 use std::time::Duration;

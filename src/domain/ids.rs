@@ -1,6 +1,6 @@
 //! Identities of stored things, one type per kind, so that a round's id cannot be passed
 //! where a letter's is meant. Each wraps the row's database id; the API shows them only
-//! as opaque global IDs (`graphql::id`).
+//! as opaque global IDs (`crate::global_id`).
 
 use std::fmt;
 

@@ -4,10 +4,10 @@
 //! says when to try again. Internal detail is logged here and never sent.
 
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 
 use crate::error::{AppError, ErrorCode};
-use crate::http::graphql::Refusal;
 use crate::http::negotiate::ResponseType;
 
 /// The HTTP status that goes with an error code outside a GraphQL response.
@@ -55,4 +55,79 @@ pub fn set_retry_after(response: &mut Response, seconds: u64) {
     if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
+}
+
+/// A failure before execution: its HTTP status, code and message. The status is the same
+/// under both response types (malformed JSON and parameters are 400 for everyone).
+pub struct Refusal {
+    status: StatusCode,
+    code: ErrorCode,
+    message: String,
+    /// Seconds to wait before trying again, sent as `Retry-After` and in the error.
+    pub retry_after: Option<u64>,
+}
+
+impl Refusal {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::transport(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
+    }
+
+    /// A refusal with this status, code and message.
+    pub fn transport(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The response, with a coded error body of `response_type`.
+    pub fn into_response(self, response_type: ResponseType) -> Response {
+        let status = self.status;
+        let mut extensions = json!({ "code": self.code.as_str() });
+        if let Some(seconds) = self.retry_after {
+            extensions["retryAfterSeconds"] = json!(seconds);
+        }
+        let body = json!({
+            "errors": [{ "message": self.message, "extensions": extensions }]
+        });
+        let mut response = json_response(status, response_type, &body);
+        if let Some(seconds) = self.retry_after {
+            set_retry_after(&mut response, seconds);
+        }
+        match self.status {
+            StatusCode::METHOD_NOT_ALLOWED => {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            StatusCode::UNAUTHORIZED => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// A JSON body with this status, typed as `response_type`.
+pub(crate) fn json_response(
+    status: StatusCode,
+    response_type: ResponseType,
+    body: &Value,
+) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(response_type.content_type()),
+        )],
+        bytes,
+    )
+        .into_response()
 }

@@ -11,7 +11,7 @@ use futures_util::stream;
 
 use crate::domain::ids::{ConsultationId, FileId, PanelId, RoundId, SelectionRunId};
 use crate::error::AppError;
-use crate::graphql::id;
+use crate::global_id as id;
 use crate::http::HttpState;
 use crate::http::error::respond;
 use crate::http::graphql::caller;

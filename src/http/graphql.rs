@@ -18,7 +18,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{ServerError, Variables};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -27,79 +27,10 @@ use crate::error::{AppError, ErrorCode};
 use crate::graphql::context::RequestContext;
 use crate::graphql::error::with_code;
 use crate::http::HttpState;
+use crate::http::error::{Refusal, json_response};
 use crate::http::negotiate::{ResponseType, negotiate};
 use crate::service::auth::{Caller, ClientAddress};
 use crate::service::sessions;
-
-/// A failure before execution: its HTTP status, code and message. The status is the same
-/// under both response types (malformed JSON and parameters are 400 for everyone).
-pub struct Refusal {
-    status: StatusCode,
-    code: ErrorCode,
-    message: String,
-    /// Seconds to wait before trying again, sent as `Retry-After` and in the error.
-    pub retry_after: Option<u64>,
-}
-
-impl Refusal {
-    fn bad_request(message: impl Into<String>) -> Self {
-        Self::transport(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
-    }
-
-    /// A refusal with this status, code and message.
-    pub fn transport(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    /// The response, with a coded error body of `response_type`.
-    pub fn into_response(self, response_type: ResponseType) -> Response {
-        let status = self.status;
-        let mut extensions = json!({ "code": self.code.as_str() });
-        if let Some(seconds) = self.retry_after {
-            extensions["retryAfterSeconds"] = json!(seconds);
-        }
-        let body = json!({
-            "errors": [{ "message": self.message, "extensions": extensions }]
-        });
-        let mut response = json_response(status, response_type, &body);
-        if let Some(seconds) = self.retry_after {
-            crate::http::error::set_retry_after(&mut response, seconds);
-        }
-        match self.status {
-            StatusCode::METHOD_NOT_ALLOWED => {
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            }
-            StatusCode::UNAUTHORIZED => {
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
-                );
-            }
-            _ => {}
-        }
-        response
-    }
-}
-
-fn json_response(status: StatusCode, response_type: ResponseType, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(response_type.content_type()),
-        )],
-        bytes,
-    )
-        .into_response()
-}
 
 /// The GraphQL request parameters of the specification, checked for type.
 struct Params {

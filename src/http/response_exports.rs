@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
 
 use crate::domain::ids::ConsultationId;
-use crate::graphql::id;
+use crate::global_id as id;
 use crate::http::HttpState;
 use crate::http::error::respond;
 use crate::http::exports::{authenticated, download, headers_for};

@@ -16,7 +16,6 @@ pub mod demo;
 pub mod disclosure;
 pub mod downloads;
 pub mod group_commit;
-pub(crate) mod grouped;
 pub mod incentives;
 pub mod invitations;
 pub mod jobs;

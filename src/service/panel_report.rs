@@ -18,6 +18,7 @@
 use chrono::NaiveDate;
 
 use crate::db::entities::{consultation, selection_run};
+use crate::db::sql::{count_of, query};
 use crate::domain::accounts::role::Role;
 use crate::domain::ids::{ConsultationId, PanelId, SelectionRunId};
 use crate::domain::uk_time::uk_date;
@@ -28,7 +29,7 @@ use crate::service::panels;
 use crate::service::publications::{self, Kind};
 use crate::service::reports::{
     self, COMPLETED, Counted, INVITED, PopulationShares, ReportDimension, ReportOptions, Shown,
-    age_cutoffs, canonical, count_of, order_rows, population, query, ratio_of,
+    age_cutoffs, canonical, order_rows, population, ratio_of,
 };
 use crate::state::AppState;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};

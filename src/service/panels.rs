@@ -609,7 +609,7 @@ pub async fn import_attributes(
             .parse::<i64>()
             .ok()
             .or_else(|| {
-                crate::graphql::id::decode::<ResidentId>(given, field)
+                crate::global_id::decode::<ResidentId>(given, field)
                     .ok()
                     .map(ResidentId::get)
             })

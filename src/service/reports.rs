@@ -21,10 +21,12 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Months, NaiveDate};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, Value,
+    QuerySelect, Value,
 };
 
+use crate::db::counts::{self as grouped, Key};
 use crate::db::entities::benchmark;
+use crate::db::sql::{count_of, query};
 use crate::domain::accounts::role::Role;
 use crate::domain::consultations::consultation::{Consultation, QuestionItem};
 use crate::domain::consultations::questionnaire::QuestionKind;
@@ -38,7 +40,6 @@ use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::auth::Caller;
 use crate::service::disclosure::{self, CountTable, Population, Protection, Tables, Ticks};
-use crate::service::grouped::{self, Key};
 use crate::service::publications::{self, Kind};
 use crate::service::{age_bands, consultations};
 use crate::state::AppState;
@@ -571,25 +572,6 @@ impl Counted {
             }
         }
     }
-}
-
-pub(crate) async fn query(
-    db: &impl ConnectionTrait,
-    sql: String,
-    values: Vec<Value>,
-) -> AppResult<Vec<sea_orm::QueryResult>> {
-    Ok(db
-        .query_all_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            sql,
-            values,
-        ))
-        .await?)
-}
-
-pub(crate) fn count_of(row: &sea_orm::QueryResult, index: usize) -> AppResult<u64> {
-    let n: i64 = row.try_get_by_index(index)?;
-    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 fn stage_part(stored: &str) -> usize {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::db::entities::response;
+use crate::db::sql::query;
 use crate::domain::consultations::consultation::{Consultation, QuestionItem};
 use crate::domain::consultations::questionnaire::QuestionKind;
 use crate::domain::ids::ConsultationId;
@@ -22,7 +23,6 @@ use crate::error::{AppError, AppResult};
 use crate::service::audit::{self, Action};
 use crate::service::auth::{Caller, ClientAddress};
 use crate::service::report_csv::spreadsheet_safe;
-use crate::service::reports::query;
 use crate::service::responses::{self, Numbering, ResponseFilter, answers_of, given, readable};
 use crate::state::AppState;
 

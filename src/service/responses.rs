@@ -19,6 +19,7 @@ use sea_orm::{
 };
 
 use crate::db::entities::{answer, response};
+use crate::db::sql::query;
 use crate::domain::consultations::consultation::{
     AnswerChannel, Channel, Consultation, QuestionItem, Status,
 };
@@ -29,7 +30,6 @@ use crate::error::{AppError, AppResult};
 use crate::service::audit::{self, Action};
 use crate::service::auth::{Caller, ClientAddress};
 use crate::service::consultations::{self, OFFICERS};
-use crate::service::reports::query;
 use crate::state::AppState;
 
 /// Which responses to list: every condition given must hold.

@@ -20,16 +20,9 @@ pub struct Model {
     pub disabled_at: Option<DateTimeUtc>,
 }
 
+/// A session points at its account (`session::Relation::Account`); nothing here points
+/// back, so the account table knows nothing of the tables that refer to it.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::session::Entity")]
-    Sessions,
-}
-
-impl Related<super::session::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Sessions.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

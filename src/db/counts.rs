@@ -8,8 +8,8 @@
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryResult, Value};
 
+use crate::db::sql::{count_of, query};
 use crate::error::AppResult;
-use crate::service::reports::{count_of, query};
 
 /// One grouping: what each row's category is, as text (`NULL` for unknown).
 #[derive(Clone, Debug)]
