@@ -26,12 +26,12 @@ use civic_panel::domain::consultations::consultation::Step;
 use civic_panel::domain::consultations::questionnaire::QuestionKind;
 use civic_panel::domain::ids::ConsultationId;
 use civic_panel::domain::ids::{AccountId, SessionId};
-use civic_panel::service::auth::{AuthSession, Caller};
+use civic_panel::service::accounts::auth::{AuthSession, Caller};
 use civic_panel::service::clock::Clock;
 use civic_panel::service::consultations::{self, ConsultationRequest, QuestionRequest};
-use civic_panel::service::publications::Publications;
+use civic_panel::service::reports::publications::Publications;
 use civic_panel::service::reports::{self, ReportOptions};
-use civic_panel::service::{report_csv, report_html};
+use civic_panel::service::{reports::report_csv, reports::report_html};
 use civic_panel::{AppState, db};
 
 const AREA: &str = "E07000083";
@@ -61,7 +61,7 @@ async fn state_on(url: &str) -> anyhow::Result<AppState> {
     let mut config = Config::for_tests(url);
     config.database = database;
     let state = AppState::new(connection, config, Clock::system())?;
-    civic_panel::service::benchmarks::import(
+    civic_panel::service::register::benchmarks::import(
         &state,
         &Caller::System,
         std::io::Cursor::new(civic_panel::service::demo::CENSUS_BENCHMARKS.as_bytes()),

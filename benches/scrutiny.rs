@@ -27,18 +27,19 @@ use civic_panel::domain::consultations::questionnaire::QuestionKind;
 use civic_panel::domain::ids::{
     AccountId, ConsultationId, PanelId, RoundId, SelectionRunId, SessionId,
 };
-use civic_panel::service::auth::{AuthSession, Caller};
+use civic_panel::service::accounts::auth::{AuthSession, Caller};
 use civic_panel::service::clock::Clock;
+use civic_panel::service::consultations::invitations::{self, InviteJob, InviteRequest};
 use civic_panel::service::consultations::{self, ConsultationRequest, QuestionRequest};
-use civic_panel::service::disclosure::{self, Loss};
-use civic_panel::service::invitations::{self, InviteJob, InviteRequest};
 use civic_panel::service::panels::{self, PanelRequest};
 use civic_panel::service::progress::Progress;
-use civic_panel::service::publications::Publications;
 use civic_panel::service::recruitment::{self, RoundRequest};
+use civic_panel::service::reports::disclosure::{self, Loss};
+use civic_panel::service::reports::publications::Publications;
 use civic_panel::service::selection::{self, DrawnNumber, Method, SelectionJob, SelectionRequest};
 use civic_panel::service::{
-    addresses, demo, panel_report, report_csv, report_html, reports, round_status, selection_report,
+    demo, panels::panel_report, recruitment::round_status, register::addresses, reports,
+    reports::report_csv, reports::report_html, selection::selection_report,
 };
 use civic_panel::{AppState, db};
 
@@ -105,7 +106,7 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
     config.database = database;
     let state = AppState::new(connection, config, Clock::system())?;
     let system = Caller::System;
-    civic_panel::service::benchmarks::import(
+    civic_panel::service::register::benchmarks::import(
         &state,
         &system,
         std::io::Cursor::new(demo::CENSUS_BENCHMARKS.as_bytes()),

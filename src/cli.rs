@@ -14,13 +14,13 @@ use crate::domain::recruitment::draw_record::{DrawRecord, RecordCheck};
 use crate::domain::text_input::TextEncoding;
 use crate::jobs::mail::Mailer;
 use crate::jobs::worker::Worker;
+use crate::service::accounts::auth::Caller;
 use crate::service::accounts::{self, NewAccount};
-use crate::service::addresses::{self, ImportOptions};
-use crate::service::auth::Caller;
 use crate::service::clock::Clock;
 use crate::service::progress::Progress;
 use crate::service::recruitment::{self, Verification};
-use crate::service::{benchmarks, demo as demo_data, letters};
+use crate::service::register::addresses::{self, ImportOptions};
+use crate::service::{demo as demo_data, recruitment::letters, register::benchmarks};
 use crate::state::AppState;
 use crate::{db, graphql, http, telemetry};
 

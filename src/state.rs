@@ -7,13 +7,13 @@ use tokio::sync::Notify;
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::recruitment::code_key::CodeKeys;
+use crate::service::accounts::passwords::PasswordHasher;
 use crate::service::clock::Clock;
 use crate::service::consultations::QuestionCache;
-use crate::service::passwords::PasswordHasher;
+use crate::service::consultations::submissions::Submissions;
+use crate::service::consultations::tracking::Tracker;
 use crate::service::progress::RunningJobs;
-use crate::service::publications::Publications;
-use crate::service::submissions::Submissions;
-use crate::service::tracking::Tracker;
+use crate::service::reports::publications::Publications;
 
 /// Shared, cheaply cloned state.
 #[derive(Clone)]

@@ -9,7 +9,7 @@
 //! - **SQLite** has one writer for the whole file, so a transaction held for the whole
 //!   import would stall every login and registration behind it. Each batch is written in
 //!   a transaction of its own (multi-row upserts), and the writer is free between batches.
-//!   The caller checks the whole file first (`service::addresses`), so a file refused as a
+//!   The caller checks the whole file first (`service::register::addresses`), so a file refused as a
 //!   whole still writes nothing.
 
 use chrono::{DateTime, Utc};

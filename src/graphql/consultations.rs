@@ -19,9 +19,9 @@ use crate::graphql::id;
 use crate::graphql::jobs::{JobNode, JobPayload};
 use crate::graphql::pagination::{Page, connection_complexity};
 use crate::graphql::panels::PanelNode;
-use crate::service::answering::{self, Access, Invitation, Invited, Submitted};
+use crate::service::consultations::answering::{self, Access, Invitation, Invited, Submitted};
+use crate::service::consultations::invitations::{self, Counts, InviteRequest};
 use crate::service::consultations::{self, ConsultationRequest, QuestionRequest};
-use crate::service::invitations::{self, Counts, InviteRequest};
 use crate::service::panels;
 
 /// Where a consultation is in its life.

@@ -3,7 +3,7 @@
 use async_graphql::Context;
 
 use crate::error::{AppError, AppResult};
-use crate::service::auth::{Caller, ClientAddress};
+use crate::service::accounts::auth::{Caller, ClientAddress};
 use crate::state::AppState;
 
 /// Per-request data the HTTP layer attaches.

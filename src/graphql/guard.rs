@@ -1,7 +1,7 @@
 //! Role guards for fields. Every field that is not public names the roles that may use it
 //! (ADMIN may use everything); the check itself lives in [`Caller::require`].
 //!
-//! [`Caller::require`]: crate::service::auth::Caller::require
+//! [`Caller::require`]: crate::service::accounts::auth::Caller::require
 
 use async_graphql::{Context, Guard, Result};
 

@@ -16,12 +16,12 @@ use crate::graphql::pagination::{Page, connection_complexity};
 use crate::graphql::panels::SelectionRunNode;
 use crate::graphql::recruitment::RoundNode;
 use crate::graphql::register::AddressRegisterImportResult;
-use crate::service::addresses::ImportSummary;
-use crate::service::invitations::{InviteResult, LettersResult, RemindResult};
-use crate::service::letters::ExportResult;
+use crate::service::consultations::invitations::{InviteResult, LettersResult, RemindResult};
+use crate::service::panels::sub_sample::SampleDrawn;
 use crate::service::recruitment::DrawResult;
+use crate::service::recruitment::letters::ExportResult;
+use crate::service::register::addresses::ImportSummary;
 use crate::service::selection::{self, SelectionDone};
-use crate::service::sub_sample::SampleDrawn;
 use crate::service::{downloads, jobs};
 
 /// What a job does.

@@ -14,9 +14,9 @@ use crate::domain::ids::{AccountId, JobId, RoundId};
 use crate::domain::job::Job;
 use crate::domain::recruitment::round::Round;
 use crate::error::AppError;
-use crate::service::auth::Caller;
-use crate::service::round_status::{CompositionDimension, RoundStatus};
-use crate::service::{accounts, jobs, recruitment, round_status};
+use crate::service::accounts::auth::Caller;
+use crate::service::recruitment::round_status::{CompositionDimension, RoundStatus};
+use crate::service::{accounts, jobs, recruitment, recruitment::round_status};
 use crate::state::AppState;
 
 /// A loader failure, shared by every item of the batch that failed.

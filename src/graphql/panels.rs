@@ -16,8 +16,8 @@ use crate::graphql::jobs::{JobNode, download_path};
 use crate::graphql::loaders;
 use crate::graphql::pagination::{Page, connection_complexity};
 use crate::service::panels::{self, Membership, MembershipEvent, PanelRequest};
+use crate::service::selection::selection_report;
 use crate::service::selection::{self, DrawnNumber, Method, Run, SelectionRequest, ValueReport};
-use crate::service::selection_report;
 
 /// A membership's status.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]

@@ -15,9 +15,9 @@ use crate::graphql::id;
 use crate::graphql::jobs::{JobNode, JobPayload, download_path};
 use crate::graphql::loaders::{self, CompositionOf, StatusOf};
 use crate::graphql::pagination::{Page, connection_complexity};
-use crate::service::incentives;
+use crate::service::recruitment::incentives;
+use crate::service::recruitment::round_status::{CompositionDimension, Funnel};
 use crate::service::recruitment::{self, RoundRequest};
-use crate::service::round_status::{CompositionDimension, Funnel};
 
 /// An oversampling weight for one deprivation decile.
 #[derive(InputObject)]
@@ -584,7 +584,7 @@ impl RecruitmentMutation {
     ) -> async_graphql::Result<JobPayload> {
         let round_id = id::decode::<RoundId>(&input.round_id, "input.roundId")?;
         let state = context::state(ctx)?;
-        let job = crate::service::letters::request_export(
+        let job = crate::service::recruitment::letters::request_export(
             state,
             &context::caller(ctx),
             round_id,

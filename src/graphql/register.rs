@@ -8,8 +8,8 @@ use crate::error::AppError;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::jobs::{JobNode, JobPayload, download_path};
-use crate::service::addresses::{self, ImportSummary};
-use crate::service::benchmarks;
+use crate::service::register::addresses::{self, ImportSummary};
+use crate::service::register::benchmarks;
 
 /// A CSV row that was not imported.
 #[derive(SimpleObject)]

@@ -7,7 +7,7 @@ use crate::domain::register::demographics::{self, Disability, EthnicGroup};
 use crate::graphql::accounts::AccountNode;
 use crate::graphql::context;
 use crate::graphql::id;
-use crate::service::registration::{self, RegistrationInput};
+use crate::service::recruitment::registration::{self, RegistrationInput};
 
 /// Sex, as asked in the 2021 Census.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]

@@ -602,11 +602,13 @@ impl ReportQuery {
     ) -> async_graphql::Result<SelectionReport> {
         let run = id::decode::<SelectionRunId>(&id, "id")?;
         let state = context::state(ctx)?;
-        Ok(
-            crate::service::selection_report::published(state, &context::caller(ctx), run)
-                .await?
-                .into(),
+        Ok(crate::service::selection::selection_report::published(
+            state,
+            &context::caller(ctx),
+            run,
         )
+        .await?
+        .into())
     }
 
     /// A panel's health: its members against the population, who has left, who responds
@@ -630,7 +632,7 @@ impl ReportQuery {
         let panel = id::decode::<PanelId>(&id, "id")?;
         let state = context::state(ctx)?;
         let options = input.unwrap_or_default().options();
-        let report = crate::service::panel_report::panel_report(
+        let report = crate::service::panels::panel_report::panel_report(
             state,
             &context::caller(ctx),
             panel,
@@ -753,8 +755,8 @@ pub struct PanelReport {
     pub selection_run_ids: Vec<ID>,
 }
 
-impl From<crate::service::panel_report::PanelReport> for PanelReport {
-    fn from(report: crate::service::panel_report::PanelReport) -> Self {
+impl From<crate::service::panels::panel_report::PanelReport> for PanelReport {
+    fn from(report: crate::service::panels::panel_report::PanelReport) -> Self {
         Self {
             panel_id: id::encode(report.panel),
             name: report.name,
@@ -889,8 +891,8 @@ pub struct SelectionReport {
     pub suppressed: bool,
 }
 
-impl From<crate::service::selection_report::Published> for SelectionReport {
-    fn from(p: crate::service::selection_report::Published) -> Self {
+impl From<crate::service::selection::selection_report::Published> for SelectionReport {
+    fn from(p: crate::service::selection::selection_report::Published) -> Self {
         Self {
             run_id: id::encode(p.run.id),
             panel_id: id::encode(p.run.panel_id),

@@ -12,7 +12,9 @@ use crate::graphql::guard::RoleGuard;
 use crate::graphql::id;
 use crate::graphql::pagination::{Page, connection_complexity};
 use crate::service::audit::{self, Entry};
-use crate::service::responses::{self, AnswerCondition, GivenAnswer, ResponseFilter, ResponseView};
+use crate::service::consultations::responses::{
+    self, AnswerCondition, GivenAnswer, ResponseFilter, ResponseView,
+};
 
 /// Which responses to list: every condition given must hold.
 #[derive(InputObject, Default)]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::graphql::accounts::AccountNode;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
-use crate::service::{login_links, sessions};
+use crate::service::{accounts::login_links, accounts::sessions};
 
 /// Credentials.
 #[derive(InputObject)]

@@ -12,7 +12,7 @@ use crate::graphql::consultations::{ChannelProgress, progress_of};
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id;
-use crate::service::{consultations, invitations, sessions};
+use crate::service::{accounts::sessions, consultations, consultations::invitations};
 use crate::state::AppState;
 
 /// A consultation's invitations counted by channel, at a moment.

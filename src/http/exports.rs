@@ -16,11 +16,11 @@ use crate::http::HttpState;
 use crate::http::error::respond;
 use crate::http::graphql::caller;
 use crate::http::negotiate::ResponseType;
-use crate::service::auth::Caller;
+use crate::service::accounts::auth::Caller;
 use crate::service::reports::{self, ReportDimension, ReportOptions};
 use crate::service::{
-    downloads, incentives, letters, panel_report, recruitment, report_csv, report_html,
-    selection_report,
+    downloads, panels::panel_report, recruitment, recruitment::incentives, recruitment::letters,
+    reports::report_csv, reports::report_html, selection::selection_report,
 };
 
 /// The caller of a download request, or the response refusing it.

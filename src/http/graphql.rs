@@ -29,8 +29,8 @@ use crate::graphql::error::with_code;
 use crate::http::HttpState;
 use crate::http::error::{Refusal, json_response};
 use crate::http::negotiate::{ResponseType, negotiate};
-use crate::service::auth::{Caller, ClientAddress};
-use crate::service::sessions;
+use crate::service::accounts::auth::{Caller, ClientAddress};
+use crate::service::accounts::sessions;
 
 /// The GraphQL request parameters of the specification, checked for type.
 struct Params {

@@ -15,8 +15,8 @@ use crate::http::HttpState;
 use crate::http::error::respond;
 use crate::http::exports::{authenticated, download, headers_for};
 use crate::http::graphql::client_address;
-use crate::service::auth::{Caller, ClientAddress};
-use crate::service::response_csv;
+use crate::service::accounts::auth::{Caller, ClientAddress};
+use crate::service::consultations::response_csv;
 
 const CSV: &str = "text/csv; charset=utf-8";
 

@@ -12,8 +12,8 @@ use axum::response::Response;
 
 use crate::graphql::context::RequestContext;
 use crate::http::HttpState;
-use crate::service::auth::Caller;
-use crate::service::sessions;
+use crate::service::accounts::auth::Caller;
+use crate::service::accounts::sessions;
 
 /// The token in `Bearer <token>` (or a bare token).
 fn token_of(value: &str) -> Option<String> {

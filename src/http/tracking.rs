@@ -5,7 +5,7 @@
 //! `/t/u/{token}` stops reminders (`List-Unsubscribe`): `POST` in one click (RFC 8058), or
 //! `GET` for a page with a button that posts.
 //!
-//! Each answers only once its event is stored (see `service::tracking::Tracker`), sets no
+//! Each answers only once its event is stored (see `service::consultations::tracking::Tracker`), sets no
 //! cookie, and answers the same whether or not the token belongs to an invitation, so the
 //! routes tell nobody which tokens exist.
 
@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::HttpState;
 use crate::http::graphql::client_address;
-use crate::service::tracking::{EventKind, Hit};
+use crate::service::consultations::tracking::{EventKind, Hit};
 
 /// A transparent 1×1 GIF (43 bytes).
 const PIXEL: [u8; 43] = [
@@ -153,7 +153,7 @@ pub async fn unsubscribe_page(Path(raw): Path<String>) -> Response {
 pub async fn unsubscribe(State(state): State<HttpState>, Path(raw): Path<String>) -> Response {
     let token = token_of(&raw);
     if token.len() <= MAX_TOKEN
-        && crate::service::invitations::opt_out(&state.app, token)
+        && crate::service::consultations::invitations::opt_out(&state.app, token)
             .await
             .is_err()
     {

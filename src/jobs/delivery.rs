@@ -29,8 +29,8 @@ use crate::domain::job::retry_delay;
 use crate::error::{AppError, AppResult};
 use crate::jobs::mail::{DeliveryError, Mailer, OutgoingEmail};
 use crate::jobs::sms::SmsSender;
+use crate::service::consultations::tracking::{Event, EventKind, record_in};
 use crate::service::group_commit::{BatchWrite, GroupCommit};
-use crate::service::tracking::{Event, EventKind, record_in};
 use crate::state::AppState;
 
 /// Messages delivered in one turn before the worker looks at its jobs again.

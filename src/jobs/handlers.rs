@@ -8,7 +8,10 @@ use crate::domain::job::{Job, JobKind};
 use crate::error::{AppError, AppResult};
 use crate::service::progress::Progress;
 use crate::service::recruitment::{self, DrawResult, RoundInput};
-use crate::service::{addresses, invitations, letters, login_links, selection};
+use crate::service::{
+    accounts::login_links, consultations::invitations, recruitment::letters, register::addresses,
+    selection,
+};
 use crate::state::AppState;
 
 /// Runs one job's work; its result as JSON.

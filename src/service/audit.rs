@@ -11,7 +11,7 @@ use crate::db::pages::{self, Order};
 use crate::domain::accounts::role::Role;
 use crate::domain::ids::{AccountId, AuditEntryId};
 use crate::error::AppResult;
-use crate::service::auth::{Caller, ClientAddress};
+use crate::service::accounts::auth::{Caller, ClientAddress};
 use crate::state::AppState;
 
 /// What was done.

@@ -8,7 +8,7 @@ use crate::db::files;
 use crate::domain::accounts::role::Role;
 use crate::domain::ids::FileId;
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
+use crate::service::accounts::auth::Caller;
 use crate::state::AppState;
 
 /// Who may download.

@@ -14,7 +14,7 @@ use crate::domain::accounts::role::Role;
 use crate::domain::ids::{AccountId, JobId};
 use crate::domain::job::{Job, JobKind, JobStatus};
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
+use crate::service::accounts::auth::Caller;
 use crate::state::AppState;
 
 /// Who may see jobs.

@@ -230,13 +230,13 @@ async fn a_file_that_fills_its_last_batch_exactly_imports_whole() {
             "{n},{n} Even Street,Tewkesbury,GL19 3BB,E05004418,\n"
         ));
     }
-    let options = civic_panel::service::addresses::ImportOptions {
+    let options = civic_panel::service::register::addresses::ImportOptions {
         max_rows: 10,
         batch_size: 2,
         ..Default::default()
     };
     for expected_inserted in [4, 0] {
-        let summary = civic_panel::service::addresses::import(
+        let summary = civic_panel::service::register::addresses::import(
             &app.state,
             std::io::Cursor::new(csv.clone().into_bytes()),
             options,
@@ -304,7 +304,7 @@ async fn a_mixed_reimport_counts_each_row_once_and_keeps_awkward_text_exactly() 
 
 #[tokio::test]
 async fn a_file_past_the_limit_is_refused_before_anything_is_written() {
-    use civic_panel::service::addresses::{self, ImportOptions};
+    use civic_panel::service::register::addresses::{self, ImportOptions};
     let app = TestApp::spawn().await;
     let rows = |range: std::ops::Range<u32>| {
         let mut csv = HEADER.to_owned();

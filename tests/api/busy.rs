@@ -5,8 +5,8 @@ use serde_json::json;
 
 use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::RoundId;
-use civic_panel::service::auth::Caller;
-use civic_panel::service::letters;
+use civic_panel::service::accounts::auth::Caller;
+use civic_panel::service::recruitment::letters;
 
 use crate::helpers::{LOG_IN, PASSWORD, TestApp};
 

@@ -14,7 +14,7 @@ use civic_panel::db::entities::{answer, invitation, resident, response, tracking
 use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::consultations::consultation::AnswerChannel;
 use civic_panel::domain::ids::{ConsultationId, InvitationId};
-use civic_panel::service::submissions::{Claim, Claimed};
+use civic_panel::service::consultations::submissions::{Claim, Claimed};
 
 use crate::delivery::smtp_to;
 use crate::helpers::{TestApp, csv_rows, error_code};
@@ -283,7 +283,7 @@ pub(crate) async fn letters(app: &TestApp, officer: &str, consultation: &str) ->
     let rows = csv_rows(&file.bytes);
     assert_eq!(
         rows[0].join(","),
-        civic_panel::service::invitations::LETTERS_HEADER
+        civic_panel::service::consultations::invitations::LETTERS_HEADER
     );
     rows
 }

@@ -416,10 +416,10 @@ impl TestApp {
 
     /// Imports register CSV bytes through the service; returns rows inserted.
     pub async fn import_register(&self, csv: Vec<u8>) -> u64 {
-        let summary = civic_panel::service::addresses::import(
+        let summary = civic_panel::service::register::addresses::import(
             &self.state,
             std::io::Cursor::new(csv),
-            civic_panel::service::addresses::ImportOptions::default(),
+            civic_panel::service::register::addresses::ImportOptions::default(),
             &Progress::new(),
             None,
         )
@@ -431,9 +431,9 @@ impl TestApp {
     /// Imports the bundled Census 2021 benchmarks through the service.
     pub async fn load_benchmarks(&self) {
         let data = civic_panel::service::demo::CENSUS_BENCHMARKS.as_bytes();
-        civic_panel::service::benchmarks::import(
+        civic_panel::service::register::benchmarks::import(
             &self.state,
-            &civic_panel::service::auth::Caller::System,
+            &civic_panel::service::accounts::auth::Caller::System,
             std::io::Cursor::new(data),
             civic_panel::domain::text_input::TextEncoding::Utf8,
         )
@@ -480,7 +480,7 @@ impl TestApp {
         round_id: &str,
     ) -> Vec<civic_panel::domain::recruitment::letter_bundle::PrintedLetter> {
         let id = civic_panel::graphql::id::decode::<RoundId>(round_id, "id").unwrap();
-        civic_panel::service::letters::issue_codes(&self.state, id, false)
+        civic_panel::service::recruitment::letters::issue_codes(&self.state, id, false)
             .await
             .unwrap()
     }

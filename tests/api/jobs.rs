@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use civic_panel::db::entities::{job, outbox, recruitment_round};
 use civic_panel::db::queue;
 use civic_panel::domain::accounts::role::Role;
-use civic_panel::service::auth::Caller;
-use civic_panel::service::letters;
+use civic_panel::service::accounts::auth::Caller;
+use civic_panel::service::recruitment::letters;
 
 use crate::helpers::{JOB, TestApp};
 

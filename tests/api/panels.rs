@@ -1556,11 +1556,11 @@ async fn scrutiny_reads_a_selection_report_whose_small_groups_no_attack_recovers
         civic_panel::graphql::id::decode::<civic_panel::domain::ids::SelectionRunId>(&run_id, "id")
             .unwrap();
     let (populations, tables, hidden) =
-        civic_panel::service::selection_report::protection_of(&app.state, run)
+        civic_panel::service::selection::selection_report::protection_of(&app.state, run)
             .await
             .unwrap();
     let (model, suppressed) =
-        civic_panel::service::disclosure::joint(&populations, &tables, &hidden).unwrap();
+        civic_panel::service::reports::disclosure::joint(&populations, &tables, &hidden).unwrap();
     assert!(!suppressed.is_empty());
     for range in civic_panel::domain::reports::disclosure::attack_plain(&model, &suppressed)
         .unwrap()

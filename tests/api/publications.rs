@@ -9,8 +9,8 @@ use civic_panel::db::entities::invitation;
 use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::{AccountId, ConsultationId, InvitationId, SessionId};
 use civic_panel::graphql::id;
-use civic_panel::service::auth::{AuthSession, Caller};
-use civic_panel::service::publications::Publications;
+use civic_panel::service::accounts::auth::{AuthSession, Caller};
+use civic_panel::service::reports::publications::Publications;
 use civic_panel::service::reports::{self, ReportOptions};
 
 use crate::helpers::TestApp;

@@ -610,11 +610,11 @@ async fn scrutiny_reads_a_rounds_status_and_pool_composition_with_small_counts_h
         civic_panel::graphql::id::decode::<civic_panel::domain::ids::RoundId>(&round, "id")
             .unwrap();
     let (populations, tables, hidden) =
-        civic_panel::service::round_status::protection_of(&app.state, round_id)
+        civic_panel::service::recruitment::round_status::protection_of(&app.state, round_id)
             .await
             .unwrap();
     let (model, suppressed) =
-        civic_panel::service::disclosure::joint(&populations, &tables, &hidden).unwrap();
+        civic_panel::service::reports::disclosure::joint(&populations, &tables, &hidden).unwrap();
     let ranges =
         civic_panel::domain::reports::disclosure::attack_plain(&model, &suppressed).unwrap();
     for (item, range) in ranges.iter().enumerate() {

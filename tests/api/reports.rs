@@ -11,7 +11,7 @@ use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::{ConsultationId, InvitationId, PanelId};
 use civic_panel::domain::reports::disclosure;
 use civic_panel::graphql::id;
-use civic_panel::service::disclosure::joint;
+use civic_panel::service::reports::disclosure::joint;
 use civic_panel::service::reports::{self, ReportOptions};
 
 use crate::helpers::{TestApp, csv_rows, error_code};
@@ -880,7 +880,7 @@ async fn a_panels_health_shows_who_left_and_who_stopped_responding_by_group() {
         ..ReportOptions::default()
     };
     let (populations, tables, hidden) =
-        civic_panel::service::panel_report::protection_of(&app.state, panel_id, &options)
+        civic_panel::service::panels::panel_report::protection_of(&app.state, panel_id, &options)
             .await
             .unwrap();
     let (model, suppressed) = joint(&populations, &tables, &hidden).unwrap();

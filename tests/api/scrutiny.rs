@@ -9,7 +9,7 @@ use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::ConsultationId;
 use civic_panel::domain::reports::disclosure;
 use civic_panel::graphql::id;
-use civic_panel::service::disclosure::joint;
+use civic_panel::service::reports::disclosure::joint;
 use civic_panel::service::reports::{self, ReportOptions};
 
 use crate::helpers::TestApp;

@@ -9,9 +9,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use civic_panel::db::entities::{job, letter, outbox, stored_file};
 use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::RoundId;
-use civic_panel::service::auth::Caller;
-use civic_panel::service::letters;
-use civic_panel::service::login_links::{self, LinkRequest};
+use civic_panel::service::accounts::auth::Caller;
+use civic_panel::service::accounts::login_links::{self, LinkRequest};
+use civic_panel::service::recruitment::letters;
 
 use crate::cli::binary;
 use crate::delivery::smtp_to;

@@ -34,7 +34,7 @@ pub struct Report {
     /// classifying the same people, each by its own base cells, have the same total
     /// within each part; the options ticked on a multiple-choice question are at least
     /// as many as those who answered it, and at most its maximum times them (see
-    /// `service::disclosure`).
+    /// `service::reports::disclosure`).
     pub links: Vec<Link>,
 }
 

@@ -18,10 +18,10 @@ use crate::domain::register::demographics::{
 };
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
-use crate::service::disclosure::{CountTable, Hidden, Population, Tables};
-use crate::service::publications::{self, Kind};
+use crate::service::accounts::auth::Caller;
 use crate::service::recruitment;
+use crate::service::reports::disclosure::{CountTable, Hidden, Population, Tables};
+use crate::service::reports::publications::{self, Kind};
 use crate::state::AppState;
 
 /// Counts for one group of letters.
@@ -389,7 +389,7 @@ fn tables_of(status: &RoundStatus, profiles: &[Profile]) -> Option<Tables> {
 }
 
 /// Hides from SCRUTINY what a round's status and pool make-up would give away about a
-/// few people, protecting them together (`service::disclosure`, over [`tables_of`], the
+/// few people, protecting them together (`service::reports::disclosure`, over [`tables_of`], the
 /// protection stored as the round's publication). Marks `status` and returns the hidden
 /// make-up counts by (dimension, category). Counts that do not nest hide everything.
 async fn protect(

@@ -12,7 +12,7 @@ use crate::domain::email::EmailAddress;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::error::{AppError, AppResult};
 use crate::service::accounts;
-use crate::service::auth::{AuthSession, ClientAddress};
+use crate::service::accounts::auth::{AuthSession, ClientAddress};
 use crate::service::rate_limit::{self, Limit};
 use crate::state::AppState;
 

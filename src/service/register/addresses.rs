@@ -27,7 +27,7 @@ use crate::domain::register::address_csv::{
 };
 use crate::domain::text_input::TextEncoding;
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
+use crate::service::accounts::auth::Caller;
 use crate::service::jobs;
 use crate::service::progress::Progress;
 use crate::state::AppState;

@@ -12,6 +12,9 @@
 //! members. A top-up keeps sitting members, counts them against the quotas, and selects
 //! the seats left from the rest of the pool.
 
+pub mod seats;
+pub mod selection_report;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -40,11 +43,10 @@ use crate::domain::selection::{
 };
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
+use crate::service::accounts::auth::Caller;
 use crate::service::jobs;
 use crate::service::panels::{self, OFFICERS, selection_error};
 use crate::service::progress::Progress;
-use crate::service::seats;
 use crate::state::AppState;
 
 /// How a selection chooses.

@@ -27,8 +27,8 @@ use crate::domain::consultations::questionnaire::QuestionKind;
 use crate::domain::ids::{ConsultationId, ResponseId};
 use crate::domain::recruitment::code_key::CodeKey;
 use crate::error::{AppError, AppResult};
+use crate::service::accounts::auth::{Caller, ClientAddress};
 use crate::service::audit::{self, Action};
-use crate::service::auth::{Caller, ClientAddress};
 use crate::service::consultations::{self, OFFICERS};
 use crate::state::AppState;
 

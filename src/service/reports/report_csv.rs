@@ -7,9 +7,9 @@
 
 use crate::domain::reports::charts::figure_value;
 use crate::error::{AppError, AppResult};
-use crate::service::panel_report::{self, PanelReport};
+use crate::service::panels::panel_report::{self, PanelReport};
 use crate::service::reports::{COLUMNS, Flag, Report, Score, Split};
-use crate::service::selection_report::Published;
+use crate::service::selection::selection_report::Published;
 
 /// The header row.
 pub const HEADER: [&str; 5] = ["table", "group", "measure", "value", "note"];

@@ -23,7 +23,7 @@ use crate::domain::register::demographics::{Disability, EthnicGroup, Sex, check_
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts;
-use crate::service::auth::ClientAddress;
+use crate::service::accounts::auth::ClientAddress;
 use crate::service::rate_limit::{self, Limit};
 use crate::state::AppState;
 
@@ -360,10 +360,10 @@ async fn register_found(
     // is queued to their email.
     let session = match (&account, &checked.password) {
         (Some(account), Some(_)) => {
-            Some(crate::service::sessions::open_in(&txn, state, account.id).await?)
+            Some(crate::service::accounts::sessions::open_in(&txn, state, account.id).await?)
         }
         (Some(account), None) => {
-            crate::service::login_links::issue_in(&txn, state, account).await?;
+            crate::service::accounts::login_links::issue_in(&txn, state, account).await?;
             None
         }
         _ => None,

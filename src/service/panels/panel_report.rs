@@ -11,7 +11,7 @@
 //! - *lapsed*: completed an earlier one, but neither of their two latest.
 //!
 //! One grouped query per dimension (the classification is worked out in SQL). For
-//! SCRUTINY, the tables are protected together by `service::disclosure`; the series by
+//! SCRUTINY, the tables are protected together by `service::reports::disclosure`; the series by
 //! consultation is taken from each consultation's own report, so a count hidden there is
 //! hidden here too.
 
@@ -23,10 +23,10 @@ use crate::domain::accounts::role::Role;
 use crate::domain::ids::{ConsultationId, PanelId, SelectionRunId};
 use crate::domain::uk_time::uk_date;
 use crate::error::AppResult;
-use crate::service::auth::Caller;
-use crate::service::disclosure::{CountTable, Hidden, Population, Protection, Tables};
+use crate::service::accounts::auth::Caller;
 use crate::service::panels;
-use crate::service::publications::{self, Kind};
+use crate::service::reports::disclosure::{CountTable, Hidden, Population, Protection, Tables};
+use crate::service::reports::publications::{self, Kind};
 use crate::service::reports::{
     self, COMPLETED, Counted, INVITED, PopulationShares, ReportDimension, ReportOptions, Shown,
     age_cutoffs, canonical, order_rows, population, ratio_of,
@@ -139,7 +139,7 @@ pub struct PanelReport {
     /// Consultations in the order they opened.
     pub series: Vec<EngagementPoint>,
     /// The drawn selections that filled the panel, newest first (see
-    /// `service::selection_report::published`).
+    /// `service::selection::selection_report::published`).
     pub selection_runs: Vec<SelectionRunId>,
 }
 
@@ -202,7 +202,7 @@ async fn split_members(
 }
 
 /// Members split by every dimension, with the population; and SCRUTINY's tables,
-/// canonical (see `service::disclosure::Tables`).
+/// canonical (see `service::reports::disclosure::Tables`).
 async fn gather(
     state: &AppState,
     panel: PanelId,

@@ -5,7 +5,7 @@
 //! Counts are aggregated in the database (every split of a side counted at once, see
 //! `service::grouped`; one grouped query for each other table); the statistics are
 //! the pure functions of `domain::reports::statistics`. Every count SCRUTINY receives passes
-//! through `service::disclosure` (and anything worked out from a hidden count is hidden
+//! through `service::reports::disclosure` (and anything worked out from a hidden count is hidden
 //! with it); OFFICER and ADMIN see everything.
 //!
 //! How the people are classified:
@@ -15,6 +15,12 @@
 //! - an *open-link response* by its optional "about you" answers ("Not given" when
 //!   skipped);
 //! - for weighting and answers, every response by the profile it was stored with.
+
+pub mod age_bands;
+pub mod disclosure;
+pub mod publications;
+pub mod report_csv;
+pub mod report_html;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -38,11 +44,11 @@ use crate::domain::reports::age_range::{AgeAnswer, AgeRange, AgeScheme};
 use crate::domain::reports::statistics::{self, Cell, ChiSquare, Margin, RakeOptions};
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
-use crate::service::disclosure::{self, CountTable, Population, Protection, Tables, Ticks};
-use crate::service::publications::{self, Kind};
-use crate::service::{age_bands, consultations};
+use crate::service::accounts::auth::Caller;
+use crate::service::consultations;
 use crate::state::AppState;
+use disclosure::{CountTable, Population, Protection, Tables, Ticks};
+use publications::Kind;
 
 mod young;
 
@@ -170,7 +176,7 @@ impl ReportDimension {
     }
 
     /// [`Self::label`], ages counted in `scheme`'s bands when there is one (see
-    /// `service::age_bands`).
+    /// `service::reports::age_bands`).
     pub(crate) fn label_in(self, raw: Option<&str>, scheme: Option<&AgeScheme>) -> String {
         let label = self.label(raw);
         match scheme {
@@ -1026,7 +1032,7 @@ struct Gathered {
 }
 
 impl Gathered {
-    /// SCRUTINY's tables, canonical (see `service::disclosure::Tables`): the people's
+    /// SCRUTINY's tables, canonical (see `service::reports::disclosure::Tables`): the people's
     /// splits and channel, each question's tables, then the two delivery flags. Young
     /// people are sums of age bands for SCRUTINY (see [`young_by_bands`]), not a table.
     fn protected_tables(&self) -> Tables {
@@ -1356,7 +1362,7 @@ async fn flag_counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult
         format!(
             "SELECT COUNT(bounced_at), COALESCE(SUM({}), 0) \
              FROM invitations WHERE consultation_id = $1 AND revoked_at IS NULL",
-            crate::service::invitations::machine_opened_only()
+            crate::service::consultations::invitations::machine_opened_only()
         ),
         vec![id.get().into()],
     )
@@ -1405,7 +1411,7 @@ async fn days(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Vec<Da
                 "SELECT {i} AS k, CAST({day} AS TEXT) AS d, COUNT(*) AS n FROM invitations \
                  WHERE consultation_id = $1 AND revoked_at IS NULL AND {} = 1 \
                  AND {first} IS NOT NULL GROUP BY 2",
-                crate::service::invitations::reached(stages[i].0)
+                crate::service::consultations::invitations::reached(stages[i].0)
             )
         })
         .collect::<Vec<_>>()

@@ -18,7 +18,7 @@ use crate::domain::register::benchmark_csv::{
 };
 use crate::domain::text_input::TextEncoding;
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
+use crate::service::accounts::auth::Caller;
 use crate::state::AppState;
 
 /// Who may import benchmarks.

@@ -9,7 +9,7 @@ use crate::db::pages::{self, Order};
 use crate::domain::accounts::role::Role;
 use crate::domain::ids::{ResidentId, RoundId};
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
+use crate::service::accounts::auth::Caller;
 use crate::service::recruitment;
 use crate::state::AppState;
 

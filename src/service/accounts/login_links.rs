@@ -25,10 +25,10 @@ use crate::domain::ids::AccountId;
 use crate::domain::job::JobKind;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts;
-use crate::service::auth::ClientAddress;
+use crate::service::accounts::auth::ClientAddress;
+use crate::service::accounts::sessions::{self, IssuedSession};
 use crate::service::jobs;
 use crate::service::rate_limit::{self, Limit};
-use crate::service::sessions::{self, IssuedSession};
 use crate::state::AppState;
 
 /// Creates a link for `account` and queues the email that carries it, inside `db` (the

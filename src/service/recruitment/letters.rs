@@ -29,7 +29,7 @@ use crate::domain::recruitment::invitation_code::InvitationCode;
 use crate::domain::recruitment::letter_bundle::{self, LetterAddress, PrintedLetter};
 use crate::domain::recruitment::round::Round;
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
+use crate::service::accounts::auth::Caller;
 use crate::service::progress::Progress;
 use crate::service::{jobs, recruitment};
 use crate::state::AppState;

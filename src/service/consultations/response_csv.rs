@@ -20,10 +20,12 @@ use crate::domain::consultations::consultation::{Consultation, QuestionItem};
 use crate::domain::consultations::questionnaire::QuestionKind;
 use crate::domain::ids::ConsultationId;
 use crate::error::{AppError, AppResult};
+use crate::service::accounts::auth::{Caller, ClientAddress};
 use crate::service::audit::{self, Action};
-use crate::service::auth::{Caller, ClientAddress};
-use crate::service::report_csv::spreadsheet_safe;
-use crate::service::responses::{self, Numbering, ResponseFilter, answers_of, given, readable};
+use crate::service::consultations::responses::{
+    self, Numbering, ResponseFilter, answers_of, given, readable,
+};
+use crate::service::reports::report_csv::spreadsheet_safe;
 use crate::state::AppState;
 
 /// Responses written in one piece of the stream.

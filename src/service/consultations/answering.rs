@@ -7,7 +7,7 @@
 //! in the same transaction as the response is written, so double taps, retries and
 //! concurrent submits of one token produce one response; the later ones are told it was
 //! already submitted. A submission is read and checked here, then written with whatever
-//! others are waiting, in one transaction (`service::submissions`).
+//! others are waiting, in one transaction (`service::consultations::submissions`).
 //!
 //! An anonymous consultation's response carries the respondent's demographic snapshot
 //! but no link to the invitation, and only the day it came in; the invitation records
@@ -38,12 +38,12 @@ use crate::domain::ids::{ConsultationId, InvitationId, ResidentId, ResponseId};
 use crate::domain::panels::panel::Profile;
 use crate::domain::recruitment::invitation_code::{CODE_LEN, InvitationCode};
 use crate::error::{AppError, AppResult};
-use crate::service::auth::{Caller, ClientAddress};
+use crate::service::accounts::auth::{Caller, ClientAddress};
+use crate::service::consultations::submissions::{Claim, Claimed};
+use crate::service::consultations::tracking::{Event, EventKind, record_in};
 use crate::service::consultations::{self, OFFICERS};
 use crate::service::rate_limit;
-use crate::service::registration::code_limits;
-use crate::service::submissions::{Claim, Claimed};
-use crate::service::tracking::{Event, EventKind, record_in};
+use crate::service::recruitment::registration::code_limits;
 use crate::state::AppState;
 
 /// One member's invitation to a consultation.
@@ -732,7 +732,7 @@ pub struct OpenSubmitted {
 /// not counted twice.
 pub async fn submit_open(
     state: &AppState,
-    client: &crate::service::auth::ClientAddress,
+    client: &crate::service::accounts::auth::ClientAddress,
     code: &str,
     answers: Vec<(String, Answer)>,
     submission_key: Option<String>,

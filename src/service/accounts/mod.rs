@@ -1,5 +1,10 @@
 //! Accounts: creating staff logins, finding and listing them.
 
+pub mod auth;
+pub mod login_links;
+pub mod passwords;
+pub mod sessions;
+
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::db::entities::account;
@@ -10,7 +15,7 @@ use crate::domain::accounts::role::Role;
 use crate::domain::email::EmailAddress;
 use crate::domain::ids::AccountId;
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
+use crate::service::accounts::auth::Caller;
 use crate::state::AppState;
 
 /// Input for a new account, already parsed.

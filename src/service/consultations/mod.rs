@@ -6,6 +6,13 @@
 //! consultation is a draft; once open its questions are frozen, so every answer was given
 //! to the same questions.
 
+pub mod answering;
+pub mod invitations;
+pub mod response_csv;
+pub mod responses;
+pub mod submissions;
+pub mod tracking;
+
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use sea_orm::{
@@ -25,8 +32,8 @@ use crate::domain::consultations::readability::DEFAULT_TARGET_READING_AGE;
 use crate::domain::ids::{AccountId, ConsultationId, PanelId};
 use crate::domain::recruitment::sampling::Seed;
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
-use crate::service::{age_bands, panels, sub_sample};
+use crate::service::accounts::auth::Caller;
+use crate::service::{panels, panels::sub_sample, reports::age_bands};
 use crate::state::AppState;
 
 /// Who manages consultations.

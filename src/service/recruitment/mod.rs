@@ -9,6 +9,11 @@
 //! ([`draw`]) reads the frame from a read connection, draws on a blocking thread, and only
 //! then writes the round and its letters, in one short transaction.
 
+pub mod incentives;
+pub mod letters;
+pub mod registration;
+pub mod round_status;
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -29,7 +34,7 @@ use crate::domain::recruitment::draw_record::{self, DrawRecord, RecordCheck};
 use crate::domain::recruitment::round::{Incentive, LotteryParameters, Round};
 use crate::domain::recruitment::sampling::{self, SamplingError, Seed, WardShares};
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
+use crate::service::accounts::auth::Caller;
 use crate::service::jobs;
 use crate::service::progress::Progress;
 use crate::state::AppState;

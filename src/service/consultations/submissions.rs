@@ -26,8 +26,8 @@ use crate::domain::consultations::consultation::AnswerChannel;
 use crate::domain::consultations::tracking::Stage;
 use crate::domain::ids::{ConsultationId, InvitationId, ResponseId};
 use crate::error::{AppError, AppResult};
+use crate::service::consultations::tracking::{Event, EventKind, Tracker, append_in};
 use crate::service::group_commit::{BatchWrite, GroupCommit};
-use crate::service::tracking::{Event, EventKind, Tracker, append_in};
 
 /// Most submissions written in one transaction.
 const MAX_BATCH: usize = 256;

@@ -28,12 +28,12 @@ use crate::domain::ids::{ConsultationId, FileId, InvitationId, JobId};
 use crate::domain::job::{Job, JobKind};
 use crate::domain::recruitment::invitation_code::InvitationCode;
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
+use crate::service::accounts::auth::Caller;
+use crate::service::consultations::tracking::{Event, EventKind, record_in};
 use crate::service::consultations::{self, OFFICERS};
 use crate::service::jobs;
+use crate::service::panels::sub_sample::{self, SampleDrawn};
 use crate::service::progress::Progress;
-use crate::service::sub_sample::{self, SampleDrawn};
-use crate::service::tracking::{Event, EventKind, record_in};
 use crate::state::AppState;
 
 /// Members invited per transaction.
@@ -636,7 +636,7 @@ pub async fn revoke(
     state: &AppState,
     caller: &Caller,
     id: InvitationId,
-) -> AppResult<crate::service::answering::Invitation> {
+) -> AppResult<crate::service::consultations::answering::Invitation> {
     caller.require(OFFICERS)?;
     let db = state.db.writer();
     let row = invitation::Entity::find_by_id(id.get())
@@ -675,7 +675,7 @@ pub async fn revoke(
         .one(db)
         .await?
         .ok_or(AppError::NotFound { what: "invitation" })?;
-    crate::service::answering::to_domain(row)
+    crate::service::consultations::answering::to_domain(row)
 }
 
 /// Sets whether the signed-in resident is sent reminders; the setting as it now is.
@@ -981,7 +981,7 @@ pub async fn list(
     id: ConsultationId,
     after: Option<InvitationId>,
     first: u64,
-) -> AppResult<Vec<crate::service::answering::Invitation>> {
+) -> AppResult<Vec<crate::service::consultations::answering::Invitation>> {
     caller.require(OFFICERS)?;
     crate::db::pages::page(
         invitation::Entity::find().filter(invitation::Column::ConsultationId.eq(id.get())),
@@ -993,6 +993,6 @@ pub async fn list(
     .all(state.db.reader())
     .await?
     .into_iter()
-    .map(crate::service::answering::to_domain)
+    .map(crate::service::consultations::answering::to_domain)
     .collect()
 }

@@ -4,6 +4,9 @@
 //!
 //! Officers (and ADMIN) manage panels; a resident may withdraw from a panel they sit on.
 
+pub mod panel_report;
+pub mod sub_sample;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -27,7 +30,7 @@ use crate::domain::panels::panel::{
 use crate::domain::register::demographics::{Category, Dimension};
 use crate::domain::selection::{self, Feature, SelectionError};
 use crate::error::{AppError, AppResult};
-use crate::service::auth::Caller;
+use crate::service::accounts::auth::Caller;
 use crate::state::AppState;
 
 /// Who manages panels.
