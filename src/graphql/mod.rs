@@ -1,11 +1,12 @@
-//! The GraphQL API: one schema, merged from one module per area.
+//! The GraphQL API: one schema, merged from one module per area, in folders named as in
+//! `service/` (`accounts` with sessions, `recruitment` with registration, `consultations`
+//! with their partial updates and the officers' view of responses).
 //!
 //! Resolvers adapt: they parse arguments into domain types, check the caller's role
 //! through [`guard`], call a use case in `service`, and wrap the result. They never build
 //! SQL.
 
 pub mod accounts;
-pub mod consultation_changes;
 pub mod consultations;
 pub mod context;
 pub mod error;
@@ -18,10 +19,7 @@ pub mod pagination;
 pub mod panels;
 pub mod recruitment;
 pub mod register;
-pub mod registration;
 pub mod reports;
-pub mod responses;
-pub mod sessions;
 pub mod subscriptions;
 
 use async_graphql::{MergedObject, SDLExportOptions, Schema};
@@ -40,11 +38,11 @@ pub struct QueryRoot(
     jobs::JobQuery,
     register::RegisterQuery,
     recruitment::RecruitmentQuery,
-    registration::RegistrationQuery,
+    recruitment::registration::RegistrationQuery,
     panels::PanelQuery,
     consultations::ConsultationQuery,
     reports::ReportQuery,
-    responses::ResponseQuery,
+    consultations::responses::ResponseQuery,
 );
 
 /// Every mutation field.
@@ -53,10 +51,10 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     accounts::AccountMutation,
     jobs::JobMutation,
-    sessions::SessionMutation,
+    accounts::sessions::SessionMutation,
     register::RegisterMutation,
     recruitment::RecruitmentMutation,
-    registration::RegistrationMutation,
+    recruitment::registration::RegistrationMutation,
     panels::PanelMutation,
     consultations::ConsultationMutation,
 );

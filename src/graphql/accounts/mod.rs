@@ -1,5 +1,7 @@
 //! Accounts in the API: the caller (`me`), staff accounts for ADMINs.
 
+pub mod sessions;
+
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};

@@ -3,6 +3,9 @@
 //! to every invitation, and answering (by personal link, signed in, or entered by an
 //! officer from paper or phone).
 
+pub mod consultation_changes;
+pub mod responses;
+
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -12,7 +15,7 @@ use crate::domain::consultations::questionnaire::{Answer, QuestionKind, ShowWhen
 use crate::domain::consultations::readability;
 use crate::domain::ids::{ConsultationId, InvitationId, PanelId};
 use crate::error::AppError;
-use crate::graphql::consultation_changes::ConsultationChangesInput;
+use crate::graphql::consultations::consultation_changes::ConsultationChangesInput;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id;

@@ -1,5 +1,7 @@
 //! Recruitment rounds in the API: drawing, planning, status and incentives.
 
+pub mod registration;
+
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
