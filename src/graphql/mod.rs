@@ -20,6 +20,7 @@ pub mod panels;
 pub mod recruitment;
 pub mod register;
 pub mod reports;
+pub mod selection;
 pub mod subscriptions;
 
 use async_graphql::{MergedObject, SDLExportOptions, Schema};

@@ -11,8 +11,9 @@ use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id::{self, GlobalId};
 use crate::graphql::jobs::JobNode;
-use crate::graphql::panels::{PanelNode, SelectionRunNode};
+use crate::graphql::panels::PanelNode;
 use crate::graphql::recruitment::RoundNode;
+use crate::graphql::selection::SelectionRunNode;
 use crate::service::{accounts, consultations, jobs, panels, recruitment, selection};
 
 /// An object with a global ID.

@@ -864,7 +864,7 @@ pub struct SelectionReport {
     /// Its name.
     pub panel_name: String,
     /// The method.
-    pub method: crate::graphql::panels::MethodValue,
+    pub method: crate::graphql::selection::MethodValue,
     /// A top-up of a sitting panel.
     pub top_up: bool,
     /// Seats filled.
