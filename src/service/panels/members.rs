@@ -1,0 +1,281 @@
+//! A panel's members: memberships, their counts and events, status changes by officers, and
+//! a member leaving of their own accord.
+
+use super::*;
+
+/// A resident's membership of a panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Membership {
+    /// Identity.
+    pub id: MembershipId,
+    /// The panel.
+    pub panel_id: PanelId,
+    /// The member.
+    pub resident_id: ResidentId,
+    /// The selection that chose them, if any.
+    pub run_id: Option<SelectionRunId>,
+    /// Where the membership is.
+    pub status: MembershipStatus,
+    /// When they were selected.
+    pub selected_at: DateTime<Utc>,
+    /// When the term ends.
+    pub term_ends_at: Option<DateTime<Utc>>,
+    /// When the status last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One change of a membership's status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MembershipEvent {
+    /// From (none for the selection that created it).
+    pub from: Option<MembershipStatus>,
+    /// To.
+    pub to: MembershipStatus,
+    /// Why, as given.
+    pub reason: Option<String>,
+    /// Who made the change: an officer, or the resident withdrawing (none for the system).
+    pub by: Option<AccountId>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+pub(super) fn membership_to_domain(row: membership::Model) -> AppResult<Membership> {
+    Ok(Membership {
+        id: MembershipId(row.id),
+        panel_id: PanelId(row.panel_id),
+        resident_id: ResidentId(row.resident_id),
+        run_id: row.run_id.map(SelectionRunId),
+        status: row
+            .status
+            .parse()
+            .map_err(|e| AppError::internal(anyhow::anyhow!("membership {}: {e}", row.id)))?,
+        selected_at: row.selected_at,
+        term_ends_at: row.term_ends_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// A page of a panel's memberships in the order they were made, after `after`; up to
+/// `limit + 1` so the caller can tell whether another page follows.
+pub async fn memberships(
+    state: &AppState,
+    caller: &Caller,
+    panel: PanelId,
+    status: Option<MembershipStatus>,
+    after: Option<MembershipId>,
+    limit: u64,
+) -> AppResult<Vec<Membership>> {
+    caller.require(OFFICERS)?;
+    let mut query = pages::page(
+        membership::Entity::find().filter(membership::Column::PanelId.eq(panel.get())),
+        membership::Column::Id,
+        Order::OldestFirst,
+        after.map(MembershipId::get),
+        limit,
+    );
+    if let Some(status) = status {
+        query = query.filter(membership::Column::Status.eq(status.as_str()));
+    }
+    query
+        .all(state.db.reader())
+        .await?
+        .into_iter()
+        .map(membership_to_domain)
+        .collect()
+}
+
+/// Members per status of a panel.
+pub async fn membership_counts(
+    db: &impl ConnectionTrait,
+    panel: PanelId,
+) -> AppResult<HashMap<MembershipStatus, u64>> {
+    let rows: Vec<(String, i64)> = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::Status)
+        .column_as(membership::Column::Id.count(), "n")
+        .filter(membership::Column::PanelId.eq(panel.get()))
+        .group_by(membership::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(status, n)| Some((status.parse().ok()?, u64::try_from(n).unwrap_or(0))))
+        .collect())
+}
+
+/// A membership's history, oldest first: for officers, and for the member themself (who
+/// reads it in `panelWithdraw`'s answer), without the accounts of the officers who made
+/// the changes.
+pub async fn membership_events(
+    state: &AppState,
+    caller: &Caller,
+    id: MembershipId,
+) -> AppResult<Vec<MembershipEvent>> {
+    let db = state.db.reader();
+    let own_account = if caller.require(OFFICERS).is_ok() {
+        None
+    } else {
+        let session = caller.session()?;
+        let resident_id: Option<i64> = membership::Entity::find_by_id(id.get())
+            .select_only()
+            .column(membership::Column::ResidentId)
+            .into_tuple()
+            .one(db)
+            .await?;
+        let account: Option<Option<i64>> = match resident_id {
+            Some(resident_id) => {
+                resident::Entity::find_by_id(resident_id)
+                    .select_only()
+                    .column(resident::Column::AccountId)
+                    .into_tuple()
+                    .one(db)
+                    .await?
+            }
+            None => None,
+        };
+        if account.flatten() != Some(session.account_id.get()) {
+            return Err(AppError::Forbidden);
+        }
+        Some(session.account_id.get())
+    };
+    let rows = membership_event::Entity::find()
+        .filter(membership_event::Column::MembershipId.eq(id.get()))
+        .order_by_asc(membership_event::Column::Id)
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let parse = |s: &str| {
+                s.parse::<MembershipStatus>()
+                    .map_err(|e| AppError::internal(anyhow::anyhow!("membership event: {e}")))
+            };
+            Ok(MembershipEvent {
+                from: row.from_status.as_deref().map(parse).transpose()?,
+                to: parse(&row.to_status)?,
+                reason: row.reason,
+                by: row
+                    .by_account
+                    .filter(|by| own_account.is_none_or(|own| own == *by))
+                    .map(AccountId),
+                at: row.at,
+            })
+        })
+        .collect()
+}
+
+/// Moves a membership to `to` (see [`MembershipStatus::can_become`]), recording who,
+/// when and why.
+pub async fn change_status(
+    state: &AppState,
+    caller: &Caller,
+    id: MembershipId,
+    to: MembershipStatus,
+    reason: Option<String>,
+) -> AppResult<Membership> {
+    caller.require(OFFICERS)?;
+    transition(state, caller, id, to, reason).await
+}
+
+/// A resident withdraws from a panel they sit on.
+pub async fn withdraw_self(
+    state: &AppState,
+    caller: &Caller,
+    panel: PanelId,
+    reason: Option<String>,
+) -> AppResult<Membership> {
+    let session = caller.session()?;
+    let db = state.db.reader();
+    let residents: Vec<i64> = resident::Entity::find()
+        .select_only()
+        .column(resident::Column::Id)
+        .filter(resident::Column::AccountId.eq(session.account_id.get()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let row = membership::Entity::find()
+        .filter(membership::Column::PanelId.eq(panel.get()))
+        .filter(membership::Column::ResidentId.is_in(residents))
+        .filter(
+            membership::Column::Status.is_in(MembershipStatus::SITTING.iter().map(|s| s.as_str())),
+        )
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound { what: "membership" })?;
+    transition(
+        state,
+        caller,
+        MembershipId(row.id),
+        MembershipStatus::Withdrawn,
+        reason,
+    )
+    .await
+}
+
+pub(super) async fn transition(
+    state: &AppState,
+    caller: &Caller,
+    id: MembershipId,
+    to: MembershipStatus,
+    reason: Option<String>,
+) -> AppResult<Membership> {
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 2_000) {
+        return Err(AppError::bad_input(
+            "input.reason",
+            "A reason is at most 2,000 characters.",
+        ));
+    }
+    let now = state.clock.now();
+    let txn = state.db.writer().begin().await?;
+    let row = membership::Entity::find_by_id(id.get())
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound { what: "membership" })?;
+    let current = membership_to_domain(row.clone())?;
+    if !current.status.can_become(to) {
+        return Err(AppError::conflict(format!(
+            "A membership that is {} cannot become {}.",
+            current.status, to
+        )));
+    }
+    // The update names the status it read, so two changes at once cannot both apply.
+    let updated = membership::Entity::update_many()
+        .col_expr(
+            membership::Column::Status,
+            sea_orm::sea_query::Expr::value(to.as_str()),
+        )
+        .col_expr(
+            membership::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(membership::Column::Id.eq(id.get()))
+        .filter(membership::Column::Status.eq(current.status.as_str()))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::conflict(
+            "The membership changed meanwhile; read it again.",
+        ));
+    }
+    membership_event::ActiveModel {
+        membership_id: Set(id.get()),
+        from_status: Set(Some(current.status.as_str().to_owned())),
+        to_status: Set(to.as_str().to_owned()),
+        reason: Set(reason),
+        by_account: Set(caller.account().map(AccountId::get)),
+        at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    tracing::info!(membership_id = %id, from = %current.status, to = %to, by = ?caller.account(), "membership changed");
+    Ok(Membership {
+        status: to,
+        updated_at: now,
+        ..current
+    })
+}
