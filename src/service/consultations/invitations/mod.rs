@@ -1,0 +1,439 @@
+//! Inviting a panel to a consultation and reaching each member: a personal token per
+//! invitation (256 random bits, stored as its SHA-256), an email or text message queued in
+//! the outbox in the same transaction as the invitation, and for members reached by post
+//! a printed letter with a personal short code (the recruitment letters' format, stored as
+//! a keyed hash) in a mail-merge CSV.
+//!
+//! Inviting is a job: a panel of thousands is invited in short transactions of a few
+//! hundred members, never one long one, and a member is invited at most once (a unique
+//! index), so a job taken up again after a crash carries on where it stopped.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::db::entities::{consultation, invitation, outbox};
+use crate::db::files::{self, NewFile};
+use crate::domain::accounts::session_token::TokenHash;
+use crate::domain::consultations::consultation::{
+    Channel, Consultation, Status, email_html, render,
+};
+use crate::domain::consultations::invitation_token::{new_token, token_again};
+use crate::domain::consultations::tracking::{Stage, invite_key, reminder_key};
+use crate::domain::ids::{ConsultationId, FileId, InvitationId, JobId};
+use crate::domain::job::{Job, JobKind};
+use crate::domain::recruitment::invitation_code::InvitationCode;
+use crate::error::{AppError, AppResult};
+use crate::service::accounts::auth::Caller;
+use crate::service::consultations::tracking::{Event, EventKind, record_in};
+use crate::service::consultations::{self, OFFICERS};
+use crate::service::jobs;
+use crate::service::panels::sub_sample::{self, SampleDrawn};
+use crate::service::progress::Progress;
+use crate::state::AppState;
+
+mod messages;
+mod postal;
+mod reminders;
+
+// The parts see one another's items, as they did when they were one file.
+#[allow(unused_imports)]
+use {messages::*, postal::*, reminders::*};
+
+pub(crate) use messages::{email_message, queue_message, sms_message};
+pub use postal::{LETTERS_HEADER, LettersJob, LettersResult, run_letters, start_letters};
+pub use reminders::{
+    RemindJob, RemindResult, opt_out, revoke, run_remind, set_reminders_opt_out, start_remind,
+};
+
+/// Members invited per transaction.
+const CHUNK: usize = 250;
+
+/// What inviting is asked to do.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRequest {
+    /// The channel to prefer where a member can be reached by it (post always can).
+    pub prefer: Option<String>,
+}
+
+/// An invite job's input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteJob {
+    /// The consultation.
+    pub consultation_id: ConsultationId,
+    /// What was asked.
+    pub request: InviteRequest,
+}
+
+/// What an invite job did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InviteResult {
+    /// The consultation.
+    pub consultation_id: ConsultationId,
+    /// Invitations made by email.
+    pub email: u64,
+    /// By text message.
+    pub sms: u64,
+    /// By post (printed with `consultationLettersExport`).
+    pub post: u64,
+    /// Members already invited, left alone.
+    pub already_invited: u64,
+    /// The balanced sample this job drew, for a consultation sent to one.
+    #[serde(default)]
+    pub sample: Option<SampleDrawn>,
+}
+
+/// Queues the invitation of every current member (selected or active, not paused or
+/// withdrawn) of the consultation's panel who has not been invited yet, or, for a
+/// consultation sent to a sample, of the sample (checked at once against the panel as it
+/// now is, unless it has been drawn already). The consultation must be open.
+pub async fn start_invite(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+    request: InviteRequest,
+) -> AppResult<Job> {
+    caller.require(OFFICERS)?;
+    let consultation = consultations::find_any(state.db.reader(), id).await?;
+    if consultation.status != Status::Open {
+        return Err(AppError::conflict(
+            "Open the consultation before inviting its panel: invitations link to its questions as they are.",
+        ));
+    }
+    if consultation.panel.is_none() {
+        return Err(AppError::conflict(
+            "This consultation has no panel to invite; share its open link instead.",
+        ));
+    }
+    if let Some(prefer) = &request.prefer {
+        prefer
+            .parse::<Channel>()
+            .map_err(|_| AppError::bad_input("input.prefer", "Prefer EMAIL, SMS or POST."))?;
+    }
+    if let (Some(panel), Some(size)) = (consultation.panel, consultation.sample_size)
+        && invited_count(state.db.reader(), id).await? == 0
+    {
+        let as_of = consultation.opened_at.unwrap_or_else(|| state.clock.now());
+        sub_sample::pool(state.db.reader(), panel, size, as_of, "input.consultationId")
+            .await
+            .map_err(|err| match err {
+                AppError::BadUserInput { field, message } => AppError::bad_input(
+                    field,
+                    format!(
+                        "{message} The consultation is open, so its sample is fixed: duplicate it (consultationDuplicate) to choose another."
+                    ),
+                ),
+                other => other,
+            })?;
+    }
+    jobs::enqueue(
+        state,
+        jobs::Request {
+            kind: JobKind::ConsultationInvite,
+            payload: &InviteJob {
+                consultation_id: id,
+                request,
+            },
+            created_by: caller.account(),
+            singleton_key: Some(format!("invite:consultation:{id}")),
+        },
+    )
+    .await
+    .map_err(|err| match err {
+        AppError::Conflict { .. } => AppError::conflict(
+            "This consultation's invitations are already being made; wait for that job.",
+        ),
+        other => other,
+    })
+}
+
+/// A member to invite.
+#[derive(Clone, Debug, FromQueryResult)]
+struct Member {
+    id: i64,
+    full_name: String,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+/// Members of the panel not yet invited, by resident number.
+async fn uninvited(
+    db: &impl ConnectionTrait,
+    consultation: &Consultation,
+) -> AppResult<Vec<Member>> {
+    let Some(panel) = consultation.panel else {
+        return Ok(Vec::new());
+    };
+    let sql = "SELECT r.id, r.full_name, r.email, r.phone FROM memberships m \
+               JOIN residents r ON r.id = m.resident_id \
+               WHERE m.panel_id = $1 AND m.status IN ('selected', 'active') \
+                 AND r.withdrawn_at IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM invitations i \
+                   WHERE i.consultation_id = $2 AND i.resident_id = r.id) \
+               ORDER BY r.id";
+    Ok(Member::find_by_statement(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [panel.get().into(), consultation.id.get().into()],
+    ))
+    .all(db)
+    .await?)
+}
+
+/// Runs an invite job: invites the members not yet invited, a chunk per transaction.
+pub async fn run_invite(
+    state: &AppState,
+    input: &InviteJob,
+    progress: &Progress,
+) -> AppResult<InviteResult> {
+    let db = state.db.writer();
+    let consultation = consultations::find_any(db, input.consultation_id).await?;
+    let prefer = match &input.request.prefer {
+        Some(p) => Some(
+            p.parse::<Channel>()
+                .map_err(|_| AppError::conflict(format!("Unknown channel {p:?}.")))?,
+        ),
+        None => None,
+    };
+    let already_invited = invited_count(db, consultation.id).await?;
+    let (members, sample) = match (consultation.panel, consultation.sample_size) {
+        (Some(panel), Some(size)) if already_invited == 0 => {
+            let seed = consultation.sample_seed.ok_or_else(|| {
+                AppError::internal(anyhow::anyhow!(
+                    "consultation {} has a sample size and no seed",
+                    consultation.id
+                ))
+            })?;
+            let as_of = consultation.opened_at.unwrap_or_else(|| state.clock.now());
+            let (chosen, drawn) = sub_sample::draw(db, panel, size, seed, as_of, progress).await?;
+            let mut members = uninvited(db, &consultation).await?;
+            members.retain(|m| chosen.contains(&m.id));
+            if members.len() != chosen.len() {
+                return Err(AppError::conflict(
+                    "The panel's members changed while the sample was drawn; invite again.",
+                ));
+            }
+            (members, Some(drawn))
+        }
+        // A sample is written in one transaction: any invitation means it was drawn.
+        (_, Some(_)) => (Vec::new(), None),
+        (_, None) => (uninvited(db, &consultation).await?, None),
+    };
+    progress.set_total(members.len() as u64);
+    let mut result = InviteResult {
+        consultation_id: consultation.id,
+        email: 0,
+        sms: 0,
+        post: 0,
+        already_invited,
+        sample: sample.clone(),
+    };
+    // A sample's invitations are written together, so that it is never half made.
+    let chunk_size = if sample.is_some() {
+        members.len().max(1)
+    } else {
+        CHUNK
+    };
+    for chunk in members.chunks(chunk_size) {
+        progress.check()?;
+        let now = state.clock.now();
+        let txn = db.begin().await?;
+        if sample.is_some() && !claim_sample(&txn, consultation.id).await? {
+            return Ok(InviteResult {
+                sample: None,
+                ..result
+            });
+        }
+        for member in chunk {
+            let channel = Channel::for_member(
+                member
+                    .email
+                    .as_deref()
+                    .is_some_and(|e| !e.trim().is_empty()),
+                member
+                    .phone
+                    .as_deref()
+                    .is_some_and(|p| !p.trim().is_empty()),
+                prefer,
+            );
+            let (salt, token) = new_token(&state.codes.current);
+            let row = sea_orm::ActiveModelTrait::insert(
+                invitation::ActiveModel {
+                    consultation_id: Set(consultation.id.get()),
+                    resident_id: Set(member.id),
+                    channel: Set(channel.as_str().to_owned()),
+                    token_hash: Set(TokenHash::of(&token).as_str().to_owned()),
+                    token_salt: Set(salt),
+                    code_hash: Set(None),
+                    stage: Set(Stage::Created.as_str().to_owned()),
+                    created_at: Set(now),
+                    reminders_sent: Set(0),
+                    ..Default::default()
+                },
+                &txn,
+            )
+            .await?;
+            let id = InvitationId(row.id);
+            match channel {
+                Channel::Email => {
+                    result.email += 1;
+                    let to = member.email.clone().unwrap_or_default();
+                    let message =
+                        email_message(state, &consultation, &member.full_name, &token, false)?;
+                    queue_message(&txn, "email", &to, message, invite_key(id), now).await?;
+                }
+                Channel::Sms => {
+                    result.sms += 1;
+                    let to = member.phone.clone().unwrap_or_default();
+                    let message = sms_message(state, &consultation, &member.full_name, &token)?;
+                    queue_message(&txn, "sms", &to, message, invite_key(id), now).await?;
+                }
+                Channel::Post => result.post += 1,
+            }
+        }
+        txn.commit().await?;
+        state.work_queued.notify_one();
+        progress.advance(chunk.len() as u64);
+    }
+    state.tracker.changed(consultation.id);
+    Ok(result)
+}
+
+/// How many invitations a consultation has (withdrawn ones included).
+async fn invited_count(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<u64> {
+    Ok(invitation::Entity::find()
+        .filter(invitation::Column::ConsultationId.eq(id.get()))
+        .count(db)
+        .await?)
+}
+
+/// Inside the transaction that writes a sample's invitations: locks the consultation's
+/// row (PostgreSQL; SQLite has one writer anyway) and answers whether the consultation
+/// still has no invitation, so that two runs of one job never write two samples.
+async fn claim_sample(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<bool> {
+    consultation::Entity::update_many()
+        .col_expr(
+            consultation::Column::SampleSize,
+            Expr::col(consultation::Column::SampleSize),
+        )
+        .filter(consultation::Column::Id.eq(id.get()))
+        .exec(db)
+        .await?;
+    Ok(invited_count(db, id).await? == 0)
+}
+
+/// Counts of invitations by channel: how many reached each stage, at least (the same
+/// definition as the report's funnel), with bounces and machine-only opens apart.
+#[derive(Clone, Debug, Default, PartialEq, Eq, FromQueryResult)]
+pub struct Counts {
+    /// `email`, `sms` or `post`.
+    pub channel: String,
+    /// Invitations made.
+    pub invited: i64,
+    /// Sent (or printed), or further.
+    pub sent: i64,
+    /// Bounced.
+    pub bounced: i64,
+    /// Opened by a person, or further (a click with images blocked counts).
+    pub opened: i64,
+    /// Opened only by a machine (a mail-privacy proxy or scanner), never by a person.
+    pub machine_opened_only: i64,
+    /// Followed the link, or further.
+    pub clicked: i64,
+    /// Saved a first answer, or submitted.
+    pub started: i64,
+    /// Submitted.
+    pub completed: i64,
+}
+
+/// `1` for an invitation that reached `stage` or beyond, else `0`, as SQL.
+pub(crate) fn reached(stage: Stage) -> String {
+    let names: Vec<String> = stage
+        .and_beyond()
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!(
+        "CASE WHEN stage IN ({}) THEN 1 ELSE 0 END",
+        names.join(", ")
+    )
+}
+
+/// `1` for an invitation opened only by machines (a proxy, a scanner, a mail server on
+/// arrival) that no person has got to opened or beyond, else `0`, as SQL.
+pub(crate) fn machine_opened_only() -> String {
+    format!(
+        "CASE WHEN machine_opened_at IS NOT NULL AND {} = 0 THEN 1 ELSE 0 END",
+        reached(Stage::Opened)
+    )
+}
+
+/// A consultation's invitations counted by channel, with one grouped query.
+pub async fn counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Vec<Counts>> {
+    let sql = format!(
+        "SELECT channel, COUNT(*) AS invited, SUM({}) AS sent, \
+           COUNT(bounced_at) AS bounced, SUM({}) AS opened, \
+           SUM({}) AS machine_opened_only, \
+           SUM({}) AS clicked, SUM({}) AS started, SUM({}) AS completed \
+         FROM invitations WHERE consultation_id = $1 AND revoked_at IS NULL \
+         GROUP BY channel ORDER BY channel",
+        reached(Stage::Sent),
+        reached(Stage::Opened),
+        machine_opened_only(),
+        reached(Stage::Clicked),
+        reached(Stage::Started),
+        reached(Stage::Completed),
+    );
+    Ok(Counts::find_by_statement(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [id.get().into()],
+    ))
+    .all(db)
+    .await?)
+}
+
+/// A consultation's responses counted by how they came, with one grouped query.
+pub async fn response_counts(
+    db: &impl ConnectionTrait,
+    id: ConsultationId,
+) -> AppResult<Vec<(String, i64)>> {
+    use sea_orm::sea_query::Expr;
+    Ok(crate::db::entities::response::Entity::find()
+        .select_only()
+        .column(crate::db::entities::response::Column::Channel)
+        .column_as(Expr::cust("COUNT(*)"), "count")
+        .filter(crate::db::entities::response::Column::ConsultationId.eq(id.get()))
+        .group_by(crate::db::entities::response::Column::Channel)
+        .order_by_asc(crate::db::entities::response::Column::Channel)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// A consultation's invitations, oldest first, a page at a time (OFFICER).
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    id: ConsultationId,
+    after: Option<InvitationId>,
+    first: u64,
+) -> AppResult<Vec<crate::service::consultations::answering::Invitation>> {
+    caller.require(OFFICERS)?;
+    crate::db::pages::page(
+        invitation::Entity::find().filter(invitation::Column::ConsultationId.eq(id.get())),
+        invitation::Column::Id,
+        crate::db::pages::Order::OldestFirst,
+        after.map(InvitationId::get),
+        first,
+    )
+    .all(state.db.reader())
+    .await?
+    .into_iter()
+    .map(crate::service::consultations::answering::to_domain)
+    .collect()
+}
