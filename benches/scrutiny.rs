@@ -15,6 +15,10 @@
 //! file in a temporary folder), and on PostgreSQL too when `BENCH_DATABASE_URL` names a
 //! database (a schema of its own is made and dropped). BENCHMARKS.md records the results.
 
+mod common;
+
+use common::{Numbers, on_each_database};
+
 use std::time::{Duration, Instant};
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -45,19 +49,6 @@ use civic_panel::{AppState, db};
 
 const AREA: &str = "E07000083";
 const RUNS: usize = 7;
-
-/// A seeded stream of numbers (a linear congruential generator: enough for test data).
-struct Numbers(u64);
-
-impl Numbers {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-}
 
 const ETHNIC: [&str; 7] = [
     "White: English, Welsh, Scottish, Northern Irish or British",
@@ -726,33 +717,5 @@ fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let dir = tempfile::tempdir()?;
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("bench.db").display()
-        );
-        bench("SQLite", &url, members).await?;
-        if let Ok(url) = std::env::var("BENCH_DATABASE_URL")
-            && !url.is_empty()
-        {
-            let schema = format!("bench_{}", std::process::id());
-            let admin = sea_orm::Database::connect(url.as_str()).await?;
-            admin
-                .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
-                .await?;
-            let separator = if url.contains('?') { '&' } else { '?' };
-            let scoped = format!("{url}{separator}options=-c%20search_path%3D{schema}");
-            let result = bench("PostgreSQL", &scoped, members).await;
-            admin
-                .execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-                .await?;
-            result?;
-        }
-        Ok(())
-    })
+    on_each_database(|name, url| async move { bench(name, &url, members).await })
 }
