@@ -31,6 +31,7 @@ use civic_panel::domain::consultations::questionnaire::QuestionKind;
 use civic_panel::domain::ids::{
     AccountId, ConsultationId, PanelId, RoundId, SelectionRunId, SessionId,
 };
+use civic_panel::domain::reports::disclosure::tables::{self as disclosure, Loss};
 use civic_panel::service::accounts::auth::{AuthSession, Caller};
 use civic_panel::service::clock::Clock;
 use civic_panel::service::consultations::invitations::{self, InviteJob, InviteRequest};
@@ -38,7 +39,6 @@ use civic_panel::service::consultations::{self, ConsultationRequest, QuestionReq
 use civic_panel::service::panels::{self, PanelRequest};
 use civic_panel::service::progress::Progress;
 use civic_panel::service::recruitment::{self, RoundRequest};
-use civic_panel::service::reports::disclosure::{self, Loss};
 use civic_panel::service::reports::publications::Publications;
 use civic_panel::service::selection::{self, DrawnNumber, Method, SelectionJob, SelectionRequest};
 use civic_panel::service::{

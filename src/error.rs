@@ -223,6 +223,13 @@ impl From<DbErr> for AppError {
     }
 }
 
+impl From<crate::domain::reports::disclosure::DisclosureError> for AppError {
+    fn from(err: crate::domain::reports::disclosure::DisclosureError) -> Self {
+        // Tables that do not fit together are our fault, never the caller's.
+        Self::Internal(err.into())
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         // Through the ORM's error type, so a unique violation still reads as a conflict.

@@ -41,6 +41,7 @@ pub struct QueryRoot(
     recruitment::RecruitmentQuery,
     recruitment::registration::RegistrationQuery,
     panels::PanelQuery,
+    selection::SelectionQuery,
     consultations::ConsultationQuery,
     reports::ReportQuery,
     consultations::responses::ResponseQuery,
@@ -57,6 +58,7 @@ pub struct MutationRoot(
     recruitment::RecruitmentMutation,
     recruitment::registration::RegistrationMutation,
     panels::PanelMutation,
+    selection::SelectionMutation,
     consultations::ConsultationMutation,
 );
 

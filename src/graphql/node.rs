@@ -10,7 +10,7 @@ use crate::graphql::consultations::ConsultationNode;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id::{self, GlobalId};
-use crate::graphql::jobs::JobNode;
+use crate::graphql::jobs::node::JobNode;
 use crate::graphql::panels::PanelNode;
 use crate::graphql::recruitment::RoundNode;
 use crate::graphql::selection::SelectionRunNode;

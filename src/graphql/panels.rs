@@ -1,25 +1,22 @@
 //! Panels in the API: panels and their quotas, residents' attributes and guardians'
-//! consent, fair selection with its lottery and public draw, and memberships.
+//! consent, and memberships. Selection, which fills a panel, is `graphql::selection`.
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::domain::ids::{MembershipId, PanelId, ResidentId, SelectionRunId};
+use crate::domain::ids::{MembershipId, PanelId, ResidentId};
 use crate::domain::panels::panel::{MembershipStatus, Panel};
 use crate::domain::selection::Feature;
 use crate::graphql::accounts::AccountNode;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id;
-use crate::graphql::jobs::JobNode;
 use crate::graphql::loaders;
 use crate::graphql::pagination::{Page, connection_complexity};
-use crate::graphql::selection::{
-    SelectionDrawInput, SelectionRunNode, SelectionStartInput, SelectionStartPayload,
-};
+use crate::graphql::selection::node::SelectionRunNode;
 use crate::service::panels::{self, Membership, MembershipEvent, PanelRequest};
-use crate::service::selection::{self, DrawnNumber, SelectionRequest};
+use crate::service::selection;
 
 /// A membership's status.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -339,20 +336,6 @@ impl PanelQuery {
             panels::find(state, &context::caller(ctx), panel).await?,
         ))
     }
-
-    /// One selection run (OFFICER).
-    #[graphql(guard = "RoleGuard::OFFICER")]
-    async fn selection_run(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The run's ID.")] id: ID,
-    ) -> async_graphql::Result<SelectionRunNode> {
-        let run = id::decode::<SelectionRunId>(&id, "id")?;
-        let state = context::state(ctx)?;
-        Ok(SelectionRunNode(
-            selection::find(state, &context::caller(ctx), run).await?,
-        ))
-    }
 }
 
 /// A new panel.
@@ -596,65 +579,6 @@ impl PanelMutation {
             resident_id: id::encode(consent.resident_id),
             recorded_at: consent.recorded_at,
         })
-    }
-
-    /// Starts a selection for a panel (OFFICER). The pool and quotas are checked at once
-    /// (conflicting quotas, values the quotas do not list, a pool too small); the
-    /// probabilities and the lottery are computed by a job. One selection per panel at a
-    /// time.
-    #[graphql(guard = "RoleGuard::OFFICER")]
-    async fn selection_start(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The panel and the method.")] input: SelectionStartInput,
-    ) -> async_graphql::Result<SelectionStartPayload> {
-        let panel = id::decode::<PanelId>(&input.panel_id, "input.panelId")?;
-        let state = context::state(ctx)?;
-        let (run, job) = selection::start(
-            state,
-            &context::caller(ctx),
-            SelectionRequest {
-                panel,
-                method: input.method.into(),
-                seed: input.seed,
-                tickets: i64::from(input.tickets),
-                greedy_runs: i64::from(input.greedy_runs),
-                time_limit_seconds: i64::from(input.time_limit_seconds),
-                top_up: input.top_up,
-            },
-        )
-        .await?;
-        Ok(SelectionStartPayload {
-            run: SelectionRunNode(run),
-            job: JobNode(job),
-        })
-    }
-
-    /// Records the public draw of a computed selection (OFFICER): the ticket the number
-    /// names becomes the panel, its residents SELECTED. Once per run.
-    #[graphql(guard = "RoleGuard::OFFICER")]
-    async fn selection_draw(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The run and the number, or public randomness.")]
-        input: SelectionDrawInput,
-    ) -> async_graphql::Result<SelectionRunNode> {
-        let run = id::decode::<SelectionRunId>(&input.run_id, "input.runId")?;
-        let number = match (input.number, input.random_sources) {
-            (Some(n), None) => DrawnNumber::Entered(i64::from(n)),
-            (None, Some(sources)) => DrawnNumber::Rfc3797(sources),
-            _ => {
-                return Err(crate::error::AppError::bad_input(
-                    "input.number",
-                    "Give either the number drawn or the sources of public randomness.",
-                )
-                .into());
-            }
-        };
-        let state = context::state(ctx)?;
-        Ok(SelectionRunNode(
-            selection::draw(state, &context::caller(ctx), run, number).await?,
-        ))
     }
 
     /// Moves a membership along its lifecycle (OFFICER): SELECTED → ACTIVE, ACTIVE ⇄

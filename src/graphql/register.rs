@@ -7,7 +7,8 @@ use crate::domain::register::benchmark_csv::DimensionShares;
 use crate::error::AppError;
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
-use crate::graphql::jobs::{JobNode, JobPayload, download_path};
+use crate::graphql::id::download_path;
+use crate::graphql::jobs::node::{JobNode, JobPayload};
 use crate::service::register::addresses::{self, ImportSummary};
 use crate::service::register::benchmarks;
 

@@ -1560,7 +1560,8 @@ async fn scrutiny_reads_a_selection_report_whose_small_groups_no_attack_recovers
             .await
             .unwrap();
     let (model, suppressed) =
-        civic_panel::service::reports::disclosure::joint(&populations, &tables, &hidden).unwrap();
+        civic_panel::domain::reports::disclosure::tables::joint(&populations, &tables, &hidden)
+            .unwrap();
     assert!(!suppressed.is_empty());
     for range in civic_panel::domain::reports::disclosure::attack_plain(&model, &suppressed)
         .unwrap()

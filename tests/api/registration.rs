@@ -614,7 +614,8 @@ async fn scrutiny_reads_a_rounds_status_and_pool_composition_with_small_counts_h
             .await
             .unwrap();
     let (model, suppressed) =
-        civic_panel::service::reports::disclosure::joint(&populations, &tables, &hidden).unwrap();
+        civic_panel::domain::reports::disclosure::tables::joint(&populations, &tables, &hidden)
+            .unwrap();
     let ranges =
         civic_panel::domain::reports::disclosure::attack_plain(&model, &suppressed).unwrap();
     for (item, range) in ranges.iter().enumerate() {

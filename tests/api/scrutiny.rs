@@ -8,8 +8,8 @@ use civic_panel::db::entities::{answer, invitation, resident, response};
 use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::ConsultationId;
 use civic_panel::domain::reports::disclosure;
+use civic_panel::domain::reports::disclosure::tables::joint;
 use civic_panel::graphql::id;
-use civic_panel::service::reports::disclosure::joint;
 use civic_panel::service::reports::{self, ReportOptions};
 
 use crate::helpers::TestApp;

@@ -19,7 +19,7 @@ use crate::graphql::consultations::consultation_changes::ConsultationChangesInpu
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id;
-use crate::graphql::jobs::{JobNode, JobPayload};
+use crate::graphql::jobs::node::{JobNode, JobPayload};
 use crate::graphql::pagination::{Page, connection_complexity};
 use crate::graphql::panels::PanelNode;
 use crate::service::consultations::answering::{self, Access, Invitation, Invited, Submitted};

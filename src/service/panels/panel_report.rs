@@ -11,7 +11,7 @@
 //! - *lapsed*: completed an earlier one, but neither of their two latest.
 //!
 //! One grouped query per dimension (the classification is worked out in SQL). For
-//! SCRUTINY, the tables are protected together by `service::reports::disclosure`; the series by
+//! SCRUTINY, the tables are protected together by `domain::reports::disclosure::tables`; the series by
 //! consultation is taken from each consultation's own report, so a count hidden there is
 //! hidden here too.
 
@@ -21,11 +21,13 @@ use crate::db::entities::{consultation, selection_run};
 use crate::db::sql::{count_of, query};
 use crate::domain::accounts::role::Role;
 use crate::domain::ids::{ConsultationId, PanelId, SelectionRunId};
+use crate::domain::reports::disclosure::tables::{
+    CountTable, Hidden, Population, Protection, Tables,
+};
 use crate::domain::uk_time::uk_date;
 use crate::error::AppResult;
 use crate::service::accounts::auth::Caller;
 use crate::service::panels;
-use crate::service::reports::disclosure::{CountTable, Hidden, Population, Protection, Tables};
 use crate::service::reports::publications::{self, Kind};
 use crate::service::reports::{
     self, COMPLETED, Counted, INVITED, PopulationShares, ReportDimension, ReportOptions, Shown,
@@ -202,7 +204,7 @@ async fn split_members(
 }
 
 /// Members split by every dimension, with the population; and SCRUTINY's tables,
-/// canonical (see `service::reports::disclosure::Tables`).
+/// canonical (see `domain::reports::disclosure::tables::Tables`).
 async fn gather(
     state: &AppState,
     panel: PanelId,

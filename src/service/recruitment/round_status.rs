@@ -16,11 +16,11 @@ use crate::domain::recruitment::round::Round;
 use crate::domain::register::demographics::{
     AgeBand, Category, Dimension, Disability, EthnicGroup, Sex, age_on,
 };
+use crate::domain::reports::disclosure::tables::{CountTable, Hidden, Population, Tables};
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts::auth::Caller;
 use crate::service::recruitment;
-use crate::service::reports::disclosure::{CountTable, Hidden, Population, Tables};
 use crate::service::reports::publications::{self, Kind};
 use crate::state::AppState;
 
@@ -389,7 +389,7 @@ fn tables_of(status: &RoundStatus, profiles: &[Profile]) -> Option<Tables> {
 }
 
 /// Hides from SCRUTINY what a round's status and pool make-up would give away about a
-/// few people, protecting them together (`service::reports::disclosure`, over [`tables_of`], the
+/// few people, protecting them together (`domain::reports::disclosure::tables`, over [`tables_of`], the
 /// protection stored as the round's publication). Marks `status` and returns the hidden
 /// make-up counts by (dimension, category). Counts that do not nest hide everything.
 async fn protect(

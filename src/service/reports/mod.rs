@@ -5,7 +5,7 @@
 //! Counts are aggregated in the database (every split of a side counted at once, see
 //! `db::counts`; one grouped query for each other table); the statistics are
 //! the pure functions of `domain::reports::statistics`. Every count SCRUTINY receives passes
-//! through `service::reports::disclosure` (and anything worked out from a hidden count is hidden
+//! through `domain::reports::disclosure::tables` (and anything worked out from a hidden count is hidden
 //! with it); OFFICER and ADMIN see everything.
 //!
 //! How the people are classified:
@@ -17,7 +17,7 @@
 //! - for weighting and answers, every response by the profile it was stored with.
 
 pub mod age_bands;
-pub mod disclosure;
+
 pub mod publications;
 pub mod report_csv;
 pub mod report_html;
@@ -41,13 +41,15 @@ use crate::domain::ids::ConsultationId;
 use crate::domain::recruitment::composition::{age_bands_from, share_aged};
 use crate::domain::register::demographics::{AgeBand, Category, Dimension};
 use crate::domain::reports::age_range::{AgeAnswer, AgeRange, AgeScheme};
+use crate::domain::reports::disclosure::tables::{
+    self as disclosure, CountTable, Population, Protection, Tables, Ticks,
+};
 use crate::domain::reports::statistics::{self, Cell, ChiSquare, Margin, RakeOptions};
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts::auth::Caller;
 use crate::service::consultations;
 use crate::state::AppState;
-use disclosure::{CountTable, Population, Protection, Tables, Ticks};
 use publications::Kind;
 
 mod young;
@@ -100,7 +102,7 @@ struct Gathered {
 }
 
 impl Gathered {
-    /// SCRUTINY's tables, canonical (see `service::reports::disclosure::Tables`): the people's
+    /// SCRUTINY's tables, canonical (see `domain::reports::disclosure::tables::Tables`): the people's
     /// splits and channel, each question's tables, then the two delivery flags. Young
     /// people are sums of age bands for SCRUTINY (see [`young_by_bands`]), not a table.
     fn protected_tables(&self) -> Tables {

@@ -2,7 +2,7 @@
 //! of the report's counts, stored, and served to every request.
 //!
 //! A report's protection depends only on its canonical tables (see
-//! `service::reports::disclosure::Tables`): their SHA-256 digest, with the threshold and the
+//! `domain::reports::disclosure::tables::Tables`): their SHA-256 digest, with the threshold and the
 //! algorithm's version, keys a row of `publications` for the report's kind and subject.
 //! A request gathers the counts (as OFFICER's does), and finds the protection
 //! - in this process's memory of recent protections, or
@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex};
 
 use sea_orm::{ConnectionTrait, Statement, Value};
 
+use crate::domain::reports::disclosure::tables::{ALGORITHM, Protection, Tables, protect_named};
 use crate::error::{AppError, AppResult};
-use crate::service::reports::disclosure::{ALGORITHM, Protection, Tables, protect_named};
 use crate::state::AppState;
 
 /// What a publication is a protected copy of.

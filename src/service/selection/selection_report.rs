@@ -4,7 +4,7 @@
 //! everyone's probability as CSV (OFFICER).
 //!
 //! [`published`] is the report as a reader may see it: in full for OFFICER; for
-//! SCRUTINY through `service::reports::disclosure`, with
+//! SCRUTINY through `domain::reports::disclosure::tables`, with
 //! - the sitting and pool counts protected as tables of one population (everyone counted
 //!   in a run is in exactly one value of each feature, so the features' tables share
 //!   their totals), and the pool size with them;
@@ -22,13 +22,13 @@ use crate::db::entities::{membership, resident, resident_attribute, selection_pr
 use crate::domain::accounts::role::Role;
 use crate::domain::ids::{ResidentId, SelectionRunId};
 use crate::domain::panels::panel::Profile;
+use crate::domain::reports::disclosure::tables::{CountTable, Hidden, Population, Tables};
 use crate::domain::selection;
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts::auth::Caller;
 use crate::service::panels::{self, OFFICERS, selection_error};
 use crate::service::reports::READERS;
-use crate::service::reports::disclosure::{CountTable, Hidden, Population, Tables};
 use crate::service::reports::publications::{self, Kind};
 use crate::service::selection::{Run, ValueReport, find};
 use crate::state::AppState;

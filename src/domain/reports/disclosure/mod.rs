@@ -15,6 +15,7 @@
 
 mod presolve;
 mod suppress;
+pub mod tables;
 
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
 
@@ -34,7 +35,7 @@ pub struct Report {
     /// classifying the same people, each by its own base cells, have the same total
     /// within each part; the options ticked on a multiple-choice question are at least
     /// as many as those who answered it, and at most its maximum times them (see
-    /// `service::reports::disclosure`).
+    /// `domain::reports::disclosure::tables`).
     pub links: Vec<Link>,
 }
 

@@ -1,5 +1,6 @@
 use super::*;
 use crate::domain::reports::disclosure;
+use crate::domain::reports::disclosure::tests::Numbers;
 
 fn stages() -> Population {
     // Parts: furthest stage reached, 0 = invited only, 1 = sent, 2 = completed.
@@ -347,18 +348,6 @@ fn multiple_choice_questions_of_every_shape_are_protected() {
     assert!(given_away > 0);
 }
 
-/// A seeded stream of numbers (a linear congruential generator).
-struct Numbers(u64);
-
-impl Numbers {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-}
 
 /// A consultation's people as reports count them: parts 0 to 5 are an invitation's
 /// furthest stage (invited only, sent, opened, clicked, started, completed), part 6 an

@@ -1,5 +1,5 @@
-//! Disclosure control for everything SCRUTINY reads: the one place where small counts are
-//! hidden, for GraphQL and for exports alike.
+//! Disclosure control of whole reports of count tables, for everything SCRUTINY reads: the
+//! one place where small counts are hidden, for GraphQL and for exports alike.
 //!
 //! A report is a set of count tables. Each table classifies one *population* (the
 //! invitations of a consultation, its respondents, a round's letters) by one dimension:
@@ -24,8 +24,11 @@ mod named;
 
 use std::collections::HashSet;
 
-use crate::domain::reports::disclosure::{self, Costs, Report, Tier};
-use crate::error::{AppError, AppResult};
+use super::{Costs, DisclosureError, Report, Tier};
+use crate::domain::reports::disclosure;
+
+/// What a protection fails with: tables that do not fit together.
+type Result<T> = std::result::Result<T, DisclosureError>;
 
 use joint::Layout;
 pub use named::{ALGORITHM, Protection, Tables, protect_named};
@@ -151,11 +154,10 @@ pub fn protect(
     populations: &[Population],
     tables: &[CountTable],
     threshold: u64,
-) -> AppResult<Vec<Hidden>> {
+) -> Result<Vec<Hidden>> {
     let model = joint::model(populations, tables)?;
     let costs = Costs::tiered(&model.report, &model.tiers, model.blocks.clone());
-    let suppressed = disclosure::protect(&model.report, &costs, threshold)
-        .map_err(|err| AppError::internal(anyhow::anyhow!(err)))?;
+    let suppressed = disclosure::protect(&model.report, &costs, threshold)?;
     Ok(tables
         .iter()
         .zip(&model.first_item)
@@ -175,7 +177,7 @@ pub fn joint(
     populations: &[Population],
     tables: &[CountTable],
     hidden: &[Hidden],
-) -> AppResult<(Report, Vec<bool>)> {
+) -> Result<(Report, Vec<bool>)> {
     let model = joint::model(populations, tables)?;
     let mut suppressed = Vec::with_capacity(model.report.items.len());
     for (table, hidden) in tables.iter().zip(hidden) {
@@ -184,9 +186,9 @@ pub fn joint(
             || hidden.groups.len() != layout.groups
             || hidden.totals.len() != layout.columns
         {
-            return Err(AppError::internal(anyhow::anyhow!(
-                "hidden marks do not fit their table"
-            )));
+            return Err(DisclosureError(
+                "hidden marks do not fit their table".to_owned(),
+            ));
         }
         suppressed.extend(hidden.cells.iter().flatten().copied());
         suppressed.extend(hidden.groups.iter().flatten().copied());
@@ -218,7 +220,7 @@ pub fn loss(
     tables: &[CountTable],
     hidden: &[Hidden],
     threshold: u64,
-) -> AppResult<Loss> {
+) -> Result<Loss> {
     let model = joint::model(populations, tables)?;
     let (report, suppressed) = joint(populations, tables, hidden)?;
     let mut seen: HashSet<Vec<usize>> = HashSet::new();

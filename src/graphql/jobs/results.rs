@@ -1,21 +1,20 @@
-//! Background jobs in the API: what a long request hands back, polled until it is done.
+//! The `Job` type's fields, and what each kind of job produced (`JobResult`): a drawn
+//! round, a letter bundle, an import's summary, a computed selection, a consultation's
+//! invitations, letters or reminders.
 
-use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Union};
+use async_graphql::{Context, ID, Object, SimpleObject, Union};
 use chrono::{DateTime, Utc};
 
-use crate::domain::ids::{FileId, JobId};
-use crate::domain::job::{Job, JobKind, JobStatus};
+use super::node::{JobKindValue, JobNode, JobProgress, JobStatusValue};
+use crate::domain::job::{Job, JobKind};
 use crate::error::AppError;
 use crate::graphql::accounts::AccountNode;
 use crate::graphql::context;
-use crate::graphql::guard::RoleGuard;
-use crate::graphql::id;
+use crate::graphql::id::{self, download_path};
 use crate::graphql::loaders;
-use crate::graphql::pagination::{Page, connection_complexity};
 use crate::graphql::recruitment::RoundNode;
 use crate::graphql::register::AddressRegisterImportResult;
-use crate::graphql::selection::SelectionRunNode;
+use crate::graphql::selection::node::SelectionRunNode;
 use crate::service::consultations::invitations::{InviteResult, LettersResult, RemindResult};
 use crate::service::panels::sub_sample::SampleDrawn;
 use crate::service::recruitment::DrawResult;
@@ -23,109 +22,6 @@ use crate::service::recruitment::letters::ExportResult;
 use crate::service::register::addresses::ImportSummary;
 use crate::service::selection::{self, SelectionDone};
 use crate::service::{downloads, jobs};
-
-/// What a job does.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "JobKind")]
-pub enum JobKindValue {
-    /// Draw a recruitment round's addresses (`recruitmentRoundCreate`).
-    RecruitmentDraw,
-    /// Mint codes and build the printer's bundle (`letterBundleCreate`).
-    LetterExport,
-    /// Import an uploaded address register (`addressRegisterImport`).
-    AddressImport,
-    /// Send a resident a one-time login link (`loginLinkRequest`).
-    LoginLinkRequest,
-    /// Compute a panel selection's probabilities and lottery (`selectionStart`).
-    PanelSelection,
-    /// Invite a panel to a consultation (`consultationInvite`).
-    ConsultationInvite,
-    /// Print a consultation's post invitations (`consultationLettersExport`).
-    ConsultationLetters,
-    /// Remind a consultation's members who have not completed (`consultationRemind`).
-    ConsultationRemind,
-}
-
-impl From<JobKind> for JobKindValue {
-    fn from(kind: JobKind) -> Self {
-        match kind {
-            JobKind::RecruitmentDraw => Self::RecruitmentDraw,
-            JobKind::LetterExport => Self::LetterExport,
-            JobKind::AddressImport => Self::AddressImport,
-            JobKind::LoginLinkRequest => Self::LoginLinkRequest,
-            JobKind::PanelSelection => Self::PanelSelection,
-            JobKind::ConsultationInvite => Self::ConsultationInvite,
-            JobKind::ConsultationLetters => Self::ConsultationLetters,
-            JobKind::ConsultationRemind => Self::ConsultationRemind,
-        }
-    }
-}
-
-impl From<JobKindValue> for JobKind {
-    fn from(kind: JobKindValue) -> Self {
-        match kind {
-            JobKindValue::RecruitmentDraw => Self::RecruitmentDraw,
-            JobKindValue::LetterExport => Self::LetterExport,
-            JobKindValue::AddressImport => Self::AddressImport,
-            JobKindValue::LoginLinkRequest => Self::LoginLinkRequest,
-            JobKindValue::PanelSelection => Self::PanelSelection,
-            JobKindValue::ConsultationInvite => Self::ConsultationInvite,
-            JobKindValue::ConsultationLetters => Self::ConsultationLetters,
-            JobKindValue::ConsultationRemind => Self::ConsultationRemind,
-        }
-    }
-}
-
-/// Where a job is.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "JobStatus")]
-pub enum JobStatusValue {
-    /// Waiting for a worker, or for its next attempt after a failure (see `runAfter`).
-    Queued,
-    /// A worker is on it.
-    Running,
-    /// Done: see `result`.
-    Succeeded,
-    /// Given up: see `error`.
-    Failed,
-    /// Stopped at someone's request.
-    Cancelled,
-}
-
-impl From<JobStatus> for JobStatusValue {
-    fn from(status: JobStatus) -> Self {
-        match status {
-            JobStatus::Queued => Self::Queued,
-            JobStatus::Running => Self::Running,
-            JobStatus::Succeeded => Self::Succeeded,
-            JobStatus::Failed => Self::Failed,
-            JobStatus::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
-impl From<JobStatusValue> for JobStatus {
-    fn from(status: JobStatusValue) -> Self {
-        match status {
-            JobStatusValue::Queued => Self::Queued,
-            JobStatusValue::Running => Self::Running,
-            JobStatusValue::Succeeded => Self::Succeeded,
-            JobStatusValue::Failed => Self::Failed,
-            JobStatusValue::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
-/// How far a job has got.
-#[derive(SimpleObject)]
-pub struct JobProgress {
-    /// Units of work done (letters, bytes of a file, steps), as last reported.
-    pub done: u64,
-    /// Units in all, once known.
-    pub total: Option<u64>,
-    /// `done / total` from 0 to 1, once the total is known (1 when it succeeded).
-    pub fraction: Option<f64>,
-}
 
 /// A recruitment round the job drew.
 #[derive(SimpleObject)]
@@ -245,10 +141,6 @@ pub struct SelectionComputed {
 
 /// Background work: a draw, an export, an import. Poll it (`node(id:)` or `job(id:)`) until
 /// its status is SUCCEEDED, FAILED or CANCELLED.
-pub struct JobNode(pub Job);
-
-/// Background work: a draw, an export, an import. Poll it (`node(id:)` or `job(id:)`) until
-/// its status is SUCCEEDED, FAILED or CANCELLED.
 #[Object(name = "Job")]
 impl JobNode {
     /// Opaque identifier.
@@ -314,11 +206,6 @@ impl JobNode {
     async fn result(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<JobResult>> {
         result(ctx, &self.0).await
     }
-}
-
-/// The path a stored file is downloaded from, relative to the server's address.
-pub fn download_path(file: FileId) -> String {
-    format!("/exports/files/{}", id::encode(file).0)
 }
 
 async fn result(ctx: &Context<'_>, job: &Job) -> async_graphql::Result<Option<JobResult>> {
@@ -404,97 +291,4 @@ async fn result(ctx: &Context<'_>, job: &Job) -> async_graphql::Result<Option<Jo
             None => None,
         },
     })
-}
-
-/// Job queries.
-#[derive(Default)]
-pub struct JobQuery;
-
-#[Object]
-impl JobQuery {
-    /// One job (staff).
-    #[graphql(guard = "RoleGuard::OFFICER")]
-    async fn job(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The job's ID.")] id: ID,
-    ) -> async_graphql::Result<JobNode> {
-        let job_id = id::decode::<JobId>(&id, "id")?;
-        let state = context::state(ctx)?;
-        Ok(JobNode(
-            jobs::find(state, &context::caller(ctx), job_id).await?,
-        ))
-    }
-
-    /// Jobs, newest first (staff).
-    #[graphql(
-        guard = "RoleGuard::OFFICER",
-        complexity = "connection_complexity(first, child_complexity)"
-    )]
-    async fn jobs(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Cursor of the last job of the previous page.")] after: Option<String>,
-        #[graphql(desc = "Only jobs in this state.")] status: Option<JobStatusValue>,
-        #[graphql(desc = "Only jobs of this kind.")] kind: Option<JobKindValue>,
-    ) -> async_graphql::Result<Connection<String, JobNode>> {
-        let page = Page::<JobId>::parse(first, after.as_deref())?;
-        let state = context::state(ctx)?;
-        let filter = jobs::Filter {
-            status: status.map(Into::into),
-            kind: kind.map(Into::into),
-        };
-        let rows = jobs::list(
-            state,
-            &context::caller(ctx),
-            &filter,
-            page.after,
-            page.first,
-        )
-        .await?;
-        Ok(page.connection(rows, |job| job.id, JobNode))
-    }
-}
-
-/// A job to stop.
-#[derive(InputObject)]
-pub struct JobCancelInput {
-    /// The job's ID.
-    pub id: ID,
-}
-
-/// The job, as it is now.
-#[derive(SimpleObject)]
-pub struct JobCancelPayload {
-    /// CANCELLED if it had not started; still RUNNING with `cancelRequested` if it had
-    /// (it stops at its next check).
-    pub job: JobNode,
-}
-
-/// Job mutations.
-#[derive(Default)]
-pub struct JobMutation;
-
-#[Object]
-impl JobMutation {
-    /// Asks a job to stop (staff). A finished job is `CONFLICT`.
-    #[graphql(guard = "RoleGuard::OFFICER")]
-    async fn job_cancel(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Which job.")] input: JobCancelInput,
-    ) -> async_graphql::Result<JobCancelPayload> {
-        let job_id = id::decode::<JobId>(&input.id, "input.id")?;
-        let state = context::state(ctx)?;
-        let job = jobs::cancel(state, &context::caller(ctx), job_id).await?;
-        Ok(JobCancelPayload { job: JobNode(job) })
-    }
-}
-
-/// The job a long mutation queued.
-#[derive(SimpleObject)]
-pub struct JobPayload {
-    /// Poll it until it finishes; its `result` holds what it produced.
-    pub job: JobNode,
 }

@@ -11,8 +11,8 @@
 
 use std::collections::HashMap;
 
+use super::{DisclosureError, Result};
 use crate::domain::reports::disclosure::{Link, Report, Tier};
-use crate::error::{AppError, AppResult};
 
 use super::{CountTable, Hidden, Population};
 
@@ -82,11 +82,11 @@ pub(super) struct Model {
     pub(super) first_item: Vec<usize>,
 }
 
-fn base_cells(table: &CountTable, population: &Population) -> AppResult<Vec<u64>> {
+fn base_cells(table: &CountTable, population: &Population) -> Result<Vec<u64>> {
     let mut cells = Vec::with_capacity(table.counts.len() * population.parts);
     for row in &table.counts {
         if row.len() != population.parts {
-            return Err(AppError::internal(anyhow::anyhow!(
+            return Err(DisclosureError(format!(
                 "a {} table row has {} parts, not {}",
                 population.name,
                 row.len(),
@@ -132,7 +132,7 @@ impl Shared {
 }
 
 /// Builds the model of `tables` over `populations`.
-pub(super) fn model(populations: &[Population], tables: &[CountTable]) -> AppResult<Model> {
+pub(super) fn model(populations: &[Population], tables: &[CountTable]) -> Result<Model> {
     let mut report = Report {
         cells: Vec::new(),
         items: Vec::new(),

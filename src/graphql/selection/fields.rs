@@ -1,82 +1,17 @@
-//! Fair selection in the API: a selection run with its probabilities, lottery, public draw
-//! and report, and the inputs that start and draw one. The operations themselves sit with
-//! the panel's (`graphql::panels`), the panel being what a selection fills.
+//! The `SelectionRun` type's fields: the pool, everyone's probability, the lottery, its
+//! public draw and the transparency report.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
+use super::node::{MethodValue, SelectionRunNode, SelectionValueReport};
 use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
-use crate::graphql::id;
-use crate::graphql::jobs::{JobNode, download_path};
+use crate::graphql::id::{self, download_path};
+use crate::graphql::jobs::node::JobNode;
 use crate::graphql::panels::PanelNode;
 use crate::service::panels;
-use crate::service::selection::selection_report;
-use crate::service::selection::{self, Method, Run, ValueReport};
-
-/// How a selection chooses.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
-#[graphql(name = "SelectionMethod", remote = "crate::service::selection::Method")]
-pub enum MethodValue {
-    /// Leximin (Flanigan et al., 2021): the lowest selection probability as high as the
-    /// quotas allow, then the second lowest, and so on.
-    #[default]
-    Leximin,
-    /// Maximin: the lowest selection probability as high as the quotas allow.
-    Maximin,
-    /// The legacy greedy method, for comparison: fills the most urgent quota one random
-    /// person at a time; its probabilities are estimated by repeating it.
-    Greedy,
-}
-
-/// One category value of a selection's transparency report.
-#[derive(SimpleObject)]
-pub struct SelectionValueReport {
-    /// The feature.
-    pub feature: String,
-    /// The value.
-    pub value: String,
-    /// The quota's minimum for this selection (after sitting members, in a top-up).
-    pub min: u32,
-    /// The quota's maximum for this selection.
-    pub max: u32,
-    /// Sitting members with it (a top-up).
-    pub sitting: u32,
-    /// Registrants in the pool with it.
-    pub pool: u32,
-    /// Selected by the draw (null until drawn).
-    pub selected: Option<u32>,
-    /// The value's share of the population (census benchmarks of the panel's area; the
-    /// register's addresses for wards and deprivation); null where there is none.
-    pub population_share: Option<f64>,
-    /// Lowest selection probability among them.
-    pub probability_min: f64,
-    /// Median.
-    pub probability_median: f64,
-    /// Highest.
-    pub probability_max: f64,
-}
-
-impl From<ValueReport> for SelectionValueReport {
-    fn from(v: ValueReport) -> Self {
-        Self {
-            feature: v.feature,
-            value: v.value,
-            min: v.min,
-            max: v.max,
-            sitting: v.sitting,
-            pool: v.pool,
-            selected: v.selected,
-            population_share: v.population_share,
-            probability_min: v.probability_min,
-            probability_median: v.probability_median,
-            probability_max: v.probability_max,
-        }
-    }
-}
-
-/// A selection: the pool, everyone's probability, the lottery and its public draw.
-pub struct SelectionRunNode(pub Run);
+use crate::service::selection::{self, Method, selection_report};
 
 /// A selection: the pool, everyone's probability, the lottery and its public draw.
 #[Object(name = "SelectionRun")]
@@ -269,51 +204,4 @@ impl SelectionRunNode {
         let state = context::state(ctx)?;
         Ok(selection_report::probabilities_csv(state, &context::caller(ctx), self.0.id).await?)
     }
-}
-
-/// A selection to start.
-#[derive(InputObject)]
-pub struct SelectionStartInput {
-    /// The panel.
-    pub panel_id: ID,
-    /// The method.
-    #[graphql(default)]
-    pub method: MethodValue,
-    /// Seed (decimal below 2^64) for the lottery's rotation of members and the greedy
-    /// runs; random and stored when absent.
-    pub seed: Option<String>,
-    /// Tickets in the transparent lottery (M).
-    #[graphql(default = 1000)]
-    pub tickets: i32,
-    /// Greedy runs for the greedy method's estimated probabilities.
-    #[graphql(default = 10000)]
-    pub greedy_runs: i32,
-    /// Longest the solver may take, in seconds (1 to 3,600).
-    #[graphql(default = 300)]
-    pub time_limit_seconds: i32,
-    /// Keep sitting members, count them against the quotas, and fill the seats left
-    /// from registrants never on the panel.
-    #[graphql(default = false)]
-    pub top_up: bool,
-}
-
-/// A started selection.
-#[derive(SimpleObject)]
-pub struct SelectionStartPayload {
-    /// The run.
-    pub run: SelectionRunNode,
-    /// Its job.
-    pub job: JobNode,
-}
-
-/// The public draw of a computed selection: a number, or public randomness.
-#[derive(InputObject)]
-pub struct SelectionDrawInput {
-    /// The run.
-    pub run_id: ID,
-    /// The number drawn in public, 1 to the lottery's tickets.
-    pub number: Option<i32>,
-    /// Or: sources of public randomness, one per entry (e.g. the numbers of a named
-    /// national lottery draw, "3 17 22 31 40 49"), turned into the number by RFC 3797.
-    pub random_sources: Option<Vec<String>>,
 }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::joint::Layout;
 use super::{CountTable, Hidden, Loss, Population};
-use crate::error::{AppError, AppResult};
+use super::{DisclosureError, Result};
 
 /// The version of the protection algorithm, part of every stored protection's key: a
 /// change that could hide differently gets a new number, and so a fresh protection.
@@ -39,8 +39,9 @@ impl Tables {
 
     /// The SHA-256 (hex) of everything a protection of these tables depends on: the
     /// tables, the threshold and [`ALGORITHM`].
-    pub fn digest(&self, threshold: u64) -> AppResult<String> {
-        let text = serde_json::to_vec(&(ALGORITHM, threshold, self)).map_err(AppError::internal)?;
+    pub fn digest(&self, threshold: u64) -> Result<String> {
+        let text = serde_json::to_vec(&(ALGORITHM, threshold, self))
+            .map_err(|err| DisclosureError(err.to_string()))?;
         Ok(hex::encode(Sha256::digest(&text)))
     }
 }
@@ -201,7 +202,7 @@ impl Protection {
 }
 
 /// Protects `tables` (see [`super::protect`]) and measures the loss.
-pub fn protect_named(tables: &Tables, threshold: u64) -> AppResult<Protection> {
+pub fn protect_named(tables: &Tables, threshold: u64) -> Result<Protection> {
     let hidden = super::protect(&tables.populations, &tables.tables, threshold)?;
     let loss = super::loss(&tables.populations, &tables.tables, &hidden, threshold)?;
     Ok(Protection::of(tables, &hidden, loss))
