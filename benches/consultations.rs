@@ -32,19 +32,19 @@ use tokio::net::{TcpListener, TcpStream};
 
 use civic_panel::config::{Config, DatabaseConfig};
 use civic_panel::db::entities::{letter, membership, resident, response, tracking_event};
+use civic_panel::db::group_commit::{BatchStats, DURATION_BUCKETS_MS};
 use civic_panel::domain::consultations::consultation::Step;
 use civic_panel::domain::consultations::questionnaire::QuestionKind;
 use civic_panel::jobs::mail::{MailTransportKind, Mailer, SmtpTls};
 use civic_panel::jobs::worker::Worker;
 use civic_panel::service::accounts::auth::Caller;
-use civic_panel::service::clock::Clock;
 use civic_panel::service::consultations::invitations::{self, InviteRequest};
 use civic_panel::service::consultations::{self, ConsultationRequest, QuestionRequest};
-use civic_panel::service::group_commit::{BatchStats, DURATION_BUCKETS_MS};
 use civic_panel::service::panels::{self, PanelRequest};
-use civic_panel::service::progress::Progress;
 use civic_panel::service::recruitment::{self, RoundRequest};
 use civic_panel::service::{demo, register::addresses};
+use civic_panel::state::clock::Clock;
+use civic_panel::state::progress::Progress;
 use civic_panel::{AppState, db, http};
 
 /// A minimal SMTP server that accepts every message and keeps it.

@@ -29,11 +29,11 @@ use civic_panel::domain::register::demo_register::read_postcode_frame;
 use civic_panel::jobs::mail::Mailer;
 use civic_panel::jobs::worker::Worker;
 use civic_panel::service::accounts::auth::Caller;
-use civic_panel::service::clock::Clock;
-use civic_panel::service::progress::Progress;
 use civic_panel::service::recruitment::{self, RoundRequest};
 use civic_panel::service::register::addresses::{self, ImportOptions};
 use civic_panel::service::{demo, jobs, recruitment::letters};
+use civic_panel::state::clock::Clock;
+use civic_panel::state::progress::Progress;
 use civic_panel::{AppState, db};
 
 const ROWS: usize = 1_000_000;

@@ -31,11 +31,11 @@ use civic_panel::domain::consultations::questionnaire::QuestionKind;
 use civic_panel::domain::ids::ConsultationId;
 use civic_panel::domain::ids::{AccountId, SessionId};
 use civic_panel::service::accounts::auth::{AuthSession, Caller};
-use civic_panel::service::clock::Clock;
 use civic_panel::service::consultations::{self, ConsultationRequest, QuestionRequest};
-use civic_panel::service::reports::publications::Publications;
 use civic_panel::service::reports::{self, ReportOptions};
 use civic_panel::service::{reports::report_csv, reports::report_html};
+use civic_panel::state::caches::Publications;
+use civic_panel::state::clock::Clock;
 use civic_panel::{AppState, db};
 
 const AREA: &str = "E07000083";

@@ -33,18 +33,18 @@ use civic_panel::domain::ids::{
 };
 use civic_panel::domain::reports::disclosure::tables::{self as disclosure, Loss};
 use civic_panel::service::accounts::auth::{AuthSession, Caller};
-use civic_panel::service::clock::Clock;
 use civic_panel::service::consultations::invitations::{self, InviteJob, InviteRequest};
 use civic_panel::service::consultations::{self, ConsultationRequest, QuestionRequest};
 use civic_panel::service::panels::{self, PanelRequest};
-use civic_panel::service::progress::Progress;
 use civic_panel::service::recruitment::{self, RoundRequest};
-use civic_panel::service::reports::publications::Publications;
 use civic_panel::service::selection::{self, DrawnNumber, Method, SelectionJob, SelectionRequest};
 use civic_panel::service::{
     demo, panels::panel_report, recruitment::round_status, register::addresses, reports,
     reports::report_csv, reports::report_html, selection::selection_report,
 };
+use civic_panel::state::caches::Publications;
+use civic_panel::state::clock::Clock;
+use civic_panel::state::progress::Progress;
 use civic_panel::{AppState, db};
 
 const AREA: &str = "E07000083";

@@ -16,12 +16,12 @@ use crate::jobs::mail::Mailer;
 use crate::jobs::worker::Worker;
 use crate::service::accounts::auth::Caller;
 use crate::service::accounts::{self, NewAccount};
-use crate::service::clock::Clock;
-use crate::service::progress::Progress;
 use crate::service::recruitment::{self, Verification};
 use crate::service::register::addresses::{self, ImportOptions};
 use crate::service::{demo as demo_data, recruitment::letters, register::benchmarks};
 use crate::state::AppState;
+use crate::state::clock::Clock;
+use crate::state::progress::Progress;
 use crate::{db, graphql, http, telemetry};
 
 /// civic-panel: recruit, run and report on a representative residents' panel.

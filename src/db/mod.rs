@@ -11,13 +11,17 @@ pub mod counts;
 pub mod entities;
 pub mod files;
 pub mod frame;
+pub mod group_commit;
 pub mod letters;
 pub mod locks;
 pub mod pages;
+pub mod publications;
 pub mod queue;
 pub mod register;
 pub mod round_status;
 pub mod sql;
+pub mod submissions;
+pub mod tracking;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! `/t/u/{token}` stops reminders (`List-Unsubscribe`): `POST` in one click (RFC 8058), or
 //! `GET` for a page with a button that posts.
 //!
-//! Each answers only once its event is stored (see `service::consultations::tracking::Tracker`), sets no
+//! Each answers only once its event is stored (see `db::tracking::Tracker`), sets no
 //! cookie, and answers the same whether or not the token belongs to an invitation, so the
 //! routes tell nobody which tokens exist.
 
@@ -13,9 +13,9 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::db::tracking::{EventKind, Hit};
 use crate::http::HttpState;
 use crate::http::graphql::client_address;
-use crate::service::consultations::tracking::{EventKind, Hit};
 
 /// A transparent 1×1 GIF (43 bytes).
 const PIXEL: [u8; 43] = [

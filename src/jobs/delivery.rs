@@ -22,15 +22,15 @@ use futures_util::stream::FuturesUnordered;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use crate::db::entities::{invitation, outbox};
+use crate::db::group_commit::{BatchWrite, GroupCommit};
 use crate::db::queue::{self, Claim, Delivery};
+use crate::db::tracking::{Event, EventKind, record_in};
 use crate::domain::consultations::tracking::invitation_of_key;
 use crate::domain::ids::{ConsultationId, OutboxId};
 use crate::domain::job::retry_delay;
 use crate::error::{AppError, AppResult};
 use crate::jobs::mail::{DeliveryError, Mailer, OutgoingEmail};
 use crate::jobs::sms::SmsSender;
-use crate::service::consultations::tracking::{Event, EventKind, record_in};
-use crate::service::group_commit::{BatchWrite, GroupCommit};
 use crate::state::AppState;
 
 /// Messages delivered in one turn before the worker looks at its jobs again.

@@ -6,13 +6,13 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::job::{Job, JobKind};
 use crate::error::{AppError, AppResult};
-use crate::service::progress::Progress;
 use crate::service::recruitment::{self, DrawResult, RoundInput};
 use crate::service::{
     accounts::login_links, consultations::invitations, recruitment::letters, register::addresses,
     selection,
 };
 use crate::state::AppState;
+use crate::state::progress::Progress;
 
 /// Runs one job's work; its result as JSON.
 pub async fn run(state: &AppState, job: &Job, progress: &Progress) -> AppResult<String> {

@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use crate::jobs::mail::message::sanitise_key;
 use crate::jobs::mail::{DeliveryError, MailConfig};
 
-/// Longest text message accepted (ten 153-character parts of a concatenated SMS).
-pub const MAX_SMS_CHARS: usize = 1_530;
+pub use crate::domain::consultations::consultation::MAX_SMS_CHARS;
 
 /// Sends text messages.
 #[derive(Debug)]

@@ -23,8 +23,8 @@ use crate::jobs::mail::Mailer;
 use crate::jobs::sms::SmsSender;
 use crate::jobs::{delivery, handlers};
 use crate::service::jobs::to_domain;
-use crate::service::progress::Progress;
 use crate::state::AppState;
+use crate::state::progress::Progress;
 
 /// How often a worker deletes expired files.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);

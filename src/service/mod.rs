@@ -2,26 +2,25 @@
 //! where it writes more than one row, and returns domain values or an [`AppError`].
 //!
 //! One folder per feature, named as in `domain/`: `accounts` (sign-in, sessions, login
-//! links, password hashing), `register` (address and census imports), `recruitment`
+//! links), `register` (address and census imports), `recruitment`
 //! (rounds, letters, registration, incentives, the round's status), `selection` (runs,
 //! seats, the run's report), `panels` (membership, balanced samples, the panel's report),
-//! `consultations` (the survey, invitations, answering, tracking, submissions, the
-//! officers' view of responses), `reports` (the consultation report, its CSV and HTML,
-//! disclosure control and the stored publications). What every feature uses (the clock,
-//! jobs, downloads, group commit, rate limits, the audit log, progress) sits at the root.
+//! `consultations` (the survey, invitations, answering, the officers' view of responses),
+//! `reports` (the consultation report, its CSV and HTML, the stored publications). What
+//! every feature uses (jobs, downloads, rate limits, the audit log) sits at the root; what
+//! one process holds for all of them (the clock, password hashing, running jobs' progress,
+//! caches) is `crate::state`, and the batched writers of tracking events and submissions
+//! are in `crate::db`.
 //!
 //! [`AppError`]: crate::error::AppError
 
 pub mod accounts;
 pub mod audit;
-pub mod clock;
 pub mod consultations;
 pub mod demo;
 pub mod downloads;
-pub mod group_commit;
 pub mod jobs;
 pub mod panels;
-pub mod progress;
 pub mod rate_limit;
 pub mod recruitment;
 pub mod register;

@@ -240,7 +240,7 @@ async fn a_file_that_fills_its_last_batch_exactly_imports_whole() {
             &app.state,
             std::io::Cursor::new(csv.clone().into_bytes()),
             options,
-            &civic_panel::service::progress::Progress::new(),
+            &civic_panel::state::progress::Progress::new(),
             None,
         )
         .await
@@ -320,7 +320,7 @@ async fn a_file_past_the_limit_is_refused_before_anything_is_written() {
         batch_size: 100,
         ..ImportOptions::default()
     };
-    let progress = civic_panel::service::progress::Progress::new();
+    let progress = civic_panel::state::progress::Progress::new();
     let run = |csv: Vec<u8>| {
         addresses::import(
             &app.state,

@@ -203,7 +203,7 @@ async fn demo_import_draw_verify_and_export_work_from_the_command_line() {
     let state = civic_panel::AppState::new(
         connection,
         config,
-        civic_panel::service::clock::Clock::system(),
+        civic_panel::state::clock::Clock::system(),
     )
     .unwrap();
     let input = civic_panel::service::recruitment::validate(
@@ -218,7 +218,7 @@ async fn demo_import_draw_verify_and_export_work_from_the_command_line() {
         },
     )
     .unwrap();
-    let progress = civic_panel::service::progress::Progress::new();
+    let progress = civic_panel::state::progress::Progress::new();
     let round = civic_panel::service::recruitment::draw(&state, &input, None, &progress)
         .await
         .unwrap()

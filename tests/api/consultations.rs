@@ -11,10 +11,10 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use civic_panel::db::entities::{answer, invitation, resident, response, tracking_event};
+use civic_panel::db::submissions::{Claim, Claimed};
 use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::consultations::consultation::AnswerChannel;
 use civic_panel::domain::ids::{ConsultationId, InvitationId};
-use civic_panel::service::consultations::submissions::{Claim, Claimed};
 
 use crate::delivery::smtp_to;
 use crate::helpers::{TestApp, csv_rows, error_code};

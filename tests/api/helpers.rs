@@ -21,8 +21,8 @@ use civic_panel::domain::ids::RoundId;
 use civic_panel::jobs::mail::Mailer;
 use civic_panel::jobs::worker::Worker;
 use civic_panel::service::accounts::{self, NewAccount};
-use civic_panel::service::clock::Clock;
-use civic_panel::service::progress::Progress;
+use civic_panel::state::clock::Clock;
+use civic_panel::state::progress::Progress;
 use civic_panel::{AppState, http};
 
 /// A password every test account shares.

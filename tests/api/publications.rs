@@ -10,8 +10,8 @@ use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::{AccountId, ConsultationId, InvitationId, SessionId};
 use civic_panel::graphql::id;
 use civic_panel::service::accounts::auth::{AuthSession, Caller};
-use civic_panel::service::reports::publications::Publications;
 use civic_panel::service::reports::{self, ReportOptions};
+use civic_panel::state::caches::Publications;
 
 use crate::helpers::TestApp;
 use crate::reports::{AREA, REPORT, answered_survey, members, panel_of};

@@ -325,6 +325,9 @@ pub fn email_html(text: &str, link: &str, pixel: &str) -> String {
     html
 }
 
+/// Longest text message sent (ten 153-character parts of a concatenated SMS).
+pub const MAX_SMS_CHARS: usize = 1_530;
+
 /// The messages a consultation sends, as officers write them (see [`render`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Templates {

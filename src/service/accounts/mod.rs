@@ -2,7 +2,6 @@
 
 pub mod auth;
 pub mod login_links;
-pub mod passwords;
 pub mod sessions;
 
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};

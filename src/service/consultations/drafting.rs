@@ -2,6 +2,7 @@
 //! (only what an update names).
 
 use super::*;
+use crate::domain::consultations::consultation::MAX_SMS_CHARS;
 
 pub(super) fn checked_text(
     field: &str,
@@ -23,9 +24,9 @@ pub(super) fn checked_text(
     Ok(text.to_owned())
 }
 
-/// Longest text-message template: room left within an SMS of ten parts
-/// (`jobs::sms::MAX_SMS_CHARS`) for a name and the link.
-pub(super) const MAX_SMS_TEMPLATE_CHARS: usize = 1_200;
+/// Longest text-message template: the longest message sent less room for a name and the
+/// link.
+pub(super) const MAX_SMS_TEMPLATE_CHARS: usize = MAX_SMS_CHARS - 330;
 
 pub(super) fn checked_templates(templates: Templates) -> AppResult<Templates> {
     if templates.sms_text.chars().count() > MAX_SMS_TEMPLATE_CHARS {

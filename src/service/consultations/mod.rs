@@ -10,8 +10,6 @@ pub mod answering;
 pub mod invitations;
 pub mod response_csv;
 pub mod responses;
-pub mod submissions;
-pub mod tracking;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -46,7 +44,7 @@ use {drafting::*, lifecycle::*, questions::*};
 
 pub use drafting::{create, update};
 pub use lifecycle::{duplicate, transition};
-pub use questions::{QuestionCache, frozen_questions, questions_of, set_questions};
+pub use questions::{frozen_questions, questions_of, set_questions};
 
 /// Who manages consultations.
 pub const OFFICERS: &[Role] = &[Role::Officer];

@@ -2,6 +2,7 @@
 //! included), read in order, and kept in memory once it is open.
 
 use super::*;
+use crate::state::caches::QuestionCache;
 
 pub(super) fn frozen() -> AppError {
     AppError::conflict(
@@ -239,17 +240,6 @@ pub(super) fn checked_question(i: usize, request: QuestionRequest) -> AppResult<
     })
 }
 
-/// The questions of consultations that are no longer drafts, kept in memory: once open, a
-/// consultation's questions never change, and every fetch and submission needs them.
-#[derive(Clone, Default)]
-pub struct QuestionCache(
-    std::sync::Arc<
-        std::sync::Mutex<
-            std::collections::HashMap<ConsultationId, std::sync::Arc<Vec<QuestionItem>>>,
-        >,
-    >,
-);
-
 /// A consultation's questions, from memory once it is open (a draft's are always read,
 /// since they may still change).
 pub async fn frozen_questions(
@@ -257,23 +247,13 @@ pub async fn frozen_questions(
     cache: &QuestionCache,
     consultation: &Consultation,
 ) -> AppResult<std::sync::Arc<Vec<QuestionItem>>> {
-    let cached = |cache: &QuestionCache| {
-        cache
-            .0
-            .lock()
-            .ok()
-            .and_then(|map| map.get(&consultation.id).cloned())
-    };
-    if consultation.status != Status::Draft
-        && let Some(questions) = cached(cache)
-    {
+    let frozen = consultation.status != Status::Draft;
+    if frozen && let Some(questions) = cache.get(consultation.id) {
         return Ok(questions);
     }
     let questions = std::sync::Arc::new(questions_of(db, consultation.id).await?);
-    if consultation.status != Status::Draft
-        && let Ok(mut map) = cache.0.lock()
-    {
-        map.insert(consultation.id, std::sync::Arc::clone(&questions));
+    if frozen {
+        cache.put(consultation.id, &questions);
     }
     Ok(questions)
 }

@@ -22,8 +22,8 @@ use crate::domain::selection::{self, Instance, Person, SelectionError};
 use crate::domain::uk_time::uk_date;
 use crate::error::{AppError, AppResult};
 use crate::service::panels;
-use crate::service::progress::Progress;
 use crate::service::selection::quota_values;
+use crate::state::progress::Progress;
 
 /// Longest the fair distribution of a sample may take.
 const TIME_LIMIT: Duration = Duration::from_secs(300);

@@ -30,9 +30,9 @@ use crate::domain::recruitment::letter_bundle::{self, LetterAddress, PrintedLett
 use crate::domain::recruitment::round::Round;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts::auth::Caller;
-use crate::service::progress::Progress;
 use crate::service::{jobs, recruitment};
 use crate::state::AppState;
+use crate::state::progress::Progress;
 
 /// Who may export letters and read the audit list.
 const OFFICERS: &[Role] = &[Role::Officer];

@@ -36,8 +36,8 @@ use crate::domain::recruitment::sampling::{self, SamplingError, Seed, WardShares
 use crate::error::{AppError, AppResult};
 use crate::service::accounts::auth::Caller;
 use crate::service::jobs;
-use crate::service::progress::Progress;
 use crate::state::AppState;
+use crate::state::progress::Progress;
 
 /// Who runs recruitment.
 const OFFICERS: &[Role] = &[Role::Officer];

@@ -29,8 +29,8 @@ use crate::domain::text_input::TextEncoding;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts::auth::Caller;
 use crate::service::jobs;
-use crate::service::progress::Progress;
 use crate::state::AppState;
+use crate::state::progress::Progress;
 
 /// Who may import the register.
 const OFFICERS: &[Role] = &[Role::Officer];

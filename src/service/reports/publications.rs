@@ -19,98 +19,13 @@
 //! A subject's rows, in `id` order, are the versions of its publication; releases frozen at
 //! set points (at the close, by an officer) can be kept the same way.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use sea_orm::{ConnectionTrait, Statement, Value};
-
+pub use crate::db::publications::Kind;
+use crate::db::publications::{self, Key, Stored};
 use crate::domain::reports::disclosure::tables::{ALGORITHM, Protection, Tables, protect_named};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-
-/// What a publication is a protected copy of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// A consultation's report (its subject is the consultation).
-    ConsultationReport,
-    /// A panel's health (the panel).
-    PanelReport,
-    /// A selection run's report (the run).
-    SelectionReport,
-    /// A recruitment round's status and pool make-up (the round).
-    RoundStatus,
-}
-
-impl Kind {
-    /// The name stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ConsultationReport => "consultation_report",
-            Self::PanelReport => "panel_report",
-            Self::SelectionReport => "selection_report",
-            Self::RoundStatus => "round_status",
-        }
-    }
-}
-
-/// How many protections a process remembers.
-const REMEMBERED: usize = 64;
-
-/// Recent protections by key, oldest first.
-type Recent = VecDeque<(String, Arc<Protection>)>;
-
-/// Per key being computed, the lock its computation holds.
-type Flights = HashMap<String, Arc<tokio::sync::Mutex<()>>>;
-
-/// This process's memory of recent protections, and the computations under way.
-#[derive(Clone, Default)]
-pub struct Publications {
-    recent: Arc<Mutex<Recent>>,
-    flights: Arc<Mutex<Flights>>,
-    computed: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Publications {
-    fn remembered(&self, key: &str) -> Option<Arc<Protection>> {
-        let recent = self.recent.lock().ok()?;
-        recent
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, p)| Arc::clone(p))
-    }
-
-    fn remember(&self, key: &str, protection: &Arc<Protection>) {
-        if let Ok(mut recent) = self.recent.lock() {
-            if recent.iter().any(|(k, _)| k == key) {
-                return;
-            }
-            if recent.len() >= REMEMBERED {
-                recent.pop_front();
-            }
-            recent.push_back((key.to_owned(), Arc::clone(protection)));
-        }
-    }
-
-    /// The lock that one computation of `key` holds while it runs.
-    fn flight(&self, key: &str) -> AppResult<Arc<tokio::sync::Mutex<()>>> {
-        let mut flights = self
-            .flights
-            .lock()
-            .map_err(|_| AppError::internal(anyhow::anyhow!("publication flights poisoned")))?;
-        Ok(Arc::clone(flights.entry(key.to_owned()).or_default()))
-    }
-
-    fn landed(&self, key: &str) {
-        if let Ok(mut flights) = self.flights.lock() {
-            flights.remove(key);
-        }
-    }
-
-    /// How many protections this process has computed (rather than found).
-    pub fn computed(&self) -> u64 {
-        self.computed.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
 
 /// The protection of `tables`, the publication of `kind` about `subject`: found, or
 /// computed once and stored (see the module's documentation).
@@ -148,10 +63,7 @@ pub async fn protection(
                 tokio::task::spawn_blocking(move || protect_named(&computing, threshold))
                     .await
                     .map_err(AppError::internal)??;
-            state
-                .publications
-                .computed
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state.publications.count_computed();
             store(
                 &state,
                 kind,
@@ -188,22 +100,16 @@ async fn stored(
     digest: &str,
     tables: &Tables,
 ) -> AppResult<Option<Protection>> {
-    let db = state.db.reader();
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            "SELECT hidden, loss FROM publications \
-             WHERE kind = $1 AND subject_id = $2 AND digest = $3",
-            [kind.as_str().into(), subject.into(), digest.into()],
-        ))
-        .await?;
-    let Some(row) = row else {
+    let key = Key {
+        kind,
+        subject,
+        digest,
+    };
+    let Some(row) = publications::find(state.db.reader(), key).await? else {
         return Ok(None);
     };
-    let hidden: String = row.try_get_by_index(0)?;
-    let loss: String = row.try_get_by_index(1)?;
-    let loss = serde_json::from_str(&loss).map_err(AppError::internal)?;
-    Protection::decode(tables, &hidden, loss)
+    let loss = serde_json::from_str(&row.loss).map_err(AppError::internal)?;
+    Protection::decode(tables, &row.hidden, loss)
         .map(Some)
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("a stored protection does not fit")))
 }
@@ -218,27 +124,22 @@ async fn store(
     tables: &Tables,
     protection: &Protection,
 ) -> AppResult<()> {
-    let db = state.db.writer();
-    let values: Vec<Value> = vec![
-        kind.as_str().into(),
-        subject.into(),
-        digest.into(),
-        i32::try_from(ALGORITHM).unwrap_or(i32::MAX).into(),
-        i64::try_from(threshold).unwrap_or(i64::MAX).into(),
-        protection.encode(tables).into(),
-        serde_json::to_string(&protection.loss)
-            .map_err(AppError::internal)?
-            .into(),
-        state.clock.now().into(),
-    ];
-    db.execute_raw(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        "INSERT INTO publications \
-           (kind, subject_id, digest, algorithm, threshold, hidden, loss, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (kind, subject_id, digest) DO NOTHING",
-        values,
-    ))
-    .await?;
-    Ok(())
+    let row = Stored {
+        hidden: protection.encode(tables),
+        loss: serde_json::to_string(&protection.loss).map_err(AppError::internal)?,
+    };
+    let key = Key {
+        kind,
+        subject,
+        digest,
+    };
+    publications::insert(
+        state.db.writer(),
+        key,
+        ALGORITHM,
+        threshold,
+        &row,
+        state.clock.now(),
+    )
+    .await
 }

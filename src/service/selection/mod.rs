@@ -46,8 +46,8 @@ use crate::error::{AppError, AppResult};
 use crate::service::accounts::auth::Caller;
 use crate::service::jobs;
 use crate::service::panels::{self, OFFICERS, selection_error};
-use crate::service::progress::Progress;
 use crate::state::AppState;
+use crate::state::progress::Progress;
 
 mod computing;
 mod drawing;

@@ -7,7 +7,7 @@
 //! in the same transaction as the response is written, so double taps, retries and
 //! concurrent submits of one token produce one response; the later ones are told it was
 //! already submitted. A submission is read and checked here, then written with whatever
-//! others are waiting, in one transaction (`service::consultations::submissions`).
+//! others are waiting, in one transaction (`db::submissions`).
 //!
 //! An anonymous consultation's response carries the respondent's demographic snapshot
 //! but no link to the invitation, and only the day it came in; the invitation records
@@ -24,6 +24,8 @@ use sea_orm::{
 };
 
 use crate::db::entities::{answer, consultation, invitation, resident, response, saved_answer};
+use crate::db::submissions::{Claim, Claimed};
+use crate::db::tracking::{Event, EventKind, record_in};
 use crate::domain::accounts::role::Role;
 use crate::domain::accounts::session_token::{INVITATION_PREFIX, TokenHash};
 use crate::domain::consultations::consultation::{
@@ -39,8 +41,6 @@ use crate::domain::panels::panel::Profile;
 use crate::domain::recruitment::invitation_code::{CODE_LEN, InvitationCode};
 use crate::error::{AppError, AppResult};
 use crate::service::accounts::auth::{Caller, ClientAddress};
-use crate::service::consultations::submissions::{Claim, Claimed};
-use crate::service::consultations::tracking::{Event, EventKind, record_in};
 use crate::service::consultations::{self, OFFICERS};
 use crate::service::rate_limit;
 use crate::service::recruitment::registration::code_limits;

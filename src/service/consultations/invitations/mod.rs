@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::entities::{consultation, invitation, outbox};
 use crate::db::files::{self, NewFile};
+use crate::db::tracking::{Event, EventKind, record_in};
 use crate::domain::accounts::session_token::TokenHash;
 use crate::domain::consultations::consultation::{
     Channel, Consultation, Status, email_html, render,
@@ -29,12 +30,11 @@ use crate::domain::job::{Job, JobKind};
 use crate::domain::recruitment::invitation_code::InvitationCode;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts::auth::Caller;
-use crate::service::consultations::tracking::{Event, EventKind, record_in};
 use crate::service::consultations::{self, OFFICERS};
 use crate::service::jobs;
 use crate::service::panels::sub_sample::{self, SampleDrawn};
-use crate::service::progress::Progress;
 use crate::state::AppState;
+use crate::state::progress::Progress;
 
 mod messages;
 mod postal;

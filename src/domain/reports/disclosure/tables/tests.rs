@@ -348,7 +348,6 @@ fn multiple_choice_questions_of_every_shape_are_protected() {
     assert!(given_away > 0);
 }
 
-
 /// A consultation's people as reports count them: parts 0 to 5 are an invitation's
 /// furthest stage (invited only, sent, opened, clicked, started, completed), part 6 an
 /// open-link response; each column counts those that got at least that far.

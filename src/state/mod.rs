@@ -1,4 +1,6 @@
-//! `AppState`: what every request, job and command shares.
+//! `AppState`: what every request, job and command shares, and what one process holds for
+//! all of them: the clock, password hashing, the progress of the jobs running here, and
+//! caches. Nothing here imports a service: services sit above the state they are given.
 
 use std::sync::Arc;
 
@@ -6,14 +8,19 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::db::submissions::Submissions;
+use crate::db::tracking::Tracker;
 use crate::domain::recruitment::code_key::CodeKeys;
-use crate::service::accounts::passwords::PasswordHasher;
-use crate::service::clock::Clock;
-use crate::service::consultations::QuestionCache;
-use crate::service::consultations::submissions::Submissions;
-use crate::service::consultations::tracking::Tracker;
-use crate::service::progress::RunningJobs;
-use crate::service::reports::publications::Publications;
+
+pub mod caches;
+pub mod clock;
+pub mod passwords;
+pub mod progress;
+
+use caches::{Publications, QuestionCache};
+use clock::Clock;
+use passwords::PasswordHasher;
+use progress::RunningJobs;
 
 /// Shared, cheaply cloned state.
 #[derive(Clone)]

@@ -23,13 +23,13 @@ use sea_orm::{
 use tokio::sync::broadcast;
 
 use crate::db::entities::{invitation, outbox, tracking_event};
+use crate::db::group_commit::{BatchWrite, GroupCommit};
 use crate::domain::accounts::session_token::TokenHash;
 use crate::domain::consultations::tracking::{
     Handoff, OpenRules, Stage, invitation_of_key, invite_key, reminder_key,
 };
 use crate::domain::ids::{ConsultationId, InvitationId};
 use crate::error::{AppError, AppResult};
-use crate::service::group_commit::{BatchWrite, GroupCommit};
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,7 +299,7 @@ impl Tracker {
     }
 
     /// How the writer's batches of hits went so far.
-    pub fn stats(&self) -> crate::service::group_commit::BatchStats {
+    pub fn stats(&self) -> crate::db::group_commit::BatchStats {
         self.hits.stats()
     }
 

@@ -22,12 +22,12 @@ use sea_orm::{
 };
 
 use crate::db::entities::{answer, invitation, response, saved_answer};
+use crate::db::group_commit::{BatchWrite, GroupCommit};
+use crate::db::tracking::{Event, EventKind, Tracker, append_in};
 use crate::domain::consultations::consultation::AnswerChannel;
 use crate::domain::consultations::tracking::Stage;
 use crate::domain::ids::{ConsultationId, InvitationId, ResponseId};
 use crate::error::{AppError, AppResult};
-use crate::service::consultations::tracking::{Event, EventKind, Tracker, append_in};
-use crate::service::group_commit::{BatchWrite, GroupCommit};
 
 /// Most submissions written in one transaction.
 const MAX_BATCH: usize = 256;
