@@ -16,9 +16,9 @@ use crate::error::{AppError, AppResult};
 pub trait GlobalId: Copy {
     /// The kind prefix, which is also the GraphQL type's name.
     const KIND: &'static str;
-    /// From the row id.
+    /// The identity for a database row's key; nothing checks that the row exists.
     fn from_row(id: i64) -> Self;
-    /// The row id.
+    /// The database row's key: the number after the kind in the ID.
     fn row(self) -> i64;
 }
 

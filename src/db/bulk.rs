@@ -14,18 +14,14 @@ use crate::error::{AppError, AppResult};
 
 /// A driver transaction on either database.
 pub enum Transaction {
-    /// PostgreSQL.
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-    /// SQLite.
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
 }
 
 /// Which database a connection talks to, for the few statements written for each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
-    /// PostgreSQL.
     Postgres,
-    /// SQLite.
     Sqlite,
 }
 
@@ -51,7 +47,6 @@ impl Transaction {
         })
     }
 
-    /// Commits.
     pub async fn commit(self) -> AppResult<()> {
         match self {
             Self::Postgres(txn) => txn.commit().await?,

@@ -43,7 +43,7 @@ const ROWS_PER_INSERT: usize = 500;
 pub struct Claim {
     /// The invitation to complete.
     pub invitation: InvitationId,
-    /// Its consultation.
+    /// The consultation the response is recorded under.
     pub consultation: ConsultationId,
     /// The consultation is anonymous: no event, and the response is not linked.
     pub anonymous: bool,

@@ -94,11 +94,11 @@ impl EventKind {
 /// One event of one invitation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
-    /// The invitation.
+    /// The invitation it happened to.
     pub invitation: InvitationId,
     /// What happened.
     pub kind: EventKind,
-    /// When.
+    /// When it happened.
     pub at: DateTime<Utc>,
     /// An open by a mail-privacy proxy or scanner.
     pub machine: bool,
@@ -263,7 +263,7 @@ pub struct Hit {
     pub kind: EventKind,
     /// When it arrived.
     pub at: DateTime<Utc>,
-    /// From where.
+    /// The client's IP address, when known.
     pub address: Option<IpAddr>,
     /// The client's `User-Agent`.
     pub user_agent: Option<String>,

@@ -168,11 +168,11 @@ impl FromStr for JobStatus {
 /// A job as the API and the worker see it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Job {
-    /// Identity.
+    /// The row's key, also the number in its `Job` global ID.
     pub id: JobId,
-    /// What it does.
+    /// What it does, which also fixes the shape of `payload` and `result`.
     pub kind: JobKind,
-    /// Where it is.
+    /// Queued, running, or finished one of three ways.
     pub status: JobStatus,
     /// Claims so far.
     pub attempts: u32,

@@ -160,7 +160,7 @@ pub struct BenchmarkDimension {
     pub universe: String,
     /// The dimension's total.
     pub total: i64,
-    /// Its categories.
+    /// Each category's count and share, in the order they were imported.
     pub categories: Vec<BenchmarkCategory>,
 }
 

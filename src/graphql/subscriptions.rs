@@ -18,7 +18,7 @@ use crate::state::AppState;
 /// A consultation's invitations counted by channel, at a moment.
 #[derive(SimpleObject)]
 pub struct ConsultationProgressUpdate {
-    /// The consultation.
+    /// The ID of the consultation subscribed to.
     pub consultation_id: ID,
     /// Counts per channel, as `Consultation.progress` gives them.
     pub channels: Vec<ChannelProgress>,
@@ -35,7 +35,7 @@ async fn update(state: &AppState, id: ConsultationId) -> Option<ConsultationProg
     })
 }
 
-/// Subscriptions.
+/// The `Subscription` root: live updates over WebSocket.
 #[derive(Default)]
 pub struct SubscriptionRoot;
 

@@ -39,11 +39,11 @@ impl Action {
 /// One entry as ADMIN reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
-    /// Its identity.
+    /// The row's key, also the number in its `AuditEntry` global ID.
     pub id: AuditEntryId,
-    /// When.
+    /// When the data was read or downloaded.
     pub at: DateTime<Utc>,
-    /// Who.
+    /// The staff account that acted; `None` when the caller had no account.
     pub account: Option<AccountId>,
     /// What (the stored name of an [`Action`]).
     pub action: String,
@@ -51,7 +51,7 @@ pub struct Entry {
     pub subject: String,
     /// How many records it reached.
     pub records: Option<u64>,
-    /// From where.
+    /// The client's IP address, when known.
     pub client: Option<String>,
 }
 

@@ -17,9 +17,9 @@ const OFFICERS: &[Role] = &[Role::Officer];
 /// A file ready to download.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileInfo {
-    /// Identity.
+    /// The row's key, also the number in its `File` global ID.
     pub id: FileId,
-    /// Its name.
+    /// What the download is saved as (the `Content-Disposition` file name).
     pub name: String,
     /// Its media type.
     pub content_type: String,

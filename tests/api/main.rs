@@ -18,6 +18,7 @@ mod consultation_edits;
 mod consultation_sample;
 mod consultations;
 mod delivery;
+mod doc_comments;
 mod helpers;
 mod http_spec;
 mod jobs;

@@ -10,7 +10,7 @@ pub use crate::domain::ids::AccountId;
 /// A staff or resident login.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
-    /// Identity.
+    /// The row's key, also the number in its `Account` global ID.
     pub id: AccountId,
     /// Lower-cased, unique.
     pub email: EmailAddress,

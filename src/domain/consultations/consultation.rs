@@ -368,14 +368,15 @@ impl Templates {
     }
 }
 
-/// A consultation.
+/// A consultation as stored: its wording, its panel or open link, its answering window and
+/// its messages. Its questions are kept apart (see [`QuestionItem`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Consultation {
-    /// Its identity.
+    /// The row's key, also the number in its `Consultation` global ID.
     pub id: ConsultationId,
     /// The first consultation of its series (itself when it is the first).
     pub series: ConsultationId,
-    /// Its title.
+    /// What officers and respondents see it called: 1 to 300 characters, trimmed.
     pub title: String,
     /// A plain-language summary.
     pub summary: String,
@@ -393,7 +394,7 @@ pub struct Consultation {
     pub closes_at: Option<DateTime<Utc>>,
     /// Reading age above which wording gets a warning.
     pub reading_age_target: f64,
-    /// Its messages.
+    /// The wording of the invitation and reminder emails and of the text message.
     pub templates: Templates,
     /// Most reminders per invitation.
     pub max_reminders: u32,
@@ -401,11 +402,11 @@ pub struct Consultation {
     pub reminder_gap_hours: u32,
     /// A balanced sub-sample's size, when the panel was sampled.
     pub sample_size: Option<u32>,
-    /// The sub-sample's seed.
+    /// The seed the sub-sample is drawn with: the same seed draws the same members.
     pub sample_seed: Option<u64>,
     /// Who created it.
     pub created_by: Option<AccountId>,
-    /// When.
+    /// When it was drafted.
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,

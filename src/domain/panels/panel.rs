@@ -110,7 +110,7 @@ impl FromStr for MembershipStatus {
 /// A panel: the Residents Panel, a Youth Forum, …
 #[derive(Clone, Debug, PartialEq)]
 pub struct Panel {
-    /// Identity.
+    /// The row's key, also the number in its `Panel` global ID.
     pub id: PanelId,
     /// Its name, unique.
     pub name: String,
@@ -128,7 +128,7 @@ pub struct Panel {
     pub area_code: Option<String>,
     /// Who created it.
     pub created_by: Option<AccountId>,
-    /// When.
+    /// When it was created.
     pub created_at: DateTime<Utc>,
 }
 
@@ -186,7 +186,7 @@ impl Eligibility {
 /// A registrant's profile, as the quotas read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Profile {
-    /// Date of birth.
+    /// Read as the age band on the day the quotas are checked (`age_band`).
     pub date_of_birth: NaiveDate,
     /// Sex, as stored (the census category).
     pub sex: String,

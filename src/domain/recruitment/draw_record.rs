@@ -47,7 +47,7 @@ pub const FORMAT: &str = "civic-panel-draw-record/1";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DrawRecord<'a> {
-    /// [`FORMAT`].
+    /// [`FORMAT`] when written; a record naming any other is refused when checked.
     pub format: String,
     /// The draw algorithm's name and version (`sampling::ALGORITHM` or
     /// `sampling::ALGORITHM_BY_ADDRESSES`).

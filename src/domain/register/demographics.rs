@@ -6,9 +6,7 @@ use chrono::{Datelike, NaiveDate};
 /// Sex, as asked in the 2021 Census (TS008).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Sex {
-    /// Female.
     Female,
-    /// Male.
     Male,
 }
 
@@ -247,7 +245,7 @@ impl AgeBand {
 pub enum Dimension {
     /// Five-year age band.
     AgeBand,
-    /// Sex.
+    /// Female or male, as the 2021 Census asks it (TS008).
     Sex,
     /// Ethnic group (19 groups).
     EthnicGroup,
@@ -284,13 +282,9 @@ impl Dimension {
 /// One category of one dimension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Category {
-    /// An age band.
     AgeBand(AgeBand),
-    /// A sex.
     Sex(Sex),
-    /// An ethnic group.
     EthnicGroup(EthnicGroup),
-    /// A disability status.
     Disability(Disability),
 }
 

@@ -116,7 +116,7 @@ impl Cell {
 /// A piece of a paragraph: text, or a figure marked with where it sits.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Inline {
-    /// Text.
+    /// Plain text, escaped when the report is written.
     Text(String),
     /// A figure: its text as read and its exact value.
     Figure {
@@ -130,7 +130,7 @@ pub enum Inline {
 }
 
 impl Inline {
-    /// Text.
+    /// A piece of plain text, escaped when the report is written.
     pub fn text(text: impl Into<String>) -> Self {
         Self::Text(text.into())
     }

@@ -58,7 +58,7 @@ pub struct AccountNode(pub Account);
 /// A login: a member of staff or a resident.
 #[Object(name = "Account")]
 impl AccountNode {
-    /// Opaque identifier.
+    /// The account's global ID, for `account(id:)` and `node(id:)`.
     pub async fn id(&self) -> ID {
         id::encode(self.0.id)
     }
@@ -84,7 +84,7 @@ impl AccountNode {
     }
 }
 
-/// Account queries.
+/// The `Query` fields about accounts: the caller's own, and (for ADMIN) anyone's.
 #[derive(Default)]
 pub struct AccountQuery;
 
@@ -161,7 +161,7 @@ pub struct AccountCreatePayload {
     pub account: AccountNode,
 }
 
-/// Account mutations.
+/// The `Mutation` field that creates staff accounts (ADMIN only).
 #[derive(Default)]
 pub struct AccountMutation;
 

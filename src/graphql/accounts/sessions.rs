@@ -8,12 +8,13 @@ use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::service::{accounts::login_links, accounts::sessions};
 
-/// Credentials.
+/// An email address and password to log in with.
 #[derive(InputObject)]
 pub struct SessionCreateInput {
     /// The account's email address.
     pub email: String,
-    /// The account's password.
+    /// As typed. A wrong password, an unknown email and a disabled account all give the
+    /// same `UNAUTHENTICATED` error.
     pub password: String,
 }
 
@@ -64,7 +65,7 @@ pub struct SessionCreateFromLinkInput {
     pub token: String,
 }
 
-/// Session mutations.
+/// The `Mutation` fields that log in and out, with a password or a one-time link.
 #[derive(Default)]
 pub struct SessionMutation;
 

@@ -9,7 +9,7 @@ pub struct PublicConsultation(pub Consultation, pub Vec<QuestionItem>);
 /// A consultation as a respondent sees it.
 #[Object]
 impl PublicConsultation {
-    /// Title.
+    /// What the consultation is called.
     pub(super) async fn title(&self) -> &str {
         &self.0.title
     }
@@ -43,7 +43,8 @@ impl PublicConsultation {
 #[derive(SimpleObject, InputObject, Clone, Default)]
 #[graphql(input_name = "AnswerInput")]
 pub struct AnswerValue {
-    /// The question's key.
+    /// The `key` of one of the consultation's questions; a key naming no question is
+    /// refused.
     pub question_key: String,
     /// Chosen option keys: one for a single choice, several for a multiple choice, every
     /// option in order of preference for a ranking.
@@ -145,7 +146,8 @@ impl InvitedView {
     pub(super) async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.0.invitation.completed_at
     }
-    /// The consultation.
+    /// What the member is asked: the consultation's wording and questions, as a
+    /// respondent sees them.
     pub(super) async fn consultation(&self) -> PublicConsultation {
         PublicConsultation(self.0.consultation.clone(), self.0.questions.clone())
     }
@@ -166,7 +168,7 @@ impl InvitedView {
     }
 }
 
-/// Answers to save.
+/// Answers to keep, without submitting them, for one invitation.
 #[derive(InputObject)]
 pub struct AnswersSaveInput {
     /// The token from the personal link, or the code printed on the postal letter; or
@@ -201,7 +203,7 @@ pub struct ResponseEnterInput {
     pub code: Option<String>,
     /// `PAPER` or `PHONE`.
     pub channel: AnswerChannelValue,
-    /// Their answers.
+    /// The answers on the paper form or given on the phone.
     pub answers: Vec<AnswerValue>,
 }
 
@@ -210,7 +212,8 @@ pub struct ResponseEnterInput {
 pub struct OpenResponseSubmitInput {
     /// The code from the open link or QR code.
     pub code: String,
-    /// The answers.
+    /// Every answer at once (an open-link response has nothing saved before), checked as
+    /// a whole.
     pub answers: Vec<AnswerValue>,
     /// A key the client made for this response (1 to 64 characters), so a retry is not
     /// counted twice.

@@ -10,7 +10,7 @@ use super::*;
 /// Bounces and machine-only opens are counted apart.
 #[derive(SimpleObject)]
 pub struct ChannelProgress {
-    /// The channel.
+    /// How these invitations reach members: EMAIL, SMS or POST.
     pub channel: ChannelValue,
     /// Invitations made (not revoked).
     pub invited: u64,
@@ -60,7 +60,7 @@ pub(crate) fn progress_of(counts: Vec<Counts>) -> async_graphql::Result<Vec<Chan
 pub struct ResponseCount {
     /// How they came.
     pub channel: AnswerChannelValue,
-    /// How many.
+    /// Responses received this way; a way with none is not listed.
     pub count: u64,
 }
 
@@ -70,15 +70,15 @@ pub struct InvitationNode(pub Invitation);
 /// One member's invitation to a consultation and what happened to it.
 #[Object(name = "Invitation")]
 impl InvitationNode {
-    /// Opaque identifier.
+    /// The invitation's global ID, as `invitationRevoke` takes it.
     pub(super) async fn id(&self) -> ID {
         id::encode(self.0.id)
     }
-    /// The consultation.
+    /// The ID of the consultation it invites to.
     pub(super) async fn consultation_id(&self) -> ID {
         id::encode(self.0.consultation)
     }
-    /// The member.
+    /// The `Resident` ID of the panel member invited.
     pub(super) async fn resident_id(&self) -> ID {
         id::encode(self.0.resident)
     }
@@ -126,7 +126,7 @@ impl InvitationNode {
     pub(super) async fn completed_channel(&self) -> Option<AnswerChannelValue> {
         self.0.completed_channel.map(Into::into)
     }
-    /// Reminders sent.
+    /// Reminders sent so far: at most the consultation's `maxReminders`.
     pub(super) async fn reminders_sent(&self) -> u32 {
         self.0.reminders_sent
     }
@@ -150,7 +150,7 @@ impl MyInvitation {
     pub(super) async fn title(&self) -> &str {
         &self.1.title
     }
-    /// The consultation's status.
+    /// OPEN while the consultation takes answers, CLOSED once it no longer does.
     pub(super) async fn status(&self) -> StatusValue {
         self.1.status.into()
     }
@@ -195,7 +195,7 @@ pub struct ReminderPreferenceSetPayload {
 /// An invitation to withdraw.
 #[derive(InputObject)]
 pub struct InvitationRevokeInput {
-    /// The invitation.
+    /// The ID of the invitation to withdraw (`Invitation.id`).
     pub invitation_id: ID,
 }
 
@@ -211,7 +211,7 @@ pub struct ConsultationRemindInput {
 /// Printing post invitations.
 #[derive(InputObject)]
 pub struct ConsultationLettersExportInput {
-    /// The consultation.
+    /// The ID of the consultation whose post invitations are printed.
     pub consultation_id: ID,
     /// Print again the letters already printed (their old codes stop working).
     #[graphql(default = false)]

@@ -172,7 +172,7 @@ pub struct ConsultationNode(pub Consultation);
 /// A consultation, as officers manage it.
 #[Object(name = "Consultation")]
 impl ConsultationNode {
-    /// Opaque identifier.
+    /// The consultation's global ID, for `consultation(id:)` and `node(id:)`.
     pub async fn id(&self) -> ID {
         id::encode(self.0.id)
     }
@@ -181,7 +181,7 @@ impl ConsultationNode {
     async fn series_id(&self) -> ID {
         id::encode(self.0.series)
     }
-    /// Title.
+    /// What it is called, for officers and respondents alike (1 to 300 characters).
     async fn title(&self) -> &str {
         &self.0.title
     }
@@ -189,7 +189,7 @@ impl ConsultationNode {
     async fn summary(&self) -> &str {
         &self.0.summary
     }
-    /// Where it is in its life.
+    /// DRAFT while its wording may change, OPEN while it takes answers, then CLOSED.
     async fn status(&self) -> StatusValue {
         self.0.status.into()
     }
@@ -197,7 +197,7 @@ impl ConsultationNode {
     async fn anonymous(&self) -> bool {
         self.0.anonymous
     }
-    /// The panel it goes to.
+    /// The panel whose members are invited (null when none is set).
     async fn panel(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PanelNode>> {
         let Some(panel) = self.0.panel else {
             return Ok(None);
@@ -228,7 +228,7 @@ impl ConsultationNode {
     async fn reading_age_target(&self) -> f64 {
         self.0.reading_age_target
     }
-    /// Its message templates.
+    /// The wording of the invitation and reminder emails and of the text message.
     async fn templates(&self) -> MessageTemplates {
         self.0.templates.clone().into()
     }
@@ -362,7 +362,7 @@ impl ConsultationNode {
 /// A consultation as an officer writes it.
 #[derive(InputObject)]
 pub struct ConsultationCreateInput {
-    /// Title.
+    /// What it is called, for officers and respondents alike: 1 to 300 characters.
     pub title: String,
     /// A plain-language summary.
     #[graphql(default)]
@@ -370,7 +370,7 @@ pub struct ConsultationCreateInput {
     /// Keep answers apart from who gave them.
     #[graphql(default = false)]
     pub anonymous: bool,
-    /// The panel it goes to.
+    /// The ID of the panel whose members are to be invited, if any.
     pub panel_id: Option<ID>,
     /// Also open to anyone through an open link and QR code.
     #[graphql(default = false)]
@@ -430,7 +430,7 @@ impl ConsultationCreateInput {
 /// A draft and the changes to make to it.
 #[derive(InputObject)]
 pub struct ConsultationUpdateInput {
-    /// The consultation.
+    /// The ID of the draft to change; one already opened is `CONFLICT`.
     pub consultation_id: ID,
     /// What changes: only the fields given; the others keep their values.
     pub consultation: ConsultationChangesInput,
@@ -448,7 +448,7 @@ pub struct ConsultationQuestionsSetInput {
 /// A consultation to act on.
 #[derive(InputObject)]
 pub struct ConsultationRef {
-    /// The consultation.
+    /// The ID of the consultation to open, close or reopen.
     pub consultation_id: ID,
 }
 
@@ -471,7 +471,7 @@ pub struct ConsultationPayload {
 /// A draft's questions, set.
 #[derive(SimpleObject)]
 pub struct ConsultationQuestionsSetPayload {
-    /// The consultation.
+    /// The draft the questions were set on.
     pub consultation: ConsultationNode,
     /// Its questions, in order.
     pub questions: Vec<QuestionView>,

@@ -3,7 +3,8 @@
 
 use super::*;
 
-/// Consultation queries.
+/// The `Query` fields on consultations: officers' views of them, and what a respondent
+/// sees by link, by code or signed in.
 #[derive(Default)]
 pub struct ConsultationQuery;
 
@@ -104,7 +105,8 @@ impl ConsultationQuery {
     }
 }
 
-/// Consultation mutations.
+/// The `Mutation` fields on consultations: drafting and the lifecycle, invitations and
+/// reminders, and answers.
 #[derive(Default)]
 pub struct ConsultationMutation;
 

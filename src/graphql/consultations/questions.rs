@@ -73,10 +73,10 @@ pub(super) fn readability_of(field: String, text: &str, target: f64) -> Option<T
     })
 }
 
-/// A question.
+/// One question of a consultation, with its options' labels as respondents read them.
 pub struct QuestionView(pub QuestionItem);
 
-/// A question.
+/// One question of a consultation, with its options' labels as respondents read them.
 #[Object(name = "Question")]
 impl QuestionView {
     /// Its stable key (kept when the consultation is duplicated).

@@ -41,7 +41,8 @@ pub struct ResponseFilterInput {
 /// A condition on the answer to one question.
 #[derive(InputObject)]
 pub struct AnswerConditionInput {
-    /// The question's key.
+    /// The `key` of the question the condition is on; one naming no question is
+    /// `BAD_USER_INPUT`.
     pub question_key: String,
     /// Chose (ticked, ranked) any of these options (keys).
     #[graphql(default)]
@@ -115,7 +116,7 @@ impl ResponseNode {
 /// The answer to one question.
 #[derive(SimpleObject)]
 pub struct ResponseAnswer {
-    /// The question's key.
+    /// The `key` of the question answered, as `Question.key` gives it.
     pub question_key: String,
     /// The options chosen (keys; a ranking's in the order given).
     pub options: Vec<String>,
@@ -142,20 +143,21 @@ impl From<GivenAnswer> for ResponseAnswer {
 /// A staff action on residents' personal data.
 #[derive(SimpleObject)]
 pub struct AuditEntry {
-    /// Opaque identifier.
+    /// The entry's global ID. No query takes it; it tells entries apart.
     pub id: ID,
-    /// When.
+    /// When the data was read or downloaded.
     pub at: DateTime<Utc>,
-    /// Who (the staff account).
+    /// The `Account` ID of the staff member who acted; null when no account did.
     pub account_id: Option<ID>,
-    /// What: `responses.export` (a consultation's responses downloaded) or
+    /// What: `responses.read` (a page of a consultation's responses read),
+    /// `responses.export` (a consultation's responses downloaded) or
     /// `response_members.export` (which member gave which response, downloaded).
     pub action: String,
     /// On what, e.g. `consultation:12`.
     pub subject: String,
     /// How many records it reached.
     pub records: Option<u64>,
-    /// From where (the client's address).
+    /// The IP address the request came from, when known.
     pub client: Option<String>,
 }
 

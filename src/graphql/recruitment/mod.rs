@@ -194,7 +194,8 @@ impl CompositionCategory {
 pub struct CompositionDimensionView {
     /// `age_band`, `sex`, `ethnic_group` or `disability`.
     pub dimension: String,
-    /// Its categories.
+    /// One entry per category: the benchmark's categories in its order, then any the
+    /// pool has that the benchmark lacks.
     pub categories: Vec<CompositionCategory>,
     /// Benchmark categories of this dimension that match no profile value (a total, a
     /// broad group, a label outside the vocabulary), as written: left out of the
@@ -205,9 +206,9 @@ pub struct CompositionDimensionView {
 /// A registrant owed the round's incentive.
 #[derive(SimpleObject)]
 pub struct IncentiveClaim {
-    /// The resident.
+    /// The `Resident` ID to pass to `incentiveFulfil` once it is given.
     pub resident_id: ID,
-    /// Their name.
+    /// The name they registered with.
     pub full_name: String,
     /// Their email, if given.
     pub email: Option<String>,
@@ -279,11 +280,11 @@ pub struct RoundNode(pub Round);
 /// A recruitment round: one address lottery and its letters.
 #[Object(name = "RecruitmentRound")]
 impl RoundNode {
-    /// Opaque identifier.
+    /// The round's global ID, for `recruitmentRound(id:)` and `node(id:)`.
     pub async fn id(&self) -> ID {
         id::encode(self.0.id)
     }
-    /// Its name.
+    /// The name officers gave it, e.g. "Spring 2027 recruitment".
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -437,7 +438,7 @@ impl RoundNode {
 /// Letters needed in one ward.
 #[derive(SimpleObject)]
 pub struct WardPlan {
-    /// Ward code.
+    /// The ward's GSS code, as in the register, e.g. `E05004418`.
     pub ward_code: String,
     /// Letters to send there.
     pub letters: u64,
@@ -456,7 +457,7 @@ pub struct RecruitmentPlan {
     pub by_ward: Vec<WardPlan>,
 }
 
-/// Recruitment queries.
+/// The `Query` fields on recruitment rounds and on planning one.
 #[derive(Default)]
 pub struct RecruitmentQuery;
 
@@ -544,7 +545,7 @@ pub struct IncentiveFulfilPayload {
 /// A round's letters to bundle for the printer.
 #[derive(InputObject)]
 pub struct LetterBundleCreateInput {
-    /// The round.
+    /// The ID of the round whose letters are bundled.
     pub round_id: ID,
     /// Replace the codes of every unredeemed letter (the old ones stop working), for a
     /// lost print file. Without it, only letters not yet exported are bundled.
@@ -552,7 +553,8 @@ pub struct LetterBundleCreateInput {
     pub reissue: bool,
 }
 
-/// Recruitment mutations.
+/// The `Mutation` fields that draw a round, bundle its letters for the printer and record
+/// incentives given.
 #[derive(Default)]
 pub struct RecruitmentMutation;
 

@@ -12,9 +12,9 @@ use crate::service::recruitment::registration::{self, RegistrationInput};
 /// Sex, as asked in the 2021 Census.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Sex {
-    /// Female.
+    /// Counted in the census benchmarks' `female` category.
     Female,
-    /// Male.
+    /// Counted in the census benchmarks' `male` category.
     Male,
 }
 
@@ -58,13 +58,13 @@ pub enum EthnicGroupValue {
     MixedOther,
     /// White: English, Welsh, Scottish, Northern Irish or British.
     WhiteBritish,
-    /// White: Irish.
+    /// The census label "White: Irish".
     WhiteIrish,
-    /// White: Gypsy or Irish Traveller.
+    /// The census label "White: Gypsy or Irish Traveller".
     WhiteGypsyOrIrishTraveller,
-    /// White: Roma.
+    /// The census label "White: Roma".
     WhiteRoma,
-    /// White: Other White.
+    /// The census label "White: Other White".
     WhiteOther,
     /// Other ethnic group: Arab.
     OtherArab,
@@ -104,19 +104,19 @@ impl From<EthnicGroupValue> for EthnicGroup {
 pub struct RegistrationCreateInput {
     /// The invitation code, as printed (case, spaces and hyphens do not matter).
     pub code: String,
-    /// Full name.
+    /// 1 to 200 characters; also the display name of their account, when they get one.
     pub full_name: String,
     /// Email address (an email or a phone number is required).
     pub email: Option<String>,
-    /// Phone number.
+    /// 10 to 15 digits; spaces, `+`, `-` and brackets may separate them.
     pub phone: Option<String>,
     /// Date of birth (YYYY-MM-DD).
     pub date_of_birth: NaiveDate,
-    /// Sex.
+    /// As the census asks it, so the pool can be compared with the census benchmarks.
     pub sex: Sex,
-    /// Ethnic group.
+    /// One of the census's 19 groups, compared with the census benchmarks.
     pub ethnic_group: EthnicGroupValue,
-    /// Disability.
+    /// Disability under the Equality Act, compared with the census benchmarks.
     pub disability: DisabilityValue,
     /// Agreement to join the panel, in the words of `registrationConsentWording`. Must be true.
     pub consent: bool,
@@ -139,7 +139,7 @@ pub struct RegistrationCreatePayload {
     pub incentive_owed: bool,
 }
 
-/// Registration queries.
+/// The `Query` field a registrant reads first: the consent wording (public).
 #[derive(Default)]
 pub struct RegistrationQuery;
 
@@ -151,7 +151,8 @@ impl RegistrationQuery {
     }
 }
 
-/// Registration mutations.
+/// The `Mutation` field that registers a resident with the code from their letter
+/// (public).
 #[derive(Default)]
 pub struct RegistrationMutation;
 

@@ -32,7 +32,7 @@ pub use selection_run::{ProbabilityRange, SelectionReport, SelectionReportValue}
 pub enum DimensionValue {
     /// Census five-year age band.
     AgeBand,
-    /// Sex.
+    /// Female or male, as the census asks it.
     Sex,
     /// Ethnic group (the census's 19 groups).
     EthnicGroup,
@@ -44,7 +44,7 @@ pub enum DimensionValue {
     DeprivationDecile,
 }
 
-/// An age range.
+/// A span of ages in whole years, both ends included.
 #[derive(InputObject, Clone, Copy, Debug)]
 pub struct AgeRangeInput {
     /// Youngest age in the range.
@@ -160,7 +160,7 @@ pub enum FlagValue {
 /// A value with its 95 % interval.
 #[derive(SimpleObject, Clone, Copy, Debug)]
 pub struct Estimate {
-    /// The value.
+    /// The point estimate; the interval need not be centred on it.
     pub value: f64,
     /// The interval's lower end.
     pub low: f64,
@@ -190,7 +190,7 @@ fn partial((unconditional, conditional): (f64, f64)) -> Option<PartialIndicator>
 pub struct ReportGroup {
     /// The category (the census's wording; `Not given` for people who did not say).
     pub label: String,
-    /// Its counts.
+    /// How far the people in this category got, from invited to responded.
     pub counts: ReportCounts,
     /// Its share of the population (census benchmarks), when known.
     pub population_share: Option<f64>,
@@ -220,7 +220,7 @@ pub struct ReportGroup {
 pub struct ChiSquareTest {
     /// The statistic Σ (O − E)² / E.
     pub statistic: f64,
-    /// Degrees of freedom.
+    /// Degrees of freedom: the categories with a population share, less one.
     pub degrees_of_freedom: u32,
     /// The chance of a statistic this large if respondents were drawn from the population.
     pub p_value: f64,
@@ -232,7 +232,7 @@ pub struct ReportSplit {
     /// `age_band`, `sex`, `ethnic_group`, `disability`, `ward`, `deprivation_decile`,
     /// `young_people` or `channel`.
     pub name: String,
-    /// Its categories.
+    /// The population's categories first, then any others, then `Not given`.
     pub groups: Vec<ReportGroup>,
     /// Everyone.
     pub totals: ReportCounts,
@@ -312,7 +312,7 @@ pub struct ReportFunnel {
 /// Stages first reached on one day (UTC).
 #[derive(SimpleObject, Clone, Copy, Debug)]
 pub struct ReportDay {
-    /// The day.
+    /// A calendar day in UTC.
     pub day: NaiveDate,
     /// Invitations that first got at least as far as sent (or printed) that day.
     pub sent: u64,
@@ -394,9 +394,9 @@ fn score(s: reports::Score) -> Option<ReportScore> {
 /// A score against the previous round of the same consultation series.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct ScoreChange {
-    /// The previous round.
+    /// The ID of the previous consultation of the series.
     pub previous_id: ID,
-    /// Its title.
+    /// The previous consultation's title, as it is now.
     pub previous_title: String,
     /// Its unweighted score.
     pub previous: ReportScore,
@@ -449,9 +449,9 @@ pub struct ReportQuestion {
 /// How representative a consultation's respondents are, and its weighted results.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct ConsultationReport {
-    /// The consultation.
+    /// The ID of the consultation reported on.
     pub consultation_id: ID,
-    /// Its title.
+    /// The consultation's title, as it is when the report is made.
     pub title: String,
     /// The benchmark area compared with.
     pub area_code: Option<String>,
@@ -461,7 +461,7 @@ pub struct ConsultationReport {
     pub threshold: Option<u64>,
     /// Whether anything is hidden.
     pub suppressed: bool,
-    /// The funnel.
+    /// How far every invitation got, with bounces and machine-only opens counted apart.
     pub funnel: ReportFunnel,
     /// By channel: `email`, `sms`, `post`, `open_link`.
     pub by_channel: ReportSplit,
@@ -473,7 +473,8 @@ pub struct ConsultationReport {
     pub by_day: Vec<ReportDay>,
     /// The R-indicator.
     pub propensity: ResponsePropensity,
-    /// The weighting.
+    /// Whether respondents were raked to the population, on what, and at what cost in
+    /// precision.
     pub weighting: ReportWeighting,
     /// Per question.
     pub questions: Vec<ReportQuestion>,
@@ -567,7 +568,7 @@ impl From<reports::Report> for ConsultationReport {
     }
 }
 
-/// Report queries.
+/// The `Query` fields for the reports on a consultation, a selection run and a panel.
 #[derive(Default)]
 pub struct ReportQuery;
 

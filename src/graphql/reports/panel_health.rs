@@ -36,7 +36,8 @@ impl From<[Option<u64>; 6]> for PanelCounts {
 /// One group of a panel.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct PanelReportGroup {
-    /// The category.
+    /// The category: census categories in the census's wording, others (wards, deciles)
+    /// as stored, and `Not given` for people who did not say.
     pub label: String,
     /// Its members.
     pub counts: PanelCounts,
@@ -57,7 +58,8 @@ pub struct PanelReportGroup {
 pub struct PanelReportSplit {
     /// `age_band`, `sex`, `ethnic_group`, `disability`, `ward` or `deprivation_decile`.
     pub name: String,
-    /// Its groups.
+    /// The population's categories first (empty ones included), then any others, then
+    /// `Not given`.
     pub groups: Vec<PanelReportGroup>,
     /// Everyone.
     pub totals: PanelCounts,
@@ -66,11 +68,12 @@ pub struct PanelReportSplit {
 /// One group's invitations and completions in one consultation.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct EngagementGroup {
-    /// The category.
+    /// The category: census categories in the census's wording, others (wards, deciles)
+    /// as stored, and `Not given` for people who did not say.
     pub label: String,
     /// Members invited.
     pub invited: Option<u64>,
-    /// Completed.
+    /// Members invited who submitted their answers.
     pub completed: Option<u64>,
     /// Completed ÷ invited.
     pub response_rate: Option<f64>,
@@ -79,9 +82,9 @@ pub struct EngagementGroup {
 /// One consultation of the panel, by group.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct EngagementPoint {
-    /// The consultation.
+    /// The ID of one of the consultations that went to the panel and has opened.
     pub consultation_id: ID,
-    /// Its title.
+    /// The consultation's title, as it is now.
     pub title: String,
     /// The day it opened.
     pub opened_on: Option<NaiveDate>,
@@ -93,9 +96,9 @@ pub struct EngagementPoint {
 /// stopped, and each consultation's response by group.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct PanelReport {
-    /// The panel.
+    /// The ID of the panel reported on.
     pub panel_id: ID,
-    /// Its name.
+    /// The panel's name, as it is now.
     pub name: String,
     /// The benchmark area compared with.
     pub area_code: Option<String>,
@@ -105,7 +108,7 @@ pub struct PanelReport {
     pub suppressed: bool,
     /// Members by each dimension.
     pub splits: Vec<PanelReportSplit>,
-    /// The dimension of `series`.
+    /// The dimension `series` splits each consultation by, as asked (age band by default).
     pub series_dimension: DimensionValue,
     /// The panel's consultations in the order they opened.
     pub series: Vec<EngagementPoint>,

@@ -6,11 +6,11 @@ use super::*;
 /// Lowest, median and highest selection probability of a group.
 #[derive(SimpleObject, Clone, Copy, Debug)]
 pub struct ProbabilityRange {
-    /// Lowest.
+    /// The lowest chance of being selected, 0 to 1.
     pub minimum: f64,
-    /// Median.
+    /// The middle chance (the mean of the two middle ones for an even count), 0 to 1.
     pub median: f64,
-    /// Highest.
+    /// The highest chance of being selected, 0 to 1.
     pub maximum: f64,
 }
 
@@ -28,9 +28,9 @@ impl ProbabilityRange {
 /// One category value of a selection report (`null` where hidden from the reader).
 #[derive(SimpleObject, Clone, Debug)]
 pub struct SelectionReportValue {
-    /// The feature.
+    /// The quota's feature, e.g. `age_band`, `ward` or a custom attribute.
     pub feature: String,
-    /// The value.
+    /// One value of the feature, as the quotas spell it.
     pub value: String,
     /// The quota's minimum (after sitting members, in a top-up).
     pub quota_min: Option<u32>,
@@ -51,13 +51,13 @@ pub struct SelectionReportValue {
 /// A selection's transparency report as the reader may see it.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct SelectionReport {
-    /// The selection run.
+    /// The ID of the selection run reported on.
     pub run_id: ID,
-    /// The panel.
+    /// The ID of the panel the run fills.
     pub panel_id: ID,
-    /// Its name.
+    /// The panel's name, as it is now.
     pub panel_name: String,
-    /// The method.
+    /// How the selection probabilities were worked out.
     pub method: crate::graphql::selection::MethodValue,
     /// A top-up of a sitting panel.
     pub top_up: bool,

@@ -67,7 +67,7 @@ pub const ABOUT_YOU: [&str; 5] = ["age_band", "sex", "ethnic_group", "disability
 /// A consultation as an officer describes it.
 #[derive(Clone, Debug, Default)]
 pub struct ConsultationRequest {
-    /// Title.
+    /// Trimmed, then checked to be 1 to 300 characters.
     pub title: String,
     /// Plain-language summary.
     pub summary: String,

@@ -113,7 +113,7 @@ pub async fn responses(
 }
 
 impl ResponsesExport {
-    /// The file's name.
+    /// `consultation-ID-responses.csv`, what the download is saved as.
     pub fn file_name(&self) -> String {
         format!("consultation-{}-responses.csv", self.consultation.id)
     }

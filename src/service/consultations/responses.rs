@@ -50,7 +50,7 @@ pub struct ResponseFilter {
 /// A condition on the answer to one question.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AnswerCondition {
-    /// The question.
+    /// The `key` of the question; a key naming no question is `BAD_USER_INPUT`.
     pub question_key: String,
     /// Chose (ticked, ranked) any of these options.
     pub options: Vec<String>,
@@ -84,7 +84,7 @@ pub struct ResponseView {
 /// One question's answer in a response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GivenAnswer {
-    /// The question.
+    /// The `key` of the question answered.
     pub question_key: String,
     /// The options chosen (a ranking's in the order given).
     pub options: Vec<String>,

@@ -141,7 +141,7 @@ pub async fn import_attributes(
 pub struct GuardianConsent {
     /// The registrant.
     pub resident_id: ResidentId,
-    /// The guardian's name.
+    /// As the officer recorded it: trimmed, 1 to 200 characters.
     pub guardian_name: String,
     /// Their relationship to the registrant.
     pub relationship: String,
@@ -149,7 +149,7 @@ pub struct GuardianConsent {
     pub method: String,
     /// Who recorded it.
     pub recorded_by: Option<AccountId>,
-    /// When.
+    /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
 }
 

@@ -6,15 +6,15 @@ use super::*;
 /// A resident's membership of a panel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Membership {
-    /// Identity.
+    /// The row's key, also the number in its `Membership` global ID.
     pub id: MembershipId,
-    /// The panel.
+    /// The panel the resident sits on (or sat on, once withdrawn or the term ended).
     pub panel_id: PanelId,
     /// The member.
     pub resident_id: ResidentId,
     /// The selection that chose them, if any.
     pub run_id: Option<SelectionRunId>,
-    /// Where the membership is.
+    /// Selected, active, paused, withdrawn or term ended.
     pub status: MembershipStatus,
     /// When they were selected.
     pub selected_at: DateTime<Utc>,
@@ -29,13 +29,13 @@ pub struct Membership {
 pub struct MembershipEvent {
     /// From (none for the selection that created it).
     pub from: Option<MembershipStatus>,
-    /// To.
+    /// The status it moved to.
     pub to: MembershipStatus,
     /// Why, as given.
     pub reason: Option<String>,
     /// Who made the change: an officer, or the resident withdrawing (none for the system).
     pub by: Option<AccountId>,
-    /// When.
+    /// When the change was made.
     pub at: DateTime<Utc>,
 }
 

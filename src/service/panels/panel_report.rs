@@ -68,7 +68,8 @@ fn members() -> Population {
 /// One group of a panel split.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PanelGroup {
-    /// The category.
+    /// The category: census categories in the census's wording, others (wards, deciles)
+    /// as stored, and `Not given` for people who did not say.
     pub label: String,
     /// Per [`COLUMNS`].
     pub counts: [Shown; 6],
@@ -89,7 +90,8 @@ pub struct PanelGroup {
 pub struct PanelSplit {
     /// `age_band`, `sex`, …
     pub name: String,
-    /// Its groups.
+    /// The population's categories first (empty ones included), then any others, then
+    /// `Not given`.
     pub rows: Vec<PanelGroup>,
     /// Everyone.
     pub totals: [Shown; 6],
@@ -98,9 +100,9 @@ pub struct PanelSplit {
 /// One consultation of the panel, by group.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EngagementPoint {
-    /// The consultation.
+    /// One of the consultations that went to the panel and has opened.
     pub consultation: ConsultationId,
-    /// Its title.
+    /// The consultation's title, as it is now.
     pub title: String,
     /// The day it opened.
     pub opened: Option<NaiveDate>,
@@ -111,11 +113,12 @@ pub struct EngagementPoint {
 /// One group's invitations and completions in one consultation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EngagementGroup {
-    /// The category.
+    /// The category: census categories in the census's wording, others (wards, deciles)
+    /// as stored, and `Not given` for people who did not say.
     pub label: String,
     /// Members invited.
     pub invited: Shown,
-    /// Completed.
+    /// Members invited who submitted their answers.
     pub completed: Shown,
     /// Completed ÷ invited.
     pub response_rate: Option<f64>,
@@ -124,9 +127,9 @@ pub struct EngagementGroup {
 /// A panel's health.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PanelReport {
-    /// The panel.
+    /// The panel reported on.
     pub panel: PanelId,
-    /// Its name.
+    /// The panel's name, as it is now.
     pub name: String,
     /// The benchmark area compared with.
     pub area_code: Option<String>,
@@ -136,7 +139,7 @@ pub struct PanelReport {
     pub suppressed: bool,
     /// Members by each dimension.
     pub splits: Vec<PanelSplit>,
-    /// The dimension of the series.
+    /// The dimension `series` splits each consultation by, as the caller asked.
     pub series_dimension: ReportDimension,
     /// Consultations in the order they opened.
     pub series: Vec<EngagementPoint>,

@@ -44,7 +44,7 @@ pub const MAX_LETTERS_PER_BUNDLE: usize = 20_000;
 /// What an export job is asked to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportRequest {
-    /// The round.
+    /// The round whose letters are bundled.
     pub round_id: RoundId,
     /// Replace the codes of every unredeemed letter.
     pub reissue: bool,
@@ -55,7 +55,7 @@ pub struct ExportRequest {
 pub struct ExportResult {
     /// The bundle to download.
     pub file_id: FileId,
-    /// Letters in it.
+    /// Letters in the bundle: at most [`MAX_LETTERS_PER_BUNDLE`].
     pub letters: u64,
 }
 

@@ -39,19 +39,20 @@ pub const PANEL_CONSENT_VERSION: &str = "2026-11";
 pub struct RegistrationInput {
     /// The code from the letter, as typed.
     pub code: String,
-    /// Full name.
+    /// Trimmed, 1 to 200 characters; also the display name of the account, if one is made.
     pub full_name: String,
     /// Email address (email and/or phone is required).
     pub email: Option<String>,
-    /// Phone number.
+    /// 10 to 15 digits, stored as digits only (a leading `+` is kept).
     pub phone: Option<String>,
-    /// Date of birth.
+    /// Must give an age from the round's minimum age to 120 on the day of registering
+    /// (UK time).
     pub date_of_birth: NaiveDate,
-    /// Sex.
+    /// Stored as its census category, as the benchmarks and quotas read it.
     pub sex: Sex,
-    /// Ethnic group.
+    /// Stored as its census label, as the benchmarks and quotas read it.
     pub ethnic_group: EthnicGroup,
-    /// Disability.
+    /// Stored as its census label, as the benchmarks and quotas read it.
     pub disability: Disability,
     /// Explicit consent to join (must be true).
     pub consent: bool,

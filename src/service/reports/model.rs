@@ -11,11 +11,11 @@ pub const READERS: &[Role] = &[Role::Officer, Role::Scrutiny];
 pub enum ReportDimension {
     /// Census five-year age band.
     AgeBand,
-    /// Sex.
+    /// Female or male, as the census asks it.
     Sex,
-    /// Ethnic group.
+    /// The census's 19 ethnic groups.
     EthnicGroup,
-    /// Disability.
+    /// Disability under the Equality Act.
     Disability,
     /// Ward (code).
     Ward,
@@ -242,7 +242,8 @@ pub enum Flag {
 /// One category of a split.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupRow {
-    /// The category.
+    /// The category: census categories in the census's wording, others as stored, and
+    /// [`NOT_GIVEN`] for people who did not say.
     pub label: String,
     /// Its count in each of [`COLUMNS`].
     pub counts: [Shown; 8],
@@ -319,7 +320,7 @@ pub struct Propensity {
     pub dimensions: Vec<ReportDimension>,
     /// R = 1 − 2·S(ρ̂).
     pub r: Option<f64>,
-    /// S(ρ̂).
+    /// S(ρ̂), the standard deviation of the cells' response propensities.
     pub s: Option<f64>,
     /// Mean propensity (the response rate).
     pub mean: Option<f64>,
@@ -378,7 +379,7 @@ impl Weighting {
 pub struct Score {
     /// The score (NPS −100…100, net agreement −100…100).
     pub value: f64,
-    /// Standard error.
+    /// Its standard error (from the effective sample size when weighted).
     pub standard_error: f64,
     /// Interval's lower end.
     pub low: f64,
@@ -389,9 +390,9 @@ pub struct Score {
 /// A score against the previous round of the same consultation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Change {
-    /// The previous round.
+    /// The previous consultation of the series.
     pub previous: ConsultationId,
-    /// Its title.
+    /// The previous consultation's title, as it is now.
     pub previous_title: String,
     /// Its score (unweighted).
     pub previous_score: Score,
@@ -412,11 +413,12 @@ pub struct OptionResult {
     pub count: Shown,
     /// Their share of those who answered.
     pub share: Option<f64>,
-    /// The weighted share.
+    /// Its share once weighted; `None` when its count is hidden or no answer carries a
+    /// weight.
     pub weighted_share: Option<f64>,
 }
 
-/// A question's results.
+/// One question's answers, counted and scored, unweighted and weighted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuestionResult {
     /// The question's key (stable across rounds).
@@ -440,7 +442,7 @@ pub struct QuestionResult {
 /// A consultation's report.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
-    /// The consultation.
+    /// The consultation reported on, as it is now.
     pub consultation: Consultation,
     /// The benchmark area compared with.
     pub area_code: Option<String>,
@@ -450,7 +452,7 @@ pub struct Report {
     pub threshold: Option<u64>,
     /// Whether anything was hidden.
     pub suppressed: bool,
-    /// The funnel.
+    /// How far every invitation got, with bounces and machine-only opens counted apart.
     pub funnel: Funnel,
     /// By channel (email, sms, post, open link).
     pub by_channel: Split,
@@ -462,7 +464,7 @@ pub struct Report {
     pub by_day: Vec<Day>,
     /// The R-indicator.
     pub propensity: Propensity,
-    /// The weighting.
+    /// Whether respondents were raked to the population, on what, and how well it worked.
     pub weighting: Weighting,
     /// Per question.
     pub questions: Vec<QuestionResult>,

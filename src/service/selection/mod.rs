@@ -95,9 +95,9 @@ impl Method {
 /// A selection as an officer asks for it.
 #[derive(Clone, Debug)]
 pub struct SelectionRequest {
-    /// The panel.
+    /// The panel to fill; its quotas as they are when the run starts are the ones used.
     pub panel: PanelId,
-    /// The method.
+    /// How the selection probabilities are worked out.
     pub method: Method,
     /// Seed for the lottery's rotation and the greedy runs (decimal below 2^64); random
     /// when absent.
@@ -122,16 +122,16 @@ pub struct SelectionJob {
 /// What a selection job hands back.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelectionDone {
-    /// The run.
+    /// The run computed; its figures are stored with it, not in the job's result.
     pub run_id: SelectionRunId,
 }
 
 /// One category value in the transparency report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ValueReport {
-    /// The feature.
+    /// The quota's feature, e.g. `age_band`, `ward` or a custom attribute.
     pub feature: String,
-    /// The value.
+    /// One value of the feature, as the quotas spell it.
     pub value: String,
     /// The quota's minimum for this selection (after sitting members, in a top-up).
     pub min: u32,
@@ -149,9 +149,9 @@ pub struct ValueReport {
     pub population_share: Option<f64>,
     /// Lowest selection probability among them.
     pub probability_min: f64,
-    /// Median.
+    /// Median selection probability among them.
     pub probability_median: f64,
-    /// Highest.
+    /// Highest selection probability among them.
     pub probability_max: f64,
 }
 
@@ -166,9 +166,9 @@ pub struct Summary {
     pub panels: u32,
     /// Lowest selection probability.
     pub minimum: f64,
-    /// Median.
+    /// Median selection probability (the mean of the two middle ones for an even pool).
     pub median: f64,
-    /// Highest.
+    /// Highest selection probability.
     pub maximum: f64,
     /// The largest change of anyone's probability from rounding to the lottery.
     pub largest_shift: f64,
@@ -190,17 +190,17 @@ pub struct Infeasibility {
 /// A selection run as the API sees it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
-    /// Identity.
+    /// The row's key, also the number in its `SelectionRun` global ID.
     pub id: SelectionRunId,
-    /// The panel.
+    /// The panel it fills, or tops up.
     pub panel_id: PanelId,
-    /// Its job.
+    /// The job that computes it, set when the run is started.
     pub job_id: Option<crate::domain::ids::JobId>,
     /// A top-up of a sitting panel.
     pub top_up: bool,
-    /// The method.
+    /// How the selection probabilities are worked out.
     pub method: Method,
-    /// The seed.
+    /// Seeds the lottery's rotation and the greedy runs.
     pub seed: u64,
     /// Seats to fill.
     pub k: u32,
@@ -218,7 +218,8 @@ pub struct Run {
     pub summary: Option<Summary>,
     /// When the quotas could not be met.
     pub infeasibility: Option<Infeasibility>,
-    /// The lottery's file.
+    /// The stored file of the lottery's tickets, once computed; the draw is refused
+    /// until then.
     pub lottery_file: Option<FileId>,
     /// The lottery's SHA-256.
     pub lottery_sha256: Option<String>,
@@ -230,11 +231,11 @@ pub struct Run {
     pub draw_source: Option<String>,
     /// Who recorded the draw.
     pub drawn_by: Option<AccountId>,
-    /// When.
+    /// When the draw was recorded.
     pub drawn_at: Option<DateTime<Utc>>,
     /// Who started it.
     pub created_by: Option<AccountId>,
-    /// When.
+    /// When it was started.
     pub created_at: DateTime<Utc>,
     /// The seats it was computed for, once computed.
     pub computed_for: Option<ComputedFor>,

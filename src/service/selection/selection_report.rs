@@ -136,9 +136,10 @@ pub async fn report(
 /// A selection's report as its reader may see it (`None` where hidden).
 #[derive(Clone, Debug)]
 pub struct Published {
-    /// The run.
+    /// The run as stored, its summary unprotected: show the reader only its settings and
+    /// draw, and the figures below.
     pub run: Run,
-    /// Its panel's name.
+    /// The name of the panel the run fills, as it is now.
     pub panel_name: String,
     /// Registrants in the pool.
     pub pool_size: Option<u32>,
@@ -155,9 +156,9 @@ pub struct Published {
 /// One category value as its reader may see it.
 #[derive(Clone, Debug)]
 pub struct PublishedValue {
-    /// The feature.
+    /// The quota's feature, e.g. `age_band`, `ward` or a custom attribute.
     pub feature: String,
-    /// The value.
+    /// One value of the feature, as the quotas spell it.
     pub value: String,
     /// The quota's minimum and maximum for this selection.
     pub quota: Option<(u32, u32)>,

@@ -166,7 +166,7 @@ pub fn dissimilarity(a: &[f64], b: &[f64]) -> f64 {
 /// A chi-square goodness-of-fit test of observed counts against population shares.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ChiSquare {
-    /// The statistic.
+    /// The sum over the categories of (observed − expected)² / expected.
     pub statistic: f64,
     /// Degrees of freedom (categories with a population share, less one).
     pub degrees_of_freedom: u32,

@@ -94,7 +94,7 @@ impl DenseLp {
         }
     }
 
-    /// The number of rows.
+    /// The number of constraints, one per entry of the right-hand side.
     pub fn rows(&self) -> usize {
         self.rhs.len()
     }

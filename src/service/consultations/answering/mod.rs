@@ -61,9 +61,9 @@ pub use submitting::{Submitted, submit};
 /// One member's invitation to a consultation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invitation {
-    /// Its identity.
+    /// The row's key, also the number in its `Invitation` global ID.
     pub id: InvitationId,
-    /// The consultation.
+    /// The consultation it invites to.
     pub consultation: ConsultationId,
     /// The member.
     pub resident: ResidentId,
@@ -89,7 +89,7 @@ pub struct Invitation {
     pub completed_at: Option<DateTime<Utc>>,
     /// How the answers came.
     pub completed_channel: Option<AnswerChannel>,
-    /// Reminders sent.
+    /// Reminders sent so far: at most the consultation's `max_reminders`.
     pub reminders_sent: u32,
     /// Withdrawn by an officer: its link no longer works.
     pub revoked_at: Option<DateTime<Utc>>,
@@ -167,9 +167,9 @@ impl Access {
 /// What a respondent sees: the consultation, its questions and their saved answers.
 #[derive(Clone, Debug)]
 pub struct Invited {
-    /// The invitation.
+    /// The invitation the caller reached, as stored.
     pub invitation: Invitation,
-    /// The consultation.
+    /// The consultation it invites to, open or not: its status says which.
     pub consultation: Consultation,
     /// Its questions, in order.
     pub questions: Vec<QuestionItem>,

@@ -63,7 +63,7 @@ pub struct InviteRequest {
 /// An invite job's input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteJob {
-    /// The consultation.
+    /// The consultation whose panel (or sample) is to be invited.
     pub consultation_id: ConsultationId,
     /// What was asked.
     pub request: InviteRequest,
@@ -72,7 +72,7 @@ pub struct InviteJob {
 /// What an invite job did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InviteResult {
-    /// The consultation.
+    /// The consultation whose panel (or sample) was invited.
     pub consultation_id: ConsultationId,
     /// Invitations made by email.
     pub email: u64,
@@ -336,7 +336,7 @@ pub struct Counts {
     pub invited: i64,
     /// Sent (or printed), or further.
     pub sent: i64,
-    /// Bounced.
+    /// Reported undeliverable.
     pub bounced: i64,
     /// Opened by a person, or further (a click with images blocked counts).
     pub opened: i64,

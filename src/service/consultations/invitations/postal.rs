@@ -6,7 +6,7 @@ use super::*;
 /// A post letters' export job's input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LettersJob {
-    /// The consultation.
+    /// The consultation whose post invitations are to be printed.
     pub consultation_id: ConsultationId,
     /// Print again letters already printed (their old codes stop working).
     pub reprint: bool,
@@ -15,7 +15,7 @@ pub struct LettersJob {
 /// What a letters export made.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LettersResult {
-    /// The consultation.
+    /// The consultation the letters invite to.
     pub consultation_id: ConsultationId,
     /// Letters in the file.
     pub letters: u64,

@@ -6,7 +6,7 @@ use super::*;
 /// A reminders job's input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemindJob {
-    /// The consultation.
+    /// The consultation whose invited members who have not completed are reminded.
     pub consultation_id: ConsultationId,
     /// Only this channel (`email` or `sms`); both when absent.
     pub channel: Option<String>,
@@ -15,7 +15,7 @@ pub struct RemindJob {
 /// What a reminders job queued.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemindResult {
-    /// The consultation.
+    /// The consultation the reminders are about.
     pub consultation_id: ConsultationId,
     /// Reminders queued by email.
     pub email: u64,

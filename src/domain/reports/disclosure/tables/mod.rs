@@ -99,7 +99,7 @@ impl CountTable {
         }
     }
 
-    /// The rows shown.
+    /// How many rows are published: every row but the residual one, if any.
     pub fn shown_rows(&self) -> usize {
         self.counts.len() - usize::from(self.residual && !self.counts.is_empty())
     }

@@ -24,7 +24,7 @@ pub const ALGORITHM: u32 = 2;
 pub struct Tables {
     /// The populations counted.
     pub populations: Vec<Population>,
-    /// The tables.
+    /// Each table's counts, in the order of `names`.
     pub tables: Vec<CountTable>,
     /// Per table: its name (unique in the publication) and its shown rows' labels.
     pub names: Vec<(String, Vec<String>)>,
