@@ -18,23 +18,27 @@ use crate::service::{accounts, consultations, jobs, panels, recruitment, selecti
 
 /// An object with a global ID.
 #[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID", desc = "Opaque identifier."))]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "Global ID: opaque, stable, and accepted by `node(id:)` and by every field that takes this kind of object."
+))]
 pub enum Node {
     /// A login.
     Account(AccountNode),
-    /// A recruitment round.
+    /// A recruitment round: its letters, registrations and status.
     RecruitmentRound(RoundNode),
     /// A background job.
     Job(JobNode),
-    /// A panel.
+    /// A panel: its quotas, members and selection runs (OFFICER).
     Panel(PanelNode),
-    /// A selection run.
+    /// A selection run: probabilities, lottery and public draw (OFFICER).
     SelectionRun(SelectionRunNode),
-    /// A consultation.
+    /// A consultation: its questions, invitations and report.
     Consultation(ConsultationNode),
 }
 
-/// The `node` query.
+/// The `node(id:)` query: any object by its global ID, if the caller may see it.
 #[derive(Default)]
 pub struct NodeQuery;
 

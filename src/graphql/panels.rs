@@ -18,7 +18,7 @@ use crate::graphql::selection::node::SelectionRunNode;
 use crate::service::panels::{self, Membership, MembershipEvent, PanelRequest};
 use crate::service::selection;
 
-/// A membership's status.
+/// Where a member is in the membership lifecycle.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(
     name = "MembershipStatus",
@@ -98,7 +98,7 @@ fn quotas_in(quotas: Vec<Quota>) -> async_graphql::Result<Vec<Feature>> {
 /// Members of a panel in one status.
 #[derive(SimpleObject)]
 pub struct MemberCount {
-    /// The status.
+    /// The status these members are in.
     pub status: MembershipStatusValue,
     /// Members in it.
     pub count: u64,
@@ -110,11 +110,11 @@ pub struct PanelNode(pub Panel);
 /// A panel: the Residents Panel, a Youth Forum, …
 #[Object(name = "Panel")]
 impl PanelNode {
-    /// Opaque identifier.
+    /// Global ID (kind `Panel`), as `node(id:)` takes it.
     pub async fn id(&self) -> ID {
         id::encode(self.0.id)
     }
-    /// Its name.
+    /// The panel's name as officers and letters show it (unique).
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -257,11 +257,11 @@ pub struct MembershipNode(pub Membership);
 /// A resident's membership of a panel.
 #[Object(name = "Membership")]
 impl MembershipNode {
-    /// Opaque identifier.
+    /// Global ID of the membership, as `membershipStatusChange` takes it.
     async fn id(&self) -> ID {
         id::encode(self.0.id)
     }
-    /// The panel.
+    /// Global ID of the membership's panel (kind `Panel`).
     async fn panel_id(&self) -> ID {
         id::encode(self.0.panel_id)
     }
@@ -368,7 +368,7 @@ pub struct PanelCreateInput {
 /// A panel's quotas, given one by one.
 #[derive(InputObject)]
 pub struct PanelQuotasSetInput {
-    /// The panel.
+    /// Global ID of the panel whose quotas are set (kind `Panel`).
     pub panel_id: ID,
     /// Every quota (replacing the panel's).
     pub quotas: Vec<Quota>,
@@ -377,7 +377,7 @@ pub struct PanelQuotasSetInput {
 /// A panel's quotas from a Sortition Foundation CSV.
 #[derive(InputObject)]
 pub struct PanelQuotasImportInput {
-    /// The panel.
+    /// Global ID of the panel whose quotas are imported (kind `Panel`).
     pub panel_id: ID,
     /// `feature,value,min,max` (or the paper data's `category,feature,min,max`) CSV text.
     pub csv: String,
@@ -386,7 +386,7 @@ pub struct PanelQuotasImportInput {
 /// A panel's quotas derived from the population.
 #[derive(InputObject)]
 pub struct PanelQuotasDeriveInput {
-    /// The panel.
+    /// Global ID of the panel whose quotas are derived (kind `Panel`).
     pub panel_id: ID,
     /// Benchmark area (GSS code); the panel's when absent.
     pub area_code: Option<String>,
@@ -438,10 +438,10 @@ pub struct GuardianConsentRecordPayload {
     pub recorded_at: DateTime<Utc>,
 }
 
-/// A membership's change of status.
+/// A move of one membership to a new status, with the reason recorded.
 #[derive(InputObject)]
 pub struct MembershipStatusChangeInput {
-    /// The membership.
+    /// Global ID of the membership to move.
     pub membership_id: ID,
     /// The new status.
     pub status: MembershipStatusValue,
@@ -452,13 +452,13 @@ pub struct MembershipStatusChangeInput {
 /// A resident leaving a panel.
 #[derive(InputObject)]
 pub struct PanelWithdrawInput {
-    /// The panel.
+    /// Global ID of the panel to leave (kind `Panel`).
     pub panel_id: ID,
     /// Why, if they wish to say.
     pub reason: Option<String>,
 }
 
-/// Panel mutations.
+/// The panel mutations of `Mutation`: panels, quotas, attributes, consents, memberships.
 #[derive(Default)]
 pub struct PanelMutation;
 

@@ -11,7 +11,7 @@ use crate::graphql::id;
 use crate::graphql::pagination::{Page, connection_complexity};
 use crate::service::jobs;
 
-/// Job queries.
+/// The job queries of `Query`: one job, or the list (staff only).
 #[derive(Default)]
 pub struct JobQuery;
 
@@ -77,7 +77,7 @@ pub struct JobCancelPayload {
     pub job: JobNode,
 }
 
-/// Job mutations.
+/// The job mutations of `Mutation`: cancelling (staff only).
 #[derive(Default)]
 pub struct JobMutation;
 

@@ -26,7 +26,7 @@ use crate::service::{downloads, jobs};
 /// A recruitment round the job drew.
 #[derive(SimpleObject)]
 pub struct RecruitmentRoundDrawn {
-    /// The round.
+    /// The round as drawn, with its letters waiting to be exported.
     pub round: RoundNode,
 }
 
@@ -38,9 +38,9 @@ pub struct LetterBundle {
     /// Where to download it: `GET` with the same `Authorization: Bearer` token. The codes
     /// exist only in this file; it is deleted at `expiresAt`.
     pub download_url: String,
-    /// The file's name.
+    /// The name the download is saved under (`round-<number>-letters-<count>.zip`).
     pub file_name: String,
-    /// Its size in bytes.
+    /// Bytes to download, to show before a large download starts.
     pub size_bytes: u64,
     /// Its SHA-256 in hex, to check a download.
     pub sha256: Option<String>,
@@ -70,7 +70,7 @@ pub enum JobResult {
 /// Reminders queued.
 #[derive(SimpleObject)]
 pub struct ConsultationReminded {
-    /// The consultation's ID.
+    /// Global ID of the consultation reminded (kind `Consultation`).
     pub consultation_id: ID,
     /// Reminders queued by email.
     pub email: u64,
@@ -83,7 +83,7 @@ pub struct ConsultationReminded {
 /// What inviting a panel to a consultation made.
 #[derive(SimpleObject)]
 pub struct ConsultationInvited {
-    /// The consultation's ID.
+    /// Global ID of the consultation invited (kind `Consultation`).
     pub consultation_id: ID,
     /// Invitations made by email (queued in the outbox).
     pub email: u64,
@@ -143,7 +143,7 @@ pub struct SelectionComputed {
 /// its status is SUCCEEDED, FAILED or CANCELLED.
 #[Object(name = "Job")]
 impl JobNode {
-    /// Opaque identifier.
+    /// Global ID (kind `Job`): pass it to `node(id:)` or `job(id:)` to poll.
     pub async fn id(&self) -> ID {
         id::encode(self.0.id)
     }

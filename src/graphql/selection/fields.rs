@@ -16,11 +16,11 @@ use crate::service::selection::{self, Method, selection_report};
 /// A selection: the pool, everyone's probability, the lottery and its public draw.
 #[Object(name = "SelectionRun")]
 impl SelectionRunNode {
-    /// Opaque identifier.
+    /// Global ID (kind `SelectionRun`), as `selectionDraw` takes it.
     pub async fn id(&self) -> ID {
         id::encode(self.0.id)
     }
-    /// The panel.
+    /// The panel this run fills (or tops up).
     pub(crate) async fn panel(&self, ctx: &Context<'_>) -> async_graphql::Result<PanelNode> {
         let state = context::state(ctx)?;
         Ok(PanelNode(
@@ -37,7 +37,7 @@ impl SelectionRunNode {
             crate::service::jobs::find(state, &context::caller(ctx), job).await?,
         )))
     }
-    /// The method.
+    /// How the run chooses: LEXIMIN, MAXIMIN or GREEDY.
     pub(crate) async fn method(&self) -> MethodValue {
         self.0.method.into()
     }

@@ -24,9 +24,9 @@ pub enum MethodValue {
 /// One category value of a selection's transparency report.
 #[derive(SimpleObject)]
 pub struct SelectionValueReport {
-    /// The feature.
+    /// The quota's feature (column of the pool), e.g. `age_band`.
     pub feature: String,
-    /// The value.
+    /// The feature's value this row is about, e.g. `16-24`.
     pub value: String,
     /// The quota's minimum for this selection (after sitting members, in a top-up).
     pub min: u32,
@@ -43,9 +43,9 @@ pub struct SelectionValueReport {
     pub population_share: Option<f64>,
     /// Lowest selection probability among them.
     pub probability_min: f64,
-    /// Median.
+    /// Median selection probability among them.
     pub probability_median: f64,
-    /// Highest.
+    /// Highest selection probability among them.
     pub probability_max: f64,
 }
 

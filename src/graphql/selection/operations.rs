@@ -11,12 +11,12 @@ use crate::graphql::id;
 use crate::graphql::jobs::node::JobNode;
 use crate::service::selection::{self, DrawnNumber, SelectionRequest};
 
-/// A selection to start.
+/// What a new selection needs: the panel, the method and the lottery's settings.
 #[derive(InputObject)]
 pub struct SelectionStartInput {
-    /// The panel.
+    /// Global ID of the panel to fill (kind `Panel`).
     pub panel_id: ID,
-    /// The method.
+    /// How to choose; LEXIMIN unless set.
     #[graphql(default)]
     pub method: MethodValue,
     /// Seed (decimal below 2^64) for the lottery's rotation of members and the greedy
@@ -40,16 +40,16 @@ pub struct SelectionStartInput {
 /// A started selection.
 #[derive(SimpleObject)]
 pub struct SelectionStartPayload {
-    /// The run.
+    /// The run started, COMPUTING until its job finishes.
     pub run: SelectionRunNode,
-    /// Its job.
+    /// The job computing it: poll it for progress.
     pub job: JobNode,
 }
 
 /// The public draw of a computed selection: a number, or public randomness.
 #[derive(InputObject)]
 pub struct SelectionDrawInput {
-    /// The run.
+    /// Global ID of the computed run to draw (kind `SelectionRun`).
     pub run_id: ID,
     /// The number drawn in public, 1 to the lottery's tickets.
     pub number: Option<i32>,
@@ -58,7 +58,7 @@ pub struct SelectionDrawInput {
     pub random_sources: Option<Vec<String>>,
 }
 
-/// Selection queries.
+/// The selection queries of `Query`: one run (OFFICER).
 #[derive(Default)]
 pub struct SelectionQuery;
 
@@ -79,7 +79,7 @@ impl SelectionQuery {
     }
 }
 
-/// Selection mutations.
+/// The selection mutations of `Mutation`: start a run and record its public draw (OFFICER).
 #[derive(Default)]
 pub struct SelectionMutation;
 
