@@ -5,7 +5,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::domain::ids::{MembershipId, PanelId, ResidentId};
+use crate::domain::ids::{MembershipId, PanelId, ResidentId, SelectionRunId};
 use crate::domain::panels::panel::{MembershipStatus, Panel};
 use crate::domain::selection::Feature;
 use crate::graphql::accounts::AccountNode;
@@ -209,17 +209,25 @@ impl PanelNode {
         .await?;
         Ok(page.connection(rows, |m| m.id, MembershipNode))
     }
-    /// Its selection runs, newest first.
+    /// Its selection runs, newest first, a page at a time.
+    #[graphql(complexity = "connection_complexity(first, child_complexity)")]
     async fn selection_runs(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<SelectionRunNode>> {
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last run of the previous page.")] after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, SelectionRunNode>> {
+        let page = Page::<SelectionRunId>::parse(first, after.as_deref())?;
         let state = context::state(ctx)?;
-        Ok(selection::runs_of(state, &context::caller(ctx), self.0.id)
-            .await?
-            .into_iter()
-            .map(SelectionRunNode)
-            .collect())
+        let rows = selection::runs_of(
+            state,
+            &context::caller(ctx),
+            self.0.id,
+            page.after,
+            page.first,
+        )
+        .await?;
+        Ok(page.connection(rows, |run| run.id, SelectionRunNode))
     }
 }
 
@@ -312,15 +320,21 @@ pub struct PanelQuery;
 
 #[Object]
 impl PanelQuery {
-    /// Every panel, by name (OFFICER).
-    #[graphql(guard = "RoleGuard::OFFICER")]
-    async fn panels(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PanelNode>> {
+    /// Panels, newest first, a page at a time (OFFICER).
+    #[graphql(
+        guard = "RoleGuard::OFFICER",
+        complexity = "connection_complexity(first, child_complexity)"
+    )]
+    async fn panels(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last panel of the previous page.")] after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, PanelNode>> {
+        let page = Page::<PanelId>::parse(first, after.as_deref())?;
         let state = context::state(ctx)?;
-        Ok(panels::list(state, &context::caller(ctx))
-            .await?
-            .into_iter()
-            .map(PanelNode)
-            .collect())
+        let rows = panels::list(state, &context::caller(ctx), page.after, page.first).await?;
+        Ok(page.connection(rows, |panel| panel.id, PanelNode))
     }
 
     /// One panel (OFFICER).

@@ -1167,12 +1167,12 @@ async fn a_signed_in_resident_sees_and_answers_only_their_own_invitations() {
         .await;
     let body = app
         .graphql(
-            "{ myInvitations { invitationId title status stage completedAt } }",
+            "{ myInvitations { nodes { invitationId title status stage completedAt } } }",
             json!({}),
             Some(&token),
         )
         .await;
-    let mine = body["data"]["myInvitations"]
+    let mine = body["data"]["myInvitations"]["nodes"]
         .as_array()
         .unwrap_or_else(|| panic!("{body}"));
     assert_eq!(mine.len(), 1, "{body}");
@@ -1269,13 +1269,13 @@ async fn a_signed_in_resident_sees_and_answers_only_their_own_invitations() {
     assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
     let body = app
         .graphql(
-            "{ myInvitations { completedAt stage } }",
+            "{ myInvitations { nodes { completedAt stage } } }",
             json!({}),
             Some(&token),
         )
         .await;
     assert_eq!(
-        body["data"]["myInvitations"][0]["stage"], "COMPLETED",
+        body["data"]["myInvitations"]["nodes"][0]["stage"], "COMPLETED",
         "{body}"
     );
 }

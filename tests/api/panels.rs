@@ -1033,7 +1033,7 @@ async fn quotas_are_derived_from_the_census_for_the_panels_ages_and_round_trip_a
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
     let scrutiny = app.token_for(Role::Scrutiny).await;
     let body = app
-        .graphql("{ panels { id } }", json!({}), Some(&scrutiny))
+        .graphql("{ panels { nodes { id } } }", json!({}), Some(&scrutiny))
         .await;
     assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
     // The panel is a node: fetched again by its ID alone, by those who may see it.

@@ -173,7 +173,7 @@ const ACCESS: &[(&str, Access, &str)] = &[
     (
         "Query.panels",
         Access::Roles(&[Role::Officer]),
-        "{ panels { id } }",
+        "{ panels { nodes { id } } }",
     ),
     (
         "Query.panel",
@@ -238,7 +238,7 @@ const ACCESS: &[(&str, Access, &str)] = &[
     (
         "Query.consultations",
         Access::Roles(&[Role::Officer]),
-        "{ consultations { id } }",
+        "{ consultations { nodes { id } } }",
     ),
     (
         "Query.consultation",
@@ -258,7 +258,7 @@ const ACCESS: &[(&str, Access, &str)] = &[
     (
         "Query.myInvitations",
         Access::AnyAccount,
-        "{ myInvitations { title } }",
+        "{ myInvitations { nodes { title } } }",
     ),
     (
         "Mutation.consultationCreate",

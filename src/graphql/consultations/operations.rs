@@ -10,21 +10,31 @@ pub struct ConsultationQuery;
 
 #[Object]
 impl ConsultationQuery {
-    /// Every consultation, newest first (OFFICER).
-    #[graphql(guard = "RoleGuard::OFFICER")]
+    /// Consultations, newest first, a page at a time (OFFICER).
+    #[graphql(
+        guard = "RoleGuard::OFFICER",
+        complexity = "connection_complexity(first, child_complexity)"
+    )]
     pub(super) async fn consultations(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only those in this status.")] status: Option<StatusValue>,
-    ) -> async_graphql::Result<Vec<ConsultationNode>> {
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last consultation of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Connection<String, ConsultationNode>> {
+        let page = Page::<ConsultationId>::parse(first, after.as_deref())?;
         let state = context::state(ctx)?;
-        Ok(
-            consultations::list(state, &context::caller(ctx), status.map(Into::into))
-                .await?
-                .into_iter()
-                .map(ConsultationNode)
-                .collect(),
+        let rows = consultations::list(
+            state,
+            &context::caller(ctx),
+            status.map(Into::into),
+            page.after,
+            page.first,
         )
+        .await?;
+        Ok(page.connection(rows, |c| c.id, ConsultationNode))
     }
 
     /// One consultation (OFFICER).
@@ -90,18 +100,24 @@ impl ConsultationQuery {
         ))
     }
 
-    /// The signed-in resident's invitations, newest first: pending and completed.
-    #[graphql(guard = "RoleGuard::ANY_ACCOUNT")]
+    /// The signed-in resident's invitations, newest first, a page at a time: pending and
+    /// completed.
+    #[graphql(
+        guard = "RoleGuard::ANY_ACCOUNT",
+        complexity = "connection_complexity(first, child_complexity)"
+    )]
     pub(super) async fn my_invitations(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<MyInvitation>> {
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last invitation of the previous page.")] after: Option<
+            String,
+        >,
+    ) -> async_graphql::Result<Connection<String, MyInvitation>> {
+        let page = Page::<InvitationId>::parse(first, after.as_deref())?;
         let state = context::state(ctx)?;
-        Ok(answering::mine(state, &context::caller(ctx))
-            .await?
-            .into_iter()
-            .map(|(i, c)| MyInvitation(i, c))
-            .collect())
+        let rows = answering::mine(state, &context::caller(ctx), page.after, page.first).await?;
+        Ok(page.connection(rows, |(i, _)| i.id, |(i, c)| MyInvitation(i, c)))
     }
 }
 

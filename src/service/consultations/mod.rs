@@ -19,6 +19,7 @@ use sea_orm::{
 };
 
 use crate::db::entities::{consultation, question};
+use crate::db::pages::{self, Order};
 use crate::domain::accounts::role::Role;
 use crate::domain::consultations::consultation::{
     Consultation, QuestionItem, Status, Step, TemplateError, Templates, render,
@@ -235,14 +236,23 @@ async fn row_of(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<cons
         })
 }
 
-/// Every consultation, newest first (OFFICER).
+/// Consultations, newest first, a page of `limit` (and one more, to tell that another
+/// page follows) before `before` (OFFICER).
 pub async fn list(
     state: &AppState,
     caller: &Caller,
     status: Option<Status>,
+    before: Option<ConsultationId>,
+    limit: u64,
 ) -> AppResult<Vec<Consultation>> {
     caller.require(OFFICERS)?;
-    let mut query = consultation::Entity::find().order_by_desc(consultation::Column::Id);
+    let mut query = pages::page(
+        consultation::Entity::find(),
+        consultation::Column::Id,
+        Order::NewestFirst,
+        before.map(ConsultationId::get),
+        limit,
+    );
     if let Some(status) = status {
         query = query.filter(consultation::Column::Status.eq(status.as_str()));
     }

@@ -186,11 +186,23 @@ pub async fn find_any(db: &impl ConnectionTrait, id: PanelId) -> AppResult<Panel
         .ok_or(AppError::NotFound { what: "panel" })
 }
 
-/// Every panel, by name.
-pub async fn list(state: &AppState, caller: &Caller) -> AppResult<Vec<Panel>> {
+/// Panels, newest first, a page of `limit` (and one more, to tell that another page
+/// follows) before `before`.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    before: Option<PanelId>,
+    limit: u64,
+) -> AppResult<Vec<Panel>> {
     caller.require(OFFICERS)?;
-    Ok(panel::Entity::find()
-        .order_by_asc(panel::Column::Name)
+    let query = pages::page(
+        panel::Entity::find(),
+        panel::Column::Id,
+        Order::NewestFirst,
+        before.map(PanelId::get),
+        limit,
+    );
+    Ok(query
         .all(state.db.reader())
         .await?
         .into_iter()

@@ -32,6 +32,7 @@ use crate::db::entities::{
 };
 use crate::db::files::{self, NewFile};
 use crate::db::locks;
+use crate::db::pages::{self, Order};
 use crate::domain::ids::{AccountId, FileId, PanelId, SelectionRunId};
 use crate::domain::job::{Job, JobKind};
 use crate::domain::panels::panel::{
@@ -311,15 +312,27 @@ async fn find_any(db: &impl ConnectionTrait, id: SelectionRunId) -> AppResult<Ru
         .and_then(to_domain)
 }
 
-/// A panel's runs, newest first.
-pub async fn runs_of(state: &AppState, caller: &Caller, panel: PanelId) -> AppResult<Vec<Run>> {
+/// A panel's runs, newest first, a page of `limit` (and one more, to tell that another page
+/// follows) before `before`.
+pub async fn runs_of(
+    state: &AppState,
+    caller: &Caller,
+    panel: PanelId,
+    before: Option<SelectionRunId>,
+    limit: u64,
+) -> AppResult<Vec<Run>> {
     caller.require(OFFICERS)?;
-    selection_run::Entity::find()
-        .filter(selection_run::Column::PanelId.eq(panel.get()))
-        .order_by_desc(selection_run::Column::Id)
-        .all(state.db.reader())
-        .await?
-        .into_iter()
-        .map(to_domain)
-        .collect()
+    pages::page(
+        selection_run::Entity::find(),
+        selection_run::Column::Id,
+        Order::NewestFirst,
+        before.map(SelectionRunId::get),
+        limit,
+    )
+    .filter(selection_run::Column::PanelId.eq(panel.get()))
+    .all(state.db.reader())
+    .await?
+    .into_iter()
+    .map(to_domain)
+    .collect()
 }

@@ -24,6 +24,7 @@ use sea_orm::{
 };
 
 use crate::db::entities::{answer, consultation, invitation, resident, response, saved_answer};
+use crate::db::pages::{self, Order};
 use crate::db::submissions::{Claim, Claimed};
 use crate::db::tracking::{Event, EventKind, record_in};
 use crate::domain::accounts::role::Role;
@@ -397,8 +398,15 @@ async fn saved_answers(
         .collect()
 }
 
-/// A signed-in resident's invitations, newest first, with their consultations.
-pub async fn mine(state: &AppState, caller: &Caller) -> AppResult<Vec<(Invitation, Consultation)>> {
+/// A signed-in resident's invitations, newest first, with their consultations: a page of
+/// `limit` (and one more, to tell that another page follows) before `before`. Invitations
+/// of drafts are never shown.
+pub async fn mine(
+    state: &AppState,
+    caller: &Caller,
+    before: Option<InvitationId>,
+    limit: u64,
+) -> AppResult<Vec<(Invitation, Consultation)>> {
     let session = caller.session()?;
     let db = state.db.reader();
     let residents: Vec<i64> = resident::Entity::find()
@@ -411,12 +419,23 @@ pub async fn mine(state: &AppState, caller: &Caller) -> AppResult<Vec<(Invitatio
     if residents.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = invitation::Entity::find()
-        .filter(invitation::Column::ResidentId.is_in(residents))
-        .filter(invitation::Column::RevokedAt.is_null())
-        .order_by_desc(invitation::Column::Id)
-        .all(db)
-        .await?;
+    let shown = sea_orm::sea_query::Query::select()
+        .column(crate::db::entities::consultation::Column::Id)
+        .from(crate::db::entities::consultation::Entity)
+        .and_where(crate::db::entities::consultation::Column::Status.ne(Status::Draft.as_str()))
+        .to_owned();
+    let rows = pages::page(
+        invitation::Entity::find(),
+        invitation::Column::Id,
+        Order::NewestFirst,
+        before.map(InvitationId::get),
+        limit,
+    )
+    .filter(invitation::Column::ResidentId.is_in(residents))
+    .filter(invitation::Column::RevokedAt.is_null())
+    .filter(invitation::Column::ConsultationId.in_subquery(shown))
+    .all(db)
+    .await?;
     // Their consultations in one query; drafts are not shown to residents.
     let consultations: HashMap<i64, Consultation> =
         crate::db::entities::consultation::Entity::find()
