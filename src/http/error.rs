@@ -35,6 +35,10 @@ pub fn refusal(err: AppError) -> Refusal {
     let code = err.code();
     let message = err.public_message();
     let retry_after = err.retry_after_secs();
+    let field = match &err {
+        AppError::BadUserInput { field, .. } => Some(field.clone()),
+        _ => None,
+    };
     match err {
         AppError::Internal(detail) => tracing::error!(error = ?detail, "request failed"),
         AppError::Unavailable { detail, .. } => tracing::warn!(error = ?detail, "service busy"),
@@ -42,6 +46,7 @@ pub fn refusal(err: AppError) -> Refusal {
     }
     let mut refusal = Refusal::transport(status_of(code), code, message);
     refusal.retry_after = retry_after;
+    refusal.field = field;
     refusal
 }
 
@@ -65,6 +70,9 @@ pub struct Refusal {
     message: String,
     /// Seconds to wait before trying again, sent as `Retry-After` and in the error.
     pub retry_after: Option<u64>,
+    /// The input at fault (`BAD_USER_INPUT`), sent as the error's `field` as `/graphql`
+    /// sends it.
+    field: Option<String>,
 }
 
 impl Refusal {
@@ -79,6 +87,7 @@ impl Refusal {
             code,
             message: message.into(),
             retry_after: None,
+            field: None,
         }
     }
 
@@ -88,6 +97,9 @@ impl Refusal {
         let mut extensions = json!({ "code": self.code.as_str() });
         if let Some(seconds) = self.retry_after {
             extensions["retryAfterSeconds"] = json!(seconds);
+        }
+        if let Some(field) = &self.field {
+            extensions["field"] = json!(field);
         }
         let body = json!({
             "errors": [{ "message": self.message, "extensions": extensions }]

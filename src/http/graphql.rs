@@ -310,9 +310,17 @@ pub async fn caller(state: &HttpState, headers: &HeaderMap) -> Result<Caller, Re
 /// The client's address: the connection's, or behind one trusted proxy the last
 /// `X-Forwarded-For` entry.
 pub(crate) fn client_address(state: &HttpState, request: &Request) -> ClientAddress {
+    address_of(state, request.headers(), request.extensions())
+}
+
+/// [`client_address`] from a request's headers and extensions (an extractor's parts).
+pub(crate) fn address_of(
+    state: &HttpState,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> ClientAddress {
     if state.app.config.trust_forwarded_for {
-        let forwarded = request
-            .headers()
+        let forwarded = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             // The proxy appends the address it saw; entries before it are the client's own
@@ -324,8 +332,7 @@ pub(crate) fn client_address(state: &HttpState, request: &Request) -> ClientAddr
         }
     }
     ClientAddress(
-        request
-            .extensions()
+        extensions
             .get::<ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip()),
     )

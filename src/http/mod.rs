@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod exports;
+pub mod extract;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;

@@ -19,6 +19,7 @@ mod consultation_sample;
 mod consultations;
 mod delivery;
 mod doc_comments;
+mod downloads;
 mod helpers;
 mod http_spec;
 mod jobs;
