@@ -15,7 +15,7 @@ use std::sync::Arc;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::db::entities::response;
-use crate::db::sql::query;
+use crate::db::responses as stored;
 use crate::domain::consultations::consultation::{Consultation, QuestionItem};
 use crate::domain::consultations::questionnaire::QuestionKind;
 use crate::domain::ids::ConsultationId;
@@ -194,16 +194,7 @@ pub async fn members(
             "This consultation is anonymous: its responses are linked to no one.",
         ));
     }
-    let rows = query(
-        state.db.reader(),
-        "SELECT t.number, i.resident_id, i.channel FROM \
-           (SELECT s.id, s.invitation_id, ROW_NUMBER() OVER (ORDER BY s.id) AS number \
-            FROM responses s WHERE s.consultation_id = $1) t \
-         LEFT JOIN invitations i ON i.id = t.invitation_id ORDER BY t.id"
-            .to_owned(),
-        vec![id.get().into()],
-    )
-    .await?;
+    let rows = stored::members(state.db.reader(), id).await?;
     audit::record(
         state.db.writer(),
         caller,
@@ -219,10 +210,7 @@ pub async fn members(
     writer
         .write_record(["response_number", "resident_number", "invitation_channel"])
         .map_err(AppError::internal)?;
-    for row in &rows {
-        let number: i64 = row.try_get_by_index(0)?;
-        let resident: Option<i64> = row.try_get_by_index(1)?;
-        let channel: Option<String> = row.try_get_by_index(2)?;
+    for (number, resident, channel) in rows {
         writer
             .write_record([
                 number.to_string(),

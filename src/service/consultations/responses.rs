@@ -14,12 +14,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::db::entities::{answer, response};
-use crate::db::sql::query;
+use crate::db::responses::{self, Row};
+pub use crate::db::responses::{AnswerCondition, ResponseFilter};
 use crate::domain::consultations::consultation::{
     AnswerChannel, Channel, Consultation, QuestionItem, Status,
 };
@@ -31,36 +30,6 @@ use crate::service::accounts::auth::{Caller, ClientAddress};
 use crate::service::audit::{self, Action};
 use crate::service::consultations::{self, OFFICERS};
 use crate::state::AppState;
-
-/// Which responses to list: every condition given must hold.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ResponseFilter {
-    /// Came one of these ways (none given: any).
-    pub channels: Vec<AnswerChannel>,
-    /// Submitted on or after this day (UTC).
-    pub from: Option<NaiveDate>,
-    /// Submitted on or before this day (UTC).
-    pub to: Option<NaiveDate>,
-    /// Conditions on answers.
-    pub answers: Vec<AnswerCondition>,
-    /// Words in a free-text answer, found whatever their case.
-    pub text: Option<String>,
-}
-
-/// A condition on the answer to one question.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AnswerCondition {
-    /// The `key` of the question; a key naming no question is `BAD_USER_INPUT`.
-    pub question_key: String,
-    /// Chose (ticked, ranked) any of these options.
-    pub options: Vec<String>,
-    /// A scale answer at least this.
-    pub min: Option<i64>,
-    /// A scale answer at most this.
-    pub max: Option<i64>,
-    /// `false`: responses that did not answer it (skipped, or not shown).
-    pub answered: bool,
-}
 
 /// One submitted response, as an officer reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -236,15 +205,6 @@ fn option_keys(kind: &QuestionKind) -> &[String] {
     }
 }
 
-/// One response row of a page.
-pub(crate) struct Row {
-    pub(crate) id: i64,
-    pub(crate) number: u64,
-    pub(crate) channel: String,
-    pub(crate) submitted_on: NaiveDate,
-    pub(crate) invited_by: Option<String>,
-}
-
 /// How a consultation's responses are numbered: in the order they came, or (anonymous) in
 /// a shuffle keyed by the code secret and the consultation.
 pub(crate) enum Numbering {
@@ -281,86 +241,12 @@ pub(crate) async fn page(
     limit: u64,
 ) -> AppResult<Vec<Row>> {
     let id = numbering.consultation();
-    let mut values: Vec<Value> = vec![id.get().into()];
-    let mut bind = |value: Value| {
-        values.push(value);
-        format!("${}", values.len())
+    // In number order, the page alone; a shuffle is ordered below, in memory.
+    let arrival_page = match numbering {
+        Numbering::Arrival(_) => Some((after.unwrap_or(0), limit)),
+        Numbering::Shuffled(..) => None,
     };
-    let mut sql = String::from(
-        "SELECT t.id, t.number, t.channel, t.submitted_on, i.channel \
-         FROM (SELECT s.id, s.invitation_id, s.channel, s.submitted_on, \
-                 ROW_NUMBER() OVER (ORDER BY s.id) AS number \
-               FROM responses s WHERE s.consultation_id = $1) t \
-         LEFT JOIN invitations i ON i.id = t.invitation_id \
-         WHERE 1 = 1",
-    );
-    if !filter.channels.is_empty() {
-        let list: Vec<String> = filter
-            .channels
-            .iter()
-            .map(|c| bind(c.as_str().into()))
-            .collect();
-        sql.push_str(&format!(" AND t.channel IN ({})", list.join(", ")));
-    }
-    if let Some(from) = filter.from {
-        sql.push_str(&format!(" AND t.submitted_on >= {}", bind(from.into())));
-    }
-    if let Some(to) = filter.to {
-        sql.push_str(&format!(" AND t.submitted_on <= {}", bind(to.into())));
-    }
-    for condition in &filter.answers {
-        let mut exists = format!(
-            "SELECT 1 FROM answers a WHERE a.response_id = t.id AND a.question_key = {}",
-            bind(condition.question_key.clone().into())
-        );
-        if !condition.options.is_empty() {
-            let list: Vec<String> = condition
-                .options
-                .iter()
-                .map(|o| bind(o.clone().into()))
-                .collect();
-            exists.push_str(&format!(" AND a.option_key IN ({})", list.join(", ")));
-        }
-        if let Some(min) = condition.min {
-            exists.push_str(&format!(" AND a.scale >= {}", bind(min.into())));
-        }
-        if let Some(max) = condition.max {
-            exists.push_str(&format!(" AND a.scale <= {}", bind(max.into())));
-        }
-        let not = if condition.answered { "" } else { "NOT " };
-        sql.push_str(&format!(" AND {not}EXISTS ({exists})"));
-    }
-    if let Some(text) = &filter.text {
-        let pattern = format!("%{}%", like_escaped(&text.trim().to_lowercase()));
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM answers a WHERE a.response_id = t.id \
-               AND a.text IS NOT NULL AND LOWER(a.text) LIKE {} ESCAPE '\\')",
-            bind(pattern.into())
-        ));
-    }
-    let arrival = matches!(numbering, Numbering::Arrival(_));
-    if arrival {
-        // In number order, the page alone; a shuffle is ordered below, in memory.
-        sql.push_str(&format!(
-            " AND t.number > {} ORDER BY t.number LIMIT {}",
-            bind(i64::try_from(after.unwrap_or(0)).unwrap_or(i64::MAX).into()),
-            bind(i64::try_from(limit).unwrap_or(i64::MAX).into())
-        ));
-    }
-    let mut rows = query(db, sql, values)
-        .await?
-        .iter()
-        .map(|row| {
-            let number: i64 = row.try_get_by_index(1)?;
-            Ok(Row {
-                id: row.try_get_by_index(0)?,
-                number: u64::try_from(number).unwrap_or(0),
-                channel: row.try_get_by_index(2)?,
-                submitted_on: row.try_get_by_index(3)?,
-                invited_by: row.try_get_by_index(4)?,
-            })
-        })
-        .collect::<AppResult<Vec<Row>>>()?;
+    let mut rows = responses::filtered(db, id, filter, arrival_page).await?;
     if let Numbering::Shuffled(_, key) = numbering {
         let numbers = shuffled_numbers(db, id, key).await?;
         for row in &mut rows {
@@ -404,18 +290,6 @@ async fn shuffled_numbers(
         .zip(1..)
         .map(|((_, response), number)| (response, number))
         .collect())
-}
-
-/// `text` with the characters `LIKE` treats specially escaped by a backslash.
-fn like_escaped(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
 }
 
 /// The answers of the responses `ids`, each response's in the order they were stored.

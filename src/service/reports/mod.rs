@@ -432,7 +432,7 @@ async fn flag_counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult
         format!(
             "SELECT COUNT(bounced_at), COALESCE(SUM({}), 0) \
              FROM invitations WHERE consultation_id = $1 AND revoked_at IS NULL",
-            crate::service::consultations::invitations::machine_opened_only()
+            crate::db::invitations::machine_opened_only()
         ),
         vec![id.get().into()],
     )
@@ -481,7 +481,7 @@ async fn days(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Vec<Da
                 "SELECT {i} AS k, CAST({day} AS TEXT) AS d, COUNT(*) AS n FROM invitations \
                  WHERE consultation_id = $1 AND revoked_at IS NULL AND {} = 1 \
                  AND {first} IS NOT NULL GROUP BY 2",
-                crate::service::consultations::invitations::reached(stages[i].0)
+                crate::db::invitations::reached(stages[i].0)
             )
         })
         .collect::<Vec<_>>()

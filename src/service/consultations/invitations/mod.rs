@@ -8,11 +8,13 @@
 //! hundred members, never one long one, and a member is invited at most once (a unique
 //! index), so a job taken up again after a crash carries on where it stopped.
 
+use crate::db::invitations::{self, Member};
+pub use crate::db::invitations::{Counts, counts};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -151,37 +153,15 @@ pub async fn start_invite(
     })
 }
 
-/// A member to invite.
-#[derive(Clone, Debug, FromQueryResult)]
-struct Member {
-    id: i64,
-    full_name: String,
-    email: Option<String>,
-    phone: Option<String>,
-}
-
-/// Members of the panel not yet invited, by resident number.
+/// Members of the consultation's panel not yet invited (none for an open-link survey).
 async fn uninvited(
     db: &impl ConnectionTrait,
     consultation: &Consultation,
 ) -> AppResult<Vec<Member>> {
-    let Some(panel) = consultation.panel else {
-        return Ok(Vec::new());
-    };
-    let sql = "SELECT r.id, r.full_name, r.email, r.phone FROM memberships m \
-               JOIN residents r ON r.id = m.resident_id \
-               WHERE m.panel_id = $1 AND m.status IN ('selected', 'active') \
-                 AND r.withdrawn_at IS NULL \
-                 AND NOT EXISTS (SELECT 1 FROM invitations i \
-                   WHERE i.consultation_id = $2 AND i.resident_id = r.id) \
-               ORDER BY r.id";
-    Ok(Member::find_by_statement(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        sql,
-        [panel.get().into(), consultation.id.get().into()],
-    ))
-    .all(db)
-    .await?)
+    match consultation.panel {
+        Some(panel) => invitations::uninvited(db, panel, consultation.id).await,
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Runs an invite job: invites the members not yet invited, a chunk per transaction.
@@ -324,77 +304,6 @@ async fn claim_sample(db: &impl ConnectionTrait, id: ConsultationId) -> AppResul
         .exec(db)
         .await?;
     Ok(invited_count(db, id).await? == 0)
-}
-
-/// Counts of invitations by channel: how many reached each stage, at least (the same
-/// definition as the report's funnel), with bounces and machine-only opens apart.
-#[derive(Clone, Debug, Default, PartialEq, Eq, FromQueryResult)]
-pub struct Counts {
-    /// `email`, `sms` or `post`.
-    pub channel: String,
-    /// Invitations made.
-    pub invited: i64,
-    /// Sent (or printed), or further.
-    pub sent: i64,
-    /// Reported undeliverable.
-    pub bounced: i64,
-    /// Opened by a person, or further (a click with images blocked counts).
-    pub opened: i64,
-    /// Opened only by a machine (a mail-privacy proxy or scanner), never by a person.
-    pub machine_opened_only: i64,
-    /// Followed the link, or further.
-    pub clicked: i64,
-    /// Saved a first answer, or submitted.
-    pub started: i64,
-    /// Submitted.
-    pub completed: i64,
-}
-
-/// `1` for an invitation that reached `stage` or beyond, else `0`, as SQL.
-pub(crate) fn reached(stage: Stage) -> String {
-    let names: Vec<String> = stage
-        .and_beyond()
-        .iter()
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect();
-    format!(
-        "CASE WHEN stage IN ({}) THEN 1 ELSE 0 END",
-        names.join(", ")
-    )
-}
-
-/// `1` for an invitation opened only by machines (a proxy, a scanner, a mail server on
-/// arrival) that no person has got to opened or beyond, else `0`, as SQL.
-pub(crate) fn machine_opened_only() -> String {
-    format!(
-        "CASE WHEN machine_opened_at IS NOT NULL AND {} = 0 THEN 1 ELSE 0 END",
-        reached(Stage::Opened)
-    )
-}
-
-/// A consultation's invitations counted by channel, with one grouped query.
-pub async fn counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Vec<Counts>> {
-    let sql = format!(
-        "SELECT channel, COUNT(*) AS invited, SUM({}) AS sent, \
-           COUNT(bounced_at) AS bounced, SUM({}) AS opened, \
-           SUM({}) AS machine_opened_only, \
-           SUM({}) AS clicked, SUM({}) AS started, SUM({}) AS completed \
-         FROM invitations WHERE consultation_id = $1 AND revoked_at IS NULL \
-         GROUP BY channel ORDER BY channel",
-        reached(Stage::Sent),
-        reached(Stage::Opened),
-        machine_opened_only(),
-        reached(Stage::Clicked),
-        reached(Stage::Started),
-        reached(Stage::Completed),
-    );
-    Ok(Counts::find_by_statement(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        sql,
-        [id.get().into()],
-    ))
-    .all(db)
-    .await?)
 }
 
 /// A consultation's responses counted by how they came, with one grouped query.

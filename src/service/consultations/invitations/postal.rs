@@ -2,6 +2,7 @@
 //! job.
 
 use super::*;
+use crate::db::invitations;
 
 /// A post letters' export job's input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,17 +48,6 @@ pub async fn start_letters(
     .await
 }
 
-#[derive(Clone, Debug, FromQueryResult)]
-pub(super) struct PostMember {
-    pub(super) invitation_id: i64,
-    pub(super) full_name: String,
-    pub(super) line1: String,
-    pub(super) line2: Option<String>,
-    pub(super) line3: Option<String>,
-    pub(super) town: Option<String>,
-    pub(super) postcode: String,
-}
-
 /// The mail-merge CSV's header.
 pub const LETTERS_HEADER: &str =
     "invitation,name,address_line_1,address_line_2,address_line_3,town,postcode,code,url";
@@ -74,25 +64,7 @@ pub async fn run_letters(
 ) -> AppResult<LettersResult> {
     let db = state.db.writer();
     let consultation = consultations::find_any(db, input.consultation_id).await?;
-    let sql = format!(
-        "SELECT i.id AS invitation_id, r.full_name, a.line1, a.line2, a.line3, a.town, a.postcode \
-         FROM invitations i JOIN residents r ON r.id = i.resident_id \
-         JOIN addresses a ON a.id = r.address_id \
-         WHERE i.consultation_id = $1 AND i.channel = 'post' AND i.revoked_at IS NULL \
-           AND i.completed_at IS NULL{} ORDER BY i.id",
-        if input.reprint {
-            ""
-        } else {
-            " AND i.code_hash IS NULL"
-        }
-    );
-    let members = PostMember::find_by_statement(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        sql,
-        [consultation.id.get().into()],
-    ))
-    .all(db)
-    .await?;
+    let members = invitations::letters_due(db, consultation.id, input.reprint).await?;
     progress.set_total(members.len() as u64);
     if members.is_empty() {
         return Ok(LettersResult {

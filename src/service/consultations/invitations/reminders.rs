@@ -2,6 +2,7 @@
 //! revoked, a member's reminder preference, the email's unsubscribe.
 
 use super::*;
+use crate::db::invitations::{self, Due};
 
 /// A reminders job's input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,19 +68,6 @@ pub async fn start_remind(
     .await
 }
 
-#[derive(Clone, Debug, FromQueryResult)]
-pub(super) struct Due {
-    pub(super) id: i64,
-    pub(super) channel: String,
-    pub(super) token_salt: String,
-    pub(super) token_hash: String,
-    pub(super) reminders_sent: i32,
-    pub(super) full_name: String,
-    pub(super) email: Option<String>,
-    pub(super) phone: Option<String>,
-    pub(super) reminders_opt_out: bool,
-}
-
 /// Runs a reminders job: the members due a reminder, a chunk per transaction, each
 /// reminder queued with its event (which counts it and starts its gap).
 pub async fn run_remind(
@@ -91,39 +79,17 @@ pub async fn run_remind(
     let consultation = consultations::find_any(db, input.consultation_id).await?;
     let now = state.clock.now();
     let cutoff = now - chrono::Duration::hours(i64::from(consultation.reminder_gap_hours));
-    let channels: Vec<&str> = match input.channel.as_deref() {
-        Some(channel) => vec![channel],
-        None => vec!["email", "sms"],
+    let channels: Vec<Channel> = match input.channel.as_deref() {
+        Some(channel) => vec![channel.parse::<Channel>().unwrap_or(Channel::Email)],
+        None => vec![Channel::Email, Channel::Sms],
     };
-    let sql = format!(
-        "SELECT i.id, i.channel, i.token_salt, i.token_hash, i.reminders_sent, r.full_name, \
-           r.email, r.phone, r.reminders_opt_out \
-         FROM invitations i JOIN residents r ON r.id = i.resident_id \
-         WHERE i.consultation_id = $1 AND i.completed_at IS NULL AND i.revoked_at IS NULL \
-           AND i.bounced_at IS NULL AND i.sent_at IS NOT NULL AND i.reminders_sent < $2 \
-           AND COALESCE(i.last_reminded_at, i.sent_at) <= $3 AND i.channel IN ({}) \
-         ORDER BY i.id",
-        channels
-            .iter()
-            .map(|c| format!(
-                "'{}'",
-                c.parse::<Channel>().map_or("email", Channel::as_str)
-            ))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let due = Due::find_by_statement(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        sql,
-        [
-            consultation.id.get().into(),
-            i32::try_from(consultation.max_reminders)
-                .unwrap_or(0)
-                .into(),
-            cutoff.into(),
-        ],
-    ))
-    .all(db)
+    let due = invitations::reminders_due(
+        db,
+        consultation.id,
+        consultation.max_reminders,
+        cutoff,
+        &channels,
+    )
     .await?;
     let (opted_out, due): (Vec<Due>, Vec<Due>) = due.into_iter().partition(|d| d.reminders_opt_out);
     progress.set_total(due.len() as u64);
