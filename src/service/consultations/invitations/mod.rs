@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::entities::{consultation, invitation, outbox};
 use crate::db::files::{self, NewFile};
+use crate::db::reports::{machine_opened_only, reached};
 use crate::db::tracking::{Event, EventKind, record_in};
 use crate::domain::accounts::session_token::TokenHash;
 use crate::domain::consultations::consultation::{
@@ -348,28 +349,6 @@ pub struct Counts {
     pub started: i64,
     /// Submitted.
     pub completed: i64,
-}
-
-/// `1` for an invitation that reached `stage` or beyond, else `0`, as SQL.
-pub(crate) fn reached(stage: Stage) -> String {
-    let names: Vec<String> = stage
-        .and_beyond()
-        .iter()
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect();
-    format!(
-        "CASE WHEN stage IN ({}) THEN 1 ELSE 0 END",
-        names.join(", ")
-    )
-}
-
-/// `1` for an invitation opened only by machines (a proxy, a scanner, a mail server on
-/// arrival) that no person has got to opened or beyond, else `0`, as SQL.
-pub(crate) fn machine_opened_only() -> String {
-    format!(
-        "CASE WHEN machine_opened_at IS NOT NULL AND {} = 0 THEN 1 ELSE 0 END",
-        reached(Stage::Opened)
-    )
 }
 
 /// A consultation's invitations counted by channel, with one grouped query.
