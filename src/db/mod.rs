@@ -4,7 +4,7 @@
 //! SQLite is the default (a file, created on first start) and PostgreSQL what a council
 //! runs in production. Services never branch on which one it is: where the two need
 //! different SQL, the operation is a named function in a module here with both forms side
-//! by side (`register`, `frame`, `letters`, `round_status`, `queue`, `files`).
+//! by side (`register`, `frame`, `letters`, `round_status`, `queue`, `files`, `reports`).
 
 pub mod bulk;
 pub mod counts;
@@ -16,9 +16,11 @@ pub mod invitations;
 pub mod letters;
 pub mod locks;
 pub mod pages;
+pub mod panels;
 pub mod publications;
 pub mod queue;
 pub mod register;
+pub mod reports;
 pub mod responses;
 pub mod round_status;
 pub mod sql;

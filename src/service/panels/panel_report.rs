@@ -18,7 +18,7 @@
 use chrono::NaiveDate;
 
 use crate::db::entities::{consultation, selection_run};
-use crate::db::sql::{count_of, query};
+use crate::db::panels::memberships_by_engagement;
 use crate::domain::accounts::role::Role;
 use crate::domain::ids::{ConsultationId, PanelId, SelectionRunId};
 use crate::domain::reports::disclosure::tables::{
@@ -31,7 +31,7 @@ use crate::service::panels;
 use crate::service::reports::publications::{self, Kind};
 use crate::service::reports::{
     self, COMPLETED, Counted, INVITED, PopulationShares, ReportDimension, ReportOptions, Shown,
-    age_cutoffs, canonical, order_rows, population, ratio_of,
+    canonical, order_rows, population, ratio_of,
 };
 use crate::state::AppState;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -148,58 +148,25 @@ pub struct PanelReport {
     pub selection_runs: Vec<SelectionRunId>,
 }
 
-/// The SQL classifying each member of panel `$1`: `e` is 1 (never responded), 2
-/// (responding) or 3 (lapsed); a member with no invitation has no row (0, not invited).
-const ENGAGEMENT_SQL: &str = "\
-WITH ranked AS ( \
-  SELECT i.resident_id, CASE WHEN i.completed_at IS NOT NULL THEN 1 ELSE 0 END AS done, \
-    ROW_NUMBER() OVER (PARTITION BY i.resident_id ORDER BY i.consultation_id DESC) AS recent \
-  FROM invitations i JOIN consultations c ON c.id = i.consultation_id \
-  WHERE c.panel_id = $1 AND i.revoked_at IS NULL), \
-engaged AS ( \
-  SELECT resident_id, CASE \
-    WHEN MAX(done) = 0 THEN 1 \
-    WHEN MAX(CASE WHEN recent <= 2 THEN done ELSE 0 END) = 1 THEN 2 \
-    ELSE 3 END AS e \
-  FROM ranked GROUP BY resident_id) ";
-
+/// A panel's members counted by `dimension` (ages on `day`), each in the part of whether
+/// they sit or have left and how they answer.
 async fn split_members(
     state: &AppState,
     panel: PanelId,
     day: NaiveDate,
     dimension: ReportDimension,
 ) -> AppResult<Counted> {
-    let mut values = vec![panel.get().into()];
-    if dimension == ReportDimension::AgeBand {
-        values.extend(age_cutoffs(day));
-    }
-    let rows = query(
-        state.db.reader(),
-        format!(
-            "{ENGAGEMENT_SQL} SELECT {} AS category, \
-               CASE WHEN m.status IN ('withdrawn', 'term_ended') THEN 1 ELSE 0 END, \
-               COALESCE(g.e, 0), COUNT(*) \
-             FROM memberships m JOIN residents r ON r.id = m.resident_id \
-             LEFT JOIN engaged g ON g.resident_id = m.resident_id \
-             WHERE m.panel_id = $1 GROUP BY 1, 2, 3",
-            dimension.member_sql()
-        ),
-        values,
-    )
-    .await?;
+    let groups = memberships_by_engagement(state.db.reader(), panel, day, dimension).await?;
     let mut counted = Counted {
         name: dimension.as_str().to_owned(),
         rows: Vec::new(),
     };
-    for row in &rows {
-        let category: Option<String> = row.try_get_by_index(0)?;
-        let left: i32 = row.try_get_by_index(1)?;
-        let engagement: i32 = row.try_get_by_index(2)?;
-        let part = usize::from(left == 1) * 4 + usize::try_from(engagement).unwrap_or(0).min(3);
+    for group in groups {
+        let part = usize::from(group.left) * 4 + group.engagement.min(3);
         counted.add_in(
-            dimension.label(category.as_deref()),
+            dimension.label(group.category.as_deref()),
             part,
-            count_of(row, 3)?,
+            group.memberships,
             PARTS,
         );
     }

@@ -3,39 +3,7 @@
 //! population, and published as splits.
 
 use super::*;
-
-/// The oldest band the age cut-offs name; older people are in `85+`.
-pub(super) const BANDS: u32 = AgeBand::OPEN_FROM / 5;
-
-pub(super) fn age_band_sql() -> String {
-    // $2 is the cut-off for 85+, $3 for 80-84, ... : born on or before the day the band's
-    // youngest age was reached.
-    let mut sql = String::from("CASE");
-    for (i, low) in (0..=BANDS).rev().enumerate() {
-        let band = AgeBand { low: low * 5 };
-        sql.push_str(&format!(
-            " WHEN r.date_of_birth <= ${} THEN '{}'",
-            i + 2,
-            band.label()
-        ));
-    }
-    sql.push_str(" END");
-    sql
-}
-
-/// The birth-date cut-offs of [`age_band_sql`] for ages on `day`.
-pub(crate) fn age_cutoffs(day: NaiveDate) -> Vec<Value> {
-    (0..=BANDS)
-        .rev()
-        .map(|low| born_by(day, low * 5).into())
-        .collect()
-}
-
-/// The latest birth date of someone aged `age` or more on `day`.
-pub(super) fn born_by(day: NaiveDate, age: u32) -> NaiveDate {
-    day.checked_sub_months(Months::new(age * 12))
-        .unwrap_or(NaiveDate::MIN)
-}
+use crate::db::reports::{age_cutoffs, born_by, member_key, response_key};
 
 /// Counts of one split, before publishing: rows by label, each per part.
 pub(crate) struct Counted {
@@ -119,7 +87,7 @@ pub(super) async fn count_people(
     };
     let mut member_keys: Vec<Key> = ReportDimension::ALL
         .iter()
-        .map(|d| d.member_key())
+        .map(|d| member_key(*d))
         .collect();
     member_keys.push(Key::text(format!(
         "CASE WHEN {young_sql} THEN '1' ELSE '0' END"
@@ -135,7 +103,7 @@ pub(super) async fn count_people(
     );
     let response_keys: Vec<Key> = ReportDimension::ALL
         .iter()
-        .map(|d| d.response_key())
+        .map(|d| response_key(*d))
         .collect();
     let open = grouped::count_by_each(
         db,

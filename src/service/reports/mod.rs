@@ -24,22 +24,21 @@ pub mod report_html;
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Months, NaiveDate};
+use chrono::NaiveDate;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Value,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
 };
 
 use crate::db::counts::{self as grouped, Key};
 use crate::db::entities::benchmark;
-use crate::db::sql::{count_of, query};
+use crate::db::reports::{delivery_flags, responses_by_profile, stages_reached_by_day};
 use crate::domain::accounts::role::Role;
 use crate::domain::consultations::consultation::{Consultation, QuestionItem};
 use crate::domain::consultations::questionnaire::QuestionKind;
 use crate::domain::consultations::tracking::Stage;
 use crate::domain::ids::ConsultationId;
 use crate::domain::recruitment::composition::{age_bands_from, share_aged};
-use crate::domain::register::demographics::{AgeBand, Category, Dimension};
+use crate::domain::register::demographics::{AgeBand, Category};
 use crate::domain::reports::age_range::{AgeAnswer, AgeRange, AgeScheme};
 use crate::domain::reports::disclosure::tables::{
     self as disclosure, CountTable, Population, Protection, Tables, Ticks,
@@ -58,7 +57,7 @@ use young::{young_by_bands, young_label_of_band, young_notes, young_shares};
 
 mod weighting;
 
-use weighting::{CellWeights, profiles, weigh, weighted_shares};
+use weighting::{CellWeights, weigh, weighted_shares};
 
 mod counting;
 mod model;
@@ -72,8 +71,7 @@ mod tests;
 use {counting::*, model::*, questions::*, response_rates::*};
 
 pub(crate) use counting::{
-    Benchmarked, Counted, PopulationShares, age_cutoffs, canonical, order_rows, population,
-    ratio_of, shown,
+    Benchmarked, Counted, PopulationShares, canonical, order_rows, population, ratio_of, shown,
 };
 pub use model::{
     COLUMNS, COMPLETED, Change, Day, Flag, Funnel, GroupRow, INVITED, NOT_GIVEN, OPEN_LINK,
@@ -211,7 +209,8 @@ async fn gather(
         .enumerate()
         .map(|(i, q)| question_tables(q, i, &answers, &part_totals))
         .collect();
-    let flags = flag_counts(db, id).await?;
+    let flags = delivery_flags(db, id).await?;
+    let flags = (flags.bounced, flags.machine_opened_only);
     Ok(Gathered {
         consultation,
         area_code,
@@ -313,7 +312,7 @@ pub async fn consultation_report(
     .await?;
     let scheme = gathered.scheme.as_ref();
     let (mut weighting, weights) = if options.results {
-        let profiles = profiles(db, id).await?;
+        let profiles = responses_by_profile(db, id).await?;
         let (weighting, weights) = weigh(&profiles, options, &gathered.population, scheme);
         if !protected {
             // Each category's weighted share (OFFICER): a raked margin read back.
@@ -425,77 +424,14 @@ pub(crate) fn check_options(options: &ReportOptions) -> AppResult<()> {
     Ok(())
 }
 
-/// Bounced invitations and invitations opened only by machines.
-async fn flag_counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<(u64, u64)> {
-    let rows = query(
-        db,
-        format!(
-            "SELECT COUNT(bounced_at), COALESCE(SUM({}), 0) \
-             FROM invitations WHERE consultation_id = $1 AND revoked_at IS NULL",
-            crate::db::invitations::machine_opened_only()
-        ),
-        vec![id.get().into()],
-    )
-    .await?;
-    match rows.first() {
-        Some(row) => Ok((count_of(row, 0)?, count_of(row, 1)?)),
-        None => Ok((0, 0)),
-    }
-}
-
 /// Stages first reached per day, for officers: each invitation counted on the day it first
 /// got at least that far (the earliest of its times at that stage or beyond), as the
 /// funnel counts it.
 async fn days(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Vec<Day>> {
-    let stages = [
-        (Stage::Sent, "sent_at"),
-        (Stage::Opened, "opened_at"),
-        (Stage::Clicked, "clicked_at"),
-        (Stage::Started, "started_at"),
-        (Stage::Completed, "completed_at"),
-    ];
-    let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
-    let sql = (0..stages.len())
-        .map(|i| {
-            let columns: Vec<&str> = stages[i..].iter().map(|(_, c)| *c).collect();
-            // The earliest of the times set: PostgreSQL's LEAST skips nulls; SQLite's min
-            // does not (and with one argument is the aggregate), so a null stands for a
-            // day after every other (timestamps are stored as ISO text there).
-            let first = match (postgres, columns.as_slice()) {
-                (_, [one]) => (*one).to_owned(),
-                (true, many) => format!("LEAST({})", many.join(", ")),
-                (false, many) => {
-                    let padded: Vec<String> = many
-                        .iter()
-                        .map(|c| format!("COALESCE({c}, '9999')"))
-                        .collect();
-                    format!("NULLIF(min({}), '9999')", padded.join(", "))
-                }
-            };
-            let day = if postgres {
-                format!("CAST(({first} AT TIME ZONE 'UTC') AS DATE)")
-            } else {
-                format!("substr({first}, 1, 10)")
-            };
-            format!(
-                "SELECT {i} AS k, CAST({day} AS TEXT) AS d, COUNT(*) AS n FROM invitations \
-                 WHERE consultation_id = $1 AND revoked_at IS NULL AND {} = 1 \
-                 AND {first} IS NOT NULL GROUP BY 2",
-                crate::db::invitations::reached(stages[i].0)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
-    let rows = query(db, sql, vec![id.get().into()]).await?;
     let mut days: BTreeMap<NaiveDate, [u64; 5]> = BTreeMap::new();
-    for row in &rows {
-        let k: i32 = row.try_get_by_index(0)?;
-        let d: String = row.try_get_by_index(1)?;
-        let Ok(day) = NaiveDate::parse_from_str(d.get(..10).unwrap_or(&d), "%Y-%m-%d") else {
-            continue;
-        };
-        if let Some(slot) = days.entry(day).or_default().get_mut(k as usize) {
-            *slot += count_of(row, 2)?;
+    for reached in stages_reached_by_day(db, id).await? {
+        if let Some(slot) = days.entry(reached.day).or_default().get_mut(reached.stage) {
+            *slot += reached.invitations;
         }
     }
     Ok(days

@@ -2,6 +2,7 @@
 //! control, scores and the change since the previous round.
 
 use super::*;
+use crate::db::reports::{answers_by_cell, previous_round_scale, respondents_answering_by_cell};
 
 /// (question, option key or scale value, rank, open link, weighting cell, count).
 pub(super) type AnswerRow = (String, String, Option<i32>, bool, Vec<String>, u64);
@@ -16,32 +17,16 @@ pub(super) struct AnswerCounts {
     pub(super) answered: Vec<(String, bool, Vec<String>, u64)>,
 }
 
-/// The SQL of a weighting cell over `responses s` (a leading comma before each column,
-/// nothing for no dimension) and its `GROUP BY` positions from `first`.
-pub(super) fn cell_sql(dims: &[ReportDimension], first: usize) -> (String, String) {
-    let select: String = dims
-        .iter()
-        .map(|d| format!(", {}", d.response_sql()))
-        .collect();
-    let group: String = (first..first + dims.len())
-        .map(|i| format!(", {i}"))
-        .collect();
-    (select, group)
-}
-
-/// A weighting cell's key (the labels of `dims`) from a row's columns from `from`.
-pub(super) fn cell_key(
-    row: &sea_orm::QueryResult,
-    from: usize,
+/// A weighting cell's key: the labels of `dims` for the stored values `raw` (in the same
+/// order).
+fn cell_key(
+    raw: &[Option<String>],
     dims: &[ReportDimension],
     scheme: Option<&AgeScheme>,
-) -> AppResult<Vec<String>> {
+) -> Vec<String> {
     dims.iter()
-        .enumerate()
-        .map(|(k, d)| {
-            let raw: Option<String> = row.try_get_by_index(from + k)?;
-            Ok(d.label_in(raw.as_deref(), scheme))
-        })
+        .zip(raw)
+        .map(|(d, raw)| d.label_in(raw.as_deref(), scheme))
         .collect()
 }
 
@@ -54,31 +39,16 @@ pub(super) async fn answer_counts(
     questions: &[QuestionItem],
     scheme: Option<&AgeScheme>,
 ) -> AppResult<AnswerCounts> {
-    let (cell, group) = cell_sql(dims, 5);
-    let rows = query(
-        db,
-        format!(
-            "SELECT a.question_key, COALESCE(a.option_key, CAST(a.scale AS TEXT)), a.rank, \
-               CASE WHEN s.channel = 'qr' THEN 1 ELSE 0 END{cell}, COUNT(*) \
-             FROM answers a JOIN responses s ON s.id = a.response_id \
-             WHERE s.consultation_id = $1 AND (a.option_key IS NOT NULL OR a.scale IS NOT NULL) \
-               AND (a.rank IS NULL OR a.rank = 1) \
-             GROUP BY 1, 2, 3, 4{group}"
-        ),
-        vec![id.get().into()],
-    )
-    .await?;
     let mut counts = AnswerCounts::default();
-    for row in &rows {
-        let open: i32 = row.try_get_by_index(3)?;
+    for row in answers_by_cell(db, id, dims).await? {
+        let cell = cell_key(&row.cell, dims, scheme);
         counts.rows.push((
-            row.try_get_by_index(0)?,
-            row.try_get_by_index::<Option<String>>(1)?
-                .unwrap_or_default(),
-            row.try_get_by_index(2)?,
-            open == 1,
-            cell_key(row, 4, dims, scheme)?,
-            count_of(row, 4 + dims.len())?,
+            row.question,
+            row.option,
+            row.rank,
+            row.open,
+            cell,
+            row.answers,
         ));
     }
     // A respondent gives one answer row to a single choice, a scale or a ranking's first
@@ -107,30 +77,12 @@ pub(super) async fn answer_counts(
     if counted.is_empty() {
         return Ok(counts);
     }
-    let (cell, group) = cell_sql(dims, 3);
-    let keys: Vec<String> = (0..counted.len()).map(|i| format!("${}", i + 2)).collect();
-    let mut values: Vec<Value> = vec![id.get().into()];
-    values.extend(counted.iter().map(|q| q.question.key.clone().into()));
-    let rows = query(
-        db,
-        format!(
-            "SELECT a.question_key, CASE WHEN s.channel = 'qr' THEN 1 ELSE 0 END{cell}, \
-               COUNT(DISTINCT a.response_id) \
-             FROM answers a JOIN responses s ON s.id = a.response_id \
-             WHERE s.consultation_id = $1 AND a.question_key IN ({}) GROUP BY 1, 2{group}",
-            keys.join(", ")
-        ),
-        values,
-    )
-    .await?;
-    for row in &rows {
-        let open: i32 = row.try_get_by_index(1)?;
-        counts.answered.push((
-            row.try_get_by_index(0)?,
-            open == 1,
-            cell_key(row, 2, dims, scheme)?,
-            count_of(row, 2 + dims.len())?,
-        ));
+    let keys: Vec<&str> = counted.iter().map(|q| q.question.key.as_str()).collect();
+    for row in respondents_answering_by_cell(db, id, dims, &keys).await? {
+        let cell = cell_key(&row.cell, dims, scheme);
+        counts
+            .answered
+            .push((row.question, row.open, cell, row.respondents));
     }
     Ok(counts)
 }
@@ -460,33 +412,13 @@ pub(super) async fn previous_round(
     item: &QuestionItem,
     score: Score,
 ) -> AppResult<Option<Change>> {
-    let rows = query(
-        db,
-        "SELECT c.id, c.title, a.scale, COUNT(*) FROM consultations c \
-         JOIN responses s ON s.consultation_id = c.id \
-         JOIN answers a ON a.response_id = s.id \
-         WHERE c.series_id = $1 AND c.id < $2 AND a.question_key = $3 AND a.scale IS NOT NULL \
-           AND c.id = (SELECT MAX(p.id) FROM consultations p JOIN responses ps \
-                         ON ps.consultation_id = p.id \
-                       WHERE p.series_id = $1 AND p.id < $2) \
-         GROUP BY 1, 2, 3"
-            .to_owned(),
-        vec![
-            consultation.series.get().into(),
-            consultation.id.get().into(),
-            item.question.key.clone().into(),
-        ],
-    )
-    .await?;
-    let Some(first) = rows.first() else {
+    let Some(round) =
+        previous_round_scale(db, consultation.series, consultation.id, &item.question.key).await?
+    else {
         return Ok(None);
     };
-    let previous: i64 = first.try_get_by_index(0)?;
-    let title: String = first.try_get_by_index(1)?;
     let mut pairs = Vec::new();
-    for row in &rows {
-        let v: i16 = row.try_get_by_index(2)?;
-        let n = count_of(row, 3)?;
+    for (v, n) in round.scale {
         pairs.extend(std::iter::repeat_n(
             (u8::try_from(v).unwrap_or(u8::MAX), 1.0),
             n as usize,
@@ -494,8 +426,8 @@ pub(super) async fn previous_round(
     }
     Ok(
         score_of(&item.question.kind, &pairs).map(|previous_score| Change {
-            previous: ConsultationId(previous),
-            previous_title: title,
+            previous: round.consultation,
+            previous_title: round.title,
             previous_score,
             difference: score.value - previous_score.value,
             p_value: statistics::change_p_value(

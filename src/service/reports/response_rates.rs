@@ -1,6 +1,7 @@
 //! Who responds among those invited: response rates by group and the R-indicator.
 
 use super::*;
+use crate::db::reports::invitations_by_cell;
 
 /// Response propensities over cells of `dimensions` (one grouped query), the R-indicator,
 /// and the partial indicators written into the matching splits. For SCRUTINY, a partial
@@ -15,24 +16,7 @@ pub(super) async fn propensity(
     protected: bool,
     scheme: Option<&AgeScheme>,
 ) -> AppResult<Propensity> {
-    let mut values: Vec<Value> = vec![id.get().into()];
-    if dimensions.contains(&ReportDimension::AgeBand) {
-        values.extend(age_cutoffs(day));
-    }
-    let select: Vec<String> = dimensions.iter().map(|d| d.member_sql()).collect();
-    let groups: Vec<String> = (1..=dimensions.len()).map(|i| i.to_string()).collect();
-    let rows = query(
-        db,
-        format!(
-            "SELECT {}, COUNT(*), COUNT(i.completed_at) FROM invitations i \
-             JOIN residents r ON r.id = i.resident_id \
-             WHERE i.consultation_id = $1 AND i.revoked_at IS NULL GROUP BY {}",
-            select.join(", "),
-            groups.join(", ")
-        ),
-        values,
-    )
-    .await?;
+    let rows = invitations_by_cell(db, id, day, dimensions).await?;
     // Categories per dimension, in the split's row order.
     let labels: Vec<Vec<String>> = dimensions
         .iter()
@@ -47,15 +31,14 @@ pub(super) async fn propensity(
     let mut cells = Vec::new();
     for row in &rows {
         let mut categories = Vec::new();
-        for (k, dimension) in dimensions.iter().enumerate() {
-            let raw: Option<String> = row.try_get_by_index(k)?;
+        for (k, (dimension, raw)) in dimensions.iter().zip(&row.categories).enumerate() {
             let label = dimension.label_in(raw.as_deref(), scheme);
             categories.push(labels[k].iter().position(|l| *l == label).unwrap_or(0));
         }
         cells.push(Cell {
             categories,
-            invited: count_of(row, dimensions.len())?,
-            responded: count_of(row, dimensions.len() + 1)?,
+            invited: row.invited,
+            responded: row.completed,
         });
     }
     let sizes: Vec<usize> = labels.iter().map(|l| l.len().max(1)).collect();

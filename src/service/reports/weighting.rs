@@ -3,38 +3,12 @@
 //! weighted shares, so that a raked margin can be read back.
 
 use super::*;
+use crate::db::reports::ProfileCount;
 
 /// Responses counted by stored profile: the six dimensions' stored values (in
-/// [`ReportDimension::ALL`] order) and how many responses have them.
-pub(super) type Profiles = Vec<([Option<String>; 6], u64)>;
-
-/// Every response of a consultation counted by its stored profile (one grouped query,
-/// read from the responses' profile index).
-pub(super) async fn profiles(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Profiles> {
-    let columns: Vec<&str> = ReportDimension::ALL
-        .iter()
-        .map(|d| d.response_sql())
-        .collect();
-    let rows = query(
-        db,
-        format!(
-            "SELECT {}, COUNT(*) FROM responses s WHERE s.consultation_id = $1 \
-             GROUP BY 1, 2, 3, 4, 5, 6",
-            columns.join(", ")
-        ),
-        vec![id.get().into()],
-    )
-    .await?;
-    let mut profiles = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let mut values: [Option<String>; 6] = Default::default();
-        for (k, value) in values.iter_mut().enumerate() {
-            *value = row.try_get_by_index(k)?;
-        }
-        profiles.push((values, count_of(row, 6)?));
-    }
-    Ok(profiles)
-}
+/// [`ReportDimension::ALL`] order) and how many responses have them (see
+/// `db::reports::responses_by_profile`).
+pub(super) type Profiles = Vec<ProfileCount>;
 
 /// A profile's labels on `dims` (a weighting cell's key).
 fn key_of(
