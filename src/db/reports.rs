@@ -7,7 +7,7 @@
 use chrono::NaiveDate;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Value};
 
-use crate::db::counts::Key;
+use crate::db::counts::{Key, count_by_each};
 use crate::db::invitations::{machine_opened_only, reached};
 use crate::db::sql::{count_of, query};
 use crate::domain::consultations::tracking::Stage;
@@ -488,4 +488,116 @@ pub async fn previous_round_scale(
         title,
         scale,
     }))
+}
+
+/// One group of a consultation's invitations: which key counted it ([`invitations_by_each`]
+/// lists them), its category under that key, the stage reached and how many.
+pub struct InvitedGroup {
+    /// The key: a dimension of `ReportDimension::ALL` by position, then young (`1`) or not
+    /// (`0`), then the invitation's channel.
+    pub key: usize,
+    /// The category as stored (none for unknown).
+    pub category: Option<String>,
+    /// The furthest stage reached, as stored.
+    pub stage: String,
+    /// Invitations in the group.
+    pub count: u64,
+}
+
+/// A consultation's live invitations counted by each key at once, with the stage reached:
+/// each dimension of `ReportDimension::ALL` (the member's profile on `day`), whether the
+/// member was aged `low` to `high` on `day` (no `high`: `low` and over), and the channel.
+pub async fn invitations_by_each(
+    db: &impl ConnectionTrait,
+    id: ConsultationId,
+    day: NaiveDate,
+    (low, high): (u32, Option<u32>),
+) -> AppResult<Vec<InvitedGroup>> {
+    let mut values: Vec<Value> = vec![id.get().into()];
+    values.extend(age_cutoffs(day));
+    // Young: born on or before the day they turned `low`, and after the day they would
+    // have turned `high + 1` (parameters after the age cut-offs).
+    let first = values.len() + 1;
+    let young_sql = match high {
+        Some(high) => {
+            values.push(born_by(day, low).into());
+            values.push(born_by(day, high + 1).into());
+            format!(
+                "r.date_of_birth <= ${first} AND r.date_of_birth > ${}",
+                first + 1
+            )
+        }
+        None => {
+            values.push(born_by(day, low).into());
+            format!("r.date_of_birth <= ${first}")
+        }
+    };
+    let mut member_keys: Vec<Key> = ReportDimension::ALL
+        .iter()
+        .map(|d| member_key(*d))
+        .collect();
+    member_keys.push(Key::text(format!(
+        "CASE WHEN {young_sql} THEN '1' ELSE '0' END"
+    )));
+    member_keys.push(Key::text("i.channel"));
+    let groups = count_by_each(
+        db,
+        &member_keys,
+        &["i.stage"],
+        "FROM invitations i JOIN residents r ON r.id = i.resident_id \
+         WHERE i.consultation_id = $1 AND i.revoked_at IS NULL",
+        values,
+    )
+    .await?;
+    groups
+        .iter()
+        .map(|group| {
+            Ok(InvitedGroup {
+                key: group.key,
+                category: group.category.clone(),
+                stage: group.by(0)?,
+                count: group.count(1)?,
+            })
+        })
+        .collect()
+}
+
+/// One group of a consultation's open-link responses: the dimension of
+/// `ReportDimension::ALL` that counted it (by position), its category and how many.
+pub struct OpenGroup {
+    /// The dimension, by its position in `ReportDimension::ALL`.
+    pub key: usize,
+    /// The category the respondent gave (none for unknown or not given).
+    pub category: Option<String>,
+    /// Responses in the group.
+    pub count: u64,
+}
+
+/// A consultation's open-link responses counted by each dimension at once.
+pub async fn open_responses_by_each(
+    db: &impl ConnectionTrait,
+    id: ConsultationId,
+) -> AppResult<Vec<OpenGroup>> {
+    let response_keys: Vec<Key> = ReportDimension::ALL
+        .iter()
+        .map(|d| response_key(*d))
+        .collect();
+    let groups = count_by_each(
+        db,
+        &response_keys,
+        &[],
+        "FROM responses s WHERE s.consultation_id = $1 AND s.channel = 'qr'",
+        vec![id.get().into()],
+    )
+    .await?;
+    groups
+        .iter()
+        .map(|group| {
+            Ok(OpenGroup {
+                key: group.key,
+                category: group.category.clone(),
+                count: group.count(0)?,
+            })
+        })
+        .collect()
 }

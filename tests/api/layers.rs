@@ -277,3 +277,31 @@ fn no_modules_import_each_other_round_a_loop() {
         .collect();
     assert!(named.is_empty(), "import loops:\n{}", named.join("\n"));
 }
+
+#[test]
+fn services_and_the_api_hold_no_hand_written_sql() {
+    // Statements, their backend branches and the reading of raw rows live in `db/`;
+    // services call its named functions.
+    let forbidden = [
+        "Statement::",
+        "query_all_raw",
+        "query_one_raw",
+        "execute_raw",
+        "execute_unprepared",
+        "get_database_backend",
+        "DatabaseBackend",
+        "DbBackend",
+        "crate::db::sql",
+        "find_by_statement",
+        "SELECT ",
+        " FROM ",
+        "\"FROM ",
+        " WHERE ",
+        "\"WHERE ",
+    ];
+    let mut found = Vec::new();
+    for folder in ["service", "graphql", "http", "jobs"] {
+        found.extend(offences(folder, &forbidden));
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}

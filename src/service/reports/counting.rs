@@ -3,7 +3,7 @@
 //! population, and published as splits.
 
 use super::*;
-use crate::db::reports::{age_cutoffs, born_by, member_key, response_key};
+use crate::db::reports;
 
 /// Counts of one split, before publishing: rows by label, each per part.
 pub(crate) struct Counted {
@@ -66,52 +66,8 @@ pub(super) async fn count_people(
         "Other ages".to_owned(),
         "Age band partly in the range".to_owned(),
     ];
-    let mut values: Vec<Value> = vec![id.get().into()];
-    values.extend(age_cutoffs(day));
-    // Young: born on or before the day they turned `low`, and after the day they would
-    // have turned `high + 1` (parameters after the age cut-offs).
-    let first = values.len() + 1;
-    let young_sql = match high {
-        Some(high) => {
-            values.push(born_by(day, low).into());
-            values.push(born_by(day, high + 1).into());
-            format!(
-                "r.date_of_birth <= ${first} AND r.date_of_birth > ${}",
-                first + 1
-            )
-        }
-        None => {
-            values.push(born_by(day, low).into());
-            format!("r.date_of_birth <= ${first}")
-        }
-    };
-    let mut member_keys: Vec<Key> = ReportDimension::ALL
-        .iter()
-        .map(|d| member_key(*d))
-        .collect();
-    member_keys.push(Key::text(format!(
-        "CASE WHEN {young_sql} THEN '1' ELSE '0' END"
-    )));
-    member_keys.push(Key::text("i.channel"));
-    let invited = grouped::count_by_each(
-        db,
-        &member_keys,
-        &["i.stage"],
-        "FROM invitations i JOIN residents r ON r.id = i.resident_id \
-         WHERE i.consultation_id = $1 AND i.revoked_at IS NULL",
-        values,
-    );
-    let response_keys: Vec<Key> = ReportDimension::ALL
-        .iter()
-        .map(|d| response_key(*d))
-        .collect();
-    let open = grouped::count_by_each(
-        db,
-        &response_keys,
-        &[],
-        "FROM responses s WHERE s.consultation_id = $1 AND s.channel = 'qr'",
-        vec![id.get().into()],
-    );
+    let invited = reports::invitations_by_each(db, id, day, (low, high));
+    let open = reports::open_responses_by_each(db, id);
     let (invited, open) = futures_util::future::try_join(invited, open).await?;
     let mut splits: Vec<Counted> = ReportDimension::ALL
         .iter()
@@ -137,9 +93,8 @@ pub(super) async fn count_people(
     };
     let dimensions = ReportDimension::ALL.len();
     for group in &invited {
-        let stage: String = group.by(0)?;
-        let part = stage_part(&stage);
-        let count = group.count(1)?;
+        let part = stage_part(&group.stage);
+        let count = group.count;
         let category = group.category.as_deref();
         match group.key {
             k if k < dimensions => {
@@ -154,7 +109,7 @@ pub(super) async fn count_people(
     }
     let mut open_total = 0;
     for group in &open {
-        let count = group.count(0)?;
+        let count = group.count;
         let category = group.category.as_deref();
         splits[group.key].add(
             ReportDimension::ALL[group.key].label(category),

@@ -25,11 +25,8 @@ pub mod report_html;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::db::counts::{self as grouped, Key};
 use crate::db::entities::benchmark;
 use crate::db::reports::{delivery_flags, responses_by_profile, stages_reached_by_day};
 use crate::domain::accounts::role::Role;
