@@ -3,6 +3,8 @@
 //! stage. The SQL fragments that count stages ([`reached`], [`machine_opened_only`]) are
 //! shared with the reports.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
 
@@ -204,25 +206,75 @@ pub fn machine_opened_only() -> String {
 
 /// A consultation's invitations counted by channel, with one grouped query.
 pub async fn counts(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<Vec<Counts>> {
+    Ok(counts_of_many(db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default())
+}
+
+/// [`Counts`] of one consultation and channel, as the grouped query reads them.
+#[derive(FromQueryResult)]
+struct CountsOf {
+    consultation_id: i64,
+    channel: String,
+    invited: i64,
+    sent: i64,
+    bounced: i64,
+    opened: i64,
+    machine_opened_only: i64,
+    clicked: i64,
+    started: i64,
+    completed: i64,
+}
+
+/// Each of `consultations`' invitations counted by channel (in channel order), with one
+/// grouped query.
+pub async fn counts_of_many(
+    db: &impl ConnectionTrait,
+    consultations: &[ConsultationId],
+) -> AppResult<HashMap<ConsultationId, Vec<Counts>>> {
+    let mut found: HashMap<ConsultationId, Vec<Counts>> = HashMap::new();
+    if consultations.is_empty() {
+        return Ok(found);
+    }
+    let params: Vec<String> = (1..=consultations.len()).map(|n| format!("${n}")).collect();
     let sql = format!(
-        "SELECT channel, COUNT(*) AS invited, SUM({}) AS sent, \
+        "SELECT consultation_id, channel, COUNT(*) AS invited, SUM({}) AS sent, \
            COUNT(bounced_at) AS bounced, SUM({}) AS opened, \
            SUM({}) AS machine_opened_only, \
            SUM({}) AS clicked, SUM({}) AS started, SUM({}) AS completed \
-         FROM invitations WHERE consultation_id = $1 AND revoked_at IS NULL \
-         GROUP BY channel ORDER BY channel",
+         FROM invitations WHERE consultation_id IN ({}) AND revoked_at IS NULL \
+         GROUP BY consultation_id, channel ORDER BY consultation_id, channel",
         reached(Stage::Sent),
         reached(Stage::Opened),
         machine_opened_only(),
         reached(Stage::Clicked),
         reached(Stage::Started),
         reached(Stage::Completed),
+        params.join(", "),
     );
-    Ok(Counts::find_by_statement(Statement::from_sql_and_values(
+    let rows = CountsOf::find_by_statement(Statement::from_sql_and_values(
         db.get_database_backend(),
         sql,
-        [id.get().into()],
+        consultations.iter().map(|c| c.get().into()),
     ))
     .all(db)
-    .await?)
+    .await?;
+    for row in rows {
+        found
+            .entry(ConsultationId(row.consultation_id))
+            .or_default()
+            .push(Counts {
+                channel: row.channel,
+                invited: row.invited,
+                sent: row.sent,
+                bounced: row.bounced,
+                opened: row.opened,
+                machine_opened_only: row.machine_opened_only,
+                clicked: row.clicked,
+                started: row.started,
+                completed: row.completed,
+            });
+    }
+    Ok(found)
 }

@@ -163,10 +163,10 @@ impl PanelNode {
     }
     /// Its quotas, in order.
     async fn quotas(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Quota>> {
-        let state = context::state(ctx)?;
-        Ok(quotas_out(
-            panels::panel_quotas(state, &context::caller(ctx), self.0.id).await?,
-        ))
+        let quotas = loaders::get(ctx)?
+            .load_one(loaders::QuotasOf(self.0.id))
+            .await?;
+        Ok(quotas_out(quotas.unwrap_or_default()))
     }
     /// Its quotas as a Sortition Foundation CSV (`feature,value,min,max`).
     async fn quotas_csv(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
@@ -175,8 +175,10 @@ impl PanelNode {
     }
     /// Members per status.
     async fn member_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<MemberCount>> {
-        let state = context::state(ctx)?;
-        let counts = panels::membership_counts(state.db.reader(), self.0.id).await?;
+        let counts = loaders::get(ctx)?
+            .load_one(loaders::MemberCountsOf(self.0.id))
+            .await?
+            .unwrap_or_default();
         Ok(MembershipStatus::ALL
             .into_iter()
             .map(|status| MemberCount {
@@ -197,16 +199,20 @@ impl PanelNode {
         >,
     ) -> async_graphql::Result<Connection<String, MembershipNode>> {
         let page = Page::<MembershipId>::parse(first, after.as_deref())?;
-        let state = context::state(ctx)?;
-        let rows = panels::memberships(
-            state,
-            &context::caller(ctx),
-            self.0.id,
-            status.map(Into::into),
-            page.after,
-            page.first,
-        )
-        .await?;
+        let status: Option<MembershipStatus> = status.map(Into::into);
+        // A list's first pages come in one batch; a later page is read alone.
+        let rows = match page.after {
+            None => loaders::get(ctx)?
+                .load_one(loaders::MembershipsPage(self.0.id, status, page.first))
+                .await?
+                .unwrap_or_default(),
+            Some(after) => {
+                let state = context::state(ctx)?;
+                let caller = context::caller(ctx);
+                panels::memberships(state, &caller, self.0.id, status, Some(after), page.first)
+                    .await?
+            }
+        };
         Ok(page.connection(rows, |m| m.id, MembershipNode))
     }
     /// Its selection runs, newest first, a page at a time.
@@ -218,15 +224,18 @@ impl PanelNode {
         #[graphql(desc = "Cursor of the last run of the previous page.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, SelectionRunNode>> {
         let page = Page::<SelectionRunId>::parse(first, after.as_deref())?;
-        let state = context::state(ctx)?;
-        let rows = selection::runs_of(
-            state,
-            &context::caller(ctx),
-            self.0.id,
-            page.after,
-            page.first,
-        )
-        .await?;
+        // A list's first pages come in one batch; a later page is read alone.
+        let rows = match page.after {
+            None => loaders::get(ctx)?
+                .load_one(loaders::RunsPage(self.0.id, page.first))
+                .await?
+                .unwrap_or_default(),
+            Some(after) => {
+                let state = context::state(ctx)?;
+                let caller = context::caller(ctx);
+                selection::runs_of(state, &caller, self.0.id, Some(after), page.first).await?
+            }
+        };
         Ok(page.connection(rows, |run| run.id, SelectionRunNode))
     }
 }
@@ -303,14 +312,14 @@ impl MembershipNode {
     }
     /// Every change, oldest first: who, when and why.
     async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<MembershipEventView>> {
-        let state = context::state(ctx)?;
-        Ok(
-            panels::membership_events(state, &context::caller(ctx), self.0.id)
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-        )
+        let events = loaders::get(ctx)?
+            .load_one(loaders::EventsOf(self.0.id))
+            .await?;
+        Ok(events
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 }
 

@@ -611,6 +611,21 @@ impl TestApp {
             civic_panel::db::entities::resident::ActiveModel,
         ) -> civic_panel::db::entities::resident::ActiveModel,
     ) -> (String, Vec<i64>) {
+        self.named_panel_of_residents(officer, "Residents Panel", n, row)
+            .await
+    }
+
+    /// [`TestApp::panel_of_residents`] under another panel name (names are unique).
+    pub async fn named_panel_of_residents(
+        &self,
+        officer: &str,
+        name: &str,
+        n: usize,
+        row: impl Fn(
+            usize,
+            civic_panel::db::entities::resident::ActiveModel,
+        ) -> civic_panel::db::entities::resident::ActiveModel,
+    ) -> (String, Vec<i64>) {
         use civic_panel::db::entities::{letter, membership, resident};
         use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder};
         self.load_demo_register(1.0).await;
@@ -640,7 +655,7 @@ impl TestApp {
         let body = self
             .graphql(
                 "mutation($input: PanelCreateInput!) { panelCreate(input: $input) { id } }",
-                json!({ "input": { "name": "Residents Panel", "targetSize": n } }),
+                json!({ "input": { "name": name, "targetSize": n } }),
                 Some(officer),
             )
             .await;

@@ -99,12 +99,10 @@ fn lists_in_schema() -> Vec<String> {
         if line.starts_with('\t')
             && !line.starts_with("\t\t")
             && !trimmed.starts_with(['"', ')'])
+            && let Some(name) = trimmed.split(['(', ':']).next()
+            && !name.is_empty()
         {
-            if let Some(name) = trimmed.split(['(', ':']).next()
-                && !name.is_empty()
-            {
-                field = name.to_owned();
-            }
+            field = name.to_owned();
         }
         if trimmed.contains("Connection!") && !owner.ends_with("Connection") {
             found.push(format!("{owner}.{field}"));
@@ -121,7 +119,10 @@ fn every_list_of_the_schema_has_an_entry_here() {
     let lists = lists_in_schema();
     assert!(lists.len() >= 12, "{lists:?}");
     for list in &lists {
-        assert!(listed.contains(&list.as_str()), "{list} has no entry in LISTS");
+        assert!(
+            listed.contains(&list.as_str()),
+            "{list} has no entry in LISTS"
+        );
     }
 }
 
@@ -223,18 +224,16 @@ async fn statements_for(
     assert!(body["errors"].is_null(), "{query}: {body}");
     fn innermost(value: &Value) -> Option<usize> {
         match value {
-            Value::Object(map) => map
-                .iter()
-                .find_map(|(k, v)| match (k.as_str(), v) {
-                    ("nodes", Value::Array(items)) => Some(
-                        items
-                            .iter()
-                            .filter_map(innermost)
-                            .max()
-                            .map_or(items.len(), |inner| inner.max(items.len())),
-                    ),
-                    _ => innermost(v),
-                }),
+            Value::Object(map) => map.iter().find_map(|(k, v)| match (k.as_str(), v) {
+                ("nodes", Value::Array(items)) => Some(
+                    items
+                        .iter()
+                        .filter_map(innermost)
+                        .max()
+                        .map_or(items.len(), |inner| inner.max(items.len())),
+                ),
+                _ => innermost(v),
+            }),
             _ => None,
         }
     }
@@ -280,7 +279,10 @@ async fn every_list_costs_the_same_statements_for_one_item_or_three() {
         report.push(format!(
             "{list}: {one_statements} statements for {one_items} items, {statements} for {items}"
         ));
-        assert!(items > *one_items, "{list}: {one_items} items, then {items}");
+        assert!(
+            items > *one_items,
+            "{list}: {one_items} items, then {items}"
+        );
     }
     let costly: Vec<&String> = report
         .iter()

@@ -26,6 +26,7 @@ mod jobs;
 mod layers;
 mod letters;
 mod limits;
+mod lists;
 mod loaders;
 mod mail;
 mod mime;

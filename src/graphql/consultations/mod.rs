@@ -20,12 +20,12 @@ use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id;
 use crate::graphql::jobs::node::{JobNode, JobPayload};
+use crate::graphql::loaders;
 use crate::graphql::pagination::{Page, connection_complexity};
 use crate::graphql::panels::PanelNode;
 use crate::service::consultations::answering::{self, Access, Invitation, Invited, Submitted};
 use crate::service::consultations::invitations::{self, Counts, InviteRequest};
 use crate::service::consultations::{self, ConsultationRequest, QuestionRequest};
-use crate::service::panels;
 
 mod answers;
 mod invited;
@@ -202,9 +202,9 @@ impl ConsultationNode {
         let Some(panel) = self.0.panel else {
             return Ok(None);
         };
-        let state = context::state(ctx)?;
+        let found = loaders::get(ctx)?.load_one(panel).await?;
         Ok(Some(PanelNode(
-            panels::find(state, &context::caller(ctx), panel).await?,
+            found.ok_or(AppError::NotFound { what: "panel" })?,
         )))
     }
     /// The open link anyone may answer at (for a QR code), when it has one.
@@ -268,9 +268,11 @@ impl ConsultationNode {
     }
     /// Its questions, in order.
     async fn questions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<QuestionView>> {
-        let state = context::state(ctx)?;
-        Ok(consultations::questions_of(state.db.reader(), self.0.id)
-            .await?
+        let questions = loaders::get(ctx)?
+            .load_one(loaders::QuestionsOf(self.0.id))
+            .await?;
+        Ok(questions
+            .unwrap_or_default()
             .into_iter()
             .map(QuestionView)
             .collect())
@@ -312,17 +314,20 @@ impl ConsultationNode {
     }
     /// Invitations counted by channel and by how far they got.
     async fn progress(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ChannelProgress>> {
-        let state = context::state(ctx)?;
-        progress_of(invitations::counts(state.db.reader(), self.0.id).await?)
+        let counts = loaders::get(ctx)?
+            .load_one(loaders::ProgressOf(self.0.id))
+            .await?;
+        progress_of(counts.unwrap_or_default())
     }
     /// Responses received, by how they came (open-link and QR responses included).
     async fn response_counts(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<ResponseCount>> {
-        let state = context::state(ctx)?;
-        invitations::response_counts(state.db.reader(), self.0.id)
+        loaders::get(ctx)?
+            .load_one(loaders::ResponseCountsOf(self.0.id))
             .await?
+            .unwrap_or_default()
             .into_iter()
             .map(|(channel, count)| {
                 let channel: crate::domain::consultations::consultation::AnswerChannel = channel
@@ -346,15 +351,18 @@ impl ConsultationNode {
         >,
     ) -> async_graphql::Result<Connection<String, InvitationNode>> {
         let page = Page::<InvitationId>::parse(first, after.as_deref())?;
-        let state = context::state(ctx)?;
-        let rows = invitations::list(
-            state,
-            &context::caller(ctx),
-            self.0.id,
-            page.after,
-            page.first,
-        )
-        .await?;
+        // A list's first pages come in one batch; a later page is read alone.
+        let rows = match page.after {
+            None => loaders::get(ctx)?
+                .load_one(loaders::InvitationsPage(self.0.id, page.first))
+                .await?
+                .unwrap_or_default(),
+            Some(after) => {
+                let state = context::state(ctx)?;
+                let caller = context::caller(ctx);
+                invitations::list(state, &caller, self.0.id, Some(after), page.first).await?
+            }
+        };
         Ok(page.connection(rows, |i| i.id, InvitationNode))
     }
 }

@@ -412,15 +412,18 @@ impl RoundNode {
         #[graphql(desc = "Cursor of the last claim of the previous page.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, IncentiveClaim>> {
         let page = Page::<ResidentId>::parse(first, after.as_deref())?;
-        let state = context::state(ctx)?;
-        let claims = incentives::claims_page(
-            state,
-            &context::caller(ctx),
-            self.0.id,
-            page.after,
-            page.first,
-        )
-        .await?;
+        // A list's first pages come in one batch; a later page is read alone.
+        let claims = match page.after {
+            None => loaders::get(ctx)?
+                .load_one(loaders::ClaimsPage(self.0.id, page.first))
+                .await?
+                .unwrap_or_default(),
+            Some(after) => {
+                let state = context::state(ctx)?;
+                let caller = context::caller(ctx);
+                incentives::claims_page(state, &caller, self.0.id, Some(after), page.first).await?
+            }
+        };
         Ok(page.connection(
             claims,
             |c| c.resident_id,

@@ -9,8 +9,8 @@ use crate::graphql::context;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::id::{self, download_path};
 use crate::graphql::jobs::node::JobNode;
+use crate::graphql::loaders;
 use crate::graphql::panels::PanelNode;
-use crate::service::panels;
 use crate::service::selection::{self, Method, selection_report};
 
 /// A selection: the pool, everyone's probability, the lottery and its public draw.
@@ -22,20 +22,20 @@ impl SelectionRunNode {
     }
     /// The panel this run fills (or tops up).
     pub(crate) async fn panel(&self, ctx: &Context<'_>) -> async_graphql::Result<PanelNode> {
-        let state = context::state(ctx)?;
-        Ok(PanelNode(
-            panels::find(state, &context::caller(ctx), self.0.panel_id).await?,
-        ))
+        let found = loaders::get(ctx)?.load_one(self.0.panel_id).await?;
+        Ok(PanelNode(found.ok_or(
+            crate::error::AppError::NotFound { what: "panel" },
+        )?))
     }
     /// The job computing it: its status, progress and error.
     pub(crate) async fn job(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<JobNode>> {
         let Some(job) = self.0.job_id else {
             return Ok(None);
         };
-        let state = context::state(ctx)?;
-        Ok(Some(JobNode(
-            crate::service::jobs::find(state, &context::caller(ctx), job).await?,
-        )))
+        let found = loaders::get(ctx)?.load_one(job).await?;
+        Ok(Some(JobNode(found.ok_or(
+            crate::error::AppError::NotFound { what: "job" },
+        )?)))
     }
     /// How the run chooses: LEXIMIN, MAXIMIN or GREEDY.
     pub(crate) async fn method(&self) -> MethodValue {

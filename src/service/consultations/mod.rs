@@ -45,7 +45,7 @@ use {drafting::*, lifecycle::*, questions::*};
 
 pub use drafting::{create, update};
 pub use lifecycle::{duplicate, transition};
-pub use questions::{frozen_questions, questions_of, set_questions};
+pub use questions::{frozen_questions, questions_of, questions_of_many, set_questions};
 
 /// Who manages consultations.
 pub const OFFICERS: &[Role] = &[Role::Officer];

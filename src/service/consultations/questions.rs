@@ -274,6 +274,30 @@ pub async fn questions_of(
         .collect()
 }
 
+/// The questions of each of `consultations`, in order, with one statement (the loader of
+/// a list's consultations; the caller has been checked).
+pub async fn questions_of_many(
+    db: &impl ConnectionTrait,
+    consultations: &[ConsultationId],
+) -> AppResult<std::collections::HashMap<ConsultationId, Vec<QuestionItem>>> {
+    let rows = question::Entity::find()
+        .filter(question::Column::ConsultationId.is_in(consultations.iter().map(|c| c.get())))
+        .order_by_asc(question::Column::ConsultationId)
+        .order_by_asc(question::Column::Position)
+        .all(db)
+        .await?;
+    let mut found: std::collections::HashMap<ConsultationId, Vec<QuestionItem>> =
+        std::collections::HashMap::new();
+    for row in rows {
+        let consultation = ConsultationId(row.consultation_id);
+        found
+            .entry(consultation)
+            .or_default()
+            .push(question_of(row)?);
+    }
+    Ok(found)
+}
+
 pub(super) fn question_of(row: question::Model) -> AppResult<QuestionItem> {
     #[derive(serde::Deserialize)]
     struct Option_ {

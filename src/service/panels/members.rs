@@ -84,24 +84,79 @@ pub async fn memberships(
         .collect()
 }
 
+/// The first page of each of `panels`' memberships (in `status`, if given), oldest first,
+/// `limit` (and one more) each, with one statement (the loader of a list's memberships).
+pub async fn first_membership_pages(
+    state: &AppState,
+    caller: &Caller,
+    panels: &[PanelId],
+    status: Option<MembershipStatus>,
+    limit: u64,
+) -> AppResult<HashMap<PanelId, Vec<Membership>>> {
+    caller.require(OFFICERS)?;
+    let mut query = membership::Entity::find();
+    if let Some(status) = status {
+        query = query.filter(membership::Column::Status.eq(status.as_str()));
+    }
+    let parents: Vec<i64> = panels.iter().map(|p| p.get()).collect();
+    let rows = pages::first_of_each(
+        state.db.reader(),
+        query,
+        membership::Column::PanelId,
+        membership::Column::Id,
+        Order::OldestFirst,
+        &parents,
+        limit,
+    )
+    .await?;
+    let mut found: HashMap<PanelId, Vec<Membership>> = HashMap::new();
+    for row in rows {
+        let panel = PanelId(row.panel_id);
+        found
+            .entry(panel)
+            .or_default()
+            .push(membership_to_domain(row)?);
+    }
+    Ok(found)
+}
+
 /// Members per status of a panel.
 pub async fn membership_counts(
     db: &impl ConnectionTrait,
     panel: PanelId,
 ) -> AppResult<HashMap<MembershipStatus, u64>> {
-    let rows: Vec<(String, i64)> = membership::Entity::find()
+    Ok(membership_counts_of_many(db, &[panel])
+        .await?
+        .remove(&panel)
+        .unwrap_or_default())
+}
+
+/// [`membership_counts`] of each of `panels`, with one grouped statement.
+pub async fn membership_counts_of_many(
+    db: &impl ConnectionTrait,
+    panels: &[PanelId],
+) -> AppResult<HashMap<PanelId, HashMap<MembershipStatus, u64>>> {
+    let rows: Vec<(i64, String, i64)> = membership::Entity::find()
         .select_only()
+        .column(membership::Column::PanelId)
         .column(membership::Column::Status)
         .column_as(membership::Column::Id.count(), "n")
-        .filter(membership::Column::PanelId.eq(panel.get()))
+        .filter(membership::Column::PanelId.is_in(panels.iter().map(|p| p.get())))
+        .group_by(membership::Column::PanelId)
         .group_by(membership::Column::Status)
         .into_tuple()
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(status, n)| Some((status.parse().ok()?, u64::try_from(n).unwrap_or(0))))
-        .collect())
+    let mut found: HashMap<PanelId, HashMap<MembershipStatus, u64>> = HashMap::new();
+    for (panel, status, n) in rows {
+        if let Ok(status) = status.parse() {
+            found
+                .entry(PanelId(panel))
+                .or_default()
+                .insert(status, u64::try_from(n).unwrap_or(0));
+        }
+    }
+    Ok(found)
 }
 
 /// A membership's history, oldest first: for officers, and for the member themself (who
@@ -139,18 +194,45 @@ pub async fn membership_events(
         }
         Some(session.account_id.get())
     };
+    Ok(events_of(db, &[id], own_account)
+        .await?
+        .remove(&id)
+        .unwrap_or_default())
+}
+
+/// The histories of `memberships` for officers, with one statement (the loader of a
+/// list's memberships).
+pub async fn membership_events_of_many(
+    state: &AppState,
+    caller: &Caller,
+    memberships: &[MembershipId],
+) -> AppResult<HashMap<MembershipId, Vec<MembershipEvent>>> {
+    caller.require(OFFICERS)?;
+    events_of(state.db.reader(), memberships, None).await
+}
+
+/// The histories of `memberships`, oldest first; with `own_account`, the accounts of
+/// others who made changes are left out.
+async fn events_of(
+    db: &impl ConnectionTrait,
+    memberships: &[MembershipId],
+    own_account: Option<i64>,
+) -> AppResult<HashMap<MembershipId, Vec<MembershipEvent>>> {
     let rows = membership_event::Entity::find()
-        .filter(membership_event::Column::MembershipId.eq(id.get()))
+        .filter(membership_event::Column::MembershipId.is_in(memberships.iter().map(|m| m.get())))
         .order_by_asc(membership_event::Column::Id)
         .all(db)
         .await?;
-    rows.into_iter()
-        .map(|row| {
-            let parse = |s: &str| {
-                s.parse::<MembershipStatus>()
-                    .map_err(|e| AppError::internal(anyhow::anyhow!("membership event: {e}")))
-            };
-            Ok(MembershipEvent {
+    let parse = |s: &str| {
+        s.parse::<MembershipStatus>()
+            .map_err(|e| AppError::internal(anyhow::anyhow!("membership event: {e}")))
+    };
+    let mut found: HashMap<MembershipId, Vec<MembershipEvent>> = HashMap::new();
+    for row in rows {
+        found
+            .entry(MembershipId(row.membership_id))
+            .or_default()
+            .push(MembershipEvent {
                 from: row.from_status.as_deref().map(parse).transpose()?,
                 to: parse(&row.to_status)?,
                 reason: row.reason,
@@ -159,9 +241,9 @@ pub async fn membership_events(
                     .filter(|by| own_account.is_none_or(|own| own == *by))
                     .map(AccountId),
                 at: row.at,
-            })
-        })
-        .collect()
+            });
+    }
+    Ok(found)
 }
 
 /// Moves a membership to `to` (see [`MembershipStatus::can_become`]), recording who,

@@ -45,12 +45,13 @@ pub use attributes::{
     AttributeImport, GuardianConsent, import_attributes, record_guardian_consent,
 };
 pub use members::{
-    Membership, MembershipEvent, change_status, membership_counts, membership_events, memberships,
+    Membership, MembershipEvent, change_status, first_membership_pages, membership_counts,
+    membership_counts_of_many, membership_events, membership_events_of_many, memberships,
     withdraw_self,
 };
 pub use quotas::{
-    derive_quotas, import_quotas, panel_quotas, population_shares, quotas, quotas_csv,
-    selection_error, set_quotas,
+    derive_quotas, import_quotas, panel_quotas, panel_quotas_of_many, population_shares, quotas,
+    quotas_csv, selection_error, set_quotas,
 };
 
 /// Who manages panels.
@@ -175,6 +176,22 @@ pub async fn create(state: &AppState, caller: &Caller, request: PanelRequest) ->
 pub async fn find(state: &AppState, caller: &Caller, id: PanelId) -> AppResult<Panel> {
     caller.require(OFFICERS)?;
     find_any(state.db.reader(), id).await
+}
+
+/// Those of `ids` that exist, for officers (the loader of a list's panels).
+pub async fn find_many(
+    state: &AppState,
+    caller: &Caller,
+    ids: &[PanelId],
+) -> AppResult<Vec<Panel>> {
+    caller.require(OFFICERS)?;
+    Ok(panel::Entity::find()
+        .filter(panel::Column::Id.is_in(ids.iter().map(|id| id.get())))
+        .all(state.db.reader())
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect())
 }
 
 /// One panel, whoever asks.

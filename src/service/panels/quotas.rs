@@ -5,13 +5,26 @@ use super::*;
 
 /// A panel's quotas, in the order they were given.
 pub async fn quotas(db: &impl ConnectionTrait, panel: PanelId) -> AppResult<Vec<Feature>> {
+    Ok(quotas_of_many(db, &[panel])
+        .await?
+        .remove(&panel)
+        .unwrap_or_default())
+}
+
+/// The quotas of each of `panels`, with one statement (a panel without quotas has none).
+pub async fn quotas_of_many(
+    db: &impl ConnectionTrait,
+    panels: &[PanelId],
+) -> AppResult<HashMap<PanelId, Vec<Feature>>> {
     let rows = panel_quota::Entity::find()
-        .filter(panel_quota::Column::PanelId.eq(panel.get()))
+        .filter(panel_quota::Column::PanelId.is_in(panels.iter().map(|p| p.get())))
+        .order_by_asc(panel_quota::Column::PanelId)
         .order_by_asc(panel_quota::Column::Position)
         .all(db)
         .await?;
-    let mut features: Vec<Feature> = Vec::new();
+    let mut found: HashMap<PanelId, Vec<Feature>> = HashMap::new();
     for row in rows {
+        let features = found.entry(PanelId(row.panel_id)).or_default();
         let bounds = (
             u32::try_from(row.min).unwrap_or(0),
             u32::try_from(row.max).unwrap_or(0),
@@ -28,7 +41,17 @@ pub async fn quotas(db: &impl ConnectionTrait, panel: PanelId) -> AppResult<Vec<
             }),
         }
     }
-    Ok(features)
+    Ok(found)
+}
+
+/// The quotas of each of `panels`, for officers.
+pub async fn panel_quotas_of_many(
+    state: &AppState,
+    caller: &Caller,
+    panels: &[PanelId],
+) -> AppResult<HashMap<PanelId, Vec<Feature>>> {
+    caller.require(OFFICERS)?;
+    quotas_of_many(state.db.reader(), panels).await
 }
 
 /// A panel's quotas, for officers.

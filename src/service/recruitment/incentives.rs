@@ -71,6 +71,36 @@ pub async fn claims_page(
     .collect())
 }
 
+/// The first page of each of `rounds`' claims, in registration order, `limit` (and one
+/// more) each, with one statement (the loader of a list's claims).
+pub async fn first_claim_pages(
+    state: &AppState,
+    caller: &Caller,
+    rounds: &[RoundId],
+    limit: u64,
+) -> AppResult<std::collections::HashMap<RoundId, Vec<Claim>>> {
+    caller.require(OFFICERS)?;
+    let parents: Vec<i64> = rounds.iter().map(|r| r.get()).collect();
+    let rows = pages::first_of_each(
+        state.db.reader(),
+        resident::Entity::find().filter(resident::Column::IncentiveOwed.eq(true)),
+        resident::Column::RoundId,
+        resident::Column::Id,
+        Order::OldestFirst,
+        &parents,
+        limit,
+    )
+    .await?;
+    let mut found: std::collections::HashMap<RoundId, Vec<Claim>> = Default::default();
+    for row in rows {
+        found
+            .entry(RoundId(row.round_id))
+            .or_default()
+            .push(to_claim(row));
+    }
+    Ok(found)
+}
+
 /// Everyone in a round owed its incentive, in registration order (the finance export).
 pub async fn all_claims(
     state: &AppState,

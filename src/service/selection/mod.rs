@@ -336,3 +336,31 @@ pub async fn runs_of(
     .map(to_domain)
     .collect()
 }
+
+/// The first page of each of `panels`' runs, newest first, `limit` (and one more) each,
+/// with one statement (the loader of a list's runs).
+pub async fn first_run_pages(
+    state: &AppState,
+    caller: &Caller,
+    panels: &[PanelId],
+    limit: u64,
+) -> AppResult<HashMap<PanelId, Vec<Run>>> {
+    caller.require(OFFICERS)?;
+    let parents: Vec<i64> = panels.iter().map(|p| p.get()).collect();
+    let rows = pages::first_of_each(
+        state.db.reader(),
+        selection_run::Entity::find(),
+        selection_run::Column::PanelId,
+        selection_run::Column::Id,
+        Order::NewestFirst,
+        &parents,
+        limit,
+    )
+    .await?;
+    let mut found: HashMap<PanelId, Vec<Run>> = HashMap::new();
+    for row in rows {
+        let panel = PanelId(row.panel_id);
+        found.entry(panel).or_default().push(to_domain(row)?);
+    }
+    Ok(found)
+}

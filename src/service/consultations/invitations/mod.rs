@@ -9,7 +9,7 @@
 //! index), so a job taken up again after a crash carries on where it stopped.
 
 use crate::db::invitations::{self, Member};
-pub use crate::db::invitations::{Counts, counts};
+pub use crate::db::invitations::{Counts, counts, counts_of_many};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -17,6 +17,7 @@ use sea_orm::{
     QuerySelect, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 use crate::db::entities::{consultation, invitation, outbox};
 use crate::db::files::{self, NewFile};
@@ -306,22 +307,33 @@ async fn claim_sample(db: &impl ConnectionTrait, id: ConsultationId) -> AppResul
     Ok(invited_count(db, id).await? == 0)
 }
 
-/// A consultation's responses counted by how they came, with one grouped query.
-pub async fn response_counts(
+/// Each of `consultations`' responses counted by how they came, with one grouped query.
+pub async fn response_counts_of_many(
     db: &impl ConnectionTrait,
-    id: ConsultationId,
-) -> AppResult<Vec<(String, i64)>> {
+    consultations: &[ConsultationId],
+) -> AppResult<HashMap<ConsultationId, Vec<(String, i64)>>> {
+    use crate::db::entities::response;
     use sea_orm::sea_query::Expr;
-    Ok(crate::db::entities::response::Entity::find()
+    let rows: Vec<(i64, String, i64)> = response::Entity::find()
         .select_only()
-        .column(crate::db::entities::response::Column::Channel)
+        .column(response::Column::ConsultationId)
+        .column(response::Column::Channel)
         .column_as(Expr::cust("COUNT(*)"), "count")
-        .filter(crate::db::entities::response::Column::ConsultationId.eq(id.get()))
-        .group_by(crate::db::entities::response::Column::Channel)
-        .order_by_asc(crate::db::entities::response::Column::Channel)
+        .filter(response::Column::ConsultationId.is_in(consultations.iter().map(|c| c.get())))
+        .group_by(response::Column::ConsultationId)
+        .group_by(response::Column::Channel)
+        .order_by_asc(response::Column::Channel)
         .into_tuple()
         .all(db)
-        .await?)
+        .await?;
+    let mut found: HashMap<ConsultationId, Vec<(String, i64)>> = HashMap::new();
+    for (consultation, channel, count) in rows {
+        found
+            .entry(ConsultationId(consultation))
+            .or_default()
+            .push((channel, count));
+    }
+    Ok(found)
 }
 
 /// A consultation's invitations, oldest first, a page at a time (OFFICER).
@@ -345,4 +357,35 @@ pub async fn list(
     .into_iter()
     .map(crate::service::consultations::answering::to_domain)
     .collect()
+}
+
+/// The first page of each of `consultations`' invitations, oldest first, `first` (and one
+/// more) each, with one statement (OFFICER; the loader of a list's invitations).
+pub async fn first_pages(
+    state: &AppState,
+    caller: &Caller,
+    consultations: &[ConsultationId],
+    first: u64,
+) -> AppResult<HashMap<ConsultationId, Vec<crate::service::consultations::answering::Invitation>>> {
+    caller.require(OFFICERS)?;
+    let parents: Vec<i64> = consultations.iter().map(|c| c.get()).collect();
+    let rows = crate::db::pages::first_of_each(
+        state.db.reader(),
+        invitation::Entity::find(),
+        invitation::Column::ConsultationId,
+        invitation::Column::Id,
+        crate::db::pages::Order::OldestFirst,
+        &parents,
+        first,
+    )
+    .await?;
+    let mut found: HashMap<ConsultationId, Vec<_>> = HashMap::new();
+    for row in rows {
+        let consultation = ConsultationId(row.consultation_id);
+        found
+            .entry(consultation)
+            .or_default()
+            .push(crate::service::consultations::answering::to_domain(row)?);
+    }
+    Ok(found)
 }
