@@ -1,5 +1,6 @@
-//! The database: connections, migrations, entities, and the statements that are written
-//! by hand because they touch a million rows or need a backend's own feature.
+//! The database: connections, migrations, entities, and every statement written by hand
+//! (because it touches a million rows, needs a backend's own feature, or counts by groups);
+//! services call these by name and hold no SQL (`tests/api/layers.rs` checks).
 //!
 //! SQLite is the default (a file, created on first start) and PostgreSQL what a council
 //! runs in production. Services never branch on which one it is: where the two need
