@@ -296,3 +296,100 @@ async fn every_list_costs_the_same_statements_for_one_item_or_three() {
         .collect();
     assert!(costly.is_empty(), "{report:#?}");
 }
+
+/// The `nodes` and `pageInfo` of the connection at `path` in `body`.
+fn page_at<'a>(body: &'a Value, path: &[&str]) -> (&'a Vec<Value>, &'a Value) {
+    let mut at = &body["data"];
+    for step in path {
+        at = &at[*step];
+    }
+    (
+        at["nodes"].as_array().unwrap_or_else(|| panic!("{body}")),
+        &at["pageInfo"],
+    )
+}
+
+#[tokio::test]
+async fn lists_page_by_cursor_newest_first_and_a_nested_list_pages_past_its_first_page() {
+    let app = TestApp::spawn().await;
+    let officer = app.token_for(Role::Officer).await;
+    app.create_account(Role::Resident, "me@example.org").await;
+    let me = account::Entity::find()
+        .filter(account::Column::Email.eq("me@example.org"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let resident = app.log_in("me@example.org", crate::helpers::PASSWORD).await;
+    let mut consultations = Vec::new();
+    for n in 0..3 {
+        consultations.push(add_world(&app, &officer, me, n).await.0);
+    }
+    // Panels and consultations: two, then the rest after the cursor, newest first.
+    for (list, token) in [("panels", &officer), ("consultations", &officer)] {
+        let query = format!(
+            "query($after: String) {{ {list}(first: 2, after: $after) {{
+                nodes {{ id }} pageInfo {{ hasNextPage endCursor }} }} }}"
+        );
+        let body = app.graphql(&query, json!({}), Some(token)).await;
+        let (nodes, info) = page_at(&body, &[list]);
+        assert_eq!(nodes.len(), 2, "{body}");
+        assert_eq!(info["hasNextPage"], true, "{body}");
+        let cursor = info["endCursor"].clone();
+        let body = app
+            .graphql(&query, json!({ "after": cursor }), Some(token))
+            .await;
+        let (rest, info) = page_at(&body, &[list]);
+        assert_eq!(rest.len(), 1, "{body}");
+        assert_eq!(info["hasNextPage"], false, "{body}");
+        if list == "consultations" {
+            assert_eq!(rest[0]["id"], consultations[0].as_str(), "the oldest last");
+            assert_eq!(
+                nodes[0]["id"],
+                consultations[2].as_str(),
+                "the newest first"
+            );
+        }
+    }
+    // The resident's invitations, one a page.
+    let query = "query($after: String) { myInvitations(first: 1, after: $after) {
+        nodes { invitationId } pageInfo { hasNextPage endCursor } } }";
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let body = app
+            .graphql(query, json!({ "after": after }), Some(&resident))
+            .await;
+        let (nodes, info) = page_at(&body, &["myInvitations"]);
+        seen.extend(nodes.iter().map(|n| n["invitationId"].clone()));
+        if info["hasNextPage"] != true {
+            break;
+        }
+        after = info["endCursor"].clone();
+    }
+    assert_eq!(seen.len(), 3, "one invitation a consultation: {seen:?}");
+    // A nested list past its first page is read alone, and goes on where the first stopped.
+    let query = "query($id: ID!, $after: String) { consultation(id: $id) {
+        invitations(first: 1, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } } } }";
+    let body = app
+        .graphql(query, json!({ "id": consultations[1] }), Some(&officer))
+        .await;
+    let (first, info) = page_at(&body, &["consultation", "invitations"]);
+    assert_eq!(
+        (first.len(), &info["hasNextPage"]),
+        (1, &json!(true)),
+        "{body}"
+    );
+    let body = app
+        .graphql(
+            query,
+            json!({ "id": consultations[1], "after": info["endCursor"] }),
+            Some(&officer),
+        )
+        .await;
+    let (second, info) = page_at(&body, &["consultation", "invitations"]);
+    assert_eq!(second.len(), 1, "{body}");
+    assert_ne!(second[0]["id"], first[0]["id"]);
+    assert_eq!(info["hasNextPage"], false, "{body}");
+}
