@@ -390,8 +390,8 @@ async fn setup(
         let rows: Vec<membership::ActiveModel> = chunk
             .iter()
             .map(|id| membership::ActiveModel {
-                panel_id: Set(panel.id.get()),
-                resident_id: Set(*id),
+                panel_id: Set(panel.id),
+                resident_id: Set(civic_panel::domain::ids::ResidentId(*id)),
                 run_id: Set(None),
                 status: Set("active".to_owned()),
                 selected_at: Set(now),

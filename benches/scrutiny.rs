@@ -215,8 +215,8 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
     let mut rows = Vec::new();
     for (i, id) in residents.iter().enumerate() {
         rows.push(membership::ActiveModel {
-            panel_id: Set(panel.id.get()),
-            resident_id: Set(*id),
+            panel_id: Set(panel.id),
+            resident_id: Set(civic_panel::domain::ids::ResidentId(*id)),
             run_id: Set(None),
             status: Set(if i % 20 == 7 { "withdrawn" } else { "active" }.to_owned()),
             selected_at: Set(now),

@@ -13,6 +13,7 @@ pub mod entities;
 pub mod files;
 pub mod frame;
 pub mod group_commit;
+pub mod ids;
 pub mod invitations;
 pub mod letters;
 pub mod locks;

@@ -177,7 +177,7 @@ async fn set_status(app: &TestApp, panel: &str, residents: &[i64], status: &str)
     let panel = civic_panel::graphql::id::decode::<PanelId>(panel, "id").unwrap();
     membership::Entity::update_many()
         .col_expr(membership::Column::Status, Expr::value(status))
-        .filter(membership::Column::PanelId.eq(panel.get()))
+        .filter(membership::Column::PanelId.eq(panel))
         .filter(membership::Column::ResidentId.is_in(residents.iter().copied()))
         .exec(app.db())
         .await

@@ -668,8 +668,8 @@ impl TestApp {
                 .unwrap();
         for id in &ids {
             membership::Entity::insert(membership::ActiveModel {
-                panel_id: Set(panel_id.get()),
-                resident_id: Set(*id),
+                panel_id: Set(panel_id),
+                resident_id: Set(civic_panel::domain::ids::ResidentId(*id)),
                 run_id: Set(None),
                 status: Set("active".to_owned()),
                 selected_at: Set(now),

@@ -175,7 +175,7 @@ async fn add_world(
     let panel_id = civic_panel::global_id::decode::<PanelId>(&panel, "id").unwrap();
     let now = app.clock.now();
     selection_run::Entity::insert(selection_run::ActiveModel {
-        panel_id: Set(panel_id.get()),
+        panel_id: Set(panel_id),
         job_id: Set(None),
         top_up: Set(false),
         method: Set("leximin".to_owned()),

@@ -782,8 +782,8 @@ async fn a_panels_health_shows_who_left_and_who_stopped_responding_by_group() {
     answered_survey(&app, &officer, &panel, &silent, "Autumn").await;
     // Four men who never answered leave.
     let panel_id = id::decode::<PanelId>(&panel, "id").unwrap();
-    let leavers: Vec<i64> = membership::Entity::find()
-        .filter(membership::Column::PanelId.eq(panel_id.get()))
+    let leavers: Vec<civic_panel::domain::ids::MembershipId> = membership::Entity::find()
+        .filter(membership::Column::PanelId.eq(panel_id))
         .order_by_desc(membership::Column::ResidentId)
         .all(app.db())
         .await

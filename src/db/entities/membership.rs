@@ -1,13 +1,14 @@
+use crate::domain::ids::{MembershipId, PanelId, ResidentId, SelectionRunId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "memberships")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub panel_id: i64,
-    pub resident_id: i64,
-    pub run_id: Option<i64>,
+    pub id: MembershipId,
+    pub panel_id: PanelId,
+    pub resident_id: ResidentId,
+    pub run_id: Option<SelectionRunId>,
     pub status: String,
     pub selected_at: DateTimeUtc,
     pub term_ends_at: Option<DateTimeUtc>,

@@ -1,3 +1,4 @@
+use crate::domain::ids::{AccountId, MembershipId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -5,12 +6,12 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub membership_id: i64,
+    pub membership_id: MembershipId,
     pub from_status: Option<String>,
     pub to_status: String,
     #[sea_orm(column_type = "Text", nullable)]
     pub reason: Option<String>,
-    pub by_account: Option<i64>,
+    pub by_account: Option<AccountId>,
     pub at: DateTimeUtc,
 }
 

@@ -1,10 +1,11 @@
+use crate::domain::ids::{AccountId, PanelId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "panels")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: PanelId,
     pub name: String,
     #[sea_orm(column_type = "Text")]
     pub description: String,
@@ -16,7 +17,7 @@ pub struct Model {
     pub term_months: i32,
     pub one_per_household: bool,
     pub area_code: Option<String>,
-    pub created_by: Option<i64>,
+    pub created_by: Option<AccountId>,
     pub created_at: DateTimeUtc,
 }
 

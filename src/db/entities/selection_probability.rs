@@ -1,3 +1,4 @@
+use crate::domain::ids::{ResidentId, SelectionRunId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -5,8 +6,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub run_id: i64,
-    pub resident_id: i64,
+    pub run_id: SelectionRunId,
+    pub resident_id: ResidentId,
     pub probability: f64,
     pub lottery_probability: Option<f64>,
 }

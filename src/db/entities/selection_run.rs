@@ -1,12 +1,13 @@
+use crate::domain::ids::{AccountId, FileId, JobId, PanelId, SelectionRunId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "selection_runs")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub panel_id: i64,
-    pub job_id: Option<i64>,
+    pub id: SelectionRunId,
+    pub panel_id: PanelId,
+    pub job_id: Option<JobId>,
     pub top_up: bool,
     pub method: String,
     pub seed: String,
@@ -20,15 +21,15 @@ pub struct Model {
     pub pool_size: Option<i32>,
     #[sea_orm(column_type = "Text", nullable)]
     pub summary: Option<String>,
-    pub lottery_file_id: Option<i64>,
+    pub lottery_file_id: Option<FileId>,
     pub lottery_sha256: Option<String>,
-    pub distribution_file_id: Option<i64>,
+    pub distribution_file_id: Option<FileId>,
     pub drawn_number: Option<i32>,
     #[sea_orm(column_type = "Text", nullable)]
     pub draw_source: Option<String>,
-    pub drawn_by: Option<i64>,
+    pub drawn_by: Option<AccountId>,
     pub drawn_at: Option<DateTimeUtc>,
-    pub created_by: Option<i64>,
+    pub created_by: Option<AccountId>,
     pub created_at: DateTimeUtc,
     pub seats_fingerprint: Option<String>,
     pub seats_sitting: Option<i32>,

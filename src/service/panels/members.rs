@@ -41,10 +41,10 @@ pub struct MembershipEvent {
 
 pub(super) fn membership_to_domain(row: membership::Model) -> AppResult<Membership> {
     Ok(Membership {
-        id: MembershipId(row.id),
-        panel_id: PanelId(row.panel_id),
-        resident_id: ResidentId(row.resident_id),
-        run_id: row.run_id.map(SelectionRunId),
+        id: row.id,
+        panel_id: row.panel_id,
+        resident_id: row.resident_id,
+        run_id: row.run_id,
         status: row
             .status
             .parse()
@@ -67,7 +67,7 @@ pub async fn memberships(
 ) -> AppResult<Vec<Membership>> {
     caller.require(OFFICERS)?;
     let mut query = pages::page(
-        membership::Entity::find().filter(membership::Column::PanelId.eq(panel.get())),
+        membership::Entity::find().filter(membership::Column::PanelId.eq(panel)),
         membership::Column::Id,
         Order::OldestFirst,
         after.map(MembershipId::get),
@@ -111,7 +111,7 @@ pub async fn first_membership_pages(
     .await?;
     let mut found: HashMap<PanelId, Vec<Membership>> = HashMap::new();
     for row in rows {
-        let panel = PanelId(row.panel_id);
+        let panel = row.panel_id;
         found
             .entry(panel)
             .or_default()
@@ -141,7 +141,7 @@ pub async fn membership_counts_of_many(
         .column(membership::Column::PanelId)
         .column(membership::Column::Status)
         .column_as(membership::Column::Id.count(), "n")
-        .filter(membership::Column::PanelId.is_in(panels.iter().map(|p| p.get())))
+        .filter(membership::Column::PanelId.is_in(panels.iter().copied()))
         .group_by(membership::Column::PanelId)
         .group_by(membership::Column::Status)
         .into_tuple()
@@ -219,7 +219,7 @@ async fn events_of(
     own_account: Option<i64>,
 ) -> AppResult<HashMap<MembershipId, Vec<MembershipEvent>>> {
     let rows = membership_event::Entity::find()
-        .filter(membership_event::Column::MembershipId.is_in(memberships.iter().map(|m| m.get())))
+        .filter(membership_event::Column::MembershipId.is_in(memberships.iter().copied()))
         .order_by_asc(membership_event::Column::Id)
         .all(db)
         .await?;
@@ -230,7 +230,7 @@ async fn events_of(
     let mut found: HashMap<MembershipId, Vec<MembershipEvent>> = HashMap::new();
     for row in rows {
         found
-            .entry(MembershipId(row.membership_id))
+            .entry(row.membership_id)
             .or_default()
             .push(MembershipEvent {
                 from: row.from_status.as_deref().map(parse).transpose()?,
@@ -238,8 +238,7 @@ async fn events_of(
                 reason: row.reason,
                 by: row
                     .by_account
-                    .filter(|by| own_account.is_none_or(|own| own == *by))
-                    .map(AccountId),
+                    .filter(|by| own_account.is_none_or(|own| own == by.get())),
                 at: row.at,
             });
     }
@@ -276,7 +275,7 @@ pub async fn withdraw_self(
         .all(db)
         .await?;
     let row = membership::Entity::find()
-        .filter(membership::Column::PanelId.eq(panel.get()))
+        .filter(membership::Column::PanelId.eq(panel))
         .filter(membership::Column::ResidentId.is_in(residents))
         .filter(
             membership::Column::Status.is_in(MembershipStatus::SITTING.iter().map(|s| s.as_str())),
@@ -284,14 +283,7 @@ pub async fn withdraw_self(
         .one(db)
         .await?
         .ok_or(AppError::NotFound { what: "membership" })?;
-    transition(
-        state,
-        caller,
-        MembershipId(row.id),
-        MembershipStatus::Withdrawn,
-        reason,
-    )
-    .await
+    transition(state, caller, row.id, MembershipStatus::Withdrawn, reason).await
 }
 
 pub(super) async fn transition(
@@ -333,7 +325,7 @@ pub(super) async fn transition(
             membership::Column::UpdatedAt,
             sea_orm::sea_query::Expr::value(now),
         )
-        .filter(membership::Column::Id.eq(id.get()))
+        .filter(membership::Column::Id.eq(id))
         .filter(membership::Column::Status.eq(current.status.as_str()))
         .exec(&txn)
         .await?;
@@ -343,11 +335,11 @@ pub(super) async fn transition(
         ));
     }
     membership_event::ActiveModel {
-        membership_id: Set(id.get()),
+        membership_id: Set(id),
         from_status: Set(Some(current.status.as_str().to_owned())),
         to_status: Set(to.as_str().to_owned()),
         reason: Set(reason),
-        by_account: Set(caller.account().map(AccountId::get)),
+        by_account: Set(caller.account()),
         at: Set(now),
         ..Default::default()
     }

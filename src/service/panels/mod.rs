@@ -156,7 +156,7 @@ pub async fn create(state: &AppState, caller: &Caller, request: PanelRequest) ->
             .area_code
             .map(|a| a.trim().to_uppercase())
             .filter(|a| !a.is_empty())),
-        created_by: Set(caller.account().map(AccountId::get)),
+        created_by: Set(caller.account()),
         created_at: Set(now),
         ..Default::default()
     }
@@ -168,7 +168,7 @@ pub async fn create(state: &AppState, caller: &Caller, request: PanelRequest) ->
         }
         other => other,
     })?;
-    tracing::info!(panel_id = row.id, by = ?caller.account(), "panel created");
+    tracing::info!(panel_id = %row.id, by = ?caller.account(), "panel created");
     Ok(to_domain(row))
 }
 
@@ -186,7 +186,7 @@ pub async fn find_many(
 ) -> AppResult<Vec<Panel>> {
     caller.require(OFFICERS)?;
     Ok(panel::Entity::find()
-        .filter(panel::Column::Id.is_in(ids.iter().map(|id| id.get())))
+        .filter(panel::Column::Id.is_in(ids.iter().copied()))
         .all(state.db.reader())
         .await?
         .into_iter()
@@ -230,7 +230,7 @@ pub async fn list(
 fn to_domain(row: panel::Model) -> Panel {
     let age = |a: Option<i16>| a.and_then(|a| u32::try_from(a).ok());
     Panel {
-        id: PanelId(row.id),
+        id: row.id,
         name: row.name,
         description: row.description,
         eligibility: Eligibility {
@@ -245,7 +245,7 @@ fn to_domain(row: panel::Model) -> Panel {
         term_months: u32::try_from(row.term_months).unwrap_or(0),
         one_per_household: row.one_per_household,
         area_code: row.area_code,
-        created_by: row.created_by.map(AccountId),
+        created_by: row.created_by,
         created_at: row.created_at,
     }
 }

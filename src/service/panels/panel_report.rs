@@ -333,7 +333,7 @@ pub async fn panel_report(
     let selection_runs = selection_run::Entity::find()
         .select_only()
         .column(selection_run::Column::Id)
-        .filter(selection_run::Column::PanelId.eq(panel.get()))
+        .filter(selection_run::Column::PanelId.eq(panel))
         .filter(selection_run::Column::DrawnNumber.is_not_null())
         .order_by_desc(selection_run::Column::Id)
         .into_tuple::<i64>()

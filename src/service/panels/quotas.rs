@@ -17,14 +17,14 @@ pub async fn quotas_of_many(
     panels: &[PanelId],
 ) -> AppResult<HashMap<PanelId, Vec<Feature>>> {
     let rows = panel_quota::Entity::find()
-        .filter(panel_quota::Column::PanelId.is_in(panels.iter().map(|p| p.get())))
+        .filter(panel_quota::Column::PanelId.is_in(panels.iter().copied()))
         .order_by_asc(panel_quota::Column::PanelId)
         .order_by_asc(panel_quota::Column::Position)
         .all(db)
         .await?;
     let mut found: HashMap<PanelId, Vec<Feature>> = HashMap::new();
     for row in rows {
-        let features = found.entry(PanelId(row.panel_id)).or_default();
+        let features = found.entry(row.panel_id).or_default();
         let bounds = (
             u32::try_from(row.min).unwrap_or(0),
             u32::try_from(row.max).unwrap_or(0),
@@ -107,7 +107,7 @@ pub async fn set_quotas(
             }
             let position = i32::try_from(rows.len()).unwrap_or(i32::MAX);
             rows.push(panel_quota::ActiveModel {
-                panel_id: Set(panel.get()),
+                panel_id: Set(panel),
                 position: Set(position),
                 feature: Set(name.to_owned()),
                 value: Set(value.to_owned()),
@@ -119,7 +119,7 @@ pub async fn set_quotas(
     }
     let txn = db.begin().await?;
     panel_quota::Entity::delete_many()
-        .filter(panel_quota::Column::PanelId.eq(panel.get()))
+        .filter(panel_quota::Column::PanelId.eq(panel))
         .exec(&txn)
         .await?;
     for chunk in rows.chunks(500) {

@@ -76,7 +76,7 @@ pub async fn pool(
                 Query::select()
                     .column(membership::Column::ResidentId)
                     .from(membership::Entity)
-                    .and_where(membership::Column::PanelId.eq(panel.id.get()))
+                    .and_where(membership::Column::PanelId.eq(panel.id))
                     .and_where(membership::Column::Status.is_in(INVITED.map(|s| s.as_str())))
                     .to_owned(),
             ),

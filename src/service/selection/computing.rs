@@ -69,7 +69,7 @@ pub async fn run(
                         i32::try_from(pool.instance.pool_size()).unwrap_or(i32::MAX),
                     ),
                 )
-                .filter(selection_run::Column::Id.eq(run.id.get()))
+                .filter(selection_run::Column::Id.eq(run.id))
                 .exec(db)
                 .await?;
             Err(AppError::bad_input(
@@ -112,7 +112,7 @@ pub async fn run(
                 .map_err(AppError::internal)?;
             let txn = db.begin().await?;
             selection_probability::Entity::delete_many()
-                .filter(selection_probability::Column::RunId.eq(run.id.get()))
+                .filter(selection_probability::Column::RunId.eq(run.id))
                 .exec(&txn)
                 .await?;
             let rows: Vec<selection_probability::ActiveModel> = pool
@@ -121,8 +121,8 @@ pub async fn run(
                 .iter()
                 .zip(probabilities.iter().zip(&lottery_probabilities))
                 .map(|(id, (&p, &l))| selection_probability::ActiveModel {
-                    run_id: Set(run.id.get()),
-                    resident_id: Set(id.parse().unwrap_or(0)),
+                    run_id: Set(run.id),
+                    resident_id: Set(crate::domain::ids::ResidentId(id.parse().unwrap_or(0))),
                     probability: Set(p),
                     lottery_probability: Set(Some(l)),
                     ..Default::default()
@@ -172,7 +172,7 @@ pub async fn run(
                         i32::try_from(computed_for.count()).unwrap_or(i32::MAX),
                     ),
                 )
-                .filter(selection_run::Column::Id.eq(run.id.get()))
+                .filter(selection_run::Column::Id.eq(run.id))
                 .exec(&txn)
                 .await?;
             txn.commit().await?;

@@ -97,7 +97,7 @@ pub async fn draw(
             selection_run::Column::DrawnAt,
             sea_orm::sea_query::Expr::value(now),
         )
-        .filter(selection_run::Column::Id.eq(id.get()))
+        .filter(selection_run::Column::Id.eq(id))
         .filter(selection_run::Column::DrawnNumber.is_null())
         .exec(&txn)
         .await?;
@@ -114,9 +114,9 @@ pub async fn draw(
     let reason = format!("Selected by selection run {id}, ticket {ticket} of {tickets}.");
     for resident in &members {
         let row = membership::ActiveModel {
-            panel_id: Set(panel.id.get()),
-            resident_id: Set(*resident),
-            run_id: Set(Some(id.get())),
+            panel_id: Set(panel.id),
+            resident_id: Set(crate::domain::ids::ResidentId(*resident)),
+            run_id: Set(Some(id)),
             status: Set(MembershipStatus::Selected.as_str().to_owned()),
             selected_at: Set(now),
             term_ends_at: Set(term_ends),
@@ -136,7 +136,7 @@ pub async fn draw(
             from_status: Set(None),
             to_status: Set(MembershipStatus::Selected.as_str().to_owned()),
             reason: Set(Some(reason.clone())),
-            by_account: Set(caller.account().map(AccountId::get)),
+            by_account: Set(caller.account()),
             at: Set(now),
             ..Default::default()
         }

@@ -266,9 +266,9 @@ fn to_domain(row: selection_run::Model) -> AppResult<Run> {
     };
     let count = |n: i32| u32::try_from(n).unwrap_or(0);
     Ok(Run {
-        id: SelectionRunId(row.id),
-        panel_id: PanelId(row.panel_id),
-        job_id: row.job_id.map(crate::domain::ids::JobId),
+        id: row.id,
+        panel_id: row.panel_id,
+        job_id: row.job_id,
         top_up: row.top_up,
         method: Method::parse(&row.method)?,
         seed: row.seed.parse().map_err(|_| corrupt("seed".to_owned()))?,
@@ -280,14 +280,14 @@ fn to_domain(row: selection_run::Model) -> AppResult<Run> {
         as_of: row.as_of,
         summary,
         infeasibility,
-        lottery_file: row.lottery_file_id.map(FileId),
+        lottery_file: row.lottery_file_id,
         lottery_sha256: row.lottery_sha256,
-        distribution_file: row.distribution_file_id.map(FileId),
+        distribution_file: row.distribution_file_id,
         drawn_number: row.drawn_number.and_then(|n| u32::try_from(n).ok()),
         draw_source: row.draw_source,
-        drawn_by: row.drawn_by.map(AccountId),
+        drawn_by: row.drawn_by,
         drawn_at: row.drawn_at,
-        created_by: row.created_by.map(AccountId),
+        created_by: row.created_by,
         created_at: row.created_at,
         computed_for: row.seats_fingerprint.map(|fingerprint| ComputedFor {
             fingerprint,
@@ -329,7 +329,7 @@ pub async fn runs_of(
         before.map(SelectionRunId::get),
         limit,
     )
-    .filter(selection_run::Column::PanelId.eq(panel.get()))
+    .filter(selection_run::Column::PanelId.eq(panel))
     .all(state.db.reader())
     .await?
     .into_iter()
@@ -359,7 +359,7 @@ pub async fn first_run_pages(
     .await?;
     let mut found: HashMap<PanelId, Vec<Run>> = HashMap::new();
     for row in rows {
-        let panel = PanelId(row.panel_id);
+        let panel = row.panel_id;
         found.entry(panel).or_default().push(to_domain(row)?);
     }
     Ok(found)

@@ -31,7 +31,7 @@ pub(super) async fn build_pool(
         .select_only()
         .column(membership::Column::ResidentId)
         .column(membership::Column::Status)
-        .filter(membership::Column::PanelId.eq(panel.id.get()))
+        .filter(membership::Column::PanelId.eq(panel.id))
         .into_tuple()
         .all(db)
         .await?;

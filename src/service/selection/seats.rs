@@ -20,7 +20,7 @@ pub async fn seats(
     let sitting: Vec<i64> = membership::Entity::find()
         .select_only()
         .column(membership::Column::ResidentId)
-        .filter(membership::Column::PanelId.eq(panel.get()))
+        .filter(membership::Column::PanelId.eq(panel))
         .filter(
             membership::Column::Status
                 .is_in(MembershipStatus::SITTING.map(MembershipStatus::as_str)),
@@ -42,7 +42,7 @@ pub async fn seats(
     let drawn_runs: Vec<i64> = selection_run::Entity::find()
         .select_only()
         .column(selection_run::Column::Id)
-        .filter(selection_run::Column::PanelId.eq(panel.get()))
+        .filter(selection_run::Column::PanelId.eq(panel))
         .filter(selection_run::Column::DrawnNumber.is_not_null())
         .filter(selection_run::Column::Id.ne(drawing.map_or(0, SelectionRunId::get)))
         .into_tuple()

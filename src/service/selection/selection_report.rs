@@ -42,7 +42,7 @@ pub async fn selected_counts(
     let ids: Vec<i64> = membership::Entity::find()
         .select_only()
         .column(membership::Column::ResidentId)
-        .filter(membership::Column::RunId.eq(run.id.get()))
+        .filter(membership::Column::RunId.eq(run.id))
         .into_tuple()
         .all(db)
         .await?;
@@ -459,7 +459,7 @@ pub async fn probabilities_csv(
         .column(selection_probability::Column::ResidentId)
         .column(selection_probability::Column::Probability)
         .column(selection_probability::Column::LotteryProbability)
-        .filter(selection_probability::Column::RunId.eq(id.get()))
+        .filter(selection_probability::Column::RunId.eq(id))
         .order_by_asc(selection_probability::Column::ResidentId)
         .into_tuple()
         .all(state.db.reader())
@@ -486,7 +486,7 @@ pub async fn probabilities_svg(
     let probabilities: Vec<f64> = selection_probability::Entity::find()
         .select_only()
         .column(selection_probability::Column::Probability)
-        .filter(selection_probability::Column::RunId.eq(id.get()))
+        .filter(selection_probability::Column::RunId.eq(id))
         .into_tuple()
         .all(state.db.reader())
         .await?;

@@ -62,7 +62,7 @@ pub async fn start(
     let quotas_csv = selection::quotas_csv(&features);
     let txn = state.db.writer().begin().await?;
     let row = selection_run::ActiveModel {
-        panel_id: Set(panel.id.get()),
+        panel_id: Set(panel.id),
         job_id: Set(None),
         top_up: Set(request.top_up),
         method: Set(request.method.as_str().to_owned()),
@@ -82,7 +82,7 @@ pub async fn start(
         draw_source: Set(None),
         drawn_by: Set(None),
         drawn_at: Set(None),
-        created_by: Set(caller.account().map(AccountId::get)),
+        created_by: Set(caller.account()),
         created_at: Set(now),
         seats_fingerprint: Set(None),
         seats_sitting: Set(None),
@@ -95,9 +95,7 @@ pub async fn start(
         state,
         jobs::Request {
             kind: JobKind::PanelSelection,
-            payload: &SelectionJob {
-                run_id: SelectionRunId(row.id),
-            },
+            payload: &SelectionJob { run_id: row.id },
             created_by: caller.account(),
             singleton_key: Some(format!("selection:panel:{}", panel.id)),
         },
@@ -119,7 +117,7 @@ pub async fn start(
         .await?;
     txn.commit().await?;
     state.work_queued.notify_one();
-    tracing::info!(run_id = row.id, panel_id = %panel.id, method = request.method.as_str(), k, pool = pool.instance.pool_size(), "selection queued");
-    let run = find_any(state.db.reader(), SelectionRunId(row.id)).await?;
+    tracing::info!(run_id = %row.id, panel_id = %panel.id, method = request.method.as_str(), k, pool = pool.instance.pool_size(), "selection queued");
+    let run = find_any(state.db.reader(), row.id).await?;
     Ok((run, job))
 }
