@@ -28,8 +28,8 @@ use civic_panel::db::entities::{answer, response};
 use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::consultations::consultation::Step;
 use civic_panel::domain::consultations::questionnaire::QuestionKind;
-use civic_panel::domain::ids::ConsultationId;
 use civic_panel::domain::ids::{AccountId, SessionId};
+use civic_panel::domain::ids::{ConsultationId, ResponseId};
 use civic_panel::service::accounts::auth::{AuthSession, Caller};
 use civic_panel::service::consultations::{self, ConsultationRequest, QuestionRequest};
 use civic_panel::service::reports::{self, ReportOptions};
@@ -143,8 +143,8 @@ async fn consultation_with(state: &AppState, n: usize) -> anyhow::Result<Consult
             };
             let ethnic_group = ethnic[(numbers.below(100) as usize).min(93) / 15 % ethnic.len()];
             responses.push(response::ActiveModel {
-                id: Set(id),
-                consultation_id: Set(consultation.id.get()),
+                id: Set(ResponseId(id)),
+                consultation_id: Set(consultation.id),
                 invitation_id: Set(None),
                 submission_key: Set(Some(format!("k{id}"))),
                 channel: Set("qr".to_owned()),
@@ -158,13 +158,13 @@ async fn consultation_with(state: &AppState, n: usize) -> anyhow::Result<Consult
                 deprivation_decile: Set(Some(1 + numbers.below(10) as i16)),
             });
             answers.push(answer::ActiveModel {
-                response_id: Set(id),
+                response_id: Set(ResponseId(id)),
                 question_key: Set("satisfaction".to_owned()),
                 scale: Set(Some(numbers.below(11) as i16)),
                 ..Default::default()
             });
             answers.push(answer::ActiveModel {
-                response_id: Set(id),
+                response_id: Set(ResponseId(id)),
                 question_key: Set("again".to_owned()),
                 option_key: Set(Some(
                     if numbers.below(3) == 0 { "no" } else { "yes" }.to_owned(),

@@ -29,7 +29,7 @@ use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::consultations::consultation::Step;
 use civic_panel::domain::consultations::questionnaire::QuestionKind;
 use civic_panel::domain::ids::{
-    AccountId, ConsultationId, PanelId, RoundId, SelectionRunId, SessionId,
+    AccountId, ConsultationId, PanelId, ResponseId, RoundId, SelectionRunId, SessionId,
 };
 use civic_panel::domain::reports::disclosure::tables::{self as disclosure, Loss};
 use civic_panel::service::accounts::auth::{AuthSession, Caller};
@@ -297,7 +297,7 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
     .await?;
     // The funnel: a quarter completed, the rest spread over the stages before.
     let invited = invitation::Entity::find()
-        .filter(invitation::Column::ConsultationId.eq(consultation.id.get()))
+        .filter(invitation::Column::ConsultationId.eq(consultation.id))
         .all(state.db.writer())
         .await?;
     let profiles: std::collections::HashMap<i64, resident::Model> = resident::Entity::find()
@@ -347,12 +347,12 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
         if stage != "completed" {
             continue;
         }
-        let member = &profiles[&invitation.resident_id];
+        let member = &profiles[&invitation.resident_id.get()];
         let id = next_response;
         next_response += 1;
         response::Entity::insert(response::ActiveModel {
-            id: Set(id),
-            consultation_id: Set(consultation.id.get()),
+            id: Set(ResponseId(id)),
+            consultation_id: Set(consultation.id),
             invitation_id: Set(Some(invitation.id)),
             submission_key: Set(None),
             channel: Set("web".to_owned()),
@@ -378,8 +378,8 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
         let id = next_response;
         next_response += 1;
         response::Entity::insert(response::ActiveModel {
-            id: Set(id),
-            consultation_id: Set(consultation.id.get()),
+            id: Set(ResponseId(id)),
+            consultation_id: Set(consultation.id),
             invitation_id: Set(None),
             submission_key: Set(Some(format!("{}:open{k}", consultation.id.get()))),
             channel: Set("qr".to_owned()),
@@ -456,7 +456,7 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
 /// One respondent's answers to every question.
 fn answers_of(id: i64, numbers: &mut Numbers, services: &[String]) -> Vec<answer::ActiveModel> {
     let row = |key: &str| answer::ActiveModel {
-        response_id: Set(id),
+        response_id: Set(ResponseId(id)),
         question_key: Set(key.to_owned()),
         ..Default::default()
     };

@@ -206,7 +206,7 @@ impl ClaimWriter {
                 |((claim, claimed), response)| match (claimed, claim.anonymous) {
                     (false, _) => Claimed::Duplicate,
                     (true, true) => Claimed::Written(None),
-                    (true, false) => Claimed::Written(response.map(ResponseId)),
+                    (true, false) => Claimed::Written(response),
                 },
             )
             .collect())
@@ -239,7 +239,7 @@ async fn claim_all(txn: &DatabaseTransaction, claims: &[Claim]) -> AppResult<Vec
                 invitation::Column::Stage,
                 Expr::value(Stage::Completed.as_str()),
             )
-            .filter(invitation::Column::Id.eq(claim.invitation.get()))
+            .filter(invitation::Column::Id.eq(claim.invitation))
             .filter(invitation::Column::CompletedAt.is_null())
             .exec(txn)
             .await?;
@@ -255,8 +255,8 @@ async fn insert_responses(
     txn: &DatabaseTransaction,
     claims: &[Claim],
     claimed: &[bool],
-) -> AppResult<Vec<Option<i64>>> {
-    let mut ids: Vec<Option<i64>> = vec![None; claims.len()];
+) -> AppResult<Vec<Option<ResponseId>>> {
+    let mut ids: Vec<Option<ResponseId>> = vec![None; claims.len()];
     let linked: Vec<usize> = (0..claims.len())
         .filter(|&i| claimed[i] && !claims[i].anonymous)
         .collect();
@@ -268,11 +268,11 @@ async fn insert_responses(
             Query::returning().columns([response::Column::Id, response::Column::InvitationId]),
         );
         for row in txn.query_all(&insert).await? {
-            let id: i64 = row.try_get("", "id")?;
-            let invitation: Option<i64> = row.try_get("", "invitation_id")?;
+            let id: ResponseId = row.try_get("", "id")?;
+            let invitation: Option<InvitationId> = row.try_get("", "invitation_id")?;
             if let Some(&i) = chunk
                 .iter()
-                .find(|&&i| Some(claims[i].invitation.get()) == invitation)
+                .find(|&&i| Some(claims[i].invitation) == invitation)
             {
                 ids[i] = Some(id);
             }

@@ -118,7 +118,7 @@ pub async fn record_in(db: &impl ConnectionTrait, events: &[Event]) -> AppResult
 pub async fn append_in(db: &impl ConnectionTrait, events: &[Event]) -> AppResult<()> {
     for chunk in events.chunks(500) {
         tracking_event::Entity::insert_many(chunk.iter().map(|e| tracking_event::ActiveModel {
-            invitation_id: sea_orm::Set(e.invitation.get()),
+            invitation_id: sea_orm::Set(e.invitation),
             kind: sea_orm::Set(e.kind.as_str().to_owned()),
             at: sea_orm::Set(e.at),
             machine: sea_orm::Set(e.machine),

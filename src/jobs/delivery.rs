@@ -262,7 +262,7 @@ async fn record(state: &AppState, worker: &str, attempts: &[Attempt]) -> AppResu
     txn.commit().await?;
     if !events.is_empty() {
         let invitations: Vec<i64> = events.iter().map(|e| e.invitation.get()).collect();
-        let mut consultations: Vec<i64> = invitation::Entity::find()
+        let mut consultations: Vec<ConsultationId> = invitation::Entity::find()
             .filter(invitation::Column::Id.is_in(invitations))
             .all(state.db.writer())
             .await?
@@ -272,7 +272,7 @@ async fn record(state: &AppState, worker: &str, attempts: &[Attempt]) -> AppResu
         consultations.sort_unstable();
         consultations.dedup();
         for consultation in consultations {
-            state.tracker.changed(ConsultationId(consultation));
+            state.tracker.changed(consultation);
         }
     }
     Ok(())

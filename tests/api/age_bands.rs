@@ -122,7 +122,7 @@ async fn an_age_band_that_cuts_a_census_band_is_refused_naming_the_option_when_s
     // A draft saved before the check: refused when it opens, naming the option.
     let consultation = id::decode::<ConsultationId>(&id, "id").unwrap();
     let stored = question::Entity::find()
-        .filter(question::Column::ConsultationId.eq(consultation.get()))
+        .filter(question::Column::ConsultationId.eq(consultation))
         .filter(question::Column::Key.eq("age"))
         .one(app.db())
         .await

@@ -149,13 +149,13 @@ async fn invited(app: &TestApp, consultation: &str) -> Vec<i64> {
     )
     .unwrap();
     invitation::Entity::find()
-        .filter(invitation::Column::ConsultationId.eq(id.get()))
+        .filter(invitation::Column::ConsultationId.eq(id))
         .order_by_asc(invitation::Column::ResidentId)
         .all(app.db())
         .await
         .unwrap()
         .into_iter()
-        .map(|i| i.resident_id)
+        .map(|i| i.resident_id.get())
         .collect()
 }
 

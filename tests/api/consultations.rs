@@ -671,11 +671,11 @@ async fn many_members_submitting_at_once_are_each_counted_once_and_their_repeats
         "{bodies:?}"
     );
     let responses = response::Entity::find().all(app.db()).await.unwrap();
-    let linked: std::collections::HashSet<Option<i64>> =
+    let linked: std::collections::HashSet<Option<InvitationId>> =
         responses.iter().map(|r| r.invitation_id).collect();
     assert_eq!((responses.len(), linked.len()), (40, 40));
     assert!(!linked.contains(&None), "each response is linked");
-    let answers = |response: i64| {
+    let answers = |response: civic_panel::domain::ids::ResponseId| {
         answer::Entity::find()
             .filter(answer::Column::ResponseId.eq(response))
             .count(app.db())
@@ -717,9 +717,9 @@ async fn a_submission_that_cannot_be_written_costs_the_others_in_its_batch_nothi
         .await
         .unwrap();
     let now = app.clock.now();
-    let claim = |row: &invitation::Model, consultation: i64| Claim {
-        invitation: InvitationId(row.id),
-        consultation: ConsultationId(row.consultation_id),
+    let claim = |row: &invitation::Model, consultation: ConsultationId| Claim {
+        invitation: row.id,
+        consultation: row.consultation_id,
         anonymous: false,
         channel: AnswerChannel::Web,
         at: now,
@@ -751,7 +751,7 @@ async fn a_submission_that_cannot_be_written_costs_the_others_in_its_batch_nothi
     };
     let good = claim(&invitations[0], invitations[0].consultation_id);
     // A response naming no consultation breaks a foreign key, failing its batch.
-    let bad = claim(&invitations[1], i64::MAX);
+    let bad = claim(&invitations[1], ConsultationId(i64::MAX));
     let submissions = &app.state.submissions;
     let (good, bad) = tokio::join!(submissions.write(good), submissions.write(bad));
     assert!(matches!(good, Ok(Claimed::Written(Some(_)))), "{good:?}");
@@ -1258,7 +1258,7 @@ async fn a_signed_in_resident_sees_and_answers_only_their_own_invitations() {
         .await
         .unwrap()
         .unwrap();
-    let other = civic_panel::graphql::id::encode(civic_panel::domain::ids::InvitationId(other.id));
+    let other = civic_panel::graphql::id::encode(other.id);
     let body = app
         .graphql(
             "query($id: ID!) { invitation(id: $id) { stage } }",

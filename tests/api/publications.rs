@@ -7,7 +7,7 @@ use serde_json::json;
 
 use civic_panel::db::entities::invitation;
 use civic_panel::domain::accounts::role::Role;
-use civic_panel::domain::ids::{AccountId, ConsultationId, InvitationId, SessionId};
+use civic_panel::domain::ids::{AccountId, ConsultationId, SessionId};
 use civic_panel::graphql::id;
 use civic_panel::service::accounts::auth::{AuthSession, Caller};
 use civic_panel::service::reports::{self, ReportOptions};
@@ -128,7 +128,7 @@ async fn scrutinys_protection_is_computed_once_per_change_and_served_to_every_re
     assert_eq!(other.publications.computed(), 0, "found, not computed");
     // A change of the counts (one more completion): computed once more, then served.
     let waiting = invitation::Entity::find()
-        .filter(invitation::Column::ConsultationId.eq(id.get()))
+        .filter(invitation::Column::ConsultationId.eq(id))
         .filter(invitation::Column::CompletedAt.is_null())
         .order_by_asc(invitation::Column::Id)
         .one(app.db())
@@ -139,7 +139,7 @@ async fn scrutinys_protection_is_computed_once_per_change_and_served_to_every_re
         .graphql(
             "mutation($input: ResponseEnterInput!) { responseEnter(input: $input) { stage } }",
             json!({ "input": {
-                "invitationId": id::encode(InvitationId(waiting.id)),
+                "invitationId": id::encode(waiting.id),
                 "channel": "PAPER",
                 "answers": [{ "questionKey": "satisfaction", "value": 7 }]
             } }),

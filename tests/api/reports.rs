@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use civic_panel::db::entities::{invitation, membership, resident};
 use civic_panel::domain::accounts::role::Role;
-use civic_panel::domain::ids::{ConsultationId, InvitationId, PanelId};
+use civic_panel::domain::ids::{ConsultationId, PanelId};
 use civic_panel::domain::reports::disclosure;
 use civic_panel::domain::reports::disclosure::tables::joint;
 use civic_panel::graphql::id;
@@ -159,7 +159,7 @@ pub async fn answered_survey(
     app.run_jobs().await;
     let consultation_id = id::decode::<ConsultationId>(&consultation, "id").unwrap();
     let invitations = invitation::Entity::find()
-        .filter(invitation::Column::ConsultationId.eq(consultation_id.get()))
+        .filter(invitation::Column::ConsultationId.eq(consultation_id))
         .order_by_asc(invitation::Column::ResidentId)
         .all(app.db())
         .await
@@ -178,7 +178,7 @@ pub async fn answered_survey(
             .graphql(
                 "mutation($input: ResponseEnterInput!) { responseEnter(input: $input) { stage } }",
                 json!({ "input": {
-                    "invitationId": id::encode(InvitationId(invitation.id)),
+                    "invitationId": id::encode(invitation.id),
                     "channel": "PAPER",
                     "answers": [
                         { "questionKey": "satisfaction", "value": rating },

@@ -105,7 +105,7 @@ async fn council_run(app: &TestApp, officer: &str) -> String {
     let consultation = answered_survey(app, officer, &panel, &members, "Corporate plan").await;
     let consultation_id = id::decode::<ConsultationId>(&consultation, "id").unwrap();
     let invitations = invitation::Entity::find()
-        .filter(invitation::Column::ConsultationId.eq(consultation_id.get()))
+        .filter(invitation::Column::ConsultationId.eq(consultation_id))
         .order_by_asc(invitation::Column::ResidentId)
         .all(app.db())
         .await
@@ -142,7 +142,7 @@ async fn council_run(app: &TestApp, officer: &str) -> String {
     let bands = ["20-24", "25-29", "35-39", "40-44", "50-54", "65-69"];
     for k in 0..12 {
         let stored = response::Entity::insert(response::ActiveModel {
-            consultation_id: Set(consultation_id.get()),
+            consultation_id: Set(consultation_id),
             invitation_id: Set(None),
             submission_key: Set(Some(format!("{}:open{k}", consultation_id.get()))),
             channel: Set("qr".to_owned()),

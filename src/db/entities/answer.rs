@@ -1,6 +1,7 @@
 //! `answers`: one row per chosen option (with its rank for a ranking), scale value or
 //! text of a submitted response.
 
+use crate::domain::ids::ResponseId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,7 +9,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub response_id: i64,
+    pub response_id: ResponseId,
     pub question_key: String,
     pub option_key: Option<String>,
     pub rank: Option<i32>,

@@ -1,23 +1,24 @@
 //! `consultations`: a survey, its lifecycle (`draft`, `open`, `closed`), its audience and
 //! the templates of the messages that invite members to it.
 
+use crate::domain::ids::{AccountId, ConsultationId, PanelId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "consultations")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: ConsultationId,
     /// The first consultation of the series this one repeats (its own id when it is the
     /// first); question keys are kept along a series so rounds can be compared.
-    pub series_id: Option<i64>,
+    pub series_id: Option<ConsultationId>,
     pub title: String,
     #[sea_orm(column_type = "Text")]
     pub summary: String,
     pub status: String,
     pub anonymous: bool,
     /// The panel it goes to; `None` for an open-link survey only.
-    pub panel_id: Option<i64>,
+    pub panel_id: Option<PanelId>,
     /// The code in the open link and QR code, when anyone may answer.
     #[sea_orm(unique)]
     pub open_code: Option<String>,
@@ -37,7 +38,7 @@ pub struct Model {
     /// A balanced sub-sample's size and seed, when the panel was sampled.
     pub sample_size: Option<i32>,
     pub sample_seed: Option<String>,
-    pub created_by: Option<i64>,
+    pub created_by: Option<AccountId>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub opened_at: Option<DateTimeUtc>,

@@ -1,15 +1,16 @@
 //! `invitations`: one per (consultation, member), with the hash of its personal token (and
 //! of its printed code, for post), its furthest stage and when each stage was reached.
 
+use crate::domain::ids::{ConsultationId, InvitationId, ResidentId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "invitations")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub consultation_id: i64,
-    pub resident_id: i64,
+    pub id: InvitationId,
+    pub consultation_id: ConsultationId,
+    pub resident_id: ResidentId,
     /// `email`, `sms` or `post`.
     pub channel: String,
     #[sea_orm(unique)]

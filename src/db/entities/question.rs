@@ -1,6 +1,7 @@
 //! `questions`: a consultation's questions in order. `options` is a JSON array of
 //! `{"key", "label"}`; `key` is kept when a consultation is duplicated.
 
+use crate::domain::ids::ConsultationId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,7 +9,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub consultation_id: i64,
+    pub consultation_id: ConsultationId,
     pub position: i32,
     pub key: String,
     #[sea_orm(column_type = "Text")]

@@ -2,16 +2,17 @@
 //! for reports. An anonymous consultation's responses have no invitation and only the
 //! day of submission.
 
+use crate::domain::ids::{ConsultationId, InvitationId, ResponseId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "responses")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub consultation_id: i64,
+    pub id: ResponseId,
+    pub consultation_id: ConsultationId,
     #[sea_orm(unique)]
-    pub invitation_id: Option<i64>,
+    pub invitation_id: Option<InvitationId>,
     /// An open-link response's key from its client (`consultation id:key`), so a retried
     /// submission is recognised.
     #[sea_orm(unique)]

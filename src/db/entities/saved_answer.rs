@@ -1,6 +1,7 @@
 //! `saved_answers`: answers saved before submission, so a respondent can resume on another
 //! device; removed when the response is submitted.
 
+use crate::domain::ids::InvitationId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,7 +9,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub invitation_id: i64,
+    pub invitation_id: InvitationId,
     pub question_key: String,
     /// The answer as JSON.
     #[sea_orm(column_type = "Text")]

@@ -1,5 +1,6 @@
 //! `tracking_events`: every event of every invitation, append-only.
 
+use crate::domain::ids::InvitationId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,7 +8,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub invitation_id: i64,
+    pub invitation_id: InvitationId,
     /// `sent`, `bounced`, `opened`, `clicked`, `started`, `completed`, `reminded`.
     pub kind: String,
     pub at: DateTimeUtc,

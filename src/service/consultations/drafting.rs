@@ -201,7 +201,7 @@ pub async fn create(
         summary: Set(checked.summary),
         status: Set(Status::Draft.as_str().to_owned()),
         anonymous: Set(request.anonymous),
-        panel_id: Set(request.panel.map(PanelId::get)),
+        panel_id: Set(request.panel),
         open_code: Set(request.open_link.then(new_open_code)),
         opens_at: Set(request.opens_at),
         closes_at: Set(request.closes_at),
@@ -215,7 +215,7 @@ pub async fn create(
         reminder_gap_hours: Set(i32::try_from(request.reminder_gap_hours).unwrap_or(72)),
         sample_size: Set(sample_size),
         sample_seed: Set(sample_seed),
-        created_by: Set(caller.account().map(AccountId::get)),
+        created_by: Set(caller.account()),
         created_at: Set(now),
         updated_at: Set(now),
         opened_at: Set(None),
@@ -272,7 +272,7 @@ pub async fn update(
         row.anonymous = Set(anonymous);
     }
     if let Some(panel) = changes.panel {
-        row.panel_id = Set(panel.map(PanelId::get));
+        row.panel_id = Set(panel);
     }
     if let Some(open) = changes.open_link {
         row.open_code = Set(open.then(|| stored_code.unwrap_or_else(new_open_code)));
@@ -329,7 +329,7 @@ pub async fn update(
     // Only while still a draft: a concurrent open wins.
     let updated = consultation::Entity::update_many()
         .set(row)
-        .filter(consultation::Column::Id.eq(id.get()))
+        .filter(consultation::Column::Id.eq(id))
         .filter(consultation::Column::Status.eq(Status::Draft.as_str()))
         .exec(db)
         .await?;

@@ -40,7 +40,7 @@ pub async fn transition(
                 "Add at least one question before opening the consultation.",
             ));
         }
-        let youngest = age_bands::youngest_age(db, current.panel_id.map(PanelId)).await?;
+        let youngest = age_bands::youngest_age(db, current.panel_id).await?;
         age_bands::check(&questions, youngest, |i, j| {
             let item = &questions[i];
             let option = match &item.question.kind {
@@ -86,7 +86,7 @@ pub async fn transition(
         Status::Draft => update,
     };
     let changed = update
-        .filter(consultation::Column::Id.eq(id.get()))
+        .filter(consultation::Column::Id.eq(id))
         .filter(consultation::Column::Status.eq(from.as_str()))
         .exec(db)
         .await?;
@@ -115,7 +115,7 @@ pub async fn duplicate(
         None => source.title.clone(),
     };
     let questions = question::Entity::find()
-        .filter(question::Column::ConsultationId.eq(id.get()))
+        .filter(question::Column::ConsultationId.eq(id))
         .order_by_asc(question::Column::Position)
         .all(db)
         .await?;
@@ -144,7 +144,7 @@ pub async fn duplicate(
         sample_seed: Set(source
             .sample_size
             .map(|_| rand::random::<u64>().to_string())),
-        created_by: Set(caller.account().map(AccountId::get)),
+        created_by: Set(caller.account()),
         created_at: Set(now),
         updated_at: Set(now),
         opened_at: Set(None),

@@ -28,7 +28,7 @@ use crate::domain::consultations::questionnaire::{
     Question, QuestionKind, ShowWhen, check_questions,
 };
 use crate::domain::consultations::readability::DEFAULT_TARGET_READING_AGE;
-use crate::domain::ids::{AccountId, ConsultationId, PanelId};
+use crate::domain::ids::{ConsultationId, PanelId};
 use crate::domain::recruitment::sampling::Seed;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts::auth::Caller;
@@ -270,13 +270,13 @@ pub fn to_domain(row: consultation::Model) -> AppResult<Consultation> {
         |e: crate::domain::consultations::consultation::UnknownValue| AppError::internal(e),
     )?;
     Ok(Consultation {
-        id: ConsultationId(row.id),
-        series: ConsultationId(row.series_id.unwrap_or(row.id)),
+        id: row.id,
+        series: row.series_id.unwrap_or(row.id),
         title: row.title,
         summary: row.summary,
         status,
         anonymous: row.anonymous,
-        panel: row.panel_id.map(PanelId),
+        panel: row.panel_id,
         open_code: row.open_code,
         opens_at: row.opens_at,
         closes_at: row.closes_at,
@@ -292,7 +292,7 @@ pub fn to_domain(row: consultation::Model) -> AppResult<Consultation> {
         reminder_gap_hours: u32::try_from(row.reminder_gap_hours).unwrap_or(0),
         sample_size: row.sample_size.and_then(|s| u32::try_from(s).ok()),
         sample_seed: row.sample_seed.and_then(|s| s.parse().ok()),
-        created_by: row.created_by.map(AccountId),
+        created_by: row.created_by,
         created_at: row.created_at,
         updated_at: row.updated_at,
         opened_at: row.opened_at,

@@ -40,7 +40,7 @@ pub async fn set_questions(
     check_questions(&questions)
         .map_err(|e| AppError::bad_input("input.questions", e.to_string()))?;
     let db = state.db.writer();
-    let panel = row_of(db, id).await?.panel_id.map(PanelId);
+    let panel = row_of(db, id).await?.panel_id;
     let youngest = age_bands::youngest_age(db, panel).await?;
     age_bands::check(&items, youngest, |i, j| {
         format!("input.questions.{i}.options.{j}.label")
@@ -53,7 +53,7 @@ pub async fn set_questions(
             consultation::Column::UpdatedAt,
             sea_orm::sea_query::Expr::value(state.clock.now()),
         )
-        .filter(consultation::Column::Id.eq(id.get()))
+        .filter(consultation::Column::Id.eq(id))
         .filter(consultation::Column::Status.eq(Status::Draft.as_str()))
         .exec(&txn)
         .await?;
@@ -62,7 +62,7 @@ pub async fn set_questions(
         return Err(frozen());
     }
     question::Entity::delete_many()
-        .filter(question::Column::ConsultationId.eq(id.get()))
+        .filter(question::Column::ConsultationId.eq(id))
         .exec(&txn)
         .await?;
     for (position, item) in items.iter().enumerate() {
@@ -102,7 +102,7 @@ pub(super) fn question_row(
         .map(|(key, label)| serde_json::json!({ "key": key, "label": label }))
         .collect();
     question::ActiveModel {
-        consultation_id: Set(id.get()),
+        consultation_id: Set(id),
         position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
         key: Set(q.key.clone()),
         text: Set(q.text.clone()),
@@ -265,7 +265,7 @@ pub async fn questions_of(
     id: ConsultationId,
 ) -> AppResult<Vec<QuestionItem>> {
     question::Entity::find()
-        .filter(question::Column::ConsultationId.eq(id.get()))
+        .filter(question::Column::ConsultationId.eq(id))
         .order_by_asc(question::Column::Position)
         .all(db)
         .await?
@@ -289,7 +289,7 @@ pub async fn questions_of_many(
     let mut found: std::collections::HashMap<ConsultationId, Vec<QuestionItem>> =
         std::collections::HashMap::new();
     for row in rows {
-        let consultation = ConsultationId(row.consultation_id);
+        let consultation = row.consultation_id;
         found
             .entry(consultation)
             .or_default()

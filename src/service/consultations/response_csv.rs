@@ -73,7 +73,7 @@ pub async fn responses(
 ) -> AppResult<ResponsesExport> {
     let (consultation, questions) = readable(state, caller, id).await?;
     let count = response::Entity::find()
-        .filter(response::Column::ConsultationId.eq(id.get()))
+        .filter(response::Column::ConsultationId.eq(id))
         .count(state.db.reader())
         .await?;
     audit::record(

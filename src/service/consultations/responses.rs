@@ -270,7 +270,7 @@ async fn shuffled_numbers(
     let ids: Vec<i64> = response::Entity::find()
         .select_only()
         .column(response::Column::Id)
-        .filter(response::Column::ConsultationId.eq(id.get()))
+        .filter(response::Column::ConsultationId.eq(id))
         .into_tuple()
         .all(db)
         .await?;
@@ -306,7 +306,10 @@ pub(crate) async fn answers_of(
             .all(db)
             .await?;
         for row in rows {
-            by_response.entry(row.response_id).or_default().push(row);
+            by_response
+                .entry(row.response_id.get())
+                .or_default()
+                .push(row);
         }
     }
     Ok(by_response)

@@ -289,7 +289,7 @@ pub async fn panel_report(
     // The series: each consultation's own report, as the caller may read it.
     let mut series = Vec::new();
     let mut consultations: Vec<_> = consultation::Entity::find()
-        .filter(consultation::Column::PanelId.eq(panel.get()))
+        .filter(consultation::Column::PanelId.eq(panel))
         .filter(consultation::Column::OpenedAt.is_not_null())
         .all(db)
         .await?;
@@ -298,7 +298,7 @@ pub async fn panel_report(
         let report = reports::consultation_report(
             state,
             caller,
-            ConsultationId(consultation.id),
+            consultation.id,
             &ReportOptions {
                 weighting: Vec::new(),
                 results: false,
@@ -323,7 +323,7 @@ pub async fn panel_report(
             })
             .unwrap_or_default();
         series.push(EngagementPoint {
-            consultation: ConsultationId(consultation.id),
+            consultation: consultation.id,
             title: consultation.title,
             opened: consultation.opened_at.map(uk_date),
             groups,

@@ -105,9 +105,9 @@ pub fn to_domain(row: invitation::Model) -> AppResult<Invitation> {
         ))
     };
     Ok(Invitation {
-        id: InvitationId(row.id),
-        consultation: ConsultationId(row.consultation_id),
-        resident: ResidentId(row.resident_id),
+        id: row.id,
+        consultation: row.consultation_id,
+        resident: row.resident_id,
         channel: row
             .channel
             .parse()
@@ -210,7 +210,7 @@ async fn resolve(
                 if session.role != Role::Resident {
                     return Err(AppError::Forbidden);
                 }
-                let owner = resident::Entity::find_by_id(row.resident_id)
+                let owner = resident::Entity::find_by_id(row.resident_id.get())
                     .one(db)
                     .await?
                     .and_then(|r| r.account_id);
@@ -275,7 +275,7 @@ async fn resolve_with_consultation(
 ) -> AppResult<(invitation::Model, Consultation)> {
     let Access::Token(token) = access else {
         let row = resolve(db, state, caller, access).await?;
-        let consultation = consultations::find_any(db, ConsultationId(row.consultation_id)).await?;
+        let consultation = consultations::find_any(db, row.consultation_id).await?;
         return Ok((row, consultation));
     };
     let (row, consultation) = invitation::Entity::find()
@@ -331,7 +331,7 @@ pub async fn open(state: &AppState, caller: &Caller, access: Access) -> AppResul
             })?,
         );
         let click = Event {
-            invitation: InvitationId(row.id),
+            invitation: row.id,
             kind: EventKind::Clicked,
             at: state.clock.now(),
             machine: false,
@@ -437,7 +437,7 @@ pub async fn mine(
     .all(db)
     .await?;
     // Their consultations in one query; drafts are not shown to residents.
-    let consultations: HashMap<i64, Consultation> =
+    let consultations: HashMap<ConsultationId, Consultation> =
         crate::db::entities::consultation::Entity::find()
             .filter(
                 crate::db::entities::consultation::Column::Id

@@ -99,7 +99,7 @@ pub async fn submit_open(
         .keep();
     let txn = db.begin().await?;
     let inserted = response::ActiveModel {
-        consultation_id: Set(consultation.id.get()),
+        consultation_id: Set(consultation.id),
         invitation_id: Set(None),
         submission_key: Set(key),
         channel: Set(AnswerChannel::Qr.as_str().to_owned()),

@@ -59,7 +59,7 @@ pub async fn save(
     if !problems.is_empty() {
         return Err(answer_error(problems));
     }
-    let id = InvitationId(row.id);
+    let id = row.id;
     let txn = db.begin().await?;
     // Still not submitted, checked in the transaction (on PostgreSQL this also holds the
     // invitation's row until commit, so a submit waits): nothing is saved after completion.
@@ -68,7 +68,7 @@ pub async fn save(
             invitation::Column::Stage,
             Expr::col(invitation::Column::Stage),
         )
-        .filter(invitation::Column::Id.eq(id.get()))
+        .filter(invitation::Column::Id.eq(id))
         .filter(invitation::Column::CompletedAt.is_null())
         .exec(&txn)
         .await?;
@@ -83,7 +83,7 @@ pub async fn save(
             Some(answer) => {
                 let json = serde_json::to_string(answer).map_err(AppError::internal)?;
                 saved_answer::Entity::insert(saved_answer::ActiveModel {
-                    invitation_id: Set(id.get()),
+                    invitation_id: Set(id),
                     question_key: Set(key.clone()),
                     answer: Set(json),
                     saved_at: Set(now),
@@ -102,7 +102,7 @@ pub async fn save(
             }
             None => {
                 saved_answer::Entity::delete_many()
-                    .filter(saved_answer::Column::InvitationId.eq(id.get()))
+                    .filter(saved_answer::Column::InvitationId.eq(id))
                     .filter(saved_answer::Column::QuestionKey.eq(key.as_str()))
                     .exec(&txn)
                     .await?;

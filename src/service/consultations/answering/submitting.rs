@@ -34,7 +34,7 @@ pub async fn submit(
     // transaction, decides whether this submission is the one that counts.
     let db = state.db.reader();
     let (row, consultation) = resolve_with_consultation(db, state, caller, &access).await?;
-    let id = InvitationId(row.id);
+    let id = row.id;
     if row.completed_at.is_some() {
         return Ok(Submitted {
             invitation: to_domain(row)?,
@@ -62,7 +62,7 @@ pub async fn submit(
     // follow-up was answered) are dropped, never stored or counted.
     let all = visible_answers(&plain, all);
     check_submission(&plain, &all).map_err(answer_error)?;
-    let member = resident::Entity::find_by_id(row.resident_id)
+    let member = resident::Entity::find_by_id(row.resident_id.get())
         .one(db)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("invitation {id} has no resident")))?;
@@ -84,8 +84,8 @@ pub async fn submit(
         attributes: HashMap::new(),
     };
     let response = response::ActiveModel {
-        consultation_id: Set(consultation.id.get()),
-        invitation_id: Set((!anonymous).then_some(id.get())),
+        consultation_id: Set(consultation.id),
+        invitation_id: Set((!anonymous).then_some(id)),
         submission_key: Set(None),
         channel: Set(channel.as_str().to_owned()),
         submitted_on: Set(day),
@@ -148,7 +148,7 @@ pub(super) fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
 /// Writes a response's answers (see [`answer_rows`]).
 pub(super) async fn insert_answers(
     db: &impl ConnectionTrait,
-    response: i64,
+    response: ResponseId,
     questions: &[QuestionItem],
     answers: &HashMap<String, Answer>,
 ) -> AppResult<()> {

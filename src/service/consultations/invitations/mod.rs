@@ -244,8 +244,8 @@ pub async fn run_invite(
             let (salt, token) = new_token(&state.codes.current);
             let row = sea_orm::ActiveModelTrait::insert(
                 invitation::ActiveModel {
-                    consultation_id: Set(consultation.id.get()),
-                    resident_id: Set(member.id),
+                    consultation_id: Set(consultation.id),
+                    resident_id: Set(crate::domain::ids::ResidentId(member.id)),
                     channel: Set(channel.as_str().to_owned()),
                     token_hash: Set(TokenHash::of(&token).as_str().to_owned()),
                     token_salt: Set(salt),
@@ -258,7 +258,7 @@ pub async fn run_invite(
                 &txn,
             )
             .await?;
-            let id = InvitationId(row.id);
+            let id = row.id;
             match channel {
                 Channel::Email => {
                     result.email += 1;
@@ -287,7 +287,7 @@ pub async fn run_invite(
 /// How many invitations a consultation has (withdrawn ones included).
 async fn invited_count(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<u64> {
     Ok(invitation::Entity::find()
-        .filter(invitation::Column::ConsultationId.eq(id.get()))
+        .filter(invitation::Column::ConsultationId.eq(id))
         .count(db)
         .await?)
 }
@@ -301,7 +301,7 @@ async fn claim_sample(db: &impl ConnectionTrait, id: ConsultationId) -> AppResul
             consultation::Column::SampleSize,
             Expr::col(consultation::Column::SampleSize),
         )
-        .filter(consultation::Column::Id.eq(id.get()))
+        .filter(consultation::Column::Id.eq(id))
         .exec(db)
         .await?;
     Ok(invited_count(db, id).await? == 0)
@@ -346,7 +346,7 @@ pub async fn list(
 ) -> AppResult<Vec<crate::service::consultations::answering::Invitation>> {
     caller.require(OFFICERS)?;
     crate::db::pages::page(
-        invitation::Entity::find().filter(invitation::Column::ConsultationId.eq(id.get())),
+        invitation::Entity::find().filter(invitation::Column::ConsultationId.eq(id)),
         invitation::Column::Id,
         crate::db::pages::Order::OldestFirst,
         after.map(InvitationId::get),
@@ -381,7 +381,7 @@ pub async fn first_pages(
     .await?;
     let mut found: HashMap<ConsultationId, Vec<_>> = HashMap::new();
     for row in rows {
-        let consultation = ConsultationId(row.consultation_id);
+        let consultation = row.consultation_id;
         found
             .entry(consultation)
             .or_default()

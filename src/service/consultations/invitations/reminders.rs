@@ -159,7 +159,7 @@ pub async fn revoke(
     let txn = db.begin().await?;
     invitation::Entity::update_many()
         .col_expr(invitation::Column::RevokedAt, Expr::value(now))
-        .filter(invitation::Column::Id.eq(id.get()))
+        .filter(invitation::Column::Id.eq(id))
         .filter(invitation::Column::RevokedAt.is_null())
         .exec(&txn)
         .await?;
@@ -182,7 +182,7 @@ pub async fn revoke(
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    state.tracker.changed(ConsultationId(row.consultation_id));
+    state.tracker.changed(row.consultation_id);
     let row = invitation::Entity::find_by_id(id.get())
         .one(db)
         .await?
