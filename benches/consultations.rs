@@ -323,7 +323,7 @@ async fn setup(
     })?;
     let round = recruitment::draw(&state, &input, None, &Progress::new()).await?;
     let letters = letter::Entity::find()
-        .filter(letter::Column::RoundId.eq(round.get()))
+        .filter(letter::Column::RoundId.eq(round))
         .all(state.db.writer())
         .await?;
     let panel = panels::create(
@@ -348,7 +348,7 @@ async fn setup(
                 resident::ActiveModel {
                     account_id: Set(None),
                     letter_id: Set(l.id),
-                    round_id: Set(round.get()),
+                    round_id: Set(round),
                     address_id: Set(l.address_id),
                     household_key: Set(format!("H{n}")),
                     household_lock: Set(None),
@@ -384,7 +384,7 @@ async fn setup(
         .all(state.db.writer())
         .await?
         .into_iter()
-        .map(|r| r.id)
+        .map(|r| r.id.get())
         .collect();
     for chunk in residents.chunks(1_000) {
         let rows: Vec<membership::ActiveModel> = chunk

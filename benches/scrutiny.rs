@@ -130,7 +130,7 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
     })?;
     let round = recruitment::draw(&state, &input, None, &Progress::new()).await?;
     let letters = letter::Entity::find()
-        .filter(letter::Column::RoundId.eq(round.get()))
+        .filter(letter::Column::RoundId.eq(round))
         .all(state.db.writer())
         .await?;
     let now = state.clock.now();
@@ -143,7 +143,7 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
         rows.push(resident::ActiveModel {
             account_id: Set(None),
             letter_id: Set(l.id),
-            round_id: Set(round.get()),
+            round_id: Set(round),
             address_id: Set(l.address_id),
             household_key: Set(format!("H{n}")),
             household_lock: Set(None),
@@ -199,7 +199,7 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
         .all(state.db.writer())
         .await?
         .into_iter()
-        .map(|r| r.id)
+        .map(|r| r.id.get())
         .collect();
     let panel = panels::create(
         &state,
@@ -304,7 +304,7 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
         .all(state.db.writer())
         .await?
         .into_iter()
-        .map(|r| (r.id, r))
+        .map(|r| (r.id.get(), r))
         .collect();
     let db = state.db.writer();
     let mut answers = Vec::new();

@@ -56,8 +56,8 @@ pub async fn create(
         content_type: Set(new.content_type.to_owned()),
         size: Set(0),
         sha256: Set(None),
-        job_id: Set(new.job_id.map(JobId::get)),
-        created_by: Set(new.created_by.map(AccountId::get)),
+        job_id: Set(new.job_id),
+        created_by: Set(new.created_by),
         created_at: Set(now),
         expires_at: Set(new.expires_at),
         complete: Set(false),
@@ -65,7 +65,7 @@ pub async fn create(
     }
     .insert(db)
     .await?;
-    Ok(FileId(row.id))
+    Ok(row.id)
 }
 
 /// Writes chunk number `seq` (from 0) of a file.
@@ -76,7 +76,7 @@ pub async fn write_chunk(
     data: Vec<u8>,
 ) -> AppResult<()> {
     stored_file_chunk::ActiveModel {
-        file_id: Set(file.get()),
+        file_id: Set(file),
         seq: Set(seq),
         data: Set(data),
     }
@@ -99,7 +99,7 @@ pub async fn complete(
         )
         .col_expr(stored_file::Column::Sha256, Expr::value(sha256))
         .col_expr(stored_file::Column::Complete, Expr::value(true))
-        .filter(stored_file::Column::Id.eq(file.get()))
+        .filter(stored_file::Column::Id.eq(file))
         .exec(db)
         .await?;
     Ok(())
@@ -121,7 +121,7 @@ pub async fn of_job(
     purpose: &str,
 ) -> AppResult<Option<stored_file::Model>> {
     Ok(stored_file::Entity::find()
-        .filter(stored_file::Column::JobId.eq(job.get()))
+        .filter(stored_file::Column::JobId.eq(job))
         .filter(stored_file::Column::Purpose.eq(purpose))
         .filter(stored_file::Column::Complete.eq(true))
         .one(db)
@@ -137,7 +137,7 @@ pub async fn read_chunk(
     let data: Option<Vec<u8>> = stored_file_chunk::Entity::find()
         .select_only()
         .column(stored_file_chunk::Column::Data)
-        .filter(stored_file_chunk::Column::FileId.eq(file.get()))
+        .filter(stored_file_chunk::Column::FileId.eq(file))
         .filter(stored_file_chunk::Column::Seq.eq(seq))
         .into_tuple()
         .one(db)
@@ -171,7 +171,7 @@ pub async fn read_all(db: &impl ConnectionTrait, file: FileId) -> AppResult<Vec<
 pub async fn rename(db: &impl ConnectionTrait, file: FileId, name: String) -> AppResult<()> {
     stored_file::Entity::update_many()
         .col_expr(stored_file::Column::Name, Expr::value(name))
-        .filter(stored_file::Column::Id.eq(file.get()))
+        .filter(stored_file::Column::Id.eq(file))
         .exec(db)
         .await?;
     Ok(())
@@ -180,7 +180,7 @@ pub async fn rename(db: &impl ConnectionTrait, file: FileId, name: String) -> Ap
 /// Deletes a file and its chunks.
 pub async fn delete(db: &impl ConnectionTrait, file: FileId) -> AppResult<()> {
     stored_file_chunk::Entity::delete_many()
-        .filter(stored_file_chunk::Column::FileId.eq(file.get()))
+        .filter(stored_file_chunk::Column::FileId.eq(file))
         .exec(db)
         .await?;
     stored_file::Entity::delete_by_id(file.get())

@@ -225,7 +225,7 @@ pub async fn to_print(
         .into_iter()
         .map(|row| {
             let address = address::Model {
-                id: row.1,
+                id: crate::domain::ids::AddressId(row.1),
                 address_key: row.2,
                 line1: row.3,
                 line2: row.4,

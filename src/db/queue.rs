@@ -66,7 +66,7 @@ pub async fn enqueue(
         progress_done: Set(0),
         progress_total: Set(None),
         result: Set(None),
-        created_by: Set(new.created_by.map(AccountId::get)),
+        created_by: Set(new.created_by),
         created_at: Set(now),
         started_at: Set(None),
         finished_at: Set(None),
@@ -121,7 +121,7 @@ pub async fn claim_jobs(
 /// The rows of one claim of `id`.
 fn held(id: JobId, claim: &Claim) -> sea_orm::Condition {
     sea_orm::Condition::all()
-        .add(job::Column::Id.eq(id.get()))
+        .add(job::Column::Id.eq(id))
         .add(job::Column::Status.eq(JobStatus::Running.as_str()))
         .add(job::Column::LockedBy.eq(claim.worker.as_str()))
         .add(job::Column::Attempts.eq(claim.attempt))
@@ -244,13 +244,13 @@ pub async fn cancel(
             Expr::value(JobStatus::Cancelled.as_str()),
         )
         .col_expr(job::Column::FinishedAt, Expr::value(now))
-        .filter(job::Column::Id.eq(id.get()))
+        .filter(job::Column::Id.eq(id))
         .filter(job::Column::Status.eq(JobStatus::Queued.as_str()))
         .exec(db)
         .await?;
     job::Entity::update_many()
         .col_expr(job::Column::CancelRequestedAt, Expr::value(now))
-        .filter(job::Column::Id.eq(id.get()))
+        .filter(job::Column::Id.eq(id))
         .filter(job::Column::Status.eq(JobStatus::Running.as_str()))
         .filter(job::Column::CancelRequestedAt.is_null())
         .exec(db)
@@ -320,7 +320,7 @@ pub async fn delivered(
             outbox::Column::LockedUntil,
             Expr::value(None::<DateTime<Utc>>),
         )
-        .filter(outbox::Column::Id.eq(id.get()))
+        .filter(outbox::Column::Id.eq(id))
         .filter(outbox::Column::LockedBy.eq(claim.worker.as_str()))
         .filter(outbox::Column::Attempts.eq(claim.attempt))
         .filter(outbox::Column::SentAt.is_null());

@@ -155,12 +155,12 @@ fn outcome(state: &AppState, message: &outbox::Model, sent: Result<(), DeliveryE
         Err(DeliveryError::Permanent(error)) => Delivery::Failed { error },
     };
     match &delivery {
-        Delivery::Sent => tracing::info!(outbox_id = id, attempts, "message sent"),
+        Delivery::Sent => tracing::info!(outbox_id = %id, attempts, "message sent"),
         Delivery::Retry { error, at } => {
-            tracing::warn!(outbox_id = id, attempts, %error, retry_at = %at, "message not sent; will retry");
+            tracing::warn!(outbox_id = %id, attempts, %error, retry_at = %at, "message not sent; will retry");
         }
         Delivery::Failed { error } => {
-            tracing::error!(outbox_id = id, attempts, %error, "message given up");
+            tracing::error!(outbox_id = %id, attempts, %error, "message given up");
         }
     }
     delivery
@@ -185,7 +185,7 @@ fn attempt(state: &AppState, message: &outbox::Model, sent: Result<(), DeliveryE
     // refused credentials) says nothing about the address.
     let refused = matches!(sent, Err(DeliveryError::Permanent(_)));
     Attempt {
-        message: OutboxId(message.id),
+        message: message.id,
         attempt: message.attempts,
         key: message.idempotency_key.clone(),
         delivery: outcome(state, message, sent),

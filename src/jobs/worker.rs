@@ -170,7 +170,7 @@ impl Worker {
             worker: self.name.clone(),
             attempt: row.attempts,
         };
-        let id = JobId(row.id);
+        let id = row.id;
         let outcome = match to_domain(row) {
             Ok(job) if job.attempts > job.max_attempts => Outcome::Failed {
                 error: format!(

@@ -67,7 +67,7 @@ pub async fn record(
 ) -> AppResult<()> {
     audit_entry::ActiveModel {
         at: Set(at),
-        account_id: Set(caller.account().map(AccountId::get)),
+        account_id: Set(caller.account()),
         action: Set(action.as_str().to_owned()),
         subject: Set(subject),
         records: Set(records.map(|n| i64::try_from(n).unwrap_or(i64::MAX))),
@@ -99,9 +99,9 @@ pub async fn entries(
     Ok(rows
         .into_iter()
         .map(|row| Entry {
-            id: AuditEntryId(row.id),
+            id: row.id,
             at: row.at,
-            account: row.account_id.map(AccountId),
+            account: row.account_id,
             action: row.action,
             subject: row.subject,
             records: row.records.and_then(|n| u64::try_from(n).ok()),

@@ -170,7 +170,7 @@ pub fn to_domain(row: job::Model) -> AppResult<Job> {
         .parse::<JobStatus>()
         .map_err(|e| corrupt(e.to_string()))?;
     Ok(Job {
-        id: JobId(row.id),
+        id: row.id,
         kind,
         status,
         attempts: u32::try_from(row.attempts).unwrap_or(0),
@@ -181,7 +181,7 @@ pub fn to_domain(row: job::Model) -> AppResult<Job> {
         last_error: row.last_error,
         payload: row.payload,
         result: row.result,
-        created_by: row.created_by.map(AccountId),
+        created_by: row.created_by,
         created_at: row.created_at,
         started_at: row.started_at,
         finished_at: row.finished_at,

@@ -577,7 +577,7 @@ pub fn resident_row(
     civic_panel::db::entities::resident::ActiveModel {
         account_id: Set(None),
         letter_id: Set(letter.id),
-        round_id: Set(round.get()),
+        round_id: Set(round),
         address_id: Set(letter.address_id),
         household_key: Set(format!("H{n}")),
         household_lock: Set(None),
@@ -637,7 +637,7 @@ impl TestApp {
             .await;
         let round = civic_panel::graphql::id::decode::<RoundId>(&round, "id").unwrap();
         let letters = letter::Entity::find()
-            .filter(letter::Column::RoundId.eq(round.get()))
+            .filter(letter::Column::RoundId.eq(round))
             .order_by_asc(letter::Column::Id)
             .all(self.db())
             .await
@@ -650,7 +650,7 @@ impl TestApp {
                 .exec(self.db())
                 .await
                 .unwrap();
-            ids.push(inserted.last_insert_id);
+            ids.push(inserted.last_insert_id.get());
         }
         let body = self
             .graphql(

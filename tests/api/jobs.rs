@@ -30,7 +30,7 @@ async fn queue_link(app: &TestApp, email: &str) -> String {
         .into_iter()
         .max_by_key(|j| j.id)
         .unwrap();
-    civic_panel::graphql::id::encode(civic_panel::domain::ids::JobId(row.id)).0
+    civic_panel::graphql::id::encode(row.id).0
 }
 
 async fn job_row(app: &TestApp, id: &str) -> job::Model {
@@ -71,15 +71,9 @@ async fn a_job_whose_worker_stopped_is_claimed_again_once_its_lease_runs_out() {
         error: "late".to_owned(),
     };
     assert!(
-        !queue::finish(
-            app.db(),
-            civic_panel::domain::ids::JobId(done.id),
-            &stale,
-            outcome,
-            now
-        )
-        .await
-        .unwrap()
+        !queue::finish(app.db(), done.id, &stale, outcome, now)
+            .await
+            .unwrap()
     );
     assert_eq!(job_row(&app, &id).await.status, "succeeded");
 }

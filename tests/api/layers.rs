@@ -305,3 +305,28 @@ fn services_and_the_api_hold_no_hand_written_sql() {
     }
     assert!(found.is_empty(), "{found:#?}");
 }
+
+#[test]
+fn every_foreign_key_of_an_entity_is_a_typed_id() {
+    // `panel_id: PanelId`, not `i64`: a round's id cannot be stored where a letter's is
+    // meant, and services neither unwrap nor re-wrap them (`db/ids.rs`).
+    let mut found = Vec::new();
+    for path in files_of("db/entities") {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines() {
+            let Some((name, ty)) = line
+                .trim()
+                .strip_prefix("pub ")
+                .and_then(|l| l.split_once(':'))
+            else {
+                continue;
+            };
+            let key = name.ends_with("_id") || name.ends_with("_by") || name == "by_account";
+            if key && matches!(ty.trim().trim_end_matches(','), "i64" | "Option<i64>") {
+                found.push(format!("{}: {}", path.display(), line.trim()));
+            }
+        }
+    }
+    assert!(files_of("db/entities").len() > 20);
+    assert!(found.is_empty(), "{found:#?}");
+}

@@ -132,7 +132,7 @@ fn every_list_of_the_schema_has_an_entry_here() {
 async fn add_world(
     app: &TestApp,
     officer: &str,
-    resident_account: i64,
+    resident_account: civic_panel::domain::ids::AccountId,
     n: usize,
 ) -> (String, String) {
     let (panel, residents) = app

@@ -120,7 +120,7 @@ async fn seed_pool_in_households(
     let round = civic_panel::graphql::id::decode::<civic_panel::domain::ids::RoundId>(&round, "id")
         .unwrap();
     let letters = letter::Entity::find()
-        .filter(letter::Column::RoundId.eq(round.get()))
+        .filter(letter::Column::RoundId.eq(round))
         .order_by_asc(letter::Column::Id)
         .all(app.db())
         .await
@@ -134,7 +134,7 @@ async fn seed_pool_in_households(
         .map(|(i, ((person, letter), household))| resident::ActiveModel {
             account_id: Set(None),
             letter_id: Set(letter.id),
-            round_id: Set(round.get()),
+            round_id: Set(round),
             address_id: Set(letter.address_id),
             household_key: Set(household.clone()),
             household_lock: Set(None),
@@ -168,7 +168,7 @@ async fn seed_pool_in_households(
         .await
         .unwrap()
         .into_iter()
-        .map(|r| r.id)
+        .map(|r| r.id.get())
         .collect();
     let names: Vec<&str> = people[0]
         .attributes

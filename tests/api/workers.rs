@@ -128,7 +128,7 @@ async fn a_killed_workers_export_is_finished_by_another_worker() {
 
     // Every letter got one code, and the bundle that carries them is complete.
     let letters = letter::Entity::find()
-        .filter(letter::Column::RoundId.eq(round_id.get()))
+        .filter(letter::Column::RoundId.eq(round_id))
         .all(app.db())
         .await
         .unwrap();

@@ -1,5 +1,6 @@
 //! `accounts`: staff and resident logins.
 
+use crate::domain::ids::AccountId;
 use sea_orm::entity::prelude::*;
 
 /// One login. `email` is stored lower-cased and is unique.
@@ -7,7 +8,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "accounts")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: AccountId,
     #[sea_orm(unique)]
     pub email: String,
     pub display_name: String,

@@ -1,5 +1,6 @@
 //! `addresses`: the council's address register (LLPG / AddressBase / PAF extract).
 
+use crate::domain::ids::AddressId;
 use sea_orm::entity::prelude::*;
 
 /// One address. `address_key` (the UPRN or the council's own key) is unique; a re-import
@@ -8,7 +9,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "addresses")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: AddressId,
     #[sea_orm(unique)]
     pub address_key: String,
     pub line1: String,

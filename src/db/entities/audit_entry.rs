@@ -1,5 +1,6 @@
 //! `audit_log`: staff actions on residents' personal data, appended and never changed.
 
+use crate::domain::ids::{AccountId, AuditEntryId};
 use sea_orm::entity::prelude::*;
 
 /// One action.
@@ -7,10 +8,10 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "audit_log")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: AuditEntryId,
     pub at: DateTimeUtc,
     /// Who (the staff account).
-    pub account_id: Option<i64>,
+    pub account_id: Option<AccountId>,
     /// What, e.g. `responses.export`.
     pub action: String,
     /// On what, e.g. `consultation:12`.

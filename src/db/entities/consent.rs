@@ -1,5 +1,6 @@
 //! `consents`: what a resident agreed to, in which words, and when.
 
+use crate::domain::ids::ResidentId;
 use sea_orm::entity::prelude::*;
 
 /// One consent record.
@@ -8,7 +9,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub resident_id: i64,
+    pub resident_id: ResidentId,
     /// e.g. `panel_membership`.
     pub purpose: String,
     /// The exact wording shown.

@@ -1,3 +1,4 @@
+use crate::domain::ids::{AccountId, ResidentId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -5,11 +6,11 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub resident_id: i64,
+    pub resident_id: ResidentId,
     pub guardian_name: String,
     pub relationship: String,
     pub method: String,
-    pub recorded_by: Option<i64>,
+    pub recorded_by: Option<AccountId>,
     pub recorded_at: DateTimeUtc,
     pub withdrawn_at: Option<DateTimeUtc>,
 }

@@ -1,6 +1,7 @@
 //! `jobs`: background work (a draw, an export, an import, a login link), claimed by a
 //! worker with a lease that expires, retried with backoff, cancellable, with progress.
 
+use crate::domain::ids::{AccountId, JobId};
 use sea_orm::entity::prelude::*;
 
 /// One job.
@@ -8,7 +9,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "jobs")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: JobId,
     /// What to do (`JobKind`'s stored name).
     pub kind: String,
     /// The kind's input, as JSON.
@@ -32,7 +33,7 @@ pub struct Model {
     /// The kind's output, as JSON, once it succeeded.
     #[sea_orm(column_type = "Text", nullable)]
     pub result: Option<String>,
-    pub created_by: Option<i64>,
+    pub created_by: Option<AccountId>,
     pub created_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,

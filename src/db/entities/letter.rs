@@ -1,6 +1,7 @@
 //! `letters`: one invitation per drawn address. The code itself is never stored, only its
 //! SHA-256, set when the letter is exported for printing.
 
+use crate::domain::ids::{AddressId, LetterId, RoundId};
 use sea_orm::entity::prelude::*;
 
 /// One letter of a round.
@@ -8,9 +9,9 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "letters")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub round_id: i64,
-    pub address_id: i64,
+    pub id: LetterId,
+    pub round_id: RoundId,
+    pub address_id: AddressId,
     /// The stratum (ward code) it was drawn in.
     pub stratum: String,
     #[sea_orm(unique)]

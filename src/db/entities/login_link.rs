@@ -1,5 +1,6 @@
 //! `login_links`: one-time login links, identified by the SHA-256 of their token.
 
+use crate::domain::ids::AccountId;
 use sea_orm::entity::prelude::*;
 
 /// One link. It works once, before it expires.
@@ -8,7 +9,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub account_id: i64,
+    pub account_id: AccountId,
     #[sea_orm(unique)]
     pub token_hash: String,
     pub created_at: DateTimeUtc,

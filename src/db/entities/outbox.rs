@@ -4,6 +4,7 @@
 //! (`locked_by`, `locked_until`), so two workers never send it at once and a crashed
 //! worker's message is taken up again once the lease runs out.
 
+use crate::domain::ids::OutboxId;
 use sea_orm::entity::prelude::*;
 
 /// One message.
@@ -11,7 +12,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "outbox")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: OutboxId,
     /// `email`.
     pub channel: String,
     pub recipient: String,

@@ -1,5 +1,6 @@
 //! `recruitment_rounds`: one address lottery, with everything needed to re-run it.
 
+use crate::domain::ids::{AccountId, FileId, RoundId};
 use sea_orm::entity::prelude::*;
 
 /// A draw: its seed, algorithm, parameters (JSON) and the fingerprint of the eligible
@@ -8,7 +9,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "recruitment_rounds")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: RoundId,
     pub name: String,
     /// The u64 seed in decimal.
     pub seed: String,
@@ -20,7 +21,7 @@ pub struct Model {
     pub register_fingerprint: String,
     pub eligible_count: i64,
     pub drawn_count: i64,
-    pub created_by: Option<i64>,
+    pub created_by: Option<AccountId>,
     pub created_at: DateTimeUtc,
     pub code_expires_at: DateTimeUtc,
     pub min_age: i16,
@@ -30,7 +31,7 @@ pub struct Model {
     pub incentive_amount_pence: Option<i32>,
     /// The stored file holding the draw record (see `domain::recruitment::draw_record`); none for
     /// rounds drawn before records were kept.
-    pub draw_record_file_id: Option<i64>,
+    pub draw_record_file_id: Option<FileId>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

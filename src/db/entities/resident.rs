@@ -1,6 +1,7 @@
 //! `residents`: people who registered with an invitation code. Ward, deprivation decile
 //! and household come from the drawn address, never from the resident.
 
+use crate::domain::ids::{AccountId, AddressId, LetterId, ResidentId, RoundId};
 use sea_orm::entity::prelude::*;
 
 /// One registrant.
@@ -8,12 +9,12 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "residents")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub account_id: Option<i64>,
+    pub id: ResidentId,
+    pub account_id: Option<AccountId>,
     #[sea_orm(unique)]
-    pub letter_id: i64,
-    pub round_id: i64,
-    pub address_id: i64,
+    pub letter_id: LetterId,
+    pub round_id: RoundId,
+    pub address_id: AddressId,
     pub household_key: String,
     /// The household key in one-person-per-household rounds, else NULL (see migration).
     pub household_lock: Option<String>,

@@ -1,3 +1,4 @@
+use crate::domain::ids::ResidentId;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -5,7 +6,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub resident_id: i64,
+    pub resident_id: ResidentId,
     pub name: String,
     pub value: String,
 }

@@ -1,5 +1,6 @@
 //! `sessions`: login sessions, identified by the SHA-256 of their bearer token.
 
+use crate::domain::ids::{AccountId, SessionId};
 use sea_orm::entity::prelude::*;
 
 /// One session. The token itself is never stored.
@@ -7,8 +8,8 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "sessions")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub account_id: i64,
+    pub id: SessionId,
+    pub account_id: AccountId,
     #[sea_orm(unique)]
     pub token_hash: String,
     pub created_at: DateTimeUtc,

@@ -1,6 +1,7 @@
 //! `stored_files`: a file kept in the database for a while (an export bundle to download,
 //! an uploaded register waiting for its import job), its bytes in `stored_file_chunks`.
 
+use crate::domain::ids::{AccountId, FileId, JobId};
 use sea_orm::entity::prelude::*;
 
 /// One file.
@@ -8,7 +9,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "stored_files")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: FileId,
     /// `export` or `upload`.
     pub purpose: String,
     /// The download name.
@@ -19,8 +20,8 @@ pub struct Model {
     /// Lower-case hex SHA-256 of the whole file, once complete.
     pub sha256: Option<String>,
     /// The job that produced it or reads it.
-    pub job_id: Option<i64>,
-    pub created_by: Option<i64>,
+    pub job_id: Option<JobId>,
+    pub created_by: Option<AccountId>,
     pub created_at: DateTimeUtc,
     /// Deleted after this moment.
     pub expires_at: DateTimeUtc,

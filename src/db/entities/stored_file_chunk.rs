@@ -1,6 +1,7 @@
 //! `stored_file_chunks`: a stored file's bytes, in pieces of at most a mebibyte, so no
 //! statement carries a whole export and a download streams.
 
+use crate::domain::ids::FileId;
 use sea_orm::entity::prelude::*;
 
 /// One piece of a file.
@@ -8,7 +9,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "stored_file_chunks")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub file_id: i64,
+    pub file_id: FileId,
     #[sea_orm(primary_key, auto_increment = false)]
     pub seq: i32,
     pub data: Vec<u8>,

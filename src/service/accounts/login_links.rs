@@ -41,7 +41,7 @@ pub async fn issue_in(
     let now = state.clock.now();
     let token = SessionToken::generate_login_link();
     let link = login_link::ActiveModel {
-        account_id: Set(account.id.0),
+        account_id: Set(account.id),
         token_hash: Set(token.hash().as_str().to_owned()),
         created_at: Set(now),
         expires_at: Set(now + Duration::minutes(i64::from(state.config.login_link_ttl_minutes))),
@@ -170,7 +170,7 @@ pub async fn redeem(state: &AppState, presented: &str) -> AppResult<IssuedSessio
     if claimed.rows_affected != 1 {
         return Err(AppError::InvalidSession);
     }
-    let account = accounts::find(&txn, AccountId(link.account_id)).await?;
+    let account = accounts::find(&txn, link.account_id).await?;
     if account.disabled {
         return Err(AppError::InvalidSession);
     }

@@ -192,7 +192,7 @@ pub fn to_domain(model: account::Model) -> AppResult<Account> {
         .parse::<Role>()
         .map_err(|e| AppError::internal(anyhow::anyhow!("account {}: {e}", model.id)))?;
     Ok(Account {
-        id: AccountId(model.id),
+        id: model.id,
         email,
         display_name: model.display_name,
         role,

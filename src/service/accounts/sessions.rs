@@ -9,7 +9,7 @@ use crate::domain::accounts::account::Account;
 use crate::domain::accounts::role::Role;
 use crate::domain::accounts::session_token::{SessionToken, TokenHash};
 use crate::domain::email::EmailAddress;
-use crate::domain::ids::{AccountId, SessionId};
+use crate::domain::ids::AccountId;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts;
 use crate::service::accounts::auth::{AuthSession, ClientAddress};
@@ -108,7 +108,7 @@ pub async fn open_in(
     let token = SessionToken::generate();
     let expires_at = now + state.config.session_ttl();
     session::ActiveModel {
-        account_id: Set(account_id.0),
+        account_id: Set(account_id),
         token_hash: Set(token.hash().as_str().to_owned()),
         created_at: Set(now),
         expires_at: Set(expires_at),
@@ -138,8 +138,8 @@ pub async fn authenticate(state: &AppState, presented: &str) -> AppResult<AuthSe
                 .parse::<Role>()
                 .map_err(|e| AppError::internal(anyhow::anyhow!("account {}: {e}", account.id)))?;
             Ok(AuthSession {
-                session_id: SessionId(session.id),
-                account_id: AccountId(account.id),
+                session_id: session.id,
+                account_id: account.id,
                 role,
             })
         }
@@ -170,9 +170,9 @@ pub async fn revoke(state: &AppState, current: &AuthSession, everywhere: bool) -
         .col_expr(session::Column::RevokedAt, Expr::value(now))
         .filter(session::Column::RevokedAt.is_null());
     update = if everywhere {
-        update.filter(session::Column::AccountId.eq(current.account_id.get()))
+        update.filter(session::Column::AccountId.eq(current.account_id))
     } else {
-        update.filter(session::Column::Id.eq(current.session_id.get()))
+        update.filter(session::Column::Id.eq(current.session_id))
     };
     let result = update.exec(state.db.writer()).await?;
     tracing::info!(

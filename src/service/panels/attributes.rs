@@ -110,7 +110,7 @@ pub async fn import_attributes(
         let rows: Vec<resident_attribute::ActiveModel> = chunk
             .iter()
             .map(|(id, name, value)| resident_attribute::ActiveModel {
-                resident_id: Set(*id),
+                resident_id: Set(ResidentId(*id)),
                 name: Set(name.clone()),
                 value: Set(value.clone()),
                 ..Default::default()
@@ -185,11 +185,11 @@ pub async fn record_guardian_consent(
         .ok_or(AppError::NotFound { what: "resident" })?;
     let now = state.clock.now();
     guardian_consent::ActiveModel {
-        resident_id: Set(resident.get()),
+        resident_id: Set(resident),
         guardian_name: Set(guardian_name.clone()),
         relationship: Set(relationship.clone()),
         method: Set(method.clone()),
-        recorded_by: Set(caller.account().map(AccountId::get)),
+        recorded_by: Set(caller.account()),
         recorded_at: Set(now),
         withdrawn_at: Set(None),
         ..Default::default()

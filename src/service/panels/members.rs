@@ -270,7 +270,7 @@ pub async fn withdraw_self(
     let residents: Vec<i64> = resident::Entity::find()
         .select_only()
         .column(resident::Column::Id)
-        .filter(resident::Column::AccountId.eq(session.account_id.get()))
+        .filter(resident::Column::AccountId.eq(session.account_id))
         .into_tuple()
         .all(db)
         .await?;

@@ -33,13 +33,13 @@ pub struct Claim {
 
 fn owed(round_id: RoundId) -> Select<resident::Entity> {
     resident::Entity::find()
-        .filter(resident::Column::RoundId.eq(round_id.get()))
+        .filter(resident::Column::RoundId.eq(round_id))
         .filter(resident::Column::IncentiveOwed.eq(true))
 }
 
 fn to_claim(r: resident::Model) -> Claim {
     Claim {
-        resident_id: ResidentId(r.id),
+        resident_id: r.id,
         full_name: r.full_name,
         email: r.email,
         owed_since: r.registered_at,
@@ -93,10 +93,7 @@ pub async fn first_claim_pages(
     .await?;
     let mut found: std::collections::HashMap<RoundId, Vec<Claim>> = Default::default();
     for row in rows {
-        found
-            .entry(RoundId(row.round_id))
-            .or_default()
-            .push(to_claim(row));
+        found.entry(row.round_id).or_default().push(to_claim(row));
     }
     Ok(found)
 }

@@ -172,7 +172,7 @@ pub async fn export_bundle(
     if let Some(done) = files::of_job(state.db.reader(), job, files::EXPORT).await? {
         let letters = count_letters_in(&done.name);
         return Ok(ExportResult {
-            file_id: FileId(done.id),
+            file_id: done.id,
             letters,
         });
     }
@@ -423,7 +423,7 @@ pub async fn audit_list_csv(
     let db = state.db.reader();
     let round = recruitment::find_round(db, round_id).await?;
     let rows = letter::Entity::find()
-        .filter(letter::Column::RoundId.eq(round_id.get()))
+        .filter(letter::Column::RoundId.eq(round_id))
         .find_also_related(address::Entity)
         .order_by_asc(letter::Column::Id)
         .all(db)

@@ -414,7 +414,7 @@ pub fn to_domain(row: recruitment_round::Model) -> AppResult<Round> {
     let parameters: LotteryParameters =
         serde_json::from_str(&row.parameters).map_err(|e| corrupt(e.to_string()))?;
     Ok(Round {
-        id: RoundId(row.id),
+        id: row.id,
         name: row.name,
         seed,
         algorithm: row.algorithm,
@@ -422,7 +422,7 @@ pub fn to_domain(row: recruitment_round::Model) -> AppResult<Round> {
         register_fingerprint: row.register_fingerprint,
         eligible_count: u64::try_from(row.eligible_count).unwrap_or(0),
         drawn_count: u64::try_from(row.drawn_count).unwrap_or(0),
-        created_by: row.created_by.map(AccountId),
+        created_by: row.created_by,
         created_at: row.created_at,
         code_expires_at: row.code_expires_at,
         min_age: u8::try_from(row.min_age).unwrap_or(16),
@@ -431,7 +431,7 @@ pub fn to_domain(row: recruitment_round::Model) -> AppResult<Round> {
             description,
             amount_pence: row.incentive_amount_pence,
         }),
-        draw_record: row.draw_record_file_id.map(FileId),
+        draw_record: row.draw_record_file_id,
     })
 }
 
@@ -570,7 +570,7 @@ pub async fn verify(state: &AppState, round_id: RoundId) -> AppResult<Verificati
                 sea_orm::sea_query::Query::select()
                     .column(letter::Column::AddressId)
                     .from(letter::Entity)
-                    .and_where(letter::Column::RoundId.eq(round_id.get()))
+                    .and_where(letter::Column::RoundId.eq(round_id))
                     .to_owned(),
             ),
         )

@@ -314,7 +314,7 @@ async fn register_found(
     };
     let incentive_owed = round.incentive_description.is_some();
     let resident = resident::ActiveModel {
-        account_id: Set(account.as_ref().map(|a| a.id.0)),
+        account_id: Set(account.as_ref().map(|a| a.id)),
         letter_id: Set(letter.id),
         round_id: Set(round.id),
         address_id: Set(address.id),
@@ -372,12 +372,12 @@ async fn register_found(
     txn.commit().await.map_err(AppError::from)?;
     state.work_queued.notify_one();
     tracing::info!(
-        resident_id = resident.id,
-        round_id = round.id,
+        resident_id = %resident.id,
+        round_id = %round.id,
         "resident registered"
     );
     Ok(Registered {
-        resident_id: ResidentId(resident.id),
+        resident_id: resident.id,
         account,
         session,
         incentive_owed,

@@ -454,7 +454,7 @@ pub async fn import_upload(
 async fn keep_rejections(
     state: &AppState,
     job: JobId,
-    created_by: Option<i64>,
+    created_by: Option<crate::domain::ids::AccountId>,
     mut list: std::fs::File,
 ) -> AppResult<FileId> {
     list.seek(SeekFrom::Start(0)).map_err(AppError::internal)?;
@@ -467,7 +467,7 @@ async fn keep_rejections(
             name: format!("address-import-{job}-rejected-rows.csv"),
             content_type: "text/csv",
             job_id: Some(job),
-            created_by: created_by.map(crate::domain::ids::AccountId),
+            created_by,
             expires_at: now + state.config.worker.export_retention(),
         },
         now,

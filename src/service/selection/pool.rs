@@ -62,14 +62,14 @@ pub(super) async fn build_pool(
     let candidates: Vec<resident::Model> = rows
         .into_iter()
         .filter(|row| {
-            sitting_ids.contains(&row.id)
-                || (!(top_up && ever.contains(&row.id))
+            sitting_ids.contains(&row.id.get())
+                || (!(top_up && ever.contains(&row.id.get()))
                     && panel
                         .eligibility
                         .check(
                             row.date_of_birth,
                             &row.ward_code,
-                            consented.contains(&row.id),
+                            consented.contains(&row.id.get()),
                             on,
                         )
                         .is_ok())
@@ -79,7 +79,7 @@ pub(super) async fn build_pool(
     let mut sitting: Vec<Vec<u32>> = features.iter().map(|f| vec![0; f.values.len()]).collect();
     let mut sitting_households: HashSet<String> = HashSet::new();
     for (row, values) in quota_values(db, candidates, &features, on, "input.panelId").await? {
-        if sitting_ids.contains(&row.id) {
+        if sitting_ids.contains(&row.id.get()) {
             for (counts, &value) in sitting.iter_mut().zip(&values) {
                 counts[value] += 1;
             }
@@ -188,7 +188,7 @@ pub(crate) async fn quota_values(
             disability: row.disability.clone(),
             ward_code: row.ward_code.clone(),
             deprivation_decile: row.deprivation_decile,
-            attributes: attributes.remove(&row.id).unwrap_or_default(),
+            attributes: attributes.remove(&row.id.get()).unwrap_or_default(),
         };
         let mut values = Vec::with_capacity(features.len());
         for (feature, known) in features.iter().zip(&lookup) {

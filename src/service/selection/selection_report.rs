@@ -77,7 +77,7 @@ pub async fn selected_counts(
             deprivation_decile: row.deprivation_decile,
             attributes: attributes
                 .iter()
-                .filter(|(id, _, _)| *id == row.id)
+                .filter(|(id, _, _)| *id == row.id.get())
                 .map(|(_, n, v)| (n.clone(), v.clone()))
                 .collect(),
         };

@@ -214,7 +214,7 @@ async fn resolve(
                     .one(db)
                     .await?
                     .and_then(|r| r.account_id);
-                if owner != Some(session.account_id.get()) {
+                if owner != Some(session.account_id) {
                     return Err(not_found());
                 }
             }
@@ -409,8 +409,8 @@ pub async fn mine(
 ) -> AppResult<Vec<(Invitation, Consultation)>> {
     let session = caller.session()?;
     let db = state.db.reader();
-    let residents: Vec<i64> = resident::Entity::find()
-        .filter(resident::Column::AccountId.eq(session.account_id.get()))
+    let residents: Vec<ResidentId> = resident::Entity::find()
+        .filter(resident::Column::AccountId.eq(session.account_id))
         .all(db)
         .await?
         .into_iter()

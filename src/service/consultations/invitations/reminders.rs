@@ -202,7 +202,7 @@ pub async fn set_reminders_opt_out(
             crate::db::entities::resident::Column::RemindersOptOut,
             Expr::value(opt_out),
         )
-        .filter(crate::db::entities::resident::Column::AccountId.eq(session.account_id.get()))
+        .filter(crate::db::entities::resident::Column::AccountId.eq(session.account_id))
         .exec(state.db.writer())
         .await?;
     if updated.rows_affected == 0 {
