@@ -210,6 +210,22 @@ async fn submit(app: &TestApp, token: &str) {
     );
 }
 
+/// A resident account and its session token, to be linked to residents of the worlds.
+async fn signed_in_resident(app: &TestApp) -> (civic_panel::domain::ids::AccountId, String) {
+    app.create_account(Role::Resident, "me@example.org").await;
+    let me = account::Entity::find()
+        .filter(account::Column::Email.eq("me@example.org"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    (
+        me,
+        app.log_in("me@example.org", crate::helpers::PASSWORD).await,
+    )
+}
+
 /// Statements `query` runs, and the length of the list it asks for (the first list of
 /// `nodes` met, depth first).
 async fn statements_for(
@@ -247,15 +263,7 @@ async fn every_list_costs_the_same_statements_for_one_item_or_three() {
     let app = TestApp::spawn_counting(Arc::clone(&counter)).await;
     let officer = app.token_for(Role::Officer).await;
     let admin = app.token_for(Role::Admin).await;
-    app.create_account(Role::Resident, "me@example.org").await;
-    let me = account::Entity::find()
-        .filter(account::Column::Email.eq("me@example.org"))
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let resident = app.log_in("me@example.org", crate::helpers::PASSWORD).await;
+    let (me, resident) = signed_in_resident(&app).await;
     let (first, unanswered) = add_world(&app, &officer, me, 0).await;
     let token_of = |list: &str| match list {
         "Query.myInvitations" => resident.clone(),
@@ -313,15 +321,7 @@ fn page_at<'a>(body: &'a Value, path: &[&str]) -> (&'a Vec<Value>, &'a Value) {
 async fn lists_page_by_cursor_newest_first_and_a_nested_list_pages_past_its_first_page() {
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
-    app.create_account(Role::Resident, "me@example.org").await;
-    let me = account::Entity::find()
-        .filter(account::Column::Email.eq("me@example.org"))
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let resident = app.log_in("me@example.org", crate::helpers::PASSWORD).await;
+    let (me, resident) = signed_in_resident(&app).await;
     let mut consultations = Vec::new();
     for n in 0..3 {
         consultations.push(add_world(&app, &officer, me, n).await.0);
