@@ -35,6 +35,7 @@ use civic_panel::db::entities::{letter, membership, resident, response, tracking
 use civic_panel::db::group_commit::{BatchStats, DURATION_BUCKETS_MS};
 use civic_panel::domain::consultations::consultation::Step;
 use civic_panel::domain::consultations::questionnaire::QuestionKind;
+use civic_panel::domain::panels::panel::MembershipStatus;
 use civic_panel::jobs::mail::{MailTransportKind, Mailer, SmtpTls};
 use civic_panel::jobs::worker::Worker;
 use civic_panel::service::accounts::auth::Caller;
@@ -393,7 +394,7 @@ async fn setup(
                 panel_id: Set(panel.id),
                 resident_id: Set(civic_panel::domain::ids::ResidentId(*id)),
                 run_id: Set(None),
-                status: Set("active".to_owned()),
+                status: Set(MembershipStatus::Active),
                 selected_at: Set(now),
                 term_ends_at: Set(None),
                 updated_at: Set(now),

@@ -26,7 +26,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement};
 use civic_panel::config::{Config, DatabaseConfig};
 use civic_panel::db::entities::{answer, response};
 use civic_panel::domain::accounts::role::Role;
-use civic_panel::domain::consultations::consultation::Step;
+use civic_panel::domain::consultations::consultation::{AnswerChannel, Step};
 use civic_panel::domain::consultations::questionnaire::QuestionKind;
 use civic_panel::domain::ids::{AccountId, SessionId};
 use civic_panel::domain::ids::{ConsultationId, ResponseId};
@@ -147,7 +147,7 @@ async fn consultation_with(state: &AppState, n: usize) -> anyhow::Result<Consult
                 consultation_id: Set(consultation.id),
                 invitation_id: Set(None),
                 submission_key: Set(Some(format!("k{id}"))),
-                channel: Set("qr".to_owned()),
+                channel: Set(AnswerChannel::Qr),
                 submitted_on: Set(today),
                 submitted_at: Set(None),
                 age_band: Set(given(&mut numbers, band)),

@@ -26,11 +26,13 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use civic_panel::config::{Config, DatabaseConfig};
 use civic_panel::db::entities::{answer, invitation, letter, membership, resident, response};
 use civic_panel::domain::accounts::role::Role;
-use civic_panel::domain::consultations::consultation::Step;
+use civic_panel::domain::consultations::consultation::{AnswerChannel, Channel, Step};
 use civic_panel::domain::consultations::questionnaire::QuestionKind;
+use civic_panel::domain::consultations::tracking::Stage;
 use civic_panel::domain::ids::{
     AccountId, ConsultationId, PanelId, ResponseId, RoundId, SelectionRunId, SessionId,
 };
+use civic_panel::domain::panels::panel::MembershipStatus;
 use civic_panel::domain::reports::disclosure::tables::{self as disclosure, Loss};
 use civic_panel::service::accounts::auth::{AuthSession, Caller};
 use civic_panel::service::consultations::invitations::{self, InviteJob, InviteRequest};
@@ -218,7 +220,11 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
             panel_id: Set(panel.id),
             resident_id: Set(civic_panel::domain::ids::ResidentId(*id)),
             run_id: Set(None),
-            status: Set(if i % 20 == 7 { "withdrawn" } else { "active" }.to_owned()),
+            status: Set(if i % 20 == 7 {
+                MembershipStatus::Withdrawn
+            } else {
+                MembershipStatus::Active
+            }),
             selected_at: Set(now),
             term_ends_at: Set(None),
             updated_at: Set(now),
@@ -312,39 +318,28 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
     for invitation in &invited {
         let roll = numbers.below(100);
         let stage = match roll {
-            0..25 => "completed",
-            25..35 => "started",
-            35..50 => "clicked",
-            50..70 => "opened",
-            70..97 => "sent",
-            _ => "created",
+            0..25 => Stage::Completed,
+            25..35 => Stage::Started,
+            35..50 => Stage::Clicked,
+            50..70 => Stage::Opened,
+            70..97 => Stage::Sent,
+            _ => Stage::Created,
         };
-        let reached = |s: &str| {
-            let order = [
-                "created",
-                "sent",
-                "opened",
-                "clicked",
-                "started",
-                "completed",
-            ];
-            let at = |x: &str| order.iter().position(|o| *o == x).unwrap_or(0);
-            (at(stage) >= at(s)).then_some(now)
-        };
+        let reached = |s: Stage| (stage >= s).then_some(now);
         invitation::Entity::update(invitation::ActiveModel {
             id: Set(invitation.id),
-            stage: Set(stage.to_owned()),
-            sent_at: Set(reached("sent")),
-            opened_at: Set(reached("opened").filter(|_| invitation.channel == "email")),
-            clicked_at: Set(reached("clicked")),
-            started_at: Set(reached("started")),
-            completed_at: Set(reached("completed")),
-            completed_channel: Set(reached("completed").map(|_| "web".to_owned())),
+            stage: Set(stage),
+            sent_at: Set(reached(Stage::Sent)),
+            opened_at: Set(reached(Stage::Opened).filter(|_| invitation.channel == Channel::Email)),
+            clicked_at: Set(reached(Stage::Clicked)),
+            started_at: Set(reached(Stage::Started)),
+            completed_at: Set(reached(Stage::Completed)),
+            completed_channel: Set(reached(Stage::Completed).map(|_| AnswerChannel::Web)),
             ..Default::default()
         })
         .exec(db)
         .await?;
-        if stage != "completed" {
+        if stage != Stage::Completed {
             continue;
         }
         let member = &profiles[&invitation.resident_id.get()];
@@ -355,7 +350,7 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
             consultation_id: Set(consultation.id),
             invitation_id: Set(Some(invitation.id)),
             submission_key: Set(None),
-            channel: Set("web".to_owned()),
+            channel: Set(AnswerChannel::Web),
             submitted_on: Set(today),
             submitted_at: Set(Some(now)),
             age_band: Set(civic_panel::domain::register::demographics::age_on(
@@ -382,7 +377,7 @@ async fn setup(url: &str, members: usize) -> anyhow::Result<(AppState, Subjects)
             consultation_id: Set(consultation.id),
             invitation_id: Set(None),
             submission_key: Set(Some(format!("{}:open{k}", consultation.id.get()))),
-            channel: Set("qr".to_owned()),
+            channel: Set(AnswerChannel::Qr),
             submitted_on: Set(today),
             submitted_at: Set(None),
             age_band: Set(Some(["20-24", "35-39", "50-54", "70-74"][k % 4].to_owned())),

@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
 
 use crate::domain::consultations::consultation::Channel;
 use crate::domain::consultations::tracking::Stage;
-use crate::domain::ids::{ConsultationId, PanelId};
+use crate::domain::ids::{ConsultationId, InvitationId, PanelId};
 use crate::error::AppResult;
 
 /// A member to invite.
@@ -102,9 +102,9 @@ pub async fn letters_due(
 /// An invitation due a reminder, with what sending one needs.
 pub struct Due {
     /// The invitation.
-    pub id: i64,
-    /// `email` or `sms`.
-    pub channel: String,
+    pub id: InvitationId,
+    /// Email or text message (post has no reminders).
+    pub channel: Channel,
     /// Salt of the link's token (the token itself is not stored).
     pub token_salt: String,
     /// Hash of the link's token.

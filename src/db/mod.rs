@@ -13,7 +13,6 @@ pub mod entities;
 pub mod files;
 pub mod frame;
 pub mod group_commit;
-pub mod ids;
 pub mod invitations;
 pub mod letters;
 pub mod locks;
@@ -28,6 +27,8 @@ pub mod round_status;
 pub mod sql;
 pub mod submissions;
 pub mod tracking;
+pub mod values;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -54,9 +54,9 @@ pub async fn enqueue(
     now: DateTime<Utc>,
 ) -> AppResult<job::Model> {
     Ok(job::ActiveModel {
-        kind: Set(new.kind.as_str().to_owned()),
+        kind: Set(new.kind),
         payload: Set(new.payload),
-        status: Set(JobStatus::Queued.as_str().to_owned()),
+        status: Set(JobStatus::Queued),
         attempts: Set(0),
         max_attempts: Set(i32::try_from(new.kind.max_attempts()).unwrap_or(i32::MAX)),
         run_after: Set(new.run_after),
@@ -122,7 +122,7 @@ pub async fn claim_jobs(
 fn held(id: JobId, claim: &Claim) -> sea_orm::Condition {
     sea_orm::Condition::all()
         .add(job::Column::Id.eq(id))
-        .add(job::Column::Status.eq(JobStatus::Running.as_str()))
+        .add(job::Column::Status.eq(JobStatus::Running))
         .add(job::Column::LockedBy.eq(claim.worker.as_str()))
         .add(job::Column::Attempts.eq(claim.attempt))
 }
@@ -206,26 +206,20 @@ pub async fn finish(
         .filter(held(id, claim));
     let update = match outcome {
         Outcome::Succeeded { result } => release
-            .col_expr(
-                job::Column::Status,
-                Expr::value(JobStatus::Succeeded.as_str()),
-            )
+            .col_expr(job::Column::Status, Expr::value(JobStatus::Succeeded))
             .col_expr(job::Column::Result, Expr::value(result))
             .col_expr(job::Column::FinishedAt, Expr::value(now))
             .col_expr(job::Column::LastError, Expr::value(None::<String>)),
         Outcome::Retry { error, run_after } => release
-            .col_expr(job::Column::Status, Expr::value(JobStatus::Queued.as_str()))
+            .col_expr(job::Column::Status, Expr::value(JobStatus::Queued))
             .col_expr(job::Column::RunAfter, Expr::value(run_after))
             .col_expr(job::Column::LastError, Expr::value(error)),
         Outcome::Failed { error } => release
-            .col_expr(job::Column::Status, Expr::value(JobStatus::Failed.as_str()))
+            .col_expr(job::Column::Status, Expr::value(JobStatus::Failed))
             .col_expr(job::Column::FinishedAt, Expr::value(now))
             .col_expr(job::Column::LastError, Expr::value(error)),
         Outcome::Cancelled => release
-            .col_expr(
-                job::Column::Status,
-                Expr::value(JobStatus::Cancelled.as_str()),
-            )
+            .col_expr(job::Column::Status, Expr::value(JobStatus::Cancelled))
             .col_expr(job::Column::FinishedAt, Expr::value(now)),
     };
     Ok(update.exec(db).await?.rows_affected == 1)
@@ -239,19 +233,16 @@ pub async fn cancel(
     now: DateTime<Utc>,
 ) -> AppResult<Option<job::Model>> {
     job::Entity::update_many()
-        .col_expr(
-            job::Column::Status,
-            Expr::value(JobStatus::Cancelled.as_str()),
-        )
+        .col_expr(job::Column::Status, Expr::value(JobStatus::Cancelled))
         .col_expr(job::Column::FinishedAt, Expr::value(now))
         .filter(job::Column::Id.eq(id))
-        .filter(job::Column::Status.eq(JobStatus::Queued.as_str()))
+        .filter(job::Column::Status.eq(JobStatus::Queued))
         .exec(db)
         .await?;
     job::Entity::update_many()
         .col_expr(job::Column::CancelRequestedAt, Expr::value(now))
         .filter(job::Column::Id.eq(id))
-        .filter(job::Column::Status.eq(JobStatus::Running.as_str()))
+        .filter(job::Column::Status.eq(JobStatus::Running))
         .filter(job::Column::CancelRequestedAt.is_null())
         .exec(db)
         .await?;

@@ -23,8 +23,9 @@ use sea_orm::{
 
 use crate::db::entities::{answer, invitation, response, saved_answer};
 use crate::db::group_commit::{BatchWrite, GroupCommit};
-use crate::db::tracking::{Event, EventKind, Tracker, append_in};
+use crate::db::tracking::{Event, Tracker, append_in};
 use crate::domain::consultations::consultation::AnswerChannel;
+use crate::domain::consultations::tracking::EventKind;
 use crate::domain::consultations::tracking::Stage;
 use crate::domain::ids::{ConsultationId, InvitationId, ResponseId};
 use crate::error::{AppError, AppResult};
@@ -233,12 +234,9 @@ async fn claim_all(txn: &DatabaseTransaction, claims: &[Claim]) -> AppResult<Vec
             )
             .col_expr(
                 invitation::Column::CompletedChannel,
-                Expr::value(claim.channel.as_str()),
+                Expr::value(claim.channel),
             )
-            .col_expr(
-                invitation::Column::Stage,
-                Expr::value(Stage::Completed.as_str()),
-            )
+            .col_expr(invitation::Column::Stage, Expr::value(Stage::Completed))
             .filter(invitation::Column::Id.eq(claim.invitation))
             .filter(invitation::Column::CompletedAt.is_null())
             .exec(txn)

@@ -26,71 +26,24 @@ use crate::db::entities::{invitation, outbox, tracking_event};
 use crate::db::group_commit::{BatchWrite, GroupCommit};
 use crate::domain::accounts::session_token::TokenHash;
 use crate::domain::consultations::tracking::{
-    Handoff, OpenRules, Stage, invitation_of_key, invite_key, reminder_key,
+    EventKind, Handoff, OpenRules, Stage, invitation_of_key, invite_key, reminder_key,
 };
 use crate::domain::ids::{ConsultationId, InvitationId};
 use crate::error::{AppError, AppResult};
 
-/// What happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    /// The transport accepted the message (or the letter was printed).
-    Sent,
-    /// The transport reported that it could not be delivered.
-    Bounced,
-    /// The tracking image was fetched.
-    Opened,
-    /// The link was followed.
-    Clicked,
-    /// The first answer was saved.
-    Started,
-    /// The answers were submitted.
-    Completed,
-    /// A reminder was queued.
-    Reminded,
-}
-
-impl EventKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sent => "sent",
-            Self::Bounced => "bounced",
-            Self::Opened => "opened",
-            Self::Clicked => "clicked",
-            Self::Started => "started",
-            Self::Completed => "completed",
-            Self::Reminded => "reminded",
-        }
-    }
-
-    /// The stage the event moves an invitation to, if any (a machine open moves none).
-    fn stage(self, machine: bool) -> Option<Stage> {
-        match self {
-            Self::Sent => Some(Stage::Sent),
-            Self::Opened if !machine => Some(Stage::Opened),
-            Self::Clicked => Some(Stage::Clicked),
-            Self::Started => Some(Stage::Started),
-            Self::Completed => Some(Stage::Completed),
-            Self::Opened | Self::Bounced | Self::Reminded => None,
-        }
-    }
-
-    /// The invitation's column holding when it first happened.
-    fn first_at(self, machine: bool) -> Option<&'static str> {
-        match self {
-            Self::Sent => Some("sent_at"),
-            Self::Bounced => Some("bounced_at"),
-            Self::Opened if machine => Some("machine_opened_at"),
-            Self::Opened => Some("opened_at"),
-            Self::Clicked => Some("clicked_at"),
-            Self::Started => Some("started_at"),
-            Self::Completed => Some("completed_at"),
-            Self::Reminded => None,
-        }
+/// The invitation's column holding when an event of this kind first happened.
+fn first_at(kind: EventKind, machine: bool) -> Option<&'static str> {
+    match kind {
+        EventKind::Sent => Some("sent_at"),
+        EventKind::Bounced => Some("bounced_at"),
+        EventKind::Opened if machine => Some("machine_opened_at"),
+        EventKind::Opened => Some("opened_at"),
+        EventKind::Clicked => Some("clicked_at"),
+        EventKind::Started => Some("started_at"),
+        EventKind::Completed => Some("completed_at"),
+        EventKind::Reminded => None,
     }
 }
-
 /// One event of one invitation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
@@ -119,7 +72,7 @@ pub async fn append_in(db: &impl ConnectionTrait, events: &[Event]) -> AppResult
     for chunk in events.chunks(500) {
         tracking_event::Entity::insert_many(chunk.iter().map(|e| tracking_event::ActiveModel {
             invitation_id: sea_orm::Set(e.invitation),
-            kind: sea_orm::Set(e.kind.as_str().to_owned()),
+            kind: sea_orm::Set(e.kind),
             at: sea_orm::Set(e.at),
             machine: sea_orm::Set(e.machine),
             detail: sea_orm::Set(e.detail.clone()),
@@ -165,7 +118,7 @@ fn advances(events: &[Event]) -> std::collections::BTreeMap<i64, Advance> {
     let mut advances: std::collections::BTreeMap<i64, Advance> = Default::default();
     for event in events {
         let advance = advances.entry(event.invitation.get()).or_default();
-        if let Some(column) = event.kind.first_at(event.machine)
+        if let Some(column) = first_at(event.kind, event.machine)
             && let Some(i) = FIRST_COLUMNS.iter().position(|c| *c == column)
         {
             let first = &mut advance.first[i];
@@ -547,7 +500,7 @@ mod tests {
         ];
         for kind in kinds {
             for machine in [false, true] {
-                if let Some(column) = kind.first_at(machine) {
+                if let Some(column) = first_at(kind, machine) {
                     assert!(FIRST_COLUMNS.contains(&column), "{column}");
                 }
             }

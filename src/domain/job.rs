@@ -12,62 +12,35 @@
 //! stops renewing, the lease runs out, and another worker claims the job again (counting
 //! another attempt).
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::ids::{AccountId, JobId};
 
-/// What a job does. The stored name is part of the database's contract: never rename one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum JobKind {
-    /// Draw a recruitment round's addresses and write its letters.
-    RecruitmentDraw,
-    /// Mint codes for a round's letters and build the printer's bundle.
-    LetterExport,
-    /// Import an uploaded address register.
-    AddressImport,
-    /// Send a one-time login link, if the email belongs to a resident.
-    LoginLinkRequest,
-    /// Compute a panel selection's probabilities and lottery.
-    PanelSelection,
-    /// Invite a panel to a consultation and queue its messages.
-    ConsultationInvite,
-    /// Mint short codes for a consultation's post invitations and build the mail merge.
-    ConsultationLetters,
-    /// Queue reminders to a consultation's members who have not completed.
-    ConsultationRemind,
+crate::stored_names! {
+    /// What a job does.
+    pub enum JobKind ("job kind") {
+        /// Draw a recruitment round's addresses and write its letters.
+        RecruitmentDraw = "recruitment.draw",
+        /// Mint codes for a round's letters and build the printer's bundle.
+        LetterExport = "letters.export",
+        /// Import an uploaded address register.
+        AddressImport = "addresses.import",
+        /// Send a one-time login link, if the email belongs to a resident.
+        LoginLinkRequest = "login_link.request",
+        /// Compute a panel selection's probabilities and lottery.
+        PanelSelection = "panel.selection",
+        /// Invite a panel to a consultation and queue its messages.
+        ConsultationInvite = "consultation.invite",
+        /// Mint short codes for a consultation's post invitations and build the mail merge.
+        ConsultationLetters = "consultation.letters",
+        /// Queue reminders to a consultation's members who have not completed.
+        ConsultationRemind = "consultation.remind",
+    }
 }
 
 impl JobKind {
-    /// Every kind.
-    pub const ALL: [JobKind; 8] = [
-        Self::RecruitmentDraw,
-        Self::LetterExport,
-        Self::AddressImport,
-        Self::LoginLinkRequest,
-        Self::PanelSelection,
-        Self::ConsultationInvite,
-        Self::ConsultationLetters,
-        Self::ConsultationRemind,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RecruitmentDraw => "recruitment.draw",
-            Self::LetterExport => "letters.export",
-            Self::AddressImport => "addresses.import",
-            Self::LoginLinkRequest => "login_link.request",
-            Self::PanelSelection => "panel.selection",
-            Self::ConsultationInvite => "consultation.invite",
-            Self::ConsultationLetters => "consultation.letters",
-            Self::ConsultationRemind => "consultation.remind",
-        }
-    }
-
     /// Claims allowed before the job fails for good.
     pub fn max_attempts(self) -> u32 {
         match self {
@@ -85,83 +58,26 @@ impl JobKind {
     }
 }
 
-impl fmt::Display for JobKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+crate::stored_names! {
+    /// Where a job is in its life.
+    pub enum JobStatus ("job status") {
+        /// Waiting for a worker (or for its next attempt).
+        Queued = "queued",
+        /// A worker holds it.
+        Running = "running",
+        /// Done; its result is stored.
+        Succeeded = "succeeded",
+        /// Given up: a permanent error, or every attempt failed.
+        Failed = "failed",
+        /// Stopped at someone's request.
+        Cancelled = "cancelled",
     }
-}
-
-/// A stored kind this version does not know.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown job kind `{0}`")]
-pub struct UnknownKind(pub String);
-
-impl FromStr for JobKind {
-    type Err = UnknownKind;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == s)
-            .ok_or_else(|| UnknownKind(s.to_owned()))
-    }
-}
-
-/// Where a job is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum JobStatus {
-    /// Waiting for a worker (or for its next attempt).
-    Queued,
-    /// A worker holds it.
-    Running,
-    /// Done; its result is stored.
-    Succeeded,
-    /// Given up: a permanent error, or every attempt failed.
-    Failed,
-    /// Stopped at someone's request.
-    Cancelled,
 }
 
 impl JobStatus {
-    /// Every status.
-    pub const ALL: [JobStatus; 5] = [
-        Self::Queued,
-        Self::Running,
-        Self::Succeeded,
-        Self::Failed,
-        Self::Cancelled,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
     /// Whether the job will not change any more.
     pub fn is_finished(self) -> bool {
         matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
-    }
-}
-
-/// A stored status this version does not know.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown job status `{0}`")]
-pub struct UnknownStatus(pub String);
-
-impl FromStr for JobStatus {
-    type Err = UnknownStatus;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| UnknownStatus(s.to_owned()))
     }
 }
 

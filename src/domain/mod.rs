@@ -18,5 +18,6 @@ pub mod recruitment;
 pub mod register;
 pub mod reports;
 pub mod selection;
+pub mod stored_names;
 pub mod text_input;
 pub mod uk_time;

@@ -13,7 +13,8 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::db::tracking::{EventKind, Hit};
+use crate::db::tracking::Hit;
+use crate::domain::consultations::tracking::EventKind;
 use crate::http::HttpState;
 use crate::http::graphql::client_address;
 

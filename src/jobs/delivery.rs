@@ -24,7 +24,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use crate::db::entities::{invitation, outbox};
 use crate::db::group_commit::{BatchWrite, GroupCommit};
 use crate::db::queue::{self, Claim, Delivery};
-use crate::db::tracking::{Event, EventKind, record_in};
+use crate::db::tracking::{Event, record_in};
+use crate::domain::consultations::consultation::Channel;
+use crate::domain::consultations::tracking::EventKind;
 use crate::domain::consultations::tracking::invitation_of_key;
 use crate::domain::ids::{ConsultationId, OutboxId};
 use crate::domain::job::retry_delay;
@@ -107,8 +109,8 @@ async fn send(
     sms: &SmsSender,
     message: &outbox::Model,
 ) -> Result<(), DeliveryError> {
-    match message.channel.as_str() {
-        "email" => {
+    match message.channel {
+        Channel::Email => {
             let email = OutgoingEmail {
                 idempotency_key: message.idempotency_key.clone(),
                 to: message.recipient.clone(),
@@ -125,13 +127,13 @@ async fn send(
             };
             mailer.send(&email).await
         }
-        "sms" => {
+        Channel::Sms => {
             sms.send(&message.idempotency_key, &message.recipient, &message.body)
                 .await
         }
-        other => Err(DeliveryError::Permanent(format!(
-            "no transport for the channel `{other}`"
-        ))),
+        Channel::Post => Err(DeliveryError::Permanent(
+            "letters are printed, not sent from the outbox".to_owned(),
+        )),
     }
 }
 

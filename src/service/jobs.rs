@@ -124,10 +124,10 @@ pub async fn list(
         limit,
     );
     if let Some(status) = filter.status {
-        query = query.filter(job::Column::Status.eq(status.as_str()));
+        query = query.filter(job::Column::Status.eq(status));
     }
     if let Some(kind) = filter.kind {
-        query = query.filter(job::Column::Kind.eq(kind.as_str()));
+        query = query.filter(job::Column::Kind.eq(kind));
     }
     query
         .all(state.db.reader())
@@ -160,19 +160,10 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: JobId) -> AppResult<J
 
 /// Turns a stored row into the domain value; a corrupt row is an internal error.
 pub fn to_domain(row: job::Model) -> AppResult<Job> {
-    let corrupt = |what: String| AppError::internal(anyhow::anyhow!("job {}: {what}", row.id));
-    let kind = row
-        .kind
-        .parse::<JobKind>()
-        .map_err(|e| corrupt(e.to_string()))?;
-    let status = row
-        .status
-        .parse::<JobStatus>()
-        .map_err(|e| corrupt(e.to_string()))?;
     Ok(Job {
         id: row.id,
-        kind,
-        status,
+        kind: row.kind,
+        status: row.status,
         attempts: u32::try_from(row.attempts).unwrap_or(0),
         max_attempts: u32::try_from(row.max_attempts).unwrap_or(0),
         run_after: row.run_after,

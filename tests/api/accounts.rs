@@ -191,3 +191,69 @@ async fn an_internal_failure_hides_its_detail() {
     assert_eq!(error_code(&body), "INTERNAL");
     assert_eq!(body["errors"][0]["message"], "Internal server error.");
 }
+
+#[tokio::test]
+async fn each_role_sees_only_the_accounts_its_view_holds_by_id_and_by_node() {
+    let app = TestApp::spawn().await;
+    let mut tokens = Vec::new();
+    for role in [Role::Admin, Role::Officer, Role::Scrutiny, Role::Resident] {
+        let token = app.token_for(role).await;
+        let me = app.graphql("{ me { id } }", json!({}), Some(&token)).await;
+        let id = me["data"]["me"]["id"].as_str().unwrap().to_owned();
+        tokens.push((role, token, id));
+    }
+    let other_resident = app.token_for(Role::Resident).await;
+    let by_id = "query($id: ID!) { account(id: $id) { id } }";
+    let by_node = "query($id: ID!) { node(id: $id) { ... on Account { id } } }";
+    let id_of = |role: Role| tokens.iter().find(|t| t.0 == role).unwrap().2.clone();
+    // (viewer, whose account, seen?)
+    let expected = [
+        (Role::Admin, Role::Resident, true),
+        (Role::Admin, Role::Officer, true),
+        (Role::Officer, Role::Officer, true),
+        (Role::Officer, Role::Scrutiny, true),
+        (Role::Officer, Role::Admin, true),
+        (Role::Officer, Role::Resident, false),
+        (Role::Scrutiny, Role::Officer, true),
+        (Role::Scrutiny, Role::Resident, false),
+        (Role::Resident, Role::Resident, true),
+        (Role::Resident, Role::Officer, false),
+    ];
+    for (viewer, whose, seen) in expected {
+        let token = &tokens.iter().find(|t| t.0 == viewer).unwrap().1;
+        let id = id_of(whose);
+        // `account(id:)` is ADMIN's; `node(id:)` is everyone's, through the same view.
+        let direct = app.graphql(by_id, json!({ "id": id }), Some(token)).await;
+        if viewer == Role::Admin {
+            assert_eq!(direct["data"]["account"]["id"], id, "{viewer} sees {whose}");
+        } else {
+            assert_eq!(error_code(&direct), "FORBIDDEN", "{direct}");
+        }
+        let node = app.graphql(by_node, json!({ "id": id }), Some(token)).await;
+        if seen {
+            assert_eq!(
+                node["data"]["node"]["id"], id,
+                "{viewer} sees {whose}: {node}"
+            );
+        } else {
+            assert_eq!(
+                error_code(&node),
+                "NOT_FOUND",
+                "{viewer} must not see {whose}"
+            );
+        }
+    }
+    // Another resident's account is out of view too; no one signed in sees none.
+    let theirs = app
+        .graphql(
+            by_node,
+            json!({ "id": id_of(Role::Resident) }),
+            Some(&other_resident),
+        )
+        .await;
+    assert_eq!(error_code(&theirs), "NOT_FOUND", "{theirs}");
+    let anonymous = app
+        .graphql(by_node, json!({ "id": id_of(Role::Officer) }), None)
+        .await;
+    assert_eq!(error_code(&anonymous), "UNAUTHENTICATED");
+}

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use civic_panel::db::entities::{answer, response};
 use civic_panel::domain::accounts::role::Role;
+use civic_panel::domain::consultations::consultation::AnswerChannel;
 
 use crate::consultations::{
     BY_TOKEN, CREATE, ENTER, Member, OPEN, QUESTIONS, SAVE, SUBMIT, full_answers, invite, letters,
@@ -129,7 +130,7 @@ async fn a_resident_opens_and_answers_their_postal_letter_online_with_its_code()
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.channel, "web");
+    assert_eq!(stored.channel, AnswerChannel::Web);
     // Once answered, a second submit changes nothing.
     let body = app
         .graphql(

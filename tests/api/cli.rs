@@ -7,6 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use civic_panel::config::DatabaseConfig;
 use civic_panel::db::{self, entities::account};
+use civic_panel::domain::accounts::role::Role;
 
 /// The binary, with cheap password hashing, the tests' code secret (so codes it mints can
 /// be checked here) and mail kept out of the working directory.
@@ -63,7 +64,7 @@ async fn create_admin_makes_an_admin_who_can_log_in() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(admin.role, "ADMIN");
+    assert_eq!(admin.role, Role::Admin);
     assert!(admin.password_hash.unwrap().starts_with("$argon2id$"));
 
     // A second admin with the same email is refused, and the process says why.

@@ -557,7 +557,7 @@ async fn the_corporate_plan_survey_goes_out_by_email_text_and_post_and_every_ste
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.as_str().to_owned())
         .collect();
     for kind in ["sent", "opened", "clicked", "started", "completed"] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
@@ -729,7 +729,7 @@ async fn a_submission_that_cannot_be_written_costs_the_others_in_its_batch_nothi
             consultation_id: Set(consultation),
             invitation_id: Set(Some(row.id)),
             submission_key: Set(None),
-            channel: Set("web".to_owned()),
+            channel: Set(AnswerChannel::Web),
             submitted_on: Set(now.date_naive()),
             submitted_at: Set(Some(now)),
             age_band: Set(None),
@@ -878,7 +878,7 @@ async fn an_anonymous_consultation_keeps_answers_apart_from_who_gave_them() {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.as_str().to_owned())
         .collect();
     assert_eq!(kinds, ["sent"], "no event written with the response");
     assert!(

@@ -18,6 +18,7 @@ use civic_panel::config::{Config, DatabaseConfig};
 use civic_panel::db;
 use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::RoundId;
+use civic_panel::domain::panels::panel::MembershipStatus;
 use civic_panel::jobs::mail::Mailer;
 use civic_panel::jobs::worker::Worker;
 use civic_panel::service::accounts::{self, NewAccount};
@@ -671,7 +672,7 @@ impl TestApp {
                 panel_id: Set(panel_id),
                 resident_id: Set(civic_panel::domain::ids::ResidentId(*id)),
                 run_id: Set(None),
-                status: Set("active".to_owned()),
+                status: Set(MembershipStatus::Active),
                 selected_at: Set(now),
                 term_ends_at: Set(None),
                 updated_at: Set(now),

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use civic_panel::db::entities::{job, outbox, recruitment_round};
 use civic_panel::db::queue;
 use civic_panel::domain::accounts::role::Role;
+use civic_panel::domain::job::JobStatus;
 use civic_panel::service::accounts::auth::Caller;
 use civic_panel::service::recruitment::letters;
 
@@ -55,7 +56,7 @@ async fn a_job_whose_worker_stopped_is_claimed_again_once_its_lease_runs_out() {
         .unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(app.run_jobs().await, 0, "held by its lease");
-    assert_eq!(job_row(&app, &id).await.status, "running");
+    assert_eq!(job_row(&app, &id).await.status, JobStatus::Running);
 
     app.clock.advance(lease + chrono::Duration::seconds(1));
     assert_eq!(app.run_jobs().await, 1, "taken up once the lease ran out");
@@ -75,7 +76,7 @@ async fn a_job_whose_worker_stopped_is_claimed_again_once_its_lease_runs_out() {
             .await
             .unwrap()
     );
-    assert_eq!(job_row(&app, &id).await.status, "succeeded");
+    assert_eq!(job_row(&app, &id).await.status, JobStatus::Succeeded);
 }
 
 #[tokio::test]
@@ -129,7 +130,7 @@ async fn a_failing_job_is_retried_with_growing_waits_and_then_given_up() {
         let row = job_row(&app, &id).await;
         assert_eq!(row.attempts, attempt);
         if attempt < 5 {
-            assert_eq!(row.status, "queued");
+            assert_eq!(row.status, JobStatus::Queued);
             assert_eq!(row.last_error.as_deref(), Some("Internal server error."));
             waits.push((row.run_after - app.clock.now()).num_milliseconds());
             assert_eq!(
@@ -139,7 +140,7 @@ async fn a_failing_job_is_retried_with_growing_waits_and_then_given_up() {
             );
             app.clock.advance(chrono::Duration::hours(2));
         } else {
-            assert_eq!(row.status, "failed");
+            assert_eq!(row.status, JobStatus::Failed);
             assert!(row.finished_at.is_some());
         }
     }
@@ -276,7 +277,7 @@ async fn workers_running_side_by_side_never_run_one_job_twice() {
     let jobs = job::Entity::find().all(app.db()).await.unwrap();
     assert!(
         jobs.iter()
-            .all(|j| j.status == "succeeded" && j.attempts == 1)
+            .all(|j| j.status == JobStatus::Succeeded && j.attempts == 1)
     );
     assert_eq!(app.count(outbox::Entity).await, emails.len() as u64);
     let sent = outbox::Entity::find()

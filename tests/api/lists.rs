@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use civic_panel::db::entities::{account, resident, selection_run};
 use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::PanelId;
+use civic_panel::domain::selection::Method;
 
 use crate::consultations::{SUBMIT, full_answers, invite, mailed_tokens, open_survey};
 use crate::helpers::TestApp;
@@ -178,7 +179,7 @@ async fn add_world(
         panel_id: Set(panel_id),
         job_id: Set(None),
         top_up: Set(false),
-        method: Set("leximin".to_owned()),
+        method: Set(Method::Leximin),
         seed: Set(n.to_string()),
         k: Set(2),
         tickets: Set(1000),

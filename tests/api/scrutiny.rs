@@ -1,11 +1,13 @@
 //! What SCRUTINY loses to disclosure control: as little as the attack allows, never the
 //! headline funnel while a cell beside a small count can be hidden instead.
 
+use civic_panel::domain::consultations::tracking::Stage;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
 use civic_panel::db::entities::{answer, invitation, resident, response};
 use civic_panel::domain::accounts::role::Role;
+use civic_panel::domain::consultations::consultation::AnswerChannel;
 use civic_panel::domain::ids::ConsultationId;
 use civic_panel::domain::reports::disclosure;
 use civic_panel::domain::reports::disclosure::tables::joint;
@@ -113,11 +115,11 @@ async fn council_run(app: &TestApp, officer: &str) -> String {
     let now = app.clock.now();
     for (i, invitation) in invitations.into_iter().enumerate() {
         assert_eq!(
-            invitation.channel,
+            invitation.channel.as_str(),
             if i < BY_EMAIL { "email" } else { "sms" }
         );
         let Some(stage) = stage_of(i) else {
-            assert_eq!(invitation.stage, "completed");
+            assert_eq!(invitation.stage, Stage::Completed);
             continue;
         };
         let reached = |s: &str| {
@@ -128,7 +130,7 @@ async fn council_run(app: &TestApp, officer: &str) -> String {
         };
         invitation::Entity::update(invitation::ActiveModel {
             id: Set(invitation.id),
-            stage: Set(stage.to_owned()),
+            stage: Set(stage.parse().unwrap()),
             sent_at: Set(reached("sent")),
             opened_at: Set(reached("opened")),
             clicked_at: Set(reached("clicked")),
@@ -145,7 +147,7 @@ async fn council_run(app: &TestApp, officer: &str) -> String {
             consultation_id: Set(consultation_id),
             invitation_id: Set(None),
             submission_key: Set(Some(format!("{}:open{k}", consultation_id.get()))),
-            channel: Set("qr".to_owned()),
+            channel: Set(AnswerChannel::Qr),
             submitted_on: Set(now.date_naive()),
             submitted_at: Set(Some(now)),
             age_band: Set(Some(bands[k % bands.len()].to_owned())),

@@ -9,6 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use civic_panel::db::entities::{job, letter, outbox, stored_file};
 use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::RoundId;
+use civic_panel::domain::job::JobStatus;
 use civic_panel::service::accounts::auth::Caller;
 use civic_panel::service::accounts::login_links::{self, LinkRequest};
 use civic_panel::service::recruitment::letters;
@@ -108,21 +109,25 @@ async fn a_killed_workers_export_is_finished_by_another_worker() {
     let mut first = worker(&app, &[]);
     let held = poll("the first worker to get going", async || {
         let job = row().await;
-        (job.status == "running" && job.progress_done > 0).then_some(job)
+        (job.status == JobStatus::Running && job.progress_done > 0).then_some(job)
     })
     .await;
     kill_hard(&mut first);
-    assert_eq!(row().await.status, "running", "nobody said it stopped");
+    assert_eq!(
+        row().await.status,
+        JobStatus::Running,
+        "nobody said it stopped"
+    );
     assert_eq!(held.attempts, 1);
 
     let mut second = worker(&app, &[]);
     let done = poll("the second worker to finish", async || {
         let job = row().await;
-        (job.status != "running" && job.status != "queued").then_some(job)
+        (job.status != JobStatus::Running && job.status != JobStatus::Queued).then_some(job)
     })
     .await;
     stop(&mut second);
-    assert_eq!(done.status, "succeeded", "{:?}", done.last_error);
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.last_error);
     assert_eq!(done.attempts, 2);
     assert_ne!(done.locked_by, held.locked_by);
 

@@ -1,5 +1,6 @@
 //! `accounts`: staff and resident logins.
 
+use crate::domain::accounts::role::Role;
 use crate::domain::ids::AccountId;
 use sea_orm::entity::prelude::*;
 
@@ -13,7 +14,7 @@ pub struct Model {
     pub email: String,
     pub display_name: String,
     /// One of `Role::as_str()`.
-    pub role: String,
+    pub role: Role,
     /// argon2id PHC string; absent for accounts that log in by one-time link only.
     pub password_hash: Option<String>,
     pub created_at: DateTimeUtc,

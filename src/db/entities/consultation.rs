@@ -1,6 +1,7 @@
 //! `consultations`: a survey, its lifecycle (`draft`, `open`, `closed`), its audience and
 //! the templates of the messages that invite members to it.
 
+use crate::domain::consultations::consultation::Status;
 use crate::domain::ids::{AccountId, ConsultationId, PanelId};
 use sea_orm::entity::prelude::*;
 
@@ -15,7 +16,7 @@ pub struct Model {
     pub title: String,
     #[sea_orm(column_type = "Text")]
     pub summary: String,
-    pub status: String,
+    pub status: Status,
     pub anonymous: bool,
     /// The panel it goes to; `None` for an open-link survey only.
     pub panel_id: Option<PanelId>,

@@ -1,6 +1,9 @@
 //! `invitations`: one per (consultation, member), with the hash of its personal token (and
 //! of its printed code, for post), its furthest stage and when each stage was reached.
 
+use crate::domain::consultations::consultation::AnswerChannel;
+use crate::domain::consultations::consultation::Channel;
+use crate::domain::consultations::tracking::Stage;
 use crate::domain::ids::{ConsultationId, InvitationId, ResidentId};
 use sea_orm::entity::prelude::*;
 
@@ -12,7 +15,7 @@ pub struct Model {
     pub consultation_id: ConsultationId,
     pub resident_id: ResidentId,
     /// `email`, `sms` or `post`.
-    pub channel: String,
+    pub channel: Channel,
     #[sea_orm(unique)]
     pub token_hash: String,
     /// The random salt the token is derived from with the code secret (base64), so that
@@ -21,7 +24,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub code_hash: Option<String>,
     /// The furthest stage reached (`domain::consultations::tracking::Stage`).
-    pub stage: String,
+    pub stage: Stage,
     pub created_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
     pub bounced_at: Option<DateTimeUtc>,
@@ -31,7 +34,7 @@ pub struct Model {
     pub started_at: Option<DateTimeUtc>,
     pub completed_at: Option<DateTimeUtc>,
     /// How the answers came: `web`, `app`, `email_link`, `qr`, `paper`, `phone`.
-    pub completed_channel: Option<String>,
+    pub completed_channel: Option<AnswerChannel>,
     pub reminders_sent: i32,
     pub last_reminded_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,

@@ -2,6 +2,8 @@
 //! worker with a lease that expires, retried with backoff, cancellable, with progress.
 
 use crate::domain::ids::{AccountId, JobId};
+use crate::domain::job::JobKind;
+use crate::domain::job::JobStatus;
 use sea_orm::entity::prelude::*;
 
 /// One job.
@@ -11,12 +13,12 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: JobId,
     /// What to do (`JobKind`'s stored name).
-    pub kind: String,
+    pub kind: JobKind,
     /// The kind's input, as JSON.
     #[sea_orm(column_type = "Text")]
     pub payload: String,
     /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
-    pub status: String,
+    pub status: JobStatus,
     /// Times a worker has claimed it.
     pub attempts: i32,
     /// Claims allowed before it fails for good.

@@ -1,4 +1,5 @@
 use crate::domain::ids::{MembershipId, PanelId, ResidentId, SelectionRunId};
+use crate::domain::panels::panel::MembershipStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -9,7 +10,7 @@ pub struct Model {
     pub panel_id: PanelId,
     pub resident_id: ResidentId,
     pub run_id: Option<SelectionRunId>,
-    pub status: String,
+    pub status: MembershipStatus,
     pub selected_at: DateTimeUtc,
     pub term_ends_at: Option<DateTimeUtc>,
     pub updated_at: DateTimeUtc,

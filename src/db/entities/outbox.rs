@@ -4,6 +4,7 @@
 //! (`locked_by`, `locked_until`), so two workers never send it at once and a crashed
 //! worker's message is taken up again once the lease runs out.
 
+use crate::domain::consultations::consultation::Channel;
 use crate::domain::ids::OutboxId;
 use sea_orm::entity::prelude::*;
 
@@ -14,7 +15,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: OutboxId,
     /// `email`.
-    pub channel: String,
+    pub channel: Channel,
     pub recipient: String,
     pub subject: String,
     /// The plain-text body.

@@ -2,6 +2,7 @@
 //! for reports. An anonymous consultation's responses have no invitation and only the
 //! day of submission.
 
+use crate::domain::consultations::consultation::AnswerChannel;
 use crate::domain::ids::{ConsultationId, InvitationId, ResponseId};
 use sea_orm::entity::prelude::*;
 
@@ -17,7 +18,7 @@ pub struct Model {
     /// submission is recognised.
     #[sea_orm(unique)]
     pub submission_key: Option<String>,
-    pub channel: String,
+    pub channel: AnswerChannel,
     pub submitted_on: Date,
     pub submitted_at: Option<DateTimeUtc>,
     pub age_band: Option<String>,

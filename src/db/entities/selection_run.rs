@@ -1,4 +1,5 @@
 use crate::domain::ids::{AccountId, FileId, JobId, PanelId, SelectionRunId};
+use crate::domain::selection::Method;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -9,7 +10,7 @@ pub struct Model {
     pub panel_id: PanelId,
     pub job_id: Option<JobId>,
     pub top_up: bool,
-    pub method: String,
+    pub method: Method,
     pub seed: String,
     pub k: i32,
     pub tickets: i32,

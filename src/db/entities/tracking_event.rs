@@ -1,5 +1,6 @@
 //! `tracking_events`: every event of every invitation, append-only.
 
+use crate::domain::consultations::tracking::EventKind;
 use crate::domain::ids::InvitationId;
 use sea_orm::entity::prelude::*;
 
@@ -10,7 +11,7 @@ pub struct Model {
     pub id: i64,
     pub invitation_id: InvitationId,
     /// `sent`, `bounced`, `opened`, `clicked`, `started`, `completed`, `reminded`.
-    pub kind: String,
+    pub kind: EventKind,
     pub at: DateTimeUtc,
     /// An open by a mail-privacy proxy or scanner rather than a person.
     pub machine: bool,

@@ -5,38 +5,25 @@
 //! frozen and answers accepted until it closes), and closed (no new answers). Reopening a
 //! closed consultation is an explicit step; a draft never comes back.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 
 use crate::domain::consultations::questionnaire::Question;
 use crate::domain::ids::{AccountId, ConsultationId, PanelId};
 use crate::domain::reports::charts::escape;
 
-/// Where a consultation is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Status {
-    /// Being written; questions may change.
-    Draft,
-    /// Accepting answers (between its open and close times, when it has them).
-    Open,
-    /// No longer accepting answers.
-    Closed,
+crate::stored_names! {
+    /// Where a consultation is in its life.
+    pub enum Status ("consultation status") {
+        /// Being written; questions may change.
+        Draft = "draft",
+        /// Accepting answers (between its open and close times, when it has them).
+        Open = "open",
+        /// No longer accepting answers.
+        Closed = "closed",
+    }
 }
 
 impl Status {
-    /// Every status.
-    pub const ALL: [Status; 3] = [Self::Draft, Self::Open, Self::Closed];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Open => "open",
-            Self::Closed => "closed",
-        }
-    }
-
     /// Whether a consultation may go from this status to `to`: draft → open → closed, and
     /// closed → open again (reopening).
     pub fn can_become(self, to: Status) -> bool {
@@ -79,46 +66,19 @@ impl Step {
     }
 }
 
-/// A stored name that is not a status or channel.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown stored value `{0}`")]
-pub struct UnknownValue(pub String);
-
-impl FromStr for Status {
-    type Err = UnknownValue;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownValue(s.to_owned()))
+crate::stored_names! {
+    /// How an invitation reaches a member (and how the outbox sends a message).
+    pub enum Channel ("channel") {
+        /// An email with a personal link and a tracking image.
+        Email = "email",
+        /// A text message with a personal link.
+        Sms = "sms",
+        /// A printed letter with a personal short code.
+        Post = "post",
     }
-}
-
-/// How an invitation reaches a member.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Channel {
-    /// An email with a personal link and a tracking image.
-    Email,
-    /// A text message with a personal link.
-    Sms,
-    /// A printed letter with a personal short code.
-    Post,
 }
 
 impl Channel {
-    /// Every channel.
-    pub const ALL: [Channel; 3] = [Self::Email, Self::Sms, Self::Post];
-
-    /// The stored name (also the outbox's channel).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Sms => "sms",
-            Self::Post => "post",
-        }
-    }
-
     /// The channel for a member: email when they gave an address, else a text message
     /// when they gave a phone number, else post. `prefer` overrides it when the member can
     /// be reached that way (post always can).
@@ -134,71 +94,28 @@ impl Channel {
     }
 }
 
-impl FromStr for Channel {
-    type Err = UnknownValue;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownValue(s.to_owned()))
+crate::stored_names! {
+    /// How a response came in, recorded with it so offline answers count like online ones.
+    pub enum AnswerChannel ("answer channel") {
+        /// The resident web client.
+        Web = "web",
+        /// The mobile app.
+        App = "app",
+        /// The link in an email or text message.
+        EmailLink = "email_link",
+        /// The open link or its QR code.
+        Qr = "qr",
+        /// A paper form, entered by an officer.
+        Paper = "paper",
+        /// A telephone call, entered by an officer.
+        Phone = "phone",
     }
-}
-
-/// How a response came in, recorded with it so offline answers count like online ones.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AnswerChannel {
-    /// The resident web client.
-    Web,
-    /// The mobile app.
-    App,
-    /// The link in an email or text message.
-    EmailLink,
-    /// The open link or its QR code.
-    Qr,
-    /// A paper form, entered by an officer.
-    Paper,
-    /// A telephone call, entered by an officer.
-    Phone,
 }
 
 impl AnswerChannel {
-    /// Every channel.
-    pub const ALL: [AnswerChannel; 6] = [
-        Self::Web,
-        Self::App,
-        Self::EmailLink,
-        Self::Qr,
-        Self::Paper,
-        Self::Phone,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Web => "web",
-            Self::App => "app",
-            Self::EmailLink => "email_link",
-            Self::Qr => "qr",
-            Self::Paper => "paper",
-            Self::Phone => "phone",
-        }
-    }
-
     /// Whether an officer enters answers given this way (rather than the resident).
     pub fn is_offline(self) -> bool {
         matches!(self, Self::Paper | Self::Phone)
-    }
-}
-
-impl FromStr for AnswerChannel {
-    type Err = UnknownValue;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownValue(s.to_owned()))
     }
 }
 

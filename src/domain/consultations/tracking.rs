@@ -21,46 +21,26 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::ids::InvitationId;
 
-/// Where an invitation has got to, in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Stage {
-    /// Made, not yet sent.
-    Created,
-    /// Handed to the transport (email, SMS) or printed.
-    Sent,
-    /// The tracking image was fetched by a person.
-    Opened,
-    /// The link was followed.
-    Clicked,
-    /// The first answer was saved.
-    Started,
-    /// Submitted.
-    Completed,
+crate::stored_names! {
+    /// Where an invitation has got to, in order.
+    #[derive(PartialOrd, Ord)]
+    pub enum Stage ("invitation stage") {
+        /// Made, not yet sent.
+        Created = "created",
+        /// Handed to the transport (email, SMS) or printed.
+        Sent = "sent",
+        /// The tracking image was fetched by a person.
+        Opened = "opened",
+        /// The link was followed.
+        Clicked = "clicked",
+        /// The first answer was saved.
+        Started = "started",
+        /// Submitted.
+        Completed = "completed",
+    }
 }
 
 impl Stage {
-    /// Every stage, in order.
-    pub const ALL: [Stage; 6] = [
-        Self::Created,
-        Self::Sent,
-        Self::Opened,
-        Self::Clicked,
-        Self::Started,
-        Self::Completed,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Sent => "sent",
-            Self::Opened => "opened",
-            Self::Clicked => "clicked",
-            Self::Started => "started",
-            Self::Completed => "completed",
-        }
-    }
-
     /// The stages at or beyond this one: an invitation "reached" a stage when it got at
     /// least this far, whichever events it took (a click with images blocked has been
     /// opened; a paper answer has been sent, opened, clicked and started).
@@ -75,19 +55,37 @@ impl Stage {
     }
 }
 
-/// An unknown stored stage.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown invitation stage `{0}`")]
-pub struct UnknownStage(pub String);
+crate::stored_names! {
+    /// What happened to an invitation: one tracking event's kind.
+    pub enum EventKind ("tracking event kind") {
+        /// The transport accepted the message (or the letter was printed).
+        Sent = "sent",
+        /// The transport reported that it could not be delivered.
+        Bounced = "bounced",
+        /// The tracking image was fetched.
+        Opened = "opened",
+        /// The link was followed.
+        Clicked = "clicked",
+        /// The first answer was saved.
+        Started = "started",
+        /// The answers were submitted.
+        Completed = "completed",
+        /// A reminder was queued.
+        Reminded = "reminded",
+    }
+}
 
-impl FromStr for Stage {
-    type Err = UnknownStage;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|stage| stage.as_str() == s)
-            .ok_or_else(|| UnknownStage(s.to_owned()))
+impl EventKind {
+    /// The stage the event moves an invitation to, if any (a machine open moves none).
+    pub fn stage(self, machine: bool) -> Option<Stage> {
+        match self {
+            Self::Sent => Some(Stage::Sent),
+            Self::Opened if !machine => Some(Stage::Opened),
+            Self::Clicked => Some(Stage::Clicked),
+            Self::Started => Some(Stage::Started),
+            Self::Completed => Some(Stage::Completed),
+            Self::Opened | Self::Bounced | Self::Reminded => None,
+        }
     }
 }
 

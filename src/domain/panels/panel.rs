@@ -11,8 +11,6 @@
 //! ```
 
 use std::collections::HashMap;
-use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -25,45 +23,25 @@ use crate::domain::selection::Feature;
 /// needs a recorded parent's or guardian's consent.
 pub const AGE_OF_DIGITAL_CONSENT: u32 = 13;
 
-/// Where a membership is in its life. The stored name is part of the database's
-/// contract: never rename one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum MembershipStatus {
-    /// Chosen by a selection; not yet confirmed.
-    Selected,
-    /// Taking part.
-    Active,
-    /// Taking a break; still a member.
-    Paused,
-    /// Left the panel (by their own choice or an officer's record of it).
-    Withdrawn,
-    /// Served the membership term.
-    TermEnded,
+crate::stored_names! {
+    /// Where a membership is in its life.
+    pub enum MembershipStatus ("membership status") {
+        /// Chosen by a selection; not yet confirmed.
+        Selected = "selected",
+        /// Taking part.
+        Active = "active",
+        /// Taking a break; still a member.
+        Paused = "paused",
+        /// Left the panel (by their own choice or an officer's record of it).
+        Withdrawn = "withdrawn",
+        /// Served the membership term.
+        TermEnded = "term_ended",
+    }
 }
 
 impl MembershipStatus {
-    /// Every status.
-    pub const ALL: [MembershipStatus; 5] = [
-        Self::Selected,
-        Self::Active,
-        Self::Paused,
-        Self::Withdrawn,
-        Self::TermEnded,
-    ];
-
     /// Statuses of a sitting member: one who holds a seat on the panel.
     pub const SITTING: [MembershipStatus; 3] = [Self::Selected, Self::Active, Self::Paused];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Selected => "selected",
-            Self::Active => "active",
-            Self::Paused => "paused",
-            Self::Withdrawn => "withdrawn",
-            Self::TermEnded => "term_ended",
-        }
-    }
 
     /// Whether the member holds a seat.
     pub fn is_sitting(self) -> bool {
@@ -82,28 +60,6 @@ impl MembershipStatus {
                 | (Active | Paused, Withdrawn)
                 | (Active | Paused, TermEnded)
         )
-    }
-}
-
-impl fmt::Display for MembershipStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A stored status this version does not know.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown membership status `{0}`")]
-pub struct UnknownStatus(pub String);
-
-impl FromStr for MembershipStatus {
-    type Err = UnknownStatus;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| UnknownStatus(s.to_owned()))
     }
 }
 

@@ -73,6 +73,19 @@ use std::time::{Duration, Instant};
 
 use microlp::{ComparisonOp, OptimizationDirection, Problem};
 
+crate::stored_names! {
+    /// How a selection chooses its panel.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    pub enum Method ("selection method") {
+        /// Leximin: the lowest probability as high as it can be, then the next, and so on.
+        Leximin = "leximin",
+        /// Maximin: the lowest probability as high as it can be.
+        Maximin = "maximin",
+        /// The legacy greedy method, kept for comparison; its probabilities are estimated.
+        Greedy = "greedy",
+    }
+}
+
 use lp::dense::{DenseLp, LpError};
 use lp::min_norm::MinNorm;
 use rand::{Rng, SeedableRng};

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use crate::db::views::Viewer;
 use crate::domain::accounts::role::Role;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::error::{AppError, AppResult};
@@ -56,6 +57,19 @@ impl Caller {
         match self {
             Caller::Session(session) => Some(session.account_id),
             Caller::Anonymous | Caller::System => None,
+        }
+    }
+
+    /// The rows the caller sees of the tables residents reach ([`crate::db::views`]).
+    pub fn viewer(&self) -> Viewer {
+        match self {
+            Caller::System => Viewer::Everything,
+            Caller::Anonymous => Viewer::Nobody,
+            Caller::Session(session) => match session.role {
+                Role::Admin => Viewer::Everything,
+                Role::Officer | Role::Scrutiny => Viewer::Staff(session.account_id),
+                Role::Resident => Viewer::Resident(session.account_id),
+            },
         }
     }
 

@@ -20,6 +20,7 @@ use crate::db::entities::{login_link, outbox};
 use crate::domain::accounts::account::Account;
 use crate::domain::accounts::role::Role;
 use crate::domain::accounts::session_token::{SessionToken, TokenHash};
+use crate::domain::consultations::consultation::Channel;
 use crate::domain::email::EmailAddress;
 use crate::domain::ids::AccountId;
 use crate::domain::job::JobKind;
@@ -56,7 +57,7 @@ pub async fn issue_in(
         token.expose()
     );
     outbox::ActiveModel {
-        channel: Set("email".to_owned()),
+        channel: Set(Channel::Email),
         recipient: Set(account.email.as_str().to_owned()),
         subject: Set("Your link to log in to the residents' panel".to_owned()),
         body: Set(format!(

@@ -8,6 +8,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use crate::db::entities::account;
 use crate::db::pages::{self, Order};
+use crate::db::views;
 use crate::domain::accounts::account::{Account, parse_display_name};
 use crate::domain::accounts::password::NewPassword;
 use crate::domain::accounts::role::Role;
@@ -65,7 +66,7 @@ pub async fn create(state: &AppState, new: NewAccount) -> AppResult<Account> {
     let inserted = account::ActiveModel {
         email: Set(new.email.as_str().to_owned()),
         display_name: Set(new.display_name),
-        role: Set(new.role.as_str().to_owned()),
+        role: Set(new.role),
         password_hash: Set(password_hash),
         created_at: Set(now),
         updated_at: Set(now),
@@ -93,30 +94,16 @@ pub async fn find(db: &impl ConnectionTrait, id: AccountId) -> AppResult<Account
         .and_then(to_domain)
 }
 
-/// Whether `caller` may see `account`: ADMIN every account, anyone their own, and staff
-/// (OFFICER, SCRUTINY) the accounts of other staff, whose names appear on what they did.
-fn may_see(caller: &Caller, account: &Account) -> bool {
-    match caller {
-        Caller::System => true,
-        Caller::Anonymous => false,
-        Caller::Session(session) => {
-            session.role == Role::Admin
-                || session.account_id == account.id
-                || (session.role.is_staff() && account.role.is_staff())
-        }
-    }
-}
-
-/// One account, if `caller` may see it (`NOT_FOUND` otherwise: whether it exists is not
-/// said either).
+/// One account, if `caller` may see it ([`views::accounts`]; `NOT_FOUND` otherwise:
+/// whether it exists is not said either).
 pub async fn account(state: &AppState, caller: &Caller, id: AccountId) -> AppResult<Account> {
     caller.session()?;
-    let account = find(state.db.reader(), id).await?;
-    if may_see(caller, &account) {
-        Ok(account)
-    } else {
-        Err(AppError::NotFound { what: "account" })
-    }
+    views::accounts(caller.viewer())
+        .filter(account::Column::Id.eq(id))
+        .one(state.db.reader())
+        .await?
+        .ok_or(AppError::NotFound { what: "account" })
+        .and_then(to_domain)
 }
 
 /// The accounts of `ids` that `caller` may see (for a loader).
@@ -125,18 +112,13 @@ pub async fn visible_to(
     caller: &Caller,
     ids: &[AccountId],
 ) -> AppResult<Vec<Account>> {
-    let rows = account::Entity::find()
-        .filter(account::Column::Id.is_in(ids.iter().map(|id| id.get())))
+    views::accounts(caller.viewer())
+        .filter(account::Column::Id.is_in(ids.iter().copied()))
         .all(state.db.reader())
-        .await?;
-    let mut visible = Vec::with_capacity(rows.len());
-    for row in rows {
-        let account = to_domain(row)?;
-        if may_see(caller, &account) {
-            visible.push(account);
-        }
-    }
-    Ok(visible)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
 }
 
 /// One account by (normalised) email, with its stored password hash.
@@ -173,7 +155,7 @@ pub async fn list(
         limit,
     );
     if let Some(role) = role {
-        query = query.filter(account::Column::Role.eq(role.as_str()));
+        query = query.filter(account::Column::Role.eq(role));
     }
     query
         .all(state.db.reader())
@@ -187,15 +169,11 @@ pub async fn list(
 pub fn to_domain(model: account::Model) -> AppResult<Account> {
     let email = EmailAddress::parse(&model.email)
         .map_err(|e| AppError::internal(anyhow::anyhow!("stored email {}: {e}", model.id)))?;
-    let role = model
-        .role
-        .parse::<Role>()
-        .map_err(|e| AppError::internal(anyhow::anyhow!("account {}: {e}", model.id)))?;
     Ok(Account {
         id: model.id,
         email,
         display_name: model.display_name,
-        role,
+        role: model.role,
         created_at: model.created_at,
         disabled: model.disabled_at.is_some(),
     })

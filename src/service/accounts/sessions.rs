@@ -6,7 +6,6 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use crate::db::entities::{account, session};
 use crate::domain::accounts::account::Account;
-use crate::domain::accounts::role::Role;
 use crate::domain::accounts::session_token::{SessionToken, TokenHash};
 use crate::domain::email::EmailAddress;
 use crate::domain::ids::AccountId;
@@ -132,17 +131,11 @@ pub async fn authenticate(state: &AppState, presented: &str) -> AppResult<AuthSe
         .await?;
     let now = state.clock.now();
     match found {
-        Some((session, Some(account))) if is_live(&session, &account, now) => {
-            let role = account
-                .role
-                .parse::<Role>()
-                .map_err(|e| AppError::internal(anyhow::anyhow!("account {}: {e}", account.id)))?;
-            Ok(AuthSession {
-                session_id: session.id,
-                account_id: account.id,
-                role,
-            })
-        }
+        Some((session, Some(account))) if is_live(&session, &account, now) => Ok(AuthSession {
+            session_id: session.id,
+            account_id: account.id,
+            role: account.role,
+        }),
         _ => Err(AppError::InvalidSession),
     }
 }

@@ -199,7 +199,7 @@ pub async fn create(
         series_id: Set(None),
         title: Set(checked.title),
         summary: Set(checked.summary),
-        status: Set(Status::Draft.as_str().to_owned()),
+        status: Set(Status::Draft),
         anonymous: Set(request.anonymous),
         panel_id: Set(request.panel),
         open_code: Set(request.open_link.then(new_open_code)),
@@ -330,7 +330,7 @@ pub async fn update(
     let updated = consultation::Entity::update_many()
         .set(row)
         .filter(consultation::Column::Id.eq(id))
-        .filter(consultation::Column::Status.eq(Status::Draft.as_str()))
+        .filter(consultation::Column::Status.eq(Status::Draft))
         .exec(db)
         .await?;
     if updated.rows_affected == 0 {

@@ -15,9 +15,7 @@ pub async fn transition(
     caller.require(OFFICERS)?;
     let db = state.db.writer();
     let current = row_of(db, id).await?;
-    let from: Status = current.status.parse().map_err(
-        |e: crate::domain::consultations::consultation::UnknownValue| AppError::internal(e),
-    )?;
+    let from = current.status;
     let to = step.to();
     if from == to {
         return to_domain(current);
@@ -58,7 +56,7 @@ pub async fn transition(
     let mut update = consultation::Entity::update_many()
         .col_expr(
             consultation::Column::Status,
-            sea_orm::sea_query::Expr::value(to.as_str()),
+            sea_orm::sea_query::Expr::value(to),
         )
         .col_expr(
             consultation::Column::UpdatedAt,
@@ -87,7 +85,7 @@ pub async fn transition(
     };
     let changed = update
         .filter(consultation::Column::Id.eq(id))
-        .filter(consultation::Column::Status.eq(from.as_str()))
+        .filter(consultation::Column::Status.eq(from))
         .exec(db)
         .await?;
     if changed.rows_affected == 0 {
@@ -125,7 +123,7 @@ pub async fn duplicate(
         series_id: Set(Some(source.series_id.unwrap_or(source.id))),
         title: Set(title),
         summary: Set(source.summary.clone()),
-        status: Set(Status::Draft.as_str().to_owned()),
+        status: Set(Status::Draft),
         anonymous: Set(source.anonymous),
         panel_id: Set(source.panel_id),
         open_code: Set(source.open_code.is_some().then(new_open_code)),

@@ -254,7 +254,7 @@ pub async fn list(
         limit,
     );
     if let Some(status) = status {
-        query = query.filter(consultation::Column::Status.eq(status.as_str()));
+        query = query.filter(consultation::Column::Status.eq(status));
     }
     query
         .all(state.db.reader())
@@ -266,9 +266,7 @@ pub async fn list(
 
 /// The stored row as the domain's consultation.
 pub fn to_domain(row: consultation::Model) -> AppResult<Consultation> {
-    let status = row.status.parse().map_err(
-        |e: crate::domain::consultations::consultation::UnknownValue| AppError::internal(e),
-    )?;
+    let status = row.status;
     Ok(Consultation {
         id: row.id,
         series: row.series_id.unwrap_or(row.id),

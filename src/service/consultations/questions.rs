@@ -11,7 +11,7 @@ pub(super) fn frozen() -> AppError {
 }
 
 pub(super) fn require_draft(row: &consultation::Model) -> AppResult<()> {
-    if row.status == Status::Draft.as_str() {
+    if row.status == Status::Draft {
         Ok(())
     } else {
         Err(frozen())
@@ -54,7 +54,7 @@ pub async fn set_questions(
             sea_orm::sea_query::Expr::value(state.clock.now()),
         )
         .filter(consultation::Column::Id.eq(id))
-        .filter(consultation::Column::Status.eq(Status::Draft.as_str()))
+        .filter(consultation::Column::Status.eq(Status::Draft))
         .exec(&txn)
         .await?;
     if touched.rows_affected == 0 {

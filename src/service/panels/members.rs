@@ -45,10 +45,7 @@ pub(super) fn membership_to_domain(row: membership::Model) -> AppResult<Membersh
         panel_id: row.panel_id,
         resident_id: row.resident_id,
         run_id: row.run_id,
-        status: row
-            .status
-            .parse()
-            .map_err(|e| AppError::internal(anyhow::anyhow!("membership {}: {e}", row.id)))?,
+        status: row.status,
         selected_at: row.selected_at,
         term_ends_at: row.term_ends_at,
         updated_at: row.updated_at,
@@ -74,7 +71,7 @@ pub async fn memberships(
         limit,
     );
     if let Some(status) = status {
-        query = query.filter(membership::Column::Status.eq(status.as_str()));
+        query = query.filter(membership::Column::Status.eq(status));
     }
     query
         .all(state.db.reader())
@@ -96,7 +93,7 @@ pub async fn first_membership_pages(
     caller.require(OFFICERS)?;
     let mut query = membership::Entity::find();
     if let Some(status) = status {
-        query = query.filter(membership::Column::Status.eq(status.as_str()));
+        query = query.filter(membership::Column::Status.eq(status));
     }
     let parents: Vec<i64> = panels.iter().map(|p| p.get()).collect();
     let rows = pages::first_of_each(
@@ -223,18 +220,14 @@ async fn events_of(
         .order_by_asc(membership_event::Column::Id)
         .all(db)
         .await?;
-    let parse = |s: &str| {
-        s.parse::<MembershipStatus>()
-            .map_err(|e| AppError::internal(anyhow::anyhow!("membership event: {e}")))
-    };
     let mut found: HashMap<MembershipId, Vec<MembershipEvent>> = HashMap::new();
     for row in rows {
         found
             .entry(row.membership_id)
             .or_default()
             .push(MembershipEvent {
-                from: row.from_status.as_deref().map(parse).transpose()?,
-                to: parse(&row.to_status)?,
+                from: row.from_status,
+                to: row.to_status,
                 reason: row.reason,
                 by: row
                     .by_account
@@ -277,9 +270,7 @@ pub async fn withdraw_self(
     let row = membership::Entity::find()
         .filter(membership::Column::PanelId.eq(panel))
         .filter(membership::Column::ResidentId.is_in(residents))
-        .filter(
-            membership::Column::Status.is_in(MembershipStatus::SITTING.iter().map(|s| s.as_str())),
-        )
+        .filter(membership::Column::Status.is_in(MembershipStatus::SITTING))
         .one(db)
         .await?
         .ok_or(AppError::NotFound { what: "membership" })?;
@@ -319,14 +310,14 @@ pub(super) async fn transition(
     let updated = membership::Entity::update_many()
         .col_expr(
             membership::Column::Status,
-            sea_orm::sea_query::Expr::value(to.as_str()),
+            sea_orm::sea_query::Expr::value(to),
         )
         .col_expr(
             membership::Column::UpdatedAt,
             sea_orm::sea_query::Expr::value(now),
         )
         .filter(membership::Column::Id.eq(id))
-        .filter(membership::Column::Status.eq(current.status.as_str()))
+        .filter(membership::Column::Status.eq(current.status))
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
@@ -336,8 +327,8 @@ pub(super) async fn transition(
     }
     membership_event::ActiveModel {
         membership_id: Set(id),
-        from_status: Set(Some(current.status.as_str().to_owned())),
-        to_status: Set(to.as_str().to_owned()),
+        from_status: Set(Some(current.status)),
+        to_status: Set(to),
         reason: Set(reason),
         by_account: Set(caller.account()),
         at: Set(now),

@@ -77,7 +77,7 @@ pub async fn pool(
                     .column(membership::Column::ResidentId)
                     .from(membership::Entity)
                     .and_where(membership::Column::PanelId.eq(panel.id))
-                    .and_where(membership::Column::Status.is_in(INVITED.map(|s| s.as_str())))
+                    .and_where(membership::Column::Status.is_in(INVITED))
                     .to_owned(),
             ),
         )

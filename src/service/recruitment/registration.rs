@@ -293,7 +293,7 @@ async fn register_found(
             let inserted = account::ActiveModel {
                 email: Set(email.as_str().to_owned()),
                 display_name: Set(checked.full_name.clone()),
-                role: Set(Role::Resident.as_str().to_owned()),
+                role: Set(Role::Resident),
                 password_hash: Set(password_hash),
                 created_at: Set(now),
                 updated_at: Set(now),

@@ -117,7 +117,7 @@ pub async fn draw(
             panel_id: Set(panel.id),
             resident_id: Set(crate::domain::ids::ResidentId(*resident)),
             run_id: Set(Some(id)),
-            status: Set(MembershipStatus::Selected.as_str().to_owned()),
+            status: Set(MembershipStatus::Selected),
             selected_at: Set(now),
             term_ends_at: Set(term_ends),
             updated_at: Set(now),
@@ -134,7 +134,7 @@ pub async fn draw(
         membership_event::ActiveModel {
             membership_id: Set(row.id),
             from_status: Set(None),
-            to_status: Set(MembershipStatus::Selected.as_str().to_owned()),
+            to_status: Set(MembershipStatus::Selected),
             reason: Set(Some(reason.clone())),
             by_account: Set(caller.account()),
             at: Set(now),

@@ -59,39 +59,11 @@ mod starting;
 #[allow(unused_imports)]
 use {computing::*, drawing::*, pool::*, starting::*};
 
+pub use crate::domain::selection::Method;
 pub use computing::run;
 pub use drawing::{DrawnNumber, draw, lottery_text, superseded_reason};
 pub(crate) use pool::quota_values;
 pub use starting::{MAX_TIME_LIMIT_SECONDS, start};
-
-/// How a selection chooses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Method {
-    /// Leximin: the lowest probability as high as it can be, then the next, and so on.
-    Leximin,
-    /// Maximin: the lowest probability as high as it can be.
-    Maximin,
-    /// The legacy greedy method, kept for comparison; its probabilities are estimated.
-    Greedy,
-}
-
-impl Method {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Leximin => "leximin",
-            Self::Maximin => "maximin",
-            Self::Greedy => "greedy",
-        }
-    }
-
-    fn parse(s: &str) -> AppResult<Self> {
-        [Self::Leximin, Self::Maximin, Self::Greedy]
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown selection method {s}")))
-    }
-}
 
 /// A selection as an officer asks for it.
 #[derive(Clone, Debug)]
@@ -270,7 +242,7 @@ fn to_domain(row: selection_run::Model) -> AppResult<Run> {
         panel_id: row.panel_id,
         job_id: row.job_id,
         top_up: row.top_up,
-        method: Method::parse(&row.method)?,
+        method: row.method,
         seed: row.seed.parse().map_err(|_| corrupt("seed".to_owned()))?,
         k: count(row.k),
         tickets: count(row.tickets),

@@ -65,7 +65,7 @@ pub async fn start(
         panel_id: Set(panel.id),
         job_id: Set(None),
         top_up: Set(request.top_up),
-        method: Set(request.method.as_str().to_owned()),
+        method: Set(request.method),
         seed: Set(seed.to_string()),
         k: Set(i32::try_from(k).unwrap_or(i32::MAX)),
         tickets: Set(i32::try_from(tickets).unwrap_or(1)),

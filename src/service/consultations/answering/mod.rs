@@ -26,7 +26,8 @@ use sea_orm::{
 use crate::db::entities::{answer, consultation, invitation, resident, response, saved_answer};
 use crate::db::pages::{self, Order};
 use crate::db::submissions::{Claim, Claimed};
-use crate::db::tracking::{Event, EventKind, record_in};
+use crate::db::tracking::{Event, record_in};
+use crate::db::views::{self, Viewer};
 use crate::domain::accounts::role::Role;
 use crate::domain::accounts::session_token::{INVITATION_PREFIX, TokenHash};
 use crate::domain::consultations::consultation::{
@@ -36,6 +37,7 @@ use crate::domain::consultations::invitation_token::token_again;
 use crate::domain::consultations::questionnaire::{
     Answer, AnswerError, check_answer, check_submission, visible_answers,
 };
+use crate::domain::consultations::tracking::EventKind;
 use crate::domain::consultations::tracking::Stage;
 use crate::domain::ids::{ConsultationId, InvitationId, ResidentId, ResponseId};
 use crate::domain::panels::panel::Profile;
@@ -98,21 +100,12 @@ pub struct Invitation {
 
 /// The stored row as an [`Invitation`].
 pub fn to_domain(row: invitation::Model) -> AppResult<Invitation> {
-    let bad = |what: &str, value: &str| {
-        AppError::internal(anyhow::anyhow!(
-            "invitation {} has the unknown {what} {value:?}",
-            row.id
-        ))
-    };
     Ok(Invitation {
         id: row.id,
         consultation: row.consultation_id,
         resident: row.resident_id,
-        channel: row
-            .channel
-            .parse()
-            .map_err(|_| bad("channel", &row.channel))?,
-        stage: row.stage.parse().map_err(|_| bad("stage", &row.stage))?,
+        channel: row.channel,
+        stage: row.stage,
         created_at: row.created_at,
         sent_at: row.sent_at,
         bounced_at: row.bounced_at,
@@ -121,10 +114,7 @@ pub fn to_domain(row: invitation::Model) -> AppResult<Invitation> {
         clicked_at: row.clicked_at,
         started_at: row.started_at,
         completed_at: row.completed_at,
-        completed_channel: match &row.completed_channel {
-            Some(c) => Some(c.parse().map_err(|_| bad("answer channel", c))?),
-            None => None,
-        },
+        completed_channel: row.completed_channel,
         reminders_sent: u32::try_from(row.reminders_sent).unwrap_or(0),
         revoked_at: row.revoked_at,
     })
@@ -200,25 +190,13 @@ async fn resolve(
             .await?
             .ok_or_else(not_found)?,
         Access::Invitation(id) => {
-            let row = invitation::Entity::find_by_id(id.get())
+            // Officers reach any invitation by its ID; a resident only their own.
+            caller.require(&[Role::Officer, Role::Resident])?;
+            views::invitations(caller.viewer())
+                .filter(invitation::Column::Id.eq(*id))
                 .one(db)
                 .await?
-                .ok_or_else(not_found)?;
-            if caller.require(OFFICERS).is_err() {
-                // A resident may reach only their own.
-                let session = caller.session()?;
-                if session.role != Role::Resident {
-                    return Err(AppError::Forbidden);
-                }
-                let owner = resident::Entity::find_by_id(row.resident_id.get())
-                    .one(db)
-                    .await?
-                    .and_then(|r| r.account_id);
-                if owner != Some(session.account_id) {
-                    return Err(not_found());
-                }
-            }
-            row
+                .ok_or_else(not_found)?
         }
         Access::Code(code) => {
             caller.require(OFFICERS)?;
@@ -408,47 +386,26 @@ pub async fn mine(
     limit: u64,
 ) -> AppResult<Vec<(Invitation, Consultation)>> {
     let session = caller.session()?;
+    // Their own invitations: [`views::invitations`] of a resident's account.
+    let viewer = Viewer::Resident(session.account_id);
     let db = state.db.reader();
-    let residents: Vec<ResidentId> = resident::Entity::find()
-        .filter(resident::Column::AccountId.eq(session.account_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    if residents.is_empty() {
-        return Ok(Vec::new());
-    }
-    let shown = sea_orm::sea_query::Query::select()
-        .column(crate::db::entities::consultation::Column::Id)
-        .from(crate::db::entities::consultation::Entity)
-        .and_where(crate::db::entities::consultation::Column::Status.ne(Status::Draft.as_str()))
-        .to_owned();
     let rows = pages::page(
-        invitation::Entity::find(),
+        views::invitations(viewer),
         invitation::Column::Id,
         Order::NewestFirst,
         before.map(InvitationId::get),
         limit,
     )
-    .filter(invitation::Column::ResidentId.is_in(residents))
-    .filter(invitation::Column::RevokedAt.is_null())
-    .filter(invitation::Column::ConsultationId.in_subquery(shown))
     .all(db)
     .await?;
-    // Their consultations in one query; drafts are not shown to residents.
-    let consultations: HashMap<ConsultationId, Consultation> =
-        crate::db::entities::consultation::Entity::find()
-            .filter(
-                crate::db::entities::consultation::Column::Id
-                    .is_in(rows.iter().map(|r| r.consultation_id)),
-            )
-            .filter(crate::db::entities::consultation::Column::Status.ne(Status::Draft.as_str()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|row| Ok((row.id, consultations::to_domain(row)?)))
-            .collect::<AppResult<_>>()?;
+    // Their consultations in one query.
+    let consultations: HashMap<ConsultationId, Consultation> = views::consultations(viewer)
+        .filter(consultation::Column::Id.is_in(rows.iter().map(|r| r.consultation_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| Ok((row.id, consultations::to_domain(row)?)))
+        .collect::<AppResult<_>>()?;
     rows.into_iter()
         .filter_map(|row| {
             let consultation = consultations.get(&row.consultation_id)?.clone();

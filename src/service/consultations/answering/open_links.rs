@@ -82,7 +82,7 @@ pub async fn submit_open(
     let db = state.db.writer();
     if let Some(key) = &key {
         let seen = response::Entity::find()
-            .filter(response::Column::SubmissionKey.eq(key.as_str()))
+            .filter(response::Column::SubmissionKey.eq(key))
             .one(db)
             .await?;
         if seen.is_some() {
@@ -102,7 +102,7 @@ pub async fn submit_open(
         consultation_id: Set(consultation.id),
         invitation_id: Set(None),
         submission_key: Set(key),
-        channel: Set(AnswerChannel::Qr.as_str().to_owned()),
+        channel: Set(AnswerChannel::Qr),
         submitted_on: Set(now.date_naive()),
         submitted_at: Set((!consultation.anonymous).then_some(now)),
         age_band: Set(about("age_band")),

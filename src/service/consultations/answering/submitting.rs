@@ -87,7 +87,7 @@ pub async fn submit(
         consultation_id: Set(consultation.id),
         invitation_id: Set((!anonymous).then_some(id)),
         submission_key: Set(None),
-        channel: Set(channel.as_str().to_owned()),
+        channel: Set(channel),
         submitted_on: Set(day),
         submitted_at: Set((!anonymous).then_some(now)),
         age_band: Set(profile.value("age_band", day)),
@@ -115,8 +115,8 @@ pub async fn submit(
             let mut row = row;
             row.completed_at = Some(completed_at);
             row.started_at = row.started_at.or(Some(completed_at));
-            row.completed_channel = Some(channel.as_str().to_owned());
-            row.stage = Stage::Completed.as_str().to_owned();
+            row.completed_channel = Some(channel);
+            row.stage = Stage::Completed;
             Ok(Submitted {
                 invitation: to_domain(row)?,
                 response,

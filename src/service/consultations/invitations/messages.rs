@@ -118,14 +118,14 @@ pub(crate) fn sms_message(
 /// Queues a message in the outbox, inside the caller's transaction.
 pub(crate) async fn queue_message(
     db: &impl ConnectionTrait,
-    channel: &str,
+    channel: Channel,
     to: &str,
     message: Message,
     key: String,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     outbox::Entity::insert(outbox::ActiveModel {
-        channel: Set(channel.to_owned()),
+        channel: Set(channel),
         recipient: Set(to.to_owned()),
         subject: Set(message.subject),
         body: Set(message.text),

@@ -21,12 +21,13 @@ use std::collections::HashMap;
 
 use crate::db::entities::{consultation, invitation, outbox};
 use crate::db::files::{self, NewFile};
-use crate::db::tracking::{Event, EventKind, record_in};
+use crate::db::tracking::{Event, record_in};
 use crate::domain::accounts::session_token::TokenHash;
 use crate::domain::consultations::consultation::{
     Channel, Consultation, Status, email_html, render,
 };
 use crate::domain::consultations::invitation_token::{new_token, token_again};
+use crate::domain::consultations::tracking::EventKind;
 use crate::domain::consultations::tracking::{Stage, invite_key, reminder_key};
 use crate::domain::ids::{ConsultationId, FileId, InvitationId, JobId};
 use crate::domain::job::{Job, JobKind};
@@ -246,11 +247,11 @@ pub async fn run_invite(
                 invitation::ActiveModel {
                     consultation_id: Set(consultation.id),
                     resident_id: Set(crate::domain::ids::ResidentId(member.id)),
-                    channel: Set(channel.as_str().to_owned()),
+                    channel: Set(channel),
                     token_hash: Set(TokenHash::of(&token).as_str().to_owned()),
                     token_salt: Set(salt),
                     code_hash: Set(None),
-                    stage: Set(Stage::Created.as_str().to_owned()),
+                    stage: Set(Stage::Created),
                     created_at: Set(now),
                     reminders_sent: Set(0),
                     ..Default::default()
@@ -265,13 +266,13 @@ pub async fn run_invite(
                     let to = member.email.clone().unwrap_or_default();
                     let message =
                         email_message(state, &consultation, &member.full_name, &token, false)?;
-                    queue_message(&txn, "email", &to, message, invite_key(id), now).await?;
+                    queue_message(&txn, Channel::Email, &to, message, invite_key(id), now).await?;
                 }
                 Channel::Sms => {
                     result.sms += 1;
                     let to = member.phone.clone().unwrap_or_default();
                     let message = sms_message(state, &consultation, &member.full_name, &token)?;
-                    queue_message(&txn, "sms", &to, message, invite_key(id), now).await?;
+                    queue_message(&txn, Channel::Sms, &to, message, invite_key(id), now).await?;
                 }
                 Channel::Post => result.post += 1,
             }

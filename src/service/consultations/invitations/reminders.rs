@@ -107,22 +107,22 @@ pub async fn run_remind(
             let Some(token) = token_again(&state.codes, &member.token_salt, &member.token_hash)
             else {
                 tracing::warn!(
-                    invitation_id = member.id,
+                    invitation_id = %member.id,
                     "no configured code secret gives this invitation's token; no reminder"
                 );
                 continue;
             };
-            let id = InvitationId(member.id);
+            let id = member.id;
             let n = u32::try_from(member.reminders_sent).unwrap_or(0) + 1;
-            if member.channel == Channel::Sms.as_str() {
+            if member.channel == Channel::Sms {
                 let message = sms_message(state, &consultation, &member.full_name, &token)?;
                 let to = member.phone.clone().unwrap_or_default();
-                queue_message(&txn, "sms", &to, message, reminder_key(id, n), now).await?;
+                queue_message(&txn, Channel::Sms, &to, message, reminder_key(id, n), now).await?;
                 result.sms += 1;
             } else {
                 let message = email_message(state, &consultation, &member.full_name, &token, true)?;
                 let to = member.email.clone().unwrap_or_default();
-                queue_message(&txn, "email", &to, message, reminder_key(id, n), now).await?;
+                queue_message(&txn, Channel::Email, &to, message, reminder_key(id, n), now).await?;
                 result.email += 1;
             }
             events.push(Event {
