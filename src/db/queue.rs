@@ -19,9 +19,10 @@ use sea_orm::{
 
 use crate::db::bulk::Backend;
 use crate::db::entities::{job, outbox};
+use crate::domain::consultations::consultation::Channel;
 use crate::domain::ids::{AccountId, JobId, OutboxId};
 use crate::domain::job::{JobKind, JobStatus};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// The lock clause that lets concurrent claimers skip each other's rows.
 fn skip_locked(db: &DatabaseConnection) -> AppResult<&'static str> {
@@ -87,6 +88,79 @@ pub struct Claim {
     pub attempt: i32,
 }
 
+/// A message for the outbox, written and ready to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The email's subject (empty for a text message).
+    pub subject: String,
+    /// The plain text (the whole of a text message).
+    pub text: String,
+    /// The email's HTML part, if it has one.
+    pub html: Option<String>,
+    /// Extra email headers (`List-Unsubscribe` and the like).
+    pub headers: Vec<(String, String)>,
+}
+
+/// Queues `message` to `to` by `channel` in the outbox, inside the caller's transaction
+/// `db`, so it is sent only if that commits. `key` is its idempotency key: the transport
+/// sees it on every attempt, so a resend after a crash is recognised as the same message.
+pub async fn queue_message(
+    db: &impl ConnectionTrait,
+    channel: Channel,
+    to: &str,
+    message: Message,
+    key: String,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let headers = (!message.headers.is_empty())
+        .then(|| serde_json::to_string(&message.headers))
+        .transpose()
+        .map_err(AppError::internal)?;
+    outbox::Entity::insert(outbox::ActiveModel {
+        channel: Set(channel),
+        recipient: Set(to.to_owned()),
+        subject: Set(message.subject),
+        body: Set(message.text),
+        html_body: Set(message.html),
+        headers: Set(headers),
+        idempotency_key: Set(key),
+        created_at: Set(now),
+        sent_at: Set(None),
+        attempts: Set(0),
+        next_attempt_at: Set(None),
+        locked_by: Set(None),
+        locked_until: Set(None),
+        last_error: Set(None),
+        failed_at: Set(None),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// A claiming statement's values, in the order both claims number them: the worker
+/// (`$1`), the lease's end (`$2`), now (`$3`) and the most rows to claim (`$4`).
+fn claim_statement(
+    db: &DatabaseConnection,
+    sql: String,
+    worker: &str,
+    lease_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Statement {
+    Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [
+            worker.into(),
+            lease_until.into(),
+            now.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
+    )
+}
+
 /// Claims up to `limit` due jobs for `worker` until `lease_until`, oldest due first.
 pub async fn claim_jobs(
     db: &DatabaseConnection,
@@ -105,16 +179,7 @@ pub async fn claim_jobs(
          RETURNING *",
         skip_locked(db)?
     );
-    let statement = Statement::from_sql_and_values(
-        db.get_database_backend(),
-        sql,
-        [
-            worker.into(),
-            lease_until.into(),
-            now.into(),
-            i64::try_from(limit).unwrap_or(i64::MAX).into(),
-        ],
-    );
+    let statement = claim_statement(db, sql, worker, lease_until, now, limit);
     Ok(job::Entity::find().from_raw_sql(statement).all(db).await?)
 }
 
@@ -270,16 +335,7 @@ pub async fn claim_messages(
          RETURNING *",
         skip_locked(db)?
     );
-    let statement = Statement::from_sql_and_values(
-        db.get_database_backend(),
-        sql,
-        [
-            worker.into(),
-            lease_until.into(),
-            now.into(),
-            i64::try_from(limit).unwrap_or(i64::MAX).into(),
-        ],
-    );
+    let statement = claim_statement(db, sql, worker, lease_until, now, limit);
     Ok(outbox::Entity::find()
         .from_raw_sql(statement)
         .all(db)

@@ -57,6 +57,63 @@ pub fn get<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
         .map_err(|_| AppError::internal(anyhow::anyhow!("loaders missing from the request")).into())
 }
 
+/// A loader of objects by their own IDs: `find` reads those of every key of the batch
+/// that the caller may see; `id` names each one found.
+macro_rules! by_id {
+    ($key:ident => $value:ty, |$batch:ident, $keys:ident| $find:expr, |$found:ident| $id:expr) => {
+        impl Loader<$key> for Batch {
+            type Value = $value;
+            type Error = LoadError;
+
+            async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
+                let $batch = self;
+                let found = $find.await?;
+                Ok(found.into_iter().map(|$found| ($id, $found)).collect())
+            }
+        }
+    };
+}
+
+/// A loader of one value per parent: `find` reads them for the parent IDs of every key of
+/// the batch at once, keyed by parent ID; the loader keys them again as its keys wrap
+/// the IDs.
+macro_rules! per_parent {
+    ($key:ident: $value:ty = |$batch:ident, $ids:ident| $find:expr) => {
+        impl Loader<$key> for Batch {
+            type Value = $value;
+            type Error = LoadError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
+                let $batch = self;
+                let $ids: Vec<_> = keys.iter().map(|k| k.0).collect();
+                let found = $find.await?;
+                Ok(found.into_iter().map(|(id, v)| ($key(id), v)).collect())
+            }
+        }
+    };
+}
+
+/// A loader of nested lists' first pages: keys asking for the same page size are read in
+/// one statement by `find`, which returns each parent's first rows.
+macro_rules! first_pages {
+    ($key:ident: $value:ty = |$batch:ident, $parents:ident, $first:ident| $find:expr) => {
+        impl Loader<$key> for Batch {
+            type Value = Vec<$value>;
+            type Error = LoadError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Vec<$value>>, LoadError> {
+                let $batch = self;
+                let mut found = HashMap::new();
+                for ($first, $parents) in grouped_by(keys, |k| (k.1, k.0)) {
+                    let pages = $find.await?;
+                    found.extend(pages.into_iter().map(|(p, rows)| ($key(p, $first), rows)));
+                }
+                Ok(found)
+            }
+        }
+    };
+}
+
 /// The status of a round (its letters counted by ward and decile).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct StatusOf(pub RoundId);
@@ -65,35 +122,11 @@ pub struct StatusOf(pub RoundId);
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CompositionOf(pub RoundId, pub String);
 
-impl Loader<AccountId> for Batch {
-    type Value = Account;
-    type Error = LoadError;
+by_id!(AccountId => Account, |b, keys| accounts::visible_to(&b.state, &b.caller, keys), |a| a.id);
 
-    async fn load(&self, keys: &[AccountId]) -> Result<HashMap<AccountId, Account>, LoadError> {
-        let found = accounts::visible_to(&self.state, &self.caller, keys).await?;
-        Ok(found.into_iter().map(|a| (a.id, a)).collect())
-    }
-}
+by_id!(RoundId => Round, |b, keys| recruitment::rounds_by_id(&b.state, &b.caller, keys), |r| r.id);
 
-impl Loader<RoundId> for Batch {
-    type Value = Round;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[RoundId]) -> Result<HashMap<RoundId, Round>, LoadError> {
-        let found = recruitment::rounds_by_id(&self.state, &self.caller, keys).await?;
-        Ok(found.into_iter().map(|r| (r.id, r)).collect())
-    }
-}
-
-impl Loader<JobId> for Batch {
-    type Value = Job;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[JobId]) -> Result<HashMap<JobId, Job>, LoadError> {
-        let found = jobs::find_many(&self.state, &self.caller, keys).await?;
-        Ok(found.into_iter().map(|j| (j.id, j)).collect())
-    }
-}
+by_id!(JobId => Job, |b, keys| jobs::find_many(&b.state, &b.caller, keys), |j| j.id);
 
 impl Loader<StatusOf> for Batch {
     type Value = RoundStatus;
@@ -149,48 +182,11 @@ pub struct ProgressOf(pub ConsultationId);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ResponseCountsOf(pub ConsultationId);
 
-impl Loader<PanelId> for Batch {
-    type Value = Panel;
-    type Error = LoadError;
+by_id!(PanelId => Panel, |b, keys| panels::find_many(&b.state, &b.caller, keys), |p| p.id);
 
-    async fn load(&self, keys: &[PanelId]) -> Result<HashMap<PanelId, Panel>, LoadError> {
-        let found = panels::find_many(&self.state, &self.caller, keys).await?;
-        Ok(found.into_iter().map(|p| (p.id, p)).collect())
-    }
-}
+per_parent!(QuotasOf: Vec<Feature> = |b, ids| panels::panel_quotas_of_many(&b.state, &b.caller, &ids));
 
-/// Results found by ID, keyed again as the loader's keys wrap the IDs.
-fn rekeyed<I, K: Eq + std::hash::Hash, V>(
-    found: HashMap<I, V>,
-    key: impl Fn(I) -> K,
-) -> HashMap<K, V> {
-    found.into_iter().map(|(i, v)| (key(i), v)).collect()
-}
-
-impl Loader<QuotasOf> for Batch {
-    type Value = Vec<Feature>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[QuotasOf]) -> Result<HashMap<QuotasOf, Vec<Feature>>, LoadError> {
-        let ids: Vec<PanelId> = keys.iter().map(|k| k.0).collect();
-        let found = panels::panel_quotas_of_many(&self.state, &self.caller, &ids).await?;
-        Ok(rekeyed(found, QuotasOf))
-    }
-}
-
-impl Loader<MemberCountsOf> for Batch {
-    type Value = HashMap<MembershipStatus, u64>;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        keys: &[MemberCountsOf],
-    ) -> Result<HashMap<MemberCountsOf, Self::Value>, LoadError> {
-        let ids: Vec<PanelId> = keys.iter().map(|k| k.0).collect();
-        let found = panels::membership_counts_of_many(self.state.db.reader(), &ids).await?;
-        Ok(rekeyed(found, MemberCountsOf))
-    }
-}
+per_parent!(MemberCountsOf: HashMap<MembershipStatus, u64> = |b, ids| panels::membership_counts_of_many(b.state.db.reader(), &ids));
 
 impl Loader<EventsOf> for Batch {
     type Value = Vec<MembershipEvent>;
@@ -200,7 +196,7 @@ impl Loader<EventsOf> for Batch {
         let ids: Vec<MembershipId> = keys.iter().map(|k| k.0).collect();
         if self.caller.require(panels::OFFICERS).is_ok() {
             let found = panels::membership_events_of_many(&self.state, &self.caller, &ids).await?;
-            return Ok(rekeyed(found, EventsOf));
+            return Ok(found.into_iter().map(|(id, v)| (EventsOf(id), v)).collect());
         }
         // A resident reads only their own memberships' histories, each checked alone.
         let mut found = HashMap::new();
@@ -212,47 +208,11 @@ impl Loader<EventsOf> for Batch {
     }
 }
 
-impl Loader<QuestionsOf> for Batch {
-    type Value = Vec<QuestionItem>;
-    type Error = LoadError;
+per_parent!(QuestionsOf: Vec<QuestionItem> = |b, ids| consultations::questions_of_many(b.state.db.reader(), &ids));
 
-    async fn load(
-        &self,
-        keys: &[QuestionsOf],
-    ) -> Result<HashMap<QuestionsOf, Self::Value>, LoadError> {
-        let ids: Vec<ConsultationId> = keys.iter().map(|k| k.0).collect();
-        let found = consultations::questions_of_many(self.state.db.reader(), &ids).await?;
-        Ok(rekeyed(found, QuestionsOf))
-    }
-}
+per_parent!(ProgressOf: Vec<Counts> = |b, ids| invitations::counts_of_many(b.state.db.reader(), &ids));
 
-impl Loader<ProgressOf> for Batch {
-    type Value = Vec<Counts>;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        keys: &[ProgressOf],
-    ) -> Result<HashMap<ProgressOf, Self::Value>, LoadError> {
-        let ids: Vec<ConsultationId> = keys.iter().map(|k| k.0).collect();
-        let found = invitations::counts_of_many(self.state.db.reader(), &ids).await?;
-        Ok(rekeyed(found, ProgressOf))
-    }
-}
-
-impl Loader<ResponseCountsOf> for Batch {
-    type Value = Vec<(String, i64)>;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        keys: &[ResponseCountsOf],
-    ) -> Result<HashMap<ResponseCountsOf, Self::Value>, LoadError> {
-        let ids: Vec<ConsultationId> = keys.iter().map(|k| k.0).collect();
-        let found = invitations::response_counts_of_many(self.state.db.reader(), &ids).await?;
-        Ok(rekeyed(found, ResponseCountsOf))
-    }
-}
+per_parent!(ResponseCountsOf: Vec<(String, i64)> = |b, ids| invitations::response_counts_of_many(b.state.db.reader(), &ids));
 
 /// The first page of a consultation's invitations, of `first` rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -284,27 +244,7 @@ fn grouped_by<K: Copy, G: Eq + std::hash::Hash + Copy, P>(
     groups
 }
 
-impl Loader<InvitationsPage> for Batch {
-    type Value = Vec<Invitation>;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        keys: &[InvitationsPage],
-    ) -> Result<HashMap<InvitationsPage, Self::Value>, LoadError> {
-        let mut found = HashMap::new();
-        for (first, parents) in grouped_by(keys, |k| (k.1, k.0)) {
-            let pages =
-                invitations::first_pages(&self.state, &self.caller, &parents, first).await?;
-            found.extend(
-                pages
-                    .into_iter()
-                    .map(|(c, rows)| (InvitationsPage(c, first), rows)),
-            );
-        }
-        Ok(found)
-    }
-}
+first_pages!(InvitationsPage: Invitation = |b, parents, first| invitations::first_pages(&b.state, &b.caller, &parents, first));
 
 impl Loader<MembershipsPage> for Batch {
     type Value = Vec<Membership>;
@@ -329,43 +269,6 @@ impl Loader<MembershipsPage> for Batch {
     }
 }
 
-impl Loader<RunsPage> for Batch {
-    type Value = Vec<Run>;
-    type Error = LoadError;
+first_pages!(RunsPage: Run = |b, parents, first| selection::first_run_pages(&b.state, &b.caller, &parents, first));
 
-    async fn load(&self, keys: &[RunsPage]) -> Result<HashMap<RunsPage, Self::Value>, LoadError> {
-        let mut found = HashMap::new();
-        for (first, parents) in grouped_by(keys, |k| (k.1, k.0)) {
-            let pages =
-                selection::first_run_pages(&self.state, &self.caller, &parents, first).await?;
-            found.extend(
-                pages
-                    .into_iter()
-                    .map(|(p, rows)| (RunsPage(p, first), rows)),
-            );
-        }
-        Ok(found)
-    }
-}
-
-impl Loader<ClaimsPage> for Batch {
-    type Value = Vec<Claim>;
-    type Error = LoadError;
-
-    async fn load(
-        &self,
-        keys: &[ClaimsPage],
-    ) -> Result<HashMap<ClaimsPage, Self::Value>, LoadError> {
-        let mut found = HashMap::new();
-        for (first, parents) in grouped_by(keys, |k| (k.1, k.0)) {
-            let pages =
-                incentives::first_claim_pages(&self.state, &self.caller, &parents, first).await?;
-            found.extend(
-                pages
-                    .into_iter()
-                    .map(|(r, rows)| (ClaimsPage(r, first), rows)),
-            );
-        }
-        Ok(found)
-    }
-}
+first_pages!(ClaimsPage: Claim = |b, parents, first| incentives::first_claim_pages(&b.state, &b.caller, &parents, first));

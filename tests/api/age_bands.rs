@@ -10,7 +10,7 @@ use civic_panel::domain::accounts::role::Role;
 use civic_panel::domain::ids::ConsultationId;
 use civic_panel::graphql::id;
 
-use crate::helpers::{TestApp, error_code};
+use crate::helpers::{TestApp, error_code, error_message};
 use crate::reports::{AREA, census, group, split};
 
 const CREATE: &str = "mutation($input: ConsultationCreateInput!) {
@@ -86,13 +86,7 @@ async fn an_age_band_that_cuts_a_census_band_is_refused_naming_the_option_when_s
         body["errors"][0]["extensions"]["field"], "input.questions.1.options.1.label",
         "{body}"
     );
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("15-19"),
-        "{body}"
-    );
+    assert!(error_message(&body).contains("15-19"), "{body}");
     let body = app
         .graphql(
             QUESTIONS,

@@ -17,7 +17,7 @@ use civic_panel::domain::consultations::consultation::AnswerChannel;
 use civic_panel::domain::ids::{ConsultationId, InvitationId};
 
 use crate::delivery::smtp_to;
-use crate::helpers::{TestApp, csv_rows, error_code};
+use crate::helpers::{TestApp, csv_rows, error_code, error_message};
 use crate::smtp_server::SmtpServer;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -41,6 +41,12 @@ pub(crate) struct Member {
     pub(crate) email: Option<&'static str>,
     pub(crate) phone: Option<&'static str>,
 }
+
+/// A member reached by email, for a panel of one.
+pub(crate) const ONE_BY_EMAIL: Member = Member {
+    email: Some("a@example.org"),
+    phone: None,
+};
 
 /// A panel of `members`, written straight to the database (selection is tested in
 /// `panels.rs`); returns the panel's ID and the residents' row ids.
@@ -568,15 +574,7 @@ async fn the_corporate_plan_survey_goes_out_by_email_text_and_post_and_every_ste
 async fn concurrent_submits_of_one_token_make_one_response() {
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
-    let (panel, _) = panel_with(
-        &app,
-        &officer,
-        &[Member {
-            email: Some("a@example.org"),
-            phone: None,
-        }],
-    )
-    .await;
+    let (panel, _) = panel_with(&app, &officer, &[ONE_BY_EMAIL]).await;
     let consultation = open_survey(&app, &officer, Some(&panel), false).await;
     invite(&app, &officer, &consultation).await;
     let bodies = submit_all(&app, &vec![mailed_token(&app); 20]).await;
@@ -817,15 +815,7 @@ async fn a_recipient_the_mail_server_refuses_is_recorded_as_bounced() {
 async fn an_anonymous_consultation_keeps_answers_apart_from_who_gave_them() {
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
-    let (panel, _) = panel_with(
-        &app,
-        &officer,
-        &[Member {
-            email: Some("a@example.org"),
-            phone: None,
-        }],
-    )
-    .await;
+    let (panel, _) = panel_with(&app, &officer, &[ONE_BY_EMAIL]).await;
     let consultation = open_survey(&app, &officer, Some(&panel), true).await;
     invite(&app, &officer, &consultation).await;
     let token = mailed_token(&app);
@@ -891,15 +881,7 @@ async fn an_anonymous_consultation_keeps_answers_apart_from_who_gave_them() {
 async fn bad_answers_tokens_and_edits_get_clear_codes_and_change_nothing() {
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
-    let (panel, _) = panel_with(
-        &app,
-        &officer,
-        &[Member {
-            email: Some("a@example.org"),
-            phone: None,
-        }],
-    )
-    .await;
+    let (panel, _) = panel_with(&app, &officer, &[ONE_BY_EMAIL]).await;
     // Templates with a placeholder that does not exist are refused when written.
     let body = app
         .graphql(
@@ -1015,7 +997,7 @@ async fn bad_answers_tokens_and_edits_get_clear_codes_and_change_nothing() {
     ] {
         let body = submit(answers).await;
         assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
-        let message = body["errors"][0]["message"].as_str().unwrap();
+        let message = error_message(&body);
         assert!(message.contains(says), "{message:?} should say {says:?}");
     }
     assert_eq!(
@@ -1056,12 +1038,7 @@ async fn bad_answers_tokens_and_edits_get_clear_codes_and_change_nothing() {
     );
     let body = submit(full_answers("no")).await;
     assert_eq!(error_code(&body), "CONFLICT", "{body}");
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("closed")
-    );
+    assert!(error_message(&body).contains("closed"));
     let body = app
         .graphql(OPEN, json!({ "id": consultation }), Some(&officer))
         .await;
@@ -1311,15 +1288,7 @@ async fn an_officer_subscribed_over_websocket_sees_an_open_and_a_completion_arri
 
     let app = TestApp::spawn().await;
     let officer = app.token_for(Role::Officer).await;
-    let (panel, _) = panel_with(
-        &app,
-        &officer,
-        &[Member {
-            email: Some("a@example.org"),
-            phone: None,
-        }],
-    )
-    .await;
+    let (panel, _) = panel_with(&app, &officer, &[ONE_BY_EMAIL]).await;
     let consultation = open_survey(&app, &officer, Some(&panel), false).await;
     invite(&app, &officer, &consultation).await;
     let token = mailed_token(&app);

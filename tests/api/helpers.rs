@@ -66,6 +66,22 @@ pub fn error_code(body: &Value) -> String {
         .to_owned()
 }
 
+/// Asserts the response was refused with `code`, its message naming `words`.
+pub fn assert_refused(body: &Value, code: &str, words: &str) {
+    assert_eq!(error_code(body), code, "{body}");
+    assert!(
+        error_message(body).contains(words),
+        "{words:?} not named: {body}"
+    );
+}
+
+/// The first error's message (panics when there is none).
+pub fn error_message(body: &Value) -> &str {
+    body["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {body}"))
+}
+
 /// A database of its own for one test: a fresh PostgreSQL schema, or an SQLite file in a
 /// temporary folder (a file, not memory, so that readers and the writer are separate
 /// connections in WAL mode, as in production). The folder lives as long as the guard.

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use civic_panel::domain::accounts::role::Role;
 
-use crate::helpers::{REGISTER, TestApp, error_code};
+use crate::helpers::{REGISTER, TestApp, assert_refused, error_code, error_message};
 
 pub const SMALL_QUOTAS: &str =
     include_str!("../fixtures/selection/example_small_20/categories.csv");
@@ -271,6 +271,14 @@ pub async fn select(app: &TestApp, officer: &str, input: Value) -> Value {
     app.run_jobs().await;
     let body = app.graphql(RUN, json!({ "id": run }), Some(officer)).await;
     body["data"]["selectionRun"].clone()
+}
+
+/// Starts a selection of `panel` with `options` (method, seed, …) besides it.
+async fn start(app: &TestApp, officer: &str, panel: &str, options: Value) -> Value {
+    let mut input = options;
+    input["panelId"] = json!(panel);
+    app.graphql(START, json!({ "input": input }), Some(officer))
+        .await
 }
 
 fn probabilities(run: &Value) -> Vec<(String, f64)> {
@@ -639,13 +647,7 @@ async fn a_drawn_number_makes_its_ticket_the_panel_and_members_move_through_thei
 
     // A fresh selection is refused while members sit; a top-up fills the two seats
     // left, from registrants never on the panel, keeping everyone sitting.
-    let body = app
-        .graphql(
-            START,
-            json!({ "input": { "panelId": panel, "method": "MAXIMIN" } }),
-            Some(&officer),
-        )
-        .await;
+    let body = start(&app, &officer, &panel, json!({ "method": "MAXIMIN" })).await;
     assert_eq!(error_code(&body), "CONFLICT", "{body}");
     let top_up = select(
         &app,
@@ -711,21 +713,8 @@ async fn quotas_no_panel_can_meet_are_refused_at_once_or_answered_with_a_relaxat
         "feature,value,min,max\r\ngender,female,15,20\r\ngender,male,15,20\r\nleaning,liberal,0,20\r\nleaning,conservative,0,20\r\n",
     )
     .await;
-    let body = app
-        .graphql(
-            START,
-            json!({ "input": { "panelId": panel } }),
-            Some(&officer),
-        )
-        .await;
-    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("gender"),
-        "{body}"
-    );
+    let body = start(&app, &officer, &panel, json!({})).await;
+    assert_refused(&body, "BAD_USER_INPUT", "gender");
     // A value the quotas do not list: named, refused.
     import_quotas(
         &app,
@@ -734,21 +723,8 @@ async fn quotas_no_panel_can_meet_are_refused_at_once_or_answered_with_a_relaxat
         "feature,value,min,max\ngender,female,0,20\n",
     )
     .await;
-    let body = app
-        .graphql(
-            START,
-            json!({ "input": { "panelId": panel } }),
-            Some(&officer),
-        )
-        .await;
-    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("male"),
-        "{body}"
-    );
+    let body = start(&app, &officer, &panel, json!({})).await;
+    assert_refused(&body, "BAD_USER_INPUT", "male");
     // Only one woman is conservative, so ten women and twenty conservatives cannot
     // sit together: the job fails and suggests the smallest relaxation.
     import_quotas(
@@ -803,13 +779,7 @@ async fn one_selection_per_panel_runs_at_a_time_and_a_cancelled_one_leaves_nothi
     register_pool(&app, &small_pool()).await;
     let panel = create_panel(&app, &officer, json!({ "name": "P", "targetSize": 20 })).await;
     import_quotas(&app, &officer, &panel, SMALL_QUOTAS).await;
-    let first = app
-        .graphql(
-            START,
-            json!({ "input": { "panelId": panel } }),
-            Some(&officer),
-        )
-        .await;
+    let first = start(&app, &officer, &panel, json!({})).await;
     let job = first["data"]["selectionStart"]["job"]["id"]
         .as_str()
         .unwrap()
@@ -818,13 +788,7 @@ async fn one_selection_per_panel_runs_at_a_time_and_a_cancelled_one_leaves_nothi
         .as_str()
         .unwrap()
         .to_owned();
-    let second = app
-        .graphql(
-            START,
-            json!({ "input": { "panelId": panel } }),
-            Some(&officer),
-        )
-        .await;
+    let second = start(&app, &officer, &panel, json!({})).await;
     assert_eq!(error_code(&second), "CONFLICT", "{second}");
     let body = app
         .graphql(
@@ -1089,13 +1053,7 @@ async fn a_selection_whose_worker_died_is_finished_by_another_or_fails_visibly()
     import_quotas(&app, &officer, &panel, SMALL_QUOTAS).await;
     let lease = app.state.config.worker.lease();
     // A worker claims the selection and dies; once its lease runs out another finishes it.
-    let body = app
-        .graphql(
-            START,
-            json!({ "input": { "panelId": panel, "method": "MAXIMIN" } }),
-            Some(&officer),
-        )
-        .await;
+    let body = start(&app, &officer, &panel, json!({ "method": "MAXIMIN" })).await;
     let run = body["data"]["selectionStart"]["run"]["id"]
         .as_str()
         .unwrap()
@@ -1125,13 +1083,7 @@ async fn a_selection_whose_worker_died_is_finished_by_another_or_fails_visibly()
             < 0.001
     );
     // A selection whose workers keep dying fails for good, saying so, with nothing stored.
-    let body = app
-        .graphql(
-            START,
-            json!({ "input": { "panelId": panel, "method": "MAXIMIN" } }),
-            Some(&officer),
-        )
-        .await;
+    let body = start(&app, &officer, &panel, json!({ "method": "MAXIMIN" })).await;
     let run = body["data"]["selectionStart"]["run"]["id"]
         .as_str()
         .unwrap()
@@ -1288,21 +1240,8 @@ async fn an_empty_or_too_small_pool_is_refused_before_any_job() {
         "feature,value,min,max\nsex,female,0,5\nsex,male,0,5\n",
     )
     .await;
-    let body = app
-        .graphql(
-            START,
-            json!({ "input": { "panelId": panel } }),
-            Some(&officer),
-        )
-        .await;
-    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("pool"),
-        "{body}"
-    );
+    let body = start(&app, &officer, &panel, json!({})).await;
+    assert_refused(&body, "BAD_USER_INPUT", "pool");
     let people: Vec<Registrant> = ["FEMALE", "MALE", "FEMALE"]
         .iter()
         .map(|sex| Registrant {
@@ -1312,27 +1251,12 @@ async fn an_empty_or_too_small_pool_is_refused_before_any_job() {
         })
         .collect();
     seed_pool(&app, &people).await;
-    let body = app
-        .graphql(
-            START,
-            json!({ "input": { "panelId": panel } }),
-            Some(&officer),
-        )
-        .await;
+    let body = start(&app, &officer, &panel, json!({})).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
-    assert!(
-        body["errors"][0]["message"].as_str().unwrap().contains('3'),
-        "{body}"
-    );
+    assert!(error_message(&body).contains('3'), "{body}");
     // A panel with no quotas, and bad numbers, are refused too.
     let bare = create_panel(&app, &officer, json!({ "name": "Bare", "targetSize": 2 })).await;
-    let body = app
-        .graphql(
-            START,
-            json!({ "input": { "panelId": bare } }),
-            Some(&officer),
-        )
-        .await;
+    let body = start(&app, &officer, &bare, json!({})).await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
     for bad in [
         json!({ "tickets": 0 }),
@@ -1372,13 +1296,13 @@ async fn a_running_selection_stops_when_cancelled_and_stores_nothing() {
     let app = TestApp::spawn_with(|config| config.worker.job_lease_secs = 3).await;
     let officer = app.token_for(Role::Officer).await;
     let panel = synthetic_panel(&app, &officer).await;
-    let body = app
-        .graphql(
-            START,
-            json!({ "input": { "panelId": panel, "method": "LEXIMIN", "timeLimitSeconds": 3600 } }),
-            Some(&officer),
-        )
-        .await;
+    let body = start(
+        &app,
+        &officer,
+        &panel,
+        json!({ "method": "LEXIMIN", "timeLimitSeconds": 3600 }),
+    )
+    .await;
     let job = body["data"]["selectionStart"]["job"]["id"]
         .as_str()
         .unwrap()
@@ -1702,7 +1626,7 @@ async fn assert_superseded(app: &TestApp, officer: &str, run: &Value, words: &st
         )
         .await;
     assert_eq!(error_code(&body), "CONFLICT", "{body}");
-    let message = body["errors"][0]["message"].as_str().unwrap();
+    let message = error_message(&body);
     assert!(
         message.contains("superseded") && message.contains(words),
         "{message}"

@@ -240,38 +240,22 @@ impl AgeBand {
     }
 }
 
-/// A dimension residents are compared with the population on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Dimension {
-    /// Five-year age band.
-    AgeBand,
-    /// Female or male, as the 2021 Census asks it (TS008).
-    Sex,
-    /// Ethnic group (19 groups).
-    EthnicGroup,
-    /// Disability under the Equality Act.
-    Disability,
+crate::stored_names! {
+    /// A dimension residents are compared with the population on, by the name benchmark
+    /// files give it (`ALL` is report order).
+    pub enum Dimension ("census dimension") {
+        /// Five-year age band.
+        AgeBand = "age_band",
+        /// Female or male, as the 2021 Census asks it (TS008).
+        Sex = "sex",
+        /// Ethnic group (19 groups).
+        EthnicGroup = "ethnic_group",
+        /// Disability under the Equality Act.
+        Disability = "disability",
+    }
 }
 
 impl Dimension {
-    /// Every dimension a registrant's profile gives, in report order.
-    pub const ALL: [Dimension; 4] = [
-        Self::AgeBand,
-        Self::Sex,
-        Self::EthnicGroup,
-        Self::Disability,
-    ];
-
-    /// The benchmark file's name for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AgeBand => "age_band",
-            Self::Sex => "sex",
-            Self::EthnicGroup => "ethnic_group",
-            Self::Disability => "disability",
-        }
-    }
-
     /// The dimension a benchmark file names, if it is one of these.
     pub fn from_name(name: &str) -> Option<Self> {
         let name = normalise(name).replace([' ', '-'], "_");

@@ -4,46 +4,27 @@
 use crate::domain::register::demographics::{Category, Dimension};
 use crate::domain::reports::age_range::{AgeAnswer, AgeRange, AgeScheme};
 
-/// A dimension reports split people by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ReportDimension {
-    /// Census five-year age band.
-    AgeBand,
-    /// Female or male, as the census asks it.
-    Sex,
-    /// The census's 19 ethnic groups.
-    EthnicGroup,
-    /// Disability under the Equality Act.
-    Disability,
-    /// Ward (code).
-    Ward,
-    /// Deprivation decile of the address (1 most deprived).
-    DeprivationDecile,
+crate::stored_names! {
+    /// A dimension reports split people by, by the name benchmarks use for it (`ALL` is
+    /// report order).
+    #[derive(PartialOrd, Ord)]
+    pub enum ReportDimension ("report dimension") {
+        /// Census five-year age band.
+        AgeBand = "age_band",
+        /// Female or male, as the census asks it.
+        Sex = "sex",
+        /// The census's 19 ethnic groups.
+        EthnicGroup = "ethnic_group",
+        /// Disability under the Equality Act.
+        Disability = "disability",
+        /// Ward (code).
+        Ward = "ward",
+        /// Deprivation decile of the address (1 most deprived).
+        DeprivationDecile = "deprivation_decile",
+    }
 }
 
 impl ReportDimension {
-    /// Every dimension, in report order.
-    pub const ALL: [Self; 6] = [
-        Self::AgeBand,
-        Self::Sex,
-        Self::EthnicGroup,
-        Self::Disability,
-        Self::Ward,
-        Self::DeprivationDecile,
-    ];
-
-    /// The name benchmarks use for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AgeBand => "age_band",
-            Self::Sex => "sex",
-            Self::EthnicGroup => "ethnic_group",
-            Self::Disability => "disability",
-            Self::Ward => "ward",
-            Self::DeprivationDecile => "deprivation_decile",
-        }
-    }
-
     /// The census dimension it is, if any (ward and decile benchmarks are matched as
     /// written).
     pub fn census(self) -> Option<Dimension> {

@@ -167,16 +167,8 @@ pub fn read_people_in_households(
                 .ok_or_else(|| file_error("people", format!("there is no column {:?}", f.name)))
         })
         .collect::<Result<Vec<usize>, _>>()?;
-    let lookup: Vec<HashMap<String, usize>> = features
-        .iter()
-        .map(|f| {
-            f.values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (normal(v), i))
-                .collect()
-        })
-        .collect();
+    let lookup: Vec<HashMap<String, usize>> =
+        features.iter().map(Feature::value_positions).collect();
     let mut people = Vec::new();
     for (row, record) in csv.records().enumerate() {
         let line = row + 2;

@@ -102,6 +102,18 @@ pub struct Feature {
     pub bounds: Vec<(u32, u32)>,
 }
 
+impl Feature {
+    /// Each value's position in `values`, keyed as people's values are matched against
+    /// it: trimmed and in lower case, so `Female`, ` female` and `FEMALE` are one value.
+    pub fn value_positions(&self) -> HashMap<String, usize> {
+        self.values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (files::normal(v), i))
+            .collect()
+    }
+}
+
 /// People with identical values for every feature.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Type {

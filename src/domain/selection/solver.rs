@@ -195,7 +195,7 @@ impl<'a> Solver<'a> {
         // Weights are smoothed towards the best seen so far (Wentges), which damps the
         // dual's swings between extreme points and saves most rounds; a round where the
         // smoothed weights find nothing new prices at the current ones instead.
-        let mut center: Option<(Vec<f64>, f64)> = None;
+        let mut centre = Centre::default();
         let mut smoothing = 0.5;
         loop {
             let weights: Vec<f64> = y.iter().map(|&v| solution.var_value(v)).collect();
@@ -203,26 +203,15 @@ impl<'a> Solver<'a> {
             if ceiling.is_some_and(|ceiling| lower >= ceiling - REACHED) {
                 return Ok((lower, raised_only(&weights)));
             }
-            let priced: Vec<f64> = match &center {
-                Some((best, _)) => best
-                    .iter()
-                    .zip(&weights)
-                    .map(|(c, w)| smoothing * c + (1.0 - smoothing) * w)
-                    .collect(),
-                None => weights.clone(),
-            };
+            let priced = centre.priced(&weights, smoothing);
             let per_person: Vec<f64> = priced.iter().zip(&self.sizes).map(|(w, n)| w / n).collect();
             let (panel, value) = self
                 .instance
                 .best_composition(&per_person, self.remaining()?)?;
             // Any weights bound the stage's optimum from above.
             let upper = value - priced.iter().zip(&base).map(|(w, b)| w * b).sum::<f64>();
-            if center.as_ref().is_none_or(|(_, best)| upper < *best) {
-                center = Some((priced.clone(), upper));
-            }
-            let best_upper = center.as_ref().map_or(upper, |(_, best)| *best);
-            if best_upper - lower <= 1e-7 {
-                let optimal = center.map_or(weights, |(best, _)| best);
+            if centre.offer(&priced, upper) - lower <= 1e-7 {
+                let optimal = centre.best_or(weights);
                 return Ok((lower, raised_only(&optimal)));
             }
             let worth_now: f64 = panel
@@ -439,7 +428,7 @@ impl<'a> Solver<'a> {
         lp.start(&basis).map_err(lp_error)?;
         // Weights are smoothed towards the best seen so far (Wentges), as in
         // [`Solver::stage`], but more strongly: the primal's duals jump further.
-        let mut center: Option<(Vec<f64>, f64)> = None;
+        let mut centre = Centre::default();
         let mut smoothing = RAISED_SMOOTHING;
         loop {
             let lower = lp.solve(deadline).map_err(lp_error)?;
@@ -453,26 +442,15 @@ impl<'a> Solver<'a> {
             if ceiling.is_some_and(|ceiling| lower >= ceiling - REACHED) {
                 return done(weights, &lp);
             }
-            let priced: Vec<f64> = match &center {
-                Some((best, _)) => best
-                    .iter()
-                    .zip(&weights)
-                    .map(|(c, w)| smoothing * c + (1.0 - smoothing) * w)
-                    .collect(),
-                None => weights.clone(),
-            };
+            let priced = centre.priced(&weights, smoothing);
             let per_person: Vec<f64> = priced.iter().zip(sizes).map(|(w, n)| w / n).collect();
             let (panel, value) = self
                 .instance
                 .best_composition(&per_person, self.remaining()?)?;
             // Any weights bound the stage's optimum from above.
             let upper = value - priced.iter().zip(offsets).map(|(w, b)| w * b).sum::<f64>();
-            if center.as_ref().is_none_or(|(_, best)| upper < *best) {
-                center = Some((priced.clone(), upper));
-            }
-            let best_upper = center.as_ref().map_or(upper, |(_, best)| *best);
-            if best_upper - lower <= 1e-7 {
-                let optimal = center.map_or(weights, |(best, _)| best);
+            if centre.offer(&priced, upper) - lower <= 1e-7 {
+                let optimal = centre.best_or(weights);
                 return done(optimal, &lp);
             }
             let worth_now: f64 = panel
@@ -577,4 +555,41 @@ pub(super) fn solved(
         .map_err(|_| SelectionError::TimeLimit {
             seconds: limit.as_secs(),
         })
+}
+
+/// The stability centre of Wentges' smoothing for column generation: the duals that gave
+/// the best (lowest) upper bound so far. Each round prices at a mix of the centre and the
+/// current duals, which keeps the pricing problem from jumping between extreme weights.
+#[derive(Default)]
+struct Centre {
+    best: Option<(Vec<f64>, f64)>,
+}
+
+impl Centre {
+    /// The weights to price at: `smoothing` of the centre and the rest of `weights` (the
+    /// weights themselves before there is a centre, or with `smoothing` 0).
+    fn priced(&self, weights: &[f64], smoothing: f64) -> Vec<f64> {
+        match &self.best {
+            Some((best, _)) => best
+                .iter()
+                .zip(weights)
+                .map(|(c, w)| smoothing * c + (1.0 - smoothing) * w)
+                .collect(),
+            None => weights.to_vec(),
+        }
+    }
+
+    /// Takes `priced` as the centre when its upper bound is the best yet; the best upper
+    /// bound so far.
+    fn offer(&mut self, priced: &[f64], upper: f64) -> f64 {
+        if self.best.as_ref().is_none_or(|(_, best)| upper < *best) {
+            self.best = Some((priced.to_vec(), upper));
+        }
+        self.best.as_ref().map_or(upper, |(_, best)| *best)
+    }
+
+    /// The centre's weights, or `weights` when there is none.
+    fn best_or(self, weights: Vec<f64>) -> Vec<f64> {
+        self.best.map_or(weights, |(best, _)| best)
+    }
 }

@@ -16,7 +16,8 @@ use sea_orm::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::entities::{login_link, outbox};
+use crate::db::entities::login_link;
+use crate::db::queue::{Message, queue_message};
 use crate::domain::accounts::account::Account;
 use crate::domain::accounts::role::Role;
 use crate::domain::accounts::session_token::{SessionToken, TokenHash};
@@ -56,27 +57,24 @@ pub async fn issue_in(
         state.config.public_url.trim_end_matches('/'),
         token.expose()
     );
-    outbox::ActiveModel {
-        channel: Set(Channel::Email),
-        recipient: Set(account.email.as_str().to_owned()),
-        subject: Set("Your link to log in to the residents' panel".to_owned()),
-        body: Set(format!(
+    let message = Message {
+        subject: "Your link to log in to the residents' panel".to_owned(),
+        text: format!(
             "Hello {},\n\nUse this link to log in to the residents' panel. It works once, within {} minutes:\n\n{url}\n\nIf you did not ask for it, you can ignore this email.\n",
             account.display_name, state.config.login_link_ttl_minutes
-        )),
-        html_body: Set(None),
-        idempotency_key: Set(format!("login-link:{}", link.id)),
-        created_at: Set(now),
-        sent_at: Set(None),
-        attempts: Set(0),
-        next_attempt_at: Set(None),
-        locked_by: Set(None),
-        locked_until: Set(None),
-        last_error: Set(None),
-        failed_at: Set(None),
-        ..Default::default()
-    }
-    .insert(db)
+        ),
+        html: None,
+        headers: Vec::new(),
+    };
+    let key = format!("login-link:{}", link.id);
+    queue_message(
+        db,
+        Channel::Email,
+        account.email.as_str(),
+        message,
+        key,
+        now,
+    )
     .await?;
     Ok(())
 }

@@ -76,17 +76,10 @@ pub(super) fn weigh(
 ) -> (Weighting, CellWeights) {
     let dims = options.weighting.clone();
     let mut weighting = Weighting {
-        dimensions: dims.clone(),
-        weighted: false,
-        iterations: None,
-        converged: None,
-        max_error: None,
-        effective_n: None,
-        design_effect: None,
         respondents: Some(0),
         left_out: Some(0),
-        dropped: Vec::new(),
         note: None,
+        ..Weighting::not_asked(options)
     };
     if dims.is_empty() {
         weighting.note = Some("No weighting dimensions were chosen.".to_owned());

@@ -167,16 +167,8 @@ pub(crate) async fn quota_values(
             attributes.entry(id).or_default().insert(name, value);
         }
     }
-    let lookup: Vec<HashMap<String, usize>> = features
-        .iter()
-        .map(|f| {
-            f.values
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (v.trim().to_lowercase(), i))
-                .collect()
-        })
-        .collect();
+    let lookup: Vec<HashMap<String, usize>> =
+        features.iter().map(Feature::value_positions).collect();
     let mut valued = Vec::with_capacity(rows.len());
     // (feature, value) → registrants with a value the quotas do not list.
     let mut unlisted: Vec<(String, String, u32)> = Vec::new();

@@ -18,6 +18,8 @@ mod tests;
 #[allow(unused_imports)]
 use raking::*;
 
+use std::ops::RangeInclusive;
+
 pub use raking::{
     Margin, RakeError, RakeOptions, Raked, design_effect, effective_sample_size, rake,
     weighted_mean,
@@ -214,19 +216,28 @@ pub struct NetPromoter {
     pub effective_n: f64,
 }
 
-/// NPS of `(answer, weight)` pairs (answers outside 0–10 are left out); `None` with no
-/// answer.
-pub fn net_promoter(answers: &[(u8, f64)]) -> Option<NetPromoter> {
+/// A net score of weighted answers on a scale: the percentage of answers in `positive`
+/// less that in `negative`, among the answers on `scale` (others are left out), with its
+/// standard error in points and the effective number of answers; `None` with no answer.
+///
+/// The variance is that of the difference of two shares of one multinomial sample,
+/// `(p + n − (p − n)²) / n_eff`, with Kish's effective sample size for the weights.
+fn net_score(
+    answers: &[(u8, f64)],
+    scale: RangeInclusive<u8>,
+    positive: RangeInclusive<u8>,
+    negative: RangeInclusive<u8>,
+) -> Option<(f64, f64, f64)> {
     let valid: Vec<(u8, f64)> = answers
         .iter()
         .copied()
-        .filter(|(a, w)| *a <= 10 && *w > 0.0 && w.is_finite())
+        .filter(|(a, w)| scale.contains(a) && *w > 0.0 && w.is_finite())
         .collect();
     let total: f64 = valid.iter().map(|(_, w)| w).sum();
     if total <= 0.0 {
         return None;
     }
-    let share = |range: std::ops::RangeInclusive<u8>| {
+    let share = |range: &RangeInclusive<u8>| {
         valid
             .iter()
             .filter(|(a, _)| range.contains(a))
@@ -234,12 +245,21 @@ pub fn net_promoter(answers: &[(u8, f64)]) -> Option<NetPromoter> {
             .sum::<f64>()
             / total
     };
-    let (promoters, detractors) = (share(9..=10), share(0..=6));
+    let (p, n) = (share(&positive), share(&negative));
     let weights: Vec<f64> = valid.iter().map(|(_, w)| *w).collect();
     let effective_n = effective_sample_size(&weights);
-    let variance = (promoters + detractors - (promoters - detractors).powi(2)) / effective_n;
-    let standard_error = 100.0 * variance.max(0.0).sqrt();
-    let score = 100.0 * (promoters - detractors);
+    let variance = (p + n - (p - n).powi(2)) / effective_n;
+    Some((
+        100.0 * (p - n),
+        100.0 * variance.max(0.0).sqrt(),
+        effective_n,
+    ))
+}
+
+/// NPS of `(answer, weight)` pairs (answers outside 0–10 are left out); `None` with no
+/// answer.
+pub fn net_promoter(answers: &[(u8, f64)]) -> Option<NetPromoter> {
+    let (score, standard_error, effective_n) = net_score(answers, 0..=10, 9..=10, 0..=6)?;
     Some(NetPromoter {
         score,
         standard_error,
@@ -253,28 +273,7 @@ pub fn net_promoter(answers: &[(u8, f64)]) -> Option<NetPromoter> {
 /// (4–5) less that disagreeing (1–2), with its standard error from the effective sample
 /// size; `None` with no answer.
 pub fn net_agreement(answers: &[(u8, f64)]) -> Option<(f64, f64)> {
-    let valid: Vec<(u8, f64)> = answers
-        .iter()
-        .copied()
-        .filter(|(a, w)| (1..=5).contains(a) && *w > 0.0 && w.is_finite())
-        .collect();
-    let total: f64 = valid.iter().map(|(_, w)| w).sum();
-    if total <= 0.0 {
-        return None;
-    }
-    let share = |range: std::ops::RangeInclusive<u8>| {
-        valid
-            .iter()
-            .filter(|(a, _)| range.contains(a))
-            .map(|(_, w)| w)
-            .sum::<f64>()
-            / total
-    };
-    let (agree, disagree) = (share(4..=5), share(1..=2));
-    let weights: Vec<f64> = valid.iter().map(|(_, w)| *w).collect();
-    let variance =
-        (agree + disagree - (agree - disagree).powi(2)) / effective_sample_size(&weights);
-    Some((100.0 * (agree - disagree), 100.0 * variance.max(0.0).sqrt()))
+    net_score(answers, 1..=5, 4..=5, 1..=2).map(|(score, se, _)| (score, se))
 }
 
 /// A group's representation ratio (its share of respondents ÷ its share of the

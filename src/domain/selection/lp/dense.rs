@@ -59,6 +59,14 @@ struct Column {
     free: bool,
 }
 
+impl Column {
+    /// Its cost less what its entries are worth at `duals`: positive when bringing it into
+    /// the basis would raise the objective.
+    fn reduced_cost(&self, duals: &[f64]) -> f64 {
+        self.cost - self.entries.iter().map(|&(r, v)| duals[r] * v).sum::<f64>()
+    }
+}
+
 /// A programme `max c·x, A x = b` with its current basis.
 #[derive(Clone, Debug)]
 pub struct DenseLp {
@@ -289,12 +297,7 @@ impl DenseLp {
                 if self.position[j].is_some() {
                     continue;
                 }
-                let reduced = column.cost
-                    - column
-                        .entries
-                        .iter()
-                        .map(|&(r, v)| duals[r] * v)
-                        .sum::<f64>();
+                let reduced = column.reduced_cost(&duals);
                 let sign = if reduced > OPTIMAL_TOLERANCE {
                     1.0
                 } else if column.free && reduced < -OPTIMAL_TOLERANCE {
@@ -469,12 +472,7 @@ mod tests {
             "{dual_value} {optimum}"
         );
         for column in &lp.columns {
-            let reduced = column.cost
-                - column
-                    .entries
-                    .iter()
-                    .map(|&(r, v)| duals[r] * v)
-                    .sum::<f64>();
+            let reduced = column.reduced_cost(&duals);
             assert!(reduced <= 1e-9, "{reduced}");
             if column.free {
                 assert!(reduced >= -1e-9, "{reduced}");

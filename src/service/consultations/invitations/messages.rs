@@ -3,13 +3,7 @@
 
 use super::*;
 
-/// A message ready for the outbox.
-pub(crate) struct Message {
-    pub(super) subject: String,
-    pub(super) text: String,
-    pub(super) html: Option<String>,
-    pub(super) headers: Vec<(String, String)>,
-}
+pub(crate) use crate::db::queue::{Message, queue_message};
 
 /// The personal link in a message: through the tracking redirect, which counts the click
 /// and sends the resident on to the web client.
@@ -37,6 +31,24 @@ pub(super) fn template_error(
     AppError::conflict(format!("A message template cannot be used: {e}."))
 }
 
+/// A template filled in for one member: their name, the consultation's title, their
+/// personal link and the day it closes.
+fn fill(
+    template: &str,
+    consultation: &Consultation,
+    member_name: &str,
+    link: &str,
+) -> AppResult<String> {
+    let closes = closes_text(consultation);
+    let values = [
+        ("name", member_name),
+        ("title", consultation.title.as_str()),
+        ("link", link),
+        ("closes", closes.as_str()),
+    ];
+    render(template, &values).map_err(template_error)
+}
+
 /// An invitation or reminder email for `member`.
 pub(crate) fn email_message(
     state: &AppState,
@@ -46,21 +58,14 @@ pub(crate) fn email_message(
     reminder: bool,
 ) -> AppResult<Message> {
     let link = tracked_link(state, token);
-    let closes = closes_text(consultation);
-    let values = [
-        ("name", member_name),
-        ("title", consultation.title.as_str()),
-        ("link", link.as_str()),
-        ("closes", closes.as_str()),
-    ];
     let templates = &consultation.templates;
     let (subject, text) = if reminder {
         (&templates.reminder_subject, &templates.reminder_text)
     } else {
         (&templates.invite_subject, &templates.invite_text)
     };
-    let subject = render(subject, &values).map_err(template_error)?;
-    let text = render(text, &values).map_err(template_error)?;
+    let subject = fill(subject, consultation, member_name, &link)?;
+    let text = fill(text, consultation, member_name, &link)?;
     let pixel = format!(
         "{}/t/o/{token}",
         state.config.tracking_url.trim_end_matches('/')
@@ -100,52 +105,15 @@ pub(crate) fn sms_message(
     token: &str,
 ) -> AppResult<Message> {
     let link = tracked_link(state, token);
-    let closes = closes_text(consultation);
-    let values = [
-        ("name", member_name),
-        ("title", consultation.title.as_str()),
-        ("link", link.as_str()),
-        ("closes", closes.as_str()),
-    ];
     Ok(Message {
         subject: String::new(),
-        text: render(&consultation.templates.sms_text, &values).map_err(template_error)?,
+        text: fill(
+            &consultation.templates.sms_text,
+            consultation,
+            member_name,
+            &link,
+        )?,
         html: None,
         headers: Vec::new(),
     })
-}
-
-/// Queues a message in the outbox, inside the caller's transaction.
-pub(crate) async fn queue_message(
-    db: &impl ConnectionTrait,
-    channel: Channel,
-    to: &str,
-    message: Message,
-    key: String,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    outbox::Entity::insert(outbox::ActiveModel {
-        channel: Set(channel),
-        recipient: Set(to.to_owned()),
-        subject: Set(message.subject),
-        body: Set(message.text),
-        html_body: Set(message.html),
-        idempotency_key: Set(key),
-        created_at: Set(now),
-        sent_at: Set(None),
-        attempts: Set(0),
-        next_attempt_at: Set(None),
-        locked_by: Set(None),
-        locked_until: Set(None),
-        last_error: Set(None),
-        failed_at: Set(None),
-        headers: Set((!message.headers.is_empty())
-            .then(|| serde_json::to_string(&message.headers))
-            .transpose()
-            .map_err(AppError::internal)?),
-        ..Default::default()
-    })
-    .exec(db)
-    .await?;
-    Ok(())
 }

@@ -10,7 +10,6 @@
 
 use crate::db::invitations::{self, Member};
 pub use crate::db::invitations::{Counts, counts, counts_of_many};
-use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,

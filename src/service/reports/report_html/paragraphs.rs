@@ -85,30 +85,16 @@ pub(super) fn score_paragraph(table: &str, q: &QuestionResult) -> Option<Vec<Inl
         "Net agreement"
     };
     let with_interval = |pieces: &mut Vec<Inline>, measure: &str, s: Score| {
-        pieces.push(inline(
-            table,
-            "all",
-            measure,
-            format!("{:.1}", s.value),
-            s.value,
-        ));
-        pieces.push(Inline::text(" (95% interval "));
-        pieces.push(inline(
-            table,
-            "all",
-            &format!("{measure}_low"),
-            format!("{:.1}", s.low),
-            s.low,
-        ));
-        pieces.push(Inline::text(" to "));
-        pieces.push(inline(
-            table,
-            "all",
-            &format!("{measure}_high"),
-            format!("{:.1}", s.high),
-            s.high,
-        ));
-        pieces.push(Inline::text(")"));
+        let parts = [
+            ("", s.value, " (95% interval "),
+            ("_low", s.low, " to "),
+            ("_high", s.high, ")"),
+        ];
+        for (suffix, value, after) in parts {
+            let name = format!("{measure}{suffix}");
+            pieces.push(inline(table, "all", &name, format!("{value:.1}"), value));
+            pieces.push(Inline::text(after));
+        }
     };
     let mut pieces = vec![Inline::text(format!("{name} "))];
     with_interval(&mut pieces, "score", score);
