@@ -9,7 +9,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Select};
 
-use crate::db::entities::{account, consultation, invitation, resident};
+use crate::db::entities::{account, consultation, invitation, membership, resident};
 use crate::domain::accounts::role::Role;
 use crate::domain::consultations::consultation::Status;
 use crate::domain::ids::AccountId;
@@ -48,6 +48,38 @@ pub fn accounts(viewer: Viewer) -> Select<account::Entity> {
     }
 }
 
+/// The registrations linked to a resident's account.
+fn residents_of(account: AccountId) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(resident::Column::Id)
+        .from(resident::Entity)
+        .and_where(resident::Column::AccountId.eq(account))
+        .to_owned()
+}
+
+/// Registrants: staff see them all; a resident only the registrations linked to their
+/// account.
+pub fn residents(viewer: Viewer) -> Select<resident::Entity> {
+    let find = resident::Entity::find();
+    match viewer {
+        Viewer::Everything | Viewer::Staff(_) => find,
+        Viewer::Resident(me) => find.filter(resident::Column::AccountId.eq(me)),
+        Viewer::Nobody => find.filter(none()),
+    }
+}
+
+/// Panel memberships: staff see them all; a resident only their own.
+pub fn memberships(viewer: Viewer) -> Select<membership::Entity> {
+    let find = membership::Entity::find();
+    match viewer {
+        Viewer::Everything | Viewer::Staff(_) => find,
+        Viewer::Resident(me) => {
+            find.filter(membership::Column::ResidentId.in_subquery(residents_of(me)))
+        }
+        Viewer::Nobody => find.filter(none()),
+    }
+}
+
 /// Invitations that have not been revoked: staff see them all; a resident only those sent
 /// to them (to any registration linked to their account), of consultations past drafting.
 pub fn invitations(viewer: Viewer) -> Select<invitation::Entity> {
@@ -55,15 +87,7 @@ pub fn invitations(viewer: Viewer) -> Select<invitation::Entity> {
     match viewer {
         Viewer::Everything | Viewer::Staff(_) => find,
         Viewer::Resident(me) => find
-            .filter(
-                invitation::Column::ResidentId.in_subquery(
-                    Query::select()
-                        .column(resident::Column::Id)
-                        .from(resident::Entity)
-                        .and_where(resident::Column::AccountId.eq(me))
-                        .to_owned(),
-                ),
-            )
+            .filter(invitation::Column::ResidentId.in_subquery(residents_of(me)))
             .filter(
                 invitation::Column::ConsultationId.in_subquery(
                     Query::select()

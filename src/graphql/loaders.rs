@@ -188,25 +188,7 @@ per_parent!(QuotasOf: Vec<Feature> = |b, ids| panels::panel_quotas_of_many(&b.st
 
 per_parent!(MemberCountsOf: HashMap<MembershipStatus, u64> = |b, ids| panels::membership_counts_of_many(b.state.db.reader(), &ids));
 
-impl Loader<EventsOf> for Batch {
-    type Value = Vec<MembershipEvent>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[EventsOf]) -> Result<HashMap<EventsOf, Self::Value>, LoadError> {
-        let ids: Vec<MembershipId> = keys.iter().map(|k| k.0).collect();
-        if self.caller.require(panels::OFFICERS).is_ok() {
-            let found = panels::membership_events_of_many(&self.state, &self.caller, &ids).await?;
-            return Ok(found.into_iter().map(|(id, v)| (EventsOf(id), v)).collect());
-        }
-        // A resident reads only their own memberships' histories, each checked alone.
-        let mut found = HashMap::new();
-        for id in ids {
-            let events = panels::membership_events(&self.state, &self.caller, id).await?;
-            found.insert(EventsOf(id), events);
-        }
-        Ok(found)
-    }
-}
+per_parent!(EventsOf: Vec<MembershipEvent> = |b, ids| panels::membership_events_of_many(&b.state, &b.caller, &ids));
 
 per_parent!(QuestionsOf: Vec<QuestionItem> = |b, ids| consultations::questions_of_many(b.state.db.reader(), &ids));
 

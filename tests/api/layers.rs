@@ -307,6 +307,19 @@ fn services_and_the_api_hold_no_hand_written_sql() {
 }
 
 #[test]
+fn which_rows_a_resident_owns_is_decided_only_by_the_views() {
+    // The link from an account to its registrations, and from those to their
+    // invitations and memberships, is followed in `db/views.rs` alone: a service asks for
+    // a caller's view instead of reading a row and checking whose it is.
+    let forbidden = ["resident::Column::AccountId", "r.account_id"];
+    let mut found = Vec::new();
+    for folder in ["service", "graphql", "http", "jobs"] {
+        found.extend(offences(folder, &forbidden));
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
 fn every_foreign_key_of_an_entity_is_a_typed_id() {
     // `panel_id: PanelId`, not `i64`: a round's id cannot be stored where a letter's is
     // meant, and services neither unwrap nor re-wrap them (`db/ids.rs`).

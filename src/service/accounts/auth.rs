@@ -73,6 +73,12 @@ impl Caller {
         }
     }
 
+    /// The view of the signed-in caller's own rows (their registrations, invitations and
+    /// memberships), whatever their role: for what a person does as a panel member.
+    pub fn own_view(&self) -> AppResult<Viewer> {
+        Ok(Viewer::Resident(self.session()?.account_id))
+    }
+
     /// The role acting; `None` for anonymous callers and the system.
     pub fn role(&self) -> Option<Role> {
         match self {

@@ -156,56 +156,29 @@ pub async fn membership_counts_of_many(
     Ok(found)
 }
 
-/// A membership's history, oldest first: for officers, and for the member themself (who
-/// reads it in `panelWithdraw`'s answer), without the accounts of the officers who made
-/// the changes.
-pub async fn membership_events(
-    state: &AppState,
-    caller: &Caller,
-    id: MembershipId,
-) -> AppResult<Vec<MembershipEvent>> {
-    let db = state.db.reader();
-    let own_account = if caller.require(OFFICERS).is_ok() {
-        None
-    } else {
-        let session = caller.session()?;
-        let resident_id: Option<i64> = membership::Entity::find_by_id(id.get())
-            .select_only()
-            .column(membership::Column::ResidentId)
-            .into_tuple()
-            .one(db)
-            .await?;
-        let account: Option<Option<i64>> = match resident_id {
-            Some(resident_id) => {
-                resident::Entity::find_by_id(resident_id)
-                    .select_only()
-                    .column(resident::Column::AccountId)
-                    .into_tuple()
-                    .one(db)
-                    .await?
-            }
-            None => None,
-        };
-        if account.flatten() != Some(session.account_id.get()) {
-            return Err(AppError::Forbidden);
-        }
-        Some(session.account_id.get())
-    };
-    Ok(events_of(db, &[id], own_account)
-        .await?
-        .remove(&id)
-        .unwrap_or_default())
-}
-
-/// The histories of `memberships` for officers, with one statement (the loader of a
-/// list's memberships).
+/// The histories of the `memberships` the caller sees ([`views::memberships`]: officers
+/// every one, a resident their own), in one statement; a resident is not shown which
+/// other accounts made changes.
 pub async fn membership_events_of_many(
     state: &AppState,
     caller: &Caller,
     memberships: &[MembershipId],
 ) -> AppResult<HashMap<MembershipId, Vec<MembershipEvent>>> {
-    caller.require(OFFICERS)?;
-    events_of(state.db.reader(), memberships, None).await
+    caller.require(&[Role::Officer, Role::Resident])?;
+    let db = state.db.reader();
+    let viewer = caller.viewer();
+    let visible: Vec<MembershipId> = views::memberships(viewer)
+        .filter(membership::Column::Id.is_in(memberships.iter().copied()))
+        .select_only()
+        .column(membership::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let own_account = match viewer {
+        Viewer::Resident(me) => Some(me),
+        _ => None,
+    };
+    events_of(db, &visible, own_account).await
 }
 
 /// The histories of `memberships`, oldest first; with `own_account`, the accounts of
@@ -213,7 +186,7 @@ pub async fn membership_events_of_many(
 async fn events_of(
     db: &impl ConnectionTrait,
     memberships: &[MembershipId],
-    own_account: Option<i64>,
+    own_account: Option<AccountId>,
 ) -> AppResult<HashMap<MembershipId, Vec<MembershipEvent>>> {
     let rows = membership_event::Entity::find()
         .filter(membership_event::Column::MembershipId.is_in(memberships.iter().copied()))
@@ -231,7 +204,7 @@ async fn events_of(
                 reason: row.reason,
                 by: row
                     .by_account
-                    .filter(|by| own_account.is_none_or(|own| own == by.get())),
+                    .filter(|by| own_account.is_none_or(|own| own == *by)),
                 at: row.at,
             });
     }
@@ -258,18 +231,9 @@ pub async fn withdraw_self(
     panel: PanelId,
     reason: Option<String>,
 ) -> AppResult<Membership> {
-    let session = caller.session()?;
     let db = state.db.reader();
-    let residents: Vec<i64> = resident::Entity::find()
-        .select_only()
-        .column(resident::Column::Id)
-        .filter(resident::Column::AccountId.eq(session.account_id))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let row = membership::Entity::find()
+    let row = views::memberships(caller.own_view()?)
         .filter(membership::Column::PanelId.eq(panel))
-        .filter(membership::Column::ResidentId.is_in(residents))
         .filter(membership::Column::Status.is_in(MembershipStatus::SITTING))
         .one(db)
         .await?

@@ -21,6 +21,7 @@ use crate::db::entities::{
     resident, resident_attribute,
 };
 use crate::db::pages::{self, Order};
+use crate::db::views::{self, Viewer};
 use crate::domain::accounts::role::Role;
 use crate::domain::ids::{AccountId, MembershipId, PanelId, ResidentId, SelectionRunId};
 use crate::domain::panels::panel::{
@@ -46,8 +47,7 @@ pub use attributes::{
 };
 pub use members::{
     Membership, MembershipEvent, change_status, first_membership_pages, membership_counts,
-    membership_counts_of_many, membership_events, membership_events_of_many, memberships,
-    withdraw_self,
+    membership_counts_of_many, membership_events_of_many, memberships, withdraw_self,
 };
 pub use quotas::{
     derive_quotas, import_quotas, panel_quotas, panel_quotas_of_many, population_shares, quotas,

@@ -27,7 +27,7 @@ use crate::db::entities::{answer, consultation, invitation, resident, response, 
 use crate::db::pages::{self, Order};
 use crate::db::submissions::{Claim, Claimed};
 use crate::db::tracking::{Event, record_in};
-use crate::db::views::{self, Viewer};
+use crate::db::views;
 use crate::domain::accounts::role::Role;
 use crate::domain::accounts::session_token::{INVITATION_PREFIX, TokenHash};
 use crate::domain::consultations::consultation::{
@@ -385,9 +385,7 @@ pub async fn mine(
     before: Option<InvitationId>,
     limit: u64,
 ) -> AppResult<Vec<(Invitation, Consultation)>> {
-    let session = caller.session()?;
-    // Their own invitations: [`views::invitations`] of a resident's account.
-    let viewer = Viewer::Resident(session.account_id);
+    let viewer = caller.own_view()?;
     let db = state.db.reader();
     let rows = pages::page(
         views::invitations(viewer),

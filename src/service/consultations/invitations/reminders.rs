@@ -2,7 +2,11 @@
 //! revoked, a member's reminder preference, the email's unsubscribe.
 
 use super::*;
+use sea_orm::QueryTrait;
+
+use crate::db::entities::resident;
 use crate::db::invitations::{self, Due};
+use crate::db::views;
 
 /// A reminders job's input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,13 +200,13 @@ pub async fn set_reminders_opt_out(
     caller: &Caller,
     opt_out: bool,
 ) -> AppResult<bool> {
-    let session = caller.session()?;
-    let updated = crate::db::entities::resident::Entity::update_many()
-        .col_expr(
-            crate::db::entities::resident::Column::RemindersOptOut,
-            Expr::value(opt_out),
-        )
-        .filter(crate::db::entities::resident::Column::AccountId.eq(session.account_id))
+    let theirs = views::residents(caller.own_view()?)
+        .select_only()
+        .column(resident::Column::Id)
+        .into_query();
+    let updated = resident::Entity::update_many()
+        .col_expr(resident::Column::RemindersOptOut, Expr::value(opt_out))
+        .filter(resident::Column::Id.in_subquery(theirs))
         .exec(state.db.writer())
         .await?;
     if updated.rows_affected == 0 {
