@@ -110,7 +110,7 @@ pub async fn find(
     db: &impl ConnectionTrait,
     file: FileId,
 ) -> AppResult<Option<stored_file::Model>> {
-    Ok(stored_file::Entity::find_by_id(file.get()).one(db).await?)
+    Ok(stored_file::Entity::find_by_id(file).one(db).await?)
 }
 
 /// The complete file a job produced, if it produced one (a job that ran again after its

@@ -230,7 +230,7 @@ pub async fn renew(
             cancel_requested: false,
         });
     }
-    let cancel_requested = job::Entity::find_by_id(id.get())
+    let cancel_requested = job::Entity::find_by_id(id)
         .one(db)
         .await?
         .is_some_and(|row| row.cancel_requested_at.is_some());
@@ -311,7 +311,7 @@ pub async fn cancel(
         .filter(job::Column::CancelRequestedAt.is_null())
         .exec(db)
         .await?;
-    Ok(job::Entity::find_by_id(id.get()).one(db).await?)
+    Ok(job::Entity::find_by_id(id).one(db).await?)
 }
 
 /// Claims up to `limit` messages that are due for `worker` until `lease_until`, in the

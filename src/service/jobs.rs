@@ -78,7 +78,7 @@ pub async fn find(state: &AppState, caller: &Caller, id: JobId) -> AppResult<Job
 
 /// One job, whoever asks (for the worker and for use cases that queued it).
 pub async fn find_any(db: &impl ConnectionTrait, id: JobId) -> AppResult<Job> {
-    job::Entity::find_by_id(id.get())
+    job::Entity::find_by_id(id)
         .one(db)
         .await?
         .ok_or(AppError::NotFound { what: "job" })
@@ -89,7 +89,7 @@ pub async fn find_any(db: &impl ConnectionTrait, id: JobId) -> AppResult<Job> {
 pub async fn find_many(state: &AppState, caller: &Caller, ids: &[JobId]) -> AppResult<Vec<Job>> {
     caller.require(STAFF)?;
     job::Entity::find()
-        .filter(job::Column::Id.is_in(ids.iter().map(|id| id.get())))
+        .filter(job::Column::Id.is_in(ids.iter().copied()))
         .all(state.db.reader())
         .await?
         .into_iter()

@@ -143,7 +143,7 @@ pub async fn authenticate(state: &AppState, presented: &str) -> AppResult<AuthSe
 /// Whether a session authenticated earlier still holds: not revoked, not expired, its
 /// account not disabled (for long-lived connections, such as a subscription's).
 pub async fn still_valid(state: &AppState, session: &AuthSession) -> AppResult<bool> {
-    let found = session::Entity::find_by_id(session.session_id.get())
+    let found = session::Entity::find_by_id(session.session_id)
         .find_also_related(account::Entity)
         .one(state.db.reader())
         .await?;

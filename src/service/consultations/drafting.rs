@@ -247,7 +247,7 @@ pub async fn update(
     caller.require(OFFICERS)?;
     let txn = state.db.writer().begin().await?;
     let db = &txn;
-    let current = consultation::Entity::find_by_id(id.get())
+    let current = consultation::Entity::find_by_id(id)
         .lock_exclusive()
         .one(db)
         .await?

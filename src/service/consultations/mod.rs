@@ -228,7 +228,7 @@ pub async fn find_any(db: &impl ConnectionTrait, id: ConsultationId) -> AppResul
 }
 
 async fn row_of(db: &impl ConnectionTrait, id: ConsultationId) -> AppResult<consultation::Model> {
-    consultation::Entity::find_by_id(id.get())
+    consultation::Entity::find_by_id(id)
         .one(db)
         .await?
         .ok_or(AppError::NotFound {

@@ -281,7 +281,7 @@ pub async fn questions_of_many(
     consultations: &[ConsultationId],
 ) -> AppResult<std::collections::HashMap<ConsultationId, Vec<QuestionItem>>> {
     let rows = question::Entity::find()
-        .filter(question::Column::ConsultationId.is_in(consultations.iter().map(|c| c.get())))
+        .filter(question::Column::ConsultationId.is_in(consultations.iter().copied()))
         .order_by_asc(question::Column::ConsultationId)
         .order_by_asc(question::Column::Position)
         .all(db)

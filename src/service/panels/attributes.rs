@@ -179,7 +179,7 @@ pub async fn record_guardian_consent(
     let relationship = text(relationship, "input.relationship", 100)?;
     let method = text(method, "input.method", 200)?;
     let db = state.db.writer();
-    resident::Entity::find_by_id(resident.get())
+    resident::Entity::find_by_id(resident)
         .one(db)
         .await?
         .ok_or(AppError::NotFound { what: "resident" })?;

@@ -259,7 +259,7 @@ pub(super) async fn transition(
     }
     let now = state.clock.now();
     let txn = state.db.writer().begin().await?;
-    let row = membership::Entity::find_by_id(id.get())
+    let row = membership::Entity::find_by_id(id)
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound { what: "membership" })?;

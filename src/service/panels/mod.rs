@@ -196,7 +196,7 @@ pub async fn find_many(
 
 /// One panel, whoever asks.
 pub async fn find_any(db: &impl ConnectionTrait, id: PanelId) -> AppResult<Panel> {
-    panel::Entity::find_by_id(id.get())
+    panel::Entity::find_by_id(id)
         .one(db)
         .await?
         .map(to_domain)

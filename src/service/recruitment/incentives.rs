@@ -131,7 +131,7 @@ pub async fn fulfil(
     }
     let result = resident::Entity::update_many()
         .col_expr(resident::Column::IncentiveFulfilledAt, Expr::value(at))
-        .filter(resident::Column::Id.is_in(resident_ids.iter().map(|id| id.get())))
+        .filter(resident::Column::Id.is_in(resident_ids.iter().copied()))
         .filter(resident::Column::IncentiveOwed.eq(true))
         .filter(resident::Column::IncentiveFulfilledAt.is_null())
         .exec(state.db.writer())

@@ -437,7 +437,7 @@ pub fn to_domain(row: recruitment_round::Model) -> AppResult<Round> {
 
 /// One round, whoever asks (internal use: the caller is checked by the use case).
 pub async fn find_round(db: &impl ConnectionTrait, id: RoundId) -> AppResult<Round> {
-    recruitment_round::Entity::find_by_id(id.get())
+    recruitment_round::Entity::find_by_id(id)
         .one(db)
         .await?
         .ok_or(AppError::NotFound {
@@ -460,7 +460,7 @@ pub async fn rounds_by_id(
 ) -> AppResult<Vec<Round>> {
     caller.require(READERS)?;
     recruitment_round::Entity::find()
-        .filter(recruitment_round::Column::Id.is_in(ids.iter().map(|id| id.get())))
+        .filter(recruitment_round::Column::Id.is_in(ids.iter().copied()))
         .all(state.db.reader())
         .await?
         .into_iter()

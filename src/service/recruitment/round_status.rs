@@ -292,7 +292,7 @@ async fn profiles_of(
             resident::Column::Disability,
         ])
         .column(resident::Column::DateOfBirth)
-        .filter(resident::Column::RoundId.is_in(round_ids.iter().map(|r| r.get())))
+        .filter(resident::Column::RoundId.is_in(round_ids.iter().copied()))
         .filter(resident::Column::WithdrawnAt.is_null())
         .into_tuple()
         .all(state.db.reader())

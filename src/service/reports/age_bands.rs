@@ -23,7 +23,7 @@ pub(crate) async fn youngest_age(
     let Some(panel) = panel else {
         return Ok(16);
     };
-    let min = panel::Entity::find_by_id(panel.get())
+    let min = panel::Entity::find_by_id(panel)
         .one(db)
         .await?
         .and_then(|p| p.min_age);

@@ -146,7 +146,7 @@ pub async fn run(
                 )
                 .col_expr(
                     selection_run::Column::LotteryFileId,
-                    sea_orm::sea_query::Expr::value(file.get()),
+                    sea_orm::sea_query::Expr::value(file),
                 )
                 .col_expr(
                     selection_run::Column::LotterySha256,
@@ -154,7 +154,7 @@ pub async fn run(
                 )
                 .col_expr(
                     selection_run::Column::DistributionFileId,
-                    sea_orm::sea_query::Expr::value(distribution.get()),
+                    sea_orm::sea_query::Expr::value(distribution),
                 )
                 .col_expr(
                     selection_run::Column::K,

@@ -275,7 +275,7 @@ pub async fn find(state: &AppState, caller: &Caller, id: SelectionRunId) -> AppR
 }
 
 async fn find_any(db: &impl ConnectionTrait, id: SelectionRunId) -> AppResult<Run> {
-    selection_run::Entity::find_by_id(id.get())
+    selection_run::Entity::find_by_id(id)
         .one(db)
         .await?
         .ok_or(AppError::NotFound {

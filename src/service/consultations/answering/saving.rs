@@ -127,7 +127,7 @@ pub async fn save(
     if first {
         state.tracker.changed(consultation.id);
     }
-    let row = invitation::Entity::find_by_id(id.get())
+    let row = invitation::Entity::find_by_id(id)
         .one(db)
         .await?
         .ok_or_else(not_found)?;

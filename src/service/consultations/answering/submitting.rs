@@ -62,7 +62,7 @@ pub async fn submit(
     // follow-up was answered) are dropped, never stored or counted.
     let all = visible_answers(&plain, all);
     check_submission(&plain, &all).map_err(answer_error)?;
-    let member = resident::Entity::find_by_id(row.resident_id.get())
+    let member = resident::Entity::find_by_id(row.resident_id)
         .one(db)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("invitation {id} has no resident")))?;
@@ -125,7 +125,7 @@ pub async fn submit(
         }
         Claimed::Duplicate => {
             // Another submit of the same invitation got there first.
-            let row = invitation::Entity::find_by_id(id.get())
+            let row = invitation::Entity::find_by_id(id)
                 .one(db)
                 .await?
                 .ok_or_else(not_found)?;

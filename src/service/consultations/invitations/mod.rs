@@ -319,7 +319,7 @@ pub async fn response_counts_of_many(
         .column(response::Column::ConsultationId)
         .column(response::Column::Channel)
         .column_as(Expr::cust("COUNT(*)"), "count")
-        .filter(response::Column::ConsultationId.is_in(consultations.iter().map(|c| c.get())))
+        .filter(response::Column::ConsultationId.is_in(consultations.iter().copied()))
         .group_by(response::Column::ConsultationId)
         .group_by(response::Column::Channel)
         .order_by_asc(response::Column::Channel)

@@ -155,7 +155,7 @@ pub async fn revoke(
 ) -> AppResult<crate::service::consultations::answering::Invitation> {
     caller.require(OFFICERS)?;
     let db = state.db.writer();
-    let row = invitation::Entity::find_by_id(id.get())
+    let row = invitation::Entity::find_by_id(id)
         .one(db)
         .await?
         .ok_or(AppError::NotFound { what: "invitation" })?;
@@ -187,7 +187,7 @@ pub async fn revoke(
         .await?;
     txn.commit().await?;
     state.tracker.changed(row.consultation_id);
-    let row = invitation::Entity::find_by_id(id.get())
+    let row = invitation::Entity::find_by_id(id)
         .one(db)
         .await?
         .ok_or(AppError::NotFound { what: "invitation" })?;
