@@ -272,6 +272,21 @@ pub struct Config {
     )]
     pub tracking_url: String,
 
+    /// The council's name, at the top of every resident page.
+    #[arg(long, env = "CIVIC_PANEL_COUNCIL_NAME", default_value = "Your council")]
+    pub council_name: String,
+
+    /// The council's colour (`#rrggbb`) for the resident pages' header and buttons, which
+    /// carry white text on it: a colour too light for that (contrast below 4.5:1, WCAG
+    /// 2.2 AA) is refused at start.
+    #[arg(
+        long,
+        env = "CIVIC_PANEL_BRAND_COLOUR",
+        default_value = "#1d4f91",
+        value_parser = parse_brand_colour
+    )]
+    pub brand_colour: String,
+
     /// Opens of the tracking image less than this many seconds after a message's hand-off
     /// to the relay began, or after the relay accepted it, are machine opens (mail servers
     /// and privacy proxies fetch images on arrival), as are opens before any of the
@@ -404,6 +419,8 @@ impl Config {
             redeem_max_failures_global: 5_000,
             public_url: "https://panel.example.gov.uk".to_owned(),
             tracking_url: "https://api.panel.example.gov.uk".to_owned(),
+            council_name: "Tewkesbury Borough Council".to_owned(),
+            brand_colour: "#1d4f91".to_owned(),
             machine_open_seconds: 10,
             proxy_ranges_file: None,
             upload_limit_bytes: 8 * 1024 * 1024,
@@ -414,4 +431,16 @@ impl Config {
             log_format: LogFormat::Text,
         }
     }
+}
+
+/// A brand colour white text can sit on, as `#rrggbb` in lower case.
+fn parse_brand_colour(text: &str) -> Result<String, String> {
+    let colour = crate::domain::colour::Rgb::parse(text).map_err(|e| e.to_string())?;
+    let contrast = colour.contrast_with_white();
+    if contrast < crate::domain::colour::AA_TEXT_CONTRAST {
+        return Err(format!(
+            "white text on {colour} has a contrast of {contrast:.2}:1; WCAG 2.2 AA needs 4.5:1, so choose a darker colour"
+        ));
+    }
+    Ok(colour.to_string())
 }

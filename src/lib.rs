@@ -13,6 +13,7 @@ pub mod global_id;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod pages;
 pub mod secrets;
 pub mod service;
 pub mod state;

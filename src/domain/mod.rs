@@ -8,6 +8,7 @@
 //! in `tests/api/layers.rs` keeps it that way.
 
 pub mod accounts;
+pub mod colour;
 pub mod consultations;
 pub mod email;
 pub mod ids;
@@ -21,3 +22,4 @@ pub mod selection;
 pub mod stored_names;
 pub mod text_input;
 pub mod uk_time;
+pub mod urls;

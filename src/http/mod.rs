@@ -31,6 +31,12 @@ pub struct HttpState {
     pub schema: AppSchema,
 }
 
+impl axum::extract::FromRef<HttpState> for AppState {
+    fn from_ref(state: &HttpState) -> AppState {
+        state.app.clone()
+    }
+}
+
 /// The router with every route and layer.
 pub fn router(app: AppState) -> Router {
     let schema = build_schema(app.clone());
@@ -81,10 +87,7 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/t/o/{token}", get(tracking::open))
         .route("/t/c/{token}", get(tracking::click))
-        .route(
-            "/t/u/{token}",
-            get(tracking::unsubscribe_page).post(tracking::unsubscribe),
-        )
+        .merge(crate::pages::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

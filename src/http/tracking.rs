@@ -2,8 +2,7 @@
 //! open, and `/t/c/{token}`, the link whose follow is a click and which redirects to the
 //! resident web client (`CIVIC_PANEL_PUBLIC_URL/c/{token}`).
 //!
-//! `/t/u/{token}` stops reminders (`List-Unsubscribe`): `POST` in one click (RFC 8058), or
-//! `GET` for a page with a button that posts.
+//! (`/t/u/{token}`, which stops reminders, is a resident page: `pages::unsubscribe`.)
 //!
 //! Each answers only once its event is stored (see `db::tracking::Tracker`), sets no
 //! cookie, and answers the same whether or not the token belongs to an invitation, so the
@@ -15,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::db::tracking::Hit;
 use crate::domain::consultations::tracking::EventKind;
+use crate::domain::urls::path_segment;
 use crate::http::HttpState;
 use crate::http::graphql::client_address;
 
@@ -111,7 +111,7 @@ pub async fn click(
     let target = format!(
         "{}/c/{}",
         state.app.config.public_url.trim_end_matches('/'),
-        urlencoding_path(token)
+        path_segment(token)
     );
     match HeaderValue::from_str(&target) {
         Ok(location) => (
@@ -130,62 +130,6 @@ pub async fn click(
     }
 }
 
-/// `GET /t/u/{token}`: a page whose button stops reminders (a `GET` changes nothing, so
-/// link scanners cannot opt anyone out).
-pub async fn unsubscribe_page(Path(raw): Path<String>) -> Response {
-    let token = urlencoding_path(token_of(&raw));
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        format!(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Stop reminders</title></head>\n<body><h1>Stop reminders</h1>\n<p>We will not send you reminders about surveys. You will still get new invitations.</p>\n<form method=\"post\" action=\"/t/u/{token}\"><button type=\"submit\">Stop reminders</button></form>\n</body></html>\n"
-        ),
-    )
-        .into_response()
-}
-
-/// `POST /t/u/{token}`: stops reminders to the token's member; the same answer for any
-/// token.
-pub async fn unsubscribe(State(state): State<HttpState>, Path(raw): Path<String>) -> Response {
-    let token = token_of(&raw);
-    if token.len() <= MAX_TOKEN
-        && crate::service::consultations::invitations::opt_out(&state.app, token)
-            .await
-            .is_err()
-    {
-        return not_stored();
-    }
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        "You will get no more reminders.\n",
-    )
-        .into_response()
-}
-
-/// `token` safe as one path segment: unreserved characters kept, the rest escaped.
-fn urlencoding_path(token: &str) -> String {
-    let mut out = String::with_capacity(token.len());
-    for byte in token.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +140,5 @@ mod tests {
         assert_eq!(PIXEL[PIXEL.len() - 1], 0x3b);
         assert_eq!(token_of("cpc_abc.gif"), "cpc_abc");
         assert_eq!(token_of("cpc_abc"), "cpc_abc");
-        assert_eq!(urlencoding_path("a b/c"), "a%20b%2Fc");
     }
 }

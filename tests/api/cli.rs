@@ -679,3 +679,21 @@ fn select_with_a_household_column_never_draws_two_from_one_household() {
     let said = String::from_utf8_lossy(&unknown.stderr).into_owned();
     assert!(said.contains("no column \"address\""), "{said}");
 }
+
+#[test]
+fn serve_refuses_a_brand_colour_white_text_cannot_be_read_on() {
+    for (colour, said) in [
+        ("#ffdd00", "WCAG 2.2 AA needs 4.5:1"),
+        ("navy", "# and six hexadecimal digits"),
+    ] {
+        let output = binary()
+            .args(["serve", "--brand-colour", colour])
+            .env("DATABASE_URL", "sqlite::memory:")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{colour}");
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert!(error.contains("--brand-colour"), "{error}");
+        assert!(error.contains(said), "{error}");
+    }
+}

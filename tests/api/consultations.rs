@@ -269,20 +269,14 @@ pub(crate) fn mailed_token(app: &TestApp) -> String {
 /// Prints the consultation's post letters not yet printed: the mail-merge file's rows,
 /// its header first.
 pub(crate) async fn letters(app: &TestApp, officer: &str, consultation: &str) -> Vec<Vec<String>> {
-    let body = app
-        .graphql(
+    let job = app
+        .succeeded_job(
+            officer,
             "mutation($id: ID!) { consultationLettersExport(input: { consultationId: $id }) { job { id } } }",
             json!({ "id": consultation }),
-            Some(officer),
+            "consultationLettersExport",
         )
         .await;
-    let job = body["data"]["consultationLettersExport"]["job"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
-        .to_owned();
-    app.run_jobs().await;
-    let job = app.job(officer, &job).await;
-    assert_eq!(job["status"], "SUCCEEDED", "{job}");
     let url = job["result"]["mailMergeUrl"].as_str().unwrap();
     let file = app.get(url, Some(officer)).await;
     assert_eq!(file.status, 200);
@@ -1402,20 +1396,14 @@ async fn an_officer_subscribed_over_websocket_sees_an_open_and_a_completion_arri
 
 /// Queues reminders and runs the job; its result.
 async fn remind(app: &TestApp, officer: &str, consultation: &str) -> Value {
-    let body = app
-        .graphql(
+    let job = app
+        .succeeded_job(
+            officer,
             "mutation($id: ID!) { consultationRemind(input: { consultationId: $id }) { job { id } } }",
             json!({ "id": consultation }),
-            Some(officer),
+            "consultationRemind",
         )
         .await;
-    let job = body["data"]["consultationRemind"]["job"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{body}"))
-        .to_owned();
-    app.run_jobs().await;
-    let job = app.job(officer, &job).await;
-    assert_eq!(job["status"], "SUCCEEDED", "{job}");
     job["result"].clone()
 }
 
@@ -1497,10 +1485,22 @@ async fn reminders_go_to_those_who_have_not_completed_within_the_cap_and_gap_and
         body["data"]["responseSubmit"]["stage"], "COMPLETED",
         "{body}"
     );
-    // The reminder's unsubscribe page changes nothing until its button is pressed.
+    // The reminder's unsubscribe page changes nothing until its button is pressed; the
+    // button is answered with the page saying it is done (post, redirect, get).
     let page = app.get(&format!("/t/u/{stop}"), None).await;
     assert_eq!(page.status, 200);
     assert!(page.text.contains("method=\"post\""));
+    let pressed = app.post_form(&format!("/t/u/{stop}"), "from=page").await;
+    assert_eq!(pressed.status, 303, "{}", pressed.text);
+    let done = pressed.headers["location"].to_str().unwrap().to_owned();
+    assert_eq!(done, format!("/t/u/{stop}?done=1"));
+    let done = app.get(&done, None).await;
+    assert!(
+        done.text.contains("We will not remind you again"),
+        "{}",
+        done.text
+    );
+    // A mail client's one-click post (RFC 8058) is answered in text, the same for any token.
     let stopped = app
         .send(
             axum::http::Request::post(format!("/t/u/{stop}"))
@@ -1538,6 +1538,13 @@ async fn reminders_go_to_those_who_have_not_completed_within_the_cap_and_gap_and
     assert_eq!(
         crate::mime::header(reminder.as_bytes(), "List-Unsubscribe"),
         Some(format!("<https://api.panel.example.gov.uk/t/u/{late}>"))
+    );
+    let text = crate::mime::body_part(reminder.as_bytes(), "text/plain").unwrap();
+    assert!(
+        text.contains(&format!(
+            "To stop reminders, go to https://api.panel.example.gov.uk/t/u/{late}"
+        )),
+        "{text}"
     );
     assert_eq!(
         crate::mime::header(reminder.as_bytes(), "List-Unsubscribe-Post").as_deref(),

@@ -230,6 +230,26 @@ impl TestApp {
         body["data"]["job"].clone()
     }
 
+    /// Runs `document`, a mutation whose payload `field` holds `job { id }`, then the
+    /// queued jobs; the job as it finished, asserted to have succeeded.
+    pub async fn succeeded_job(
+        &self,
+        token: &str,
+        document: &str,
+        variables: Value,
+        field: &str,
+    ) -> Value {
+        let body = self.graphql(document, variables, Some(token)).await;
+        let id = body["data"][field]["job"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no job in {body}"))
+            .to_owned();
+        self.run_jobs().await;
+        let job = self.job(token, &id).await;
+        assert_eq!(job["status"], "SUCCEEDED", "{job}");
+        job
+    }
+
     /// Waits until the job satisfies `done`, polling through the API; fails after two
     /// minutes.
     pub async fn wait_for_job(
@@ -504,6 +524,15 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Posts a form (`application/x-www-form-urlencoded`) as a browser does.
+    pub async fn post_form(&self, uri: &str, form: &str) -> TestResponse {
+        let request = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form.to_owned()))
+            .expect("request");
+        self.send(request).await
+    }
+
     /// `GET uri` with an optional bearer token.
     pub async fn get(&self, uri: &str, token: Option<&str>) -> TestResponse {
         let mut builder = Request::builder().uri(uri);

@@ -72,6 +72,14 @@ fn services_import_neither_the_graphql_nor_the_http_layer() {
 }
 
 #[test]
+fn the_pages_stand_beside_the_api_and_import_neither_it_nor_http() {
+    // `http → (graphql | pages) → service`: the pages reach data only through services.
+    assert!(files_of("pages").iter().any(|f| f.ends_with("layout.rs")));
+    let found = offences("pages", &["crate::graphql", "crate::http", "async_graphql"]);
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
 fn the_database_layer_imports_no_service_and_nothing_above_it() {
     assert!(files_of("db").iter().any(|f| f.ends_with("counts.rs")));
     let found = offences("db", &["crate::service", "crate::graphql", "crate::http"]);
@@ -300,7 +308,7 @@ fn services_and_the_api_hold_no_hand_written_sql() {
         "\"WHERE ",
     ];
     let mut found = Vec::new();
-    for folder in ["service", "graphql", "http", "jobs"] {
+    for folder in ["service", "graphql", "http", "pages", "jobs"] {
         found.extend(offences(folder, &forbidden));
     }
     assert!(found.is_empty(), "{found:#?}");
@@ -313,7 +321,7 @@ fn which_rows_a_resident_owns_is_decided_only_by_the_views() {
     // a caller's view instead of reading a row and checking whose it is.
     let forbidden = ["resident::Column::AccountId", "r.account_id"];
     let mut found = Vec::new();
-    for folder in ["service", "graphql", "http", "jobs"] {
+    for folder in ["service", "graphql", "http", "pages", "jobs"] {
         found.extend(offences(folder, &forbidden));
     }
     assert!(found.is_empty(), "{found:#?}");

@@ -30,6 +30,7 @@ mod lists;
 mod loaders;
 mod mail;
 mod mime;
+mod pages;
 mod panels;
 mod progress;
 mod publications;

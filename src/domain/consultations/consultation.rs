@@ -214,23 +214,24 @@ pub fn render(template: &str, values: &[(&str, &str)]) -> Result<String, Templat
     Ok(out)
 }
 
-/// An email's HTML alternative: the plain text's paragraphs, `link` made a button-like
-/// link, and the 1×1 tracking image at `pixel` last.
-pub fn email_html(text: &str, link: &str, pixel: &str) -> String {
+/// An email's HTML alternative: the plain text's paragraphs, each of `links` made a link
+/// where it appears, and the 1×1 tracking image at `pixel` last.
+pub fn email_html(text: &str, links: &[&str], pixel: &str) -> String {
     let mut html = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"></head>\n<body style=\"font-family: sans-serif; font-size: 16px; line-height: 1.5\">\n",
     );
     for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
-        let escaped = escape(paragraph).replace('\n', "<br>\n");
-        let escaped_link = escape(link);
-        let body = if !link.is_empty() && paragraph.contains(link) {
-            escaped.replace(
+        let mut body = escape(paragraph).replace('\n', "<br>\n");
+        for link in links
+            .iter()
+            .filter(|l| !l.is_empty() && paragraph.contains(*l))
+        {
+            let escaped_link = escape(link);
+            body = body.replace(
                 &escaped_link,
                 &format!("<a href=\"{escaped_link}\">{escaped_link}</a>"),
-            )
-        } else {
-            escaped
-        };
+            );
+        }
         html.push_str("<p>");
         html.push_str(&body);
         html.push_str("</p>\n");
@@ -453,12 +454,13 @@ mod tests {
     #[test]
     fn the_html_alternative_escapes_text_links_the_link_and_ends_with_the_pixel() {
         let html = email_html(
-            "Dear <Sam> & co,\n\nAnswer here:\nhttps://x.test/c/a?b=1",
-            "https://x.test/c/a?b=1",
+            "Dear <Sam> & co,\n\nAnswer here:\nhttps://x.test/c/a?b=1\n\nTo stop: https://x.test/t/u/tok",
+            &["https://x.test/c/a?b=1", "https://x.test/t/u/tok"],
             "https://x.test/t/o/tok",
         );
         assert!(html.contains("Dear &lt;Sam&gt; &amp; co,"));
         assert!(html.contains("<a href=\"https://x.test/c/a?b=1\">https://x.test/c/a?b=1</a>"));
+        assert!(html.contains("<a href=\"https://x.test/t/u/tok\">https://x.test/t/u/tok</a>"));
         assert!(html.trim_end().ends_with(
             "<img src=\"https://x.test/t/o/tok\" width=\"1\" height=\"1\" alt=\"\">\n</body></html>"
                 .trim_end()

@@ -65,30 +65,26 @@ pub(crate) fn email_message(
         (&templates.invite_subject, &templates.invite_text)
     };
     let subject = fill(subject, consultation, member_name, &link)?;
-    let text = fill(text, consultation, member_name, &link)?;
-    let pixel = format!(
-        "{}/t/o/{token}",
-        state.config.tracking_url.trim_end_matches('/')
-    );
-    let html = email_html(&text, &link, &pixel);
-    // Reminders can be stopped from the mail client (RFC 2369, one click by RFC 8058).
-    let headers = if reminder {
-        vec![
-            (
-                "List-Unsubscribe".to_owned(),
-                format!(
-                    "<{}/t/u/{token}>",
-                    state.config.tracking_url.trim_end_matches('/')
-                ),
-            ),
+    let mut text = fill(text, consultation, member_name, &link)?;
+    let tracking = state.config.tracking_url.trim_end_matches('/');
+    let pixel = format!("{tracking}/t/o/{token}");
+    // Reminders can be stopped from the footer's page, or from the mail client (RFC 2369,
+    // in one click by RFC 8058).
+    let stop = format!("{tracking}/t/u/{token}");
+    let (links, headers) = if reminder {
+        text.push_str(&format!("\n\nTo stop reminders, go to {stop}"));
+        let headers = vec![
+            ("List-Unsubscribe".to_owned(), format!("<{stop}>")),
             (
                 "List-Unsubscribe-Post".to_owned(),
                 "List-Unsubscribe=One-Click".to_owned(),
             ),
-        ]
+        ];
+        (vec![link.as_str(), stop.as_str()], headers)
     } else {
-        Vec::new()
+        (vec![link.as_str()], Vec::new())
     };
+    let html = email_html(&text, &links, &pixel);
     Ok(Message {
         subject: subject.replace(['\r', '\n'], " "),
         text,
