@@ -73,3 +73,46 @@ async fn the_stop_page_escapes_the_token_it_posts_back_to() {
     assert_eq!(pressed.status, 303);
     assert_eq!(pressed.headers["location"], "/t/u/cpc_nobody?done=1");
 }
+
+/// The words a reader sees in a page's main part, a sentence to each heading, paragraph
+/// and button.
+fn main_text(html: &str) -> String {
+    let start = html.find("<main").expect("a main part");
+    let end = html.find("</main>").expect("a main part");
+    let mut text = String::new();
+    let mut in_tag = false;
+    let main = html[start..end]
+        .replace("</h1>", ". ")
+        .replace("</h2>", ". ")
+        .replace("</p>", " ")
+        .replace("</button>", ". ");
+    for c in main.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn the_pages_read_at_a_reading_age_of_nine_or_below() {
+    use civic_panel::domain::consultations::readability::{DEFAULT_TARGET_READING_AGE, score};
+    let app = TestApp::spawn().await;
+    for uri in ["/t/u/cpc_any", "/t/u/cpc_any?done=1"] {
+        let page = app.get(uri, None).await;
+        let text = main_text(&page.text);
+        let readability = score(&text).expect("words");
+        assert!(
+            !readability.above(DEFAULT_TARGET_READING_AGE),
+            "{uri} reads at {:.1}: {text:?} {:?}",
+            readability.reading_age,
+            readability.longest_sentences
+        );
+    }
+}
