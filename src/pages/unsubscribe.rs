@@ -28,7 +28,7 @@ const MAX_TOKEN: usize = 100;
 const FROM_PAGE: &str = "from=page";
 
 /// `?done=1` once reminders have been stopped from the page.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct Done {
     done: Option<String>,
 }
@@ -79,10 +79,7 @@ pub async fn stop(
 ) -> Response {
     if token.len() <= MAX_TOKEN && invitations::opt_out(&state, &token).await.is_err() {
         // Not stored: nothing is promised. The page's button gets a page saying so.
-        let retry = [
-            (header::RETRY_AFTER, HeaderValue::from_static("5")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ];
+        let retry = [(header::RETRY_AFTER, HeaderValue::from_static("5"))];
         let mut response = layout::page(
             &state,
             "Sorry, that did not work",

@@ -157,42 +157,29 @@ pub async fn membership_counts_of_many(
 }
 
 /// The histories of the `memberships` the caller sees ([`views::memberships`]: officers
-/// every one, a resident their own), in one statement; a resident is not shown which
-/// other accounts made changes.
+/// every one, a resident their own), oldest first, in one statement; a resident is not
+/// shown which other accounts made changes.
 pub async fn membership_events_of_many(
     state: &AppState,
     caller: &Caller,
     memberships: &[MembershipId],
 ) -> AppResult<HashMap<MembershipId, Vec<MembershipEvent>>> {
     caller.require(&[Role::Officer, Role::Resident])?;
-    let db = state.db.reader();
     let viewer = caller.viewer();
-    let visible: Vec<MembershipId> = views::memberships(viewer)
+    let visible = views::memberships(viewer)
         .filter(membership::Column::Id.is_in(memberships.iter().copied()))
         .select_only()
         .column(membership::Column::Id)
-        .into_tuple()
-        .all(db)
+        .into_query();
+    let rows = membership_event::Entity::find()
+        .filter(membership_event::Column::MembershipId.in_subquery(visible))
+        .order_by_asc(membership_event::Column::Id)
+        .all(state.db.reader())
         .await?;
     let own_account = match viewer {
         Viewer::Resident(me) => Some(me),
         _ => None,
     };
-    events_of(db, &visible, own_account).await
-}
-
-/// The histories of `memberships`, oldest first; with `own_account`, the accounts of
-/// others who made changes are left out.
-async fn events_of(
-    db: &impl ConnectionTrait,
-    memberships: &[MembershipId],
-    own_account: Option<AccountId>,
-) -> AppResult<HashMap<MembershipId, Vec<MembershipEvent>>> {
-    let rows = membership_event::Entity::find()
-        .filter(membership_event::Column::MembershipId.is_in(memberships.iter().copied()))
-        .order_by_asc(membership_event::Column::Id)
-        .all(db)
-        .await?;
     let mut found: HashMap<MembershipId, Vec<MembershipEvent>> = HashMap::new();
     for row in rows {
         found
